@@ -1,0 +1,205 @@
+#include "common/validation.h"
+
+#include <set>
+#include <utility>
+
+#include <arpa/inet.h>
+
+#include "common/path.h"
+
+namespace gw {
+namespace {
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+
+bool IsIPv4(std::string_view s) {
+  in_addr addr;
+  return inet_pton(AF_INET, std::string(s).c_str(), &addr) == 1;
+}
+bool IsIPv6(std::string_view s) {
+  in6_addr addr;
+  return inet_pton(AF_INET6, std::string(s).c_str(), &addr) == 1;
+}
+
+bool IsDnsName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  if (s.back() == '.') s.remove_suffix(1);  // fully qualified
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t dot = std::min(s.find('.', start), s.size());
+    const std::string_view label = s.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    for (char c : label)
+      if (!IsAlnum(c) && c != '-') return false;
+    start = dot + 1;
+  }
+  // An all-numeric last label would be mistaken for an IPv4 address.
+  const std::string_view last = s.substr(s.rfind('.') == std::string_view::npos ? 0 : s.rfind('.') + 1);
+  for (char c : last)
+    if (!(c >= '0' && c <= '9')) return true;
+  return false;
+}
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+std::string ValidateHost(std::string_view host) {
+  if (host.empty()) return "host is empty";
+  if (IsIPv4(host) || IsIPv6(host) || IsDnsName(host)) return "";
+  return "host " + Quote(host) + " is neither a DNS name nor an IP address";
+}
+
+std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error,
+                                      std::optional<uint16_t> default_port) {
+  auto fail = [&](std::string message) -> std::optional<HostPort> {
+    if (error) *error = std::move(message);
+    return std::nullopt;
+  };
+  const std::string expected = default_port ? "HOST[:PORT]" : "HOST:PORT";
+  HostPort out;
+  std::string_view port_text;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) return fail(Quote(text) + " has '[' without ']'");
+    out.host = std::string(text.substr(1, close - 1));
+    if (!IsIPv6(out.host)) return fail(Quote(out.host) + " is not an IPv6 address");
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return fail(Quote(text) + " is not " + expected);
+      port_text = rest.substr(1);
+      has_port = true;
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon != std::string_view::npos && text.find(':') != colon)
+      return fail(Quote(text) + " is not " + expected + " (write IPv6 addresses as [ADDR]:PORT)");
+    if (colon == std::string_view::npos) {
+      out.host = std::string(text);
+    } else {
+      out.host = std::string(text.substr(0, colon));
+      port_text = text.substr(colon + 1);
+      has_port = true;
+    }
+    if (out.host.empty()) return fail(Quote(text) + " is not " + expected + ": the host is empty");
+    if (std::string e = ValidateHost(out.host); !e.empty()) return fail(e);
+  }
+  if (!has_port) {
+    if (!default_port) return fail(Quote(text) + " is not " + expected + ": the port is missing");
+    out.port = *default_port;
+    return out;
+  }
+  if (port_text.empty() || port_text.size() > 5)
+    return fail("port " + Quote(port_text) + " in " + Quote(text) + " is not a number in 1-65535");
+  uint32_t port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9')
+      return fail("port " + Quote(port_text) + " in " + Quote(text) + " is not a number in 1-65535");
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (port < 1 || port > 65535)
+    return fail("port " + std::to_string(port) + " in " + Quote(text) + " is outside 1-65535");
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+std::string FormatHostPort(std::string_view host, uint32_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  std::string out = v6 ? "[" + std::string(host) + "]" : std::string(host);
+  return out + ":" + std::to_string(port);
+}
+
+std::string ValidateServiceName(std::string_view name) {
+  if (name.empty()) return "service name is empty";
+  const std::string why = "service name " + Quote(name) +
+                          " must be a DNS label: 1-63 lower-case letters, digits or '-', "
+                          "starting and ending with a letter or digit";
+  if (name.size() > 63 || name.front() == '-' || name.back() == '-') return why;
+  for (char c : name)
+    if (!IsLowerAlnum(c) && c != '-') return why;
+  return "";
+}
+
+std::string ValidateRoutePath(std::string_view path) {
+  if (path.empty()) return "route path is empty";
+  if (path.front() != '/') return "route path " + Quote(path) + " must start with '/'";
+  if (path.size() > kMaxRoutePathLength)
+    return "route path is longer than " + std::to_string(kMaxRoutePathLength) + " characters";
+  if (path.find_first_of("?#") != std::string_view::npos)
+    return "route path " + Quote(path) + " must not hold a query ('?') or fragment ('#')";
+  std::string error;
+  auto normalized = NormalizePath(path, &error);
+  if (!normalized) return "route path " + Quote(path) + ": " + error;
+  if (path.size() > 1 && path.back() == '/') {
+    std::string suggestion = *normalized;
+    while (suggestion.size() > 1 && suggestion.back() == '/') suggestion.pop_back();
+    return "route path " + Quote(path) + " must not end with '/' (use " + Quote(suggestion) + ")";
+  }
+  if (*normalized != path)
+    return "route path " + Quote(path) + " is not in normal form (use " + Quote(*normalized) + ")";
+  return "";
+}
+
+std::string ValidateTarget(std::string_view target) {
+  if (target.empty()) return "route target is empty";
+  if (ValidateServiceName(target).empty()) return "";
+  std::string error;
+  if (!ParseHostPort(target, &error, kDefaultTargetPort))
+    return "target " + Quote(target) + " is neither a service name nor HOST[:PORT]: " + error;
+  return "";
+}
+
+std::string ValidateService(const gateway::v1::Service& service) {
+  if (std::string e = ValidateServiceName(service.name()); !e.empty()) return e;
+  if (service.endpoints().empty())
+    return "service " + Quote(service.name()) + " needs at least one endpoint";
+  std::set<std::pair<std::string, uint32_t>> seen;
+  for (const auto& endpoint : service.endpoints()) {
+    if (std::string e = ValidateHost(endpoint.host()); !e.empty())
+      return "service " + Quote(service.name()) + ": " + e;
+    if (endpoint.port() < 1 || endpoint.port() > 65535)
+      return "service " + Quote(service.name()) + ": port " + std::to_string(endpoint.port()) +
+             " is outside 1-65535";
+    if (!seen.emplace(endpoint.host(), endpoint.port()).second)
+      return "service " + Quote(service.name()) + " lists endpoint " +
+             FormatHostPort(endpoint.host(), endpoint.port()) + " twice";
+  }
+  return "";
+}
+
+std::string ValidateRoute(const gateway::v1::Route& route) {
+  if (std::string e = ValidateRoutePath(route.path()); !e.empty()) return e;
+  if (route.match() != gateway::v1::MATCH_PREFIX && route.match() != gateway::v1::MATCH_EXACT)
+    return "route " + Quote(route.path()) + " has no match kind (prefix or exact)";
+  return ValidateTarget(route.target());
+}
+
+std::string ValidateConfig(const gateway::v1::Config& config) {
+  std::set<std::string> services;
+  for (const auto& service : config.services()) {
+    if (std::string e = ValidateService(service); !e.empty()) return e;
+    if (!services.insert(service.name()).second)
+      return "service " + Quote(service.name()) + " is defined twice";
+  }
+  std::set<std::pair<std::string, int>> routes;
+  for (const auto& route : config.routes()) {
+    if (std::string e = ValidateRoute(route); !e.empty()) return e;
+    if (!routes.emplace(route.path(), route.match()).second)
+      return std::string(MatchName(route.match())) + " route " + Quote(route.path()) +
+             " is defined twice";
+  }
+  return "";
+}
+
+std::string_view MatchName(gateway::v1::MatchKind match) {
+  switch (match) {
+    case gateway::v1::MATCH_PREFIX: return "prefix";
+    case gateway::v1::MATCH_EXACT: return "exact";
+    default: return "unspecified";
+  }
+}
+
+}  // namespace gw

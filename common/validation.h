@@ -1,0 +1,41 @@
+// Validation rules of the config model, shared by the control plane (before it writes) and
+// the gateway (before it applies a pushed config). Every function returns "" when the input
+// is valid, or else one sentence a person can act on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway.pb.h"
+
+namespace gw {
+
+inline constexpr size_t kMaxRoutePathLength = 1024;
+inline constexpr uint16_t kDefaultTargetPort = 80;
+
+struct HostPort {
+  std::string host;  // IPv6 literals without brackets
+  uint16_t port = 0;
+};
+
+// "host:port", "1.2.3.4:port" or "[::1]:port"; the port must be 1..65535. With a default
+// port, the ":port" part may be left out.
+std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error,
+                                      std::optional<uint16_t> default_port = std::nullopt);
+std::string FormatHostPort(std::string_view host, uint32_t port);
+
+std::string ValidateServiceName(std::string_view name);  // RFC 1123 label, lower case
+std::string ValidateHost(std::string_view host);         // DNS name, IPv4 or IPv6 literal
+std::string ValidateRoutePath(std::string_view path);    // normalized, no trailing '/'
+std::string ValidateTarget(std::string_view target);     // service name or host[:port]
+
+std::string ValidateService(const gateway::v1::Service& service);
+std::string ValidateRoute(const gateway::v1::Route& route);  // match must be set
+// A whole snapshot: every service and route valid, names and (path, match) unique.
+std::string ValidateConfig(const gateway::v1::Config& config);
+
+std::string_view MatchName(gateway::v1::MatchKind match);  // "prefix" / "exact" / "unspecified"
+
+}  // namespace gw

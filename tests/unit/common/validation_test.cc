@@ -1,0 +1,129 @@
+#include "common/validation.h"
+
+#include <gtest/gtest.h>
+
+namespace gw {
+namespace {
+
+using gateway::v1::Config;
+using gateway::v1::Route;
+using gateway::v1::Service;
+
+TEST(ParseHostPort, AcceptsNamesAndAddresses) {
+  std::string error;
+  auto hp = ParseHostPort("127.0.0.1:9101", &error);
+  ASSERT_TRUE(hp) << error;
+  EXPECT_EQ(hp->host, "127.0.0.1");
+  EXPECT_EQ(hp->port, 9101);
+  hp = ParseHostPort("[::1]:65535", &error);
+  ASSERT_TRUE(hp) << error;
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->port, 65535);
+  hp = ParseHostPort("payment-svc.default.svc.cluster.local:8080", &error);
+  ASSERT_TRUE(hp) << error;
+  EXPECT_EQ(hp->port, 8080);
+}
+
+TEST(ParseHostPort, RefusesBadInput) {
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":80", "host:0", "host:65536",
+                          "host:99999999", "host:abc", "host:-1", "::1:80", "[::1]", "[::1",
+                          "[nothex]:80", "bad_host:80", "-host:80", "host:80:90", "1.2.3.999:80"}) {
+    std::string error;
+    EXPECT_FALSE(ParseHostPort(bad, &error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+}
+
+TEST(ParseHostPort, DefaultPort) {
+  auto hp = ParseHostPort("auth-svc", nullptr, 80);
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "auth-svc");
+  EXPECT_EQ(hp->port, 80);
+  EXPECT_FALSE(ParseHostPort("auth-svc", nullptr));
+}
+
+TEST(FormatHostPort, BracketsIPv6) {
+  EXPECT_EQ(FormatHostPort("::1", 80), "[::1]:80");
+  EXPECT_EQ(FormatHostPort("10.0.0.1", 80), "10.0.0.1:80");
+}
+
+TEST(ValidateServiceName, DnsLabels) {
+  EXPECT_EQ(ValidateServiceName("payment-svc"), "");
+  EXPECT_EQ(ValidateServiceName("a"), "");
+  EXPECT_EQ(ValidateServiceName("svc1"), "");
+  for (const char* bad : {"", "Order_Svc", "Order", "-svc", "svc-", "a.b", "a b",
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+    EXPECT_NE(ValidateServiceName(bad), "") << bad;
+  }
+}
+
+TEST(ValidateRoutePath, AcceptsNormalPaths) {
+  for (const char* good : {"/", "/api", "/api/payment", "/v1/users/~me", "/a%2Fb"})
+    EXPECT_EQ(ValidateRoutePath(good), "") << good;
+}
+
+TEST(ValidateRoutePath, RefusesMalformedPaths) {
+  for (const char* bad : {"", "api", "api/payment", "/api/", "//api", "/a//b", "/a/../b",
+                          "/a/./b", "/a?x=1", "/a#frag", "/a b", "/a%zz", "/a%2f", "/%61"}) {
+    EXPECT_NE(ValidateRoutePath(bad), "") << bad;
+  }
+  EXPECT_NE(ValidateRoutePath(std::string(2000, 'a').insert(0, "/")), "");
+  EXPECT_NE(ValidateRoutePath("/api/").find("use '/api'"), std::string::npos);
+}
+
+TEST(ValidateTarget, ServiceOrHostPort) {
+  EXPECT_EQ(ValidateTarget("payment-svc"), "");
+  EXPECT_EQ(ValidateTarget("payment-svc:8080"), "");
+  EXPECT_EQ(ValidateTarget("10.0.0.7:80"), "");
+  EXPECT_EQ(ValidateTarget("payment.internal"), "");
+  EXPECT_NE(ValidateTarget(""), "");
+  EXPECT_NE(ValidateTarget("pay ment"), "");
+  EXPECT_NE(ValidateTarget("svc:0"), "");
+  EXPECT_NE(ValidateTarget("svc:70000"), "");
+}
+
+Config TwoRouteConfig() {
+  Config config;
+  config.set_version(3);
+  Service* svc = config.add_services();
+  svc->set_name("order-svc");
+  auto* endpoint = svc->add_endpoints();
+  endpoint->set_host("127.0.0.1");
+  endpoint->set_port(9101);
+  Route* route = config.add_routes();
+  route->set_path("/api");
+  route->set_match(gateway::v1::MATCH_PREFIX);
+  route->set_target("order-svc");
+  route = config.add_routes();
+  route->set_path("/api");
+  route->set_match(gateway::v1::MATCH_EXACT);
+  route->set_target("order-svc");
+  return config;
+}
+
+TEST(ValidateConfig, AcceptsPrefixAndExactOnOnePath) { EXPECT_EQ(ValidateConfig(TwoRouteConfig()), ""); }
+
+TEST(ValidateConfig, RefusesDuplicatesAndBadParts) {
+  Config config = TwoRouteConfig();
+  *config.add_routes() = config.routes(0);
+  EXPECT_NE(ValidateConfig(config), "");
+
+  config = TwoRouteConfig();
+  *config.add_services() = config.services(0);
+  EXPECT_NE(ValidateConfig(config), "");
+
+  config = TwoRouteConfig();
+  config.mutable_services(0)->clear_endpoints();
+  EXPECT_NE(ValidateConfig(config), "");
+
+  config = TwoRouteConfig();
+  config.mutable_services(0)->mutable_endpoints(0)->set_port(0);
+  EXPECT_NE(ValidateConfig(config), "");
+
+  config = TwoRouteConfig();
+  config.mutable_routes(0)->set_match(gateway::v1::MATCH_UNSPECIFIED);
+  EXPECT_NE(ValidateConfig(config), "");
+}
+
+}  // namespace
+}  // namespace gw
