@@ -1,0 +1,214 @@
+#include "controlplane/admin_service.h"
+
+#include <string>
+#include <utility>
+
+#include "common/log.h"
+#include "common/validation.h"
+
+namespace gw {
+namespace {
+
+std::string RouteName(const gateway::v1::Route& route) {
+  return route.path() + " (" + std::string(MatchName(route.match())) + ")";
+}
+
+}  // namespace
+
+grpc::Status ToStatus(const StoreError& error) {
+  switch (error.code) {
+    case StoreCode::kInvalidArgument:
+      return {grpc::StatusCode::INVALID_ARGUMENT, error.message};
+    case StoreCode::kAlreadyExists:
+      return {grpc::StatusCode::ALREADY_EXISTS, error.message};
+    case StoreCode::kNotFound:
+      return {grpc::StatusCode::NOT_FOUND, error.message};
+    case StoreCode::kFailedPrecondition:
+      return {grpc::StatusCode::FAILED_PRECONDITION, error.message};
+    case StoreCode::kInternal:
+      break;
+  }
+  return {grpc::StatusCode::INTERNAL, error.message};
+}
+
+AdminService::Reactor* AdminService::OnWorker(Context* context,
+                                              std::function<grpc::Status()> call) {
+  Reactor* reactor = context->DefaultReactor();
+  const bool queued = worker_.Post([context, reactor, call = std::move(call)] {
+    // A caller that gave up (deadline, cancel) before its turn gets nothing written.
+    if (context->IsCancelled()) {
+      reactor->Finish({grpc::StatusCode::CANCELLED, "the call was cancelled before it ran"});
+      return;
+    }
+    reactor->Finish(call());
+  });
+  if (!queued)
+    reactor->Finish({grpc::StatusCode::UNAVAILABLE,
+                     "the control plane is overloaded or stopping; retry shortly"});
+  return reactor;
+}
+
+void AdminService::Publish(const ConfigPtr& config, const std::string& what) {
+  const SnapshotPtr current = publisher_.Current();
+  if (current && config->version() <= current->version()) return;  // a no-op update
+  publisher_.Publish(MakeSnapshot(config));
+  LogInfo("config version " + std::to_string(config->version()) + ": " + what);
+}
+
+AdminService::Reactor* AdminService::CreateService(Context* context,
+                                                   const gateway::v1::CreateServiceRequest* request,
+                                                   gateway::v1::ServiceResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.CreateService(request->service());
+    if (!result) return ToStatus(result.error());
+    Publish(result->snapshot, "service " + result->service.name() + " created");
+    response->set_config_version(result->snapshot->version());
+    *response->mutable_service() = std::move(result->service);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::UpdateService(Context* context,
+                                                   const gateway::v1::UpdateServiceRequest* request,
+                                                   gateway::v1::ServiceResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.UpdateService(request->service());
+    if (!result) return ToStatus(result.error());
+    Publish(result->snapshot, "service " + result->service.name() + " updated");
+    response->set_config_version(result->snapshot->version());
+    *response->mutable_service() = std::move(result->service);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::GetService(Context* context,
+                                                const gateway::v1::GetServiceRequest* request,
+                                                gateway::v1::ServiceResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.GetService(request->name());
+    if (!result) return ToStatus(result.error());
+    response->set_config_version(result->config_version);
+    *response->mutable_service() = std::move(result->service);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::ListServices(Context* context,
+                                                  const gateway::v1::ListServicesRequest*,
+                                                  gateway::v1::ListServicesResponse* response) {
+  return OnWorker(context, [this, response] {
+    auto result = store_.ListServices();
+    if (!result) return ToStatus(result.error());
+    const auto& config = **result;
+    response->set_config_version(config.version());
+    *response->mutable_services() = config.services();
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::DeleteService(Context* context,
+                                                   const gateway::v1::DeleteServiceRequest* request,
+                                                   gateway::v1::DeleteResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.DeleteService(request->name());
+    if (!result) return ToStatus(result.error());
+    Publish(*result, "service " + request->name() + " deleted");
+    response->set_config_version((*result)->version());
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::CreateRoute(Context* context,
+                                                 const gateway::v1::CreateRouteRequest* request,
+                                                 gateway::v1::RouteResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.CreateRoute(request->route());
+    if (!result) return ToStatus(result.error());
+    Publish(result->snapshot,
+            "route " + RouteName(result->route) + " -> " + result->route.target() + " created");
+    response->set_config_version(result->snapshot->version());
+    *response->mutable_route() = std::move(result->route);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::UpdateRoute(Context* context,
+                                                 const gateway::v1::UpdateRouteRequest* request,
+                                                 gateway::v1::RouteResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.UpdateRoute(request->route());
+    if (!result) return ToStatus(result.error());
+    Publish(result->snapshot,
+            "route " + RouteName(result->route) + " -> " + result->route.target() + " updated");
+    response->set_config_version(result->snapshot->version());
+    *response->mutable_route() = std::move(result->route);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::GetRoute(Context* context,
+                                              const gateway::v1::GetRouteRequest* request,
+                                              gateway::v1::RouteResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.GetRoute(request->key());
+    if (!result) return ToStatus(result.error());
+    response->set_config_version(result->config_version);
+    *response->mutable_route() = std::move(result->route);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::ListRoutes(Context* context,
+                                                const gateway::v1::ListRoutesRequest*,
+                                                gateway::v1::ListRoutesResponse* response) {
+  return OnWorker(context, [this, response] {
+    auto result = store_.ListRoutes();
+    if (!result) return ToStatus(result.error());
+    const auto& config = **result;
+    response->set_config_version(config.version());
+    *response->mutable_routes() = config.routes();
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::DeleteRoute(Context* context,
+                                                 const gateway::v1::DeleteRouteRequest* request,
+                                                 gateway::v1::DeleteResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.DeleteRoute(request->key());
+    if (!result) return ToStatus(result.error());
+    std::string what = "route " + request->key().path();
+    if (request->key().match() != gateway::v1::MATCH_UNSPECIFIED)
+      what += " (" + std::string(MatchName(request->key().match())) + ")";
+    Publish(*result, what + " deleted");
+    response->set_config_version((*result)->version());
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::ListGateways(Context* context,
+                                                  const gateway::v1::ListGatewaysRequest*,
+                                                  gateway::v1::ListGatewaysResponse* response) {
+  for (auto& status : registry_.List()) *response->add_gateways() = std::move(status);
+  response->set_config_version(publisher_.Current()->version());
+  Reactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+AdminService::Reactor* AdminService::GetStatus(Context* context,
+                                               const gateway::v1::GetStatusRequest*,
+                                               gateway::v1::StatusResponse* response) {
+  const SnapshotPtr current = publisher_.Current();
+  const auto counts = registry_.Count();
+  response->set_config_version(current->version());
+  response->set_services(static_cast<uint32_t>(current->config().services_size()));
+  response->set_routes(static_cast<uint32_t>(current->config().routes_size()));
+  response->set_gateways_connected(counts.connected);
+  response->set_gateways_total(counts.total);
+  Reactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace gw

@@ -1,0 +1,70 @@
+// AdminService: the unary admin API gatewayctl talks to (gateway.proto AdminService).
+//
+// Reads and writes of the config run on the StoreWorker, never in a gRPC reaction: each call
+// posts a closure that runs the ConfigStore operation, publishes the new snapshot after a
+// successful write, and finishes the RPC. ListGateways and GetStatus answer from memory.
+// Owned by the ControlPlane.
+#pragma once
+
+#include <functional>
+
+#include "controlplane/gateway_registry.h"
+#include "controlplane/snapshot_publisher.h"
+#include "controlplane/store/config_store.h"
+#include "controlplane/store_worker.h"
+#include "gateway.grpc.pb.h"
+
+namespace gw {
+
+// How a store refusal reads as a gRPC status.
+grpc::Status ToStatus(const StoreError& error);
+
+class AdminService final : public gateway::v1::AdminService::CallbackService {
+ public:
+  AdminService(ConfigStore& store, StoreWorker& worker, SnapshotPublisher& publisher,
+               GatewayRegistry& registry)
+      : store_(store), worker_(worker), publisher_(publisher), registry_(registry) {}
+
+  using Context = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+
+  Reactor* CreateService(Context* context, const gateway::v1::CreateServiceRequest* request,
+                         gateway::v1::ServiceResponse* response) override;
+  Reactor* UpdateService(Context* context, const gateway::v1::UpdateServiceRequest* request,
+                         gateway::v1::ServiceResponse* response) override;
+  Reactor* GetService(Context* context, const gateway::v1::GetServiceRequest* request,
+                      gateway::v1::ServiceResponse* response) override;
+  Reactor* ListServices(Context* context, const gateway::v1::ListServicesRequest* request,
+                        gateway::v1::ListServicesResponse* response) override;
+  Reactor* DeleteService(Context* context, const gateway::v1::DeleteServiceRequest* request,
+                         gateway::v1::DeleteResponse* response) override;
+
+  Reactor* CreateRoute(Context* context, const gateway::v1::CreateRouteRequest* request,
+                       gateway::v1::RouteResponse* response) override;
+  Reactor* UpdateRoute(Context* context, const gateway::v1::UpdateRouteRequest* request,
+                       gateway::v1::RouteResponse* response) override;
+  Reactor* GetRoute(Context* context, const gateway::v1::GetRouteRequest* request,
+                    gateway::v1::RouteResponse* response) override;
+  Reactor* ListRoutes(Context* context, const gateway::v1::ListRoutesRequest* request,
+                      gateway::v1::ListRoutesResponse* response) override;
+  Reactor* DeleteRoute(Context* context, const gateway::v1::DeleteRouteRequest* request,
+                       gateway::v1::DeleteResponse* response) override;
+
+  Reactor* ListGateways(Context* context, const gateway::v1::ListGatewaysRequest* request,
+                        gateway::v1::ListGatewaysResponse* response) override;
+  Reactor* GetStatus(Context* context, const gateway::v1::GetStatusRequest* request,
+                     gateway::v1::StatusResponse* response) override;
+
+ private:
+  // Runs `call` on the StoreWorker and finishes the RPC with the status it returns.
+  Reactor* OnWorker(Context* context, std::function<grpc::Status()> call);
+  // Publishes `config` when it is newer than the current snapshot (after a write).
+  void Publish(const ConfigPtr& config, const std::string& what);
+
+  ConfigStore& store_;
+  StoreWorker& worker_;
+  SnapshotPublisher& publisher_;
+  GatewayRegistry& registry_;
+};
+
+}  // namespace gw

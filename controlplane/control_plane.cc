@@ -1,0 +1,91 @@
+#include "controlplane/control_plane.h"
+
+#include <stdexcept>
+#include <system_error>
+
+#include "common/log.h"
+#include "controlplane/config_json.h"
+
+namespace gw {
+
+ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(options) {
+  store_ = ConfigStore::Open(options.db_path);
+  auto initial = store_->LoadSnapshot();
+  if (!initial) throw std::runtime_error(initial.error().message);
+  const gateway::v1::Config& config = **initial;
+  LogInfo("database " + options.db_path + " open at config version " +
+          std::to_string(config.version()) + " (" + std::to_string(config.services_size()) +
+          " services, " + std::to_string(config.routes_size()) + " routes)");
+  if (std::string error = ValidateConfig(config); !error.empty())
+    LogWarn("the stored config does not pass validation, gateways will refuse it: " + error);
+  publisher_ = std::make_unique<SnapshotPublisher>(MakeSnapshot(*initial));
+
+  admin_service_ = std::make_unique<AdminService>(*store_, worker_, *publisher_, registry_);
+  discovery_service_ = std::make_unique<DiscoveryService>(*publisher_, registry_);
+
+  const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  // Gateways ping every few seconds to notice a dead control plane; accept those pings even
+  // on idle streams, and ping back so dead gateways are noticed too.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.RegisterService(admin_service_.get());
+  builder.RegisterService(discovery_service_.get());
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) throw std::runtime_error("cannot listen on " + listen + " for gRPC");
+  grpc_address_ = FormatHostPort(options.grpc_listen.host, static_cast<uint32_t>(port));
+  LogInfo("grpc listening on " + grpc_address_);
+
+  if (options.admin_listen) {
+    const HostPort& admin = *options.admin_listen;
+    try {
+      admin_http_ = std::make_unique<AdminHttpServer>(
+          admin, [this](std::string_view method, std::string_view path) {
+            return ServeAdmin(method, path);
+          });
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot listen on " + FormatHostPort(admin.host, admin.port) +
+                               " for the admin page: " + e.what());
+    }
+    LogInfo("admin listening on " + admin_http_->address());
+  }
+  ready_ = true;
+}
+
+ControlPlane::~ControlPlane() { Shutdown(); }
+
+void ControlPlane::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  ready_ = false;
+  // Unary calls get the grace period; gateway streams never end by themselves, so they are
+  // cancelled when it expires. Queued store work still runs (the worker is stopped after), so
+  // every admin call is finished.
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_grace);
+  worker_.Stop();
+  admin_http_.reset();
+}
+
+std::string ControlPlane::admin_address() const {
+  return admin_http_ ? admin_http_->address() : std::string();
+}
+
+AdminResponse ControlPlane::ServeAdmin(std::string_view method, std::string_view path) const {
+  if (method != "GET" && method != "HEAD")
+    return {405, "application/json", R"({"error":"method not allowed"})"};
+  if (path == "/healthz") return {200, "text/plain", "ok"};
+  if (path == "/ready") {
+    if (ready_.load()) return {200, "text/plain", "ready"};
+    return {503, "text/plain", "not ready"};
+  }
+  if (path == "/config")
+    return {200, "application/json", ConfigToJson(publisher_->Current()->config())};
+  return {404, "application/json", R"({"error":"not found"})"};
+}
+
+}  // namespace gw

@@ -1,0 +1,71 @@
+// ControlPlane: the whole control plane process minus flags and signals, so tests can run it
+// in-process. It owns the ConfigStore, the StoreWorker, the SnapshotPublisher, the
+// GatewayRegistry, the gRPC server (AdminService + DiscoveryService) and the admin HTTP page.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/admin_http.h"
+#include "common/validation.h"
+#include "controlplane/admin_service.h"
+#include "controlplane/discovery_service.h"
+#include "controlplane/gateway_registry.h"
+#include "controlplane/snapshot_publisher.h"
+#include "controlplane/store/config_store.h"
+#include "controlplane/store_worker.h"
+
+namespace gw {
+
+struct ControlPlaneOptions {
+  HostPort grpc_listen{"127.0.0.1", 50051};  // port 0 picks one
+  std::string db_path = "controlplane.db";
+  std::optional<HostPort> admin_listen;  // no admin page when unset; port 0 picks one
+  // On Shutdown, calls still running after this are cancelled (gateway streams always are).
+  std::chrono::milliseconds shutdown_grace{250};
+};
+
+class ControlPlane {
+ public:
+  // Opens and migrates the database, publishes the stored config, starts serving and logs
+  // "grpc listening on HOST:PORT" (and "admin listening on HOST:PORT"). Throws
+  // std::runtime_error / std::system_error with one sentence when any of that fails.
+  explicit ControlPlane(const ControlPlaneOptions& options);
+  ~ControlPlane();  // Shutdown()
+
+  ControlPlane(const ControlPlane&) = delete;
+  ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // Stops the gRPC server (streams cancelled after the grace period), finishes the store work
+  // already queued, and stops the admin page. Idempotent.
+  void Shutdown();
+
+  const std::string& grpc_address() const { return grpc_address_; }  // the bound address
+  std::string admin_address() const;                                 // "" without an admin page
+
+  SnapshotPublisher& publisher() { return *publisher_; }
+  GatewayRegistry& registry() { return registry_; }
+
+ private:
+  AdminResponse ServeAdmin(std::string_view method, std::string_view path) const;
+
+  const ControlPlaneOptions options_;
+  std::unique_ptr<ConfigStore> store_;
+  StoreWorker worker_;
+  std::unique_ptr<SnapshotPublisher> publisher_;
+  GatewayRegistry registry_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<DiscoveryService> discovery_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string grpc_address_;
+  std::unique_ptr<AdminHttpServer> admin_http_;
+  std::atomic<bool> ready_{false};
+  bool stopped_ = false;
+};
+
+}  // namespace gw

@@ -1,0 +1,14 @@
+#include "controlplane/discovery_service.h"
+
+#include "controlplane/gateway_stream.h"
+
+namespace gw {
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DiscoveryService::Subscribe(
+    grpc::CallbackServerContext* context) {
+  // Deletes itself in OnDone().
+  return new GatewayStream(context, publisher_, registry_,
+                           next_stream_id_.fetch_add(1, std::memory_order_relaxed));
+}
+
+}  // namespace gw

@@ -1,0 +1,203 @@
+#include "controlplane/gateway_stream.h"
+
+#include <grpcpp/impl/codegen/proto_utils.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+
+#include "common/log.h"
+
+namespace gw {
+namespace {
+
+using gateway::v1::GatewayMessage;
+
+// Unique per push across the whole process (and, with the random tag, across restarts).
+std::string NewNonce() {
+  static const uint64_t tag = [] {
+    std::random_device random;
+    return (static_cast<uint64_t>(random()) << 32) ^ random();
+  }();
+  static std::atomic<uint64_t> counter{0};
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%016" PRIx64 "-%" PRIu64, tag,
+                counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  return buffer;
+}
+
+bool Parse(grpc::ByteBuffer* buffer, GatewayMessage* message) {
+  return grpc::SerializationTraits<GatewayMessage>::Deserialize(buffer, message).ok();
+}
+
+}  // namespace
+
+GatewayStream::GatewayStream(grpc::CallbackServerContext* context, SnapshotPublisher& publisher,
+                             GatewayRegistry& registry, uint64_t stream_id)
+    : publisher_(publisher), registry_(registry), stream_id_(stream_id), peer_(context->peer()) {
+  StartRead(&in_);
+}
+
+void GatewayStream::OnReadDone(bool ok) {
+  if (!ok) {  // the gateway closed its side, or the stream was cancelled
+    std::lock_guard lock(mu_);
+    FinishLocked(grpc::Status::OK);
+    return;
+  }
+  GatewayMessage message;
+  if (!Parse(&in_, &message)) {
+    std::lock_guard lock(mu_);
+    FinishLocked({grpc::StatusCode::INVALID_ARGUMENT, "a message is not a GatewayMessage"});
+    return;
+  }
+  if (!subscribed_) {
+    if (!HandleFirst(message)) return;
+  } else {
+    switch (message.kind_case()) {
+      case GatewayMessage::kAck:
+        HandleAck(message.ack());
+        break;
+      case GatewayMessage::kNack:
+        HandleNack(message.nack());
+        break;
+      case GatewayMessage::kHello: {
+        std::lock_guard lock(mu_);
+        FinishLocked({grpc::StatusCode::INVALID_ARGUMENT, "Hello may be sent once per stream"});
+        return;
+      }
+      default:
+        break;  // empty, or a kind a newer gateway knows: nothing to do
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (!finishing_) StartRead(&in_);
+}
+
+bool GatewayStream::HandleFirst(const GatewayMessage& message) {
+  const auto& node = message.hello().node();
+  std::string error;
+  if (!message.has_hello() || node.id().empty())
+    error = "the first message on a stream must be a Hello with a node id";
+  else if (node.id().size() > kMaxNodeIdLength)
+    error = "node id is longer than " + std::to_string(kMaxNodeIdLength) + " characters";
+  if (!error.empty()) {
+    std::lock_guard lock(mu_);
+    FinishLocked({grpc::StatusCode::INVALID_ARGUMENT, error});
+    return false;
+  }
+
+  const uint64_t running = message.hello().running_version();
+  node_ = node;
+  node_id_ = node.id();
+  running_version_ = running;
+  {
+    std::lock_guard lock(mu_);
+    push_.SetRunningVersion(running);
+  }
+  publisher_.Subscribe(node_id_, this);  // offers the current version; see Offer()
+  subscribed_ = true;
+  uint64_t current;
+  bool pushing;
+  {
+    std::lock_guard lock(mu_);
+    current = push_.newest().value_or(0);
+    pushing = push_.write_in_flight();
+  }
+  LogInfo("gateway " + node_id_ + " subscribed from " + peer_ + " (address " + node.address() +
+          "), running version " + std::to_string(running) +
+          (pushing ? ", pushing version " + std::to_string(current) : ", up to date"));
+  return true;
+}
+
+void GatewayStream::HandleAck(const gateway::v1::Ack& ack) {
+  std::lock_guard lock(mu_);
+  const auto pushed = push_.Answer(ack.nonce());
+  if (!pushed || *pushed != ack.version()) {
+    LogWarn("gateway " + node_id_ + " acknowledged version " + std::to_string(ack.version()) +
+            " with a nonce this stream did not send for it; ignored");
+    return;
+  }
+  registry_.Ack(node_id_, stream_id_, *pushed);
+  Log(LogLevel::kDebug, "gateway " + node_id_ + " applied version " + std::to_string(*pushed));
+}
+
+void GatewayStream::HandleNack(const gateway::v1::Nack& nack) {
+  std::lock_guard lock(mu_);
+  const auto pushed = push_.Answer(nack.nonce());
+  if (!pushed || *pushed != nack.version()) {
+    LogWarn("gateway " + node_id_ + " refused version " + std::to_string(nack.version()) +
+            " with a nonce this stream did not send for it; ignored");
+    return;
+  }
+  registry_.Nack(node_id_, stream_id_, *pushed, nack.error());
+  LogWarn("gateway " + node_id_ + " refused version " + std::to_string(*pushed) + ": " +
+          nack.error());
+}
+
+void GatewayStream::Offer(const SnapshotPtr& snapshot) {
+  std::lock_guard lock(mu_);
+  if (finishing_) return;
+  const bool first = !push_.newest().has_value();
+  // The first offer comes from Subscribe(), in the same critical section that replaced any
+  // older stream of this node: registering here keeps the registry's owner and the
+  // publisher's subscriber the same stream even when two streams of one node race.
+  if (first) registry_.Connect(node_, peer_, stream_id_, running_version_);
+  const auto write = push_.Offer(snapshot->version());
+  if (push_.newest() == snapshot->version()) newest_ = snapshot;
+  if (write) WriteLocked();
+}
+
+void GatewayStream::Replace() {
+  std::lock_guard lock(mu_);
+  LogWarn("gateway " + node_id_ + " opened a new stream; ending its older one from " + peer_);
+  FinishLocked({grpc::StatusCode::ABORTED, "replaced by a newer stream for node id " + node_id_});
+}
+
+void GatewayStream::WriteLocked() {
+  std::string nonce = NewNonce();
+  out_ = newest_->Encode(nonce);
+  push_.Sent(std::move(nonce), newest_->version());
+  Log(LogLevel::kDebug,
+      "pushing version " + std::to_string(newest_->version()) + " to gateway " + node_id_);
+  StartWrite(&out_);
+}
+
+void GatewayStream::OnWriteDone(bool ok) {
+  std::lock_guard lock(mu_);
+  const auto next = push_.WriteDone();
+  if (finishing_) {  // the finish waited for this write
+    if (!finish_sent_) {
+      finish_sent_ = true;
+      Finish(finish_status_);
+    }
+    return;
+  }
+  if (!ok) {  // the stream broke: no more writes; the pending read fails as well
+    FinishLocked({grpc::StatusCode::UNAVAILABLE, "the stream broke during a push"});
+    return;
+  }
+  if (next) WriteLocked();
+}
+
+void GatewayStream::FinishLocked(const grpc::Status& status) {
+  if (finishing_) return;
+  finishing_ = true;
+  finish_status_ = status;
+  if (!push_.write_in_flight()) {
+    finish_sent_ = true;
+    Finish(status);
+  }
+}
+
+void GatewayStream::OnDone() {
+  if (!node_id_.empty()) {
+    publisher_.Unsubscribe(node_id_, this);  // from here on no Offer()/Replace() reaches us
+    registry_.Disconnect(node_id_, stream_id_);
+    LogInfo("gateway " + node_id_ + " disconnected (" + peer_ + ")");
+  }
+  { std::lock_guard lock(mu_); }  // a thread that finished us may still be leaving mu_
+  delete this;
+}
+
+}  // namespace gw

@@ -1,0 +1,76 @@
+// GatewayStream: the server side of one gateway's Subscribe stream (a gRPC callback reactor).
+//
+// Created by DiscoveryService::Subscribe, it deletes itself in OnDone(). It reads the Hello,
+// subscribes to the SnapshotPublisher, and from then on writes each offered version with one
+// write in flight (PushState decides what and when) and records ACK/NACKs in the
+// GatewayRegistry. Messages travel as raw bytes so a snapshot's body is serialized once for all
+// streams (see Snapshot); they are ordinary GatewayMessage / ConfigMessage on the wire.
+//
+// Threads: reactions run on gRPC threads, Offer()/Replace() on the publishing thread with the
+// publisher's lock held. mu_ guards all state; the stream is finished exactly once, and never
+// while a write is in flight (the finish waits for OnWriteDone).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "controlplane/gateway_registry.h"
+#include "controlplane/push_state.h"
+#include "controlplane/snapshot_publisher.h"
+#include "gateway.pb.h"
+
+namespace gw {
+
+inline constexpr size_t kMaxNodeIdLength = 253;
+
+class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                            public SnapshotSubscriber {
+ public:
+  GatewayStream(grpc::CallbackServerContext* context, SnapshotPublisher& publisher,
+                GatewayRegistry& registry, uint64_t stream_id);
+
+  // SnapshotSubscriber (publisher's lock held).
+  void Offer(const SnapshotPtr& snapshot) override;
+  void Replace() override;
+
+  // gRPC reactions.
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override;
+
+ private:
+  ~GatewayStream() override = default;  // only OnDone() deletes
+
+  // Each returns false when the stream must end (it has called FinishLocked()).
+  bool HandleFirst(const gateway::v1::GatewayMessage& message);
+  void HandleAck(const gateway::v1::Ack& ack);
+  void HandleNack(const gateway::v1::Nack& nack);
+
+  void WriteLocked();                             // writes newest_; mu_ held
+  void FinishLocked(const grpc::Status& status);  // finishes now or after the write in flight
+
+  SnapshotPublisher& publisher_;
+  GatewayRegistry& registry_;
+  const uint64_t stream_id_;
+  const std::string peer_;
+
+  // Set by the first read, before the stream subscribes; read-only afterwards.
+  gateway::v1::Node node_;
+  std::string node_id_;
+  uint64_t running_version_ = 0;  // from the Hello
+  bool subscribed_ = false;
+
+  std::mutex mu_;
+  PushState push_;
+  SnapshotPtr newest_;      // the snapshot of push_.newest()
+  grpc::ByteBuffer in_;     // the read in flight (reactions only)
+  grpc::ByteBuffer out_;    // the write in flight
+  bool finishing_ = false;  // FinishLocked() was called
+  bool finish_sent_ = false;
+  grpc::Status finish_status_;
+};
+
+}  // namespace gw

@@ -1,0 +1,119 @@
+// controlplane: the source of truth for routes and services. Stores them in SQLite, serves the
+// admin API to gatewayctl and streams every config version to the gateways.
+//
+//   controlplane --listen HOST:PORT --db PATH [--admin IP:PORT] [--log-level LEVEL]
+//
+// Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, address), 2 on bad flags.
+#include <arpa/inet.h>
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "common/log.h"
+#include "common/validation.h"
+#include "controlplane/control_plane.h"
+
+namespace {
+
+// HOST:PORT where port 0 means "pick a free one".
+std::optional<gw::HostPort> ParseListen(const std::string& text, std::string* error) {
+  const size_t colon = text.rfind(':');
+  if (colon != std::string::npos && text.substr(colon + 1) == "0") {
+    if (auto parsed = gw::ParseHostPort(text.substr(0, colon) + ":1", nullptr)) {
+      parsed->port = 0;
+      return parsed;
+    }
+  }
+  return gw::ParseHostPort(text, error);
+}
+
+bool IsIpLiteral(const std::string& host) {
+  in6_addr v6;
+  in_addr v4;
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1 || inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+gw::LogLevel ToLogLevel(const std::string& name) {
+  if (name == "debug") return gw::LogLevel::kDebug;
+  if (name == "warn") return gw::LogLevel::kWarn;
+  if (name == "error") return gw::LogLevel::kError;
+  return gw::LogLevel::kInfo;
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "controlplane: %s (see --help)\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"controlplane: stores routes and services in SQLite and streams them to gateways"};
+  std::string listen = "127.0.0.1:50051";
+  std::string db = "controlplane.db";
+  std::string admin;
+  std::string log_level = "info";
+  app.add_option("--listen", listen,
+                 "gRPC address HOST:PORT for gatewayctl and gateways (port 0 "
+                 "picks one)")
+      ->capture_default_str();
+  app.add_option("--db", db, "SQLite database file (created if missing)")->capture_default_str();
+  app.add_option("--admin", admin, "admin HTTP address IP:PORT for /healthz, /ready, /config");
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help
+  } catch (const CLI::ParseError& e) {
+    return UsageError(e.what());
+  }
+
+  gw::ControlPlaneOptions options;
+  options.db_path = db;
+  std::string error;
+  auto grpc_listen = ParseListen(listen, &error);
+  if (!grpc_listen) return UsageError("--listen: " + error);
+  options.grpc_listen = *grpc_listen;
+  if (!admin.empty()) {
+    auto admin_listen = ParseListen(admin, &error);
+    if (!admin_listen) return UsageError("--admin: " + error);
+    if (!IsIpLiteral(admin_listen->host))
+      return UsageError("--admin: '" + admin_listen->host + "' is not an IP address");
+    options.admin_listen = *admin_listen;
+  }
+  if (db.empty()) return UsageError("--db: the path is empty");
+  gw::SetLogLevel(ToLogLevel(log_level));
+
+  // Signals are taken synchronously by sigwait() below; block them before any thread starts
+  // so every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::optional<gw::ControlPlane> control_plane;
+  try {
+    control_plane.emplace(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "controlplane: %s\n", e.what());
+    return 1;
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  gw::LogInfo(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
+              ", shutting down");
+  control_plane->Shutdown();
+  control_plane.reset();
+  gw::LogInfo("stopped");
+  return 0;
+}

@@ -1,0 +1,42 @@
+#include "controlplane/snapshot_publisher.h"
+
+namespace gw {
+
+bool SnapshotPublisher::Publish(SnapshotPtr snapshot) {
+  std::lock_guard lock(subscribers_mu_);
+  {
+    std::lock_guard current_lock(current_mu_);
+    if (current_ && snapshot->version() <= current_->version()) return false;
+    current_ = snapshot;
+  }
+  for (auto& [node_id, subscriber] : subscribers_) subscriber->Offer(snapshot);
+  return true;
+}
+
+SnapshotPtr SnapshotPublisher::Current() const {
+  std::lock_guard lock(current_mu_);
+  return current_;
+}
+
+void SnapshotPublisher::Subscribe(const std::string& node_id, SnapshotSubscriber* subscriber) {
+  std::lock_guard lock(subscribers_mu_);
+  auto [it, inserted] = subscribers_.try_emplace(node_id, subscriber);
+  if (!inserted) {
+    if (it->second != subscriber) it->second->Replace();
+    it->second = subscriber;
+  }
+  subscriber->Offer(Current());
+}
+
+void SnapshotPublisher::Unsubscribe(const std::string& node_id, SnapshotSubscriber* subscriber) {
+  std::lock_guard lock(subscribers_mu_);
+  auto it = subscribers_.find(node_id);
+  if (it != subscribers_.end() && it->second == subscriber) subscribers_.erase(it);
+}
+
+size_t SnapshotPublisher::subscriber_count() const {
+  std::lock_guard lock(subscribers_mu_);
+  return subscribers_.size();
+}
+
+}  // namespace gw

@@ -1,0 +1,107 @@
+// GatewayRegistry: ACK/NACK bookkeeping and stream ownership.
+#include "controlplane/gateway_registry.h"
+
+#include <gtest/gtest.h>
+
+namespace gw {
+namespace {
+
+gateway::v1::Node MakeNode(const std::string& id) {
+  gateway::v1::Node node;
+  node.set_id(id);
+  node.set_address("127.0.0.1:8080");
+  node.set_build_version("0.1.0");
+  return node;
+}
+
+TEST(GatewayRegistryTest, ConnectListsTheGateway) {
+  GatewayRegistry registry;
+  registry.Connect(MakeNode("gw-b"), "ipv4:127.0.0.1:5000", 1, 0);
+  registry.Connect(MakeNode("gw-a"), "ipv4:127.0.0.1:5001", 2, 0);
+  auto list = registry.List();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].node_id(), "gw-a");  // sorted
+  EXPECT_EQ(list[1].node_id(), "gw-b");
+  EXPECT_TRUE(list[0].connected());
+  EXPECT_EQ(list[0].address(), "127.0.0.1:8080");
+  EXPECT_EQ(list[0].peer(), "ipv4:127.0.0.1:5001");
+  EXPECT_EQ(list[0].acked_version(), 0u);
+  EXPECT_GT(list[0].last_seen_unix_ms(), 0);
+  EXPECT_EQ(registry.Count().connected, 2u);
+}
+
+TEST(GatewayRegistryTest, NackKeepsTheAckedVersionAndALaterAckClearsTheError) {
+  GatewayRegistry registry;
+  registry.Connect(MakeNode("gw"), "peer", 7, 0);
+  ASSERT_TRUE(registry.Ack("gw", 7, 3));
+  ASSERT_TRUE(registry.Nack("gw", 7, 4, "route /x: bad target"));
+  auto status = registry.Get("gw");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->acked_version(), 3u);
+  EXPECT_EQ(status->nacked_version(), 4u);
+  EXPECT_EQ(status->error(), "route /x: bad target");
+
+  ASSERT_TRUE(registry.Ack("gw", 7, 5));
+  status = registry.Get("gw");
+  EXPECT_EQ(status->acked_version(), 5u);
+  EXPECT_EQ(status->error(), "");
+  EXPECT_EQ(status->nacked_version(), 4u);  // history of the NACK stays
+}
+
+TEST(GatewayRegistryTest, UpdatesFromAReplacedStreamAreIgnored) {
+  GatewayRegistry registry;
+  registry.Connect(MakeNode("gw"), "old-peer", 1, 0);
+  ASSERT_TRUE(registry.Ack("gw", 1, 2));
+  registry.Connect(MakeNode("gw"), "new-peer", 2, 2);  // reconnected, running 2
+  EXPECT_FALSE(registry.Ack("gw", 1, 9));
+  EXPECT_FALSE(registry.Nack("gw", 1, 9, "stale"));
+  registry.Disconnect("gw", 1);  // the old stream ends after the new one started
+  auto status = registry.Get("gw");
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->connected());
+  EXPECT_EQ(status->peer(), "new-peer");
+  EXPECT_EQ(status->acked_version(), 2u);  // what the new stream said it runs
+  EXPECT_EQ(status->error(), "");
+  EXPECT_FALSE(registry.Ack("nobody", 1, 1));
+}
+
+TEST(GatewayRegistryTest, HelloRecordsTheRunningVersionAndKeepsANewerNack) {
+  GatewayRegistry registry;
+  registry.Connect(MakeNode("gw"), "peer", 1, 0);
+  ASSERT_TRUE(registry.Ack("gw", 1, 5));
+  ASSERT_TRUE(registry.Nack("gw", 1, 7, "too many routes"));
+  registry.Disconnect("gw", 1);
+  registry.Connect(MakeNode("gw"), "peer", 2, 5);  // back with its cache of version 5
+  auto status = registry.Get("gw");
+  EXPECT_EQ(status->acked_version(), 5u);
+  EXPECT_EQ(status->error(), "too many routes");   // 7 is still refused
+  registry.Connect(MakeNode("gw"), "peer", 3, 8);  // later runs 8: the NACK is history
+  status = registry.Get("gw");
+  EXPECT_EQ(status->acked_version(), 8u);
+  EXPECT_EQ(status->error(), "");
+}
+
+TEST(GatewayRegistryTest, DisconnectedGatewaysStayListed) {
+  GatewayRegistry registry;
+  registry.Connect(MakeNode("gw"), "peer", 1, 0);
+  registry.Disconnect("gw", 1);
+  auto list = registry.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_FALSE(list[0].connected());
+  EXPECT_EQ(registry.Count().connected, 0u);
+  EXPECT_EQ(registry.Count().total, 1u);
+}
+
+TEST(GatewayRegistryTest, ForgetsTheLongestDisconnectedPastTheLimit) {
+  GatewayRegistry registry(2);
+  registry.Connect(MakeNode("a"), "peer", 1, 0);
+  registry.Connect(MakeNode("b"), "peer", 2, 0);
+  registry.Disconnect("a", 1);
+  registry.Connect(MakeNode("c"), "peer", 3, 0);
+  EXPECT_FALSE(registry.Get("a"));
+  EXPECT_TRUE(registry.Get("b"));
+  EXPECT_TRUE(registry.Get("c"));
+}
+
+}  // namespace
+}  // namespace gw
