@@ -1,0 +1,174 @@
+#include "cli/admin_client.h"
+
+#include <grpc/support/log.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
+
+#include "cli/output.h"
+#include "common/duration.h"
+
+namespace gw::cli {
+namespace {
+
+using gateway::v1::AdminService;
+using gateway::v1::CreateRouteRequest;
+using gateway::v1::CreateServiceRequest;
+using gateway::v1::DeleteResponse;
+using gateway::v1::DeleteRouteRequest;
+using gateway::v1::DeleteServiceRequest;
+using gateway::v1::GetRouteRequest;
+using gateway::v1::GetServiceRequest;
+using gateway::v1::GetStatusRequest;
+using gateway::v1::ListGatewaysRequest;
+using gateway::v1::ListGatewaysResponse;
+using gateway::v1::ListRoutesRequest;
+using gateway::v1::ListRoutesResponse;
+using gateway::v1::ListServicesRequest;
+using gateway::v1::ListServicesResponse;
+using gateway::v1::RouteResponse;
+using gateway::v1::ServiceResponse;
+using gateway::v1::StatusResponse;
+using gateway::v1::UpdateRouteRequest;
+using gateway::v1::UpdateServiceRequest;
+
+// gatewayctl reports every failure in one line of its own; gRPC's internal log lines would
+// add noise to that, so they are dropped unless someone debugging asks for them.
+void QuietGrpcLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("GRPC_VERBOSITY") == nullptr && std::getenv("GRPC_TRACE") == nullptr)
+      gpr_set_log_function([](gpr_log_func_args*) {});
+  });
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// gRPC's UNAVAILABLE messages are long ("failed to connect to all addresses; last error: ...
+// Connection refused"); keep the part a person needs.
+std::string UnreachableReason(std::string_view message) {
+  const std::string lower = Lower(message);
+  static constexpr std::pair<std::string_view, std::string_view> kKnown[] = {
+      {"connection refused", "connection refused"},
+      {"no route to host", "no route to host"},
+      {"network is unreachable", "network is unreachable"},
+      {"dns resolution failed", "cannot resolve the host name"},
+      {"name or service not known", "cannot resolve the host name"},
+      {"domain name not found", "cannot resolve the host name"},
+      {"connection reset", "connection reset"},
+      {"socket closed", "connection closed"},
+      {"timed out", "connection timed out"},
+      {"failed parsing http/2",
+       "the server there does not speak gRPC; use the control plane's --listen address"},
+  };
+  for (const auto& [needle, reason] : kKnown)
+    if (lower.find(needle) != std::string::npos) return std::string(reason);
+  // Otherwise the last error, without gRPC's preamble.
+  std::string line = OneLine(message);
+  if (const size_t last = line.find("last error: "); last != std::string::npos)
+    line.erase(0, last + 12);
+  for (std::string_view code : {"UNAVAILABLE: ", "UNKNOWN: "})
+    if (line.starts_with(code)) line.erase(0, code.size());
+  return line.empty() ? "unavailable" : line;
+}
+
+}  // namespace
+
+std::string DescribeCallFailure(const grpc::Status& status, std::string_view server,
+                                std::chrono::milliseconds timeout, bool reached) {
+  const std::string at = "control plane at " + std::string(server);
+  const std::string message = OneLine(status.error_message());
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return "";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "cannot reach " + at + " (" + UnreachableReason(message) + ")";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      if (!reached)
+        return "cannot reach " + at + " (no connection within " + FormatDuration(timeout) +
+               "; see --timeout)";
+      return at + " did not answer within " + FormatDuration(timeout) + " (see --timeout)";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return at + " does not implement this call" + (message.empty() ? "" : " (" + message + ")");
+    case grpc::StatusCode::CANCELLED:
+      return "call to " + at + " was cancelled" + (message.empty() ? "" : " (" + message + ")");
+    default:
+      if (!message.empty()) return message;
+      return at + " failed the call with status " + std::to_string(status.error_code());
+  }
+}
+
+AdminClient::AdminClient(std::string server, std::chrono::milliseconds timeout)
+    : server_(std::move(server)), timeout_(timeout) {
+  QuietGrpcLogs();
+  channel_ = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
+  stub_ = AdminService::NewStub(channel_);
+}
+
+template <typename Request, typename Response>
+std::string AdminClient::Call(Method<Request, Response> method, const Request& request,
+                              Response* response) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  // Fail fast: without a connection the call ends at once instead of waiting for one.
+  context.set_wait_for_ready(false);
+  const grpc::Status status = ((*stub_).*method)(&context, request, response);
+  if (status.ok()) return "";
+  const bool reached = channel_->GetState(false) == GRPC_CHANNEL_READY;
+  return DescribeCallFailure(status, server_, timeout_, reached);
+}
+
+std::string AdminClient::CreateService(const CreateServiceRequest& request,
+                                       ServiceResponse* response) {
+  return Call(&Stub::CreateService, request, response);
+}
+std::string AdminClient::UpdateService(const UpdateServiceRequest& request,
+                                       ServiceResponse* response) {
+  return Call(&Stub::UpdateService, request, response);
+}
+std::string AdminClient::GetService(const GetServiceRequest& request, ServiceResponse* response) {
+  return Call(&Stub::GetService, request, response);
+}
+std::string AdminClient::ListServices(const ListServicesRequest& request,
+                                      ListServicesResponse* response) {
+  return Call(&Stub::ListServices, request, response);
+}
+std::string AdminClient::DeleteService(const DeleteServiceRequest& request,
+                                       DeleteResponse* response) {
+  return Call(&Stub::DeleteService, request, response);
+}
+
+std::string AdminClient::CreateRoute(const CreateRouteRequest& request, RouteResponse* response) {
+  return Call(&Stub::CreateRoute, request, response);
+}
+std::string AdminClient::UpdateRoute(const UpdateRouteRequest& request, RouteResponse* response) {
+  return Call(&Stub::UpdateRoute, request, response);
+}
+std::string AdminClient::GetRoute(const GetRouteRequest& request, RouteResponse* response) {
+  return Call(&Stub::GetRoute, request, response);
+}
+std::string AdminClient::ListRoutes(const ListRoutesRequest& request,
+                                    ListRoutesResponse* response) {
+  return Call(&Stub::ListRoutes, request, response);
+}
+std::string AdminClient::DeleteRoute(const DeleteRouteRequest& request, DeleteResponse* response) {
+  return Call(&Stub::DeleteRoute, request, response);
+}
+
+std::string AdminClient::ListGateways(const ListGatewaysRequest& request,
+                                      ListGatewaysResponse* response) {
+  return Call(&Stub::ListGateways, request, response);
+}
+std::string AdminClient::GetStatus(const GetStatusRequest& request, StatusResponse* response) {
+  return Call(&Stub::GetStatus, request, response);
+}
+
+}  // namespace gw::cli

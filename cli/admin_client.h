@@ -1,0 +1,75 @@
+// gatewayctl's connection to the control plane's AdminService: one insecure gRPC channel, one
+// unary call per command, each with a deadline, and every failure turned into one sentence.
+// The channel never waits for ready: an unreachable control plane fails the call at once
+// (connection refused) or at the deadline, never hangs. Owned by cli/.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway.grpc.pb.h"
+
+namespace gw::cli {
+
+// The message gatewayctl prints (after "gatewayctl: ") for a failed call. `reached` says whether
+// the channel had a connection when the call ended, to tell "cannot reach" from "did not answer".
+// Connection failures name the address, e.g.
+// "cannot reach control plane at 127.0.0.1:50051 (connection refused)"; errors the control plane
+// chose (INVALID_ARGUMENT, NOT_FOUND, ...) are its own message, made one line.
+std::string DescribeCallFailure(const grpc::Status& status, std::string_view server,
+                                std::chrono::milliseconds timeout, bool reached);
+
+class AdminClient {
+ public:
+  // `server` is HOST:PORT; `timeout` is the deadline of each call.
+  AdminClient(std::string server, std::chrono::milliseconds timeout);
+
+  const std::string& server() const { return server_; }
+
+  // Each call returns "" on success (with *response filled) or the one-line failure message.
+  std::string CreateService(const gateway::v1::CreateServiceRequest& request,
+                            gateway::v1::ServiceResponse* response);
+  std::string UpdateService(const gateway::v1::UpdateServiceRequest& request,
+                            gateway::v1::ServiceResponse* response);
+  std::string GetService(const gateway::v1::GetServiceRequest& request,
+                         gateway::v1::ServiceResponse* response);
+  std::string ListServices(const gateway::v1::ListServicesRequest& request,
+                           gateway::v1::ListServicesResponse* response);
+  std::string DeleteService(const gateway::v1::DeleteServiceRequest& request,
+                            gateway::v1::DeleteResponse* response);
+
+  std::string CreateRoute(const gateway::v1::CreateRouteRequest& request,
+                          gateway::v1::RouteResponse* response);
+  std::string UpdateRoute(const gateway::v1::UpdateRouteRequest& request,
+                          gateway::v1::RouteResponse* response);
+  std::string GetRoute(const gateway::v1::GetRouteRequest& request,
+                       gateway::v1::RouteResponse* response);
+  std::string ListRoutes(const gateway::v1::ListRoutesRequest& request,
+                         gateway::v1::ListRoutesResponse* response);
+  std::string DeleteRoute(const gateway::v1::DeleteRouteRequest& request,
+                          gateway::v1::DeleteResponse* response);
+
+  std::string ListGateways(const gateway::v1::ListGatewaysRequest& request,
+                           gateway::v1::ListGatewaysResponse* response);
+  std::string GetStatus(const gateway::v1::GetStatusRequest& request,
+                        gateway::v1::StatusResponse* response);
+
+ private:
+  using Stub = gateway::v1::AdminService::Stub;
+  template <typename Request, typename Response>
+  using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
+
+  template <typename Request, typename Response>
+  std::string Call(Method<Request, Response> method, const Request& request, Response* response);
+
+  std::string server_;
+  std::chrono::milliseconds timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace gw::cli

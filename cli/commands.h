@@ -1,0 +1,25 @@
+// The command groups of gatewayctl, one file each: service_commands.cc, route_commands.cc and
+// gateway_commands.cc (gateways + status). Each runs one parsed Command against the control
+// plane, prints the result on `out` or one line "gatewayctl: ..." on `err`, and returns the exit
+// status. Owned by cli/.
+#pragma once
+
+#include <ostream>
+#include <string_view>
+
+#include "cli/admin_client.h"
+#include "cli/command_line.h"
+
+namespace gw::cli {
+
+int RunServiceCommand(const Command& command, AdminClient& client, std::ostream& out,
+                      std::ostream& err);
+int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& out,
+                    std::ostream& err);
+int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream& out,
+                      std::ostream& err);
+
+// Prints "gatewayctl: <message>" as one line on `err` and returns kExitFailed.
+int Fail(std::ostream& err, std::string_view message);
+
+}  // namespace gw::cli

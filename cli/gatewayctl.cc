@@ -1,0 +1,56 @@
+#include "cli/gatewayctl.h"
+
+#include "cli/admin_client.h"
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+
+namespace gw::cli {
+
+int Fail(std::ostream& err, std::string_view message) {
+  err << "gatewayctl: " << OneLine(message) << '\n' << std::flush;
+  return kExitFailed;
+}
+
+int RunGatewayctl(const std::vector<std::string>& args,
+                  std::optional<std::string_view> server_from_environment, std::ostream& out,
+                  std::ostream& err) {
+  const CommandLine line = ParseCommandLine(args, server_from_environment);
+  switch (line.outcome) {
+    case CommandLine::Outcome::kHelp:
+      out << line.text << std::flush;
+      return kExitOk;
+    case CommandLine::Outcome::kUsageError:
+      err << line.text << '\n' << std::flush;
+      return kExitUsage;
+    case CommandLine::Outcome::kRun:
+      break;
+  }
+  const Command& command = line.command;
+  AdminClient client(command.server, command.timeout);
+  int status = kExitOk;
+  switch (command.action) {
+    case Action::kServiceAdd:
+    case Action::kServiceUpdate:
+    case Action::kServiceGet:
+    case Action::kServiceList:
+    case Action::kServiceDelete:
+      status = RunServiceCommand(command, client, out, err);
+      break;
+    case Action::kRouteAdd:
+    case Action::kRouteUpdate:
+    case Action::kRouteGet:
+    case Action::kRouteList:
+    case Action::kRouteDelete:
+      status = RunRouteCommand(command, client, out, err);
+      break;
+    case Action::kGateways:
+    case Action::kStatus:
+      status = RunGatewayCommand(command, client, out, err);
+      break;
+  }
+  out << std::flush;
+  return status;
+}
+
+}  // namespace gw::cli

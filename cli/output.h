@@ -1,0 +1,58 @@
+// How gatewayctl shows results: aligned tables for people (the default) or JSON for scripts
+// (`-o json`). Pure functions from protobuf messages to text, owned by the cli/ command groups;
+// every rendering ends with a newline.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway.pb.h"
+
+namespace gw::cli {
+
+enum class OutputFormat { kTable, kJson };
+
+template <typename T>
+using ProtoList = google::protobuf::RepeatedPtrField<T>;
+
+// Lays cells out in columns two spaces apart; rows[0] is the header. Cells are made one line
+// and no line has trailing spaces.
+std::string AlignColumns(const std::vector<std::vector<std::string>>& rows);
+
+// Text made safe for a one-line message or a table cell: line breaks and tabs become spaces,
+// surrounding whitespace is trimmed.
+std::string OneLine(std::string_view text);
+
+// Lists: a table with a header row, or a JSON array.
+std::string RenderRoutes(const ProtoList<gateway::v1::Route>& routes, OutputFormat format);
+std::string RenderServices(const ProtoList<gateway::v1::Service>& services, OutputFormat format);
+std::string RenderGateways(const ProtoList<gateway::v1::GatewayStatus>& gateways,
+                           OutputFormat format);
+
+// One object (get): a one-row table, or a JSON object.
+std::string RenderRoute(const gateway::v1::Route& route, OutputFormat format);
+std::string RenderService(const gateway::v1::Service& service, OutputFormat format);
+
+// `status`: "key: value" lines, or a JSON object. `server` is the address that answered.
+std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_view server,
+                         OutputFormat format);
+
+// Writes (add/update): one sentence such as
+// "route /api/payment (prefix) -> payment-svc created at version 7", or the JSON object.
+// `verb` is "created" or "updated"; `version` is the config version after the write.
+std::string RenderRouteWrite(const gateway::v1::Route& route, std::string_view verb,
+                             uint64_t version, OutputFormat format);
+std::string RenderServiceWrite(const gateway::v1::Service& service, std::string_view verb,
+                               uint64_t version, OutputFormat format);
+
+// Deletes: "<what> deleted at version 9" (what: "service payment-svc", "route /api (exact)"),
+// or {"deleted":"<key>","version":9}.
+std::string RenderDeleted(std::string_view what, std::string_view key, uint64_t version,
+                          OutputFormat format);
+
+// "127.0.0.1:9101,127.0.0.1:9102"
+std::string JoinEndpoints(const gateway::v1::Service& service);
+
+}  // namespace gw::cli

@@ -1,0 +1,187 @@
+#include "cli/output.h"
+
+#include <gtest/gtest.h>
+
+namespace gw::cli {
+namespace {
+
+using gateway::v1::GatewayStatus;
+using gateway::v1::MATCH_EXACT;
+using gateway::v1::MATCH_PREFIX;
+using gateway::v1::Route;
+using gateway::v1::Service;
+
+Route MakeRoute(std::string path, gateway::v1::MatchKind match, std::string target,
+                uint64_t version) {
+  Route route;
+  route.set_path(std::move(path));
+  route.set_match(match);
+  route.set_target(std::move(target));
+  route.set_version(version);
+  return route;
+}
+
+Service MakeService(std::string name, std::vector<std::pair<std::string, uint32_t>> endpoints,
+                    uint64_t version) {
+  Service service;
+  service.set_name(std::move(name));
+  for (auto& [host, port] : endpoints) {
+    auto* endpoint = service.add_endpoints();
+    endpoint->set_host(host);
+    endpoint->set_port(port);
+  }
+  service.set_version(version);
+  return service;
+}
+
+ProtoList<Route> SomeRoutes() {
+  ProtoList<Route> routes;
+  *routes.Add() = MakeRoute("/api", MATCH_PREFIX, "order-svc", 3);
+  *routes.Add() = MakeRoute("/api/payment", MATCH_PREFIX, "payment-svc", 7);
+  *routes.Add() = MakeRoute("/health", MATCH_EXACT, "10.0.0.5:8080", 12);
+  return routes;
+}
+
+ProtoList<GatewayStatus> SomeGateways() {
+  ProtoList<GatewayStatus> gateways;
+  GatewayStatus* a = gateways.Add();
+  a->set_node_id("gw-a");
+  a->set_address("127.0.0.1:8080");
+  a->set_peer("ipv4:127.0.0.1:40000");
+  a->set_build_version("0.1.0");
+  a->set_acked_version(7);
+  a->set_connected(true);
+  a->set_last_seen_unix_ms(1700000000123);
+  GatewayStatus* b = gateways.Add();
+  b->set_node_id("gw-b");
+  b->set_acked_version(6);
+  b->set_connected(false);
+  b->set_error("route \"/x\": target is empty\nsecond line");
+  b->set_nacked_version(7);
+  return gateways;
+}
+
+TEST(AlignColumns, PadsEveryColumnButTheLast) {
+  EXPECT_EQ(AlignColumns({{"A", "BB", "C"}, {"long", "x", ""}, {"y", "", "last"}}),
+            "A     BB  C\n"
+            "long  x\n"
+            "y         last\n");
+  EXPECT_EQ(AlignColumns({{"a\nb", "c"}}), "a b  c\n");
+}
+
+TEST(OneLine, FlattensAndTrims) {
+  EXPECT_EQ(OneLine("  one\ntwo\r\tthree \n"), "one two  three");
+  EXPECT_EQ(OneLine(" \n "), "");
+}
+
+TEST(RenderRoutes, Table) {
+  EXPECT_EQ(RenderRoutes(SomeRoutes(), OutputFormat::kTable),
+            "PATH          MATCH   TARGET         VERSION\n"
+            "/api          prefix  order-svc      3\n"
+            "/api/payment  prefix  payment-svc    7\n"
+            "/health       exact   10.0.0.5:8080  12\n");
+  EXPECT_EQ(RenderRoutes({}, OutputFormat::kTable), "PATH  MATCH  TARGET  VERSION\n");
+}
+
+TEST(RenderRoutes, Json) {
+  EXPECT_EQ(RenderRoutes(SomeRoutes(), OutputFormat::kJson),
+            R"([{"path":"/api","match":"prefix","target":"order-svc","version":3},)"
+            R"({"path":"/api/payment","match":"prefix","target":"payment-svc","version":7},)"
+            R"({"path":"/health","match":"exact","target":"10.0.0.5:8080","version":12}])"
+            "\n");
+  EXPECT_EQ(RenderRoutes({}, OutputFormat::kJson), "[]\n");
+}
+
+TEST(RenderRoute, OneRowOrOneObject) {
+  const Route route = MakeRoute("/a\"b", MATCH_EXACT, "t\\u", 1);
+  EXPECT_EQ(RenderRoute(route, OutputFormat::kJson),
+            R"({"path":"/a\"b","match":"exact","target":"t\\u","version":1})"
+            "\n");
+  EXPECT_EQ(RenderRoute(route, OutputFormat::kTable),
+            "PATH  MATCH  TARGET  VERSION\n"
+            "/a\"b  exact  t\\u     1\n");
+}
+
+TEST(RenderServices, TableAndJson) {
+  ProtoList<Service> services;
+  *services.Add() = MakeService("order-svc", {{"127.0.0.1", 9101}, {"::1", 9103}}, 1);
+  *services.Add() = MakeService("payment-svc", {{"pay.internal", 80}}, 2);
+  EXPECT_EQ(RenderServices(services, OutputFormat::kTable),
+            "NAME         ENDPOINTS                  VERSION\n"
+            "order-svc    127.0.0.1:9101,[::1]:9103  1\n"
+            "payment-svc  pay.internal:80            2\n");
+  EXPECT_EQ(RenderServices(services, OutputFormat::kJson),
+            R"([{"name":"order-svc","endpoints":["127.0.0.1:9101","[::1]:9103"],"version":1},)"
+            R"({"name":"payment-svc","endpoints":["pay.internal:80"],"version":2}])"
+            "\n");
+  EXPECT_EQ(RenderService(services[1], OutputFormat::kJson),
+            R"({"name":"payment-svc","endpoints":["pay.internal:80"],"version":2})"
+            "\n");
+  EXPECT_EQ(RenderService(services[1], OutputFormat::kTable),
+            "NAME         ENDPOINTS        VERSION\n"
+            "payment-svc  pay.internal:80  2\n");
+}
+
+TEST(RenderGateways, TableShowsAckedVersionConnectedAndOneLineError) {
+  EXPECT_EQ(RenderGateways(SomeGateways(), OutputFormat::kTable),
+            "NODE  ADDRESS         VERSION  CONNECTED  ERROR\n"
+            "gw-a  127.0.0.1:8080  7        yes        -\n"
+            "gw-b  -               6        no         version 7: route \"/x\": target is empty "
+            "second line\n");
+  EXPECT_EQ(RenderGateways({}, OutputFormat::kTable), "NODE  ADDRESS  VERSION  CONNECTED  ERROR\n");
+}
+
+TEST(RenderGateways, Json) {
+  EXPECT_EQ(RenderGateways(SomeGateways(), OutputFormat::kJson),
+            R"([{"node_id":"gw-a","address":"127.0.0.1:8080","peer":"ipv4:127.0.0.1:40000",)"
+            R"("build_version":"0.1.0","version":7,"connected":true,"error":"","nacked_version":0,)"
+            R"("last_seen_unix_ms":1700000000123},)"
+            R"({"node_id":"gw-b","address":"","peer":"","build_version":"","version":6,)"
+            R"("connected":false,"error":"route \"/x\": target is empty\nsecond line",)"
+            R"("nacked_version":7,"last_seen_unix_ms":0}])"
+            "\n");
+}
+
+TEST(RenderStatus, KeyValueLinesOrObject) {
+  gateway::v1::StatusResponse status;
+  status.set_config_version(6);
+  status.set_services(3);
+  status.set_routes(4);
+  status.set_gateways_connected(1);
+  status.set_gateways_total(2);
+  EXPECT_EQ(RenderStatus(status, "127.0.0.1:50051", OutputFormat::kTable),
+            "server: 127.0.0.1:50051\n"
+            "version: 6\n"
+            "services: 3\n"
+            "routes: 4\n"
+            "gateways connected: 1\n"
+            "gateways total: 2\n");
+  EXPECT_EQ(RenderStatus(status, "127.0.0.1:50051", OutputFormat::kJson),
+            R"({"version":6,"services":3,"routes":4,"gateways_connected":1,"gateways_total":2})"
+            "\n");
+}
+
+TEST(RenderWrites, OneSentenceOrTheObject) {
+  const Route route = MakeRoute("/api/payment", MATCH_PREFIX, "payment-svc", 7);
+  EXPECT_EQ(RenderRouteWrite(route, "created", 7, OutputFormat::kTable),
+            "route /api/payment (prefix) -> payment-svc created at version 7\n");
+  EXPECT_EQ(RenderRouteWrite(route, "updated", 7, OutputFormat::kJson),
+            RenderRoute(route, OutputFormat::kJson));
+
+  const Service service = MakeService("payment-svc", {{"127.0.0.1", 1}, {"127.0.0.1", 2}}, 8);
+  EXPECT_EQ(RenderServiceWrite(service, "updated", 8, OutputFormat::kTable),
+            "service payment-svc -> 127.0.0.1:1,127.0.0.1:2 updated at version 8\n");
+  EXPECT_EQ(RenderServiceWrite(service, "created", 8, OutputFormat::kJson),
+            RenderService(service, OutputFormat::kJson));
+}
+
+TEST(RenderDeleted, SentenceOrDeletedKeyAndVersion) {
+  EXPECT_EQ(RenderDeleted("service payment-svc", "payment-svc", 9, OutputFormat::kTable),
+            "service payment-svc deleted at version 9\n");
+  EXPECT_EQ(RenderDeleted("route /api (exact)", "/api", 10, OutputFormat::kJson),
+            R"({"deleted":"/api","version":10})"
+            "\n");
+}
+
+}  // namespace
+}  // namespace gw::cli
