@@ -5,7 +5,7 @@ namespace gw {
 std::optional<uint64_t> PushState::Offer(uint64_t version) {
   if (newest_) {
     if (version <= *newest_) return std::nullopt;  // a repeat or an older version
-  } else if (version == running_) {
+  } else if (running_ != 0 && version == running_) {
     newest_ = version;  // the gateway already runs the current version
     return std::nullopt;
   }

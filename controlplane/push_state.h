@@ -3,7 +3,8 @@
 //
 // Rules (DESIGN.md "Protocol rules"):
 //  - The first version offered (the current one when the gateway says Hello) is pushed only if
-//    it differs from the version the gateway already runs.
+//    it differs from the version the gateway already runs. A gateway that runs nothing (0) gets
+//    it even when it is the empty version 0, so that it has a config and can report ready.
 //  - Later versions are pushed when newer than anything offered before (a repeat is a no-op).
 //  - One write in flight: versions offered meanwhile coalesce, and only the newest is written
 //    when the write completes. A slow gateway never gets a backlog.

@@ -23,10 +23,10 @@ TEST(PushStateTest, PushesNothingWhenTheGatewayRunsTheCurrentVersion) {
   EXPECT_EQ(state.Offer(6), 6u);
 }
 
-TEST(PushStateTest, NewGatewayGetsEvenVersionZeroOnlyIfItDiffers) {
-  PushState fresh;  // running 0, current 0: nothing to send
+TEST(PushStateTest, NewGatewayGetsEvenTheEmptyVersionZero) {
+  PushState fresh;  // runs nothing yet: the empty config lets it report ready
   fresh.SetRunningVersion(0);
-  EXPECT_EQ(fresh.Offer(0), std::nullopt);
+  EXPECT_EQ(fresh.Offer(0), 0u);
 
   PushState ahead;  // a cache from another database: replaced with ours
   ahead.SetRunningVersion(9);

@@ -1,0 +1,57 @@
+#include "gateway/admin/admin_pages.h"
+
+#include "common/json.h"
+#include "common/validation.h"
+
+namespace gw {
+namespace {
+
+AdminResponse Json(unsigned status, std::string body) {
+  AdminResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+AdminResponse ReadyPage(const GatewayState& state) {
+  JsonWriter json;
+  json.BeginObject().Key("ready").Bool(state.ready);
+  if (state.ready) json.Key("version").Unsigned(state.version);
+  json.EndObject();
+  return Json(state.ready ? 200 : 503, json.str());
+}
+
+AdminResponse ConfigPage(const GatewayState& state) {
+  JsonWriter json;
+  json.BeginObject();
+  // The table's own version, so that the routes listed and the version always agree.
+  json.Key("version").Unsigned(state.table ? state.table->version() : state.version);
+  json.Key("source").String(state.source);
+  json.Key("control_plane_connected").Bool(state.control_plane_connected);
+  json.Key("routes").BeginArray();
+  if (state.table) {
+    for (const RouteEntry& route : state.table->routes()) {
+      json.BeginObject();
+      json.Key("path").String(route.path);
+      json.Key("match").String(MatchName(route.match));
+      json.Key("target").String(route.target);
+      json.EndObject();
+    }
+  }
+  json.EndArray().EndObject();
+  return Json(200, json.str());
+}
+
+}  // namespace
+
+AdminResponse ServeAdminPage(std::string_view method, std::string_view path,
+                             const GatewayState& state) {
+  const bool known = path == "/healthz" || path == "/ready" || path == "/config";
+  if (!known) return Json(404, R"({"error":"not found"})");
+  if (method != "GET" && method != "HEAD") return Json(405, R"({"error":"method not allowed"})");
+  if (path == "/healthz") return Json(200, R"({"status":"alive"})");
+  if (path == "/ready") return ReadyPage(state);
+  return ConfigPage(state);
+}
+
+}  // namespace gw

@@ -1,0 +1,89 @@
+#include "gateway/config/config_applier.h"
+
+#include "common/log.h"
+#include "gateway/config/config_cache.h"
+
+namespace gw {
+
+ConfigApplier::ConfigApplier(RouteTableHolder& holder, std::string cache_path, size_t max_routes)
+    : holder_(holder), cache_path_(std::move(cache_path)), max_routes_(max_routes) {}
+
+bool ConfigApplier::LoadCache() {
+  if (cache_path_.empty()) return false;
+  gateway::v1::Config config;
+  std::string error;
+  switch (LoadConfigCache(cache_path_, &config, &error)) {
+    case CacheLoad::kMissing:
+      return false;
+    case CacheLoad::kCorrupt:
+      LogWarn("ignoring the config cache: " + error);
+      return false;
+    case CacheLoad::kLoaded:
+      break;
+  }
+  std::lock_guard lock(apply_mutex_);
+  if (std::string reason = Publish(config, Source::kCache); !reason.empty()) {
+    LogWarn("ignoring the config cache " + cache_path_ + ": config version " +
+            std::to_string(config.version()) + " is invalid: " + reason);
+    return false;
+  }
+  return true;
+}
+
+std::string ConfigApplier::Apply(const gateway::v1::Config& config) {
+  std::lock_guard lock(apply_mutex_);
+  if (source_.load() != Source::kNone && version_.load() == config.version()) {
+    // Already live (for instance loaded from the cache, then confirmed by the control plane).
+    source_.store(Source::kStream);
+    return "";
+  }
+  std::string reason = Publish(config, Source::kStream);
+  if (!reason.empty()) {
+    LogWarn("refused config version " + std::to_string(config.version()) + ": " + reason +
+            (ready() ? "; keeping version " + std::to_string(version_.load())
+                     : "; no config loaded yet"));
+  }
+  return reason;
+}
+
+std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source source) {
+  std::string error;
+  RouteTableConstSharedPtr table = RouteTable::Build(config, max_routes_, &error);
+  if (!table) return error.empty() ? "config is invalid" : error;
+
+  // Serving first: workers pick the new table up with their next request.
+  holder_.Store(table);
+  version_.store(config.version());
+  source_.store(source);
+  LogInfo("applied config version " + std::to_string(config.version()) + " (" +
+          std::to_string(table->route_count()) + " routes, " +
+          std::to_string(table->service_count()) + " services) from " +
+          (source == Source::kCache ? "cache" : "stream"));
+
+  // Then persist. What came from the cache is already there.
+  if (!cache_path_.empty() && source == Source::kStream) {
+    if (!StoreConfigCache(cache_path_, config, &error)) {
+      LogWarn("cannot write config version " + std::to_string(config.version()) +
+              " to the cache: " + error + " (the config stays applied)");
+    }
+  }
+  return "";
+}
+
+uint64_t ConfigApplier::version() const { return version_.load(); }
+
+bool ConfigApplier::ready() const { return source_.load() != Source::kNone; }
+
+std::string ConfigApplier::source() const {
+  switch (source_.load()) {
+    case Source::kCache:
+      return "cache";
+    case Source::kStream:
+      return "stream";
+    case Source::kNone:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace gw

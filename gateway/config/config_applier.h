@@ -1,0 +1,52 @@
+// ConfigApplier: turns a config (pushed by the control plane, or read from the cache file at
+// start-up) into the gateway's live RouteTable. Owned by the gateway's main; the
+// ConfigSubscriber calls Apply() from its thread, anything may read version()/ready()/source().
+//
+// Apply validates and builds the table (the shared rules plus this gateway's --max-routes),
+// publishes it to the RouteTableHolder (workers serve it from their next request on), and only
+// then writes the cache file, so the disk write (two fsyncs) never delays serving. Apply returns
+// once the cache is written: an ACK sent after it means "serving and persisted". A cache write
+// failure is logged, and the config stays applied. A refused config changes nothing: the old
+// table stays live and the cache file keeps the old config. A version already live is a no-op.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "gateway.pb.h"
+#include "gateway/router/route_table_holder.h"
+
+namespace gw {
+
+class ConfigApplier {
+ public:
+  // An empty cache_path disables the cache (nothing is read or written).
+  ConfigApplier(RouteTableHolder& holder, std::string cache_path, size_t max_routes);
+
+  // At start-up: applies the cache file if present. False if there is none (quietly) or it is
+  // corrupt or invalid (with a warning); never throws.
+  bool LoadCache();
+
+  // "" when applied (or that version is already live), else the reason to NACK with.
+  std::string Apply(const gateway::v1::Config& config);
+
+  uint64_t version() const;    // 0 if none
+  bool ready() const;          // some config is loaded (stream or cache)
+  std::string source() const;  // "stream", "cache" or "none"
+
+ private:
+  enum class Source { kNone, kCache, kStream };
+
+  std::string Publish(const gateway::v1::Config& config, Source source);
+
+  RouteTableHolder& holder_;
+  const std::string cache_path_;  // "": no cache
+  const size_t max_routes_;
+  std::mutex apply_mutex_;  // one Apply/LoadCache at a time
+  std::atomic<uint64_t> version_{0};
+  std::atomic<Source> source_{Source::kNone};
+};
+
+}  // namespace gw

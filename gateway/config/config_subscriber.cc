@@ -1,0 +1,207 @@
+#include "gateway/config/config_subscriber.h"
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "gateway/config/backoff.h"
+#include "gateway/config/subscription.h"
+
+namespace gw {
+namespace {
+
+constexpr std::chrono::milliseconds kInitialBackoff{100};
+// A stream that stayed up this long counts as healthy even if it delivered nothing (the control
+// plane pushes nothing when we already run its version): the next outage starts a fresh backoff.
+constexpr std::chrono::seconds kHealthyStream{1};
+
+std::string_view StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+std::string StatusText(const grpc::Status& status) {
+  if (status.ok()) return "the control plane closed the stream";
+  std::string text(StatusCodeName(status.error_code()));
+  if (!status.error_message().empty()) text += ": " + status.error_message();
+  return text;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options) {
+  grpc::ChannelArguments args;
+  // Keepalive: notice a control plane that vanished without closing the connection. The
+  // control plane must accept pings this often (min recv ping interval <= 10 s).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Reconnect quickly: a restarted control plane is found within max_backoff. MIN is also the
+  // floor of each connect attempt's timeout, so it stays long enough for a remote handshake.
+  const int max_backoff_ms = static_cast<int>(
+      std::clamp<int64_t>(options.max_backoff.count(), kInitialBackoff.count(), 60000));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(kInitialBackoff.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
+  return grpc::CreateCustomChannel(options.control_plane, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+ConfigSubscriber::ConfigSubscriber(SubscriberOptions options, ConfigApplier& applier)
+    : options_(std::move(options)),
+      applier_(applier),
+      channel_(MakeChannel(options_)),
+      stub_(gateway::v1::DiscoveryService::NewStub(channel_)) {}
+
+ConfigSubscriber::~ConfigSubscriber() { Stop(); }
+
+void ConfigSubscriber::Start() {
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  if (thread_.joinable() || Stopping()) return;  // running, or stopped for good
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ConfigSubscriber::Stop() {
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ConfigSubscriber::connected() const { return connected_.load(); }
+
+uint64_t ConfigSubscriber::streams_opened() const { return streams_opened_.load(); }
+
+uint64_t ConfigSubscriber::stream_attempts() const { return stream_attempts_.load(); }
+
+bool ConfigSubscriber::Stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+void ConfigSubscriber::Run() {
+  LogInfo("connecting to control plane " + options_.control_plane + " as node " + options_.node_id +
+          " (running version " + std::to_string(applier_.version()) + ")");
+  Backoff backoff(kInitialBackoff, options_.max_backoff);
+  // One warning per outage, not one per attempt: an outage ends with a healthy stream.
+  bool outage_logged = false;
+  bool connected_logged = false;
+  while (true) {
+    grpc::ClientContext context;
+    // The first attempt of an outage fails fast, so an unreachable control plane is reported
+    // with gRPC's reason. Later attempts wait for the channel to connect: the stream then
+    // starts the moment the control plane is back (the channel's reconnect backoff is short).
+    context.set_wait_for_ready(outage_logged);
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      context_ = &context;
+    }
+    stream_attempts_.fetch_add(1);
+    const StreamOutcome outcome = RunStream(context, /*announce=*/!connected_logged);
+    {
+      std::lock_guard lock(mutex_);
+      context_ = nullptr;
+    }
+    connected_.store(false);
+    if (Stopping()) return;
+    if (outcome.connected) connected_logged = true;
+
+    const bool stayed_up =
+        outcome.connected &&
+        std::chrono::steady_clock::now() - outcome.connected_at >= kHealthyStream;
+    if (outcome.delivered || stayed_up) {
+      backoff.Reset();
+      outage_logged = false;
+    }
+    if (!outage_logged) {
+      if (outcome.connected) {
+        LogWarn("control plane stream lost: " + outcome.reason + "; retrying");
+      } else {
+        LogWarn("control plane " + options_.control_plane + " unreachable: " + outcome.reason +
+                "; retrying");
+      }
+      outage_logged = true;
+      connected_logged = false;
+    }
+
+    const std::chrono::milliseconds delay = backoff.Next();
+    std::unique_lock lock(mutex_);
+    if (wake_.wait_for(lock, delay, [&] { return stopping_; })) return;
+  }
+}
+
+ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext& context,
+                                                            bool announce) {
+  StreamOutcome outcome;
+  // Starts the call: with wait_for_ready this blocks until the channel connects, or until
+  // Stop() cancels the context.
+  auto stream = stub_->Subscribe(&context);
+  Subscription subscription({options_.node_id, options_.listen_address}, applier_);
+  if (!stream->Write(subscription.Hello())) {
+    outcome.reason = StatusText(stream->Finish());
+    return outcome;
+  }
+  outcome.connected = true;
+  outcome.connected_at = std::chrono::steady_clock::now();
+  connected_.store(true);
+  streams_opened_.fetch_add(1);
+  if (announce) LogInfo("control plane connected (" + options_.control_plane + ")");
+
+  gateway::v1::ConfigMessage message;
+  while (stream->Read(&message)) {
+    outcome.delivered = true;
+    // Apply (the table is published inside), then answer; a failed write means the stream
+    // is gone, and Finish() below says why.
+    if (!stream->Write(subscription.OnConfig(message))) break;
+  }
+  outcome.reason = StatusText(stream->Finish());
+  return outcome;
+}
+
+}  // namespace gw

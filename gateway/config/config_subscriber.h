@@ -1,0 +1,73 @@
+// ConfigSubscriber: keeps the gateway subscribed to the control plane. Owned by the gateway's
+// main; it owns one thread that opens a DiscoveryService.Subscribe stream, sends the Hello, and
+// answers every push through a Subscription (apply -> Ack/Nack). When the stream ends it waits
+// a jittered backoff and reconnects, forever; the gateway keeps serving its last config
+// meanwhile. gRPC keepalive detects a control plane that vanished without closing the stream.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "gateway.grpc.pb.h"
+#include "gateway/config/config_applier.h"
+
+namespace gw {
+
+struct SubscriberOptions {
+  std::string control_plane;  // HOST:PORT
+  std::string node_id;
+  std::string listen_address;  // announced in Hello
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+class ConfigSubscriber {
+ public:
+  ConfigSubscriber(SubscriberOptions options, ConfigApplier& applier);
+  ~ConfigSubscriber();  // Stop()
+  ConfigSubscriber(const ConfigSubscriber&) = delete;
+  ConfigSubscriber& operator=(const ConfigSubscriber&) = delete;
+
+  void Start();
+  void Stop();  // cancels the stream, joins the thread; safe to call twice
+  bool connected() const;
+  uint64_t stream_attempts() const;  // streams tried, successful or not (tests, metrics)
+  uint64_t streams_opened() const;   // streams that got as far as the Hello
+
+ private:
+  struct StreamOutcome {
+    bool connected = false;  // the Hello went out
+    std::chrono::steady_clock::time_point connected_at;
+    bool delivered = false;  // at least one push arrived
+    std::string reason;      // why it ended
+  };
+
+  void Run();
+  // One stream from start to end; `announce` logs "control plane connected".
+  StreamOutcome RunStream(grpc::ClientContext& context, bool announce);
+  bool Stopping();
+
+  const SubscriberOptions options_;
+  ConfigApplier& applier_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<gateway::v1::DiscoveryService::Stub> stub_;
+
+  std::mutex lifecycle_mutex_;  // Start/Stop against each other
+  std::thread thread_;
+
+  std::mutex mutex_;              // guards stopping_ and context_
+  std::condition_variable wake_;  // interrupts the backoff sleep on Stop
+  bool stopping_ = false;
+  grpc::ClientContext* context_ = nullptr;  // the live stream's, so Stop can cancel it
+
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> stream_attempts_{0};
+  std::atomic<uint64_t> streams_opened_{0};
+};
+
+}  // namespace gw

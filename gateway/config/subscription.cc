@@ -1,0 +1,68 @@
+#include "gateway/config/subscription.h"
+
+#include "common/log.h"
+
+namespace gw {
+
+const std::vector<std::string>& Subscription::Capabilities() {
+  static const std::vector<std::string> capabilities;  // snapshots only, for now
+  return capabilities;
+}
+
+Subscription::Subscription(GatewayIdentity identity, ConfigApplier& applier)
+    : identity_(std::move(identity)), applier_(applier) {}
+
+gateway::v1::GatewayMessage Subscription::Hello() const {
+  gateway::v1::GatewayMessage message;
+  gateway::v1::Hello* hello = message.mutable_hello();
+  gateway::v1::Node* node = hello->mutable_node();
+  node->set_id(identity_.node_id);
+  node->set_build_version(GATEWAY_BUILD_VERSION);
+  for (const std::string& capability : Capabilities()) node->add_capabilities(capability);
+  node->set_address(identity_.listen_address);
+  hello->set_running_version(applier_.version());
+  return message;
+}
+
+gateway::v1::GatewayMessage Subscription::OnConfig(const gateway::v1::ConfigMessage& message) {
+  ++pushes_;
+  switch (message.payload_case()) {
+    case gateway::v1::ConfigMessage::kSnapshot: {
+      if (message.snapshot().version() != message.version()) {
+        return Nack(message, "push for version " + std::to_string(message.version()) +
+                                 " carries a snapshot of version " +
+                                 std::to_string(message.snapshot().version()));
+      }
+      if (std::string error = applier_.Apply(message.snapshot()); !error.empty())
+        return Nack(message, std::move(error));
+      gateway::v1::GatewayMessage reply;
+      reply.mutable_ack()->set_version(message.version());
+      reply.mutable_ack()->set_nonce(message.nonce());
+      return reply;
+    }
+    case gateway::v1::ConfigMessage::kDelta:
+      return Nack(message, "delta configs are not supported by this gateway");
+    case gateway::v1::ConfigMessage::PAYLOAD_NOT_SET:
+      break;
+  }
+  return Nack(message,
+              "push for version " + std::to_string(message.version()) + " carries no config");
+}
+
+gateway::v1::GatewayMessage Subscription::Nack(const gateway::v1::ConfigMessage& message,
+                                               std::string error) {
+  ++nacks_;
+  // Refusals by the applier are logged there; log the protocol-level ones here.
+  if (message.payload_case() != gateway::v1::ConfigMessage::kSnapshot ||
+      message.snapshot().version() != message.version()) {
+    LogWarn("refused config version " + std::to_string(message.version()) + ": " + error);
+  }
+  gateway::v1::GatewayMessage reply;
+  gateway::v1::Nack* nack = reply.mutable_nack();
+  nack->set_version(message.version());
+  nack->set_nonce(message.nonce());
+  nack->set_error(std::move(error));
+  return reply;
+}
+
+}  // namespace gw

@@ -1,0 +1,183 @@
+#include "gateway/gateway_options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "common/duration.h"
+
+namespace gw {
+namespace {
+
+constexpr size_t kMaxWorkers = 256;
+constexpr uint64_t kMaxHeaderSize = 65535;
+
+// A duration flag: kept as text by CLI11, checked after parsing.
+struct DurationFlag {
+  const char* name;
+  std::string text;
+  std::chrono::milliseconds* out;
+};
+
+// A plain count of bytes or items in [min, max].
+bool ParseCount(const std::string& text, uint64_t min, uint64_t max, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (max - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  if (value < min) return false;
+  *out = value;
+  return true;
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warn") return LogLevel::kWarn;
+  if (text == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error) {
+  if (text.size() >= 2 && text.substr(text.size() - 2) == ":0") {
+    // Validate everything but the port with a stand-in port, then pick-one it.
+    std::string with_port(text.substr(0, text.size() - 1));
+    with_port += '1';
+    auto parsed = ParseHostPort(with_port, error);
+    if (parsed) parsed->port = 0;
+    return parsed;
+  }
+  return ParseHostPort(text, error);
+}
+
+std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* argv,
+                                                  int* exit_code) {
+  GatewayOptions options;
+  const unsigned cores = std::thread::hardware_concurrency();
+  options.workers = cores == 0 ? 1 : cores;
+
+  CLI::App app("gateway: the data plane. Proxies HTTP/1.1 by the routes the control plane streams.",
+               "gateway");
+  std::string listen, admin, workers, max_routes, max_body, max_header, max_response_body,
+      upstream_max_idle, log_level = "info";
+  app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
+  app.add_option("--control-plane", options.control_plane, "control plane's HOST:PORT")->required();
+  app.add_option("--node-id", options.node_id, "this gateway's unique id")->required();
+  app.add_option("--cache", options.cache_path,
+                 "config cache file (served when the control "
+                 "plane is down)")
+      ->required();
+  app.add_option("--admin", admin, "HOST:PORT for /healthz, /ready and /config");
+  app.add_option("--workers", workers, "worker threads (default: number of cores)");
+  DurationFlag durations[] = {
+      {"--upstream-timeout", "15s", &options.proxy.upstream_timeout},
+      {"--connect-timeout", "5s", &options.proxy.connect_timeout},
+      {"--idle-timeout", "60s", &options.proxy.idle_timeout},
+      {"--upstream-idle-timeout", "60s", &options.proxy.upstream_idle_timeout},
+      {"--drain-timeout", "5s", &options.drain_timeout},
+  };
+  app.add_option("--upstream-timeout", durations[0].text,
+                 "504 when the upstream has not answered by then (default 15s)");
+  app.add_option("--connect-timeout", durations[1].text,
+                 "per upstream connection attempt (default 5s)");
+  app.add_option("--idle-timeout", durations[2].text,
+                 "closes an idle client keep-alive connection (default 60s)");
+  app.add_option("--upstream-idle-timeout", durations[3].text,
+                 "closes an idle pooled upstream connection (default 60s)");
+  app.add_option("--drain-timeout", durations[4].text,
+                 "at SIGTERM, how long requests in flight may finish (default 5s)");
+  app.add_option("--max-routes", max_routes, "refuse configs with more routes (default 10000)");
+  app.add_option("--max-body-size", max_body,
+                 "request body limit in bytes, 413 beyond "
+                 "(default 8388608)");
+  app.add_option("--max-header-size", max_header,
+                 "request header limit in bytes, 431 beyond "
+                 "(default 16384)");
+  app.add_option("--max-response-body-size", max_response_body,
+                 "upstream response body limit in bytes, 502 beyond (default 67108864)");
+  app.add_option("--upstream-max-idle", upstream_max_idle,
+                 "idle pooled connections kept per upstream endpoint and worker, 0 for none "
+                 "(default 64)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+
+  auto usage_error = [&](const std::string& message) -> std::optional<GatewayOptions> {
+    std::fprintf(stderr, "gateway: %s\n", message.c_str());
+    *exit_code = 2;
+    return std::nullopt;
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    *exit_code = 0;
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  std::string error;
+  auto parsed_listen = ParseListenAddress(listen, &error);
+  if (!parsed_listen) return usage_error("--listen: " + error);
+  options.listen = std::move(*parsed_listen);
+  if (!ParseHostPort(options.control_plane, &error))
+    return usage_error("--control-plane: " + error);
+  if (options.node_id.empty()) return usage_error("--node-id must not be empty");
+  if (options.cache_path.empty()) return usage_error("--cache must not be empty");
+  if (!admin.empty()) {
+    auto parsed_admin = ParseListenAddress(admin, &error);
+    if (!parsed_admin) return usage_error("--admin: " + error);
+    options.admin = std::move(*parsed_admin);
+  }
+  uint64_t count = 0;
+  if (!workers.empty()) {
+    if (!ParseCount(workers, 1, kMaxWorkers, &count))
+      return usage_error("--workers must be a number in 1-" + std::to_string(kMaxWorkers));
+    options.workers = static_cast<size_t>(count);
+  }
+  for (auto& flag : durations) {
+    auto value = ParseDuration(flag.text, &error);
+    if (!value) return usage_error(std::string(flag.name) + ": " + error);
+    *flag.out = *value;
+  }
+  if (!max_routes.empty()) {
+    if (!ParseCount(max_routes, 1, 100'000'000, &count))
+      return usage_error("--max-routes must be a positive number");
+    options.proxy.max_routes = static_cast<size_t>(count);
+  }
+  if (!max_body.empty()) {
+    if (!ParseCount(max_body, 1, UINT64_MAX, &count))
+      return usage_error("--max-body-size must be a positive number of bytes");
+    options.proxy.max_body_size = count;
+  }
+  if (!max_header.empty()) {
+    // Beast keeps each header value in at most 65533 bytes; a header block of up to 64 KiB
+    // can never hold a longer one.
+    if (!ParseCount(max_header, 1, kMaxHeaderSize, &count))
+      return usage_error("--max-header-size must be a number of bytes in 1-" +
+                         std::to_string(kMaxHeaderSize));
+    options.proxy.max_header_size = static_cast<uint32_t>(count);
+  }
+  if (!max_response_body.empty()) {
+    if (!ParseCount(max_response_body, 1, UINT64_MAX, &count))
+      return usage_error("--max-response-body-size must be a positive number of bytes");
+    options.proxy.max_response_body_size = count;
+  }
+  if (!upstream_max_idle.empty()) {
+    if (!ParseCount(upstream_max_idle, 0, 1'000'000, &count))
+      return usage_error("--upstream-max-idle must be a number (0 disables pooling)");
+    options.proxy.upstream_max_idle = static_cast<size_t>(count);
+  }
+  auto level = ParseLogLevel(log_level);
+  if (!level) return usage_error("--log-level must be debug, info, warn or error");
+  options.log_level = *level;
+  return options;
+}
+
+}  // namespace gw

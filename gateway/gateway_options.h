@@ -1,0 +1,46 @@
+// GatewayOptions: the gateway's command line, parsed and checked.
+//
+//   gateway --listen HOST:PORT --control-plane HOST:PORT --node-id ID --cache PATH
+//           [--admin HOST:PORT] [--workers N] [--upstream-timeout D] [--connect-timeout D]
+//           [--idle-timeout D] [--upstream-idle-timeout D] [--upstream-max-idle N]
+//           [--max-routes N] [--max-body-size BYTES] [--max-header-size BYTES]
+//           [--max-response-body-size BYTES] [--drain-timeout D]
+//           [--log-level debug|info|warn|error]
+//
+// Parsed once by main at start-up.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/log.h"
+#include "common/validation.h"
+#include "gateway/proxy/proxy_settings.h"
+
+namespace gw {
+
+struct GatewayOptions {
+  HostPort listen;            // port 0 picks one
+  std::string control_plane;  // HOST:PORT
+  std::string node_id;
+  std::string cache_path;
+  std::optional<HostPort> admin;  // no admin pages when unset; port 0 picks one
+  size_t workers = 1;             // default: the number of cores
+  ProxySettings proxy;
+  std::chrono::milliseconds drain_timeout{5000};  // in-flight requests' grace at shutdown
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// "HOST:PORT" for an address to listen on: like ParseHostPort, but port 0 ("pick one") is
+// allowed.
+std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error);
+
+// Parses argv. Returns the options, or nullopt with *exit_code set: 0 after --help (printed on
+// stdout), 2 for a usage error (one line on stderr).
+std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* argv,
+                                                  int* exit_code);
+
+}  // namespace gw

@@ -1,0 +1,124 @@
+#include "gateway/proxy/header_rewrite.h"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+
+namespace gw {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+constexpr std::string_view kForwardedFor = "X-Forwarded-For";
+constexpr std::string_view kForwardedProto = "X-Forwarded-Proto";
+constexpr std::string_view kForwardedHost = "X-Forwarded-Host";
+constexpr std::string_view kRequestId = "X-Request-Id";
+
+constexpr http::field kHopByHop[] = {
+    http::field::keep_alive, http::field::proxy_connection,  http::field::te,
+    http::field::trailer,    http::field::transfer_encoding, http::field::upgrade,
+};
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void StripHopByHop(HttpFields& fields) {
+  // Headers named by Connection first, while the Connection values are still alive. Fields of
+  // one name are adjacent in Beast's list; erasing other fields leaves `it` valid (an end
+  // iterator from equal_range would not be: it may point at a field erased here).
+  for (auto it = fields.find(http::field::connection);
+       it != fields.end() && it->name() == http::field::connection; ++it) {
+    for (const auto token : http::token_list(it->value())) {
+      const std::string_view name = ToStd(token);
+      if (EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "host")) continue;
+      fields.erase(token);
+    }
+  }
+  fields.erase(http::field::connection);
+  for (const http::field field : kHopByHop) fields.erase(field);
+}
+
+bool ForwardedForChain(const HttpFields& fields, std::string_view client_ip, std::string& out) {
+  out.clear();
+  auto [begin, end] = fields.equal_range(ToBeast(kForwardedFor));
+  for (auto it = begin; it != end; ++it) {
+    std::string_view value = ToStd(it->value());
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    if (value.empty()) continue;
+    if (!out.empty()) out.append(", ");
+    out.append(value);
+  }
+  if (!out.empty()) out.append(", ");
+  out.append(client_ip);
+  return out.size() <= kMaxHeaderValueSize;
+}
+
+std::string_view ClientRequestId(const HttpFields& fields) {
+  auto it = fields.find(ToBeast(kRequestId));
+  if (it == fields.end()) return {};
+  const std::string_view id = ToStd(it->value());
+  return IsAcceptableRequestId(id) ? id : std::string_view{};
+}
+
+bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, RequestIdGenerator& ids,
+                           std::string& request_id, std::string& scratch) {
+  StripHopByHop(fields);
+  fields.erase(http::field::expect);
+
+  if (const std::string_view client_id = ClientRequestId(fields); !client_id.empty()) {
+    request_id.assign(client_id);
+  } else {
+    ids.Next(request_id);
+  }
+
+  if (!ForwardedForChain(fields, client_ip, scratch)) return false;
+  fields.set(ToBeast(kForwardedFor), ToBeast(scratch));
+  fields.set(ToBeast(kForwardedProto), "http");
+  if (auto host = fields.find(http::field::host); host != fields.end()) {
+    fields.set(ToBeast(kForwardedHost), host->value());  // a different field: stays valid
+  } else {
+    fields.erase(ToBeast(kForwardedHost));
+  }
+  fields.set(ToBeast(kRequestId), ToBeast(request_id));
+  return true;
+}
+
+void RewriteResponseHeaders(HttpFields& fields, std::string_view request_id) {
+  StripHopByHop(fields);
+  fields.set(ToBeast(kRequestId), ToBeast(request_id));
+}
+
+void FrameUpstreamRequest(HttpRequest& request, std::string_view target) {
+  request.version(11);
+  request.target(ToBeast(target));
+  const http::verb method = request.method();
+  if (!request.body().empty() || method == http::verb::post || method == http::verb::put ||
+      method == http::verb::patch) {
+    request.content_length(request.body().size());
+  } else {
+    request.erase(http::field::content_length);
+  }
+}
+
+void FrameClientResponse(HttpResponse& response, bool head_request, unsigned client_version,
+                         bool keep_alive) {
+  response.version(client_version);
+  const unsigned status = response.result_int();
+  const bool bodiless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
+  if (!head_request && !bodiless_status) response.content_length(response.body().size());
+  response.keep_alive(keep_alive);
+}
+
+}  // namespace gw

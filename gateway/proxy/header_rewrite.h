@@ -1,0 +1,59 @@
+// Header rewriting between the client hop and the upstream hop (both directions).
+//
+// Every decision the proxy makes about headers lives here as a pure function over Beast fields,
+// so it is tested without sockets: hop-by-hop stripping (RFC 9110 section 7.6.1), the
+// X-Forwarded-* headers, the request id, and message framing after the body was buffered.
+// Called by the Session for each request on its worker thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "gateway/proxy/http_message.h"
+#include "gateway/proxy/request_id.h"
+
+namespace gw {
+
+// Removes the hop-by-hop headers Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+// Transfer-Encoding and Upgrade, and every header that a Connection header names. Host is never
+// removed that way: the upstream needs it.
+void StripHopByHop(HttpFields& fields);
+
+// The longest header value the gateway sets (what Beast's fields can hold).
+inline constexpr size_t kMaxHeaderValueSize = 65533;
+
+// The X-Forwarded-For to send upstream: every X-Forwarded-For value the client sent, in order,
+// joined by ", ", with `client_ip` appended. Written into `out`. False when the chain would be
+// longer than kMaxHeaderValueSize.
+bool ForwardedForChain(const HttpFields& fields, std::string_view client_ip, std::string& out);
+
+// The client's X-Request-Id when it is acceptable (IsAcceptableRequestId), else empty.
+std::string_view ClientRequestId(const HttpFields& fields);
+
+// All request header decisions for the upstream hop, in this order: hop-by-hop headers are
+// stripped first, so a Connection header can never remove what the gateway adds; the request id
+// is chosen (the client's if acceptable, else a new one from `ids`) into `request_id`; then
+// X-Forwarded-For is appended to, X-Forwarded-Proto set to "http", X-Forwarded-Host set to the
+// client's Host (dropped when there is none) and X-Request-Id set. Host is kept as the client
+// sent it. Expect is dropped: the gateway already answered it and sends the whole body.
+// `scratch` is working memory whose capacity is reused across requests. False (and nothing
+// forwarded) when the X-Forwarded-For chain grew too long: a 431 for the client.
+bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, RequestIdGenerator& ids,
+                           std::string& request_id, std::string& scratch);
+
+// Response header decisions for the client hop: hop-by-hop headers stripped, X-Request-Id set.
+void RewriteResponseHeaders(HttpFields& fields, std::string_view request_id);
+
+// Completes a client request for the upstream hop after RewriteRequestHeaders: HTTP/1.1
+// (keep-alive is the default there), `target` as request-target, and Content-Length for the
+// buffered body (Transfer-Encoding is gone).
+void FrameUpstreamRequest(HttpRequest& request, std::string_view target);
+
+// Completes an upstream response for the client hop after RewriteResponseHeaders: the client's
+// HTTP version, Connection as `keep_alive` and that version require, and Content-Length for the
+// buffered body. A response to HEAD keeps the upstream's Content-Length; 1xx, 204 and 304 get
+// no framing header added.
+void FrameClientResponse(HttpResponse& response, bool head_request, unsigned client_version,
+                         bool keep_alive);
+
+}  // namespace gw

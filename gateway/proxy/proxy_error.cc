@@ -1,0 +1,90 @@
+#include "gateway/proxy/proxy_error.h"
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "common/json.h"
+
+namespace gw {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+ErrorReply ReplyFor(ProxyError error) {
+  switch (error) {
+    case ProxyError::kNone:
+      return {200, ""};
+    case ProxyError::kBadRequest:
+      return {400, "bad request"};
+    case ProxyError::kInvalidPath:
+      return {400, "invalid path"};
+    case ProxyError::kNoRoute:
+      return {404, "no route"};
+    case ProxyError::kBodyTooLarge:
+      return {413, "request body too large"};
+    case ProxyError::kHeaderTooLarge:
+      return {431, "request header too large"};
+    case ProxyError::kNotReady:
+      return {503, "no config loaded"};
+    case ProxyError::kUpstreamUnavailable:
+      return {503, "upstream unavailable"};
+    case ProxyError::kUpstreamConnect:
+      return {502, "upstream connect failed"};
+    case ProxyError::kUpstreamFailed:
+      return {502, "bad upstream response"};
+    case ProxyError::kUpstreamTimeout:
+      return {504, "upstream timeout"};
+  }
+  return {500, "internal error"};
+}
+
+std::string ErrorBody(ProxyError error, std::string_view path) {
+  JsonWriter json;
+  json.BeginObject().Key("error").String(ReplyFor(error).message);
+  if (error == ProxyError::kNoRoute) json.Key("path").String(path);
+  json.EndObject();
+  return json.str();
+}
+
+bool IsAnswerableReadError(const beast::error_code& ec) {
+  if (ec.category() != http::make_error_code(http::error::end_of_stream).category()) return false;
+  return ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+ProxyError ClassifyRequestReadError(const beast::error_code& ec) {
+  if (ec == http::error::body_limit) return ProxyError::kBodyTooLarge;
+  if (ec == http::error::header_limit) return ProxyError::kHeaderTooLarge;
+  return ProxyError::kBadRequest;
+}
+
+ProxyError ClassifyUpstreamError(UpstreamStage stage, const beast::error_code& ec) {
+  switch (stage) {
+    case UpstreamStage::kResolve:
+      return ProxyError::kUpstreamUnavailable;
+    case UpstreamStage::kConnect:
+      return ProxyError::kUpstreamConnect;
+    case UpstreamStage::kExchange:
+      return ec == beast::error::timeout ? ProxyError::kUpstreamTimeout
+                                         : ProxyError::kUpstreamFailed;
+  }
+  return ProxyError::kUpstreamFailed;
+}
+
+bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+         ec == asio::error::broken_pipe || ec == asio::error::not_connected;
+}
+
+ProxyError FinalUpstreamError(bool any_connect_failure) {
+  return any_connect_failure ? ProxyError::kUpstreamConnect : ProxyError::kUpstreamUnavailable;
+}
+
+bool IsIdempotentMethod(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE" || method == "TRACE";
+}
+
+}  // namespace gw

@@ -1,0 +1,63 @@
+// ProxyError: every way a request can fail inside the gateway, and the HTTP answer each one gets.
+//
+// The data path never throws: the session and the forwarder classify failures into a ProxyError
+// and the client receives the status and the small JSON body mapped here. Pure functions, so the
+// mapping is tested without sockets. Owned by the data path (gateway/proxy).
+#pragma once
+
+#include <boost/beast/core/error.hpp>
+#include <string>
+#include <string_view>
+
+namespace gw {
+
+enum class ProxyError {
+  kNone,
+  kBadRequest,           // 400: unparsable request, bad Host
+  kInvalidPath,          // 400: path that cannot be normalized
+  kNoRoute,              // 404: no route matches (body also names the path)
+  kBodyTooLarge,         // 413: body beyond --max-body-size
+  kHeaderTooLarge,       // 431: header beyond --max-header-size
+  kNotReady,             // 503: no config loaded yet
+  kUpstreamUnavailable,  // 503: DNS failure or no usable endpoint
+  kUpstreamConnect,      // 502: connect refused, unreachable or timed out on every endpoint
+  kUpstreamFailed,       // 502: connection lost or invalid response after connecting
+  kUpstreamTimeout,      // 504: no complete response within --upstream-timeout
+};
+
+struct ErrorReply {
+  unsigned status;
+  std::string_view message;  // the "error" field of the JSON body
+};
+
+ErrorReply ReplyFor(ProxyError error);
+
+// {"error":"<message>"}; for kNoRoute {"error":"no route","path":"<path>"}.
+std::string ErrorBody(ProxyError error, std::string_view path = {});
+
+// True when a failed client read is worth an answer: the request broke HTTP's rules or a
+// limit. False when there is nobody to answer: EOF between or inside requests, a timeout, a
+// reset or a cancelled read.
+bool IsAnswerableReadError(const boost::beast::error_code& ec);
+
+// What a failed client read means: a request over a limit (413/431) or a malformed one (400).
+ProxyError ClassifyRequestReadError(const boost::beast::error_code& ec);
+
+// Where an upstream attempt failed; the forwarder picks the next step and the final answer
+// from this.
+enum class UpstreamStage { kResolve, kConnect, kExchange };
+
+ProxyError ClassifyUpstreamError(UpstreamStage stage, const boost::beast::error_code& ec);
+
+// True when `ec` from reading a response on a reused connection means the upstream had closed
+// that connection while it sat in the pool (so an idempotent request may be sent again).
+bool IsStaleConnectionError(const boost::beast::error_code& ec);
+
+// The answer after every endpoint of a target failed: 502 when at least one endpoint was
+// reachable by address but refused or timed out, else 503 (names did not resolve, no endpoint).
+ProxyError FinalUpstreamError(bool any_connect_failure);
+
+// Idempotent methods (RFC 9110 section 9.2.2) may be resent on a fresh connection.
+bool IsIdempotentMethod(std::string_view method);
+
+}  // namespace gw

@@ -1,0 +1,142 @@
+#include "gateway/server/worker.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <exception>
+#include <memory>
+#include <random>
+#include <string>
+#include <system_error>
+
+#include "common/log.h"
+
+namespace gw {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+uint64_t RandomSeed() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) ^ device();
+}
+
+}  // namespace
+
+Worker::Worker(const ProxySettings& settings, const RouteTableHolder& routes)
+    : settings_(settings),
+      routes_(routes),
+      request_ids_(RandomSeed()),
+      pool_(UpstreamPool::Limits{settings.upstream_max_idle, settings.upstream_idle_timeout}),
+      acceptor_(io_),
+      accept_retry_timer_(io_),
+      sweep_timer_(io_),
+      drained_future_(drained_.get_future()) {}
+
+Worker::~Worker() {
+  Stop();
+  Join();
+  // Sessions still owned by abandoned handlers go with the io_context; the pool goes first.
+  pool_.Close();
+}
+
+void Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  if (reuse_port) {
+    const int one = 1;
+    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
+    }
+  }
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+tcp::endpoint Worker::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    DoAccept();
+    ScheduleSweep();
+    // Handlers report failures through error codes and never throw; should one throw anyway
+    // (out of memory), the request it served is lost but the worker keeps serving the others.
+    while (true) {
+      try {
+        io_.run();
+        break;
+      } catch (const std::exception& e) {
+        LogError(std::string("worker: request dropped after an unexpected error: ") + e.what());
+      }
+    }
+    drained_.set_value();
+  });
+}
+
+void Worker::DoAccept() {
+  acceptor_.async_accept(io_, [this](boost::system::error_code ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket));
+  });
+}
+
+void Worker::OnAccept(const boost::system::error_code& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || draining_) return;
+  if (ec) {
+    // Typically out of file descriptors: wait a little instead of spinning.
+    LogWarn("accept failed: " + ec.message());
+    accept_retry_timer_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+      if (!wait_ec && !draining_) DoAccept();
+    });
+    return;
+  }
+  auto session = std::make_shared<Session>(*this, std::move(socket));
+  sessions_.push_back(*session);
+  session->Start();
+  DoAccept();
+}
+
+void Worker::ScheduleSweep() {
+  const auto period = std::clamp<std::chrono::milliseconds>(settings_.upstream_idle_timeout / 4,
+                                                            std::chrono::milliseconds(250),
+                                                            std::chrono::milliseconds(5000));
+  sweep_timer_.expires_after(period);
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || draining_) return;
+    pool_.Sweep(std::chrono::steady_clock::now());
+    // Cursors of upstreams that left the config: bounded by a generous multiple of what one
+    // config can name, then started afresh.
+    if (balancer_.size() > 4 * settings_.max_routes + 1024) balancer_.Clear();
+    ScheduleSweep();
+  });
+}
+
+void Worker::Drain() {
+  asio::post(io_, [this] {
+    if (draining_) return;
+    draining_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
+    sweep_timer_.cancel();
+    pool_.Close();
+    for (Session& session : sessions_) session.CloseIfIdle();
+  });
+}
+
+bool Worker::WaitUntilDrained(std::chrono::steady_clock::time_point deadline) {
+  if (!thread_.joinable()) return true;
+  return drained_future_.wait_until(deadline) == std::future_status::ready;
+}
+
+void Worker::Stop() { io_.stop(); }
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace gw

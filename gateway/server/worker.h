@@ -1,0 +1,82 @@
+// Worker: one thread of the gateway's data path, with everything its requests touch.
+//
+// Each worker runs its own io_context on its own thread with its own SO_REUSEPORT acceptor,
+// upstream connection pool, round-robin cursors and request-id generator, so nothing on the
+// request path is shared between threads except the published RouteTable (loaded once per
+// request). Owned by main; Listen/Start at start-up, Drain/Stop/Join at shutdown.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
+#include <cstddef>
+#include <future>
+#include <thread>
+
+#include "gateway/proxy/proxy_settings.h"
+#include "gateway/proxy/request_id.h"
+#include "gateway/router/route_table_holder.h"
+#include "gateway/server/session.h"
+#include "gateway/upstream/round_robin.h"
+#include "gateway/upstream/upstream_pool.h"
+
+namespace gw {
+
+class Worker {
+ public:
+  Worker(const ProxySettings& settings, const RouteTableHolder& routes);
+  ~Worker();  // stops and joins the thread if still running
+
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Start-up, before Start: binds and listens on `endpoint` (port 0 picks one). With
+  // `reuse_port`, other workers may bind the same address. Throws std::system_error.
+  void Listen(const boost::asio::ip::tcp::endpoint& endpoint, bool reuse_port);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+  void Start();  // starts the thread: accepting and serving
+
+  // From any thread. Stops accepting, closes idle client and upstream connections, lets the
+  // requests in flight finish (their connections close after the response); the thread ends
+  // when nothing is left.
+  void Drain();
+  // True once the thread has nothing left to do (after Drain), false at the deadline.
+  bool WaitUntilDrained(std::chrono::steady_clock::time_point deadline);
+  void Stop();  // from any thread: abandons whatever is still running
+  void Join();
+
+  // For the sessions and forwarders of this worker, on its thread only.
+  const ProxySettings& settings() const { return settings_; }
+  const RouteTableHolder& routes() const { return routes_; }
+  RequestIdGenerator& request_ids() { return request_ids_; }
+  UpstreamPool& pool() { return pool_; }
+  RoundRobin& balancer() { return balancer_; }
+  bool draining() const { return draining_; }
+
+ private:
+  void DoAccept();
+  void OnAccept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
+  void ScheduleSweep();
+
+  const ProxySettings& settings_;
+  const RouteTableHolder& routes_;
+  RequestIdGenerator request_ids_;
+  RoundRobin balancer_;
+  // Declared before the io_context: sessions destroyed with it unlink themselves from here.
+  boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;
+  boost::asio::io_context io_{1};
+  // Declared after the io_context: its sockets must close before the io_context goes.
+  UpstreamPool pool_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_timer_;
+  boost::asio::steady_timer sweep_timer_;
+  bool draining_ = false;
+  std::promise<void> drained_;
+  std::future<void> drained_future_;
+  std::thread thread_;
+};
+
+}  // namespace gw

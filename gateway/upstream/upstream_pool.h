@@ -1,0 +1,118 @@
+// UpstreamPool: one worker's idle keep-alive connections to upstream endpoints.
+//
+// Each worker owns one pool and uses it on its own thread only (no lock). A connection is
+// checked out for one request/response exchange and given back only when the exchange ended
+// cleanly and both sides allow keep-alive; the pool caps idle connections per endpoint and
+// closes those idle longer than the idle timeout (Sweep). Checking out skips connections the
+// upstream has closed meanwhile, found with a non-blocking peek at the socket.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/validation.h"
+
+namespace gw {
+
+// One connection to an upstream endpoint, with the read buffer that belongs to it.
+struct UpstreamConnection {
+  explicit UpstreamConnection(const boost::asio::any_io_executor& executor) : stream(executor) {}
+
+  boost::beast::tcp_stream stream;
+  boost::beast::flat_buffer buffer;
+  std::chrono::steady_clock::time_point idle_since;
+};
+using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
+
+// The pool's record of one endpoint (host, port). Its address stays valid while `in_use` > 0.
+struct UpstreamEndpoint {
+  HostPort endpoint;
+  // Set when the host is an IP literal: no resolution needed.
+  std::optional<boost::asio::ip::tcp::endpoint> address;
+  std::string port_text;                    // for the resolver
+  std::vector<UpstreamConnectionPtr> idle;  // oldest first
+  size_t in_use = 0;                        // forwarders currently working with this endpoint
+  std::chrono::steady_clock::time_point last_used;
+};
+
+class UpstreamPool {
+ public:
+  struct Limits {
+    size_t max_idle_per_endpoint = 64;
+    std::chrono::milliseconds idle_timeout{60000};
+  };
+
+  explicit UpstreamPool(Limits limits) : limits_(limits) {}
+  ~UpstreamPool() { Close(); }
+
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // The record of `endpoint`, created on first use, with in_use incremented; pair with Unuse.
+  UpstreamEndpoint& Use(const HostPort& endpoint);
+  void Unuse(UpstreamEndpoint& endpoint);
+
+  // The most recently idle connection that is still open, or null.
+  UpstreamConnectionPtr Acquire(UpstreamEndpoint& endpoint);
+
+  // Gives a connection back after a clean exchange. Closed instead when the endpoint already
+  // holds the maximum of idle connections, or the pool is closed.
+  void Release(UpstreamEndpoint& endpoint, UpstreamConnectionPtr connection);
+
+  // Closes connections idle longer than the idle timeout and forgets endpoints unused for that
+  // long. Called periodically by the worker.
+  void Sweep(std::chrono::steady_clock::time_point now);
+
+  // Closes every idle connection; later Releases close theirs (shutdown).
+  void Close();
+
+  size_t idle_count() const;
+  size_t endpoint_count() const { return endpoints_.size(); }
+
+ private:
+  struct Key {
+    std::string host;
+    uint16_t port;
+  };
+  struct KeyView {
+    std::string_view host;
+    uint16_t port;
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(const KeyView& k) const {
+      return std::hash<std::string_view>{}(k.host) ^ (static_cast<size_t>(k.port) << 1);
+    }
+    size_t operator()(const Key& k) const { return (*this)(KeyView{k.host, k.port}); }
+  };
+  struct Equal {
+    using is_transparent = void;
+    static KeyView View(const Key& k) { return {k.host, k.port}; }
+    static KeyView View(const KeyView& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a).host == View(b).host && View(a).port == View(b).port;
+    }
+  };
+
+  Limits limits_;
+  bool closed_ = false;
+  std::unordered_map<Key, UpstreamEndpoint, Hash, Equal> endpoints_;
+};
+
+// True when `socket` shows no sign of having been closed by the peer: no EOF, no error and no
+// unexpected bytes pending. Non-blocking.
+bool LooksReusable(boost::asio::ip::tcp::socket& socket);
+
+}  // namespace gw

@@ -1,0 +1,138 @@
+#include "gateway/gateway_options.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+namespace gw {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::optional<GatewayOptions> Parse(std::vector<const char*> extra, int* exit_code) {
+  std::vector<const char*> argv = {
+      "gateway",   "--listen", "127.0.0.1:8080", "--control-plane", "127.0.0.1:50051",
+      "--node-id", "gw-1",     "--cache",        "/tmp/gw-1.cache"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  *exit_code = -1;
+  return ParseGatewayOptions(static_cast<int>(argv.size()), argv.data(), exit_code);
+}
+
+TEST(GatewayOptions, Defaults) {
+  int exit_code;
+  const auto options = Parse({}, &exit_code);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->listen.host, "127.0.0.1");
+  EXPECT_EQ(options->listen.port, 8080);
+  EXPECT_EQ(options->control_plane, "127.0.0.1:50051");
+  EXPECT_EQ(options->node_id, "gw-1");
+  EXPECT_EQ(options->cache_path, "/tmp/gw-1.cache");
+  EXPECT_FALSE(options->admin);
+  const unsigned cores = std::thread::hardware_concurrency();
+  EXPECT_EQ(options->workers, cores == 0 ? 1u : cores);
+  EXPECT_EQ(options->proxy.upstream_timeout, 15s);
+  EXPECT_EQ(options->proxy.connect_timeout, 5s);
+  EXPECT_EQ(options->proxy.idle_timeout, 60s);
+  EXPECT_EQ(options->proxy.upstream_idle_timeout, 60s);
+  EXPECT_EQ(options->proxy.max_routes, 10000u);
+  EXPECT_EQ(options->proxy.max_body_size, 8u * 1024 * 1024);
+  EXPECT_EQ(options->proxy.max_header_size, 16u * 1024);
+  EXPECT_EQ(options->proxy.upstream_max_idle, 64u);
+  EXPECT_EQ(options->drain_timeout, 5s);
+  EXPECT_EQ(options->log_level, LogLevel::kInfo);
+}
+
+TEST(GatewayOptions, EveryFlag) {
+  int exit_code;
+  const auto options = Parse({"--admin",
+                              "[::1]:0",
+                              "--workers",
+                              "3",
+                              "--upstream-timeout",
+                              "250ms",
+                              "--connect-timeout",
+                              "1s",
+                              "--idle-timeout",
+                              "2m",
+                              "--upstream-idle-timeout",
+                              "30s",
+                              "--max-routes",
+                              "50",
+                              "--max-body-size",
+                              "1024",
+                              "--max-header-size",
+                              "4096",
+                              "--max-response-body-size",
+                              "2048",
+                              "--upstream-max-idle",
+                              "0",
+                              "--drain-timeout",
+                              "10s",
+                              "--log-level",
+                              "debug"},
+                             &exit_code);
+  ASSERT_TRUE(options);
+  ASSERT_TRUE(options->admin);
+  EXPECT_EQ(options->admin->host, "::1");
+  EXPECT_EQ(options->admin->port, 0);
+  EXPECT_EQ(options->workers, 3u);
+  EXPECT_EQ(options->proxy.upstream_timeout, 250ms);
+  EXPECT_EQ(options->proxy.connect_timeout, 1s);
+  EXPECT_EQ(options->proxy.idle_timeout, 2min);
+  EXPECT_EQ(options->proxy.upstream_idle_timeout, 30s);
+  EXPECT_EQ(options->proxy.max_routes, 50u);
+  EXPECT_EQ(options->proxy.max_body_size, 1024u);
+  EXPECT_EQ(options->proxy.max_header_size, 4096u);
+  EXPECT_EQ(options->proxy.max_response_body_size, 2048u);
+  EXPECT_EQ(options->proxy.upstream_max_idle, 0u);
+  EXPECT_EQ(options->drain_timeout, 10s);
+  EXPECT_EQ(options->log_level, LogLevel::kDebug);
+}
+
+TEST(GatewayOptions, UsageErrorsExitWithTwo) {
+  const std::vector<std::vector<const char*>> bad = {
+      {"--unknown-flag"},           {"--workers", "0"},
+      {"--workers", "many"},        {"--upstream-timeout", "15"},
+      {"--connect-timeout", "-1s"}, {"--max-body-size", "8MiB"},
+      {"--max-header-size", "0"},   {"--max-header-size", "65536"},
+      {"--admin", "localhost"},     {"--log-level", "verbose"},
+  };
+  for (const auto& args : bad) {
+    int exit_code;
+    EXPECT_FALSE(Parse(args, &exit_code)) << args[0];
+    EXPECT_EQ(exit_code, 2) << args[0];
+  }
+}
+
+TEST(GatewayOptions, RequiredFlags) {
+  const char* argv[] = {"gateway", "--listen", "127.0.0.1:0"};
+  int exit_code = -1;
+  EXPECT_FALSE(ParseGatewayOptions(3, argv, &exit_code));
+  EXPECT_EQ(exit_code, 2);
+}
+
+TEST(GatewayOptions, HelpExitsWithZero) {
+  int exit_code;
+  EXPECT_FALSE(Parse({"--help"}, &exit_code));
+  EXPECT_EQ(exit_code, 0);
+}
+
+TEST(ParseListenAddress, AllowsPortZero) {
+  std::string error;
+  auto address = ParseListenAddress("127.0.0.1:0", &error);
+  ASSERT_TRUE(address) << error;
+  EXPECT_EQ(address->port, 0);
+  address = ParseListenAddress("[::]:0", &error);
+  ASSERT_TRUE(address) << error;
+  EXPECT_EQ(address->host, "::");
+  address = ParseListenAddress("0.0.0.0:8080", &error);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->port, 8080);
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1", &error));
+  EXPECT_FALSE(ParseListenAddress(":0", &error));
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:70000", &error));
+}
+
+}  // namespace
+}  // namespace gw

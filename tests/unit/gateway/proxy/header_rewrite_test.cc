@@ -1,0 +1,250 @@
+#include "gateway/proxy/header_rewrite.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace gw {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string Get(const HttpFields& fields, std::string_view name) {
+  auto it = fields.find(ToBeast(name));
+  return it == fields.end() ? "<absent>" : std::string(ToStd(it->value()));
+}
+
+std::vector<std::string> Names(const HttpFields& fields) {
+  std::vector<std::string> names;
+  for (const auto& field : fields) names.emplace_back(ToStd(field.name_string()));
+  return names;
+}
+
+TEST(StripHopByHop, RemovesTheFixedHopByHopHeaders) {
+  HttpFields fields;
+  fields.set("Connection", "keep-alive");
+  fields.set("Keep-Alive", "timeout=5");
+  fields.set("Proxy-Connection", "keep-alive");
+  fields.set("TE", "trailers");
+  fields.set("Trailer", "X-Checksum");
+  fields.set("Transfer-Encoding", "chunked");
+  fields.set("Upgrade", "websocket");
+  fields.set("Accept", "*/*");
+  StripHopByHop(fields);
+  EXPECT_EQ(Names(fields), std::vector<std::string>{"Accept"});
+}
+
+TEST(StripHopByHop, RemovesHeadersNamedInConnectionAnyCase) {
+  HttpFields fields;
+  fields.set("Host", "example.com");
+  fields.insert("Connection", "x-drop-one, keep-alive");
+  fields.insert("Connection", "X-DROP-TWO");
+  // Right after the Connection headers: erasing it must not derail the walk over them.
+  fields.set("X-Drop-One", "1");
+  fields.set("X-Keep", "2");
+  fields.set("x-drop-two", "3");
+  StripHopByHop(fields);
+  EXPECT_EQ(Names(fields), (std::vector<std::string>{"Host", "X-Keep"}));
+}
+
+TEST(StripHopByHop, NeverRemovesHostThroughConnection) {
+  HttpFields fields;
+  fields.set("Host", "example.com");
+  fields.set("Connection", "Host, close");
+  StripHopByHop(fields);
+  EXPECT_EQ(Get(fields, "Host"), "example.com");
+  EXPECT_EQ(Get(fields, "Connection"), "<absent>");
+}
+
+TEST(StripHopByHop, ToleratesEmptyAndOddConnectionLists) {
+  HttpFields fields;
+  fields.set("Connection", " , ,close,, ");
+  fields.set("X-A", "a");
+  StripHopByHop(fields);
+  EXPECT_EQ(Names(fields), std::vector<std::string>{"X-A"});
+}
+
+TEST(ForwardedForChain, StartsAChainWhenThereIsNone) {
+  HttpFields fields;
+  std::string out;
+  ForwardedForChain(fields, "192.0.2.7", out);
+  EXPECT_EQ(out, "192.0.2.7");
+}
+
+TEST(ForwardedForChain, AppendsToEveryExistingValueInOrder) {
+  HttpFields fields;
+  fields.insert("X-Forwarded-For", "10.0.0.1, 10.0.0.2 ");
+  fields.insert("X-Forwarded-For", " 10.0.0.3");
+  fields.insert("X-Forwarded-For", "");
+  std::string out;
+  ForwardedForChain(fields, "::1", out);
+  EXPECT_EQ(out, "10.0.0.1, 10.0.0.2, 10.0.0.3, ::1");
+}
+
+TEST(ForwardedForChain, RefusesAChainTooLongForOneHeader) {
+  HttpFields fields;
+  fields.insert("X-Forwarded-For", std::string(40000, '1'));
+  fields.insert("X-Forwarded-For", std::string(30000, '2'));
+  std::string out;
+  EXPECT_FALSE(ForwardedForChain(fields, "192.0.2.7", out));
+
+  RequestIdGenerator ids(1);
+  std::string request_id;
+  EXPECT_FALSE(RewriteRequestHeaders(fields, "192.0.2.7", ids, request_id, out));
+}
+
+TEST(ClientRequestId, KeepsOnlyAcceptableIds) {
+  HttpFields fields;
+  EXPECT_EQ(ClientRequestId(fields), "");
+  fields.set("X-Request-Id", "abc-123");
+  EXPECT_EQ(ClientRequestId(fields), "abc-123");
+  fields.set("X-Request-Id", "has space");
+  EXPECT_EQ(ClientRequestId(fields), "");
+  fields.set("X-Request-Id", std::string(129, 'a'));
+  EXPECT_EQ(ClientRequestId(fields), "");
+}
+
+class RewriteRequestHeadersTest : public ::testing::Test {
+ protected:
+  RequestIdGenerator ids_{42};
+  std::string request_id_;
+  std::string scratch_;
+};
+
+TEST_F(RewriteRequestHeadersTest, AddsForwardingHeadersAndKeepsHost) {
+  HttpFields fields;
+  fields.set("Host", "shop.example:8080");
+  fields.set("X-Forwarded-For", "203.0.113.9");
+  fields.set("X-Forwarded-Proto", "https");  // what the client claims is replaced
+  fields.set("Expect", "100-continue");
+  EXPECT_TRUE(RewriteRequestHeaders(fields, "192.0.2.7", ids_, request_id_, scratch_));
+  EXPECT_EQ(Get(fields, "Host"), "shop.example:8080");
+  EXPECT_EQ(Get(fields, "X-Forwarded-For"), "203.0.113.9, 192.0.2.7");
+  EXPECT_EQ(Get(fields, "X-Forwarded-Proto"), "http");
+  EXPECT_EQ(Get(fields, "X-Forwarded-Host"), "shop.example:8080");
+  EXPECT_EQ(Get(fields, "Expect"), "<absent>");
+  EXPECT_EQ(Get(fields, "X-Request-Id"), request_id_);
+}
+
+TEST_F(RewriteRequestHeadersTest, KeepsTheClientsRequestId) {
+  HttpFields fields;
+  fields.set("Host", "a");
+  fields.set("X-Request-Id", "client-id-1");
+  RewriteRequestHeaders(fields, "192.0.2.7", ids_, request_id_, scratch_);
+  EXPECT_EQ(request_id_, "client-id-1");
+  EXPECT_EQ(Get(fields, "X-Request-Id"), "client-id-1");
+}
+
+TEST_F(RewriteRequestHeadersTest, GeneratesARequestIdWhenMissingOrUnacceptable) {
+  HttpFields fields;
+  fields.set("Host", "a");
+  RewriteRequestHeaders(fields, "192.0.2.7", ids_, request_id_, scratch_);
+  ASSERT_EQ(request_id_.size(), 32u);
+  EXPECT_EQ(request_id_.find_first_not_of("0123456789abcdef"), std::string::npos);
+  const std::string first = request_id_;
+
+  HttpFields bad;
+  bad.set("Host", "a");
+  bad.set("X-Request-Id", "bad\tid");
+  RewriteRequestHeaders(bad, "192.0.2.7", ids_, request_id_, scratch_);
+  EXPECT_EQ(request_id_.size(), 32u);
+  EXPECT_NE(request_id_, first);
+  EXPECT_EQ(Get(bad, "X-Request-Id"), request_id_);
+}
+
+TEST_F(RewriteRequestHeadersTest, ConnectionCannotRemoveTheGatewaysOwnHeaders) {
+  HttpFields fields;
+  fields.set("Host", "a");
+  fields.set("Connection", "X-Forwarded-For, X-Request-Id, X-Forwarded-Proto, X-Forwarded-Host");
+  fields.set("X-Forwarded-For", "10.9.9.9");
+  fields.set("X-Request-Id", "client-id");
+  RewriteRequestHeaders(fields, "192.0.2.7", ids_, request_id_, scratch_);
+  // The client declared its own values hop-by-hop: they go; the gateway's are set afterwards.
+  EXPECT_EQ(Get(fields, "X-Forwarded-For"), "192.0.2.7");
+  EXPECT_EQ(Get(fields, "X-Forwarded-Proto"), "http");
+  EXPECT_EQ(Get(fields, "X-Forwarded-Host"), "a");
+  EXPECT_EQ(request_id_.size(), 32u);
+  EXPECT_EQ(Get(fields, "X-Request-Id"), request_id_);
+  EXPECT_EQ(Get(fields, "Connection"), "<absent>");
+}
+
+TEST_F(RewriteRequestHeadersTest, DropsAClaimedForwardedHostWhenThereIsNoHost) {
+  HttpFields fields;  // an HTTP/1.0 request without Host
+  fields.set("X-Forwarded-Host", "evil.example");
+  RewriteRequestHeaders(fields, "192.0.2.7", ids_, request_id_, scratch_);
+  EXPECT_EQ(Get(fields, "X-Forwarded-Host"), "<absent>");
+}
+
+TEST(RewriteResponseHeaders, StripsHopByHopAndAddsTheRequestId) {
+  HttpFields fields;
+  fields.set("Connection", "close, X-Internal");
+  fields.set("X-Internal", "secret");
+  fields.set("Keep-Alive", "timeout=5");
+  fields.set("Content-Type", "text/plain");
+  RewriteResponseHeaders(fields, "id-7");
+  EXPECT_EQ(Names(fields), (std::vector<std::string>{"Content-Type", "X-Request-Id"}));
+  EXPECT_EQ(Get(fields, "X-Request-Id"), "id-7");
+}
+
+TEST(FrameUpstreamRequest, SendsHttp11WithTheNewTargetAndABodyLength) {
+  HttpRequest request{http::verb::post, "/old/../path", 10};
+  request.body() = "hello";
+  FrameUpstreamRequest(request, "/path?x=1");
+  EXPECT_EQ(request.version(), 11u);
+  EXPECT_EQ(ToStd(request.target()), "/path?x=1");
+  EXPECT_EQ(Get(request, "Content-Length"), "5");
+  EXPECT_TRUE(request.keep_alive());
+}
+
+TEST(FrameUpstreamRequest, AnnouncesNoBodyOnlyWhereNoneIsExpected) {
+  HttpRequest get{http::verb::get, "/", 11};
+  get.set("Content-Length", "0");
+  FrameUpstreamRequest(get, "/");
+  EXPECT_EQ(Get(get, "Content-Length"), "<absent>");
+
+  HttpRequest post{http::verb::post, "/", 11};
+  FrameUpstreamRequest(post, "/");
+  EXPECT_EQ(Get(post, "Content-Length"), "0");
+}
+
+TEST(FrameClientResponse, SetsTheLengthOfTheBufferedBody) {
+  HttpResponse response{http::status::ok, 11};
+  response.body() = "abc";  // Transfer-Encoding: chunked was stripped
+  FrameClientResponse(response, false, 11, true);
+  EXPECT_EQ(Get(response, "Content-Length"), "3");
+  EXPECT_EQ(Get(response, "Connection"), "<absent>");
+}
+
+TEST(FrameClientResponse, KeepsTheAnnouncedLengthForHead) {
+  HttpResponse response{http::status::ok, 11};
+  response.set("Content-Length", "1234");
+  FrameClientResponse(response, true, 11, true);
+  EXPECT_EQ(Get(response, "Content-Length"), "1234");
+}
+
+TEST(FrameClientResponse, AddsNoLengthToBodilessStatuses) {
+  for (const auto status : {http::status::no_content, http::status::not_modified}) {
+    HttpResponse response{status, 11};
+    FrameClientResponse(response, false, 11, true);
+    EXPECT_EQ(Get(response, "Content-Length"), "<absent>") << static_cast<int>(status);
+  }
+}
+
+TEST(FrameClientResponse, SpeaksTheClientsVersionAndKeepAlive) {
+  HttpResponse keep{http::status::ok, 11};
+  FrameClientResponse(keep, false, 10, true);
+  EXPECT_EQ(keep.version(), 10u);
+  EXPECT_EQ(Get(keep, "Connection"), "keep-alive");
+
+  HttpResponse close{http::status::ok, 11};
+  FrameClientResponse(close, false, 11, false);
+  EXPECT_EQ(Get(close, "Connection"), "close");
+
+  HttpResponse plain10{http::status::ok, 11};
+  FrameClientResponse(plain10, false, 10, false);
+  EXPECT_EQ(Get(plain10, "Connection"), "<absent>");
+}
+
+}  // namespace
+}  // namespace gw

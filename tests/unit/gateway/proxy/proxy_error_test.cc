@@ -1,0 +1,87 @@
+#include "gateway/proxy/proxy_error.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace gw {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+TEST(ReplyFor, MapsEachFailureToItsStatus) {
+  EXPECT_EQ(ReplyFor(ProxyError::kBadRequest).status, 400u);
+  EXPECT_EQ(ReplyFor(ProxyError::kInvalidPath).status, 400u);
+  EXPECT_EQ(ReplyFor(ProxyError::kNoRoute).status, 404u);
+  EXPECT_EQ(ReplyFor(ProxyError::kBodyTooLarge).status, 413u);
+  EXPECT_EQ(ReplyFor(ProxyError::kHeaderTooLarge).status, 431u);
+  EXPECT_EQ(ReplyFor(ProxyError::kNotReady).status, 503u);
+  EXPECT_EQ(ReplyFor(ProxyError::kUpstreamUnavailable).status, 503u);
+  EXPECT_EQ(ReplyFor(ProxyError::kUpstreamConnect).status, 502u);
+  EXPECT_EQ(ReplyFor(ProxyError::kUpstreamFailed).status, 502u);
+  EXPECT_EQ(ReplyFor(ProxyError::kUpstreamTimeout).status, 504u);
+}
+
+TEST(ErrorBody, IsSmallJson) {
+  EXPECT_EQ(ErrorBody(ProxyError::kUpstreamTimeout), R"({"error":"upstream timeout"})");
+  EXPECT_EQ(ErrorBody(ProxyError::kNoRoute, "/api/\"x\""),
+            R"({"error":"no route","path":"/api/\"x\""})");
+}
+
+TEST(ClassifyRequestReadError, LimitsAndMalformedRequests) {
+  EXPECT_EQ(ClassifyRequestReadError(http::error::body_limit), ProxyError::kBodyTooLarge);
+  EXPECT_EQ(ClassifyRequestReadError(http::error::header_limit), ProxyError::kHeaderTooLarge);
+  EXPECT_EQ(ClassifyRequestReadError(http::error::bad_method), ProxyError::kBadRequest);
+  EXPECT_EQ(ClassifyRequestReadError(http::error::bad_transfer_encoding), ProxyError::kBadRequest);
+}
+
+TEST(IsAnswerableReadError, OnlyWhenSomeoneIsThereToHearIt) {
+  EXPECT_TRUE(IsAnswerableReadError(http::error::bad_version));
+  EXPECT_TRUE(IsAnswerableReadError(http::error::body_limit));
+  EXPECT_FALSE(IsAnswerableReadError(http::error::end_of_stream));
+  EXPECT_FALSE(IsAnswerableReadError(http::error::partial_message));
+  EXPECT_FALSE(IsAnswerableReadError(beast::error::timeout));
+  EXPECT_FALSE(IsAnswerableReadError(asio::error::connection_reset));
+  EXPECT_FALSE(IsAnswerableReadError(asio::error::operation_aborted));
+}
+
+TEST(ClassifyUpstreamError, ByStage) {
+  EXPECT_EQ(ClassifyUpstreamError(UpstreamStage::kResolve, asio::error::host_not_found),
+            ProxyError::kUpstreamUnavailable);
+  EXPECT_EQ(ClassifyUpstreamError(UpstreamStage::kConnect, asio::error::connection_refused),
+            ProxyError::kUpstreamConnect);
+  EXPECT_EQ(ClassifyUpstreamError(UpstreamStage::kConnect, beast::error::timeout),
+            ProxyError::kUpstreamConnect);
+  EXPECT_EQ(ClassifyUpstreamError(UpstreamStage::kExchange, beast::error::timeout),
+            ProxyError::kUpstreamTimeout);
+  EXPECT_EQ(ClassifyUpstreamError(UpstreamStage::kExchange, http::error::bad_status),
+            ProxyError::kUpstreamFailed);
+}
+
+TEST(FinalUpstreamError, RefusedIs502NothingUsableIs503) {
+  EXPECT_EQ(ReplyFor(FinalUpstreamError(true)).status, 502u);
+  EXPECT_EQ(ReplyFor(FinalUpstreamError(false)).status, 503u);
+}
+
+TEST(IsStaleConnectionError, ClosedOrResetButNotTimeoutOrGarbage) {
+  EXPECT_TRUE(IsStaleConnectionError(http::error::end_of_stream));
+  EXPECT_TRUE(IsStaleConnectionError(asio::error::eof));
+  EXPECT_TRUE(IsStaleConnectionError(asio::error::connection_reset));
+  EXPECT_TRUE(IsStaleConnectionError(asio::error::broken_pipe));
+  EXPECT_FALSE(IsStaleConnectionError(beast::error::timeout));
+  EXPECT_FALSE(IsStaleConnectionError(http::error::bad_status));
+}
+
+TEST(IsIdempotentMethod, PerRfc9110) {
+  for (const char* method : {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+    EXPECT_TRUE(IsIdempotentMethod(method)) << method;
+  for (const char* method : {"POST", "PATCH", "CONNECT", "get", "PURGE"})
+    EXPECT_FALSE(IsIdempotentMethod(method)) << method;
+}
+
+}  // namespace
+}  // namespace gw

@@ -1,0 +1,460 @@
+// The data path end to end inside one process: a real Worker on loopback between a blocking
+// test client and scripted upstream servers. Covers what the pure-function tests cannot:
+// pooling, round-robin over sockets, retries, failover and the error statuses.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/proxy/http_message.h"
+#include "gateway/router/route_table_holder.h"
+#include "gateway/server/worker.h"
+
+namespace gw {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// What a scripted upstream does with one request.
+struct Action {
+  enum Kind { kRespond, kCloseWithoutAnswer } kind = kRespond;
+  unsigned status = 200;
+  std::string body;
+  bool keep_alive = true;
+  std::chrono::milliseconds delay{0};
+};
+
+struct Seen {
+  std::string method;
+  std::string target;
+  HttpFields headers;
+  std::string body;
+  int connection = 0;  // 1-based, in accept order
+};
+
+// An HTTP/1.1 upstream on 127.0.0.1 with one blocking thread per connection.
+class ScriptedUpstream {
+ public:
+  // script(connection number, request number on that connection, request) -> action
+  using Script = std::function<Action(int, int, const HttpRequest&)>;
+
+  explicit ScriptedUpstream(Script script)
+      : script_(std::move(script)),
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+
+  ~ScriptedUpstream() {
+    stopping_ = true;
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    accept_thread_.join();
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& socket : sockets_) ::shutdown(socket->native_handle(), SHUT_RDWR);
+    }
+    for (auto& thread : threads_) thread.join();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int connections() const { return connections_.load(); }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      auto socket = std::make_shared<tcp::socket>(io_);
+      acceptor_.accept(*socket, ec);
+      if (ec || stopping_) return;
+      const int number = ++connections_;
+      std::lock_guard lock(mutex_);
+      sockets_.push_back(socket);
+      threads_.emplace_back([this, socket, number] { Serve(*socket, number); });
+    }
+  }
+
+  void Serve(tcp::socket& socket, int connection) {
+    beast::flat_buffer buffer;
+    for (int index = 0;; ++index) {
+      HttpRequest request;
+      boost::system::error_code ec;
+      http::read(socket, buffer, request, ec);
+      if (ec) return;
+      {
+        std::lock_guard lock(mutex_);
+        seen_.push_back({std::string(ToStd(request.method_string())),
+                         std::string(ToStd(request.target())), request.base(), request.body(),
+                         connection});
+      }
+      const Action action = script_(connection, index, request);
+      if (action.kind == Action::kCloseWithoutAnswer) {
+        socket.close(ec);
+        return;
+      }
+      std::this_thread::sleep_for(action.delay);
+      HttpResponse response{static_cast<http::status>(action.status), 11};
+      response.set("Content-Type", "text/plain");
+      response.set("Connection", "X-Upstream-Private");
+      response.set("X-Upstream-Private", "1");
+      response.body() = action.body;
+      response.keep_alive(action.keep_alive);
+      response.prepare_payload();
+      http::write(socket, response, ec);
+      if (ec || !action.keep_alive) return;
+    }
+  }
+
+  Script script_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::thread accept_thread_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<tcp::socket>> sockets_;
+  std::vector<std::thread> threads_;
+  std::vector<Seen> seen_;
+};
+
+Action Answer(std::string body) {
+  Action action;
+  action.body = std::move(body);
+  return action;
+}
+
+// A port nothing listens on (bound then released).
+uint16_t ClosedPort() {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+// A blocking HTTP/1.1 client on one connection.
+class Client {
+ public:
+  explicit Client(uint16_t port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+
+  HttpResponse Send(HttpRequest request) {
+    if (request.find(http::field::host) == request.end()) request.set(http::field::host, "gw.test");
+    request.prepare_payload();
+    http::write(socket_, request);
+    HttpResponse response;
+    http::read(socket_, buffer_, response);
+    return response;
+  }
+
+  HttpResponse Get(std::string target) { return Send(HttpRequest{http::verb::get, target, 11}); }
+
+ private:
+  asio::io_context io_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+};
+
+class ProxyLoopbackTest : public ::testing::Test {
+ protected:
+  ProxyLoopbackTest() {
+    settings_.upstream_timeout = 2s;
+    settings_.connect_timeout = 1s;
+  }
+
+  ~ProxyLoopbackTest() override {
+    if (worker_) {
+      worker_->Drain();
+      EXPECT_TRUE(worker_->WaitUntilDrained(std::chrono::steady_clock::now() + 5s));
+      worker_->Stop();
+      worker_->Join();
+    }
+  }
+
+  void AddService(const std::string& name, std::vector<uint16_t> ports) {
+    auto* service = config_.add_services();
+    service->set_name(name);
+    for (uint16_t port : ports) {
+      auto* endpoint = service->add_endpoints();
+      endpoint->set_host("127.0.0.1");
+      endpoint->set_port(port);
+    }
+  }
+
+  void AddRoute(const std::string& path, const std::string& target) {
+    auto* route = config_.add_routes();
+    route->set_path(path);
+    route->set_match(gateway::v1::MATCH_PREFIX);
+    route->set_target(target);
+  }
+
+  // Publishes the config built so far and starts the worker.
+  void Start(bool publish = true) {
+    if (publish) {
+      config_.set_version(1);
+      std::string error;
+      auto table = RouteTable::Build(config_, 100, &error);
+      ASSERT_TRUE(table) << error;
+      holder_.Store(std::move(table));
+    }
+    worker_ = std::make_unique<Worker>(settings_, holder_);
+    worker_->Listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), false);
+    port_ = worker_->local_endpoint().port();
+    worker_->Start();
+  }
+
+  static std::string Header(const HttpFields& fields, std::string_view name) {
+    auto it = fields.find(ToBeast(name));
+    return it == fields.end() ? "<absent>" : std::string(ToStd(it->value()));
+  }
+
+  ProxySettings settings_;
+  gateway::v1::Config config_;
+  RouteTableHolder holder_;
+  std::unique_ptr<Worker> worker_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ProxyLoopbackTest, ForwardsTheNormalizedPathWithTheGatewaysHeaders) {
+  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("order"); });
+  AddService("order-svc", {upstream.port()});
+  AddRoute("/api/order", "order-svc");
+  Start();
+
+  Client client(port_);
+  HttpRequest request{http::verb::get, "/api/./order//7/../8?x=1&y=%2F", 11};
+  request.set("Connection", "keep-alive, X-Hop");
+  request.set("X-Hop", "1");
+  request.set("X-Forwarded-For", "203.0.113.5");
+  const HttpResponse response = client.Send(std::move(request));
+
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "order");
+  EXPECT_EQ(Header(response, "X-Upstream-Private"), "<absent>");
+  const auto seen = upstream.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].target, "/api/order/8?x=1&y=%2F");
+  EXPECT_EQ(Header(seen[0].headers, "Host"), "gw.test");
+  EXPECT_EQ(Header(seen[0].headers, "X-Hop"), "<absent>");
+  EXPECT_EQ(Header(seen[0].headers, "X-Forwarded-For"), "203.0.113.5, 127.0.0.1");
+  EXPECT_EQ(Header(seen[0].headers, "X-Forwarded-Proto"), "http");
+  EXPECT_EQ(Header(seen[0].headers, "X-Forwarded-Host"), "gw.test");
+  const std::string id = Header(seen[0].headers, "X-Request-Id");
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_EQ(Header(response, "X-Request-Id"), id);
+}
+
+TEST_F(ProxyLoopbackTest, NoRouteIs404WithTheNormalizedPath) {
+  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("x"); });
+  AddService("order-svc", {upstream.port()});
+  AddRoute("/api/order", "order-svc");
+  Start();
+  Client client(port_);
+  const auto response = client.Get("/api/orders/../orderz");
+  EXPECT_EQ(response.result_int(), 404u);
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+  EXPECT_EQ(response.body(), R"({"error":"no route","path":"/api/orderz"})");
+  // The connection stays usable.
+  EXPECT_EQ(client.Get("/api/order").result_int(), 200u);
+}
+
+TEST_F(ProxyLoopbackTest, NoConfigYetIs503) {
+  Start(/*publish=*/false);
+  Client client(port_);
+  const auto response = client.Get("/anything");
+  EXPECT_EQ(response.result_int(), 503u);
+  EXPECT_EQ(response.body(), R"({"error":"no config loaded"})");
+}
+
+TEST_F(ProxyLoopbackTest, ReusesPooledUpstreamConnections) {
+  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("ok"); });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  for (int i = 0; i < 3; ++i) {
+    Client client(port_);  // a new client connection each time: the pool is the worker's
+    EXPECT_EQ(client.Get("/a").result_int(), 200u);
+  }
+  EXPECT_EQ(upstream.connections(), 1);
+}
+
+TEST_F(ProxyLoopbackTest, DoesNotPoolAConnectionTheUpstreamCloses) {
+  ScriptedUpstream upstream([](int, int, const HttpRequest&) {
+    Action action = Answer("bye");
+    action.keep_alive = false;
+    return action;
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/a").result_int(), 200u);
+  EXPECT_EQ(client.Get("/a").result_int(), 200u);  // the client side stays keep-alive
+  EXPECT_EQ(upstream.connections(), 2);
+}
+
+TEST_F(ProxyLoopbackTest, RoundRobinsOverTheServicesEndpoints) {
+  ScriptedUpstream a([](int, int, const HttpRequest&) { return Answer("a"); });
+  ScriptedUpstream b([](int, int, const HttpRequest&) { return Answer("b"); });
+  AddService("svc", {a.port(), b.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  std::string order;
+  for (int i = 0; i < 4; ++i) order += client.Get("/x").body();
+  EXPECT_EQ(order, "abab");
+}
+
+TEST_F(ProxyLoopbackTest, SkipsARefusingEndpoint) {
+  ScriptedUpstream live([](int, int, const HttpRequest&) { return Answer("live"); });
+  AddService("svc", {ClosedPort(), live.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(client.Get("/x").body(), "live");
+}
+
+TEST_F(ProxyLoopbackTest, EveryEndpointRefusingIs502) {
+  AddService("svc", {ClosedPort(), ClosedPort()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  const auto response = client.Get("/x");
+  EXPECT_EQ(response.result_int(), 502u);
+  EXPECT_EQ(response.body(), R"({"error":"upstream connect failed"})");
+  EXPECT_EQ(Header(response, "X-Request-Id").size(), 32u);
+}
+
+TEST_F(ProxyLoopbackTest, SlowUpstreamIs504) {
+  settings_.upstream_timeout = 200ms;
+  ScriptedUpstream slow([](int, int, const HttpRequest&) {
+    Action action = Answer("late");
+    action.delay = 1000ms;
+    return action;
+  });
+  AddService("svc", {slow.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  const auto started = std::chrono::steady_clock::now();
+  const auto response = client.Get("/x");
+  EXPECT_EQ(response.result_int(), 504u);
+  EXPECT_EQ(response.body(), R"({"error":"upstream timeout"})");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 900ms);
+}
+
+// The upstream answers the first request of each connection, then closes the connection when
+// the next request arrives: what a server does when its keep-alive timeout races a request.
+Action ClosesAfterFirst(int, int index, const HttpRequest&) {
+  if (index == 0) return Answer("fresh");
+  Action action;
+  action.kind = Action::kCloseWithoutAnswer;
+  return action;
+}
+
+TEST_F(ProxyLoopbackTest, RetriesAnIdempotentRequestOnceOnAFreshConnection) {
+  ScriptedUpstream upstream(ClosesAfterFirst);
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/x").body(), "fresh");
+  const auto response = client.Send(HttpRequest{http::verb::put, "/x", 11});
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "fresh");
+  EXPECT_EQ(upstream.connections(), 2);
+}
+
+TEST_F(ProxyLoopbackTest, NeverResendsANonIdempotentRequest) {
+  ScriptedUpstream upstream(ClosesAfterFirst);
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/x").body(), "fresh");
+  HttpRequest post{http::verb::post, "/x", 11};
+  post.body() = "pay once";
+  const auto response = client.Send(std::move(post));
+  EXPECT_EQ(response.result_int(), 502u);
+  int posts = 0;
+  for (const auto& seen : upstream.seen()) posts += seen.method == "POST";
+  EXPECT_EQ(posts, 1);
+}
+
+TEST_F(ProxyLoopbackTest, ResolvesDnsTargets) {
+  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("by name"); });
+  AddRoute("/", "localhost:" + std::to_string(upstream.port()));
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/x").body(), "by name");
+}
+
+TEST_F(ProxyLoopbackTest, UnresolvableTargetIs503) {
+  AddRoute("/", "no-such-host.invalid:8080");
+  Start();
+  Client client(port_);
+  const auto response = client.Get("/x");
+  EXPECT_EQ(response.result_int(), 503u);
+  EXPECT_EQ(response.body(), R"({"error":"upstream unavailable"})");
+}
+
+TEST_F(ProxyLoopbackTest, ForwardsBodiesAndRefusesOversizedOnes) {
+  settings_.max_body_size = 64;
+  ScriptedUpstream upstream([](int, int, const HttpRequest& request) {
+    return Answer("got " + std::to_string(request.body().size()));
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  {
+    Client client(port_);
+    HttpRequest post{http::verb::post, "/x", 11};
+    post.body() = std::string(64, 'a');
+    EXPECT_EQ(client.Send(std::move(post)).body(), "got 64");
+  }
+  Client client(port_);
+  HttpRequest big{http::verb::post, "/x", 11};
+  big.body() = std::string(65, 'a');
+  const auto response = client.Send(std::move(big));
+  EXPECT_EQ(response.result_int(), 413u);
+  EXPECT_FALSE(response.keep_alive());
+}
+
+TEST_F(ProxyLoopbackTest, KeepsServingTheTableARequestStartedWith) {
+  // A new table published while nothing is in flight takes effect on the next request.
+  ScriptedUpstream a([](int, int, const HttpRequest&) { return Answer("a"); });
+  ScriptedUpstream b([](int, int, const HttpRequest&) { return Answer("b"); });
+  AddService("svc-a", {a.port()});
+  AddService("svc-b", {b.port()});
+  AddRoute("/api", "svc-a");
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/api/payment").body(), "a");
+  AddRoute("/api/payment", "svc-b");
+  config_.set_version(2);
+  std::string error;
+  holder_.Store(RouteTable::Build(config_, 100, &error));
+  EXPECT_EQ(client.Get("/api/payment").body(), "b");
+  EXPECT_EQ(client.Get("/api/order").body(), "a");
+}
+
+}  // namespace
+}  // namespace gw

@@ -1,0 +1,149 @@
+#include "gateway/upstream/upstream_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
+
+namespace gw {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// Real loopback connections: the pool's liveness check looks at the socket.
+class UpstreamPoolTest : public ::testing::Test {
+ protected:
+  UpstreamPoolTest() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+
+  HostPort endpoint() const { return {"127.0.0.1", acceptor_.local_endpoint().port()}; }
+
+  // A connected upstream connection; the server side is kept in peers_.
+  UpstreamConnectionPtr Connect() {
+    auto connection = std::make_unique<UpstreamConnection>(io_.get_executor());
+    connection->stream.socket().connect(acceptor_.local_endpoint());
+    peers_.push_back(acceptor_.accept());
+    return connection;
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<tcp::socket> peers_;
+};
+
+TEST_F(UpstreamPoolTest, RecordsIpLiteralsAsAddressesAndNamesForResolution) {
+  UpstreamPool pool({});
+  UpstreamEndpoint& literal = pool.Use({"127.0.0.1", 8080});
+  ASSERT_TRUE(literal.address);
+  EXPECT_EQ(literal.address->port(), 8080);
+  UpstreamEndpoint& name = pool.Use({"payment-svc", 80});
+  EXPECT_FALSE(name.address);
+  EXPECT_EQ(name.port_text, "80");
+  EXPECT_EQ(&pool.Use({"127.0.0.1", 8080}), &literal);
+  EXPECT_EQ(literal.in_use, 2u);
+  EXPECT_EQ(pool.endpoint_count(), 2u);
+}
+
+TEST_F(UpstreamPoolTest, GivesBackTheMostRecentlyReleasedConnection) {
+  UpstreamPool pool({});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  EXPECT_EQ(pool.Acquire(record), nullptr);
+  auto first = Connect();
+  auto second = Connect();
+  UpstreamConnection* second_raw = second.get();
+  pool.Release(record, std::move(first));
+  pool.Release(record, std::move(second));
+  EXPECT_EQ(pool.idle_count(), 2u);
+  auto again = pool.Acquire(record);
+  EXPECT_EQ(again.get(), second_raw);
+  EXPECT_EQ(pool.idle_count(), 1u);
+}
+
+TEST_F(UpstreamPoolTest, SkipsConnectionsTheUpstreamClosed) {
+  UpstreamPool pool({});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  peers_.back().close();  // the upstream closes its end while the connection is idle
+  // The FIN reaches the pooled socket quickly on loopback; wait for it with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  UpstreamConnectionPtr got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    got = pool.Acquire(record);
+    if (!got) break;
+    pool.Release(record, std::move(got));
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(got, nullptr);
+  EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+TEST_F(UpstreamPoolTest, SkipsConnectionsWithUnexpectedBytes) {
+  UpstreamPool pool({});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  asio::write(peers_.back(), asio::buffer("HTTP/1.1 200 OK\r\n", 17));
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  UpstreamConnectionPtr got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    got = pool.Acquire(record);
+    if (!got) break;
+    pool.Release(record, std::move(got));
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(got, nullptr);
+}
+
+TEST_F(UpstreamPoolTest, CapsIdleConnectionsPerEndpoint) {
+  UpstreamPool pool({.max_idle_per_endpoint = 2, .idle_timeout = 60s});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  for (int i = 0; i < 4; ++i) pool.Release(record, Connect());
+  EXPECT_EQ(pool.idle_count(), 2u);
+}
+
+TEST_F(UpstreamPoolTest, ZeroIdleDisablesPooling) {
+  UpstreamPool pool({.max_idle_per_endpoint = 0, .idle_timeout = 60s});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+TEST_F(UpstreamPoolTest, SweepClosesIdleConnectionsAndForgetsUnusedEndpoints) {
+  UpstreamPool pool({.max_idle_per_endpoint = 8, .idle_timeout = 1000ms});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  pool.Unuse(record);
+  pool.Sweep(std::chrono::steady_clock::now());
+  EXPECT_EQ(pool.idle_count(), 1u);  // not idle long enough yet
+  pool.Sweep(std::chrono::steady_clock::now() + 2s);
+  EXPECT_EQ(pool.idle_count(), 0u);
+  EXPECT_EQ(pool.endpoint_count(), 0u);
+}
+
+TEST_F(UpstreamPoolTest, SweepKeepsEndpointsInUse) {
+  UpstreamPool pool({.max_idle_per_endpoint = 8, .idle_timeout = 1000ms});
+  pool.Use(endpoint());
+  pool.Sweep(std::chrono::steady_clock::now() + 2s);
+  EXPECT_EQ(pool.endpoint_count(), 1u);
+}
+
+TEST_F(UpstreamPoolTest, AcquireSkipsConnectionsIdleTooLong) {
+  UpstreamPool pool({.max_idle_per_endpoint = 8, .idle_timeout = 1000ms});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  record.idle.back()->idle_since -= 2s;
+  EXPECT_EQ(pool.Acquire(record), nullptr);
+}
+
+TEST_F(UpstreamPoolTest, ClosedPoolKeepsNothing) {
+  UpstreamPool pool({});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  pool.Close();
+  EXPECT_EQ(pool.idle_count(), 0u);
+  pool.Release(record, Connect());
+  EXPECT_EQ(pool.idle_count(), 0u);
+}
+
+}  // namespace
+}  // namespace gw
