@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "gateway/proxy/header_rewrite.h"
 
 namespace gw {
 
@@ -166,7 +167,7 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
   if (status >= 100 && status < 200) return DoRead(std::move(owner));  // interim: skip it
 
   const bool reusable =
-      parser_->get().keep_alive() && !parser_->need_eof() && connection_->buffer.size() == 0;
+      KeepAlive(parser_->get(), parser_->get().version()) && !parser_->need_eof() && connection_->buffer.size() == 0;
   if (reusable) pool_.Release(*endpoint_, std::move(connection_));
   Finish(ProxyError::kNone);
 }

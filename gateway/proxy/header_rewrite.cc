@@ -48,6 +48,20 @@ void StripHopByHop(HttpFields& fields) {
   for (const http::field field : kHopByHop) fields.erase(field);
 }
 
+bool KeepAlive(const HttpFields& fields, unsigned version) {
+  bool close = false;
+  bool keep_alive = false;
+  for (auto it = fields.find(http::field::connection);
+       it != fields.end() && it->name() == http::field::connection; ++it) {
+    for (const auto token : http::token_list(it->value())) {
+      if (EqualsIgnoreCase(ToStd(token), "close")) close = true;
+      if (EqualsIgnoreCase(ToStd(token), "keep-alive")) keep_alive = true;
+    }
+  }
+  if (close) return false;
+  return version >= 11 || keep_alive;
+}
+
 bool ForwardedForChain(const HttpFields& fields, std::string_view client_ip, std::string& out) {
   out.clear();
   auto [begin, end] = fields.equal_range(ToBeast(kForwardedFor));

@@ -19,6 +19,11 @@ namespace gw {
 // removed that way: the upstream needs it.
 void StripHopByHop(HttpFields& fields);
 
+// Whether the sender of a message with these fields and HTTP `version` (10, 11) keeps the
+// connection open after it: every Connection line counts (a "close" token in any of them
+// closes; HTTP/1.0 needs a "keep-alive" token). Beast's keep_alive() reads only the first line.
+bool KeepAlive(const HttpFields& fields, unsigned version);
+
 // The longest header value the gateway sets (what Beast's fields can hold).
 inline constexpr size_t kMaxHeaderValueSize = 65533;
 

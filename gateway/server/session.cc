@@ -109,7 +109,7 @@ void Session::OnReadError(const boost::system::error_code& ec) {
 void Session::HandleRequest() {
   HttpRequest& request = parser_->get();
   client_version_ = request.version();
-  client_keep_alive_ = request.keep_alive() && !worker_.draining();
+  client_keep_alive_ = KeepAlive(request, request.version()) && !worker_.draining();
   head_ = request.method() == http::verb::head;
 
   const size_t hosts = request.count(http::field::host);

@@ -21,6 +21,21 @@ std::vector<std::string> Names(const HttpFields& fields) {
   return names;
 }
 
+TEST(KeepAlive, EveryConnectionLineCounts) {
+  HttpFields fields;
+  EXPECT_TRUE(KeepAlive(fields, 11));
+  EXPECT_FALSE(KeepAlive(fields, 10));
+  fields.insert(http::field::connection, "X-Hop-A");
+  fields.insert(http::field::connection, "Close");
+  EXPECT_FALSE(KeepAlive(fields, 11));
+
+  HttpFields one_zero;
+  one_zero.insert(http::field::connection, "foo, Keep-Alive");
+  EXPECT_TRUE(KeepAlive(one_zero, 10));
+  one_zero.insert(http::field::connection, "close");
+  EXPECT_FALSE(KeepAlive(one_zero, 10));
+}
+
 TEST(StripHopByHop, RemovesTheFixedHopByHopHeaders) {
   HttpFields fields;
   fields.set("Connection", "keep-alive");
