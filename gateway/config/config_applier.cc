@@ -6,7 +6,14 @@
 namespace gw {
 
 ConfigApplier::ConfigApplier(RouteTableHolder& holder, std::string cache_path, size_t max_routes)
-    : holder_(holder), cache_path_(std::move(cache_path)), max_routes_(max_routes) {}
+    : holder_(holder),
+      cache_path_(std::move(cache_path)),
+      max_routes_(max_routes),
+      cache_writer_(cache_path_.empty() ? nullptr : std::make_unique<CacheWriter>(cache_path_)) {}
+
+void ConfigApplier::FlushCache() {
+  if (cache_writer_) cache_writer_->Flush();
+}
 
 bool ConfigApplier::LoadCache() {
   if (cache_path_.empty()) return false;
@@ -60,13 +67,9 @@ std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source sou
           std::to_string(table->service_count()) + " services) from " +
           (source == Source::kCache ? "cache" : "stream"));
 
-  // Then persist. What came from the cache is already there.
-  if (!cache_path_.empty() && source == Source::kStream) {
-    if (!StoreConfigCache(cache_path_, config, &error)) {
-      LogWarn("cannot write config version " + std::to_string(config.version()) +
-              " to the cache: " + error + " (the config stays applied)");
-    }
-  }
+  // Then persist, in the background. What came from the cache is already there.
+  if (cache_writer_ && source == Source::kStream)
+    cache_writer_->Write(std::make_shared<const gateway::v1::Config>(config));
   return "";
 }
 

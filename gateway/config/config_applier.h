@@ -3,19 +3,21 @@
 // ConfigSubscriber calls Apply() from its thread, anything may read version()/ready()/source().
 //
 // Apply validates and builds the table (the shared rules plus this gateway's --max-routes),
-// publishes it to the RouteTableHolder (workers serve it from their next request on), and only
-// then writes the cache file, so the disk write (two fsyncs) never delays serving. Apply returns
-// once the cache is written: an ACK sent after it means "serving and persisted". A cache write
-// failure is logged, and the config stays applied. A refused config changes nothing: the old
-// table stays live and the cache file keeps the old config. A version already live is a no-op.
+// publishes it to the RouteTableHolder (workers serve it from their next request on), and hands
+// it to the CacheWriter, which persists it in the background: an ACK sent after Apply means
+// "serving". A cache write failure is logged, and the config stays applied. A refused config
+// changes nothing: the old table stays live and the cache file keeps the old config. A version
+// already live is a no-op.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "gateway.pb.h"
+#include "gateway/config/cache_writer.h"
 #include "gateway/router/route_table_holder.h"
 
 namespace gw {
@@ -36,6 +38,9 @@ class ConfigApplier {
   bool ready() const;          // some config is loaded (stream or cache)
   std::string source() const;  // "stream", "cache" or "none"
 
+  // Blocks until every applied config is written to the cache file (no-op without a cache).
+  void FlushCache();
+
  private:
   enum class Source { kNone, kCache, kStream };
 
@@ -44,6 +49,7 @@ class ConfigApplier {
   RouteTableHolder& holder_;
   const std::string cache_path_;  // "": no cache
   const size_t max_routes_;
+  std::unique_ptr<CacheWriter> cache_writer_;  // null without a cache
   std::mutex apply_mutex_;  // one Apply/LoadCache at a time
   std::atomic<uint64_t> version_{0};
   std::atomic<Source> source_{Source::kNone};

@@ -29,10 +29,14 @@ class GatewayCacheTest(harness.ClusterTestCase):
 
     def test_restart_while_the_control_plane_is_down(self):
         gw = self.gw
-        self.assertTrue(os.path.getsize(gw.cache_path) > 0, "the cache file was written")
-        leftovers = [f for f in os.listdir(self.cluster.dir)
-                     if f.startswith("gw-cached.cache") and f != "gw-cached.cache"]
-        self.assertEqual(leftovers, [], "the cache is written by rename; no temp files remain")
+        # The cache is written in the background, right after the config is applied, by
+        # rename: once written, no temp file remains.
+        def leftovers():
+            return [f for f in os.listdir(self.cluster.dir)
+                    if f.startswith("gw-cached.cache") and f != "gw-cached.cache"]
+        harness.wait_until(lambda: os.path.exists(gw.cache_path) and
+                           os.path.getsize(gw.cache_path) > 0 and not leftovers(), 10,
+                           message="the cache file was written, with no temp file left")
 
         self.cp.stop()
         gw.stop()

@@ -52,6 +52,7 @@ TEST_F(ConfigApplierTest, AppliesAValidConfigAndCachesIt) {
   EXPECT_EQ(TargetOf(holder_, "/api/payment/42"), "payment-svc");
   EXPECT_EQ(TargetOf(holder_, "/api/order/7"), "order-svc");
 
+  applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), SplitConfig(3).SerializeAsString());
 }
 
@@ -62,6 +63,7 @@ TEST_F(ConfigApplierTest, NewerConfigReplacesTheTable) {
   ASSERT_EQ(applier.Apply(SplitConfig(2)), "");
   EXPECT_EQ(TargetOf(holder_, "/api/payment"), "payment-svc");
   EXPECT_EQ(applier.version(), 2u);
+  applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), SplitConfig(2).SerializeAsString());
 }
 
@@ -77,6 +79,7 @@ TEST_F(ConfigApplierTest, InvalidConfigIsRefusedAndTheOldOneStays) {
   EXPECT_EQ(holder_.Load(), before);
   EXPECT_EQ(applier.version(), 1u);
   EXPECT_EQ(applier.source(), "stream");
+  applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), SplitConfig(1).SerializeAsString());
 }
 
@@ -90,6 +93,7 @@ TEST_F(ConfigApplierTest, ConfigOverMaxRoutesIsRefusedAndTheOldOneStays) {
   EXPECT_NE(reason.find("--max-routes"), std::string::npos) << reason;
   EXPECT_EQ(holder_.Load(), before);
   EXPECT_EQ(applier.version(), 1u);
+  applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), SplitConfig(1).SerializeAsString());
 }
 
@@ -111,6 +115,7 @@ TEST_F(ConfigApplierTest, RepeatedVersionIsANoOpThatSucceeds) {
   EXPECT_EQ(applier.Apply(MakeConfig(4, {{"/other", "order-svc"}})), "");
   EXPECT_EQ(holder_.Load(), before);
   EXPECT_EQ(TargetOf(holder_, "/api/payment"), "payment-svc");
+  applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), SplitConfig(4).SerializeAsString());
 }
 
@@ -167,6 +172,7 @@ TEST_F(ConfigApplierTest, CorruptCacheIsRefusedAndLeftInPlace) {
   EXPECT_FALSE(applier.LoadCache());
   EXPECT_FALSE(applier.ready());
   EXPECT_EQ(holder_.Load(), nullptr);
+  applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), garbage);
 }
 
@@ -198,6 +204,15 @@ TEST_F(ConfigApplierTest, EmptyCachePathDisablesTheCache) {
   EXPECT_FALSE(applier.LoadCache());
   EXPECT_EQ(applier.Apply(SplitConfig(1)), "");
   EXPECT_TRUE(dir_.Entries().empty());
+}
+
+
+TEST_F(ConfigApplierTest, ABurstOfVersionsLeavesTheNewestInTheCache) {
+  ConfigApplier applier(holder_, cache_, kMaxRoutes);
+  for (uint64_t version = 1; version <= 20; ++version)
+    ASSERT_EQ(applier.Apply(SplitConfig(version)), "");
+  applier.FlushCache();
+  EXPECT_EQ(ReadFile(cache_), SplitConfig(20).SerializeAsString());
 }
 
 }  // namespace

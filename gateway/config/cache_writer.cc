@@ -1,0 +1,58 @@
+#include "gateway/config/cache_writer.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway/config/config_cache.h"
+
+namespace gw {
+
+CacheWriter::CacheWriter(std::string path)
+    : path_(std::move(path)), thread_([this] { Run(); }) {}
+
+CacheWriter::~CacheWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void CacheWriter::Write(std::shared_ptr<const gateway::v1::Config> config) {
+  {
+    std::lock_guard lock(mu_);
+    pending_ = std::move(config);
+  }
+  wake_.notify_one();
+}
+
+void CacheWriter::Flush() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return !pending_ && !writing_; });
+}
+
+void CacheWriter::Run() {
+  // Background work: below the workers and the config stream (Linux nice is per thread).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [this] { return pending_ || stopping_; });
+    if (!pending_) return;  // stopping, nothing left to write
+    auto config = std::move(pending_);
+    writing_ = true;
+    lock.unlock();
+    std::string error;
+    if (!StoreConfigCache(path_, *config, &error)) {
+      LogWarn("cannot write config version " + std::to_string(config->version()) +
+              " to the cache: " + error + " (the config stays applied)");
+    }
+    lock.lock();
+    writing_ = false;
+    if (!pending_) idle_.notify_all();
+  }
+}
+
+}  // namespace gw
