@@ -1,6 +1,7 @@
 #include "common/admin_http.h"
 
 #include <chrono>
+#include <system_error>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -90,12 +91,22 @@ struct AdminHttpServer::State {
 AdminHttpServer::AdminHttpServer(const HostPort& listen, Handler handler)
     : state_(std::make_unique<State>()) {
   state_->handler = std::move(handler);
-  const tcp::endpoint endpoint(asio::ip::make_address(listen.host), listen.port);
-  auto& acceptor = state_->acceptor;
-  acceptor.open(endpoint.protocol());
-  acceptor.set_option(asio::socket_base::reuse_address(true));
-  acceptor.bind(endpoint);
-  acceptor.listen(asio::socket_base::max_listen_connections);
+  try {
+    tcp::resolver resolver(state_->io);  // a name such as "localhost" is fine too
+    const tcp::endpoint endpoint =
+        resolver.resolve(listen.host, std::to_string(listen.port), tcp::resolver::numeric_service)
+            .begin()
+            ->endpoint();
+    auto& acceptor = state_->acceptor;
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+  } catch (const boost::system::system_error& e) {
+    throw std::system_error(e.code().value(), std::generic_category(),
+                            "cannot listen on " + FormatHostPort(listen.host, listen.port) +
+                                " for the admin page");
+  }
   state_->Accept();
   state_->thread = std::thread([state = state_.get()] { state->io.run(); });
 }

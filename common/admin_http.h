@@ -23,8 +23,8 @@ class AdminHttpServer {
   // Called on the admin thread; must not block for long. `path` excludes the query string.
   using Handler = std::function<AdminResponse(std::string_view method, std::string_view path)>;
 
-  // Binds `listen` (port 0 picks one) and starts serving. Throws std::system_error when the
-  // address cannot be bound: this happens at start-up only.
+  // Binds `listen` (an IP address or a host name; port 0 picks one) and starts serving. Throws
+  // std::system_error, naming the address, when it cannot be resolved or bound: at start-up only.
   AdminHttpServer(const HostPort& listen, Handler handler);
   ~AdminHttpServer();  // stops and joins the thread
 

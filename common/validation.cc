@@ -114,10 +114,13 @@ std::string FormatHostPort(std::string_view host, uint32_t port) {
 
 std::string ValidateServiceName(std::string_view name) {
   if (name.empty()) return "service name is empty";
+  // RFC 1035 labels, as Kubernetes Service names are: a name that starts with a letter can never
+  // be mistaken for an IP address or a port, so it is also a valid DNS target.
   const std::string why = "service name " + Quote(name) +
                           " must be a DNS label: 1-63 lower-case letters, digits or '-', "
-                          "starting and ending with a letter or digit";
-  if (name.size() > 63 || name.front() == '-' || name.back() == '-') return why;
+                          "starting with a letter and ending with a letter or digit";
+  if (name.size() > 63 || !(name.front() >= 'a' && name.front() <= 'z') || name.back() == '-')
+    return why;
   for (char c : name)
     if (!IsLowerAlnum(c) && c != '-') return why;
   return "";
@@ -145,7 +148,6 @@ std::string ValidateRoutePath(std::string_view path) {
 
 std::string ValidateTarget(std::string_view target) {
   if (target.empty()) return "route target is empty";
-  if (ValidateServiceName(target).empty()) return "";
   std::string error;
   if (!ParseHostPort(target, &error, kDefaultTargetPort))
     return "target " + Quote(target) + " is neither a service name nor HOST[:PORT]: " + error;
@@ -187,6 +189,12 @@ std::string ValidateConfig(const gateway::v1::Config& config) {
   std::set<std::pair<std::string, int>> routes;
   for (const auto& route : config.routes()) {
     if (std::string e = ValidateRoute(route); !e.empty()) return e;
+    std::string error;
+    if (!services.count(route.target()) &&
+        !ParseHostPort(route.target(), &error, kDefaultTargetPort)) {
+      return "route " + Quote(route.path()) + " targets " + Quote(route.target()) +
+             ", which is neither a service of this config nor HOST[:PORT]: " + error;
+    }
     if (!routes.emplace(route.path(), route.match()).second)
       return std::string(MatchName(route.match())) + " route " + Quote(route.path()) +
              " is defined twice";

@@ -26,10 +26,12 @@ std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error,
                                       std::optional<uint16_t> default_port = std::nullopt);
 std::string FormatHostPort(std::string_view host, uint32_t port);
 
-std::string ValidateServiceName(std::string_view name);  // RFC 1123 label, lower case
+std::string ValidateServiceName(std::string_view name);  // RFC 1035 label, lower case
 std::string ValidateHost(std::string_view host);         // DNS name, IPv4 or IPv6 literal
 std::string ValidateRoutePath(std::string_view path);    // normalized, no trailing '/'
-std::string ValidateTarget(std::string_view target);     // service name or host[:port]
+// A route target: HOST[:PORT] (port 80 by default). Every valid service name is also a valid
+// HOST, so this accepts service names too; which one it is depends on the config's services.
+std::string ValidateTarget(std::string_view target);
 
 std::string ValidateService(const gateway::v1::Service& service);
 std::string ValidateRoute(const gateway::v1::Route& route);  // match must be set

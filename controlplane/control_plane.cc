@@ -34,24 +34,20 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // gRPC sets SO_REUSEPORT by default: a second control plane on the same address would then
+  // start silently and split the admin calls and the gateways between two stores.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(discovery_service_.get());
   server_ = builder.BuildAndStart();
-  if (!server_ || port == 0) throw std::runtime_error("cannot listen on " + listen + " for gRPC");
+  if (!server_ || port == 0) throw std::runtime_error("cannot listen on " + listen + " for gRPC (address in use?)");
   grpc_address_ = FormatHostPort(options.grpc_listen.host, static_cast<uint32_t>(port));
   LogInfo("grpc listening on " + grpc_address_);
 
   if (options.admin_listen) {
-    const HostPort& admin = *options.admin_listen;
-    try {
-      admin_http_ = std::make_unique<AdminHttpServer>(
-          admin, [this](std::string_view method, std::string_view path) {
-            return ServeAdmin(method, path);
-          });
-    } catch (const std::exception& e) {
-      throw std::runtime_error("cannot listen on " + FormatHostPort(admin.host, admin.port) +
-                               " for the admin page: " + e.what());
-    }
+    admin_http_ = std::make_unique<AdminHttpServer>(
+        *options.admin_listen,
+        [this](std::string_view method, std::string_view path) { return ServeAdmin(method, path); });
     LogInfo("admin listening on " + admin_http_->address());
   }
   ready_ = true;

@@ -44,13 +44,22 @@ std::string ConfigApplier::Apply(const gateway::v1::Config& config) {
     source_.store(Source::kStream);
     return "";
   }
+  if (ready() && config.version() < version_.load()) {
+    LogWarn("the control plane sent version " + std::to_string(config.version()) +
+            ", older than the running version " + std::to_string(version_.load()) +
+            ": its database was replaced or restored; following it");
+  }
   std::string reason = Publish(config, Source::kStream);
   if (!reason.empty()) {
     LogWarn("refused config version " + std::to_string(config.version()) + ": " + reason +
             (ready() ? "; keeping version " + std::to_string(version_.load())
                      : "; no config loaded yet"));
+    return reason;
   }
-  return reason;
+  // Serving already; the ACK waits until the cache holds this version too, so an ACKed
+  // version survives a crash. The write runs on the low-priority CacheWriter thread.
+  FlushCache();
+  return "";
 }
 
 std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source source) {

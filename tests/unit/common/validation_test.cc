@@ -51,7 +51,7 @@ TEST(ValidateServiceName, DnsLabels) {
   EXPECT_EQ(ValidateServiceName("payment-svc"), "");
   EXPECT_EQ(ValidateServiceName("a"), "");
   EXPECT_EQ(ValidateServiceName("svc1"), "");
-  for (const char* bad : {"", "Order_Svc", "Order", "-svc", "svc-", "a.b", "a b",
+  for (const char* bad : {"", "Order_Svc", "Order", "-svc", "svc-", "a.b", "a b", "123", "9svc",
                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
     EXPECT_NE(ValidateServiceName(bad), "") << bad;
   }
@@ -80,6 +80,8 @@ TEST(ValidateTarget, ServiceOrHostPort) {
   EXPECT_NE(ValidateTarget("pay ment"), "");
   EXPECT_NE(ValidateTarget("svc:0"), "");
   EXPECT_NE(ValidateTarget("svc:70000"), "");
+  EXPECT_NE(ValidateTarget("123"), "");  // neither a service name nor a host
+  EXPECT_NE(ValidateTarget("9101"), "");
 }
 
 Config TwoRouteConfig() {
@@ -122,6 +124,11 @@ TEST(ValidateConfig, RefusesDuplicatesAndBadParts) {
 
   config = TwoRouteConfig();
   config.mutable_routes(0)->set_match(gateway::v1::MATCH_UNSPECIFIED);
+  EXPECT_NE(ValidateConfig(config), "");
+
+  // A pushed config is checked whole: a target that is no service must be HOST[:PORT].
+  config = TwoRouteConfig();
+  config.mutable_routes(0)->set_target("123");
   EXPECT_NE(ValidateConfig(config), "");
 }
 

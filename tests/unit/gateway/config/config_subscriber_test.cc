@@ -215,7 +215,9 @@ TEST_F(ConfigSubscriberTest, ReconnectsAfterTheControlPlaneRestarts) {
   ASSERT_EQ(port, port_);
   const auto hello = restarted.WaitForHello(0);
   ASSERT_TRUE(hello.has_value());
-  EXPECT_LT(std::chrono::steady_clock::now() - restart_time, 4s);
+  // The backoff is capped at ~2 s; the slack is for a loaded machine, far below gRPC's own
+  // default reconnect backoff (up to 120 s) that the subscriber overrides.
+  EXPECT_LT(std::chrono::steady_clock::now() - restart_time, 8s);
   EXPECT_EQ(hello->running_version(), 5u);
   EXPECT_TRUE(WaitUntil([&] { return subscriber.connected(); }));
   EXPECT_EQ(subscriber.streams_opened(), 2u);
@@ -289,7 +291,7 @@ TEST_F(ConfigSubscriberTest, FindsAControlPlaneThatStartsAfterTheGateway) {
   ASSERT_EQ(port, later.port());
   const auto hello = discovery.WaitForHello(0);
   ASSERT_TRUE(hello.has_value());
-  EXPECT_LT(std::chrono::steady_clock::now() - start_time, 4s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start_time, 8s);  // see above
   EXPECT_EQ(hello->running_version(), 0u);
 
   ASSERT_TRUE(discovery.Push(SnapshotPush(1, "n1", SplitConfig(1))));
