@@ -112,6 +112,18 @@ std::string FormatHostPort(std::string_view host, uint32_t port) {
   return out + ":" + std::to_string(port);
 }
 
+std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error) {
+  if (text.size() >= 2 && text.substr(text.size() - 2) == ":0") {
+    // Validate everything but the port with a stand-in port, then pick-one it.
+    std::string with_port(text.substr(0, text.size() - 1));
+    with_port += '1';
+    auto parsed = ParseHostPort(with_port, error);
+    if (parsed) parsed->port = 0;
+    return parsed;
+  }
+  return ParseHostPort(text, error);
+}
+
 std::string ValidateServiceName(std::string_view name) {
   if (name.empty()) return "service name is empty";
   // RFC 1035 labels, as Kubernetes Service names are: a name that starts with a letter can never

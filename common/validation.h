@@ -26,6 +26,10 @@ std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error,
                                       std::optional<uint16_t> default_port = std::nullopt);
 std::string FormatHostPort(std::string_view host, uint32_t port);
 
+// "HOST:PORT" for an address to listen on: like ParseHostPort, but port 0 ("pick one") is
+// allowed.
+std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error);
+
 std::string ValidateServiceName(std::string_view name);  // RFC 1035 label, lower case
 std::string ValidateHost(std::string_view host);         // DNS name, IPv4 or IPv6 literal
 std::string ValidateRoutePath(std::string_view path);    // normalized, no trailing '/'

@@ -19,18 +19,6 @@
 
 namespace {
 
-// HOST:PORT where port 0 means "pick a free one".
-std::optional<gw::HostPort> ParseListen(const std::string& text, std::string* error) {
-  const size_t colon = text.rfind(':');
-  if (colon != std::string::npos && text.substr(colon + 1) == "0") {
-    if (auto parsed = gw::ParseHostPort(text.substr(0, colon) + ":1", nullptr)) {
-      parsed->port = 0;
-      return parsed;
-    }
-  }
-  return gw::ParseHostPort(text, error);
-}
-
 gw::LogLevel ToLogLevel(const std::string& name) {
   if (name == "debug") return gw::LogLevel::kDebug;
   if (name == "warn") return gw::LogLevel::kWarn;
@@ -71,11 +59,11 @@ int main(int argc, char** argv) {
   gw::ControlPlaneOptions options;
   options.db_path = db;
   std::string error;
-  auto grpc_listen = ParseListen(listen, &error);
+  auto grpc_listen = gw::ParseListenAddress(listen, &error);
   if (!grpc_listen) return UsageError("--listen: " + error);
   options.grpc_listen = *grpc_listen;
   if (!admin.empty()) {
-    auto admin_listen = ParseListen(admin, &error);
+    auto admin_listen = gw::ParseListenAddress(admin, &error);
     if (!admin_listen) return UsageError("--admin: " + error);
     options.admin_listen = *admin_listen;
   }

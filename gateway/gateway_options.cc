@@ -44,18 +44,6 @@ std::optional<LogLevel> ParseLogLevel(std::string_view text) {
 
 }  // namespace
 
-std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error) {
-  if (text.size() >= 2 && text.substr(text.size() - 2) == ":0") {
-    // Validate everything but the port with a stand-in port, then pick-one it.
-    std::string with_port(text.substr(0, text.size() - 1));
-    with_port += '1';
-    auto parsed = ParseHostPort(with_port, error);
-    if (parsed) parsed->port = 0;
-    return parsed;
-  }
-  return ParseHostPort(text, error);
-}
-
 std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* argv,
                                                   int* exit_code) {
   GatewayOptions options;

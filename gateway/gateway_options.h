@@ -34,10 +34,6 @@ struct GatewayOptions {
   LogLevel log_level = LogLevel::kInfo;
 };
 
-// "HOST:PORT" for an address to listen on: like ParseHostPort, but port 0 ("pick one") is
-// allowed.
-std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error);
-
 // Parses argv. Returns the options, or nullopt with *exit_code set: 0 after --help (printed on
 // stdout), 2 for a usage error (one line on stderr).
 std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* argv,

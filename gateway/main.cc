@@ -1,9 +1,11 @@
 // gateway: the data plane. Serves HTTP/1.1 on --listen by the routes the control plane streams
 // (or its cache file holds), with admin pages on --admin. See gateway_options.h for the flags.
 //
-// Start-up: load the cache, bind every worker's listener, start the admin pages, the workers,
-// then the subscription. SIGINT/SIGTERM: stop accepting, stop the subscription, let requests in
-// flight finish (up to --drain-timeout), exit 0.
+// Start-up: load the cache, check that nobody listens on --listen yet (exit 1 otherwise), bind
+// every worker's listener, start the admin pages, the workers, then the subscription.
+// SIGINT/SIGTERM: stop accepting, stop the subscription, let requests in flight finish (up to
+// --drain-timeout), exit 0.
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -40,6 +42,30 @@ tcp::endpoint ListenEndpoint(asio::io_context& io, const HostPort& listen) {
   return results.begin()->endpoint();
 }
 
+// Binds a probe socket to `endpoint` with SO_REUSEADDR like the workers' acceptors but without
+// SO_REUSEPORT, so it fails with address_in_use when anyone already listens there, including
+// another gateway's SO_REUSEPORT group, which the workers' own binds would silently join and
+// steal traffic from. On success sets endpoint's port to the one bound (port 0 picks one); the
+// probe closes on return, before the workers bind.
+boost::system::error_code ProbeListen(asio::io_context& io, tcp::endpoint& endpoint) {
+  tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec) return ec;
+  const tcp::endpoint bound = probe.local_endpoint(ec);
+  if (!ec) endpoint.port(bound.port());
+  return ec;
+}
+
+// "gateway cannot listen on HOST:PORT: REASON", one line.
+void LogCannotListen(const HostPort& listen, const boost::system::error_code& ec) {
+  const std::string reason =
+      ec == asio::error::address_in_use ? std::string("address already in use") : ec.message();
+  LogError("gateway cannot listen on " + FormatHostPort(listen.host, listen.port) + ": " + reason);
+}
+
 int Run(const GatewayOptions& options) {
   asio::io_context main_io{1};
   asio::signal_set signals(main_io, SIGINT, SIGTERM);
@@ -49,16 +75,22 @@ int Run(const GatewayOptions& options) {
   ConfigApplier applier(holder, options.cache_path, options.proxy.max_routes);
   applier.LoadCache();
 
-  // Bind every worker before serving: the first picks the port when --listen says 0, the
-  // others share it through SO_REUSEPORT.
+  // Bind every worker before serving, on the port the probe found free (it picks one when
+  // --listen says 0); with several workers they share it through SO_REUSEPORT.
   tcp::endpoint endpoint = ListenEndpoint(main_io, options.listen);
+  if (const auto ec = ProbeListen(main_io, endpoint)) {
+    LogCannotListen(options.listen, ec);
+    return 1;
+  }
   const bool reuse_port = options.workers > 1;
   std::vector<std::unique_ptr<Worker>> workers;
   workers.reserve(options.workers);
   for (size_t i = 0; i < options.workers; ++i) {
     auto worker = std::make_unique<Worker>(options.proxy, holder);
-    worker->Listen(endpoint, reuse_port);
-    if (i == 0) endpoint.port(worker->local_endpoint().port());
+    if (const auto ec = worker->Listen(endpoint, reuse_port)) {
+      LogCannotListen(options.listen, ec);
+      return 1;
+    }
     workers.push_back(std::move(worker));
   }
   const std::string http_address = FormatHostPort(endpoint.address().to_string(), endpoint.port());

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "gateway/proxy/header_rewrite.h"
+#include "gateway/upstream/round_robin.h"
 
 namespace gw {
 
@@ -31,12 +32,8 @@ void LogUpstreamFailure(std::string_view what, const UpstreamEndpoint& endpoint,
 }  // namespace
 
 Forwarder::Forwarder(const asio::any_io_executor& executor, UpstreamPool& pool,
-                     RoundRobin& balancer, const ProxySettings& settings)
-    : executor_(executor),
-      pool_(pool),
-      balancer_(balancer),
-      settings_(settings),
-      resolver_(executor) {}
+                     const ProxySettings& settings)
+    : executor_(executor), pool_(pool), settings_(settings), resolver_(executor) {}
 
 void Forwarder::Forward(Owner owner, ForwardSink& sink, HttpRequest& request,
                         const UpstreamTarget& target, bool set_host) {
@@ -50,7 +47,7 @@ void Forwarder::Forward(Owner owner, ForwardSink& sink, HttpRequest& request,
   any_connect_failure_ = false;
   retried_ = false;
   if (target.endpoints.empty()) return Finish(ProxyError::kUpstreamUnavailable);
-  first_ = balancer_.Next(target.name, target.endpoints.size());
+  first_ = RoundRobinNext(target);
   TryEndpoint(std::move(owner));
 }
 
@@ -60,7 +57,7 @@ void Forwarder::TryEndpoint(Owner owner) {
   const HostPort& chosen = endpoints[(first_ + attempt_) % endpoints.size()];
   endpoint_ = &pool_.Use(chosen);
   if (set_host_) request_->set(http::field::host, FormatHostPort(chosen.host, chosen.port));
-  connection_ = pool_.Acquire(*endpoint_);
+  connection_ = pool_.Acquire(*endpoint_, idempotent_);
   if (connection_) {
     reused_ = true;
     return DoWrite(std::move(owner));
@@ -166,8 +163,8 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
   }
   if (status >= 100 && status < 200) return DoRead(std::move(owner));  // interim: skip it
 
-  const bool reusable =
-      KeepAlive(parser_->get(), parser_->get().version()) && !parser_->need_eof() && connection_->buffer.size() == 0;
+  const bool reusable = KeepAlive(parser_->get(), parser_->get().version()) &&
+                        !parser_->need_eof() && connection_->buffer.size() == 0;
   if (reusable) pool_.Release(*endpoint_, std::move(connection_));
   Finish(ProxyError::kNone);
 }

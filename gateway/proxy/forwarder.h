@@ -1,11 +1,13 @@
 // Forwarder: sends one client request to a route's upstream and reads the response.
 //
 // The one place where the gateway talks to upstreams, phase by phase: pick an endpoint
-// (round-robin), take a pooled keep-alive connection or resolve and connect (trying the next
-// endpoint when one is refused, unreachable or times out), write the request, read the
-// response, and give the connection back to the pool when both sides allow keep-alive. A pooled
-// connection found closed by the upstream is retried once on a fresh connection for idempotent
-// methods. Each Session owns one Forwarder and reuses it for every request of its connection;
+// (round-robin, one cursor shared by all workers), take a pooled keep-alive connection or resolve
+// and connect (trying the next endpoint when one is refused, unreachable or times out), write the
+// request, read the response, and give the connection back to the pool when both sides allow
+// keep-alive. A pooled connection found closed by the upstream is retried once on a fresh
+// connection for idempotent methods; a non-idempotent request, never resent, only reuses a
+// connection idle for less than kNonIdempotentMaxIdle (the upstream is unlikely to be closing
+// it just then). Each Session owns one Forwarder and reuses it for every request of its connection;
 // it runs on the session's worker thread and never throws.
 #pragma once
 
@@ -21,7 +23,6 @@
 #include "gateway/proxy/proxy_error.h"
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/router/route_table.h"
-#include "gateway/upstream/round_robin.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {
@@ -39,7 +40,7 @@ class ForwardSink {
 
 class Forwarder {
  public:
-  Forwarder(const boost::asio::any_io_executor& executor, UpstreamPool& pool, RoundRobin& balancer,
+  Forwarder(const boost::asio::any_io_executor& executor, UpstreamPool& pool,
             const ProxySettings& settings);
 
   Forwarder(const Forwarder&) = delete;
@@ -74,7 +75,6 @@ class Forwarder {
 
   boost::asio::any_io_executor executor_;
   UpstreamPool& pool_;
-  RoundRobin& balancer_;
   const ProxySettings& settings_;
   boost::asio::ip::tcp::resolver resolver_;
 

@@ -30,7 +30,59 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// tchar, RFC 9110 section 5.6.2.
+bool IsTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    if (!IsTokenChar(c)) return false;
+  }
+  return true;
+}
+
+std::string_view TrimSpace(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace
+
+ProxyError CheckTransferEncoding(const HttpFields& fields, unsigned version) {
+  auto it = fields.find(http::field::transfer_encoding);
+  if (it == fields.end()) return ProxyError::kNone;
+  if (version < 11) return ProxyError::kBadRequest;
+  size_t codings = 0;
+  size_t chunked = 0;
+  bool last_is_chunked = false;
+  // Lines of one name are adjacent in Beast's list (see StripHopByHop).
+  for (; it != fields.end() && it->name() == http::field::transfer_encoding; ++it) {
+    const std::string_view value = ToStd(it->value());
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t comma = value.find(',', start);
+      if (comma == std::string_view::npos) comma = value.size();
+      const std::string_view element = TrimSpace(value.substr(start, comma - start));
+      start = comma + 1;
+      if (element.empty()) continue;
+      const size_t semicolon = element.find(';');
+      const std::string_view name = TrimSpace(element.substr(0, semicolon));
+      if (!IsToken(name)) return ProxyError::kBadRequest;
+      const bool is_chunked = EqualsIgnoreCase(name, "chunked");
+      ++codings;
+      if (is_chunked) ++chunked;
+      // chunked takes no parameters; the parser would not treat "chunked;x" as chunked.
+      last_is_chunked = is_chunked && semicolon == std::string_view::npos;
+    }
+  }
+  if (chunked != 1 || !last_is_chunked) return ProxyError::kBadRequest;
+  if (codings > 1) return ProxyError::kNotImplemented;
+  return ProxyError::kNone;
+}
 
 void StripHopByHop(HttpFields& fields) {
   // Headers named by Connection first, while the Connection values are still alive. Fields of

@@ -1,8 +1,9 @@
 // Header rewriting between the client hop and the upstream hop (both directions).
 //
 // Every decision the proxy makes about headers lives here as a pure function over Beast fields,
-// so it is tested without sockets: hop-by-hop stripping (RFC 9110 section 7.6.1), the
-// X-Forwarded-* headers, the request id, and message framing after the body was buffered.
+// so it is tested without sockets: request framing checks (Transfer-Encoding), hop-by-hop
+// stripping (RFC 9110 section 7.6.1), the X-Forwarded-* headers, the request id, and message
+// framing after the body was buffered.
 // Called by the Session for each request on its worker thread.
 #pragma once
 
@@ -10,9 +11,20 @@
 #include <string_view>
 
 #include "gateway/proxy/http_message.h"
+#include "gateway/proxy/proxy_error.h"
 #include "gateway/proxy/request_id.h"
 
 namespace gw {
+
+// Whether a request's Transfer-Encoding lets the gateway find where its body ends (RFC 9112
+// section 6.3), over every Transfer-Encoding line taken as one comma-separated list of codings
+// (case-insensitive, empty elements ignored). kNone when there is no Transfer-Encoding, or when
+// "chunked" is the final coding and appears exactly once; kNotImplemented (501) when other
+// codings precede it, which the gateway does not decode; kBadRequest (400) for anything else
+// ("gzip" alone, "xchunked", "chunked, chunked", an empty value, an HTTP/1.0 request with any
+// Transfer-Encoding: RFC 9112 section 6.1). Either failure must close the connection: the body's
+// end is unknown. (Transfer-Encoding with Content-Length is refused by the parser before this.)
+ProxyError CheckTransferEncoding(const HttpFields& fields, unsigned version);
 
 // Removes the hop-by-hop headers Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
 // Transfer-Encoding and Upgrade, and every header that a Connection header names. Host is never

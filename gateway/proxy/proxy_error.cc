@@ -26,6 +26,8 @@ ErrorReply ReplyFor(ProxyError error) {
       return {413, "request body too large"};
     case ProxyError::kHeaderTooLarge:
       return {431, "request header too large"};
+    case ProxyError::kNotImplemented:
+      return {501, "transfer coding not implemented"};
     case ProxyError::kNotReady:
       return {503, "no config loaded"};
     case ProxyError::kUpstreamUnavailable:

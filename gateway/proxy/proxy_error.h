@@ -13,11 +13,12 @@ namespace gw {
 
 enum class ProxyError {
   kNone,
-  kBadRequest,           // 400: unparsable request, bad Host
+  kBadRequest,           // 400: unparsable request, bad Host or request-target, bad framing
   kInvalidPath,          // 400: path that cannot be normalized
   kNoRoute,              // 404: no route matches (body also names the path)
   kBodyTooLarge,         // 413: body beyond --max-body-size
   kHeaderTooLarge,       // 431: header beyond --max-header-size
+  kNotImplemented,       // 501: a transfer coding other than chunked
   kNotReady,             // 503: no config loaded yet
   kUpstreamUnavailable,  // 503: DNS failure or no usable endpoint
   kUpstreamConnect,      // 502: connect refused, unreachable or timed out on every endpoint

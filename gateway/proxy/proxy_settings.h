@@ -18,7 +18,7 @@ struct ProxySettings {
   uint32_t max_header_size = 16 * 1024;                    // --max-header-size: 431 beyond
   uint64_t max_response_body_size = 64 * 1024 * 1024;      // --max-response-body-size: 502
   size_t upstream_max_idle = 64;                           // --upstream-max-idle per endpoint
-  size_t max_routes = 10000;                               // --max-routes (bounds worker maps)
+  size_t max_routes = 10000;                               // --max-routes: configs beyond NACKed
 };
 
 }  // namespace gw

@@ -2,9 +2,11 @@
 //
 // Built once per pushed config (on the config thread), then only read. Workers hold it through
 // a shared_ptr<const RouteTable> taken once per request, so a swap never touches a request in
-// flight. Balancing state (round-robin cursors) is not here: it lives with each worker.
+// flight. The one exception to "only read": each upstream's round-robin cursor (see
+// UpstreamTarget::next_endpoint).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +25,9 @@ struct UpstreamTarget {
   std::string name;                // service name, or "host:port" for a DNS target
   bool is_service = false;
   std::vector<HostPort> endpoints; // hosts may be IP literals or DNS names
+  // The one piece of mutable state in a table: a relaxed counter, shared by workers so
+  // round-robin is exact across them (gateway/upstream/round_robin.h).
+  mutable std::atomic<uint64_t> next_endpoint{0};
 };
 
 struct RouteEntry {

@@ -40,7 +40,7 @@ bool ExpectsContinue(const HttpRequest& request) {
 Session::Session(Worker& worker, tcp::socket socket)
     : worker_(worker),
       stream_(std::move(socket)),
-      forwarder_(stream_.get_executor(), worker.pool(), worker.balancer(), worker.settings()) {}
+      forwarder_(stream_.get_executor(), worker.pool(), worker.settings()) {}
 
 void Session::Start() {
   beast::error_code ec;
@@ -77,6 +77,14 @@ void Session::DoReadHeader() {
 void Session::OnReadHeader(const boost::system::error_code& ec) {
   awaiting_request_ = false;
   if (ec) return OnReadError(ec);
+  // Before any byte of the body is read: a Transfer-Encoding the parser does not frame as
+  // chunked would leave the body to be read as the next request (request smuggling).
+  client_version_ = parser_->get().version();
+  head_ = parser_->get().method() == http::verb::head;
+  if (const ProxyError framing = CheckTransferEncoding(parser_->get(), client_version_);
+      framing != ProxyError::kNone) {
+    return ReplyError(framing, true);
+  }
   if (parser_->is_done()) return HandleRequest();
   if (!ExpectsContinue(parser_->get())) return DoReadBody();
   stream_.expires_after(worker_.settings().idle_timeout);
@@ -108,19 +116,34 @@ void Session::OnReadError(const boost::system::error_code& ec) {
 
 void Session::HandleRequest() {
   HttpRequest& request = parser_->get();
-  client_version_ = request.version();
-  client_keep_alive_ = KeepAlive(request, request.version()) && !worker_.draining();
-  head_ = request.method() == http::verb::head;
+  client_keep_alive_ = KeepAlive(request, client_version_);  // version and head_: OnReadHeader
 
+  // RFC 9112 section 3.2: one Host with a valid value; only HTTP/1.0 may send none (or empty).
   const size_t hosts = request.count(http::field::host);
   if (hosts > 1 || (client_version_ >= 11 && hosts == 0)) {
-    return ReplyError(ProxyError::kBadRequest, true);  // RFC 9112 section 3.2
+    return ReplyError(ProxyError::kBadRequest, true);
+  }
+  bool host_missing = hosts == 0;
+  if (hosts == 1) {
+    const std::string_view host = ToStd(request[http::field::host]);
+    if (host.empty() && client_version_ < 11) {
+      request.erase(http::field::host);
+      host_missing = true;
+    } else if (!IsValidHost(host)) {
+      return ReplyError(ProxyError::kBadRequest, true);
+    }
   }
   const auto target = SplitRequestTarget(ToStd(request.target()));
   if (!target) return ReplyError(ProxyError::kBadRequest, false);
   const auto path = NormalizePath(target->path);
   if (!path) return ReplyError(ProxyError::kInvalidPath, false);
   BuildUpstreamTarget(upstream_target_, *path, *target);  // before the request is changed
+  if (target->absolute_form) {
+    // RFC 9112 section 3.2.2: the Host header is ignored, the target's authority replaces it.
+    scratch_.assign(target->authority);
+    request.set(http::field::host, ToBeast(scratch_));
+    host_missing = false;
+  }
 
   if (!RewriteRequestHeaders(request, client_ip_, worker_.request_ids(), request_id_, scratch_)) {
     return ReplyError(ProxyError::kHeaderTooLarge, false);
@@ -135,7 +158,7 @@ void Session::HandleRequest() {
   }
 
   FrameUpstreamRequest(request, upstream_target_);
-  forwarder_.Forward(shared_from_this(), *this, request, *route->upstream, hosts == 0);
+  forwarder_.Forward(shared_from_this(), *this, request, *route->upstream, host_missing);
 }
 
 void Session::OnForwarded(ProxyError error) {
@@ -143,7 +166,9 @@ void Session::OnForwarded(ProxyError error) {
   if (error != ProxyError::kNone) return ReplyError(error, false);
   HttpResponse& response = forwarder_.response();
   RewriteResponseHeaders(response, request_id_);
-  FrameClientResponse(response, head_, client_version_, client_keep_alive_);
+  // Draining may have begun while the upstream answered: then say so rather than advertise a
+  // keep-alive the gateway will not honour.
+  FrameClientResponse(response, head_, client_version_, client_keep_alive_ && !worker_.draining());
   DoWrite(response);
 }
 
@@ -157,7 +182,7 @@ void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   error_response_.content_length(error_response_.body().size());
   if (head_) error_response_.body().clear();  // the length is announced, the body not sent
   error_response_.version(client_version_ >= 11 ? 11 : 10);
-  error_response_.keep_alive(!close && client_keep_alive_);
+  error_response_.keep_alive(!close && client_keep_alive_ && !worker_.draining());
   if (close) {
     // The rest of this request was not read: answer, then let the client finish sending.
     stream_.expires_after(worker_.settings().idle_timeout);

@@ -3,6 +3,9 @@
 // Reads requests one at a time (HTTP/1.1 keep-alive, HTTP/1.0 honoured), routes each on the
 // normalized path with the RouteTable loaded once for that request, rewrites headers, hands the
 // request to its Forwarder and writes the upstream's response (or a small JSON error) back.
+// A request whose end or whose Host cannot be trusted (a Transfer-Encoding other than "chunked"
+// alone, an invalid Host) is answered 400 or 501 and the connection closed; a response written
+// once the worker drains says Connection: close.
 // Owned by its pending operations through shared_from_this(); created by a Worker's acceptor
 // and run on that worker's thread only. Never throws.
 #pragma once
@@ -68,7 +71,7 @@ class Session : public std::enable_shared_from_this<Session>,
   std::string upstream_target_;
   std::string scratch_;
   unsigned client_version_ = 11;
-  bool client_keep_alive_ = true;
+  bool client_keep_alive_ = true;  // the client's wish; draining overrides it per response
   bool head_ = false;
   bool awaiting_request_ = false;  // reading the header of the next request
 };

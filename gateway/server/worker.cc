@@ -9,7 +9,6 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <system_error>
 
 #include "common/log.h"
 
@@ -44,17 +43,19 @@ Worker::~Worker() {
   pool_.Close();
 }
 
-void Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  if (reuse_port) {
+boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port) {
+  boost::system::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && reuse_port) {
     const int one = 1;
     if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-      throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
+      ec.assign(errno, boost::system::system_category());
     }
   }
-  acceptor_.bind(endpoint);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  return ec;
 }
 
 tcp::endpoint Worker::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -108,9 +109,6 @@ void Worker::ScheduleSweep() {
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || draining_) return;
     pool_.Sweep(std::chrono::steady_clock::now());
-    // Cursors of upstreams that left the config: bounded by a generous multiple of what one
-    // config can name, then started afresh.
-    if (balancer_.size() > 4 * settings_.max_routes + 1024) balancer_.Clear();
     ScheduleSweep();
   });
 }

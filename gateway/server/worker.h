@@ -1,9 +1,10 @@
 // Worker: one thread of the gateway's data path, with everything its requests touch.
 //
 // Each worker runs its own io_context on its own thread with its own SO_REUSEPORT acceptor,
-// upstream connection pool, round-robin cursors and request-id generator, so nothing on the
-// request path is shared between threads except the published RouteTable (loaded once per
-// request). Owned by main; Listen/Start at start-up, Drain/Stop/Join at shutdown.
+// upstream connection pool and request-id generator, so nothing on the request path is shared
+// between threads except the published RouteTable (loaded once per request) and the relaxed
+// round-robin counters inside it. Owned by main; Listen/Start at start-up, Drain/Stop/Join at
+// shutdown.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,7 +20,6 @@
 #include "gateway/proxy/request_id.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/session.h"
-#include "gateway/upstream/round_robin.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {
@@ -33,8 +33,9 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Start-up, before Start: binds and listens on `endpoint` (port 0 picks one). With
-  // `reuse_port`, other workers may bind the same address. Throws std::system_error.
-  void Listen(const boost::asio::ip::tcp::endpoint& endpoint, bool reuse_port);
+  // `reuse_port`, other workers may bind the same address. Returns what failed, if anything.
+  [[nodiscard]] boost::system::error_code Listen(const boost::asio::ip::tcp::endpoint& endpoint,
+                                                 bool reuse_port);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
   void Start();  // starts the thread: accepting and serving
@@ -53,7 +54,6 @@ class Worker {
   const RouteTableHolder& routes() const { return routes_; }
   RequestIdGenerator& request_ids() { return request_ids_; }
   UpstreamPool& pool() { return pool_; }
-  RoundRobin& balancer() { return balancer_; }
   bool draining() const { return draining_; }
 
  private:
@@ -64,7 +64,6 @@ class Worker {
   const ProxySettings& settings_;
   const RouteTableHolder& routes_;
   RequestIdGenerator request_ids_;
-  RoundRobin balancer_;
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.
   boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;
   boost::asio::io_context io_{1};

@@ -2,10 +2,10 @@
 
 namespace gw {
 
-size_t RoundRobin::Next(std::string_view upstream, size_t count) {
-  auto it = cursors_.find(upstream);
-  if (it == cursors_.end()) it = cursors_.emplace(std::string(upstream), 0).first;
-  return static_cast<size_t>(it->second++ % count);
+size_t RoundRobinNext(const UpstreamTarget& target) {
+  // Relaxed: only the counter's own sequence matters, not its order with other memory.
+  const uint64_t turn = target.next_endpoint.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<size_t>(turn % target.endpoints.size());
 }
 
 }  // namespace gw

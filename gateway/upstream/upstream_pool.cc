@@ -17,6 +17,13 @@ bool LooksReusable(tcp::socket& socket) {
   return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
+IdleReuse ChooseIdleReuse(std::chrono::steady_clock::duration idle_for, bool idempotent,
+                          std::chrono::milliseconds idle_timeout) {
+  if (idle_for >= idle_timeout) return IdleReuse::kDrop;
+  if (!idempotent && idle_for >= kNonIdempotentMaxIdle) return IdleReuse::kKeep;
+  return IdleReuse::kTry;
+}
+
 UpstreamEndpoint& UpstreamPool::Use(const HostPort& endpoint) {
   auto it = endpoints_.find(KeyView{endpoint.host, endpoint.port});
   if (it == endpoints_.end()) {
@@ -37,12 +44,16 @@ void UpstreamPool::Unuse(UpstreamEndpoint& endpoint) {
   endpoint.last_used = std::chrono::steady_clock::now();
 }
 
-UpstreamConnectionPtr UpstreamPool::Acquire(UpstreamEndpoint& endpoint) {
-  const auto oldest_allowed = std::chrono::steady_clock::now() - limits_.idle_timeout;
+UpstreamConnectionPtr UpstreamPool::Acquire(UpstreamEndpoint& endpoint, bool idempotent) {
+  const auto now = std::chrono::steady_clock::now();
+  // Newest first: when the newest is too old for this request, so are all the others.
   while (!endpoint.idle.empty()) {
+    const auto idle_for = now - endpoint.idle.back()->idle_since;
+    const IdleReuse choice = ChooseIdleReuse(idle_for, idempotent, limits_.idle_timeout);
+    if (choice == IdleReuse::kKeep) return nullptr;
     UpstreamConnectionPtr connection = std::move(endpoint.idle.back());
     endpoint.idle.pop_back();
-    if (connection->idle_since >= oldest_allowed && LooksReusable(connection->stream.socket())) {
+    if (choice == IdleReuse::kTry && LooksReusable(connection->stream.socket())) {
       return connection;
     }
     // Stale: dropped here, which closes it.

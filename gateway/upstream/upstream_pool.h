@@ -4,7 +4,9 @@
 // checked out for one request/response exchange and given back only when the exchange ended
 // cleanly and both sides allow keep-alive; the pool caps idle connections per endpoint and
 // closes those idle longer than the idle timeout (Sweep). Checking out skips connections the
-// upstream has closed meanwhile, found with a non-blocking peek at the socket.
+// upstream has closed meanwhile, found with a non-blocking peek at the socket, and, for a
+// request that is never resent (non-idempotent), connections idle for kNonIdempotentMaxIdle or
+// longer: an upstream closing an idle connection as the request arrives would lose it.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -24,6 +26,24 @@
 #include "common/validation.h"
 
 namespace gw {
+
+// The longest a pooled connection may have been idle to carry a non-idempotent request (POST,
+// PATCH...), which the gateway never resends: well below common upstream keep-alive timeouts
+// (5 s and more), so the upstream is not closing it while the request travels. Older idle
+// connections stay pooled for idempotent requests, which are retried once if one was closed.
+inline constexpr std::chrono::milliseconds kNonIdempotentMaxIdle{2000};
+
+// What checking out does with an idle connection, by how long it has been idle.
+enum class IdleReuse {
+  kTry,   // use it if it is still open
+  kKeep,  // leave it pooled: too old for this request, still fine for an idempotent one
+  kDrop,  // close it: idle for the idle timeout or longer
+};
+
+// The choice for a connection idle for `idle_for`, for a request that may be resent
+// (`idempotent`) or not, under the pool's `idle_timeout`.
+IdleReuse ChooseIdleReuse(std::chrono::steady_clock::duration idle_for, bool idempotent,
+                          std::chrono::milliseconds idle_timeout);
 
 // One connection to an upstream endpoint, with the read buffer that belongs to it.
 struct UpstreamConnection {
@@ -63,8 +83,9 @@ class UpstreamPool {
   UpstreamEndpoint& Use(const HostPort& endpoint);
   void Unuse(UpstreamEndpoint& endpoint);
 
-  // The most recently idle connection that is still open, or null.
-  UpstreamConnectionPtr Acquire(UpstreamEndpoint& endpoint);
+  // The most recently idle connection that is still open and, unless `idempotent`, idle for
+  // less than kNonIdempotentMaxIdle; or null (then open a new one).
+  UpstreamConnectionPtr Acquire(UpstreamEndpoint& endpoint, bool idempotent);
 
   // Gives a connection back after a clean exchange. Closed instead when the endpoint already
   // holds the maximum of idle connections, or the pool is closed.

@@ -1,5 +1,6 @@
 """What a client of one gateway sees: segment-boundary prefixes, --exact, route update and
-delete, 404 JSON, forwarded and hop-by-hop headers, 502/503/504, round-robin.
+delete, 404 JSON, forwarded and hop-by-hop headers, 502/503/504, round-robin, hostile framing
+(Transfer-Encoding, request-target forms, Host values), a second gateway on a taken address.
 
 One control plane serves the whole class and each test works under its own path prefix; each
 test gets its own gateway (--upstream-timeout 500ms), so one that a test breaks cannot fail the
@@ -279,6 +280,17 @@ class RoutingTest(harness.SharedClusterTestCase):
         self.assertTrue(all(x != y for x, y in zip(names, names[1:])),
                         "round-robin alternates: %s" % names)
 
+    def test_round_robin_is_even_across_workers(self):
+        """One cursor per upstream, shared by the workers: connections spread over both workers
+        by the kernel still give every endpoint exactly its share."""
+        ups = [self.cluster.upstream("even-%d" % i) for i in range(3)]
+        self.apply(["service", "add", "even-svc"] +
+                   [arg for up in ups for arg in ("--endpoint", up.address)],
+                   ["route", "add", "/even", "even-svc"])
+        names = [self.gw.get("/even/%d" % i).upstream_name() for i in range(12)]
+        self.assertEqual(sorted(names.count(up.name) for up in ups), [4, 4, 4], names)
+        self.assertEqual(names, names[:3] * 4, "one rotation, whichever worker: %s" % names)
+
     def test_upstream_connections_are_reused(self):
         reuse = self.cluster.upstream("reuse")
         self.apply(["service", "add", "reuse-svc", "--endpoint", reuse.address],
@@ -289,6 +301,116 @@ class RoutingTest(harness.SharedClusterTestCase):
             self.assertServes("/reuse/%d" % i, "reuse", client)
         # At most one connection per worker (2), never one per request.
         self.assertLessEqual(reuse.connections, 2)
+
+    # ------------------------------------------------------------------ hostile framing
+
+    def raw(self, request, timeout=5):
+        """Sends raw bytes on a new connection; returns (bytes received until the gateway
+        closed, seconds it took)."""
+        start = time.monotonic()
+        data = harness.raw_http(self.gw.address, request, timeout=timeout)
+        return data, time.monotonic() - start
+
+    def assertAnsweredThenClosed(self, request, status):
+        """The gateway answers `status` once, nothing after it, and closes the connection."""
+        data, elapsed = self.raw(request)
+        self.assertRegex(data[:13], br"^HTTP/1\.[01] %d " % status, (request, data[:300]))
+        self.assertEqual(data.count(b"HTTP/1."), 1, "one answer only: %r" % data)
+        self.assertLess(elapsed, 4.0, "the gateway closes the connection: %r" % request)
+        return data
+
+    def test_transfer_encoding_other_than_chunked_alone_is_refused(self):
+        """A Transfer-Encoding the gateway would not frame as chunked must not let the body be
+        read as a second request (smuggling): 400 and close, or 501 for codings before
+        chunked."""
+        self.apply(["route", "add", "/te", "order-svc"])
+        smuggled = b"GET /te/smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
+        refused = [
+            (b"Transfer-Encoding: xchunked\r\n", 400),
+            (b"Transfer-Encoding: chunked, chunked\r\n", 400),
+            (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400),
+            (b"Transfer-Encoding: gzip\r\n", 400),
+            (b"Transfer-Encoding: chunked, gzip\r\n", 400),
+            (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400),
+            (b"Transfer-Encoding: gzip, chunked\r\n", 501),
+            (b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 501),
+        ]
+        for headers, status in refused:
+            with self.subTest(headers=headers):
+                request = b"POST /te/x HTTP/1.1\r\nHost: h\r\n" + headers + b"\r\n" + smuggled
+                self.assertAnsweredThenClosed(request, status)
+        # HTTP/1.0 has no transfer codings: faulty framing.
+        self.assertAnsweredThenClosed(b"POST /te/x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n"
+                                      b"\r\n0\r\n\r\n" + smuggled, 400)
+        seen = [r["path"] for r in self.order.requests]
+        self.assertFalse([p for p in seen if p.startswith("/te/")], seen)
+        # Chunked alone is fine, in any case.
+        data, _ = self.raw(b"POST /te/ok HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n"
+                           b"Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), data[:300])
+        self.assertEqual(json.loads(body)["body"], "hello")
+
+    def test_absolute_form_request_target(self):
+        """RFC 9112 section 3.2.2: absolute-form is accepted, routed on its path, and its
+        authority replaces the Host header."""
+        self.apply(["route", "add", "/abs", "order-svc"])
+        for target, path in ((b"http://api.example.com:8080/abs/x?q=1", "/abs/x?q=1"),
+                             (b"HTTPS://api.example.com:8080/abs", "/abs")):
+            with self.subTest(target=target):
+                data, _ = self.raw(b"GET " + target + b" HTTP/1.1\r\nHost: ignored.example\r\n"
+                                   b"Connection: close\r\n\r\n")
+                head, _, body = data.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), data[:300])
+                seen = json.loads(body)
+                self.assertEqual(seen["path"], path)
+                self.assertEqual(seen["headers"].get("host"), "api.example.com:8080")
+                self.assertEqual(seen["headers"].get("x-forwarded-host"), "api.example.com:8080")
+        # Other forms are refused; the connection stays usable after them.
+        for line in (b"GET * HTTP/1.1", b"OPTIONS * HTTP/1.1", b"GET api.example.com:80 HTTP/1.1",
+                     b"CONNECT api.example.com:443 HTTP/1.1", b"GET ftp://h/abs HTTP/1.1",
+                     b"GET http://user@h/abs HTTP/1.1"):
+            with self.subTest(line=line):
+                data, _ = self.raw(line + b"\r\nHost: h\r\n\r\n"
+                                   b"GET /abs HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data[:300])
+                self.assertIn(b"HTTP/1.1 200 ", data, "served the next request: %r" % data)
+
+    def test_invalid_host_is_400_and_closes(self):
+        self.apply(["route", "add", "/hosts", "order-svc"])
+        following = b"GET /hosts HTTP/1.1\r\nHost: h\r\n\r\n"  # must never be answered
+        for host in (b"a b", b"evil.example/x", b"user@h", b"h?x", b"h#f", b"", b"[::1",
+                     b"h:80:80", b"h:http"):
+            with self.subTest(host=host):
+                self.assertAnsweredThenClosed(
+                    b"GET /hosts HTTP/1.1\r\nHost: " + host + b"\r\n\r\n" + following, 400)
+        for host in ("[::1]:8080", "api.example.com:8080", "127.0.0.1"):
+            with self.subTest(host=host):
+                r = self.gw.get("/hosts", headers={"Host": host})
+                self.assertEqual((r.status, r.json()["headers"].get("host")), (200, host), r)
+        # HTTP/1.0 may send an empty Host: treated as none.
+        data, _ = self.raw(b"GET /hosts HTTP/1.0\r\nHost:\r\n\r\n")
+        self.assertTrue(data.startswith(b"HTTP/1.0 200"), data[:300])
+
+    def test_a_second_gateway_on_the_same_address_exits(self):
+        """With SO_REUSEPORT a second gateway would share the port and steal traffic: it must
+        refuse to start instead, whatever its worker count."""
+        for workers in ("2", "1"):
+            with self.subTest(workers=workers):
+                proc = self.cluster.spawn("gateway-second-%s" % workers, [
+                    harness.binary("gateway"), "--listen", self.gw.address,
+                    "--control-plane", self.cluster.control_plane.address,
+                    "--node-id", "gw-second", "--cache", self.cluster.path("second.cache"),
+                    "--admin", "127.0.0.1:0", "--workers", workers])
+                try:
+                    code = proc.popen.wait(timeout=10)
+                finally:
+                    proc.stop()
+                self.assertEqual(code, 1, proc.log_text())
+                self.assertIn("gateway cannot listen on %s: address already in use"
+                              % self.gw.address, proc.log_text())
+        self.apply(["route", "add", "/still", "order-svc"])
+        self.assertServes("/still", "order")
 
     def test_admin_pages(self):
         self.assertEqual(self.gw.admin_get("/healthz").status, 200)

@@ -42,6 +42,22 @@ TEST(ParseHostPort, DefaultPort) {
   EXPECT_FALSE(ParseHostPort("auth-svc", nullptr));
 }
 
+TEST(ParseListenAddress, AllowsPortZero) {
+  std::string error;
+  auto address = ParseListenAddress("127.0.0.1:0", &error);
+  ASSERT_TRUE(address) << error;
+  EXPECT_EQ(address->port, 0);
+  address = ParseListenAddress("[::]:0", &error);
+  ASSERT_TRUE(address) << error;
+  EXPECT_EQ(address->host, "::");
+  address = ParseListenAddress("0.0.0.0:8080", &error);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->port, 8080);
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1", &error));
+  EXPECT_FALSE(ParseListenAddress(":0", &error));
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:70000", &error));
+}
+
 TEST(FormatHostPort, BracketsIPv6) {
   EXPECT_EQ(FormatHostPort("::1", 80), "[::1]:80");
   EXPECT_EQ(FormatHostPort("10.0.0.1", 80), "10.0.0.1:80");

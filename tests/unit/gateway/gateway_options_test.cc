@@ -118,21 +118,5 @@ TEST(GatewayOptions, HelpExitsWithZero) {
   EXPECT_EQ(exit_code, 0);
 }
 
-TEST(ParseListenAddress, AllowsPortZero) {
-  std::string error;
-  auto address = ParseListenAddress("127.0.0.1:0", &error);
-  ASSERT_TRUE(address) << error;
-  EXPECT_EQ(address->port, 0);
-  address = ParseListenAddress("[::]:0", &error);
-  ASSERT_TRUE(address) << error;
-  EXPECT_EQ(address->host, "::");
-  address = ParseListenAddress("0.0.0.0:8080", &error);
-  ASSERT_TRUE(address);
-  EXPECT_EQ(address->port, 8080);
-  EXPECT_FALSE(ParseListenAddress("127.0.0.1", &error));
-  EXPECT_FALSE(ParseListenAddress(":0", &error));
-  EXPECT_FALSE(ParseListenAddress("127.0.0.1:70000", &error));
-}
-
 }  // namespace
 }  // namespace gw

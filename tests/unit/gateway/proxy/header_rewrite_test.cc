@@ -21,6 +21,58 @@ std::vector<std::string> Names(const HttpFields& fields) {
   return names;
 }
 
+// Fields with one Transfer-Encoding line per value, in order.
+HttpFields WithTransferEncoding(std::initializer_list<const char*> lines) {
+  HttpFields fields;
+  fields.set("Host", "h");
+  for (const char* line : lines) fields.insert(http::field::transfer_encoding, line);
+  return fields;
+}
+
+TEST(CheckTransferEncoding, AcceptsChunkedAloneOrNoTransferEncoding) {
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({}), 11), ProxyError::kNone);
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({"chunked"}), 11), ProxyError::kNone);
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({"Chunked"}), 11), ProxyError::kNone);
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({" , chunked ,"}), 11), ProxyError::kNone);
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({}), 10), ProxyError::kNone);
+}
+
+TEST(CheckTransferEncoding, OtherCodingsBeforeChunkedAreNotImplemented) {
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({"gzip, chunked"}), 11),
+            ProxyError::kNotImplemented);
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({"gzip", "chunked"}), 11),
+            ProxyError::kNotImplemented);
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({"x-custom;q=1, deflate,CHUNKED"}), 11),
+            ProxyError::kNotImplemented);
+}
+
+TEST(CheckTransferEncoding, AnythingElseIsABadRequest) {
+  for (const auto& lines : std::vector<std::vector<const char*>>{
+           {"gzip"},
+           {"xchunked"},
+           {"chunkedx"},
+           {"chunked, chunked"},
+           {"chunked", "chunked"},
+           {"chunked", "gzip"},
+           {"chunked, gzip"},
+           {"chunked;ext=1"},
+           {""},
+           {","},
+           {"identity"},
+           {"chu nked"},
+           {"\"chunked\""},
+           {"gzip, chunked, chunked"},
+       }) {
+    HttpFields fields;
+    for (const char* line : lines) fields.insert(http::field::transfer_encoding, line);
+    std::string shown;
+    for (const char* line : lines) shown += std::string("[") + line + "]";
+    EXPECT_EQ(CheckTransferEncoding(fields, 11), ProxyError::kBadRequest) << shown;
+  }
+  // HTTP/1.0 has no transfer codings: the framing is faulty (RFC 9112 section 6.1).
+  EXPECT_EQ(CheckTransferEncoding(WithTransferEncoding({"chunked"}), 10), ProxyError::kBadRequest);
+}
+
 TEST(KeepAlive, EveryConnectionLineCounts) {
   HttpFields fields;
   EXPECT_TRUE(KeepAlive(fields, 11));

@@ -19,6 +19,7 @@ TEST(ReplyFor, MapsEachFailureToItsStatus) {
   EXPECT_EQ(ReplyFor(ProxyError::kNoRoute).status, 404u);
   EXPECT_EQ(ReplyFor(ProxyError::kBodyTooLarge).status, 413u);
   EXPECT_EQ(ReplyFor(ProxyError::kHeaderTooLarge).status, 431u);
+  EXPECT_EQ(ReplyFor(ProxyError::kNotImplemented).status, 501u);
   EXPECT_EQ(ReplyFor(ProxyError::kNotReady).status, 503u);
   EXPECT_EQ(ReplyFor(ProxyError::kUpstreamUnavailable).status, 503u);
   EXPECT_EQ(ReplyFor(ProxyError::kUpstreamConnect).status, 502u);

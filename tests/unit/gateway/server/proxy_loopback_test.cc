@@ -13,6 +13,7 @@
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -167,6 +168,14 @@ class Client {
 
   HttpResponse Get(std::string target) { return Send(HttpRequest{http::verb::get, target, 11}); }
 
+  // Whether the gateway closed the connection (EOF) rather than sending anything more.
+  bool ClosedByPeer() {
+    char byte;
+    boost::system::error_code ec;
+    socket_.read_some(asio::buffer(&byte, 1), ec);
+    return ec == asio::error::eof;
+  }
+
  private:
   asio::io_context io_;
   tcp::socket socket_;
@@ -216,7 +225,7 @@ class ProxyLoopbackTest : public ::testing::Test {
       holder_.Store(std::move(table));
     }
     worker_ = std::make_unique<Worker>(settings_, holder_);
-    worker_->Listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), false);
+    ASSERT_FALSE(worker_->Listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), false));
     port_ = worker_->local_endpoint().port();
     worker_->Start();
   }
@@ -454,6 +463,34 @@ TEST_F(ProxyLoopbackTest, KeepsServingTheTableARequestStartedWith) {
   holder_.Store(RouteTable::Build(config_, 100, &error));
   EXPECT_EQ(client.Get("/api/payment").body(), "b");
   EXPECT_EQ(client.Get("/api/order").body(), "a");
+}
+
+TEST_F(ProxyLoopbackTest, AResponseWrittenWhileDrainingSaysConnectionClose) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  ScriptedUpstream upstream([released](int, int, const HttpRequest&) {
+    released.wait();  // holds the response until the worker drains
+    return Answer("late");
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  auto pending = std::async(std::launch::async, [&client] { return client.Get("/x"); });
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (upstream.seen().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(upstream.seen().size(), 1u);
+  // Queued on the worker before the upstream can answer: the response is framed after it.
+  worker_->Drain();
+  release.set_value();
+  const HttpResponse response = pending.get();
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "late");
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_EQ(Header(response, "Connection"), "close");
+  EXPECT_TRUE(client.ClosedByPeer());
 }
 
 }  // namespace

@@ -48,14 +48,14 @@ TEST_F(UpstreamPoolTest, RecordsIpLiteralsAsAddressesAndNamesForResolution) {
 TEST_F(UpstreamPoolTest, GivesBackTheMostRecentlyReleasedConnection) {
   UpstreamPool pool({});
   UpstreamEndpoint& record = pool.Use(endpoint());
-  EXPECT_EQ(pool.Acquire(record), nullptr);
+  EXPECT_EQ(pool.Acquire(record, true), nullptr);
   auto first = Connect();
   auto second = Connect();
   UpstreamConnection* second_raw = second.get();
   pool.Release(record, std::move(first));
   pool.Release(record, std::move(second));
   EXPECT_EQ(pool.idle_count(), 2u);
-  auto again = pool.Acquire(record);
+  auto again = pool.Acquire(record, true);
   EXPECT_EQ(again.get(), second_raw);
   EXPECT_EQ(pool.idle_count(), 1u);
 }
@@ -69,7 +69,7 @@ TEST_F(UpstreamPoolTest, SkipsConnectionsTheUpstreamClosed) {
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   UpstreamConnectionPtr got;
   while (std::chrono::steady_clock::now() < deadline) {
-    got = pool.Acquire(record);
+    got = pool.Acquire(record, true);
     if (!got) break;
     pool.Release(record, std::move(got));
     std::this_thread::sleep_for(1ms);
@@ -86,7 +86,7 @@ TEST_F(UpstreamPoolTest, SkipsConnectionsWithUnexpectedBytes) {
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   UpstreamConnectionPtr got;
   while (std::chrono::steady_clock::now() < deadline) {
-    got = pool.Acquire(record);
+    got = pool.Acquire(record, true);
     if (!got) break;
     pool.Release(record, std::move(got));
     std::this_thread::sleep_for(1ms);
@@ -132,7 +132,46 @@ TEST_F(UpstreamPoolTest, AcquireSkipsConnectionsIdleTooLong) {
   UpstreamEndpoint& record = pool.Use(endpoint());
   pool.Release(record, Connect());
   record.idle.back()->idle_since -= 2s;
-  EXPECT_EQ(pool.Acquire(record), nullptr);
+  EXPECT_EQ(pool.Acquire(record, true), nullptr);
+}
+
+TEST(ChooseIdleReuse, NonIdempotentRequestsOnlyTakeRecentlyIdleConnections) {
+  const auto timeout = 60000ms;
+  EXPECT_EQ(ChooseIdleReuse(0ms, false, timeout), IdleReuse::kTry);
+  EXPECT_EQ(ChooseIdleReuse(kNonIdempotentMaxIdle - 1ms, false, timeout), IdleReuse::kTry);
+  EXPECT_EQ(ChooseIdleReuse(kNonIdempotentMaxIdle, false, timeout), IdleReuse::kKeep);
+  EXPECT_EQ(ChooseIdleReuse(30s, false, timeout), IdleReuse::kKeep);
+  // Idempotent requests (retried once on a fresh connection) take any connection in time.
+  EXPECT_EQ(ChooseIdleReuse(kNonIdempotentMaxIdle, true, timeout), IdleReuse::kTry);
+  EXPECT_EQ(ChooseIdleReuse(59s, true, timeout), IdleReuse::kTry);
+  // Beyond the idle timeout nobody may use it.
+  EXPECT_EQ(ChooseIdleReuse(timeout, true, timeout), IdleReuse::kDrop);
+  EXPECT_EQ(ChooseIdleReuse(timeout, false, timeout), IdleReuse::kDrop);
+  EXPECT_EQ(ChooseIdleReuse(1500ms, false, 1000ms), IdleReuse::kDrop);
+}
+
+TEST_F(UpstreamPoolTest, NonIdempotentRequestsGetAFreshConnectionAfterTheBound) {
+  UpstreamPool pool({.max_idle_per_endpoint = 8, .idle_timeout = 60s});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  UpstreamConnection* pooled = record.idle.back().get();
+  pooled->idle_since -= kNonIdempotentMaxIdle + 100ms;
+  // A POST would open a new connection; the idle one stays for the next GET.
+  EXPECT_EQ(pool.Acquire(record, false), nullptr);
+  EXPECT_EQ(pool.idle_count(), 1u);
+  EXPECT_EQ(pool.Acquire(record, true).get(), pooled);
+}
+
+TEST_F(UpstreamPoolTest, NonIdempotentRequestsTakeTheNewestRecentConnection) {
+  UpstreamPool pool({.max_idle_per_endpoint = 8, .idle_timeout = 60s});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  record.idle.back()->idle_since -= 10s;
+  pool.Release(record, Connect());
+  UpstreamConnection* recent = record.idle.back().get();
+  EXPECT_EQ(pool.Acquire(record, false).get(), recent);
+  EXPECT_EQ(pool.Acquire(record, false), nullptr);  // only the old one is left
+  EXPECT_EQ(pool.idle_count(), 1u);
 }
 
 TEST_F(UpstreamPoolTest, ClosedPoolKeepsNothing) {
