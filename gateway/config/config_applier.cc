@@ -54,12 +54,8 @@ std::string ConfigApplier::Apply(const gateway::v1::Config& config) {
     LogWarn("refused config version " + std::to_string(config.version()) + ": " + reason +
             (ready() ? "; keeping version " + std::to_string(version_.load())
                      : "; no config loaded yet"));
-    return reason;
   }
-  // Serving already; the ACK waits until the cache holds this version too, so an ACKed
-  // version survives a crash. The write runs on the low-priority CacheWriter thread.
-  FlushCache();
-  return "";
+  return reason;
 }
 
 std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source source) {

@@ -3,12 +3,12 @@
 // ConfigSubscriber calls Apply() from its thread, anything may read version()/ready()/source().
 //
 // Apply validates and builds the table (the shared rules plus this gateway's --max-routes),
-// publishes it to the RouteTableHolder (workers serve it from their next request on), then
-// waits while the CacheWriter persists it on its low-priority thread: an ACK sent after Apply
-// means "serving and persisted", and with many gateways on one host their fsyncs yield the CPU
-// to serving. A cache write failure is logged, and the config stays applied. A refused config
-// changes nothing: the old table stays live and the cache file keeps the old config. A version
-// already live is a no-op.
+// publishes it to the RouteTableHolder (workers serve it from their next request on), and hands
+// it to the CacheWriter, which persists it on its low-priority thread (with many gateways on one
+// host, their fsyncs yield the CPU to serving). FlushCache() waits for that write: the
+// subscriber ACKs a version only after it, so an ACKed version survives a crash. A cache write
+// failure is logged, and the config stays applied. A refused config changes nothing: the old
+// table stays live and the cache file keeps the old config. A version already live is a no-op.
 #pragma once
 
 #include <atomic>

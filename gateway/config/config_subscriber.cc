@@ -7,6 +7,8 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
+#include <deque>
+#include <optional>
 
 #include "common/log.h"
 #include "gateway/config/backoff.h"
@@ -16,6 +18,43 @@ namespace gw {
 namespace {
 
 constexpr std::chrono::milliseconds kInitialBackoff{100};
+
+// The answers (Ack/Nack) of one stream, in push order, from the reading thread to the answering
+// thread.
+class AnswerQueue {
+ public:
+  void Push(gateway::v1::GatewayMessage answer) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(answer));
+    }
+    ready_.notify_one();
+  }
+
+  void Close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_one();
+  }
+
+  // The next answer; nullopt once closed and drained.
+  std::optional<gateway::v1::GatewayMessage> Pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return !queue_.empty() || closed_; });
+    if (queue_.empty()) return std::nullopt;
+    auto answer = std::move(queue_.front());
+    queue_.pop_front();
+    return answer;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<gateway::v1::GatewayMessage> queue_;
+  bool closed_ = false;
+};
 // A stream that stayed up this long counts as healthy even if it delivered nothing (the control
 // plane pushes nothing when we already run its version): the next outage starts a fresh backoff.
 constexpr std::chrono::seconds kHealthyStream{1};
@@ -193,13 +232,25 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   streams_opened_.fetch_add(1);
   if (announce) LogInfo("control plane connected (" + options_.control_plane + ")");
 
+  // Reading and applying go on here; the answers go out in order from the answering thread, so
+  // a push that arrives while the cache file is being written is applied at once.
+  AnswerQueue answers;
+  std::thread answering([&] {
+    while (auto answer = answers.Pop()) {
+      if (answer->has_ack()) applier_.FlushCache();  // ACK: serving and persisted
+      if (!stream->Write(*answer)) {
+        context.TryCancel();  // the stream is gone: end the Read below too
+        return;
+      }
+    }
+  });
   gateway::v1::ConfigMessage message;
   while (stream->Read(&message)) {
     outcome.delivered = true;
-    // Apply (the table is published inside), then answer; a failed write means the stream
-    // is gone, and Finish() below says why.
-    if (!stream->Write(subscription.OnConfig(message))) break;
+    answers.Push(subscription.OnConfig(message));  // the table is published inside
   }
+  answers.Close();
+  answering.join();
   outcome.reason = StatusText(stream->Finish());
   return outcome;
 }
