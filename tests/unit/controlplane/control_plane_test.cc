@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "gateway.grpc.pb.h"
-#include "temp_dir.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace gw {
 namespace {

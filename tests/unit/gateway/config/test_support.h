@@ -1,4 +1,4 @@
-// Shared by the gateway config tests: small configs and a temp directory that cleans up.
+// Shared by the gateway config tests: small configs, file helpers and the shared TempDir.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway.pb.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace gw::testing {
 
@@ -52,33 +53,6 @@ inline gateway::v1::Config SplitConfig(uint64_t version) {
 inline gateway::v1::Config InvalidConfig(uint64_t version) {
   return MakeConfig(version, {{"api/payment", "payment-svc"}});
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "gateway-config-test.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> Entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(path_))
-      names.push_back(entry.path().filename().string());
-    return names;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
