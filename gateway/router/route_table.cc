@@ -59,7 +59,7 @@ const RouteEntry* RouteTable::Match(std::string_view path) const {
   if (!exact_.empty()) {
     if (auto it = exact_.find(path); it != exact_.end()) return &routes_[it->second];
   }
-  if (prefix_.empty()) return nullptr;
+  if (prefix_.empty() || path.empty() || path.front() != '/') return nullptr;
   // Walk from the whole path up to "/", one segment at a time: the first hit is the longest
   // prefix that covers the path on a segment boundary.
   std::string_view candidate = path;

@@ -71,6 +71,8 @@ TEST(RouteTable, PrefixesMatchOnSegmentBoundariesOnly) {
   EXPECT_EQ(TargetOf(*table, "/apix"), "<none>");
   EXPECT_EQ(TargetOf(*table, "/"), "<none>");
   EXPECT_EQ(TargetOf(*table, "/other"), "<none>");
+  EXPECT_EQ(TargetOf(*table, "api"), "<none>");  // not a normalized path: no match, no loop
+  EXPECT_EQ(TargetOf(*table, ""), "<none>");
 }
 
 TEST(RouteTable, RootPrefixCoversEverything) {
