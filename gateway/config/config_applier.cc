@@ -51,6 +51,7 @@ std::string ConfigApplier::Apply(const gateway::v1::Config& config) {
   }
   std::string reason = Publish(config, Source::kStream);
   if (!reason.empty()) {
+    refused_total_.fetch_add(1, std::memory_order_relaxed);
     LogWarn("refused config version " + std::to_string(config.version()) + ": " + reason +
             (ready() ? "; keeping version " + std::to_string(version_.load())
                      : "; no config loaded yet"));
@@ -65,6 +66,7 @@ std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source sou
 
   // Serving first: workers pick the new table up with their next request.
   holder_.Store(table);
+  applied_total_.fetch_add(1, std::memory_order_relaxed);
   version_.store(config.version());
   source_.store(source);
   LogInfo("applied config version " + std::to_string(config.version()) + " (" +

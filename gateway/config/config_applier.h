@@ -42,6 +42,10 @@ class ConfigApplier {
   // Blocks until every applied config is written to the cache file (no-op without a cache).
   void FlushCache();
 
+  // Since start: versions that went live (from the stream or the cache), versions refused.
+  uint64_t applied_total() const { return applied_total_.load(std::memory_order_relaxed); }
+  uint64_t refused_total() const { return refused_total_.load(std::memory_order_relaxed); }
+
  private:
   enum class Source { kNone, kCache, kStream };
 
@@ -54,6 +58,8 @@ class ConfigApplier {
   std::mutex apply_mutex_;  // one Apply/LoadCache at a time
   std::atomic<uint64_t> version_{0};
   std::atomic<Source> source_{Source::kNone};
+  std::atomic<uint64_t> applied_total_{0};
+  std::atomic<uint64_t> refused_total_{0};
 };
 
 }  // namespace gw

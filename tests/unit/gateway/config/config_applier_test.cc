@@ -207,6 +207,15 @@ TEST_F(ConfigApplierTest, EmptyCachePathDisablesTheCache) {
 }
 
 
+TEST_F(ConfigApplierTest, CountsAppliedAndRefusedVersions) {
+  ConfigApplier applier(holder_, cache_, /*max_routes=*/2);
+  ASSERT_EQ(applier.Apply(MakeConfig(1, {{"/api", "order-svc"}})), "");
+  ASSERT_EQ(applier.Apply(MakeConfig(1, {{"/api", "order-svc"}})), "");  // already live
+  ASSERT_NE(applier.Apply(InvalidConfig(2)), "");                        // refused
+  EXPECT_EQ(applier.applied_total(), 1u);
+  EXPECT_EQ(applier.refused_total(), 1u);
+}
+
 TEST_F(ConfigApplierTest, ABurstOfVersionsLeavesTheNewestInTheCache) {
   ConfigApplier applier(holder_, cache_, kMaxRoutes);
   for (uint64_t version = 1; version <= 20; ++version)
