@@ -61,14 +61,17 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
                  "config cache file (served when the control "
                  "plane is down)")
       ->required();
-  app.add_option("--admin", admin, "HOST:PORT for /healthz, /ready and /config");
+  app.add_option("--admin", admin, "HOST:PORT for /healthz, /ready, /config and /metrics");
   app.add_option("--workers", workers, "worker threads (default: number of cores)");
   DurationFlag durations[] = {
       {"--upstream-timeout", "15s", &options.proxy.upstream_timeout},
       {"--connect-timeout", "5s", &options.proxy.connect_timeout},
       {"--idle-timeout", "60s", &options.proxy.idle_timeout},
       {"--upstream-idle-timeout", "60s", &options.proxy.upstream_idle_timeout},
-      {"--drain-timeout", "5s", &options.drain_timeout},
+      {"--drain-timeout", "30s", &options.drain_timeout},
+      {"--header-timeout", "10s", &options.proxy.header_timeout},
+      {"--body-timeout", "30s", &options.proxy.body_timeout},
+      {"--tunnel-idle-timeout", "60s", &options.proxy.tunnel_idle_timeout},
   };
   app.add_option("--upstream-timeout", durations[0].text,
                  "504 when the upstream has not answered by then (default 15s)");
@@ -79,20 +82,31 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   app.add_option("--upstream-idle-timeout", durations[3].text,
                  "closes an idle pooled upstream connection (default 60s)");
   app.add_option("--drain-timeout", durations[4].text,
-                 "at SIGTERM, how long requests in flight may finish (default 5s)");
+                 "at SIGTERM, how long requests in flight may finish (default 30s)");
+  app.add_option("--header-timeout", durations[5].text,
+                 "a request header not complete by then gets 408 (default 10s)");
+  app.add_option("--body-timeout", durations[6].text,
+                 "a client body read or response write stalled that long ends the request, 408 "
+                 "when nothing was answered yet (default 30s)");
+  app.add_option("--tunnel-idle-timeout", durations[7].text,
+                 "closes an upgraded (WebSocket) tunnel idle in both directions (default 60s)");
   app.add_option("--max-routes", max_routes, "refuse configs with more routes (default 10000)");
   app.add_option("--max-body-size", max_body,
-                 "request body limit in bytes, 413 beyond "
-                 "(default 8388608)");
+                 "request body limit in bytes, 413 beyond; 0 for none (default 0: bodies "
+                 "stream in constant memory)");
   app.add_option("--max-header-size", max_header,
                  "request header limit in bytes, 431 beyond "
                  "(default 16384)");
   app.add_option("--max-response-body-size", max_response_body,
-                 "upstream response body limit in bytes, 502 beyond (default 67108864)");
+                 "upstream response body limit in bytes: 502, or the client connection aborted "
+                 "once streaming began; 0 for none (default 0)");
   app.add_option("--upstream-max-idle", upstream_max_idle,
                  "idle pooled connections kept per upstream endpoint and worker, 0 for none "
                  "(default 64)");
   app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
+  app.add_option("--access-log", options.access_log,
+                 "one JSON line per request to this file (appended), or - for stdout (default: "
+                 "off)");
 
   auto usage_error = [&](const std::string& message) -> std::optional<GatewayOptions> {
     std::fprintf(stderr, "gateway: %s\n", message.c_str());
@@ -140,8 +154,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     options.proxy.max_routes = static_cast<size_t>(count);
   }
   if (!max_body.empty()) {
-    if (!ParseCount(max_body, 1, UINT64_MAX, &count))
-      return usage_error("--max-body-size must be a positive number of bytes");
+    if (!ParseCount(max_body, 0, UINT64_MAX, &count))
+      return usage_error("--max-body-size must be a number of bytes (0 for no limit)");
     options.proxy.max_body_size = count;
   }
   if (!max_header.empty()) {
@@ -153,8 +167,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     options.proxy.max_header_size = static_cast<uint32_t>(count);
   }
   if (!max_response_body.empty()) {
-    if (!ParseCount(max_response_body, 1, UINT64_MAX, &count))
-      return usage_error("--max-response-body-size must be a positive number of bytes");
+    if (!ParseCount(max_response_body, 0, UINT64_MAX, &count))
+      return usage_error("--max-response-body-size must be a number of bytes (0 for no limit)");
     options.proxy.max_response_body_size = count;
   }
   if (!upstream_max_idle.empty()) {

@@ -4,7 +4,8 @@
 //           [--admin HOST:PORT] [--workers N] [--upstream-timeout D] [--connect-timeout D]
 //           [--idle-timeout D] [--upstream-idle-timeout D] [--upstream-max-idle N]
 //           [--max-routes N] [--max-body-size BYTES] [--max-header-size BYTES]
-//           [--max-response-body-size BYTES] [--drain-timeout D]
+//           [--max-response-body-size BYTES] [--drain-timeout D] [--header-timeout D]
+//           [--body-timeout D] [--tunnel-idle-timeout D]
 //           [--log-level debug|info|warn|error]
 //
 // Parsed once by main at start-up.
@@ -30,7 +31,8 @@ struct GatewayOptions {
   std::optional<HostPort> admin;  // no admin pages when unset; port 0 picks one
   size_t workers = 1;             // default: the number of cores
   ProxySettings proxy;
-  std::chrono::milliseconds drain_timeout{5000};  // in-flight requests' grace at shutdown
+  std::chrono::milliseconds drain_timeout{30000};  // in-flight requests' grace at shutdown
+  std::string access_log;                          // a path, "-" for stdout, "" for none
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -82,11 +82,23 @@ int Run(const GatewayOptions& options) {
     LogCannotListen(options.listen, ec);
     return 1;
   }
+  MetricsRegistry metrics;
+  std::unique_ptr<AccessLog> access_log;
+  if (!options.access_log.empty()) {
+    std::string error;
+    access_log = AccessLog::Open(AccessLogOptions{options.access_log}, &error);
+    if (!access_log) {
+      LogError("gateway cannot open the access log: " + error);
+      return 1;
+    }
+  }
+
   const bool reuse_port = options.workers > 1;
   std::vector<std::unique_ptr<Worker>> workers;
   workers.reserve(options.workers);
   for (size_t i = 0; i < options.workers; ++i) {
     auto worker = std::make_unique<Worker>(options.proxy, holder);
+    worker->Observe(metrics.AddWorker(), access_log ? &access_log->AddWorker() : nullptr);
     if (const auto ec = worker->Listen(endpoint, reuse_port)) {
       LogCannotListen(options.listen, ec);
       return 1;
@@ -112,6 +124,10 @@ int Run(const GatewayOptions& options) {
           state.source = source;
           state.control_plane_connected = subscriber.connected();
           state.table = table.get();
+          state.config_applies = applier.applied_total();
+          state.config_nacks = applier.refused_total();
+          state.metrics = &metrics;
+          state.access_log_dropped_lines = access_log ? access_log->dropped_lines() : 0;
           return ServeAdminPage(method, path, state);
         });
     LogInfo("admin listening on " + admin->address());
@@ -133,6 +149,7 @@ int Run(const GatewayOptions& options) {
   if (!drained) LogWarn("drain timeout reached: closing the connections still open");
   for (auto& worker : workers) worker->Stop();
   for (auto& worker : workers) worker->Join();
+  if (access_log) access_log->Stop();
   admin.reset();
   LogInfo("gateway stopped");
   return 0;

@@ -42,15 +42,31 @@ AdminResponse ConfigPage(const GatewayState& state) {
   return Json(200, json.str());
 }
 
+AdminResponse MetricsPage(const GatewayState& state) {
+  MetricsSnapshot snapshot = state.metrics ? state.metrics->Snapshot() : MetricsSnapshot{};
+  snapshot.config_version = state.version;
+  snapshot.ready = state.ready;
+  snapshot.control_plane_connected = state.control_plane_connected;
+  snapshot.config_applies = state.config_applies;
+  snapshot.config_nacks = state.config_nacks;
+  snapshot.access_log_dropped_lines = state.access_log_dropped_lines;
+  AdminResponse response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = RenderPrometheus(snapshot);
+  return response;
+}
+
 }  // namespace
 
 AdminResponse ServeAdminPage(std::string_view method, std::string_view path,
                              const GatewayState& state) {
-  const bool known = path == "/healthz" || path == "/ready" || path == "/config";
+  const bool known =
+      path == "/healthz" || path == "/ready" || path == "/config" || path == "/metrics";
   if (!known) return Json(404, R"({"error":"not found"})");
   if (method != "GET" && method != "HEAD") return Json(405, R"({"error":"method not allowed"})");
   if (path == "/healthz") return Json(200, R"({"status":"alive"})");
   if (path == "/ready") return ReadyPage(state);
+  if (path == "/metrics") return MetricsPage(state);
   return ConfigPage(state);
 }
 

@@ -5,14 +5,18 @@
 //   GET /config  -> 200 {"version":N,"source":"stream"|"cache"|"none",
 //                        "control_plane_connected":bool,
 //                        "routes":[{"path":P,"match":"prefix"|"exact","target":T},...]}
+//   GET /metrics -> 200 the Prometheus text format (version 0.0.4) of MetricsRegistry's counters
+//                   and this state's gauges; see gateway/admin/metrics.h for the series
 // Pure functions of a snapshot of the gateway's state, which main gathers per request on the
-// admin thread.
+// admin thread. For /metrics main sets `metrics` to its MetricsRegistry and
+// `access_log_dropped_lines` to AccessLog::dropped_lines() (0 without --access-log).
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
 #include "common/admin_http.h"
+#include "gateway/admin/metrics.h"
 #include "gateway/router/route_table.h"
 
 namespace gw {
@@ -22,7 +26,11 @@ struct GatewayState {
   uint64_t version = 0;
   std::string_view source = "none";
   bool control_plane_connected = false;
-  const RouteTable* table = nullptr;  // the live table, null before any config
+  const RouteTable* table = nullptr;         // the live table, null before any config
+  uint64_t config_applies = 0;               // versions applied since start (ConfigApplier)
+  uint64_t config_nacks = 0;                 // versions refused since start (ConfigApplier)
+  const MetricsRegistry* metrics = nullptr;  // null: /metrics shows only the values above
+  uint64_t access_log_dropped_lines = 0;
 };
 
 AdminResponse ServeAdminPage(std::string_view method, std::string_view path,

@@ -35,32 +35,37 @@ Forwarder::Forwarder(const asio::any_io_executor& executor, UpstreamPool& pool,
                      const ProxySettings& settings)
     : executor_(executor), pool_(pool), settings_(settings), resolver_(executor) {}
 
-void Forwarder::Forward(Owner owner, ForwardSink& sink, HttpRequest& request,
-                        const UpstreamTarget& target, bool set_host) {
+void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
+                     const UpstreamTarget& target, bool set_host, bool upgrade) {
   sink_ = &sink;
   request_ = &request;
   target_ = &target;
   set_host_ = set_host;
+  upgrade_ = upgrade;
   head_ = request.method() == http::verb::head;
   idempotent_ = IsIdempotentMethod(ToStd(request.method_string()));
+  opened_ = false;
+  body_sent_ = false;
   attempt_ = 0;
   any_connect_failure_ = false;
   retried_ = false;
-  if (target.endpoints.empty()) return Finish(ProxyError::kUpstreamUnavailable);
+  upstream_keep_alive_ = false;
+  parser_.reset();
+  if (target.endpoints.empty()) return Fail(ProxyError::kUpstreamUnavailable);
   first_ = RoundRobinNext(target);
   TryEndpoint(std::move(owner));
 }
 
 void Forwarder::TryEndpoint(Owner owner) {
   const auto& endpoints = target_->endpoints;
-  if (attempt_ == endpoints.size()) return Finish(FinalUpstreamError(any_connect_failure_));
+  if (attempt_ == endpoints.size()) return Fail(FinalUpstreamError(any_connect_failure_));
   const HostPort& chosen = endpoints[(first_ + attempt_) % endpoints.size()];
   endpoint_ = &pool_.Use(chosen);
   if (set_host_) request_->set(http::field::host, FormatHostPort(chosen.host, chosen.port));
   connection_ = pool_.Acquire(*endpoint_, idempotent_);
   if (connection_) {
     reused_ = true;
-    return DoWrite(std::move(owner));
+    return DoWriteHeader(std::move(owner));
   }
   Connect(std::move(owner));
 }
@@ -75,7 +80,7 @@ void Forwarder::NextEndpoint(Owner owner) {
 
 void Forwarder::Connect(Owner owner) {
   reused_ = false;
-  connection_ = std::make_unique<UpstreamConnection>(executor_);
+  connection_ = std::make_unique<UpstreamConnection>(executor_, pool_.open_connections());
   if (endpoint_->address) {
     connection_->stream.expires_after(settings_.connect_timeout);
     connection_->stream.async_connect(
@@ -96,6 +101,7 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
                           const tcp::resolver::results_type& results) {
   if (ec || results.empty()) {
     LogUpstreamFailure("cannot resolve upstream", *endpoint_, ec);
+    if (opened_) return Fail(ProxyError::kUpstreamFailed);  // the resend found no way back
     return NextEndpoint(std::move(owner));  // 503 unless another endpoint is reachable
   }
   connection_->stream.expires_after(settings_.connect_timeout);
@@ -109,43 +115,57 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
 void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
   if (ec) {
     LogUpstreamFailure("cannot connect to upstream", *endpoint_, ec);
+    if (opened_) return Fail(ClassifyUpstreamError(UpstreamStage::kConnect, ec));
     any_connect_failure_ = true;
     return NextEndpoint(std::move(owner));
   }
   beast::error_code ignored;
   connection_->stream.socket().set_option(tcp::no_delay(true), ignored);
-  DoWrite(std::move(owner));
+  DoWriteHeader(std::move(owner));
 }
 
-void Forwarder::DoWrite(Owner owner) {
-  deadline_ = std::chrono::steady_clock::now() + settings_.upstream_timeout;
-  connection_->stream.expires_at(deadline_);
-  http::async_write(connection_->stream, *request_,
-                    [this, owner = std::move(owner)](beast::error_code ec, size_t) mutable {
-                      OnWrite(std::move(owner), ec);
-                    });
+void Forwarder::DoWriteHeader(Owner owner) {
+  serializer_.emplace(*request_);
+  connection_->stream.expires_after(settings_.upstream_timeout);
+  auto on_write = [this, owner = std::move(owner)](beast::error_code ec, size_t) mutable {
+    OnWriteHeader(std::move(owner), ec);
+  };
+  // A resend (no body byte was sent) writes the whole message: header and empty body.
+  if (opened_) return http::async_write(connection_->stream, *serializer_, std::move(on_write));
+  http::async_write_header(connection_->stream, *serializer_, std::move(on_write));
 }
 
-void Forwarder::OnWrite(Owner owner, const boost::system::error_code& ec) {
+void Forwarder::OnWriteHeader(Owner owner, const boost::system::error_code& ec) {
   if (ec) {
     // A pooled connection the upstream closed fails here or in the read that follows.
     if (ec != beast::error::timeout && CanRetry()) return Retry(std::move(owner));
     LogUpstreamFailure("cannot send request to upstream", *endpoint_, ec);
-    return Finish(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
+    return Fail(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
   }
+  if (opened_) return DoRead(std::move(owner));
+  opened_ = true;
+  sink_->OnUpstreamOpen(ProxyError::kNone);
+}
+
+void Forwarder::ReadResponse(Owner owner, bool body_sent) {
+  body_sent_ = body_sent;
+  deadline_ = std::chrono::steady_clock::now() + settings_.upstream_timeout;
   DoRead(std::move(owner));
 }
 
 void Forwarder::DoRead(Owner owner) {
   parser_.emplace();
   parser_->header_limit(settings_.max_header_size);
-  parser_->body_limit(settings_.max_response_body_size);
+  // No limit is the largest one: Beast 1.74 compares a Content-Length with an empty limit as
+  // if it were exceeded.
+  parser_->body_limit(settings_.max_response_body_size > 0 ? settings_.max_response_body_size
+                                                           : UINT64_MAX);
   if (head_) parser_->skip(true);  // a response to HEAD has no body, whatever it announces
   connection_->stream.expires_at(deadline_);
-  http::async_read(connection_->stream, connection_->buffer, *parser_,
-                   [this, owner = std::move(owner)](beast::error_code ec, size_t) mutable {
-                     OnRead(std::move(owner), ec);
-                   });
+  http::async_read_header(connection_->stream, connection_->buffer, *parser_,
+                          [this, owner = std::move(owner)](beast::error_code ec, size_t) mutable {
+                            OnRead(std::move(owner), ec);
+                          });
 }
 
 void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
@@ -155,21 +175,18 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
       return Retry(std::move(owner));
     }
     LogUpstreamFailure("no valid response from upstream", *endpoint_, ec);
-    return Finish(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
+    return Fail(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
   }
   const unsigned status = parser_->get().result_int();
-  if (status == 101) {  // the gateway strips Upgrade, so no switch was asked for
-    return Finish(ProxyError::kUpstreamFailed);
+  if (status == 101 && !upgrade_) {  // no switch was asked for
+    return Fail(ProxyError::kUpstreamFailed);
   }
-  if (status >= 100 && status < 200) return DoRead(std::move(owner));  // interim: skip it
-
-  const bool reusable = KeepAlive(parser_->get(), parser_->get().version()) &&
-                        !parser_->need_eof() && connection_->buffer.size() == 0;
-  if (reusable) pool_.Release(*endpoint_, std::move(connection_));
-  Finish(ProxyError::kNone);
+  if (status >= 100 && status < 200 && status != 101) return DoRead(std::move(owner));  // interim
+  upstream_keep_alive_ = KeepAlive(parser_->get(), parser_->get().version());
+  sink_->OnResponseHeader(ProxyError::kNone);
 }
 
-bool Forwarder::CanRetry() const { return reused_ && idempotent_ && !retried_; }
+bool Forwarder::CanRetry() const { return reused_ && idempotent_ && !retried_ && !body_sent_; }
 
 void Forwarder::Retry(Owner owner) {
   retried_ = true;
@@ -177,17 +194,40 @@ void Forwarder::Retry(Owner owner) {
   Connect(std::move(owner));
 }
 
-void Forwarder::Finish(ProxyError error) {
-  connection_.reset();  // after an error it is never pooled; on success it was released
+void Forwarder::Release(bool response_complete) {
+  if (!endpoint_) return;
+  const bool reusable = response_complete && upstream_keep_alive_ && parser_ &&
+                        parser_->is_done() && !parser_->need_eof() &&
+                        connection_->buffer.size() == 0;
+  if (reusable) pool_.Release(*endpoint_, std::move(connection_));
+  EndExchange();
+}
+
+UpstreamConnectionPtr Forwarder::TakeConnection() {
+  UpstreamConnectionPtr connection = std::move(connection_);
+  EndExchange();
+  return connection;
+}
+
+void Forwarder::Fail(ProxyError error) {
+  EndExchange();
+  ForwardSink* sink = sink_;
+  if (opened_) {
+    sink->OnResponseHeader(error);
+  } else {
+    sink->OnUpstreamOpen(error);
+  }
+}
+
+void Forwarder::EndExchange() {
+  connection_.reset();  // unless released to the pool or taken
+  serializer_.reset();
   if (endpoint_) {
     pool_.Unuse(*endpoint_);
     endpoint_ = nullptr;
   }
-  ForwardSink* sink = sink_;
-  sink_ = nullptr;
   request_ = nullptr;
   target_ = nullptr;
-  sink->OnForwarded(error);
 }
 
 }  // namespace gw

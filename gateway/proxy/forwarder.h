@@ -1,19 +1,22 @@
-// Forwarder: sends one client request to a route's upstream and reads the response.
+// Forwarder: the upstream side of one request, phase by phase, with the body left to stream.
 //
-// The one place where the gateway talks to upstreams, phase by phase: pick an endpoint
-// (round-robin, one cursor shared by all workers), take a pooled keep-alive connection or resolve
-// and connect (trying the next endpoint when one is refused, unreachable or times out), write the
-// request, read the response, and give the connection back to the pool when both sides allow
-// keep-alive. A pooled connection found closed by the upstream is retried once on a fresh
-// connection for idempotent methods; a non-idempotent request, never resent, only reuses a
-// connection idle for less than kNonIdempotentMaxIdle (the upstream is unlikely to be closing
-// it just then). Each Session owns one Forwarder and reuses it for every request of its connection;
-// it runs on the session's worker thread and never throws.
+// The one place where the gateway talks to upstreams. Open: pick an endpoint (round-robin, one
+// cursor shared by all workers), take a pooled keep-alive connection or resolve and connect
+// (trying the next endpoint when one is refused, unreachable or times out), and write the
+// request header. The session then streams the request body into connection() through
+// request_serializer(). ReadResponse: read the final response header (1xx skipped; a 101 only
+// when the request asked for an upgrade) into response_parser(); the session streams the body
+// to its client. Release gives the connection back to the pool when the exchange ended cleanly
+// and both sides allow keep-alive; TakeConnection hands it to a tunnel.
+// A pooled connection found closed by the upstream is retried once on a fresh connection for
+// idempotent methods, and only while no byte of the request body was sent; a non-idempotent
+// request, never resent, only reuses a connection idle for less than kNonIdempotentMaxIdle.
+// Each Session owns one Forwarder and reuses it for every request of its connection; it runs on
+// the session's worker thread and never throws.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -27,12 +30,15 @@
 
 namespace gw {
 
-// Receives the outcome of Forwarder::Forward.
+// Receives the outcome of each Forwarder phase, exactly once per call, on the worker thread.
+// After an error the forwarder holds no connection any more; the client should get
+// ReplyFor(error).
 class ForwardSink {
  public:
-  // Called exactly once per Forward, on the worker thread. With ProxyError::kNone the upstream's
-  // response is in Forwarder::response(); otherwise the client should get ReplyFor(error).
-  virtual void OnForwarded(ProxyError error) = 0;
+  // Open: the request header was written to an upstream connection (kNone).
+  virtual void OnUpstreamOpen(ProxyError error) = 0;
+  // ReadResponse: the upstream's final response header is in response_parser() (kNone).
+  virtual void OnResponseHeader(ProxyError error) = 0;
 
  protected:
   ~ForwardSink() = default;
@@ -46,15 +52,33 @@ class Forwarder {
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
 
-  // Forwards `request` (already rewritten for the upstream hop) to one endpoint of `target`.
-  // `owner` keeps `sink`, `request` and `target` alive until sink.OnForwarded has been called;
-  // it is held by the pending operation, never stored. With `set_host`, the Host header is set
-  // to the chosen endpoint (for HTTP/1.0 clients that sent none).
-  void Forward(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
-               const UpstreamTarget& target, bool set_host);
+  // Sends the header of `request` (already rewritten for the upstream hop) to one endpoint of
+  // `target`. `owner` keeps `sink`, `request` and `target` alive until the exchange ends
+  // (Release, TakeConnection or an error); it is held by pending operations, never stored.
+  // With `set_host`, the Host header is set to the chosen endpoint (for HTTP/1.0 clients that
+  // sent none). With `upgrade`, a 101 answer is the final response.
+  void Open(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
+            const UpstreamTarget& target, bool set_host, bool upgrade);
 
-  // The upstream's final response, valid after OnForwarded(kNone) until the next Forward.
-  HttpResponse& response() { return parser_->get(); }
+  // After OnUpstreamOpen(kNone) and the request body: reads the response header. `body_sent`:
+  // some request body byte went out, so the request can no longer be resent.
+  void ReadResponse(std::shared_ptr<void> owner, bool body_sent);
+
+  // Ends the exchange. The connection returns to the pool when `response_complete` (the whole
+  // response body was read) and the upstream allows keep-alive; otherwise it is closed.
+  void Release(bool response_complete);
+
+  // Ends the exchange for a tunnel: the connection, never pooled.
+  UpstreamConnectionPtr TakeConnection();
+
+  // Valid between OnUpstreamOpen(kNone) and the end of the exchange.
+  UpstreamConnection& connection() { return *connection_; }
+  RequestSerializer& request_serializer() { return *serializer_; }
+  // Valid after OnResponseHeader(kNone) until the next Open.
+  ResponseParser& response_parser() { return *parser_; }
+  bool active() const { return endpoint_ != nullptr; }
+  // The endpoint of the exchange in progress; null outside one.
+  const HostPort* endpoint() const { return endpoint_ ? &endpoint_->endpoint : nullptr; }
 
  private:
   using Owner = std::shared_ptr<void>;
@@ -65,13 +89,14 @@ class Forwarder {
   void OnResolve(Owner owner, const boost::system::error_code& ec,
                  const boost::asio::ip::tcp::resolver::results_type& results);
   void OnConnect(Owner owner, const boost::system::error_code& ec);
-  void DoWrite(Owner owner);
-  void OnWrite(Owner owner, const boost::system::error_code& ec);
+  void DoWriteHeader(Owner owner);
+  void OnWriteHeader(Owner owner, const boost::system::error_code& ec);
   void DoRead(Owner owner);
   void OnRead(Owner owner, const boost::system::error_code& ec);
   bool CanRetry() const;
   void Retry(Owner owner);
-  void Finish(ProxyError error);
+  void Fail(ProxyError error);
+  void EndExchange();
 
   boost::asio::any_io_executor executor_;
   UpstreamPool& pool_;
@@ -83,17 +108,22 @@ class Forwarder {
   HttpRequest* request_ = nullptr;
   const UpstreamTarget* target_ = nullptr;
   bool set_host_ = false;
+  bool upgrade_ = false;
   bool head_ = false;
   bool idempotent_ = false;
-  size_t first_ = 0;    // endpoint index chosen by round-robin
-  size_t attempt_ = 0;  // endpoints tried so far
+  bool opened_ = false;     // OnUpstreamOpen(kNone) was given: later sends are resends
+  bool body_sent_ = false;  // a request body byte went out: never resent
+  size_t first_ = 0;        // endpoint index chosen by round-robin
+  size_t attempt_ = 0;      // endpoints tried so far
   bool any_connect_failure_ = false;
   bool reused_ = false;                   // the connection came from the pool
   bool retried_ = false;                  // the one retry on a fresh connection is spent
+  bool upstream_keep_alive_ = false;      // the response allows reusing the connection
   UpstreamEndpoint* endpoint_ = nullptr;  // in use while not null
   UpstreamConnectionPtr connection_;
   std::chrono::steady_clock::time_point deadline_;
-  std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+  std::optional<RequestSerializer> serializer_;
+  std::optional<ResponseParser> parser_;
 };
 
 }  // namespace gw

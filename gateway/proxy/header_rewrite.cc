@@ -166,25 +166,67 @@ void RewriteResponseHeaders(HttpFields& fields, std::string_view request_id) {
   fields.set(ToBeast(kRequestId), ToBeast(request_id));
 }
 
-void FrameUpstreamRequest(HttpRequest& request, std::string_view target) {
+void FrameUpstreamRequest(HttpRequestHeader& request, std::string_view target,
+                          std::optional<uint64_t> content_length, bool chunked) {
   request.version(11);
   request.target(ToBeast(target));
+  if (chunked) {
+    request.erase(http::field::content_length);
+    request.set(http::field::transfer_encoding, "chunked");
+    return;
+  }
+  request.erase(http::field::transfer_encoding);
   const http::verb method = request.method();
-  if (!request.body().empty() || method == http::verb::post || method == http::verb::put ||
-      method == http::verb::patch) {
-    request.content_length(request.body().size());
+  const bool carries_body =
+      method == http::verb::post || method == http::verb::put || method == http::verb::patch;
+  const uint64_t length = content_length.value_or(0);
+  if (length > 0 || carries_body) {
+    request.set(http::field::content_length, std::to_string(length));
   } else {
     request.erase(http::field::content_length);
   }
 }
 
-void FrameClientResponse(HttpResponse& response, bool head_request, unsigned client_version,
-                         bool keep_alive) {
+bool FrameClientResponse(HttpResponseHeader& response, bool head_request, unsigned client_version,
+                         bool keep_alive, std::optional<uint64_t> content_length) {
   response.version(client_version);
   const unsigned status = response.result_int();
   const bool bodiless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
-  if (!head_request && !bodiless_status) response.content_length(response.body().size());
-  response.keep_alive(keep_alive);
+  if (!head_request && !bodiless_status) {
+    response.erase(http::field::transfer_encoding);
+    if (content_length) {
+      response.set(http::field::content_length, std::to_string(*content_length));
+    } else {
+      response.erase(http::field::content_length);
+      if (client_version >= 11) {
+        response.set(http::field::transfer_encoding, "chunked");
+      } else {
+        keep_alive = false;  // the end of the body is the end of the connection
+      }
+    }
+  }
+  // HTTP/1.0 without keep-alive closes by default: no Connection header needed.
+  if (keep_alive && client_version < 11) {
+    response.set(http::field::connection, "keep-alive");
+  } else if (!keep_alive && client_version >= 11) {
+    response.set(http::field::connection, "close");
+  } else {
+    response.erase(http::field::connection);
+  }
+  return keep_alive;
+}
+
+std::string_view RequestedUpgrade(const HttpFields& fields, unsigned version) {
+  if (version < 11) return {};
+  auto upgrade = fields.find(http::field::upgrade);
+  if (upgrade == fields.end() || upgrade->value().empty()) return {};
+  for (auto it = fields.find(http::field::connection);
+       it != fields.end() && it->name() == http::field::connection; ++it) {
+    for (const auto token : http::token_list(it->value())) {
+      if (EqualsIgnoreCase(ToStd(token), "upgrade")) return ToStd(upgrade->value());
+    }
+  }
+  return {};
 }
 
 }  // namespace gw

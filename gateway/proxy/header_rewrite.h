@@ -3,10 +3,12 @@
 // Every decision the proxy makes about headers lives here as a pure function over Beast fields,
 // so it is tested without sockets: request framing checks (Transfer-Encoding), hop-by-hop
 // stripping (RFC 9110 section 7.6.1), the X-Forwarded-* headers, the request id, and message
-// framing after the body was buffered.
+// the framing of a streamed body on each hop.
 // Called by the Session for each request on its worker thread.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,7 +54,7 @@ std::string_view ClientRequestId(const HttpFields& fields);
 // is chosen (the client's if acceptable, else a new one from `ids`) into `request_id`; then
 // X-Forwarded-For is appended to, X-Forwarded-Proto set to "http", X-Forwarded-Host set to the
 // client's Host (dropped when there is none) and X-Request-Id set. Host is kept as the client
-// sent it. Expect is dropped: the gateway already answered it and sends the whole body.
+// sent it. Expect is dropped: the gateway answers it itself when it starts reading the body.
 // `scratch` is working memory whose capacity is reused across requests. False (and nothing
 // forwarded) when the X-Forwarded-For chain grew too long: a 431 for the client.
 bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, RequestIdGenerator& ids,
@@ -61,16 +63,26 @@ bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, Reque
 // Response header decisions for the client hop: hop-by-hop headers stripped, X-Request-Id set.
 void RewriteResponseHeaders(HttpFields& fields, std::string_view request_id);
 
-// Completes a client request for the upstream hop after RewriteRequestHeaders: HTTP/1.1
-// (keep-alive is the default there), `target` as request-target, and Content-Length for the
-// buffered body (Transfer-Encoding is gone).
-void FrameUpstreamRequest(HttpRequest& request, std::string_view target);
+// Completes a client request header for the upstream hop after RewriteRequestHeaders: HTTP/1.1
+// (keep-alive is the default there), `target` as request-target, and the framing of the body as
+// the client sent it, which the gateway streams through unchanged: `chunked` keeps
+// Transfer-Encoding: chunked; else `content_length` is announced (a zero length only for
+// methods that carry a body: POST, PUT, PATCH; none at all for the others without a body).
+void FrameUpstreamRequest(HttpRequestHeader& request, std::string_view target,
+                          std::optional<uint64_t> content_length, bool chunked);
 
-// Completes an upstream response for the client hop after RewriteResponseHeaders: the client's
-// HTTP version, Connection as `keep_alive` and that version require, and Content-Length for the
-// buffered body. A response to HEAD keeps the upstream's Content-Length; 1xx, 204 and 304 get
-// no framing header added.
-void FrameClientResponse(HttpResponse& response, bool head_request, unsigned client_version,
-                         bool keep_alive);
+// Completes an upstream response header for the client hop after RewriteResponseHeaders and
+// returns whether the connection stays open after it. The client's HTTP version and Connection
+// as `keep_alive` and that version require. A body of known length (`content_length`, from the
+// upstream's Content-Length) keeps it; a body of unknown length (upstream chunked or
+// close-delimited) is sent chunked to an HTTP/1.1 client and close-delimited to an HTTP/1.0
+// one (no Content-Length, no chunking, the connection closed after it: then false). A response
+// to HEAD keeps the upstream's Content-Length; 1xx, 204 and 304 get no framing header added.
+bool FrameClientResponse(HttpResponseHeader& response, bool head_request, unsigned client_version,
+                         bool keep_alive, std::optional<uint64_t> content_length);
+
+// The upgrade protocol a request asks for (RFC 9110 section 7.8): the Upgrade header's value
+// when a Connection header names "upgrade" and the request is HTTP/1.1; else empty.
+std::string_view RequestedUpgrade(const HttpFields& fields, unsigned version);
 
 }  // namespace gw

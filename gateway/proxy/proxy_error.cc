@@ -22,6 +22,8 @@ ErrorReply ReplyFor(ProxyError error) {
       return {400, "invalid path"};
     case ProxyError::kNoRoute:
       return {404, "no route"};
+    case ProxyError::kRequestTimeout:
+      return {408, "request timeout"};
     case ProxyError::kBodyTooLarge:
       return {413, "request body too large"};
     case ProxyError::kHeaderTooLarge:

@@ -16,6 +16,7 @@ enum class ProxyError {
   kBadRequest,           // 400: unparsable request, bad Host or request-target, bad framing
   kInvalidPath,          // 400: path that cannot be normalized
   kNoRoute,              // 404: no route matches (body also names the path)
+  kRequestTimeout,       // 408: request header or body not received within its timeout
   kBodyTooLarge,         // 413: body beyond --max-body-size
   kHeaderTooLarge,       // 431: header beyond --max-header-size
   kNotImplemented,       // 501: a transfer coding other than chunked

@@ -1,6 +1,8 @@
 // ProxySettings: the data path's limits and timeouts, all set from gateway flags.
 //
-// Built once by main from the command line, then read-only and shared by every worker.
+// Built once by main from the command line, then read-only and shared by every worker. Bodies
+// stream through a fixed buffer, so the body limits bound what one request may send or receive,
+// not memory: 0 means no limit.
 #pragma once
 
 #include <chrono>
@@ -13,12 +15,18 @@ struct ProxySettings {
   std::chrono::milliseconds upstream_timeout{15000};       // --upstream-timeout: 504 beyond
   std::chrono::milliseconds connect_timeout{5000};         // --connect-timeout: per endpoint
   std::chrono::milliseconds idle_timeout{60000};           // --idle-timeout: client keep-alive
+  std::chrono::milliseconds header_timeout{10000};         // --header-timeout: 408 beyond
+  std::chrono::milliseconds body_timeout{30000};           // --body-timeout: client body idle
+  std::chrono::milliseconds tunnel_idle_timeout{60000};    // --tunnel-idle-timeout: upgrades
   std::chrono::milliseconds upstream_idle_timeout{60000};  // --upstream-idle-timeout: pooled
-  uint64_t max_body_size = 8 * 1024 * 1024;                // --max-body-size: 413 beyond
+  uint64_t max_body_size = 0;                              // --max-body-size: 413 beyond; 0: none
   uint32_t max_header_size = 16 * 1024;                    // --max-header-size: 431 beyond
-  uint64_t max_response_body_size = 64 * 1024 * 1024;      // --max-response-body-size: 502
+  uint64_t max_response_body_size = 0;                     // --max-response-body-size; 0: none
   size_t upstream_max_idle = 64;                           // --upstream-max-idle per endpoint
   size_t max_routes = 10000;                               // --max-routes: configs beyond NACKed
 };
+
+// Bytes of a body moved per read and write: the only body memory a request holds.
+inline constexpr size_t kRelayBufferSize = 64 * 1024;
 
 }  // namespace gw

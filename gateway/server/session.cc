@@ -1,7 +1,9 @@
 #include "gateway/server/session.h"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -29,10 +31,19 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // reset the connection and destroy the answer before the client reads it.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 
+// The most a read of the next request's first bytes asks for.
+constexpr size_t kMaxHeaderRead = 64 * 1024;
+
 bool ExpectsContinue(const HttpRequest& request) {
   if (request.version() < 11) return false;
   const auto value = request[http::field::expect];
   return beast::iequals(value, "100-continue");
+}
+
+template <typename T>
+std::optional<uint64_t> ToStdOptional(const boost::optional<T>& value) {
+  if (!value) return std::nullopt;
+  return *value;
 }
 
 }  // namespace
@@ -40,7 +51,16 @@ bool ExpectsContinue(const HttpRequest& request) {
 Session::Session(Worker& worker, tcp::socket socket)
     : worker_(worker),
       stream_(std::move(socket)),
-      forwarder_(stream_.get_executor(), worker.pool(), worker.settings()) {}
+      read_deadline_(stream_.get_executor()),
+      forwarder_(stream_.get_executor(), worker.pool(), worker.settings()),
+      request_relay_(stream_.get_executor()),
+      response_relay_(stream_.get_executor()) {
+  if (WorkerMetrics* metrics = worker_.metrics()) metrics->client_connections.Increment();
+}
+
+Session::~Session() {
+  if (WorkerMetrics* metrics = worker_.metrics()) metrics->client_connections.Decrement();
+}
 
 void Session::Start() {
   beast::error_code ec;
@@ -48,7 +68,7 @@ void Session::Start() {
   if (ec) return;  // already gone
   client_ip_ = remote.address().to_string();
   stream_.socket().set_option(tcp::no_delay(true), ec);
-  DoReadHeader();
+  DoReadRequest();
 }
 
 void Session::CloseIfIdle() {
@@ -57,25 +77,68 @@ void Session::CloseIfIdle() {
   }
 }
 
-void Session::DoReadHeader() {
+// 1. The request header ---------------------------------------------------------------------
+
+void Session::DoReadRequest() {
   if (worker_.draining()) return;  // drop the connection: no further requests
   const ProxySettings& settings = worker_.settings();
   parser_.emplace();
   parser_->header_limit(settings.max_header_size);
-  parser_->body_limit(settings.max_body_size);
+  // A larger Content-Length fails the header read. No limit is the largest one: Beast 1.74
+  // compares a Content-Length with an empty limit as if it were exceeded.
+  parser_->body_limit(settings.max_body_size > 0 ? settings.max_body_size : UINT64_MAX);
   request_id_.clear();
+  upgrade_.clear();
   client_version_ = 11;
   client_keep_alive_ = true;
+  response_keep_alive_ = true;
+  body_start_.reset();
+  body_start_size_ = 0;
   head_ = false;
+  expects_continue_ = false;
   awaiting_request_ = true;
-  stream_.expires_after(settings.idle_timeout);
+  // A connection that served a request waits --idle-timeout for the next one to begin; the
+  // header timeout runs from the first byte (from the accept for a new connection).
+  if (requests_ > 0 && buffer_.size() == 0) return DoWaitForRequest();
+  DoReadHeader();
+}
+
+void Session::DoWaitForRequest() {
+  stream_.expires_after(worker_.settings().idle_timeout);
+  stream_.async_read_some(
+      buffer_.prepare(beast::read_size(buffer_, kMaxHeaderRead)),
+      [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->buffer_.commit(n);
+        if (ec) return self->OnReadError(ec);  // idle timeout, EOF, drained: nobody to answer
+        self->DoReadHeader();
+      });
+}
+
+void Session::DoReadHeader() {
+  record_ = {};
+  record_.started = std::chrono::steady_clock::now();
+  stream_.expires_never();
+  read_deadline_.Arm(weak_from_this(), stream_.socket(), worker_.settings().header_timeout);
   http::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnReadHeader(ec); });
 }
 
 void Session::OnReadHeader(const boost::system::error_code& ec) {
+  read_deadline_.Disarm();
   awaiting_request_ = false;
+  if (ec && read_deadline_.expired()) {
+    // A header begun and not finished in time: 408. Nothing begun: just close.
+    if (parser_->got_some() || buffer_.size() > 0) {
+      ++requests_;
+      in_request_ = true;
+      return ReplyError(ProxyError::kRequestTimeout, true);
+    }
+    return OnReadError(beast::error::timeout);
+  }
+  if (ec && !IsAnswerableReadError(ec)) return OnReadError(ec);
+  ++requests_;
+  in_request_ = true;
   if (ec) return OnReadError(ec);
   // Before any byte of the body is read: a Transfer-Encoding the parser does not frame as
   // chunked would leave the body to be read as the next request (request smuggling).
@@ -85,24 +148,7 @@ void Session::OnReadHeader(const boost::system::error_code& ec) {
       framing != ProxyError::kNone) {
     return ReplyError(framing, true);
   }
-  if (parser_->is_done()) return HandleRequest();
-  if (!ExpectsContinue(parser_->get())) return DoReadBody();
-  stream_.expires_after(worker_.settings().idle_timeout);
-  asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      if (!ec) self->DoReadBody();
-                    });
-}
-
-void Session::DoReadBody() {
-  stream_.expires_after(worker_.settings().idle_timeout);
-  http::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnReadBody(ec); });
-}
-
-void Session::OnReadBody(const boost::system::error_code& ec) {
-  if (ec) return OnReadError(ec);
+  expects_continue_ = !parser_->is_done() && ExpectsContinue(parser_->get());
   HandleRequest();
 }
 
@@ -110,12 +156,17 @@ void Session::OnReadError(const boost::system::error_code& ec) {
   // Answer what broke the rules or a limit, then close: the rest of the stream cannot be
   // trusted. Otherwise (EOF, timeout, reset, drained) there is nobody to answer.
   if (IsAnswerableReadError(ec)) return ReplyError(ClassifyRequestReadError(ec), true);
+  if (in_request_) CompleteRequest(RequestRecord::End::kClientGone);
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
+// 2-3. Header decisions, then the upstream -----------------------------------------------------
+
 void Session::HandleRequest() {
   HttpRequest& request = parser_->get();
+  // Unless every byte of the body was read, an early answer must close the connection.
+  const bool unread_body = !parser_->is_done();
   client_keep_alive_ = KeepAlive(request, client_version_);  // version and head_: OnReadHeader
 
   // RFC 9112 section 3.2: one Host with a valid value; only HTTP/1.0 may send none (or empty).
@@ -123,57 +174,282 @@ void Session::HandleRequest() {
   if (hosts > 1 || (client_version_ >= 11 && hosts == 0)) {
     return ReplyError(ProxyError::kBadRequest, true);
   }
-  bool host_missing = hosts == 0;
   if (hosts == 1) {
     const std::string_view host = ToStd(request[http::field::host]);
     if (host.empty() && client_version_ < 11) {
-      request.erase(http::field::host);
-      host_missing = true;
+      request.erase(http::field::host);  // then set to the upstream endpoint (OpenUpstream)
     } else if (!IsValidHost(host)) {
       return ReplyError(ProxyError::kBadRequest, true);
     }
   }
   const auto target = SplitRequestTarget(ToStd(request.target()));
-  if (!target) return ReplyError(ProxyError::kBadRequest, false);
+  if (!target) return ReplyError(ProxyError::kBadRequest, unread_body);
   const auto path = NormalizePath(target->path);
-  if (!path) return ReplyError(ProxyError::kInvalidPath, false);
+  if (!path) return ReplyError(ProxyError::kInvalidPath, unread_body);
   BuildUpstreamTarget(upstream_target_, *path, *target);  // before the request is changed
   if (target->absolute_form) {
     // RFC 9112 section 3.2.2: the Host header is ignored, the target's authority replaces it.
     scratch_.assign(target->authority);
     request.set(http::field::host, ToBeast(scratch_));
-    host_missing = false;
   }
 
+  upgrade_.assign(RequestedUpgrade(request, client_version_));  // before hop-by-hop stripping
   if (!RewriteRequestHeaders(request, client_ip_, worker_.request_ids(), request_id_, scratch_)) {
-    return ReplyError(ProxyError::kHeaderTooLarge, false);
+    return ReplyError(ProxyError::kHeaderTooLarge, unread_body);
   }
 
   table_ = worker_.routes().Load();
-  if (!table_) return ReplyError(ProxyError::kNotReady, false);
-  const RouteEntry* route = table_->Match(*path);
-  if (!route) {
-    table_.reset();
-    return ReplyError(ProxyError::kNoRoute, false, *path);
-  }
+  if (!table_) return ReplyError(ProxyError::kNotReady, unread_body);
+  record_.route = table_->Match(*path);
+  if (!record_.route) return ReplyError(ProxyError::kNoRoute, unread_body, *path);
 
-  FrameUpstreamRequest(request, upstream_target_);
-  forwarder_.Forward(shared_from_this(), *this, request, *route->upstream, host_missing);
+  if (parser_->chunked()) return DoReadShortChunkedBody();
+  OpenUpstream(ToStdOptional(parser_->content_length()), false);
 }
 
-void Session::OnForwarded(ProxyError error) {
-  table_.reset();  // the upstream side is done with the route
+void Session::DoReadShortChunkedBody() {
+  if (!body_start_) {
+    body_start_ = std::make_unique<char[]>(kRelayBufferSize);
+    body_start_size_ = 0;
+    auto& body = parser_->get().body();
+    body.data = body_start_.get();
+    body.size = kRelayBufferSize;
+  }
+  if (expects_continue_) {
+    expects_continue_ = false;  // answered here, before any upstream is involved
+    stream_.expires_after(worker_.settings().body_timeout);
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->OnReadError(ec);
+                        self->DoReadShortChunkedBody();
+                      });
+    return;
+  }
+  stream_.expires_never();
+  read_deadline_.Arm(weak_from_this(), stream_.socket(), worker_.settings().body_timeout);
+  http::async_read_some(stream_, buffer_, *parser_,
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->OnReadShortChunkedBody(ec);
+                        });
+}
+
+void Session::OnReadShortChunkedBody(const boost::system::error_code& ec) {
+  read_deadline_.Disarm();
+  auto& body = parser_->get().body();
+  body_start_size_ = kRelayBufferSize - body.size;
+  const bool full = body.size == 0;
+  if (ec && ec != http::error::need_buffer) {
+    body_start_.reset();
+    if (read_deadline_.expired()) return ReplyError(ProxyError::kRequestTimeout, true);
+    return OnReadError(ec);
+  }
+  if (parser_->is_done()) return OpenUpstream(body_start_size_, false);
+  if (full) return OpenUpstream(std::nullopt, true);  // longer: it streams chunked
+  DoReadShortChunkedBody();
+}
+
+void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked) {
+  HttpRequest& request = parser_->get();
+  const bool host_missing = request.count(http::field::host) == 0;
+  FrameUpstreamRequest(request, upstream_target_, content_length, chunked);
+  if (!upgrade_.empty()) {  // the two hop-by-hop headers an upgrade needs on the next hop
+    request.set(http::field::connection, "Upgrade");
+    request.set(http::field::upgrade, ToBeast(upgrade_));
+  }
+  record_.upstream_opened = std::chrono::steady_clock::now();
+  forwarder_.Open(shared_from_this(), *this, request, *record_.route->upstream, host_missing,
+                  !upgrade_.empty());
+}
+
+void Session::OnUpstreamOpen(ProxyError error) {
+  if (error != ProxyError::kNone) return ReplyError(error, !parser_->is_done());
+  record_.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
+  if (!expects_continue_) return StartRequestBody();
+  // The body is wanted now that it has somewhere to go.
+  stream_.expires_after(worker_.settings().body_timeout);
+  asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) {
+                        self->forwarder_.Release(false);
+                        return self->CompleteRequest(RequestRecord::End::kClientGone);
+                      }
+                      self->StartRequestBody();
+                    });
+}
+
+// 4. The request body --------------------------------------------------------------------------
+
+void Session::StartRequestBody() {
+  const ProxySettings& settings = worker_.settings();
+  const size_t filled = body_start_size_;
+  body_start_size_ = 0;
+  request_relay_.Start(shared_from_this(), *this, stream_, buffer_, *parser_,
+                       forwarder_.connection().stream, forwarder_.request_serializer(),
+                       settings.body_timeout, settings.upstream_timeout, std::move(body_start_),
+                       filled);
+}
+
+void Session::OnRelayed(bool request_body, const RelayOutcome& outcome) {
+  if (request_body) return OnRequestBodyRelayed(outcome);
+  OnResponseBodyRelayed(outcome);
+}
+
+void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
+  record_.bytes_in = outcome.bytes;
+  using Result = RelayOutcome::Result;
+  if (outcome.result == Result::kDone) {
+    return forwarder_.ReadResponse(shared_from_this(), outcome.bytes > 0);
+  }
+  forwarder_.Release(false);  // the upstream got part of a request: never reused
+  switch (outcome.result) {
+    case Result::kReadTimeout:
+      return ReplyError(ProxyError::kRequestTimeout, true);
+    case Result::kReadFailed:
+      return OnReadError(outcome.error);  // over the limit or malformed: answered; else gone
+    case Result::kWriteFailed:
+      return ReplyError(ClassifyUpstreamError(UpstreamStage::kExchange, outcome.error), true);
+    case Result::kDone:
+      break;
+  }
+}
+
+// 5-6. The response ----------------------------------------------------------------------------
+
+void Session::OnResponseHeader(ProxyError error) {
   if (error != ProxyError::kNone) return ReplyError(error, false);
-  HttpResponse& response = forwarder_.response();
+  record_.upstream_answered = std::chrono::steady_clock::now();
+  if (WorkerMetrics* metrics = worker_.metrics())
+    metrics->ObserveUpstreamLatency(record_.upstream_answered - record_.upstream_opened);
+  ResponseParser& upstream = forwarder_.response_parser();
+  if (upstream.get().result_int() == 101) return StartTunnel();
+  HttpResponse& response = upstream.get();
   RewriteResponseHeaders(response, request_id_);
   // Draining may have begun while the upstream answered: then say so rather than advertise a
   // keep-alive the gateway will not honour.
-  FrameClientResponse(response, head_, client_version_, client_keep_alive_ && !worker_.draining());
-  DoWrite(response);
+  response_keep_alive_ = FrameClientResponse(
+      response, head_, client_version_, client_keep_alive_ && !worker_.draining(),
+      head_ ? std::nullopt : ToStdOptional(upstream.content_length()));
+  record_.status = response.result_int();
+  response_serializer_.emplace(response);
+  // When body bytes are already here, the header goes out with the first of them (one write
+  // for a small response); else at once, so a client of a slow or open-ended body (events,
+  // long polling) is not kept waiting for it.
+  if (upstream.is_done() || forwarder_.connection().buffer.size() > 0) {
+    return StartResponseBody();
+  }
+  stream_.expires_after(worker_.settings().body_timeout);
+  http::async_write_header(stream_, *response_serializer_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) {
+                             if (!ec) return self->StartResponseBody();
+                             self->forwarder_.Release(false);
+                             self->response_serializer_.reset();
+                             self->CompleteRequest(RequestRecord::End::kClientGone);
+                           });
+}
+
+void Session::StartResponseBody() {
+  const ProxySettings& settings = worker_.settings();
+  UpstreamConnection& connection = forwarder_.connection();
+  response_relay_.Start(shared_from_this(), *this, connection.stream, connection.buffer,
+                        forwarder_.response_parser(), stream_, *response_serializer_,
+                        settings.upstream_timeout, settings.body_timeout);
+}
+
+void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
+  record_.bytes_out = outcome.bytes;
+  const bool complete = outcome.result == RelayOutcome::Result::kDone;
+  const bool header_sent = response_serializer_->is_header_done();
+  forwarder_.Release(complete);
+  response_serializer_.reset();
+  if (!complete && !header_sent && outcome.result != RelayOutcome::Result::kWriteFailed) {
+    // The upstream failed before the client got anything: it can still be told so.
+    return ReplyError(outcome.result == RelayOutcome::Result::kReadTimeout
+                          ? ProxyError::kUpstreamTimeout
+                          : ProxyError::kUpstreamFailed,
+                      false);
+  }
+  if (!complete) {
+    // The client has the header and part of the body: only a reset tells it the message is
+    // incomplete (a close would end a close-delimited body as if it were whole).
+    AbortConnection();
+    return CompleteRequest(RequestRecord::End::kAborted);
+  }
+  CompleteRequest(RequestRecord::End::kResponded);
+  ContinueOrClose(response_keep_alive_);
+}
+
+void Session::StartTunnel() {
+  HttpResponse& response = forwarder_.response_parser().get();
+  scratch_.assign(ToStd(response[http::field::upgrade]));  // before hop-by-hop stripping
+  RewriteResponseHeaders(response, request_id_);
+  response.set(http::field::connection, "Upgrade");
+  if (!scratch_.empty()) response.set(http::field::upgrade, ToBeast(scratch_));
+  record_.status = 101;
+  response_serializer_.emplace(response);
+  stream_.expires_after(worker_.settings().body_timeout);
+  http::async_write_header(
+      stream_, *response_serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->response_serializer_.reset();
+        if (ec) {
+          self->forwarder_.Release(false);
+          return self->CompleteRequest(RequestRecord::End::kClientGone);
+        }
+        self->tunnel_ = std::make_unique<Tunnel>(self->stream_, self->buffer_,
+                                                 self->forwarder_.TakeConnection(),
+                                                 self->worker_.settings().tunnel_idle_timeout);
+        self->CompleteRequest(RequestRecord::End::kUpgraded);
+        self->tunnel_->Start(self);
+      });
+}
+
+// 7. The end of a request ----------------------------------------------------------------------
+
+void Session::CompleteRequest(RequestRecord::End end) {
+  if (!in_request_) return;
+  in_request_ = false;
+  record_.end = end;
+  // Every request ends here exactly once, with record_ complete: status, bytes both ways,
+  // route, upstream, and the times since it began.
+  if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordRequest(record_.route, record_.status);
+  if (worker_.access_log()) LogRequest();
+  table_.reset();  // the route's config may go now
+  record_.route = nullptr;
+}
+
+void Session::LogRequest() {
+  const auto now = std::chrono::steady_clock::now();
+  AccessLogRecord line;
+  line.duration = now - record_.started;
+  line.time = std::chrono::system_clock::now() -
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(line.duration);
+  line.request_id = request_id_;
+  if (parser_ && parser_->is_header_done()) {
+    const HttpRequest& request = parser_->get();
+    line.method = ToStd(request.method_string());
+    line.path = ToStd(request.target());
+  }
+  if (record_.route) line.route = record_.route->path;
+  line.upstream = record_.upstream;
+  line.status = record_.status;
+  line.bytes_in = record_.bytes_in;
+  line.bytes_out = record_.bytes_out;
+  if (record_.upstream_answered != std::chrono::steady_clock::time_point{})
+    line.upstream_duration = record_.upstream_answered - record_.upstream_opened;
+  worker_.access_log()->Append(line);
+}
+
+void Session::ContinueOrClose(bool keep_alive) {
+  if (!keep_alive) {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  DoReadRequest();
 }
 
 void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   const ErrorReply reply = ReplyFor(error);
+  record_.status = reply.status;
   error_response_ = {};
   error_response_.result(reply.status);
   error_response_.set(http::field::content_type, "application/json");
@@ -183,34 +459,26 @@ void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   if (head_) error_response_.body().clear();  // the length is announced, the body not sent
   error_response_.version(client_version_ >= 11 ? 11 : 10);
   error_response_.keep_alive(!close && client_keep_alive_ && !worker_.draining());
-  if (close) {
-    // The rest of this request was not read: answer, then let the client finish sending.
-    stream_.expires_after(worker_.settings().idle_timeout);
-    http::async_write(stream_, error_response_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec) return;
-                        self->DoLingeringClose();
-                      });
-    return;
-  }
-  DoWrite(error_response_);
-}
-
-void Session::DoWrite(HttpResponse& response) {
+  record_.bytes_out = error_response_.body().size();
   stream_.expires_after(worker_.settings().idle_timeout);
-  http::async_write(stream_, response,
-                    [self = shared_from_this(), keep_alive = response.keep_alive()](
-                        beast::error_code ec, size_t) { self->OnWrite(ec, keep_alive); });
+  http::async_write(stream_, error_response_,
+                    [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                      self->OnErrorWritten(ec, close);
+                    });
 }
 
-void Session::OnWrite(const boost::system::error_code& ec, bool keep_alive) {
+void Session::OnErrorWritten(const boost::system::error_code& ec, bool close) {
+  CompleteRequest(ec ? RequestRecord::End::kClientGone : RequestRecord::End::kResponded);
   if (ec) return;  // the connection is gone; dropping the session closes the socket
-  if (!keep_alive) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return;
-  }
-  DoReadHeader();
+  // The rest of this request was not read: let the client finish sending, then close.
+  if (close) return DoLingeringClose();
+  ContinueOrClose(error_response_.keep_alive());
+}
+
+void Session::AbortConnection() {
+  beast::error_code ignored;
+  stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+  stream_.close();
 }
 
 void Session::DoLingeringClose() {

@@ -17,7 +17,9 @@
 #include <thread>
 
 #include "gateway/proxy/proxy_settings.h"
+#include "gateway/admin/metrics.h"
 #include "gateway/proxy/request_id.h"
+#include "gateway/server/access_log.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/session.h"
 #include "gateway/upstream/upstream_pool.h"
@@ -38,6 +40,14 @@ class Worker {
                                                  bool reuse_port);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
 
+  // Start-up, before Start: where this worker's requests are counted and, with --access-log,
+  // logged. Both are owned by main and outlive the worker.
+  void Observe(WorkerMetrics& metrics, AccessLogBuffer* access_log) {
+    metrics_ = &metrics;
+    access_log_ = access_log;
+    pool_.CountConnections(&metrics.upstream_connections);
+  }
+
   void Start();  // starts the thread: accepting and serving
 
   // From any thread. Stops accepting, closes idle client and upstream connections, lets the
@@ -55,6 +65,8 @@ class Worker {
   RequestIdGenerator& request_ids() { return request_ids_; }
   UpstreamPool& pool() { return pool_; }
   bool draining() const { return draining_; }
+  WorkerMetrics* metrics() { return metrics_; }           // null when not observed
+  AccessLogBuffer* access_log() { return access_log_; }   // null without --access-log
 
  private:
   void DoAccept();
@@ -73,6 +85,8 @@ class Worker {
   boost::asio::steady_timer accept_retry_timer_;
   boost::asio::steady_timer sweep_timer_;
   bool draining_ = false;
+  WorkerMetrics* metrics_ = nullptr;
+  AccessLogBuffer* access_log_ = nullptr;
   std::promise<void> drained_;
   std::future<void> drained_future_;
   std::thread thread_;

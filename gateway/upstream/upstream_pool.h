@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/validation.h"
+#include "gateway/admin/metrics.h"
 
 namespace gw {
 
@@ -47,11 +48,22 @@ IdleReuse ChooseIdleReuse(std::chrono::steady_clock::duration idle_for, bool ide
 
 // One connection to an upstream endpoint, with the read buffer that belongs to it.
 struct UpstreamConnection {
-  explicit UpstreamConnection(const boost::asio::any_io_executor& executor) : stream(executor) {}
+  // `open_connections`, when given, counts this connection while it exists (/metrics).
+  UpstreamConnection(const boost::asio::any_io_executor& executor,
+                     SingleWriterGauge* open_connections)
+      : stream(executor), open_connections(open_connections) {
+    if (open_connections) open_connections->Increment();
+  }
+  ~UpstreamConnection() {
+    if (open_connections) open_connections->Decrement();
+  }
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
+  SingleWriterGauge* const open_connections;
 };
 using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
 
@@ -78,6 +90,10 @@ class UpstreamPool {
 
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // Start-up: the gauge that counts this worker's open upstream connections (null: none).
+  void CountConnections(SingleWriterGauge* gauge) { open_connections_ = gauge; }
+  SingleWriterGauge* open_connections() const { return open_connections_; }
 
   // The record of `endpoint`, created on first use, with in_use incremented; pair with Unuse.
   UpstreamEndpoint& Use(const HostPort& endpoint);
@@ -128,6 +144,7 @@ class UpstreamPool {
   };
 
   Limits limits_;
+  SingleWriterGauge* open_connections_ = nullptr;
   bool closed_ = false;
   std::unordered_map<Key, UpstreamEndpoint, Hash, Equal> endpoints_;
 };

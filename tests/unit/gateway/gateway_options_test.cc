@@ -36,10 +36,14 @@ TEST(GatewayOptions, Defaults) {
   EXPECT_EQ(options->proxy.idle_timeout, 60s);
   EXPECT_EQ(options->proxy.upstream_idle_timeout, 60s);
   EXPECT_EQ(options->proxy.max_routes, 10000u);
-  EXPECT_EQ(options->proxy.max_body_size, 8u * 1024 * 1024);
+  EXPECT_EQ(options->proxy.header_timeout, 10s);
+  EXPECT_EQ(options->proxy.body_timeout, 30s);
+  EXPECT_EQ(options->proxy.tunnel_idle_timeout, 60s);
+  EXPECT_EQ(options->proxy.max_body_size, 0u);  // bodies stream: no limit unless asked
+  EXPECT_EQ(options->proxy.max_response_body_size, 0u);
   EXPECT_EQ(options->proxy.max_header_size, 16u * 1024);
   EXPECT_EQ(options->proxy.upstream_max_idle, 64u);
-  EXPECT_EQ(options->drain_timeout, 5s);
+  EXPECT_EQ(options->drain_timeout, 30s);
   EXPECT_EQ(options->log_level, LogLevel::kInfo);
 }
 
@@ -69,6 +73,12 @@ TEST(GatewayOptions, EveryFlag) {
                               "0",
                               "--drain-timeout",
                               "10s",
+                              "--header-timeout",
+                              "3s",
+                              "--body-timeout",
+                              "4s",
+                              "--tunnel-idle-timeout",
+                              "5m",
                               "--log-level",
                               "debug"},
                              &exit_code);
@@ -87,6 +97,9 @@ TEST(GatewayOptions, EveryFlag) {
   EXPECT_EQ(options->proxy.max_response_body_size, 2048u);
   EXPECT_EQ(options->proxy.upstream_max_idle, 0u);
   EXPECT_EQ(options->drain_timeout, 10s);
+  EXPECT_EQ(options->proxy.header_timeout, 3s);
+  EXPECT_EQ(options->proxy.body_timeout, 4s);
+  EXPECT_EQ(options->proxy.tunnel_idle_timeout, 5min);
   EXPECT_EQ(options->log_level, LogLevel::kDebug);
 }
 
@@ -97,6 +110,7 @@ TEST(GatewayOptions, UsageErrorsExitWithTwo) {
       {"--connect-timeout", "-1s"}, {"--max-body-size", "8MiB"},
       {"--max-header-size", "0"},   {"--max-header-size", "65536"},
       {"--admin", "localhost"},     {"--log-level", "verbose"},
+      {"--header-timeout", "x"},    {"--max-body-size", "-1"},
   };
   for (const auto& args : bad) {
     int exit_code;

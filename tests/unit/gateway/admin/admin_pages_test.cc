@@ -71,9 +71,49 @@ TEST(AdminPages, ConfigBeforeAnyConfig) {
 }
 
 TEST(AdminPages, UnknownPathsAndMethods) {
-  EXPECT_EQ(ServeAdminPage("GET", "/metrics", {}).status, 404u);
+  EXPECT_EQ(ServeAdminPage("GET", "/nothing", {}).status, 404u);
+  EXPECT_EQ(ServeAdminPage("POST", "/metrics", {}).status, 405u);
   EXPECT_EQ(ServeAdminPage("POST", "/ready", {}).status, 405u);
   EXPECT_EQ(ServeAdminPage("HEAD", "/healthz", {}).status, 200u);
+}
+
+TEST(AdminPages, MetricsInPrometheusTextFormat) {
+  MetricsRegistry registry;
+  WorkerMetrics& worker = registry.AddWorker();
+  worker.ForRoute("/api", gateway::v1::MATCH_PREFIX).Record(200);
+  worker.client_connections.Increment();
+
+  GatewayState state;
+  state.config_nacks = 1;
+  state.ready = true;
+  state.version = 12;
+  state.control_plane_connected = true;
+  state.metrics = &registry;
+  state.access_log_dropped_lines = 7;
+  const auto page = ServeAdminPage("GET", "/metrics", state);
+  EXPECT_EQ(page.status, 200u);
+  EXPECT_EQ(page.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  for (const char* line : {
+           "gateway_requests_total{route=\"/api\",match=\"prefix\",code=\"2xx\"} 1\n",
+           "\ngateway_active_client_connections 1\n",
+           "\ngateway_config_version 12\n",
+           "\ngateway_ready 1\n",
+           "\ngateway_control_plane_connected 1\n",
+           "\ngateway_config_nacks_total 1\n",
+           "\ngateway_access_log_dropped_lines_total 7\n",
+       }) {
+    EXPECT_NE(page.body.find(line), std::string::npos) << line << " in\n" << page.body;
+  }
+}
+
+TEST(AdminPages, MetricsWithoutARegistryShowTheGatewayState) {
+  GatewayState state;
+  state.version = 4;
+  const auto page = ServeAdminPage("GET", "/metrics", state);
+  EXPECT_EQ(page.status, 200u);
+  EXPECT_NE(page.body.find("\ngateway_config_version 4\n"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("\ngateway_active_client_connections 0\n"), std::string::npos);
+  EXPECT_EQ(page.body.find("gateway_requests_total{"), std::string::npos);
 }
 
 }  // namespace

@@ -254,63 +254,103 @@ TEST(RewriteResponseHeaders, StripsHopByHopAndAddsTheRequestId) {
   EXPECT_EQ(Get(fields, "X-Request-Id"), "id-7");
 }
 
-TEST(FrameUpstreamRequest, SendsHttp11WithTheNewTargetAndABodyLength) {
+TEST(FrameUpstreamRequest, SendsHttp11WithTheNewTargetAndTheBodyLength) {
   HttpRequest request{http::verb::post, "/old/../path", 10};
-  request.body() = "hello";
-  FrameUpstreamRequest(request, "/path?x=1");
+  FrameUpstreamRequest(request, "/path?x=1", 5, false);
   EXPECT_EQ(request.version(), 11u);
   EXPECT_EQ(ToStd(request.target()), "/path?x=1");
   EXPECT_EQ(Get(request, "Content-Length"), "5");
   EXPECT_TRUE(request.keep_alive());
 }
 
+TEST(FrameUpstreamRequest, KeepsAChunkedBodyChunked) {
+  HttpRequest request{http::verb::put, "/", 11};
+  request.set("Content-Length", "9");  // never both: the chunked framing wins
+  FrameUpstreamRequest(request, "/", std::nullopt, true);
+  EXPECT_EQ(Get(request, "Transfer-Encoding"), "chunked");
+  EXPECT_EQ(Get(request, "Content-Length"), "<absent>");
+}
+
 TEST(FrameUpstreamRequest, AnnouncesNoBodyOnlyWhereNoneIsExpected) {
   HttpRequest get{http::verb::get, "/", 11};
   get.set("Content-Length", "0");
-  FrameUpstreamRequest(get, "/");
+  FrameUpstreamRequest(get, "/", 0, false);
   EXPECT_EQ(Get(get, "Content-Length"), "<absent>");
 
+  HttpRequest get_with_body{http::verb::get, "/", 11};
+  FrameUpstreamRequest(get_with_body, "/", 3, false);
+  EXPECT_EQ(Get(get_with_body, "Content-Length"), "3");
+
   HttpRequest post{http::verb::post, "/", 11};
-  FrameUpstreamRequest(post, "/");
+  FrameUpstreamRequest(post, "/", std::nullopt, false);
   EXPECT_EQ(Get(post, "Content-Length"), "0");
 }
 
-TEST(FrameClientResponse, SetsTheLengthOfTheBufferedBody) {
+TEST(FrameClientResponse, KeepsTheUpstreamsLength) {
   HttpResponse response{http::status::ok, 11};
-  response.body() = "abc";  // Transfer-Encoding: chunked was stripped
-  FrameClientResponse(response, false, 11, true);
+  EXPECT_TRUE(FrameClientResponse(response, false, 11, true, 3));
   EXPECT_EQ(Get(response, "Content-Length"), "3");
+  EXPECT_EQ(Get(response, "Transfer-Encoding"), "<absent>");
   EXPECT_EQ(Get(response, "Connection"), "<absent>");
+}
+
+TEST(FrameClientResponse, ChunksABodyOfUnknownLengthForHttp11) {
+  HttpResponse response{http::status::ok, 11};
+  EXPECT_TRUE(FrameClientResponse(response, false, 11, true, std::nullopt));
+  EXPECT_EQ(Get(response, "Transfer-Encoding"), "chunked");
+  EXPECT_EQ(Get(response, "Content-Length"), "<absent>");
+}
+
+TEST(FrameClientResponse, ClosesAfterABodyOfUnknownLengthForHttp10) {
+  HttpResponse response{http::status::ok, 11};
+  EXPECT_FALSE(FrameClientResponse(response, false, 10, true, std::nullopt));
+  EXPECT_EQ(response.version(), 10u);
+  EXPECT_EQ(Get(response, "Transfer-Encoding"), "<absent>");
+  EXPECT_EQ(Get(response, "Content-Length"), "<absent>");
+  EXPECT_EQ(Get(response, "Connection"), "<absent>");  // HTTP/1.0 closes by default
 }
 
 TEST(FrameClientResponse, KeepsTheAnnouncedLengthForHead) {
   HttpResponse response{http::status::ok, 11};
   response.set("Content-Length", "1234");
-  FrameClientResponse(response, true, 11, true);
+  EXPECT_TRUE(FrameClientResponse(response, true, 11, true, std::nullopt));
   EXPECT_EQ(Get(response, "Content-Length"), "1234");
+  EXPECT_EQ(Get(response, "Transfer-Encoding"), "<absent>");
 }
 
 TEST(FrameClientResponse, AddsNoLengthToBodilessStatuses) {
   for (const auto status : {http::status::no_content, http::status::not_modified}) {
     HttpResponse response{status, 11};
-    FrameClientResponse(response, false, 11, true);
+    FrameClientResponse(response, false, 11, true, std::nullopt);
     EXPECT_EQ(Get(response, "Content-Length"), "<absent>") << static_cast<int>(status);
+    EXPECT_EQ(Get(response, "Transfer-Encoding"), "<absent>") << static_cast<int>(status);
   }
 }
 
 TEST(FrameClientResponse, SpeaksTheClientsVersionAndKeepAlive) {
   HttpResponse keep{http::status::ok, 11};
-  FrameClientResponse(keep, false, 10, true);
+  EXPECT_TRUE(FrameClientResponse(keep, false, 10, true, 0));
   EXPECT_EQ(keep.version(), 10u);
   EXPECT_EQ(Get(keep, "Connection"), "keep-alive");
 
   HttpResponse close{http::status::ok, 11};
-  FrameClientResponse(close, false, 11, false);
+  EXPECT_FALSE(FrameClientResponse(close, false, 11, false, 0));
   EXPECT_EQ(Get(close, "Connection"), "close");
 
   HttpResponse plain10{http::status::ok, 11};
-  FrameClientResponse(plain10, false, 10, false);
+  EXPECT_FALSE(FrameClientResponse(plain10, false, 10, false, 0));
   EXPECT_EQ(Get(plain10, "Connection"), "<absent>");
+}
+
+TEST(RequestedUpgrade, NeedsConnectionUpgradeAndHttp11) {
+  HttpFields fields;
+  fields.set("Upgrade", "websocket");
+  EXPECT_EQ(RequestedUpgrade(fields, 11), "");
+  fields.set("Connection", "keep-alive, Upgrade");
+  EXPECT_EQ(RequestedUpgrade(fields, 11), "websocket");
+  EXPECT_EQ(RequestedUpgrade(fields, 10), "");
+  fields.erase("Upgrade");
+  EXPECT_EQ(RequestedUpgrade(fields, 11), "");
 }
 
 }  // namespace

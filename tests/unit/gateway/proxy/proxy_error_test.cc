@@ -17,6 +17,7 @@ TEST(ReplyFor, MapsEachFailureToItsStatus) {
   EXPECT_EQ(ReplyFor(ProxyError::kBadRequest).status, 400u);
   EXPECT_EQ(ReplyFor(ProxyError::kInvalidPath).status, 400u);
   EXPECT_EQ(ReplyFor(ProxyError::kNoRoute).status, 404u);
+  EXPECT_EQ(ReplyFor(ProxyError::kRequestTimeout).status, 408u);
   EXPECT_EQ(ReplyFor(ProxyError::kBodyTooLarge).status, 413u);
   EXPECT_EQ(ReplyFor(ProxyError::kHeaderTooLarge).status, 431u);
   EXPECT_EQ(ReplyFor(ProxyError::kNotImplemented).status, 501u);

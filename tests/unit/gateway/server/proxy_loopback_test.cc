@@ -8,8 +8,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <functional>
@@ -33,6 +35,10 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
+// The test's own client and upstream hold whole messages; the gateway streams them.
+using TestRequest = http::request<http::string_body>;
+using TestResponse = http::response<http::string_body>;
+
 // What a scripted upstream does with one request.
 struct Action {
   enum Kind { kRespond, kCloseWithoutAnswer } kind = kRespond;
@@ -54,7 +60,7 @@ struct Seen {
 class ScriptedUpstream {
  public:
   // script(connection number, request number on that connection, request) -> action
-  using Script = std::function<Action(int, int, const HttpRequest&)>;
+  using Script = std::function<Action(int, int, const TestRequest&)>;
 
   explicit ScriptedUpstream(Script script)
       : script_(std::move(script)),
@@ -97,7 +103,7 @@ class ScriptedUpstream {
   void Serve(tcp::socket& socket, int connection) {
     beast::flat_buffer buffer;
     for (int index = 0;; ++index) {
-      HttpRequest request;
+      TestRequest request;
       boost::system::error_code ec;
       http::read(socket, buffer, request, ec);
       if (ec) return;
@@ -113,7 +119,7 @@ class ScriptedUpstream {
         return;
       }
       std::this_thread::sleep_for(action.delay);
-      HttpResponse response{static_cast<http::status>(action.status), 11};
+      TestResponse response{static_cast<http::status>(action.status), 11};
       response.set("Content-Type", "text/plain");
       response.set("Connection", "X-Upstream-Private");
       response.set("X-Upstream-Private", "1");
@@ -157,16 +163,28 @@ class Client {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
 
-  HttpResponse Send(HttpRequest request) {
+  TestResponse Send(TestRequest request) {
     if (request.find(http::field::host) == request.end()) request.set(http::field::host, "gw.test");
     request.prepare_payload();
     http::write(socket_, request);
-    HttpResponse response;
+    TestResponse response;
     http::read(socket_, buffer_, response);
     return response;
   }
 
-  HttpResponse Get(std::string target) { return Send(HttpRequest{http::verb::get, target, 11}); }
+  // Writes `raw` as is and reads one response.
+  TestResponse SendRaw(std::string_view raw) {
+    asio::write(socket_, asio::buffer(raw.data(), raw.size()));
+    return Read();
+  }
+
+  TestResponse Read() {
+    TestResponse response;
+    http::read(socket_, buffer_, response);
+    return response;
+  }
+
+  TestResponse Get(std::string target) { return Send(TestRequest{http::verb::get, target, 11}); }
 
   // Whether the gateway closed the connection (EOF) rather than sending anything more.
   bool ClosedByPeer() {
@@ -243,17 +261,17 @@ class ProxyLoopbackTest : public ::testing::Test {
 };
 
 TEST_F(ProxyLoopbackTest, ForwardsTheNormalizedPathWithTheGatewaysHeaders) {
-  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("order"); });
+  ScriptedUpstream upstream([](int, int, const TestRequest&) { return Answer("order"); });
   AddService("order-svc", {upstream.port()});
   AddRoute("/api/order", "order-svc");
   Start();
 
   Client client(port_);
-  HttpRequest request{http::verb::get, "/api/./order//7/../8?x=1&y=%2F", 11};
+  TestRequest request{http::verb::get, "/api/./order//7/../8?x=1&y=%2F", 11};
   request.set("Connection", "keep-alive, X-Hop");
   request.set("X-Hop", "1");
   request.set("X-Forwarded-For", "203.0.113.5");
-  const HttpResponse response = client.Send(std::move(request));
+  const TestResponse response = client.Send(std::move(request));
 
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(response.body(), "order");
@@ -272,7 +290,7 @@ TEST_F(ProxyLoopbackTest, ForwardsTheNormalizedPathWithTheGatewaysHeaders) {
 }
 
 TEST_F(ProxyLoopbackTest, NoRouteIs404WithTheNormalizedPath) {
-  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("x"); });
+  ScriptedUpstream upstream([](int, int, const TestRequest&) { return Answer("x"); });
   AddService("order-svc", {upstream.port()});
   AddRoute("/api/order", "order-svc");
   Start();
@@ -294,7 +312,7 @@ TEST_F(ProxyLoopbackTest, NoConfigYetIs503) {
 }
 
 TEST_F(ProxyLoopbackTest, ReusesPooledUpstreamConnections) {
-  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("ok"); });
+  ScriptedUpstream upstream([](int, int, const TestRequest&) { return Answer("ok"); });
   AddService("svc", {upstream.port()});
   AddRoute("/", "svc");
   Start();
@@ -306,7 +324,7 @@ TEST_F(ProxyLoopbackTest, ReusesPooledUpstreamConnections) {
 }
 
 TEST_F(ProxyLoopbackTest, DoesNotPoolAConnectionTheUpstreamCloses) {
-  ScriptedUpstream upstream([](int, int, const HttpRequest&) {
+  ScriptedUpstream upstream([](int, int, const TestRequest&) {
     Action action = Answer("bye");
     action.keep_alive = false;
     return action;
@@ -321,8 +339,8 @@ TEST_F(ProxyLoopbackTest, DoesNotPoolAConnectionTheUpstreamCloses) {
 }
 
 TEST_F(ProxyLoopbackTest, RoundRobinsOverTheServicesEndpoints) {
-  ScriptedUpstream a([](int, int, const HttpRequest&) { return Answer("a"); });
-  ScriptedUpstream b([](int, int, const HttpRequest&) { return Answer("b"); });
+  ScriptedUpstream a([](int, int, const TestRequest&) { return Answer("a"); });
+  ScriptedUpstream b([](int, int, const TestRequest&) { return Answer("b"); });
   AddService("svc", {a.port(), b.port()});
   AddRoute("/", "svc");
   Start();
@@ -333,7 +351,7 @@ TEST_F(ProxyLoopbackTest, RoundRobinsOverTheServicesEndpoints) {
 }
 
 TEST_F(ProxyLoopbackTest, SkipsARefusingEndpoint) {
-  ScriptedUpstream live([](int, int, const HttpRequest&) { return Answer("live"); });
+  ScriptedUpstream live([](int, int, const TestRequest&) { return Answer("live"); });
   AddService("svc", {ClosedPort(), live.port()});
   AddRoute("/", "svc");
   Start();
@@ -354,7 +372,7 @@ TEST_F(ProxyLoopbackTest, EveryEndpointRefusingIs502) {
 
 TEST_F(ProxyLoopbackTest, SlowUpstreamIs504) {
   settings_.upstream_timeout = 200ms;
-  ScriptedUpstream slow([](int, int, const HttpRequest&) {
+  ScriptedUpstream slow([](int, int, const TestRequest&) {
     Action action = Answer("late");
     action.delay = 1000ms;
     return action;
@@ -372,7 +390,7 @@ TEST_F(ProxyLoopbackTest, SlowUpstreamIs504) {
 
 // The upstream answers the first request of each connection, then closes the connection when
 // the next request arrives: what a server does when its keep-alive timeout races a request.
-Action ClosesAfterFirst(int, int index, const HttpRequest&) {
+Action ClosesAfterFirst(int, int index, const TestRequest&) {
   if (index == 0) return Answer("fresh");
   Action action;
   action.kind = Action::kCloseWithoutAnswer;
@@ -386,7 +404,7 @@ TEST_F(ProxyLoopbackTest, RetriesAnIdempotentRequestOnceOnAFreshConnection) {
   Start();
   Client client(port_);
   EXPECT_EQ(client.Get("/x").body(), "fresh");
-  const auto response = client.Send(HttpRequest{http::verb::put, "/x", 11});
+  const auto response = client.Send(TestRequest{http::verb::put, "/x", 11});
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(response.body(), "fresh");
   EXPECT_EQ(upstream.connections(), 2);
@@ -399,7 +417,7 @@ TEST_F(ProxyLoopbackTest, NeverResendsANonIdempotentRequest) {
   Start();
   Client client(port_);
   EXPECT_EQ(client.Get("/x").body(), "fresh");
-  HttpRequest post{http::verb::post, "/x", 11};
+  TestRequest post{http::verb::post, "/x", 11};
   post.body() = "pay once";
   const auto response = client.Send(std::move(post));
   EXPECT_EQ(response.result_int(), 502u);
@@ -409,7 +427,7 @@ TEST_F(ProxyLoopbackTest, NeverResendsANonIdempotentRequest) {
 }
 
 TEST_F(ProxyLoopbackTest, ResolvesDnsTargets) {
-  ScriptedUpstream upstream([](int, int, const HttpRequest&) { return Answer("by name"); });
+  ScriptedUpstream upstream([](int, int, const TestRequest&) { return Answer("by name"); });
   AddRoute("/", "localhost:" + std::to_string(upstream.port()));
   Start();
   Client client(port_);
@@ -427,7 +445,7 @@ TEST_F(ProxyLoopbackTest, UnresolvableTargetIs503) {
 
 TEST_F(ProxyLoopbackTest, ForwardsBodiesAndRefusesOversizedOnes) {
   settings_.max_body_size = 64;
-  ScriptedUpstream upstream([](int, int, const HttpRequest& request) {
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
     return Answer("got " + std::to_string(request.body().size()));
   });
   AddService("svc", {upstream.port()});
@@ -435,22 +453,107 @@ TEST_F(ProxyLoopbackTest, ForwardsBodiesAndRefusesOversizedOnes) {
   Start();
   {
     Client client(port_);
-    HttpRequest post{http::verb::post, "/x", 11};
+    TestRequest post{http::verb::post, "/x", 11};
     post.body() = std::string(64, 'a');
     EXPECT_EQ(client.Send(std::move(post)).body(), "got 64");
   }
   Client client(port_);
-  HttpRequest big{http::verb::post, "/x", 11};
+  TestRequest big{http::verb::post, "/x", 11};
   big.body() = std::string(65, 'a');
   const auto response = client.Send(std::move(big));
   EXPECT_EQ(response.result_int(), 413u);
   EXPECT_FALSE(response.keep_alive());
 }
 
+TEST_F(ProxyLoopbackTest, NeverResendsARequestWhoseBodyWasSent) {
+  ScriptedUpstream upstream(ClosesAfterFirst);
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/x").body(), "fresh");
+  TestRequest put{http::verb::put, "/x", 11};  // idempotent, but its body already streamed
+  put.body() = "streamed";
+  EXPECT_EQ(client.Send(std::move(put)).result_int(), 502u);
+  int puts = 0;
+  for (const auto& seen : upstream.seen()) puts += seen.method == "PUT";
+  EXPECT_EQ(puts, 1);
+}
+
+TEST_F(ProxyLoopbackTest, SendsAShortChunkedBodyWithALengthAndALongOneChunked) {
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
+    return Answer("got " + std::to_string(request.body().size()));
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  auto response = client.SendRaw(
+      "POST /x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n");
+  EXPECT_EQ(response.body(), "got 8");
+  // Longer than one relay buffer: streamed on, still chunked.
+  const std::string chunk(50000, 'z');
+  std::string raw = "POST /x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) raw += "c350\r\n" + chunk + "\r\n";
+  raw += "0\r\n\r\n";
+  response = client.SendRaw(raw);
+  EXPECT_EQ(response.body(), "got 150000");
+  const auto seen = upstream.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(Header(seen[0].headers, "Content-Length"), "8");
+  EXPECT_EQ(Header(seen[0].headers, "Transfer-Encoding"), "<absent>");
+  EXPECT_EQ(Header(seen[1].headers, "Transfer-Encoding"), "chunked");
+  EXPECT_EQ(Header(seen[1].headers, "Content-Length"), "<absent>");
+}
+
+TEST_F(ProxyLoopbackTest, StopsAChunkedBodyAtTheLimit) {
+  settings_.max_body_size = 8;
+  ScriptedUpstream upstream(
+      [](int, int, const TestRequest& request) { return Answer("got " + request.body()); });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  {
+    Client client(port_);
+    const auto response = client.SendRaw(
+        "POST /x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n");
+    EXPECT_EQ(response.result_int(), 200u);
+    EXPECT_EQ(response.body(), "got abcdefgh");
+  }
+  Client client(port_);
+  const auto response = client.SendRaw(
+      "POST /x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nabcde\r\n5\r\nfghij\r\n0\r\n\r\n");
+  EXPECT_EQ(response.result_int(), 413u);
+  EXPECT_FALSE(response.keep_alive());
+  // The upstream never got a complete request beyond the limit.
+  EXPECT_EQ(upstream.seen().size(), 1u);
+}
+
+TEST_F(ProxyLoopbackTest, AnswersPipelinedRequestsInOrder) {
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
+    return Answer(std::string(ToStd(request.target())) + ":" + request.body());
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/", "svc");
+  Start();
+  Client client(port_);
+  // Three requests in one write: the gateway reads past the first and must keep the rest.
+  const auto first = client.SendRaw(
+      "GET /one HTTP/1.1\r\nHost: gw.test\r\n\r\n"
+      "POST /two HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /three HTTP/1.1\r\nHost: gw.test\r\n\r\n");
+  EXPECT_EQ(first.body(), "/one:");
+  EXPECT_EQ(client.Read().body(), "/two:abc");
+  EXPECT_EQ(client.Read().body(), "/three:");
+}
+
 TEST_F(ProxyLoopbackTest, KeepsServingTheTableARequestStartedWith) {
   // A new table published while nothing is in flight takes effect on the next request.
-  ScriptedUpstream a([](int, int, const HttpRequest&) { return Answer("a"); });
-  ScriptedUpstream b([](int, int, const HttpRequest&) { return Answer("b"); });
+  ScriptedUpstream a([](int, int, const TestRequest&) { return Answer("a"); });
+  ScriptedUpstream b([](int, int, const TestRequest&) { return Answer("b"); });
   AddService("svc-a", {a.port()});
   AddService("svc-b", {b.port()});
   AddRoute("/api", "svc-a");
@@ -468,7 +571,7 @@ TEST_F(ProxyLoopbackTest, KeepsServingTheTableARequestStartedWith) {
 TEST_F(ProxyLoopbackTest, AResponseWrittenWhileDrainingSaysConnectionClose) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  ScriptedUpstream upstream([released](int, int, const HttpRequest&) {
+  ScriptedUpstream upstream([released](int, int, const TestRequest&) {
     released.wait();  // holds the response until the worker drains
     return Answer("late");
   });
@@ -485,7 +588,7 @@ TEST_F(ProxyLoopbackTest, AResponseWrittenWhileDrainingSaysConnectionClose) {
   // Queued on the worker before the upstream can answer: the response is framed after it.
   worker_->Drain();
   release.set_value();
-  const HttpResponse response = pending.get();
+  const TestResponse response = pending.get();
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(response.body(), "late");
   EXPECT_FALSE(response.keep_alive());

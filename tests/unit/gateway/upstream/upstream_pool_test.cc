@@ -21,12 +21,13 @@ class UpstreamPoolTest : public ::testing::Test {
 
   // A connected upstream connection; the server side is kept in peers_.
   UpstreamConnectionPtr Connect() {
-    auto connection = std::make_unique<UpstreamConnection>(io_.get_executor());
+    auto connection = std::make_unique<UpstreamConnection>(io_.get_executor(), &open_);
     connection->stream.socket().connect(acceptor_.local_endpoint());
     peers_.push_back(acceptor_.accept());
     return connection;
   }
 
+  SingleWriterGauge open_;  // declared before the connections it counts
   asio::io_context io_;
   tcp::acceptor acceptor_;
   std::vector<tcp::socket> peers_;
@@ -58,6 +59,19 @@ TEST_F(UpstreamPoolTest, GivesBackTheMostRecentlyReleasedConnection) {
   auto again = pool.Acquire(record, true);
   EXPECT_EQ(again.get(), second_raw);
   EXPECT_EQ(pool.idle_count(), 1u);
+}
+
+TEST_F(UpstreamPoolTest, CountsOpenConnectionsPooledOrNot) {
+  {
+    UpstreamPool pool({});
+    UpstreamEndpoint& record = pool.Use(endpoint());
+    auto in_flight = Connect();
+    pool.Release(record, Connect());
+    EXPECT_EQ(open_.Load(), 2);  // one in use, one idle in the pool
+    in_flight.reset();
+    EXPECT_EQ(open_.Load(), 1);
+  }
+  EXPECT_EQ(open_.Load(), 0);  // the pool closed the idle one
 }
 
 TEST_F(UpstreamPoolTest, SkipsConnectionsTheUpstreamClosed) {

@@ -1,0 +1,247 @@
+#include "gateway/admin/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <utility>
+
+namespace gw {
+namespace {
+
+constexpr std::array<std::string_view, kStatusClasses> kStatusClassNames = {"1xx", "2xx", "3xx",
+                                                                            "4xx", "5xx"};
+
+void AppendUnsigned(std::string& out, uint64_t value) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, result.ptr);
+}
+
+void AppendSigned(std::string& out, int64_t value) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, result.ptr);
+}
+
+// Microseconds as seconds, shortest exact decimal: 2500 -> "0.0025", 10000000 -> "10".
+void AppendMicrosAsSeconds(std::string& out, uint64_t micros) {
+  AppendUnsigned(out, micros / 1'000'000);
+  uint64_t fraction = micros % 1'000'000;
+  if (fraction == 0) return;
+  char digits[6];
+  for (int i = 5; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + fraction % 10);
+    fraction /= 10;
+  }
+  size_t length = 6;
+  while (digits[length - 1] == '0') --length;
+  out.push_back('.');
+  out.append(digits, length);
+}
+
+void AppendHeader(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out.push_back(' ');
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out.push_back(' ');
+  out += type;
+  out.push_back('\n');
+}
+
+void AppendGauge(std::string& out, std::string_view name, std::string_view help, int64_t value) {
+  AppendHeader(out, name, "gauge", help);
+  out += name;
+  out.push_back(' ');
+  AppendSigned(out, value);
+  out.push_back('\n');
+}
+
+void AppendCounter(std::string& out, std::string_view name, std::string_view help, uint64_t value) {
+  AppendHeader(out, name, "counter", help);
+  out += name;
+  out.push_back(' ');
+  AppendUnsigned(out, value);
+  out.push_back('\n');
+}
+
+void AddCounts(RouteRequestCounts& into, const RouteCounters& counters) {
+  for (size_t i = 0; i < kStatusClasses; ++i) into.by_class[i] += counters.by_class[i].Load();
+}
+
+}  // namespace
+
+// ---- WorkerMetrics ----
+
+WorkerMetrics::WorkerMetrics(size_t max_route_labels) : max_route_labels_(max_route_labels) {}
+
+RouteCounters& WorkerMetrics::ForRoute(const RouteEntry* route) {
+  if (route == nullptr) return no_route_;
+  return ForRoute(route->path, route->match);
+}
+
+RouteCounters& WorkerMetrics::ForRoute(std::string_view path, gateway::v1::MatchKind match) {
+  RouteMap& map = MapFor(match);
+  if (auto it = map.find(path); it != map.end()) return it->second;
+  if (route_labels_ >= max_route_labels_) return other_route_;
+  std::lock_guard lock(routes_mutex_);
+  ++route_labels_;
+  return map.try_emplace(std::string(path)).first->second;
+}
+
+void WorkerMetrics::ObserveUpstreamLatency(std::chrono::nanoseconds elapsed) {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  const uint64_t us = micros > 0 ? static_cast<uint64_t>(micros) : 0;
+  const auto bound =
+      std::lower_bound(kUpstreamLatencyBucketsUs.begin(), kUpstreamLatencyBucketsUs.end(), us);
+  latency_buckets_[static_cast<size_t>(bound - kUpstreamLatencyBucketsUs.begin())].Add();
+  latency_sum_us_.Add(us);
+}
+
+// ---- MetricsRegistry ----
+
+MetricsRegistry::MetricsRegistry(size_t max_route_labels_per_worker)
+    : max_route_labels_(max_route_labels_per_worker) {}
+
+WorkerMetrics& MetricsRegistry::AddWorker() {
+  std::lock_guard lock(workers_mutex_);
+  workers_.push_back(std::make_unique<WorkerMetrics>(max_route_labels_));
+  return *workers_.back();
+}
+
+MetricsSnapshot MetricsRegistry::Snapshot() const {
+  MetricsSnapshot snapshot;
+
+  // (route, match) -> counts, ordered so the output is stable from scrape to scrape.
+  std::map<std::pair<std::string_view, std::string_view>, RouteRequestCounts> requests;
+  auto counts_for = [&](std::string_view route, std::string_view match) -> RouteRequestCounts& {
+    auto [it, inserted] = requests.try_emplace({route, match});
+    if (inserted) {
+      it->second.route = route;
+      it->second.match = match;
+    }
+    return it->second;
+  };
+
+  std::lock_guard workers_lock(workers_mutex_);
+  for (const auto& worker : workers_) {
+    {
+      // The keys are only read under the lock; the string_views into them are used after it,
+      // which is safe because a worker never erases or renames a key.
+      std::lock_guard routes_lock(worker->routes_mutex_);
+      for (const auto& [path, counters] : worker->prefix_) {
+        AddCounts(counts_for(path, "prefix"), counters);
+      }
+      for (const auto& [path, counters] : worker->exact_) {
+        AddCounts(counts_for(path, "exact"), counters);
+      }
+    }
+    AddCounts(counts_for("", "none"), worker->no_route_);
+    AddCounts(counts_for("other", "other"), worker->other_route_);
+    for (size_t i = 0; i < kUpstreamLatencyBuckets; ++i) {
+      snapshot.latency_buckets[i] += worker->latency_buckets_[i].Load();
+    }
+    snapshot.latency_sum_us += worker->latency_sum_us_.Load();
+    snapshot.client_connections += worker->client_connections.Load();
+    snapshot.upstream_connections += worker->upstream_connections.Load();
+  }
+
+  snapshot.requests.reserve(requests.size());
+  for (auto& [key, counts] : requests) {
+    const bool any = std::any_of(counts.by_class.begin(), counts.by_class.end(),
+                                 [](uint64_t n) { return n != 0; });
+    if (any) snapshot.requests.push_back(std::move(counts));
+  }
+  return snapshot;
+}
+
+// ---- Rendering ----
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
+  std::string out;
+  out.reserve(2048 + snapshot.requests.size() * 96);
+
+  AppendHeader(out, "gateway_requests_total", "counter",
+               "Responses sent, by route and status class.");
+  for (const RouteRequestCounts& counts : snapshot.requests) {
+    for (size_t i = 0; i < kStatusClasses; ++i) {
+      if (counts.by_class[i] == 0) continue;
+      out += "gateway_requests_total{route=\"";
+      out += EscapeLabelValue(counts.route);
+      out += "\",match=\"";
+      out += EscapeLabelValue(counts.match);
+      out += "\",code=\"";
+      out += kStatusClassNames[i];
+      out += "\"} ";
+      AppendUnsigned(out, counts.by_class[i]);
+      out.push_back('\n');
+    }
+  }
+
+  AppendHeader(out, "gateway_upstream_latency_seconds", "histogram",
+               "Time from the start of an upstream exchange to its response headers.");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kUpstreamLatencyBuckets; ++i) {
+    cumulative += snapshot.latency_buckets[i];
+    out += "gateway_upstream_latency_seconds_bucket{le=\"";
+    if (i < kUpstreamLatencyBucketsUs.size()) {
+      AppendMicrosAsSeconds(out, kUpstreamLatencyBucketsUs[i]);
+    } else {
+      out += "+Inf";
+    }
+    out += "\"} ";
+    AppendUnsigned(out, cumulative);
+    out.push_back('\n');
+  }
+  out += "gateway_upstream_latency_seconds_sum ";
+  AppendMicrosAsSeconds(out, snapshot.latency_sum_us);
+  out += "\ngateway_upstream_latency_seconds_count ";
+  AppendUnsigned(out, cumulative);
+  out.push_back('\n');
+
+  AppendGauge(out, "gateway_active_client_connections", "Client connections open.",
+              snapshot.client_connections);
+  AppendGauge(out, "gateway_active_upstream_connections",
+              "Upstream connections open, in use or pooled.", snapshot.upstream_connections);
+  AppendGauge(out, "gateway_config_version", "Config version being served (0: none).",
+              static_cast<int64_t>(snapshot.config_version));
+  AppendGauge(out, "gateway_ready", "1 once a config is loaded, from the stream or the cache.",
+              snapshot.ready ? 1 : 0);
+  AppendGauge(out, "gateway_control_plane_connected",
+              "1 while the config stream to the control plane is up.",
+              snapshot.control_plane_connected ? 1 : 0);
+  AppendCounter(out, "gateway_config_applies_total", "Config versions applied.",
+                snapshot.config_applies);
+  AppendCounter(out, "gateway_config_nacks_total",
+                "Config versions refused by this gateway (NACKed).", snapshot.config_nacks);
+  AppendCounter(out, "gateway_access_log_dropped_lines_total",
+                "Access log lines dropped because the log could not keep up.",
+                snapshot.access_log_dropped_lines);
+  return out;
+}
+
+}  // namespace gw
