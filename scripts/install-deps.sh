@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages needed to build and test the gateway, only those missing.
 # Runs `apt-get update` only when something is missing. Non-interactive; needs root (or sudo).
+#
+#   scripts/install-deps.sh           build and test dependencies
+#   scripts/install-deps.sh --bench   only what bench/proxy runs against: nginx, haproxy, wrk
 set -euo pipefail
 
 PACKAGES=(
@@ -8,7 +11,17 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libsqlite3-dev libcli11-dev
   libgtest-dev libgmock-dev python3
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes (compiler-rt)
 )
+
+case "${1:-}" in
+  "") ;;
+  --bench) PACKAGES=(nginx haproxy wrk) ;;
+  *)
+    echo "usage: $0 [--bench]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
