@@ -86,10 +86,14 @@ class BodyRelay {
     read_timeout_ = read_timeout;
     write_timeout_ = write_timeout;
     outcome_ = {};
-    buffer_ = buffer ? std::move(buffer) : std::make_unique<char[]>(kRelayBufferSize);
-    // Reads go through `in_buffer` and are as large as its free capacity: grown for the body,
-    // shrunk back at the end so an idle connection keeps a small buffer.
-    in_buffer.reserve(kRelayBufferSize);
+    // Not value-initialized: every byte is written by a read before it is sent.
+    buffer_ = buffer ? std::move(buffer) : std::make_unique_for_overwrite<char[]>(kRelayBufferSize);
+    // Reads go through `in_buffer` and are as large as its free capacity: grown for a body that
+    // is not all here yet, shrunk back at the end so an idle connection keeps a small buffer. A
+    // small body that arrived with its header (the common case) needs neither.
+    const auto remaining = parser.content_length();
+    grew_ = !(remaining && *remaining <= in_buffer.size());
+    if (grew_) in_buffer.reserve(kRelayBufferSize);
     if (filled == 0) return DoRead(std::move(owner));
     body().data = buffer_.get();
     body().size = filled;
@@ -158,7 +162,7 @@ class BodyRelay {
     outcome_.result = result;
     outcome_.error = ec;
     buffer_.reset();
-    in_buffer_->shrink_to_fit();
+    if (grew_) in_buffer_->shrink_to_fit();
     body().data = nullptr;
     body().size = 0;
     RelaySink* sink = sink_;
@@ -167,6 +171,7 @@ class BodyRelay {
   }
 
   ReadDeadline deadline_;
+  bool grew_ = false;  // in_buffer was grown for this body
   RelaySink* sink_ = nullptr;
   boost::beast::tcp_stream* in_ = nullptr;
   boost::beast::flat_buffer* in_buffer_ = nullptr;

@@ -209,7 +209,7 @@ void Session::HandleRequest() {
 
 void Session::DoReadShortChunkedBody() {
   if (!body_start_) {
-    body_start_ = std::make_unique<char[]>(kRelayBufferSize);
+    body_start_ = std::make_unique_for_overwrite<char[]>(kRelayBufferSize);
     body_start_size_ = 0;
     auto& body = parser_->get().body();
     body.data = body_start_.get();
