@@ -26,6 +26,8 @@ ErrorReply ReplyFor(ProxyError error) {
       return {408, "request timeout"};
     case ProxyError::kBodyTooLarge:
       return {413, "request body too large"};
+    case ProxyError::kUriTooLong:
+      return {414, "request target too long"};
     case ProxyError::kHeaderTooLarge:
       return {431, "request header too large"};
     case ProxyError::kNotImplemented:
@@ -57,9 +59,13 @@ bool IsAnswerableReadError(const beast::error_code& ec) {
   return ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
-ProxyError ClassifyRequestReadError(const beast::error_code& ec) {
+ProxyError ClassifyRequestReadError(const beast::error_code& ec, std::string_view unparsed) {
   if (ec == http::error::body_limit) return ProxyError::kBodyTooLarge;
-  if (ec == http::error::header_limit) return ProxyError::kHeaderTooLarge;
+  if (ec == http::error::header_limit) {
+    // RFC 9110 15.5.15: a request-target too long to parse is 414; the rest of the header 431.
+    const bool line_unfinished = !unparsed.empty() && unparsed.find('\n') == std::string_view::npos;
+    return line_unfinished ? ProxyError::kUriTooLong : ProxyError::kHeaderTooLarge;
+  }
   return ProxyError::kBadRequest;
 }
 

@@ -18,6 +18,7 @@ enum class ProxyError {
   kNoRoute,              // 404: no route matches (body also names the path)
   kRequestTimeout,       // 408: request header or body not received within its timeout
   kBodyTooLarge,         // 413: body beyond --max-body-size
+  kUriTooLong,           // 414: the request line alone is beyond --max-header-size
   kHeaderTooLarge,       // 431: header beyond --max-header-size
   kNotImplemented,       // 501: a transfer coding other than chunked
   kNotReady,             // 503: no config loaded yet
@@ -42,8 +43,11 @@ std::string ErrorBody(ProxyError error, std::string_view path = {});
 // reset or a cancelled read.
 bool IsAnswerableReadError(const boost::beast::error_code& ec);
 
-// What a failed client read means: a request over a limit (413/431) or a malformed one (400).
-ProxyError ClassifyRequestReadError(const boost::beast::error_code& ec);
+// What a failed client read means: a request over a limit (413; 414 when `unparsed`, the bytes
+// the header parser was given, is known and does not even hold the end of the request line;
+// else 431) or a malformed one (400).
+ProxyError ClassifyRequestReadError(const boost::beast::error_code& ec,
+                                    std::string_view unparsed = {});
 
 // Where an upstream attempt failed; the forwarder picks the next step and the final answer
 // from this.

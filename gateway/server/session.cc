@@ -155,7 +155,13 @@ void Session::OnReadHeader(const boost::system::error_code& ec) {
 void Session::OnReadError(const boost::system::error_code& ec) {
   // Answer what broke the rules or a limit, then close: the rest of the stream cannot be
   // trusted. Otherwise (EOF, timeout, reset, drained) there is nobody to answer.
-  if (IsAnswerableReadError(ec)) return ReplyError(ClassifyRequestReadError(ec), true);
+  if (IsAnswerableReadError(ec)) {
+    const auto unparsed = buffer_.data();
+    return ReplyError(
+        ClassifyRequestReadError(
+            ec, std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size())),
+        true);
+  }
   if (in_request_) CompleteRequest(RequestRecord::End::kClientGone);
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);

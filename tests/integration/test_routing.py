@@ -214,6 +214,18 @@ class RoutingTest(harness.SharedClusterTestCase):
         self.assertNotIn("x-hop-a", seen)
         self.assertNotIn("x-hop-b", seen)
 
+    def test_oversized_request_line_is_414_and_oversized_header_431(self):
+        """RFC 9110 15.5.15 / RFC 6585 5: a request-target too long to parse gets 414, a header
+        section over the limit 431; both close the connection."""
+        long_target = "/" + "a" * 20000
+        raw = harness.raw_http(self.gw.address, (
+            "GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % long_target).encode(), timeout=5)
+        self.assertTrue(raw.startswith(b"HTTP/1.1 414"), raw[:200])
+        raw = harness.raw_http(self.gw.address, (
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Big: %s\r\n\r\n" % ("b" * 20000)).encode(),
+            timeout=5)
+        self.assertTrue(raw.startswith(b"HTTP/1.1 431"), raw[:200])
+
     def test_close_in_a_later_connection_line_closes(self):
         self.apply(["route", "add", "/close2", "order-svc"])
         start = time.monotonic()

@@ -36,7 +36,11 @@ TEST(ErrorBody, IsSmallJson) {
 
 TEST(ClassifyRequestReadError, LimitsAndMalformedRequests) {
   EXPECT_EQ(ClassifyRequestReadError(http::error::body_limit), ProxyError::kBodyTooLarge);
-  EXPECT_EQ(ClassifyRequestReadError(http::error::header_limit), ProxyError::kHeaderTooLarge);
+  EXPECT_EQ(ClassifyRequestReadError(http::error::header_limit, "GET /a HTTP/1.1\r\nX: aaaa"),
+            ProxyError::kHeaderTooLarge);
+  EXPECT_EQ(ClassifyRequestReadError(http::error::header_limit, "GET /aaaaaaaaaaaaaaaaaaaa"),
+            ProxyError::kUriTooLong);
+  EXPECT_EQ(ReplyFor(ProxyError::kUriTooLong).status, 414u);
   EXPECT_EQ(ClassifyRequestReadError(http::error::bad_method), ProxyError::kBadRequest);
   EXPECT_EQ(ClassifyRequestReadError(http::error::bad_transfer_encoding), ProxyError::kBadRequest);
 }
