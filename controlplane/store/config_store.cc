@@ -156,6 +156,13 @@ StoreResult<uint64_t> ConfigStore::BumpVersion(std::string_view action, std::str
   return static_cast<uint64_t>(version);
 }
 
+StoreResult<ConfigPtr> ConfigStore::CommitWithSnapshot(Transaction& tx) {
+  auto snapshot = ReadSnapshot();  // inside the transaction: exactly what is committed
+  if (!snapshot) return snapshot.error();
+  if (!tx.Commit()) return Internal("committing", tx.error());
+  return snapshot;
+}
+
 StoreResult<ConfigPtr> ConfigStore::ReadSnapshot() {
   auto config = std::make_shared<Config>();
   auto version = ReadVersion();
@@ -262,9 +269,8 @@ StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request) {
         .Bind(4, int64_t{service.endpoints(i).port()});
     if (!endpoint.Run()) return Internal("writing an endpoint", endpoint.error());
   }
-  auto snapshot = ReadSnapshot();
+  auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  if (!tx.Commit()) return Internal("committing", tx.error());
   service.set_version(*version);
   return ServiceWrite{std::move(service), std::move(*snapshot)};
 }
@@ -301,9 +307,8 @@ StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request) {
   Statement update(*db_, "UPDATE services SET version = ? WHERE name = ?");
   update.Bind(1, static_cast<int64_t>(*version)).Bind(2, service.name());
   if (!update.Run()) return Internal("writing the service", update.error());
-  auto snapshot = ReadSnapshot();
+  auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  if (!tx.Commit()) return Internal("committing", tx.error());
   service.set_version(*version);
   return ServiceWrite{std::move(service), std::move(*snapshot)};
 }
@@ -377,9 +382,8 @@ StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name) {
   Statement remove(*db_, "DELETE FROM services WHERE name = ?");  // endpoints cascade
   remove.Bind(1, name);
   if (!remove.Run()) return Internal("deleting the service", remove.error());
-  auto snapshot = ReadSnapshot();
+  auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  if (!tx.Commit()) return Internal("committing", tx.error());
   return std::move(*snapshot);
 }
 
@@ -406,9 +410,8 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
       .Bind(3, route.target())
       .Bind(4, static_cast<int64_t>(*version));
   if (!insert.Run()) return Internal("writing the route", insert.error());
-  auto snapshot = ReadSnapshot();
+  auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  if (!tx.Commit()) return Internal("committing", tx.error());
   route.set_version(*version);
   return RouteWrite{std::move(route), std::move(*snapshot)};
 }
@@ -438,9 +441,8 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request) {
       .Bind(3, route.path())
       .Bind(4, static_cast<int64_t>(route.match()));
   if (!update.Run()) return Internal("writing the route", update.error());
-  auto snapshot = ReadSnapshot();
+  auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  if (!tx.Commit()) return Internal("committing", tx.error());
   route.set_target(request.target());
   route.set_version(*version);
   return RouteWrite{std::move(route), std::move(*snapshot)};
@@ -472,9 +474,8 @@ StoreResult<ConfigPtr> ConfigStore::DeleteRoute(const gateway::v1::RouteKey& key
   Statement remove(*db_, "DELETE FROM routes WHERE path = ? AND \"match\" = ?");
   remove.Bind(1, found->path()).Bind(2, static_cast<int64_t>(found->match()));
   if (!remove.Run()) return Internal("deleting the route", remove.error());
-  auto snapshot = ReadSnapshot();
+  auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  if (!tx.Commit()) return Internal("committing", tx.error());
   return std::move(*snapshot);
 }
 

@@ -80,6 +80,8 @@ class ConfigStore {
   StoreResult<uint64_t> ReadVersion();
   StoreResult<uint64_t> BumpVersion(std::string_view action, std::string_view detail);
   StoreResult<ConfigPtr> ReadSnapshot();
+  // The snapshot a write produces, read inside its transaction, then the commit.
+  StoreResult<ConfigPtr> CommitWithSnapshot(Transaction& tx);
   StoreResult<gateway::v1::Route> FindRoute(std::string_view path, gateway::v1::MatchKind match);
   StoreResult<bool> ServiceExists(std::string_view name);
   StoreError Internal(std::string_view what, const std::string& detail) const;
