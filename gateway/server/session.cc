@@ -269,7 +269,9 @@ void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked)
 
 void Session::OnUpstreamOpen(ProxyError error) {
   if (error != ProxyError::kNone) return ReplyError(error, !parser_->is_done());
-  record_.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
+  if (worker_.access_log()) {  // only the access log names it: no string per request otherwise
+    record_.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
+  }
   if (!expects_continue_) return StartRequestBody();
   // The body is wanted now that it has somewhere to go.
   stream_.expires_after(worker_.settings().body_timeout);

@@ -68,7 +68,7 @@ struct RequestRecord {
   uint64_t bytes_in = 0;                                    // request body bytes sent upstream
   uint64_t bytes_out = 0;             // response body bytes sent to the client
   const RouteEntry* route = nullptr;  // the matched route, if any (valid in CompleteRequest)
-  std::string upstream;               // host:port of the endpoint used, if any
+  std::string upstream;               // host:port of the endpoint used (with --access-log)
   End end = End::kResponded;
 };
 
