@@ -15,7 +15,8 @@ constexpr std::string_view kFooter =
     "Every request goes to the control plane's AdminService; it validates names, paths and "
     "targets.\n"
     "Exit status: 0 done; 1 the control plane refused the request or could not be reached, or a\n"
-    "value is invalid (e.g. an --endpoint that is not HOST:PORT with a port in 1-65535);\n"
+    "value is invalid (e.g. an --endpoint that is not HOST:PORT with a port in 1-65535, or a\n"
+    "--max-body-size that is not a size);\n"
     "2 usage error: unknown command or flag, missing argument, --exact with --prefix, or a\n"
     "malformed --server, -o or --timeout.";
 
@@ -141,6 +142,8 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   Command command;
   bool exact = false;
   bool prefix = false;
+  std::string max_body_size_text;
+  std::vector<CLI::Option*> max_body_size_flags;  // one per route subcommand that has it
   // A leaf command: its action is recorded when the parser completes it.
   auto leaf = [&command](CLI::App* parent, const char* name, const char* description, Action action,
                          std::string_view notes = "") {
@@ -153,6 +156,12 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   auto positional = [](CLI::App* sub, const char* name, std::string& value,
                        const char* description) {
     sub->add_option(name, value, description)->required()->type_name("");
+  };
+  auto max_body_size = [&max_body_size_text, &max_body_size_flags](CLI::App* sub,
+                                                                   const std::string& help) {
+    max_body_size_flags.push_back(sub->add_option("--max-body-size", max_body_size_text, help)
+                                      ->type_name("SIZE")
+                                      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast));
   };
   auto endpoints = [&command](CLI::App* sub) {
     sub->add_option("--endpoint", command.endpoints,
@@ -198,21 +207,33 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     constexpr std::string_view kExact = "the exact route for PATH";
     constexpr std::string_view kPrefix = "the prefix route for PATH";
 
+    constexpr std::string_view kSize =
+        "SIZE is a number of bytes or a whole number of KiB, MiB or GiB: 1048576, 512k, 10m, 1g.";
     CLI::App* add =
         leaf(route, "add", "route requests for PATH (and below it) to TARGET", Action::kRouteAdd,
              "A prefix route matches PATH and every path below it, segment by "
-             "segment (/api matches /api/x, never /apix); the longest prefix wins.");
+             "segment (/api matches /api/x, never /apix); the longest prefix wins.\n" +
+                 std::string(kSize));
     positional(add, "PATH", command.path, "absolute path such as /api/payment");
     positional(add, "TARGET", command.target,
                "a service name, or else HOST[:PORT] resolved by DNS on the gateway (port 80)");
     AddMatchFlags(add, &exact, &prefix, "match PATH only, not the paths below it",
                   "match PATH and the paths below it (the default)");
+    max_body_size(add,
+                  "request bodies larger than SIZE get 413 (default: the gateway's "
+                  "--max-body-size)");
 
-    CLI::App* update = leaf(route, "update", "point an existing route at a new TARGET",
-                            Action::kRouteUpdate, kWhich);
+    CLI::App* update =
+        leaf(route, "update",
+             "change an existing route: a new TARGET, or the flags given (the others are kept)",
+             Action::kRouteUpdate, std::string(kWhich) + "\n" + std::string(kSize));
     positional(update, "PATH", command.path, "the route's path");
-    positional(update, "TARGET", command.target, "new service name or HOST[:PORT]");
+    update->add_option("TARGET", command.target, "new service name or HOST[:PORT] (optional)")
+        ->type_name("");
     AddMatchFlags(update, &exact, &prefix, kExact, kPrefix);
+    max_body_size(update,
+                  "request bodies larger than SIZE get 413; 0 goes back to the gateway's "
+                  "--max-body-size");
 
     CLI::App* get = leaf(route, "get", "show one route", Action::kRouteGet, kWhich);
     positional(get, "PATH", command.path, "the route's path");
@@ -279,6 +300,13 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   const auto server = ParseHostPort(server_text, &error);
   if (!server) return UsageError(server_origin + ": " + error, command_path);
   command.server = FormatHostPort(server->host, server->port);
+
+  for (const CLI::Option* flag : max_body_size_flags)
+    if (flag->count() > 0) command.max_body_size = max_body_size_text;
+  if (command.action == Action::kRouteUpdate && command.target.empty() && !command.max_body_size) {
+    return UsageError("nothing to update: give a new TARGET or --max-body-size",
+                      "gatewayctl route update");
+  }
 
   if (exact) command.match = gateway::v1::MATCH_EXACT;
   if (prefix) command.match = gateway::v1::MATCH_PREFIX;

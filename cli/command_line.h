@@ -48,9 +48,12 @@ struct Command {
   std::string name;                    // service add/update/get/delete
   std::vector<std::string> endpoints;  // service add/update, as typed (HOST:PORT each)
 
-  std::string path;                                               // route commands
-  std::string target;                                             // route add/update
+  std::string path;    // route commands
+  std::string target;  // route add; route update: "" keeps the route's target
   gateway::v1::MatchKind match = gateway::v1::MATCH_UNSPECIFIED;  // --exact / --prefix
+  // route add/update --max-body-size, as typed (parsed by the route commands: a bad size is an
+  // invalid value, exit 1); nullopt when the flag is absent, which on update keeps the limit.
+  std::optional<std::string> max_body_size;
 };
 
 struct CommandLine {

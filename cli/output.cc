@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/byte_size.h"
 #include "common/json.h"
 #include "common/validation.h"
 
@@ -23,8 +24,15 @@ void WriteRoute(JsonWriter& json, const Route& route) {
   json.Key("path").String(route.path());
   json.Key("match").String(MatchName(route.match()));
   json.Key("target").String(route.target());
+  // Like protobuf's JSON mapping, only when set: without it the gateway's --max-body-size applies.
+  if (route.max_body_size() != 0) json.Key("max_body_size").Unsigned(route.max_body_size());
   json.Key("version").Unsigned(route.version());
   json.EndObject();
+}
+
+// "10m", or "default": the gateway's own --max-body-size.
+std::string MaxBodySizeCell(const Route& route) {
+  return route.max_body_size() == 0 ? "default" : FormatByteSize(route.max_body_size());
 }
 
 void WriteService(JsonWriter& json, const Service& service) {
@@ -54,19 +62,21 @@ void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
 
 std::vector<std::string> RouteRow(const Route& route) {
   return {Cell(route.path()), Cell(MatchName(route.match())), Cell(route.target()),
-          std::to_string(route.version())};
+          MaxBodySizeCell(route), std::to_string(route.version())};
 }
 
 std::vector<std::string> ServiceRow(const Service& service) {
   return {Cell(service.name()), Cell(JoinEndpoints(service)), std::to_string(service.version())};
 }
 
-const std::vector<std::string> kRouteHeader = {"PATH", "MATCH", "TARGET", "VERSION"};
+const std::vector<std::string> kRouteHeader = {"PATH", "MATCH", "TARGET", "MAX BODY", "VERSION"};
 const std::vector<std::string> kServiceHeader = {"NAME", "ENDPOINTS", "VERSION"};
 
 std::string DescribeRoute(const Route& route) {
-  return "route " + OneLine(route.path()) + " (" + std::string(MatchName(route.match())) + ") -> " +
-         OneLine(route.target());
+  std::string text = "route " + OneLine(route.path()) + " (" +
+                     std::string(MatchName(route.match())) + ") -> " + OneLine(route.target());
+  if (route.max_body_size() != 0) text += " (max body " + MaxBodySizeCell(route) + ")";
+  return text;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "common/byte_size.h"
 #include "common/validation.h"
 
 namespace gw::cli {
@@ -26,6 +27,17 @@ std::string DescribeKey(const Command& command) {
   return what;
 }
 
+// --max-body-size as typed, in bytes. The size syntax is the CLI's (the contract carries
+// bytes), so a bad one is an invalid value, exit 1; the control plane checks the range.
+// Returns "" or why.
+std::string ParseMaxBodySize(const Command& command, uint64_t* bytes) {
+  std::string error;
+  const auto parsed = ParseByteSize(*command.max_body_size, &error);
+  if (!parsed) return "bad --max-body-size: " + error;
+  *bytes = *parsed;
+  return "";
+}
+
 }  // namespace
 
 int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& out,
@@ -36,6 +48,12 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
       request.mutable_route()->set_path(command.path);
       request.mutable_route()->set_match(command.match);
       request.mutable_route()->set_target(command.target);
+      if (command.max_body_size) {
+        uint64_t bytes = 0;
+        if (std::string error = ParseMaxBodySize(command, &bytes); !error.empty())
+          return Fail(err, error);
+        request.mutable_route()->set_max_body_size(bytes);
+      }
       RouteResponse response;
       if (std::string error = client.CreateRoute(request, &response); !error.empty())
         return Fail(err, error);
@@ -44,10 +62,21 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
       return kExitOk;
     }
     case Action::kRouteUpdate: {
+      // Only what was given changes: each field set is named in the update mask.
       UpdateRouteRequest request;
       request.mutable_route()->set_path(command.path);
       request.mutable_route()->set_match(command.match);
-      request.mutable_route()->set_target(command.target);
+      if (!command.target.empty()) {
+        request.mutable_route()->set_target(command.target);
+        request.mutable_update_mask()->add_paths("target");
+      }
+      if (command.max_body_size) {
+        uint64_t bytes = 0;
+        if (std::string error = ParseMaxBodySize(command, &bytes); !error.empty())
+          return Fail(err, error);
+        request.mutable_route()->set_max_body_size(bytes);
+        request.mutable_update_mask()->add_paths("max_body_size");
+      }
       RouteResponse response;
       if (std::string error = client.UpdateRoute(request, &response); !error.empty())
         return Fail(err, error);

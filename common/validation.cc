@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include "common/byte_size.h"
 #include "common/path.h"
 
 namespace gw {
@@ -166,6 +167,15 @@ std::string ValidateTarget(std::string_view target) {
   return "";
 }
 
+std::string ValidateMaxBodySize(uint64_t bytes) {
+  if (bytes <= kMaxBodySizeLimit) return "";
+  std::string size = std::to_string(bytes) + " bytes";
+  if (const std::string short_form = FormatByteSize(bytes); short_form != std::to_string(bytes))
+    size += " (" + short_form + ")";
+  return "max body size " + size + " is larger than a route may allow, " +
+         FormatByteSize(kMaxBodySizeLimit) + " (0 means the gateway's --max-body-size)";
+}
+
 std::string ValidateService(const gateway::v1::Service& service) {
   if (std::string e = ValidateServiceName(service.name()); !e.empty()) return e;
   if (service.endpoints().empty())
@@ -188,7 +198,10 @@ std::string ValidateRoute(const gateway::v1::Route& route) {
   if (std::string e = ValidateRoutePath(route.path()); !e.empty()) return e;
   if (route.match() != gateway::v1::MATCH_PREFIX && route.match() != gateway::v1::MATCH_EXACT)
     return "route " + Quote(route.path()) + " has no match kind (prefix or exact)";
-  return ValidateTarget(route.target());
+  if (std::string e = ValidateTarget(route.target()); !e.empty()) return e;
+  if (std::string e = ValidateMaxBodySize(route.max_body_size()); !e.empty())
+    return "route " + Quote(route.path()) + ": " + e;
+  return "";
 }
 
 std::string ValidateConfig(const gateway::v1::Config& config) {

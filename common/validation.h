@@ -14,6 +14,9 @@ namespace gw {
 
 inline constexpr size_t kMaxRoutePathLength = 1024;
 inline constexpr uint16_t kDefaultTargetPort = 80;
+// The largest request body limit a route may set (1 TiB): past it a limit means nothing, and a
+// typo such as "10000g" is caught. A route without a limit (0) gets the gateway's own.
+inline constexpr uint64_t kMaxBodySizeLimit = uint64_t{1} << 40;
 
 struct HostPort {
   std::string host;  // IPv6 literals without brackets
@@ -36,6 +39,8 @@ std::string ValidateRoutePath(std::string_view path);    // normalized, no trail
 // A route target: HOST[:PORT] (port 80 by default). Every valid service name is also a valid
 // HOST, so this accepts service names too; which one it is depends on the config's services.
 std::string ValidateTarget(std::string_view target);
+// A route's max_body_size: 0 (the gateway's --max-body-size) or 1..kMaxBodySizeLimit bytes.
+std::string ValidateMaxBodySize(uint64_t bytes);
 
 std::string ValidateService(const gateway::v1::Service& service);
 std::string ValidateRoute(const gateway::v1::Route& route);  // match must be set

@@ -136,7 +136,7 @@ AdminService::Reactor* AdminService::UpdateRoute(Context* context,
                                                  const gateway::v1::UpdateRouteRequest* request,
                                                  gateway::v1::RouteResponse* response) {
   return OnWorker(context, [this, request, response] {
-    auto result = store_.UpdateRoute(request->route());
+    auto result = store_.UpdateRoute(request->route(), request->update_mask());
     if (!result) return ToStatus(result.error());
     Publish(result->snapshot,
             "route " + RouteName(result->route) + " -> " + result->route.target() + " updated");

@@ -25,6 +25,8 @@ std::string ConfigToJson(const gateway::v1::Config& config) {
     json.BeginObject().Key("path").String(route.path());
     json.Key("match").String(MatchName(route.match()));
     json.Key("target").String(route.target());
+    // Like protobuf's JSON mapping, only when set: 0 means the gateway's own --max-body-size.
+    if (route.max_body_size() != 0) json.Key("max_body_size").Unsigned(route.max_body_size());
     json.Key("version").Unsigned(route.version()).EndObject();
   }
   json.EndArray().EndObject();

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/byte_size.h"
 #include "common/duration.h"
 
 namespace gw {
@@ -92,8 +93,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
                  "closes an upgraded (WebSocket) tunnel idle in both directions (default 60s)");
   app.add_option("--max-routes", max_routes, "refuse configs with more routes (default 10000)");
   app.add_option("--max-body-size", max_body,
-                 "request body limit in bytes, 413 beyond; 0 for none (default 0: bodies "
-                 "stream in constant memory)");
+                 "request body limit, 413 beyond: bytes or 512k, 10m, 1g; 0 for none; a route's "
+                 "own limit wins (default 0: bodies stream in constant memory)");
   app.add_option("--max-header-size", max_header,
                  "request header limit in bytes, 431 beyond "
                  "(default 16384)");
@@ -154,9 +155,9 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     options.proxy.max_routes = static_cast<size_t>(count);
   }
   if (!max_body.empty()) {
-    if (!ParseCount(max_body, 0, UINT64_MAX, &count))
-      return usage_error("--max-body-size must be a number of bytes (0 for no limit)");
-    options.proxy.max_body_size = count;
+    const auto size = ParseByteSize(max_body, &error);
+    if (!size) return usage_error("--max-body-size: " + error + "; 0 for no limit");
+    options.proxy.max_body_size = *size;
   }
   if (!max_header.empty()) {
     // Beast keeps each header value in at most 65533 bytes; a header block of up to 64 KiB

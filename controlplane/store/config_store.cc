@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "common/byte_size.h"
 #include "common/validation.h"
 
 namespace gw {
@@ -53,12 +54,42 @@ CREATE TABLE history (
 );
 )sql";
 
-constexpr std::string_view kMigrations[] = {kSchemaV1};
+// Version 2: a request body limit per route, in bytes; 0 (every route written before) means
+// the gateway's own --max-body-size.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE routes ADD COLUMN max_body_size INTEGER NOT NULL DEFAULT 0 CHECK (max_body_size >= 0);
+)sql";
+
+constexpr std::string_view kMigrations[] = {kSchemaV1, kSchemaV2};
 static_assert(std::size(kMigrations) == kConfigSchemaVersion);
 
 StoreError Invalid(std::string message) {
   return {StoreCode::kInvalidArgument, std::move(message)};
 }
+
+// "SELECT <every column of a route, in ReadRoute's order> FROM routes <rest>".
+std::string SelectRoutes(std::string_view rest) {
+  return "SELECT path, \"match\", target, version, max_body_size FROM routes " + std::string(rest);
+}
+
+Route ReadRoute(const Statement& row) {
+  Route route;
+  route.set_path(row.ColumnText(0));
+  route.set_match(static_cast<MatchKind>(row.ColumnInt(1)));
+  route.set_target(row.ColumnText(2));
+  route.set_version(static_cast<uint64_t>(row.ColumnInt(3)));
+  route.set_max_body_size(static_cast<uint64_t>(row.ColumnInt(4)));
+  return route;
+}
+
+// The fields of a route that `route update` changes, as UpdateRouteRequest.update_mask names
+// them. A new updatable field gets a flag here, a case in RouteFieldsToUpdate and a line in
+// ConfigStore::UpdateRoute.
+struct RouteFields {
+  bool target = false;
+  bool max_body_size = false;
+};
+constexpr std::string_view kUpdatableRouteFields = "target, max_body_size";
 
 std::string RouteName(std::string_view path, MatchKind match) {
   return std::string(path) + " (" + std::string(MatchName(match)) + ")";
@@ -91,6 +122,52 @@ std::optional<StoreError> CheckRouteKey(std::string_view path, int match) {
       match != gateway::v1::MATCH_EXACT)
     return Invalid("match kind " + std::to_string(match) + " is neither prefix nor exact");
   return std::nullopt;
+}
+
+// The fields an update names (see UpdateRouteRequest), each checked alone; refused when it
+// names an unknown field or none.
+StoreResult<RouteFields> RouteFieldsToUpdate(const Route& request,
+                                             const google::protobuf::FieldMask& mask) {
+  RouteFields fields;
+  if (mask.paths().empty()) {  // a client from before update_mask: the fields it set
+    fields.target = !request.target().empty();
+    fields.max_body_size = request.max_body_size() != 0;
+  }
+  for (const std::string& name : mask.paths()) {
+    if (name == "target") {
+      fields.target = true;
+    } else if (name == "max_body_size") {
+      fields.max_body_size = true;
+    } else {
+      return Invalid("route field '" + name +
+                     "' cannot be updated (updatable: " + std::string(kUpdatableRouteFields) + ")");
+    }
+  }
+  if (!fields.target && !fields.max_body_size)
+    return Invalid("nothing to update on route " + request.path() +
+                   ": give a new target or a max_body_size");
+  if (fields.target) {
+    if (std::string e = ValidateTarget(request.target()); !e.empty()) return Invalid(e);
+  }
+  if (fields.max_body_size) {
+    if (std::string e = ValidateMaxBodySize(request.max_body_size()); !e.empty())
+      return Invalid("route " + request.path() + ": " + e);
+  }
+  return fields;
+}
+
+// "-> b.example (was a.example), max_body_size 10m (was the gateway's)" for the history.
+std::string DescribeRouteChange(const Route& before, const Route& after) {
+  std::string out = "-> " + after.target();
+  if (after.target() != before.target()) out += " (was " + before.target() + ")";
+  if (after.max_body_size() != before.max_body_size()) {
+    auto limit = [](uint64_t bytes) {
+      return bytes == 0 ? std::string("the gateway's") : FormatByteSize(bytes);
+    };
+    out += ", max_body_size " + limit(after.max_body_size()) + " (was " +
+           limit(before.max_body_size()) + ")";
+  }
+  return out;
 }
 
 int64_t NowUnixMs() {
@@ -190,15 +267,8 @@ StoreResult<ConfigPtr> ConfigStore::ReadSnapshot() {
   }
   if (rc != SQLITE_DONE) return Internal("reading endpoints", endpoints.error());
 
-  Statement routes(*db_,
-                   "SELECT path, \"match\", target, version FROM routes ORDER BY path, \"match\"");
-  while ((rc = routes.Step()) == SQLITE_ROW) {
-    Route* route = config->add_routes();
-    route->set_path(routes.ColumnText(0));
-    route->set_match(static_cast<MatchKind>(routes.ColumnInt(1)));
-    route->set_target(routes.ColumnText(2));
-    route->set_version(static_cast<uint64_t>(routes.ColumnInt(3)));
-  }
+  Statement routes(*db_, SelectRoutes("ORDER BY path, \"match\""));
+  while ((rc = routes.Step()) == SQLITE_ROW) *config->add_routes() = ReadRoute(routes);
   if (rc != SQLITE_DONE) return Internal("reading routes", routes.error());
   return ConfigPtr(std::move(config));
 }
@@ -213,21 +283,13 @@ StoreResult<bool> ConfigStore::ServiceExists(std::string_view name) {
 
 StoreResult<Route> ConfigStore::FindRoute(std::string_view path, MatchKind match) {
   const bool any = match == gateway::v1::MATCH_UNSPECIFIED;
-  Statement find(*db_, any ? "SELECT path, \"match\", target, version FROM routes "
-                             "WHERE path = ? ORDER BY \"match\""
-                           : "SELECT path, \"match\", target, version FROM routes "
-                             "WHERE path = ? AND \"match\" = ?");
+  Statement find(*db_, SelectRoutes(any ? "WHERE path = ? ORDER BY \"match\""
+                                        : "WHERE path = ? AND \"match\" = ?"));
   find.Bind(1, path);
   if (!any) find.Bind(2, static_cast<int64_t>(match));
   std::vector<Route> found;
   int rc;
-  while ((rc = find.Step()) == SQLITE_ROW) {
-    Route& route = found.emplace_back();
-    route.set_path(find.ColumnText(0));
-    route.set_match(static_cast<MatchKind>(find.ColumnInt(1)));
-    route.set_target(find.ColumnText(2));
-    route.set_version(static_cast<uint64_t>(find.ColumnInt(3)));
-  }
+  while ((rc = find.Step()) == SQLITE_ROW) found.push_back(ReadRoute(find));
   if (rc != SQLITE_DONE) return Internal("reading routes", find.error());
   if (found.empty()) {
     if (any) return StoreError{StoreCode::kNotFound, "no route has path " + std::string(path)};
@@ -400,15 +462,19 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
                                                      " already exists -> " + existing->target()};
   if (existing.error().code != StoreCode::kNotFound) return existing.error();
 
-  auto version =
-      BumpVersion("create_route", RouteName(route.path(), route.match()) + " -> " + route.target());
+  std::string detail = RouteName(route.path(), route.match()) + " -> " + route.target();
+  if (route.max_body_size() != 0)
+    detail += ", max_body_size " + FormatByteSize(route.max_body_size());
+  auto version = BumpVersion("create_route", detail);
   if (!version) return version.error();
   Statement insert(*db_,
-                   "INSERT INTO routes (path, \"match\", target, version) VALUES (?, ?, ?, ?)");
+                   "INSERT INTO routes (path, \"match\", target, version, max_body_size) "
+                   "VALUES (?, ?, ?, ?, ?)");
   insert.Bind(1, route.path())
       .Bind(2, static_cast<int64_t>(route.match()))
       .Bind(3, route.target())
-      .Bind(4, static_cast<int64_t>(*version));
+      .Bind(4, static_cast<int64_t>(*version))
+      .Bind(5, static_cast<int64_t>(route.max_body_size()));  // validated: at most 2^40
   if (!insert.Run()) return Internal("writing the route", insert.error());
   auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
@@ -416,34 +482,40 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
   return RouteWrite{std::move(route), std::move(*snapshot)};
 }
 
-StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request) {
+StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
+                                                 const google::protobuf::FieldMask& mask) {
   if (auto e = CheckRouteKey(request.path(), request.match())) return *e;
-  if (std::string e = ValidateTarget(request.target()); !e.empty()) return Invalid(e);
+  auto fields = RouteFieldsToUpdate(request, mask);
+  if (!fields) return fields.error();
 
   Transaction tx(*db_);
   if (!tx.ok()) return Internal("starting a transaction", tx.error());
   auto found = FindRoute(request.path(), request.match());
   if (!found) return found.error();
-  Route route = std::move(*found);
-  if (route.target() == request.target()) {
+  const Route before = std::move(*found);
+  Route route = before;  // the stored route with the named fields changed
+  if (fields->target) route.set_target(request.target());
+  if (fields->max_body_size) route.set_max_body_size(request.max_body_size());
+  if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
+  if (route.target() == before.target() && route.max_body_size() == before.max_body_size()) {
     auto snapshot = ReadSnapshot();
     if (!snapshot) return snapshot.error();
     return RouteWrite{std::move(route), std::move(*snapshot)};
   }
-  auto version =
-      BumpVersion("update_route", RouteName(route.path(), route.match()) + " -> " +
-                                      request.target() + " (was " + route.target() + ")");
+  auto version = BumpVersion("update_route", RouteName(route.path(), route.match()) + " " +
+                                                 DescribeRouteChange(before, route));
   if (!version) return version.error();
   Statement update(*db_,
-                   "UPDATE routes SET target = ?, version = ? WHERE path = ? AND \"match\" = ?");
-  update.Bind(1, request.target())
-      .Bind(2, static_cast<int64_t>(*version))
-      .Bind(3, route.path())
-      .Bind(4, static_cast<int64_t>(route.match()));
+                   "UPDATE routes SET target = ?, max_body_size = ?, version = ? "
+                   "WHERE path = ? AND \"match\" = ?");
+  update.Bind(1, route.target())
+      .Bind(2, static_cast<int64_t>(route.max_body_size()))
+      .Bind(3, static_cast<int64_t>(*version))
+      .Bind(4, route.path())
+      .Bind(5, static_cast<int64_t>(route.match()));
   if (!update.Run()) return Internal("writing the route", update.error());
   auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  route.set_target(request.target());
   route.set_version(*version);
   return RouteWrite{std::move(route), std::move(*snapshot)};
 }

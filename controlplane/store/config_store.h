@@ -6,8 +6,8 @@
 // history row is added; then it commits and answers with the new full snapshot, which the caller
 // publishes. A refused write changes nothing, version included.
 //
-// An update that changes nothing (same endpoints, same target) is accepted as a no-op: it does
-// not bump the version, and it answers with the current snapshot.
+// An update that changes nothing (same endpoints; same target and body limit) is accepted as a
+// no-op: it does not bump the version, and it answers with the current snapshot.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,7 @@ namespace gw {
 // A published snapshot: services sorted by name, routes by (path, match). Immutable.
 using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
 
-inline constexpr int kConfigSchemaVersion = 1;  // PRAGMA user_version after migration
+inline constexpr int kConfigSchemaVersion = 2;  // PRAGMA user_version after migration
 
 struct ServiceWrite {
   gateway::v1::Service service;  // as stored, version set
@@ -63,9 +63,13 @@ class ConfigStore {
 
   // route.match must be MATCH_PREFIX or MATCH_EXACT.
   StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route);
-  // Changes the target of the route (route.path, route.match); MATCH_UNSPECIFIED means the only
-  // route with that path.
-  StoreResult<RouteWrite> UpdateRoute(const gateway::v1::Route& route);
+  // Changes the fields `mask` names ("target", "max_body_size") of the route (route.path,
+  // route.match; MATCH_UNSPECIFIED means the only route with that path) to their values in
+  // `route`; the others keep theirs. An empty mask names the fields set in `route` (what clients
+  // from before update_mask send: the target). See UpdateRouteRequest in proto/gateway.proto.
+  StoreResult<RouteWrite> UpdateRoute(
+      const gateway::v1::Route& route,
+      const google::protobuf::FieldMask& mask = google::protobuf::FieldMask());
   StoreResult<RouteRead> GetRoute(const gateway::v1::RouteKey& key);
   StoreResult<ConfigPtr> ListRoutes();  // the snapshot; its routes are the list
   StoreResult<ConfigPtr> DeleteRoute(const gateway::v1::RouteKey& key);

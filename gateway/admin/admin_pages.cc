@@ -35,6 +35,8 @@ AdminResponse ConfigPage(const GatewayState& state) {
       json.Key("path").String(route.path);
       json.Key("match").String(MatchName(route.match));
       json.Key("target").String(route.target);
+      // Only when set, as the control plane shows it: else --max-body-size applies.
+      if (route.max_body_size != 0) json.Key("max_body_size").Unsigned(route.max_body_size);
       json.EndObject();
     }
   }

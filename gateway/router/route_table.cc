@@ -37,6 +37,7 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
     entry.path = route.path();
     entry.match = route.match();
     entry.target = route.target();
+    entry.max_body_size = route.max_body_size();
     auto it = upstreams.find(route.target());
     if (it == upstreams.end()) {
       // Not a registered service: a host[:port] resolved by DNS (validated above).

@@ -35,6 +35,12 @@ struct RouteEntry {
   gateway::v1::MatchKind match = gateway::v1::MATCH_PREFIX;
   std::string target;                          // as configured
   std::shared_ptr<const UpstreamTarget> upstream;  // shared by routes with the same target
+  uint64_t max_body_size = 0;  // request body limit in bytes; 0: the gateway's --max-body-size
+
+  // The body limit of a request on this route: its own, else the gateway's; 0 means none.
+  uint64_t BodyLimit(uint64_t gateway_max_body_size) const {
+    return max_body_size != 0 ? max_body_size : gateway_max_body_size;
+  }
 };
 
 class RouteTable {

@@ -90,6 +90,50 @@ TEST(ParseCommandLine, RouteKeyCommandsLeaveMatchUnspecifiedUnlessTold) {
   EXPECT_EQ(Parse({"route", "list"}).action, Action::kRouteList);
 }
 
+TEST(ParseCommandLine, RouteBodyLimitIsKeptAsTypedAndOnlyWhenGiven) {
+  EXPECT_FALSE(Parse({"route", "add", "/upload", "files"}).max_body_size);
+  Command add = Parse({"route", "add", "/upload", "files", "--max-body-size", "10m"});
+  EXPECT_EQ(add.max_body_size, "10m");
+  EXPECT_EQ(add.target, "files");
+  EXPECT_EQ(Parse({"route", "add", "--max-body-size=512k", "/upload", "files"}).max_body_size,
+            "512k");
+  // Checked by the route command (exit 1), not as usage: whatever was typed is kept.
+  EXPECT_EQ(Parse({"route", "add", "/upload", "files", "--max-body-size", "10x"}).max_body_size,
+            "10x");
+  EXPECT_EQ(Parse({"route", "add", "/upload", "files", "--max-body-size", ""}).max_body_size, "");
+  EXPECT_NE(UsageError({"route", "add", "/upload", "files", "--max-body-size="})
+                .find("--max-body-size needs a value (SIZE)"),
+            std::string::npos);
+  EXPECT_EQ(Parse({"route", "add", "/a", "b", "--max-body-size", "1k", "--max-body-size", "2k"})
+                .max_body_size,
+            "2k");
+}
+
+TEST(ParseCommandLine, RouteUpdateChangesWhatIsGiven) {
+  Command limit = Parse({"route", "update", "/upload", "--max-body-size", "20m"});
+  EXPECT_EQ(limit.action, Action::kRouteUpdate);
+  EXPECT_EQ(limit.target, "");  // kept
+  EXPECT_EQ(limit.max_body_size, "20m");
+  Command clear = Parse({"route", "update", "/upload", "--max-body-size", "0", "--exact"});
+  EXPECT_EQ(clear.max_body_size, "0");
+  EXPECT_EQ(clear.match, MATCH_EXACT);
+  Command both = Parse({"route", "update", "/upload", "files-v2", "--max-body-size", "1g"});
+  EXPECT_EQ(both.target, "files-v2");
+  EXPECT_EQ(both.max_body_size, "1g");
+  Command target = Parse({"route", "update", "/upload", "files-v2"});
+  EXPECT_EQ(target.target, "files-v2");
+  EXPECT_FALSE(target.max_body_size);  // kept
+
+  EXPECT_EQ(UsageError({"route", "update", "/upload"}),
+            "gatewayctl: nothing to update: give a new TARGET or --max-body-size; see "
+            "'gatewayctl route update --help'");
+  EXPECT_NE(UsageError({"route", "update", "/upload", "--max-body-size"}).find("needs a value"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"route", "get", "/upload", "--max-body-size", "1k"})
+                .find("unknown flag '--max-body-size'"),
+            std::string::npos);
+}
+
 TEST(ParseCommandLine, ArgumentsThatLookLikeCommandNames) {
   EXPECT_EQ(Parse({"service", "get", "list"}).name, "list");
   EXPECT_EQ(Parse({"service", "add", "delete", "--endpoint", "a:1"}).name, "delete");

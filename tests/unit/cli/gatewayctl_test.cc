@@ -276,6 +276,75 @@ TEST_F(GatewayctlTest, RouteAddSendsAPrefixRouteAndPrintsOneLine) {
                    "\n");
 }
 
+TEST_F(GatewayctlTest, RouteAddSendsTheBodyLimitInBytes) {
+  Result r = Run({"route", "add", "/upload", "files", "--max-body-size", "10m"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(admin_.last_create_route().route().max_body_size(), 10u << 20);
+  EXPECT_EQ(r.out, "route /upload (prefix) -> files (max body 10m) created at version 7\n");
+  r = Run({"-o", "json", "route", "add", "/upload", "files", "--max-body-size", "1536"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, R"({"path":"/upload","match":"prefix","target":"files","max_body_size":1536,)"
+                   R"("version":7})"
+                   "\n");
+  r = Run({"route", "add", "/plain", "files"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(admin_.last_create_route().route().max_body_size(), 0u);
+}
+
+TEST_F(GatewayctlTest, RouteUpdateNamesExactlyTheFieldsGiven) {
+  Result r = Run({"route", "update", "/upload", "--max-body-size", "512K"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  UpdateRouteRequest sent = admin_.last_update_route();
+  EXPECT_EQ(sent.route().path(), "/upload");
+  EXPECT_EQ(sent.route().target(), "");
+  EXPECT_EQ(sent.route().max_body_size(), 512u << 10);
+  EXPECT_EQ(std::vector<std::string>(sent.update_mask().paths().begin(),
+                                     sent.update_mask().paths().end()),
+            std::vector<std::string>{"max_body_size"});
+
+  r = Run({"route", "update", "/upload", "--max-body-size", "0"});  // back to the default
+  EXPECT_EQ(r.exit, 0) << r.err;
+  sent = admin_.last_update_route();
+  EXPECT_EQ(sent.route().max_body_size(), 0u);
+  EXPECT_EQ(sent.update_mask().paths_size(), 1);
+
+  r = Run({"route", "update", "/upload", "files-v2"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  sent = admin_.last_update_route();
+  EXPECT_EQ(sent.route().target(), "files-v2");
+  EXPECT_EQ(std::vector<std::string>(sent.update_mask().paths().begin(),
+                                     sent.update_mask().paths().end()),
+            std::vector<std::string>{"target"});
+
+  r = Run({"route", "update", "/upload", "files-v3", "--max-body-size", "1g"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  sent = admin_.last_update_route();
+  EXPECT_EQ(sent.update_mask().paths_size(), 2);
+  EXPECT_EQ(sent.route().max_body_size(), 1u << 30);
+}
+
+TEST_F(GatewayctlTest, BadBodyLimitIsRefusedBeforeAnyCall) {
+  for (const std::string size : {"10x", "-1", "1.5m", "10mb", "99999999999999999999"}) {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"route", "add", "/upload", "files", "--max-body-size=" + size},
+          std::vector<std::string>{"route", "update", "/upload", "--max-body-size=" + size}}) {
+      Result r = Run(args);
+      EXPECT_EQ(r.exit, 1) << size;
+      EXPECT_EQ(r.out, "");
+      EXPECT_EQ(r.err.rfind("gatewayctl: bad --max-body-size: ", 0), 0u) << r.err;
+      EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+    }
+  }
+  Result r = Run({"route", "update", "/upload", "--max-body-size", ""});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.err.rfind("gatewayctl: bad --max-body-size: the size is empty", 0), 0u) << r.err;
+  EXPECT_EQ(admin_.calls(), 0);
+  r = Run({"route", "add", "/upload", "files", "--max-body-size", "10x"});
+  EXPECT_EQ(r.err,
+            "gatewayctl: bad --max-body-size: '10x' is not a size (write bytes, or a whole "
+            "number with k, m or g: 1048576, 512k, 10m, 1g)\n");
+}
+
 TEST_F(GatewayctlTest, RouteKeysCarryTheChosenMatch) {
   Result r = Run({"route", "update", "/api", "cart-svc"});
   EXPECT_EQ(r.exit, 0) << r.err;
@@ -288,8 +357,8 @@ TEST_F(GatewayctlTest, RouteKeysCarryTheChosenMatch) {
   EXPECT_EQ(admin_.last_get_route().key().path(), "/api");
   EXPECT_EQ(admin_.last_get_route().key().match(), MATCH_EXACT);
   EXPECT_EQ(r.out,
-            "PATH  MATCH  TARGET     VERSION\n"
-            "/api  exact  order-svc  4\n");
+            "PATH  MATCH  TARGET     MAX BODY  VERSION\n"
+            "/api  exact  order-svc  default   4\n");
 
   r = Run({"route", "delete", "/api", "--prefix"});
   EXPECT_EQ(r.exit, 0) << r.err;
@@ -306,8 +375,8 @@ TEST_F(GatewayctlTest, Lists) {
   Result r = Run({"route", "list"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
-            "PATH  MATCH   TARGET     VERSION\n"
-            "/api  prefix  order-svc  3\n");
+            "PATH  MATCH   TARGET     MAX BODY  VERSION\n"
+            "/api  prefix  order-svc  default   3\n");
   r = Run({"service", "list", "-o", "json"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out, R"([{"name":"order-svc","endpoints":["127.0.0.1:9101"],"version":1}])"

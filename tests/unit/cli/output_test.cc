@@ -38,7 +38,9 @@ ProtoList<Route> SomeRoutes() {
   ProtoList<Route> routes;
   *routes.Add() = MakeRoute("/api", MATCH_PREFIX, "order-svc", 3);
   *routes.Add() = MakeRoute("/api/payment", MATCH_PREFIX, "payment-svc", 7);
+  routes.Mutable(1)->set_max_body_size(10 << 20);
   *routes.Add() = MakeRoute("/health", MATCH_EXACT, "10.0.0.5:8080", 12);
+  routes.Mutable(2)->set_max_body_size(1536);
   return routes;
 }
 
@@ -76,18 +78,20 @@ TEST(OneLine, FlattensAndTrims) {
 
 TEST(RenderRoutes, Table) {
   EXPECT_EQ(RenderRoutes(SomeRoutes(), OutputFormat::kTable),
-            "PATH          MATCH   TARGET         VERSION\n"
-            "/api          prefix  order-svc      3\n"
-            "/api/payment  prefix  payment-svc    7\n"
-            "/health       exact   10.0.0.5:8080  12\n");
-  EXPECT_EQ(RenderRoutes({}, OutputFormat::kTable), "PATH  MATCH  TARGET  VERSION\n");
+            "PATH          MATCH   TARGET         MAX BODY  VERSION\n"
+            "/api          prefix  order-svc      default   3\n"
+            "/api/payment  prefix  payment-svc    10m       7\n"
+            "/health       exact   10.0.0.5:8080  1536      12\n");
+  EXPECT_EQ(RenderRoutes({}, OutputFormat::kTable), "PATH  MATCH  TARGET  MAX BODY  VERSION\n");
 }
 
 TEST(RenderRoutes, Json) {
   EXPECT_EQ(RenderRoutes(SomeRoutes(), OutputFormat::kJson),
             R"([{"path":"/api","match":"prefix","target":"order-svc","version":3},)"
-            R"({"path":"/api/payment","match":"prefix","target":"payment-svc","version":7},)"
-            R"({"path":"/health","match":"exact","target":"10.0.0.5:8080","version":12}])"
+            R"({"path":"/api/payment","match":"prefix","target":"payment-svc",)"
+            R"("max_body_size":10485760,"version":7},)"
+            R"({"path":"/health","match":"exact","target":"10.0.0.5:8080",)"
+            R"("max_body_size":1536,"version":12}])"
             "\n");
   EXPECT_EQ(RenderRoutes({}, OutputFormat::kJson), "[]\n");
 }
@@ -98,8 +102,8 @@ TEST(RenderRoute, OneRowOrOneObject) {
             R"({"path":"/a\"b","match":"exact","target":"t\\u","version":1})"
             "\n");
   EXPECT_EQ(RenderRoute(route, OutputFormat::kTable),
-            "PATH  MATCH  TARGET  VERSION\n"
-            "/a\"b  exact  t\\u     1\n");
+            "PATH  MATCH  TARGET  MAX BODY  VERSION\n"
+            "/a\"b  exact  t\\u     default   1\n");
 }
 
 TEST(RenderServices, TableAndJson) {
@@ -167,6 +171,10 @@ TEST(RenderWrites, OneSentenceOrTheObject) {
             "route /api/payment (prefix) -> payment-svc created at version 7\n");
   EXPECT_EQ(RenderRouteWrite(route, "updated", 7, OutputFormat::kJson),
             RenderRoute(route, OutputFormat::kJson));
+  Route limited = route;
+  limited.set_max_body_size(10 << 20);
+  EXPECT_EQ(RenderRouteWrite(limited, "updated", 9, OutputFormat::kTable),
+            "route /api/payment (prefix) -> payment-svc (max body 10m) updated at version 9\n");
 
   const Service service = MakeService("payment-svc", {{"127.0.0.1", 1}, {"127.0.0.1", 2}}, 8);
   EXPECT_EQ(RenderServiceWrite(service, "updated", 8, OutputFormat::kTable),

@@ -100,6 +100,29 @@ TEST(ValidateTarget, ServiceOrHostPort) {
   EXPECT_NE(ValidateTarget("9101"), "");
 }
 
+TEST(ValidateMaxBodySize, ZeroOrUpToOneTebibyte) {
+  EXPECT_EQ(ValidateMaxBodySize(0), "");  // the gateway's own --max-body-size
+  EXPECT_EQ(ValidateMaxBodySize(1), "");
+  EXPECT_EQ(ValidateMaxBodySize(kMaxBodySizeLimit), "");
+  EXPECT_EQ(ValidateMaxBodySize(kMaxBodySizeLimit + 1),
+            "max body size 1099511627777 bytes is larger than a route may allow, 1024g (0 "
+            "means the gateway's --max-body-size)");
+  EXPECT_NE(ValidateMaxBodySize(UINT64_MAX), "");
+}
+
+TEST(ValidateRoute, ChecksTheBodyLimit) {
+  Route route;
+  route.set_path("/upload");
+  route.set_match(gateway::v1::MATCH_PREFIX);
+  route.set_target("files");
+  route.set_max_body_size(10 << 20);
+  EXPECT_EQ(ValidateRoute(route), "");
+  route.set_max_body_size(uint64_t{2048} << 30);
+  EXPECT_EQ(ValidateRoute(route),
+            "route '/upload': max body size 2199023255552 bytes (2048g) is larger than a route "
+            "may allow, 1024g (0 means the gateway's --max-body-size)");
+}
+
 Config TwoRouteConfig() {
   Config config;
   config.set_version(3);
@@ -146,6 +169,11 @@ TEST(ValidateConfig, RefusesDuplicatesAndBadParts) {
   config = TwoRouteConfig();
   config.mutable_routes(0)->set_target("123");
   EXPECT_NE(ValidateConfig(config), "");
+
+  // A pushed body limit past the largest a route may set is refused (NACKed) too.
+  config = TwoRouteConfig();
+  config.mutable_routes(1)->set_max_body_size(kMaxBodySizeLimit + 1);
+  EXPECT_NE(ValidateConfig(config).find("larger than a route may allow"), std::string::npos);
 }
 
 }  // namespace

@@ -44,6 +44,17 @@ Route MakeRoute(const std::string& path, const std::string& target,
   return route;
 }
 
+Route WithBodyLimit(Route route, uint64_t bytes) {
+  route.set_max_body_size(bytes);
+  return route;
+}
+
+google::protobuf::FieldMask Mask(std::vector<std::string> fields) {
+  google::protobuf::FieldMask mask;
+  for (auto& field : fields) mask.add_paths(std::move(field));
+  return mask;
+}
+
 RouteKey Key(const std::string& path, MatchKind match = MATCH_UNSPECIFIED) {
   RouteKey key;
   key.set_path(path);
@@ -58,13 +69,13 @@ std::string DumpDatabase(const std::string& path) {
   for (const char* sql :
        {"SELECT key, value FROM meta ORDER BY key", "SELECT name, version FROM services ORDER BY 1",
         "SELECT service, position, host, port FROM endpoints ORDER BY 1, 2",
-        "SELECT path, \"match\", target, version FROM routes ORDER BY 1, 2",
+        "SELECT path, \"match\", target, version, max_body_size FROM routes ORDER BY 1, 2",
         "SELECT version, at_unix_ms, action, detail FROM history ORDER BY 1"}) {
     Statement statement(*db, sql);
     EXPECT_TRUE(statement.ok()) << statement.error();
     out += std::string(sql) + "\n";
     while (statement.Step() == SQLITE_ROW) {
-      for (int column = 0; column < 4; ++column) out += statement.ColumnText(column) + "|";
+      for (int column = 0; column < 5; ++column) out += statement.ColumnText(column) + "|";
       out += "\n";
     }
   }
@@ -275,6 +286,177 @@ TEST_F(ConfigStoreTest, UpdateThatChangesNothingIsANoOp) {
   EXPECT_EQ(DumpDatabase(path_), before);
 }
 
+TEST_F(ConfigStoreTest, RouteBodyLimitIsStoredListedAndPublished) {
+  ASSERT_TRUE(store_->CreateService(MakeService("files", {{"127.0.0.1", 9101}})).ok());
+  auto created = store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 10 << 20));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->route.max_body_size(), 10u << 20);
+  ASSERT_EQ(created->snapshot->routes_size(), 1);
+  EXPECT_EQ(created->snapshot->routes(0).max_body_size(), 10u << 20);
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/plain", "files")).ok());
+
+  auto got = store_->GetRoute(Key("/upload"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->route.max_body_size(), 10u << 20);
+  auto list = store_->ListRoutes();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ((*list)->routes_size(), 2);
+  EXPECT_EQ((*list)->routes(0).path(), "/plain");
+  EXPECT_EQ((*list)->routes(0).max_body_size(), 0u);  // the gateway's own limit
+  EXPECT_EQ((*list)->routes(1).max_body_size(), 10u << 20);
+
+  // Survives a reopen, and the history says what was set.
+  store_.reset();
+  store_ = ConfigStore::Open(path_);
+  got = store_->GetRoute(Key("/upload"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->route.max_body_size(), 10u << 20);
+  auto db = Database::Open(path_);
+  Statement history(*db, "SELECT detail FROM history WHERE version = 2");
+  ASSERT_EQ(history.Step(), SQLITE_ROW);
+  EXPECT_EQ(history.ColumnText(0), "/upload (prefix) -> files, max_body_size 10m");
+}
+
+TEST_F(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
+  ASSERT_TRUE(store_->CreateService(MakeService("files", {{"127.0.0.1", 9101}})).ok());
+  ASSERT_TRUE(store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 1 << 20)).ok());
+
+  // A new target alone keeps the limit (the mask names the target only).
+  auto updated =
+      store_->UpdateRoute(MakeRoute("/upload", "files-v2", MATCH_UNSPECIFIED), Mask({"target"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.target(), "files-v2");
+  EXPECT_EQ(updated->route.max_body_size(), 1u << 20);
+  EXPECT_EQ(updated->route.version(), 3u);
+
+  // A limit alone keeps the target, even with no target in the request.
+  Route limit_only = MakeRoute("/upload", "", MATCH_UNSPECIFIED);
+  limit_only.set_max_body_size(5 << 20);
+  updated = store_->UpdateRoute(limit_only, Mask({"max_body_size"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.target(), "files-v2");
+  EXPECT_EQ(updated->route.max_body_size(), 5u << 20);
+  EXPECT_EQ(updated->snapshot->routes(0).max_body_size(), 5u << 20);
+  EXPECT_EQ(updated->snapshot->version(), 4u);
+
+  // Named with 0: cleared, back to the gateway's default.
+  limit_only.set_max_body_size(0);
+  updated = store_->UpdateRoute(limit_only, Mask({"max_body_size"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.max_body_size(), 0u);
+  EXPECT_EQ(updated->route.target(), "files-v2");
+  EXPECT_EQ(updated->route.version(), 5u);
+
+  // Both at once.
+  updated = store_->UpdateRoute(WithBodyLimit(MakeRoute("/upload", "files", MATCH_PREFIX), 4096),
+                                Mask({"target", "max_body_size"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.target(), "files");
+  EXPECT_EQ(updated->route.max_body_size(), 4096u);
+
+  auto db = Database::Open(path_);
+  Statement history(*db, "SELECT detail FROM history WHERE version >= 3 ORDER BY version");
+  std::vector<std::string> details;
+  while (history.Step() == SQLITE_ROW) details.push_back(history.ColumnText(0));
+  EXPECT_EQ(details, (std::vector<std::string>{
+                         "/upload (prefix) -> files-v2 (was files)",
+                         "/upload (prefix) -> files-v2, max_body_size 5m (was 1m)",
+                         "/upload (prefix) -> files-v2, max_body_size the gateway's (was 5m)",
+                         "/upload (prefix) -> files (was files-v2), max_body_size 4k (was the "
+                         "gateway's)"}));
+}
+
+TEST_F(ConfigStoreTest, UpdateWithoutAMaskChangesTheFieldsThatAreSet) {
+  // What clients from before update_mask send: the key and a target. The limit stays.
+  ASSERT_TRUE(store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 1 << 20)).ok());
+  auto updated = store_->UpdateRoute(MakeRoute("/upload", "files-v2", MATCH_UNSPECIFIED));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.target(), "files-v2");
+  EXPECT_EQ(updated->route.max_body_size(), 1u << 20);
+  // A limit set without a mask changes the limit and keeps the target.
+  updated = store_->UpdateRoute(WithBodyLimit(MakeRoute("/upload", "", MATCH_UNSPECIFIED), 2048));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.target(), "files-v2");
+  EXPECT_EQ(updated->route.max_body_size(), 2048u);
+}
+
+TEST_F(ConfigStoreTest, UpdateToTheSameLimitIsANoOp) {
+  ASSERT_TRUE(store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 1 << 20)).ok());
+  const std::string before = DumpDatabase(path_);
+  auto updated = store_->UpdateRoute(
+      WithBodyLimit(MakeRoute("/upload", "", MATCH_UNSPECIFIED), 1 << 20), Mask({"max_body_size"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.version(), 1u);
+  EXPECT_EQ(updated->snapshot->version(), 1u);
+  EXPECT_EQ(DumpDatabase(path_), before);
+}
+
+// A database written by the control plane before route body limits (schema version 1), with a
+// route in it, as that release left it.
+TEST_F(ConfigStoreTest, MigratesAVersion1DatabaseKeepingItsRoutes) {
+  store_.reset();
+  testing::TempDir dir;
+  const std::string path = dir.File("v1.db");
+  {
+    auto db = Database::Open(path);
+    std::string error;
+    ASSERT_TRUE(db->Exec(R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('config_version', 2);
+CREATE TABLE services (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE endpoints (
+  service  TEXT NOT NULL REFERENCES services (name) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  host     TEXT NOT NULL,
+  port     INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+  PRIMARY KEY (service, position)
+);
+CREATE TABLE routes (
+  path    TEXT NOT NULL,
+  "match" INTEGER NOT NULL CHECK ("match" IN (1, 2)),
+  target  TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (path, "match")
+);
+CREATE INDEX routes_by_target ON routes (target);
+CREATE TABLE history (
+  version    INTEGER PRIMARY KEY,
+  at_unix_ms INTEGER NOT NULL,
+  action     TEXT NOT NULL,
+  detail     TEXT NOT NULL
+);
+INSERT INTO services (name, version) VALUES ('order-svc', 1);
+INSERT INTO endpoints (service, position, host, port) VALUES ('order-svc', 0, '127.0.0.1', 9101);
+INSERT INTO routes (path, "match", target, version) VALUES ('/api', 1, 'order-svc', 2);
+INSERT INTO history VALUES (1, 0, 'create_service', 'order-svc 127.0.0.1:9101');
+INSERT INTO history VALUES (2, 0, 'create_route', '/api (prefix) -> order-svc');
+PRAGMA user_version = 1;
+)sql",
+                         &error))
+        << error;
+  }
+  auto store = ConfigStore::Open(path);
+  auto snapshot = store->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ((*snapshot)->version(), 2u);
+  ASSERT_EQ((*snapshot)->routes_size(), 1);
+  EXPECT_EQ((*snapshot)->routes(0).target(), "order-svc");
+  EXPECT_EQ((*snapshot)->routes(0).version(), 2u);
+  EXPECT_EQ((*snapshot)->routes(0).max_body_size(), 0u);  // the gateway's own limit
+  {
+    auto db = Database::Open(path);
+    Statement user_version(*db, "PRAGMA user_version");
+    ASSERT_EQ(user_version.Step(), SQLITE_ROW);
+    EXPECT_EQ(user_version.ColumnInt(0), kConfigSchemaVersion);
+  }
+  // The migrated route takes a limit like any other.
+  auto updated = store->UpdateRoute(WithBodyLimit(MakeRoute("/api", "", MATCH_UNSPECIFIED), 1024),
+                                    Mask({"max_body_size"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.max_body_size(), 1024u);
+  EXPECT_EQ(updated->snapshot->version(), 3u);
+}
+
 TEST_F(ConfigStoreTest, ReopenKeepsSnapshotAndVersion) {
   ASSERT_TRUE(store_->CreateService(MakeService("order-svc", {{"127.0.0.1", 9101}})).ok());
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "order-svc")).ok());
@@ -352,6 +534,38 @@ std::vector<Refusal> Refusals() {
        [](ConfigStore& s) { return ErrorOf(s.UpdateRoute(MakeRoute("/api", "", MATCH_PREFIX))); }},
       {"UpdateRouteBadPath", kInvalid, "must start with '/'",
        [](ConfigStore& s) { return ErrorOf(s.UpdateRoute(MakeRoute("api", "order-svc"))); }},
+      {"BodyLimitOverOneTebibyte", kInvalid,
+       "route '/new': max body size 1099511627777 bytes is larger than a route may allow, 1024g",
+       create_route(WithBodyLimit(MakeRoute("/new", "order-svc"), (uint64_t{1} << 40) + 1))},
+      {"BodyLimitHuge", kInvalid, "larger than a route may allow",
+       create_route(WithBodyLimit(MakeRoute("/new", "order-svc"), UINT64_MAX))},
+      {"UpdateBodyLimitOverOneTebibyte", kInvalid,
+       "route /api: max body size 2199023255552 bytes (2048g) is larger than a route may allow",
+       [](ConfigStore& s) {
+         return ErrorOf(s.UpdateRoute(
+             WithBodyLimit(MakeRoute("/api", "", MATCH_UNSPECIFIED), uint64_t{2048} << 30),
+             Mask({"max_body_size"})));
+       }},
+      {"UpdateUnknownField", kInvalid,
+       "route field 'path' cannot be updated (updatable: target, max_body_size)",
+       [](ConfigStore& s) {
+         return ErrorOf(
+             s.UpdateRoute(MakeRoute("/api", "payment-svc", MATCH_UNSPECIFIED), Mask({"path"})));
+       }},
+      {"UpdateNamesNothing", kInvalid, "nothing to update on route /api",
+       [](ConfigStore& s) {
+         return ErrorOf(s.UpdateRoute(MakeRoute("/api", "", MATCH_UNSPECIFIED)));
+       }},
+      {"UpdateMaskedEmptyTarget", kInvalid, "route target is empty",
+       [](ConfigStore& s) {
+         return ErrorOf(s.UpdateRoute(WithBodyLimit(MakeRoute("/api", "", MATCH_UNSPECIFIED), 9),
+                                      Mask({"target", "max_body_size"})));
+       }},
+      {"UpdateBodyLimitUnknownRoute", StoreCode::kNotFound, "no route has path /nope",
+       [](ConfigStore& s) {
+         return ErrorOf(s.UpdateRoute(WithBodyLimit(MakeRoute("/nope", "", MATCH_UNSPECIFIED), 9),
+                                      Mask({"max_body_size"})));
+       }},
       {"UpdateAmbiguousRoute", StoreCode::kFailedPrecondition, "--exact",
        [](ConfigStore& s) {
          return ErrorOf(s.UpdateRoute(MakeRoute("/both", "order-svc", MATCH_UNSPECIFIED)));

@@ -97,6 +97,15 @@ TEST(ConfigJsonTest, WritesTheSnapshot) {
   EXPECT_EQ(ConfigToJson(empty), R"({"version":0,"services":[],"routes":[]})");
 }
 
+TEST(ConfigJsonTest, ShowsARouteBodyLimitWhenSet) {
+  gateway::v1::Config config = *MakeConfig(5);
+  config.mutable_routes(0)->set_max_body_size(10 << 20);
+  EXPECT_EQ(ConfigToJson(config),
+            R"({"version":5,"services":[{"name":"order-svc","version":1,"endpoints":)"
+            R"([{"host":"127.0.0.1","port":9101}]}],"routes":[{"path":"/api","match":"prefix",)"
+            R"("target":"order-svc","max_body_size":10485760,"version":5}]})");
+}
+
 TEST(StoreWorkerTest, RunsTasksInOrderOnOneThread) {
   StoreWorker worker;
   std::mutex mu;

@@ -103,6 +103,21 @@ TEST(GatewayOptions, EveryFlag) {
   EXPECT_EQ(options->log_level, LogLevel::kDebug);
 }
 
+TEST(GatewayOptions, MaxBodySizeTakesSizesLikeRoutesDo) {
+  int exit_code = -1;
+  for (const auto& [text, bytes] :
+       std::vector<std::pair<const char*, uint64_t>>{{"1048576", 1048576},
+                                                     {"512k", 512u << 10},
+                                                     {"10M", 10u << 20},
+                                                     {"1g", uint64_t{1} << 30},
+                                                     {"0", 0},
+                                                     {"18446744073709551615", UINT64_MAX}}) {
+    auto options = Parse({"--max-body-size", text}, &exit_code);
+    ASSERT_TRUE(options) << text;
+    EXPECT_EQ(options->proxy.max_body_size, bytes) << text;
+  }
+}
+
 TEST(GatewayOptions, UsageErrorsExitWithTwo) {
   const std::vector<std::vector<const char*>> bad = {
       {"--unknown-flag"},           {"--workers", "0"},
@@ -111,6 +126,8 @@ TEST(GatewayOptions, UsageErrorsExitWithTwo) {
       {"--max-header-size", "0"},   {"--max-header-size", "65536"},
       {"--admin", "localhost"},     {"--log-level", "verbose"},
       {"--header-timeout", "x"},    {"--max-body-size", "-1"},
+      {"--max-body-size", "10x"},   {"--max-body-size", "18446744073709551616"},
+      {"--max-body-size", "1.5m"},  {"--max-body-size", "17179869184g"},
   };
   for (const auto& args : bad) {
     int exit_code;

@@ -123,6 +123,27 @@ TEST(RouteTable, UnknownServiceNameIsADnsTarget) {
   EXPECT_EQ(route->upstream->endpoints[0].port, 8443);
 }
 
+TEST(RouteTable, RoutesCarryTheirBodyLimit) {
+  Config config = StoryConfig();
+  config.mutable_routes(2)->set_max_body_size(10 << 20);  // /api/payment
+  auto table = Build(config);
+  const RouteEntry* payment = table->Match("/api/payment/charge");
+  ASSERT_TRUE(payment);
+  EXPECT_EQ(payment->max_body_size, 10u << 20);
+  EXPECT_EQ(payment->BodyLimit(0), 10u << 20);     // no gateway limit: the route's
+  EXPECT_EQ(payment->BodyLimit(1024), 10u << 20);  // larger than the gateway's: still the route's
+  const RouteEntry* order = table->Match("/api/order");
+  ASSERT_TRUE(order);
+  EXPECT_EQ(order->max_body_size, 0u);
+  EXPECT_EQ(order->BodyLimit(1024), 1024u);  // none of its own: the gateway's
+  EXPECT_EQ(order->BodyLimit(0), 0u);        // neither: no limit
+
+  config.mutable_routes(2)->set_max_body_size(kMaxBodySizeLimit + 1);
+  std::string error;
+  EXPECT_FALSE(RouteTable::Build(config, 100, &error));
+  EXPECT_NE(error.find("larger than a route may allow"), std::string::npos) << error;
+}
+
 TEST(RouteTable, RefusesInvalidConfigs) {
   Config config = StoryConfig();
   AddRoute(config, "/api", "auth-svc");  // same path and match twice

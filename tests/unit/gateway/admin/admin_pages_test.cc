@@ -21,6 +21,7 @@ std::shared_ptr<const RouteTable> SampleTable() {
   route->set_path("/health");
   route->set_match(gateway::v1::MATCH_EXACT);
   route->set_target("status.internal:8080");
+  route->set_max_body_size(4096);
   std::string error;
   auto table = RouteTable::Build(config, 100, &error);
   EXPECT_TRUE(table) << error;
@@ -60,7 +61,8 @@ TEST(AdminPages, ConfigListsTheLiveRoutes) {
   EXPECT_EQ(page.body,
             R"({"version":12,"source":"cache","control_plane_connected":false,"routes":[)"
             R"({"path":"/api","match":"prefix","target":"order-svc"},)"
-            R"({"path":"/health","match":"exact","target":"status.internal:8080"}]})");
+            R"({"path":"/health","match":"exact","target":"status.internal:8080",)"
+            R"("max_body_size":4096}]})");
 }
 
 TEST(AdminPages, ConfigBeforeAnyConfig) {

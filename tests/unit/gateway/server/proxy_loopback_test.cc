@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <future>
 #include <memory>
@@ -226,11 +228,12 @@ class ProxyLoopbackTest : public ::testing::Test {
     }
   }
 
-  void AddRoute(const std::string& path, const std::string& target) {
+  void AddRoute(const std::string& path, const std::string& target, uint64_t max_body_size = 0) {
     auto* route = config_.add_routes();
     route->set_path(path);
     route->set_match(gateway::v1::MATCH_PREFIX);
     route->set_target(target);
+    route->set_max_body_size(max_body_size);
   }
 
   // Publishes the config built so far and starts the worker.
@@ -530,6 +533,128 @@ TEST_F(ProxyLoopbackTest, StopsAChunkedBodyAtTheLimit) {
   EXPECT_FALSE(response.keep_alive());
   // The upstream never got a complete request beyond the limit.
   EXPECT_EQ(upstream.seen().size(), 1u);
+}
+
+// POST `target` with a body of `size` bytes and a Content-Length.
+TestRequest Post(std::string target, size_t size) {
+  TestRequest post{http::verb::post, target, 11};
+  post.body() = std::string(size, 'b');
+  return post;
+}
+
+// The same as one chunked request, in chunks of at most `chunk` bytes.
+std::string ChunkedPost(std::string_view target, size_t size, size_t chunk) {
+  std::string raw = "POST " + std::string(target) +
+                    " HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t sent = 0; sent < size; sent += chunk) {
+    const size_t n = std::min(chunk, size - sent);
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "%zx", n);
+    raw += std::string(hex) + "\r\n" + std::string(n, 'c') + "\r\n";
+  }
+  return raw + "0\r\n\r\n";
+}
+
+TEST_F(ProxyLoopbackTest, ARoutesBodyLimitWinsOverTheGatewaysEitherWay) {
+  settings_.max_body_size = 16;
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
+    return Answer("got " + std::to_string(request.body().size()));
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/big", "svc", 64);   // more than the gateway's 16
+  AddRoute("/small", "svc", 8);  // less
+  AddRoute("/plain", "svc");     // the gateway's
+  Start();
+  for (const auto& [target, limit] :
+       std::vector<std::pair<std::string, size_t>>{{"/big", 64}, {"/small", 8}, {"/plain", 16}}) {
+    {
+      Client client(port_);
+      EXPECT_EQ(client.Send(Post(target, limit)).body(), "got " + std::to_string(limit)) << target;
+      const auto refused = client.Send(Post(target, limit + 1));
+      EXPECT_EQ(refused.result_int(), 413u) << target;
+      EXPECT_FALSE(refused.keep_alive()) << target;
+    }
+    Client client(port_);
+    EXPECT_EQ(client.SendRaw(ChunkedPost(target, limit, 5)).body(), "got " + std::to_string(limit))
+        << target;
+    const auto refused = client.SendRaw(ChunkedPost(target, limit + 1, 5));
+    EXPECT_EQ(refused.result_int(), 413u) << target;
+    EXPECT_FALSE(refused.keep_alive()) << target;
+  }
+  // Only the requests within their limits reached the upstream.
+  EXPECT_EQ(upstream.seen().size(), 6u);
+}
+
+TEST_F(ProxyLoopbackTest, WithoutAGatewayLimitOnlyLimitedRoutesRefuse) {
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
+    return Answer("got " + std::to_string(request.body().size()));
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/limited", "svc", 1024);
+  AddRoute("/open", "svc");
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Send(Post("/open", 200000)).body(), "got 200000");
+  EXPECT_EQ(client.Send(Post("/limited", 1024)).body(), "got 1024");
+  EXPECT_EQ(client.Send(Post("/limited", 1025)).result_int(), 413u);
+}
+
+TEST_F(ProxyLoopbackTest, AChunkedBodyIsStoppedWhereItCrossesTheRoutesLimit) {
+  // Past the first relay buffer (64 KiB) the upstream is already open and the body streams:
+  // the limit still holds for the chunks read after that.
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
+    return Answer("got " + std::to_string(request.body().size()));
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/exact", "svc", 150000);
+  AddRoute("/under", "svc", 120000);
+  Start();
+  {
+    Client client(port_);
+    EXPECT_EQ(client.SendRaw(ChunkedPost("/exact", 150000, 50000)).body(), "got 150000");
+  }
+  Client client(port_);
+  const auto refused = client.SendRaw(ChunkedPost("/under", 150000, 50000));
+  EXPECT_EQ(refused.result_int(), 413u);
+  EXPECT_FALSE(refused.keep_alive());
+  // The upstream got the start of that request, never a complete one.
+  const auto seen = upstream.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].target, "/exact");
+}
+
+TEST_F(ProxyLoopbackTest, AnOverLimitBodyThatWaitsFor100ContinueIsRefusedAtOnce) {
+  ScriptedUpstream upstream([](int, int, const TestRequest&) { return Answer("nope"); });
+  AddService("svc", {upstream.port()});
+  AddRoute("/upload", "svc", 1000);
+  Start();
+  Client client(port_);
+  // No body follows: the client waits for 100 Continue, which must not come.
+  const auto refused = client.SendRaw(
+      "POST /upload HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 1001\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  EXPECT_EQ(refused.result_int(), 413u);
+  EXPECT_FALSE(refused.keep_alive());
+  EXPECT_EQ(upstream.connections(), 0);
+}
+
+TEST_F(ProxyLoopbackTest, ALimitRaisedLiveAppliesToAnIdleKeepAliveConnection) {
+  // The connection waits for its next request under the old table; the request arrives under
+  // the new one, which allows its body.
+  ScriptedUpstream upstream([](int, int, const TestRequest& request) {
+    return Answer("got " + std::to_string(request.body().size()));
+  });
+  AddService("svc", {upstream.port()});
+  AddRoute("/upload", "svc", 100);
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Send(Post("/upload", 100)).body(), "got 100");
+  config_.mutable_routes(0)->set_max_body_size(5000);
+  config_.set_version(2);
+  std::string error;
+  holder_.Store(RouteTable::Build(config_, 100, &error));
+  EXPECT_EQ(client.Send(Post("/upload", 5000)).body(), "got 5000");
+  EXPECT_EQ(client.Send(Post("/upload", 5001)).result_int(), 413u);
 }
 
 TEST_F(ProxyLoopbackTest, AnswersPipelinedRequestsInOrder) {
