@@ -1,32 +1,47 @@
 // BodyRelay: streams one message body from one connection to another through a fixed buffer.
 //
-// The core of a proxy that never holds a whole body (after Beast's `relay` example in
-// http_examples.hpp): the parser reads the body from `in` into the relay's buffer
-// (buffer_body), the serializer writes that window to `out` in the framing its message header
-// announces (Content-Length as is, chunked re-chunked, close-delimited raw), and the next read
-// starts only when the write is done. Memory per relay: kRelayBufferSize for the body window
-// and as much for the input's read buffer while it lasts, whatever the body size. A read idle
-// for `read_timeout` ends the relay with kReadTimeout (the input socket stays open, so a client
-// can still be answered 408); a write idle for `write_timeout` ends it with kWriteFailed.
-// Owned by a Session, one per direction, reused for each request; runs on the session's worker
-// thread; never throws.
+// The core of a proxy that never holds a whole body: Beast's parser reads the body from `in`
+// into the relay's buffer (buffer_body, which also takes the chunked coding off), and the relay
+// writes that window to `out` framed the way the outgoing head announced (BodyFraming): as it
+// is, or re-chunked, one chunk per window, ending with the last chunk and the trailers a
+// trailer may carry (Trailers). The next read starts only when the write is done. Memory per
+// relay: kRelayBufferSize for the body window (borrowed from the worker's RelayBuffers) and as
+// much for the input's read buffer while it lasts, whatever the body size.
+// The message head, when given, goes out in the first write, with the first body bytes: body
+// bytes already in the input's buffer are parsed at once, without an asynchronous read, so a
+// small message goes out in one write. A read idle for `read_timeout` ends the relay with
+// kReadTimeout (the input socket stays open, so a client can still be answered 408); a write
+// stalled for `write_timeout` ends it with kWriteFailed.
+// Owned by a Session, one per direction, reused for each message; runs on the session's
+// worker thread; never throws.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
+#include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/http_message.h"
 #include "gateway/proxy/proxy_settings.h"
-#include "gateway/proxy/read_deadline.h"
+#include "gateway/proxy/relay_buffers.h"
+#include "gateway/proxy/timed_socket.h"
+#include "gateway/proxy/trailers.h"
+#include "gateway/proxy/wire_format.h"
 
 namespace gw {
+
+// How a relay frames the body on its output, as the outgoing head announced.
+enum class BodyFraming {
+  kNone,     // no body (a response to HEAD, 1xx, 204, 304): the head alone
+  kRaw,      // byte for byte (a Content-Length, or the end of the connection)
+  kChunked,  // re-chunked, then the last chunk with the forwardable trailers
+};
 
 struct RelayOutcome {
   enum class Result {
@@ -38,6 +53,7 @@ struct RelayOutcome {
   Result result = Result::kDone;
   boost::system::error_code error;  // the failing operation's error, when any
   uint64_t bytes = 0;               // body bytes written to `out`
+  bool head_written = false;        // the head given to Start went out whole
 };
 
 // Receives the end of a relay, exactly once per Start, on the worker thread.
@@ -53,52 +69,47 @@ template <bool isRequest>
 class BodyRelay {
  public:
   using Parser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
-  using Serializer = boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>;
 
-  explicit BodyRelay(const boost::asio::any_io_executor& executor) : deadline_(executor) {}
+  explicit BodyRelay(RelayBuffers& buffers) : buffers_(buffers) {}
+
+  // The trailers of a chunked input: Watch its parser before any body byte is parsed (also
+  // when the body is read before Start).
+  Trailers& trailers() { return trailers_; }
 
   // Relays the body of the message whose header `parser` read from `in` (with `in_buffer`
-  // holding what was read past it) and whose header `serializer` (over the parser's message)
-  // already wrote to `out`. `owner` keeps every referenced object alive until
-  // sink.OnRelayed; it is held by the pending operation. The relay buffer is allocated here and
-  // freed when the relay ends, so an idle connection holds none.
-  void Start(std::shared_ptr<void> owner, RelaySink& sink, boost::beast::tcp_stream& in,
-             boost::beast::flat_buffer& in_buffer, Parser& parser, boost::beast::tcp_stream& out,
-             Serializer& serializer, std::chrono::milliseconds read_timeout,
-             std::chrono::milliseconds write_timeout) {
-    Start(std::move(owner), sink, in, in_buffer, parser, out, serializer, read_timeout,
-          write_timeout, nullptr, 0);
-  }
-
-  // The same, with the first `filled` body bytes already read into `buffer` (of
-  // kRelayBufferSize bytes, taken over by the relay): they are written first.
-  void Start(std::shared_ptr<void> owner, RelaySink& sink, boost::beast::tcp_stream& in,
-             boost::beast::flat_buffer& in_buffer, Parser& parser, boost::beast::tcp_stream& out,
-             Serializer& serializer, std::chrono::milliseconds read_timeout,
-             std::chrono::milliseconds write_timeout, std::unique_ptr<char[]> buffer,
-             size_t filled) {
+  // holding what was read past it) to `out`, after `head` (empty when the head was written
+  // already; it must stay valid until sink.OnRelayed). `buffer`, when given, is a buffer from
+  // RelayBuffers holding the first `filled` body bytes, read already; they are written first.
+  // `owner` keeps every referenced object alive until sink.OnRelayed; it is held by the
+  // pending operation. The relay buffer is given back when the relay ends, so an idle
+  // connection holds none.
+  void Start(std::shared_ptr<void> owner, RelaySink& sink, TimedSocket& in,
+             boost::beast::flat_buffer& in_buffer, Parser& parser, TimedSocket& out,
+             std::string_view head, BodyFraming framing, std::chrono::milliseconds read_timeout,
+             std::chrono::milliseconds write_timeout, RelayBuffers::Buffer buffer = nullptr,
+             size_t filled = 0) {
     sink_ = &sink;
     in_ = &in;
     in_buffer_ = &in_buffer;
     parser_ = &parser;
     out_ = &out;
-    serializer_ = &serializer;
+    head_ = head;
+    framing_ = framing;
     read_timeout_ = read_timeout;
     write_timeout_ = write_timeout;
     outcome_ = {};
-    // Not value-initialized: every byte is written by a read before it is sent.
-    buffer_ = buffer ? std::move(buffer) : std::make_unique_for_overwrite<char[]>(kRelayBufferSize);
+    outcome_.head_written = head.empty();
+    buffer_ = std::move(buffer);
+    grew_ = false;
+    if (filled > 0 || parser.is_done()) return DoWrite(std::move(owner), filled);
+    if (!buffer_) buffer_ = buffers_.Take();
     // Reads go through `in_buffer` and are as large as its free capacity: grown for a body that
     // is not all here yet, shrunk back at the end so an idle connection keeps a small buffer. A
     // small body that arrived with its header (the common case) needs neither.
     const auto remaining = parser.content_length();
     grew_ = !(remaining && *remaining <= in_buffer.size());
     if (grew_) in_buffer.reserve(kRelayBufferSize);
-    if (filled == 0) return DoRead(std::move(owner));
-    body().data = buffer_.get();
-    body().size = filled;
-    body().more = !parser_->is_done();
-    DoWrite(std::move(owner), filled);
+    DoRead(std::move(owner));
   }
 
  private:
@@ -107,16 +118,16 @@ class BodyRelay {
   auto& body() { return parser_->get().body(); }
 
   void DoRead(Owner owner) {
-    if (parser_->is_done()) {  // complete the message on `out` (a last chunk, or nothing)
-      body().data = nullptr;
-      body().size = 0;
-      body().more = false;
-      return DoWrite(std::move(owner), 0);
-    }
     body().data = buffer_.get();
     body().size = kRelayBufferSize;
-    in_->expires_never();
-    deadline_.Arm(owner, in_->socket(), read_timeout_);
+    if (in_buffer_->size() > 0) {
+      boost::beast::error_code ec;
+      ParseBuffered(ec);
+      if (ec) return Finish(RelayOutcome::Result::kReadFailed, ec);
+      const size_t produced = kRelayBufferSize - body().size;
+      if (produced > 0 || parser_->is_done()) return DoWrite(std::move(owner), produced);
+    }
+    in_->expires_after(read_timeout_);
     boost::beast::http::async_read_some(
         *in_, *in_buffer_, *parser_,
         [this, owner = std::move(owner)](boost::beast::error_code ec, size_t) mutable {
@@ -125,63 +136,98 @@ class BodyRelay {
   }
 
   void OnRead(Owner owner, boost::beast::error_code ec) {
-    deadline_.Disarm();
+    in_->expires_never();
     if (ec == boost::beast::http::error::need_buffer) ec = {};
     if (ec) {
-      return Finish(deadline_.expired() ? RelayOutcome::Result::kReadTimeout
-                                        : RelayOutcome::Result::kReadFailed,
+      return Finish(ec == boost::beast::error::timeout ? RelayOutcome::Result::kReadTimeout
+                                                        : RelayOutcome::Result::kReadFailed,
                     ec);
     }
     const size_t produced = kRelayBufferSize - body().size;
-    // Nothing for the body yet (a chunk header, say): a zero-size window with more to come
-    // must not reach the serializer, which could take it for the last chunk.
+    // Nothing for the body yet (a chunk header, say): read on.
     if (produced == 0 && !parser_->is_done()) return DoRead(std::move(owner));
-    body().data = produced == 0 ? nullptr : buffer_.get();
-    body().size = produced;
-    body().more = !parser_->is_done();
     DoWrite(std::move(owner), produced);
   }
 
+  // Feeds the parser what the input's buffer already holds, until the body window is full, the
+  // message ends or more input is needed.
+  void ParseBuffered(boost::beast::error_code& ec) {
+    namespace http = boost::beast::http;
+    while (in_buffer_->size() > 0 && body().size > 0 && !parser_->is_done()) {
+      const size_t used = parser_->put(in_buffer_->data(), ec);
+      in_buffer_->consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) {
+        ec = {};
+        return;
+      }
+      if (ec || used == 0) return;
+    }
+  }
+
+  // Writes the head (if not yet written), the `bytes` of body in the window, framed, and when
+  // the input message is complete, the end of the output message.
   void DoWrite(Owner owner, size_t bytes) {
-    out_->expires_after(write_timeout_);
-    boost::beast::http::async_write(
-        *out_, *serializer_,
-        [this, owner = std::move(owner), bytes](boost::beast::error_code ec, size_t) mutable {
-          if (ec == boost::beast::http::error::need_buffer) ec = {};
-          if (ec) return Finish(RelayOutcome::Result::kWriteFailed, ec);
-          outcome_.bytes += bytes;
-          if (serializer_->is_done() || (parser_->is_done() && bytes == 0)) {
-            return Finish(RelayOutcome::Result::kDone, {});
-          }
-          DoRead(std::move(owner));
-        });
+    namespace asio = boost::asio;
+    const bool last = parser_->is_done();
+    const bool chunked = framing_ == BodyFraming::kChunked;
+    WireBuffers buffers;
+    size_t count = 0;
+    if (!head_.empty()) buffers[count++] = asio::buffer(head_.data(), head_.size());
+    if (bytes > 0 && framing_ != BodyFraming::kNone) {
+      if (chunked) {
+        buffers[count++] = asio::buffer(size_line_, FormatChunkSizeLine(bytes, size_line_));
+      }
+      buffers[count++] = asio::buffer(buffer_.get(), bytes);
+      if (chunked) buffers[count++] = asio::buffer(kCrlf.data(), kCrlf.size());
+    }
+    if (last && chunked) {
+      trailers_.Collect();
+      tail_.assign(kLastChunk);
+      tail_.append(trailers_.wire());
+      tail_.append(kCrlf);
+      buffers[count++] = asio::buffer(tail_);
+    }
+    EagerWrite(*out_, buffers, write_timeout_,
+               [this, owner = std::move(owner), bytes, last](boost::system::error_code ec) mutable {
+                 if (ec) return Finish(RelayOutcome::Result::kWriteFailed, ec);
+                 head_ = {};
+                 outcome_.head_written = true;
+                 outcome_.bytes += bytes;
+                 if (last) return Finish(RelayOutcome::Result::kDone, {});
+                 DoRead(std::move(owner));
+               });
   }
 
   // Called last: the sink may start the next relay on this object.
   void Finish(RelayOutcome::Result result, boost::beast::error_code ec) {
     outcome_.result = result;
     outcome_.error = ec;
-    buffer_.reset();
+    buffers_.Give(std::move(buffer_));
     if (grew_) in_buffer_->shrink_to_fit();
     body().data = nullptr;
     body().size = 0;
+    trailers_.Clear();
     RelaySink* sink = sink_;
     sink_ = nullptr;
     sink->OnRelayed(isRequest, outcome_);
   }
 
-  ReadDeadline deadline_;
+  RelayBuffers& buffers_;
+  Trailers trailers_;
   bool grew_ = false;  // in_buffer was grown for this body
   RelaySink* sink_ = nullptr;
-  boost::beast::tcp_stream* in_ = nullptr;
+  TimedSocket* in_ = nullptr;
   boost::beast::flat_buffer* in_buffer_ = nullptr;
   Parser* parser_ = nullptr;
-  boost::beast::tcp_stream* out_ = nullptr;
-  Serializer* serializer_ = nullptr;
+  TimedSocket* out_ = nullptr;
+  std::string_view head_;  // still to write
+  BodyFraming framing_ = BodyFraming::kRaw;
   std::chrono::milliseconds read_timeout_{0};
   std::chrono::milliseconds write_timeout_{0};
   RelayOutcome outcome_;
-  std::unique_ptr<char[]> buffer_;
+  RelayBuffers::Buffer buffer_;
+  char size_line_[kMaxChunkSizeLine];
+  std::string tail_;  // the last chunk and the trailers
 };
 
 }  // namespace gw

@@ -1,5 +1,6 @@
 #include "gateway/proxy/forwarder.h"
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -7,7 +8,9 @@
 #include <utility>
 
 #include "common/log.h"
+#include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/header_rewrite.h"
+#include "gateway/proxy/wire_format.h"
 #include "gateway/upstream/round_robin.h"
 
 namespace gw {
@@ -31,7 +34,7 @@ void LogUpstreamFailure(std::string_view what, const UpstreamEndpoint& endpoint,
 
 }  // namespace
 
-Forwarder::Forwarder(const asio::any_io_executor& executor, UpstreamPool& pool,
+Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool,
                      const ProxySettings& settings)
     : executor_(executor), pool_(pool), settings_(settings), resolver_(executor) {}
 
@@ -83,32 +86,32 @@ void Forwarder::Connect(Owner owner) {
   connection_ = std::make_unique<UpstreamConnection>(executor_, pool_.open_connections());
   if (endpoint_->address) {
     connection_->stream.expires_after(settings_.connect_timeout);
-    connection_->stream.async_connect(
+    connection_->stream.socket().async_connect(
         *endpoint_->address, [this, owner = std::move(owner)](beast::error_code ec) mutable {
-          OnConnect(std::move(owner), ec);
+          OnConnect(std::move(owner), connection_->stream.Explain(ec));
         });
     return;
   }
   resolver_.async_resolve(endpoint_->endpoint.host, endpoint_->port_text,
-                          tcp::resolver::numeric_service,
+                          TcpResolver::numeric_service,
                           [this, owner = std::move(owner)](
-                              beast::error_code ec, tcp::resolver::results_type results) mutable {
+                              beast::error_code ec, TcpResolver::results_type results) mutable {
                             OnResolve(std::move(owner), ec, results);
                           });
 }
 
 void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
-                          const tcp::resolver::results_type& results) {
+                          const TcpResolver::results_type& results) {
   if (ec || results.empty()) {
     LogUpstreamFailure("cannot resolve upstream", *endpoint_, ec);
     if (opened_) return Fail(ProxyError::kUpstreamFailed);  // the resend found no way back
     return NextEndpoint(std::move(owner));  // 503 unless another endpoint is reachable
   }
   connection_->stream.expires_after(settings_.connect_timeout);
-  connection_->stream.async_connect(
-      results,
+  asio::async_connect(
+      connection_->stream.socket(), results,
       [this, owner = std::move(owner)](beast::error_code ec, const tcp::endpoint&) mutable {
-        OnConnect(std::move(owner), ec);
+        OnConnect(std::move(owner), connection_->stream.Explain(ec));
       });
 }
 
@@ -121,18 +124,19 @@ void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
   }
   beast::error_code ignored;
   connection_->stream.socket().set_option(tcp::no_delay(true), ignored);
+  connection_->stream.socket().non_blocking(true, ignored);  // for EagerWrite
   DoWriteHeader(std::move(owner));
 }
 
 void Forwarder::DoWriteHeader(Owner owner) {
-  serializer_.emplace(*request_);
-  connection_->stream.expires_after(settings_.upstream_timeout);
-  auto on_write = [this, owner = std::move(owner)](beast::error_code ec, size_t) mutable {
-    OnWriteHeader(std::move(owner), ec);
-  };
-  // A resend (no body byte was sent) writes the whole message: header and empty body.
-  if (opened_) return http::async_write(connection_->stream, *serializer_, std::move(on_write));
-  http::async_write_header(connection_->stream, *serializer_, std::move(on_write));
+  // A resend (no body byte was sent, so there was none) is the same head again.
+  request_head_.clear();
+  AppendRequestHead(*request_, request_head_);
+  WireBuffers head{asio::buffer(request_head_)};
+  EagerWrite(connection_->stream, head, settings_.upstream_timeout,
+             [this, owner = std::move(owner)](beast::error_code ec) mutable {
+               OnWriteHeader(std::move(owner), ec);
+             });
 }
 
 void Forwarder::OnWriteHeader(Owner owner, const boost::system::error_code& ec) {
@@ -221,7 +225,6 @@ void Forwarder::Fail(ProxyError error) {
 
 void Forwarder::EndExchange() {
   connection_.reset();  // unless released to the pool or taken
-  serializer_.reset();
   if (endpoint_) {
     pool_.Unuse(*endpoint_);
     endpoint_ = nullptr;

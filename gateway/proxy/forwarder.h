@@ -3,8 +3,7 @@
 // The one place where the gateway talks to upstreams. Open: pick an endpoint (round-robin, one
 // cursor shared by all workers), take a pooled keep-alive connection or resolve and connect
 // (trying the next endpoint when one is refused, unreachable or times out), and write the
-// request header. The session then streams the request body into connection() through
-// request_serializer(). ReadResponse: read the final response header (1xx skipped; a 101 only
+// request head. The session then streams the request body into connection(). ReadResponse: read the final response header (1xx skipped; a 101 only
 // when the request asked for an upgrade) into response_parser(); the session streams the body
 // to its client. Release gives the connection back to the pool when the exchange ended cleanly
 // and both sides allow keep-alive; TakeConnection hands it to a tunnel.
@@ -15,14 +14,15 @@
 // the session's worker thread and never throws.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "gateway/proxy/http_message.h"
+#include "gateway/proxy/net.h"
 #include "gateway/proxy/proxy_error.h"
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/router/route_table.h"
@@ -46,7 +46,7 @@ class ForwardSink {
 
 class Forwarder {
  public:
-  Forwarder(const boost::asio::any_io_executor& executor, UpstreamPool& pool,
+  Forwarder(const NetExecutor& executor, UpstreamPool& pool,
             const ProxySettings& settings);
 
   Forwarder(const Forwarder&) = delete;
@@ -73,7 +73,6 @@ class Forwarder {
 
   // Valid between OnUpstreamOpen(kNone) and the end of the exchange.
   UpstreamConnection& connection() { return *connection_; }
-  RequestSerializer& request_serializer() { return *serializer_; }
   // Valid after OnResponseHeader(kNone) until the next Open.
   ResponseParser& response_parser() { return *parser_; }
   bool active() const { return endpoint_ != nullptr; }
@@ -87,7 +86,7 @@ class Forwarder {
   void NextEndpoint(Owner owner);
   void Connect(Owner owner);
   void OnResolve(Owner owner, const boost::system::error_code& ec,
-                 const boost::asio::ip::tcp::resolver::results_type& results);
+                 const TcpResolver::results_type& results);
   void OnConnect(Owner owner, const boost::system::error_code& ec);
   void DoWriteHeader(Owner owner);
   void OnWriteHeader(Owner owner, const boost::system::error_code& ec);
@@ -98,10 +97,10 @@ class Forwarder {
   void Fail(ProxyError error);
   void EndExchange();
 
-  boost::asio::any_io_executor executor_;
+  NetExecutor executor_;
   UpstreamPool& pool_;
   const ProxySettings& settings_;
-  boost::asio::ip::tcp::resolver resolver_;
+  TcpResolver resolver_;
 
   // The request in flight.
   ForwardSink* sink_ = nullptr;
@@ -122,7 +121,7 @@ class Forwarder {
   UpstreamEndpoint* endpoint_ = nullptr;  // in use while not null
   UpstreamConnectionPtr connection_;
   std::chrono::steady_clock::time_point deadline_;
-  std::optional<RequestSerializer> serializer_;
+  std::string request_head_;  // the request head as written upstream
   std::optional<ResponseParser> parser_;
 };
 

@@ -9,7 +9,6 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <string_view>
 
 namespace gw {
@@ -21,8 +20,6 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::buffer_body>
 using HttpResponse = boost::beast::http::response<boost::beast::http::buffer_body>;
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
 using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-using RequestSerializer = boost::beast::http::request_serializer<boost::beast::http::buffer_body>;
-using ResponseSerializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
 
 inline std::string_view ToStd(boost::beast::string_view s) { return {s.data(), s.size()}; }
 inline boost::beast::string_view ToBeast(std::string_view s) { return {s.data(), s.size()}; }

@@ -13,14 +13,13 @@
 
 #include <array>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 
+#include "gateway/proxy/timed_socket.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {
@@ -31,7 +30,7 @@ class Tunnel {
  public:
   // `client` and `client_buffer` (bytes the client sent past its request) belong to the
   // owner, which `owner` keeps alive while any operation of the tunnel is pending.
-  Tunnel(boost::beast::tcp_stream& client, boost::beast::flat_buffer& client_buffer,
+  Tunnel(TimedSocket& client, boost::beast::flat_buffer& client_buffer,
          UpstreamConnectionPtr upstream, std::chrono::milliseconds idle_timeout)
       : client_(client),
         client_buffer_(client_buffer),
@@ -66,8 +65,8 @@ class Tunnel {
 
  private:
   struct Direction {
-    boost::asio::ip::tcp::socket* from = nullptr;
-    boost::asio::ip::tcp::socket* to = nullptr;
+    TcpSocket* from = nullptr;
+    TcpSocket* to = nullptr;
     boost::beast::flat_buffer* pending = nullptr;  // read past the HTTP message, sent first
     std::unique_ptr<char[]> buffer;
     uint64_t bytes = 0;
@@ -82,7 +81,7 @@ class Tunnel {
           if (ec == boost::asio::error::eof) {
             direction.ended = true;
             boost::system::error_code ignored;
-            direction.to->shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+            direction.to->shutdown(TcpSocket::shutdown_send, ignored);
             if (directions_[0].ended && directions_[1].ended) Close();
             return;
           }
@@ -119,16 +118,16 @@ class Tunnel {
     closed_ = true;
     idle_timer_.cancel();
     boost::system::error_code ignored;
-    client_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    client_.socket().shutdown(TcpSocket::shutdown_both, ignored);
     client_.socket().close(ignored);
     upstream_->stream.socket().close(ignored);
   }
 
-  boost::beast::tcp_stream& client_;
+  TimedSocket& client_;
   boost::beast::flat_buffer& client_buffer_;
   UpstreamConnectionPtr upstream_;
   std::chrono::milliseconds idle_timeout_;
-  boost::asio::steady_timer idle_timer_;
+  SteadyTimer idle_timer_;
   std::chrono::steady_clock::time_point last_activity_;
   std::array<Direction, 2> directions_;
   bool closed_ = false;

@@ -11,8 +11,10 @@
 #include <utility>
 
 #include "common/path.h"
+#include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/header_rewrite.h"
 #include "gateway/proxy/request_target.h"
+#include "gateway/proxy/wire_format.h"
 #include "gateway/server/worker.h"
 
 namespace gw {
@@ -48,13 +50,12 @@ std::optional<uint64_t> ToStdOptional(const boost::optional<T>& value) {
 
 }  // namespace
 
-Session::Session(Worker& worker, tcp::socket socket)
+Session::Session(Worker& worker, TcpSocket socket)
     : worker_(worker),
       stream_(std::move(socket)),
-      read_deadline_(stream_.get_executor()),
       forwarder_(stream_.get_executor(), worker.pool(), worker.settings()),
-      request_relay_(stream_.get_executor()),
-      response_relay_(stream_.get_executor()) {
+      request_relay_(worker.relay_buffers()),
+      response_relay_(worker.relay_buffers()) {
   if (WorkerMetrics* metrics = worker_.metrics()) metrics->client_connections.Increment();
 }
 
@@ -68,6 +69,7 @@ void Session::Start() {
   if (ec) return;  // already gone
   client_ip_ = remote.address().to_string();
   stream_.socket().set_option(tcp::no_delay(true), ec);
+  stream_.socket().non_blocking(true, ec);  // reads and writes are tried at once (EagerWrite)
   DoReadRequest();
 }
 
@@ -84,50 +86,55 @@ void Session::DoReadRequest() {
   const ProxySettings& settings = worker_.settings();
   parser_.emplace();
   parser_->header_limit(settings.max_header_size);
-  // A larger Content-Length fails the header read. No limit is the largest one: Beast 1.74
-  // compares a Content-Length with an empty limit as if it were exceeded.
-  parser_->body_limit(settings.max_body_size > 0 ? settings.max_body_size : UINT64_MAX);
+  // No body limit while the header is read: the route, known once the header is, sets it
+  // (HandleRequest), and a route may allow more than --max-body-size. A limit taken from the
+  // table now could refuse what the table in force when the header arrives allows. No limit is
+  // the largest one: Beast 1.74 compares a Content-Length with an empty limit as if exceeded.
+  parser_->body_limit(UINT64_MAX);
   request_id_.clear();
   upgrade_.clear();
   client_version_ = 11;
   client_keep_alive_ = true;
   response_keep_alive_ = true;
-  body_start_.reset();
+  worker_.relay_buffers().Give(std::move(body_start_));
   body_start_size_ = 0;
-  head_ = false;
+  head_request_ = false;
   expects_continue_ = false;
   awaiting_request_ = true;
-  // A connection that served a request waits --idle-timeout for the next one to begin; the
-  // header timeout runs from the first byte (from the accept for a new connection).
-  if (requests_ > 0 && buffer_.size() == 0) return DoWaitForRequest();
-  DoReadHeader();
+  if (buffer_.size() > 0) return DoReadHeader();  // pipelined: already here
+  // A new connection must send its first byte within --header-timeout; one that served a
+  // request waits --idle-timeout for the next. The header timeout then runs from that byte.
+  stream_.expires_after(requests_ == 0 ? settings.header_timeout : settings.idle_timeout);
+  DoWaitForRequest();
 }
 
 void Session::DoWaitForRequest() {
-  stream_.expires_after(worker_.settings().idle_timeout);
-  stream_.async_read_some(
-      buffer_.prepare(beast::read_size(buffer_, kMaxHeaderRead)),
-      [self = shared_from_this()](beast::error_code ec, size_t n) {
-        self->buffer_.commit(n);
-        if (ec) return self->OnReadError(ec);  // idle timeout, EOF, drained: nobody to answer
-        self->DoReadHeader();
-      });
+  stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, kMaxHeaderRead)),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->buffer_.commit(n);
+                            // Timeout, EOF, drained: nobody to answer.
+                            if (ec) return self->OnReadError(ec);
+                            self->DoReadHeader();
+                          });
 }
 
 void Session::DoReadHeader() {
   record_ = {};
   record_.started = std::chrono::steady_clock::now();
-  stream_.expires_never();
-  read_deadline_.Arm(weak_from_this(), stream_.socket(), worker_.settings().header_timeout);
+  // Nearly every request header arrives whole in one read: parse it at once.
+  beast::error_code ec;
+  buffer_.consume(parser_->put(buffer_.data(), ec));
+  if (ec != http::error::need_more && (ec || parser_->is_header_done())) return OnReadHeader(ec);
+  stream_.expires_after(worker_.settings().header_timeout);
   http::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnReadHeader(ec); });
 }
 
 void Session::OnReadHeader(const boost::system::error_code& ec) {
-  read_deadline_.Disarm();
+  stream_.expires_never();
   awaiting_request_ = false;
-  if (ec && read_deadline_.expired()) {
+  if (ec == beast::error::timeout) {
     // A header begun and not finished in time: 408. Nothing begun: just close.
     if (parser_->got_some() || buffer_.size() > 0) {
       ++requests_;
@@ -143,7 +150,7 @@ void Session::OnReadHeader(const boost::system::error_code& ec) {
   // Before any byte of the body is read: a Transfer-Encoding the parser does not frame as
   // chunked would leave the body to be read as the next request (request smuggling).
   client_version_ = parser_->get().version();
-  head_ = parser_->get().method() == http::verb::head;
+  head_request_ = parser_->get().method() == http::verb::head;
   if (const ProxyError framing = CheckTransferEncoding(parser_->get(), client_version_);
       framing != ProxyError::kNone) {
     return ReplyError(framing, true);
@@ -173,7 +180,7 @@ void Session::HandleRequest() {
   HttpRequest& request = parser_->get();
   // Unless every byte of the body was read, an early answer must close the connection.
   const bool unread_body = !parser_->is_done();
-  client_keep_alive_ = KeepAlive(request, client_version_);  // version and head_: OnReadHeader
+  client_keep_alive_ = KeepAlive(request, client_version_);  // version: see OnReadHeader
 
   // RFC 9112 section 3.2: one Host with a valid value; only HTTP/1.0 may send none (or empty).
   const size_t hosts = request.count(http::field::host);
@@ -209,13 +216,27 @@ void Session::HandleRequest() {
   record_.route = table_->Match(*path);
   if (!record_.route) return ReplyError(ProxyError::kNoRoute, unread_body, *path);
 
-  if (parser_->chunked()) return DoReadShortChunkedBody();
+  // The route's body limit, else --max-body-size, else none. A Content-Length over it: 413
+  // before any body byte is read. A chunked body: the parser counts every chunk it parses from
+  // here on against the limit and fails with body_limit (413) when one crosses it.
+  if (const uint64_t body_limit = record_.route->BodyLimit(worker_.settings().max_body_size);
+      body_limit != 0) {
+    if (parser_->content_length().value_or(0) > body_limit) {
+      return ReplyError(ProxyError::kBodyTooLarge, unread_body);
+    }
+    parser_->body_limit(body_limit);
+  }
+
+  if (parser_->chunked()) {
+    request_relay_.trailers().Watch(*parser_);
+    return DoReadShortChunkedBody();
+  }
   OpenUpstream(ToStdOptional(parser_->content_length()), false);
 }
 
 void Session::DoReadShortChunkedBody() {
   if (!body_start_) {
-    body_start_ = std::make_unique_for_overwrite<char[]>(kRelayBufferSize);
+    body_start_ = worker_.relay_buffers().Take();
     body_start_size_ = 0;
     auto& body = parser_->get().body();
     body.data = body_start_.get();
@@ -231,8 +252,7 @@ void Session::DoReadShortChunkedBody() {
                       });
     return;
   }
-  stream_.expires_never();
-  read_deadline_.Arm(weak_from_this(), stream_.socket(), worker_.settings().body_timeout);
+  stream_.expires_after(worker_.settings().body_timeout);
   http::async_read_some(stream_, buffer_, *parser_,
                         [self = shared_from_this()](beast::error_code ec, size_t) {
                           self->OnReadShortChunkedBody(ec);
@@ -240,16 +260,22 @@ void Session::DoReadShortChunkedBody() {
 }
 
 void Session::OnReadShortChunkedBody(const boost::system::error_code& ec) {
-  read_deadline_.Disarm();
+  stream_.expires_never();
   auto& body = parser_->get().body();
   body_start_size_ = kRelayBufferSize - body.size;
   const bool full = body.size == 0;
   if (ec && ec != http::error::need_buffer) {
-    body_start_.reset();
-    if (read_deadline_.expired()) return ReplyError(ProxyError::kRequestTimeout, true);
+    worker_.relay_buffers().Give(std::move(body_start_));
+    if (ec == beast::error::timeout) return ReplyError(ProxyError::kRequestTimeout, true);
     return OnReadError(ec);
   }
-  if (parser_->is_done()) return OpenUpstream(body_start_size_, false);
+  if (parser_->is_done()) {
+    // Whole: it goes with a Content-Length, unless it has trailers to pass on (and they must
+    // not stay among the header fields, where the parser put them).
+    request_relay_.trailers().Collect();
+    if (!request_relay_.trailers().empty()) return OpenUpstream(std::nullopt, true);
+    return OpenUpstream(body_start_size_, false);
+  }
   if (full) return OpenUpstream(std::nullopt, true);  // longer: it streams chunked
   DoReadShortChunkedBody();
 }
@@ -258,6 +284,7 @@ void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked)
   HttpRequest& request = parser_->get();
   const bool host_missing = request.count(http::field::host) == 0;
   FrameUpstreamRequest(request, upstream_target_, content_length, chunked);
+  upstream_chunked_ = chunked;
   if (!upgrade_.empty()) {  // the two hop-by-hop headers an upgrade needs on the next hop
     request.set(http::field::connection, "Upgrade");
     request.set(http::field::upgrade, ToBeast(upgrade_));
@@ -288,11 +315,17 @@ void Session::OnUpstreamOpen(ProxyError error) {
 // 4. The request body --------------------------------------------------------------------------
 
 void Session::StartRequestBody() {
+  if (parser_->is_done() && body_start_size_ == 0 && !upstream_chunked_) {
+    // No body, or an empty one: the head said it all.
+    worker_.relay_buffers().Give(std::move(body_start_));
+    return forwarder_.ReadResponse(shared_from_this(), false);
+  }
   const ProxySettings& settings = worker_.settings();
   const size_t filled = body_start_size_;
   body_start_size_ = 0;
   request_relay_.Start(shared_from_this(), *this, stream_, buffer_, *parser_,
-                       forwarder_.connection().stream, forwarder_.request_serializer(),
+                       forwarder_.connection().stream, {},
+                       upstream_chunked_ ? BodyFraming::kChunked : BodyFraming::kRaw,
                        settings.body_timeout, settings.upstream_timeout, std::move(body_start_),
                        filled);
 }
@@ -335,40 +368,49 @@ void Session::OnResponseHeader(ProxyError error) {
   // Draining may have begun while the upstream answered: then say so rather than advertise a
   // keep-alive the gateway will not honour.
   response_keep_alive_ = FrameClientResponse(
-      response, head_, client_version_, client_keep_alive_ && !worker_.draining(),
-      head_ ? std::nullopt : ToStdOptional(upstream.content_length()));
-  record_.status = response.result_int();
-  response_serializer_.emplace(response);
-  // When body bytes are already here, the header goes out with the first of them (one write
-  // for a small response); else at once, so a client of a slow or open-ended body (events,
-  // long polling) is not kept waiting for it.
+      response, head_request_, client_version_, client_keep_alive_ && !worker_.draining(),
+      head_request_ ? std::nullopt : ToStdOptional(upstream.content_length()));
+  const unsigned status = response.result_int();
+  record_.status = status;
+  const bool bodiless = head_request_ || status < 200 || status == 204 || status == 304;
+  response_framing_ = bodiless           ? BodyFraming::kNone
+                      : response.chunked() ? BodyFraming::kChunked
+                                           : BodyFraming::kRaw;
+  if (upstream.chunked()) response_relay_.trailers().Watch(upstream);
+  response_head_.clear();
+  AppendResponseHead(response, response_head_);
+  response_head_sent_ = false;
+  // When body bytes are already here, the head goes out with the first of them (one write for
+  // a small response); else at once, so a client of a slow or open-ended body (events, long
+  // polling) is not kept waiting for it.
   if (upstream.is_done() || forwarder_.connection().buffer.size() > 0) {
-    return StartResponseBody();
+    return StartResponseBody(response_head_);
   }
-  stream_.expires_after(worker_.settings().body_timeout);
-  http::async_write_header(stream_, *response_serializer_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             if (!ec) return self->StartResponseBody();
-                             self->forwarder_.Release(false);
-                             self->response_serializer_.reset();
-                             self->CompleteRequest(RequestRecord::End::kClientGone);
-                           });
+  WireBuffers head{asio::buffer(response_head_)};
+  EagerWrite(stream_, head, worker_.settings().body_timeout,
+             [self = shared_from_this()](beast::error_code ec) {
+               if (!ec) {
+                 self->response_head_sent_ = true;
+                 return self->StartResponseBody({});
+               }
+               self->forwarder_.Release(false);
+               self->CompleteRequest(RequestRecord::End::kClientGone);
+             });
 }
 
-void Session::StartResponseBody() {
+void Session::StartResponseBody(std::string_view head) {
   const ProxySettings& settings = worker_.settings();
   UpstreamConnection& connection = forwarder_.connection();
   response_relay_.Start(shared_from_this(), *this, connection.stream, connection.buffer,
-                        forwarder_.response_parser(), stream_, *response_serializer_,
+                        forwarder_.response_parser(), stream_, head, response_framing_,
                         settings.upstream_timeout, settings.body_timeout);
 }
 
 void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
   record_.bytes_out = outcome.bytes;
   const bool complete = outcome.result == RelayOutcome::Result::kDone;
-  const bool header_sent = response_serializer_->is_header_done();
+  const bool header_sent = response_head_sent_ || outcome.head_written;
   forwarder_.Release(complete);
-  response_serializer_.reset();
   if (!complete && !header_sent && outcome.result != RelayOutcome::Result::kWriteFailed) {
     // The upstream failed before the client got anything: it can still be told so.
     return ReplyError(outcome.result == RelayOutcome::Result::kReadTimeout
@@ -393,11 +435,12 @@ void Session::StartTunnel() {
   response.set(http::field::connection, "Upgrade");
   if (!scratch_.empty()) response.set(http::field::upgrade, ToBeast(scratch_));
   record_.status = 101;
-  response_serializer_.emplace(response);
-  stream_.expires_after(worker_.settings().body_timeout);
-  http::async_write_header(
-      stream_, *response_serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-        self->response_serializer_.reset();
+  response_head_.clear();
+  AppendResponseHead(response, response_head_);
+  WireBuffers head{asio::buffer(response_head_)};
+  EagerWrite(
+      stream_, head, worker_.settings().body_timeout,
+      [self = shared_from_this()](beast::error_code ec) {
         if (ec) {
           self->forwarder_.Release(false);
           return self->CompleteRequest(RequestRecord::End::kClientGone);
@@ -464,7 +507,7 @@ void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   if (!request_id_.empty()) error_response_.set("X-Request-Id", ToBeast(request_id_));
   error_response_.body() = ErrorBody(error, path);
   error_response_.content_length(error_response_.body().size());
-  if (head_) error_response_.body().clear();  // the length is announced, the body not sent
+  if (head_request_) error_response_.body().clear();  // the length is announced, the body not sent
   error_response_.version(client_version_ >= 11 ? 11 : 10);
   error_response_.keep_alive(!close && client_keep_alive_ && !worker_.draining());
   record_.bytes_out = error_response_.body().size();

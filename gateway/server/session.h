@@ -25,7 +25,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/intrusive/list_hook.hpp>
@@ -38,8 +37,9 @@
 #include "gateway/proxy/body_relay.h"
 #include "gateway/proxy/forwarder.h"
 #include "gateway/proxy/http_message.h"
+#include "gateway/proxy/net.h"
 #include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/read_deadline.h"
+#include "gateway/proxy/timed_socket.h"
 #include "gateway/proxy/tunnel.h"
 #include "gateway/router/route_table.h"
 
@@ -77,7 +77,7 @@ class Session : public std::enable_shared_from_this<Session>,
                 public RelaySink,
                 public SessionListHook {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  Session(Worker& worker, TcpSocket socket);
   ~Session();
 
   void Start();
@@ -104,7 +104,7 @@ class Session : public std::enable_shared_from_this<Session>,
   void OnRequestBodyRelayed(const RelayOutcome& outcome);
   // 5-6. The response.
   void OnResponseHeader(ProxyError error) override;
-  void StartResponseBody();
+  void StartResponseBody(std::string_view head);
   void OnResponseBodyRelayed(const RelayOutcome& outcome);
   void StartTunnel();
   // 7. The end of a request, and what follows on the connection.
@@ -117,19 +117,18 @@ class Session : public std::enable_shared_from_this<Session>,
   void DoLingeringClose();
 
   Worker& worker_;
-  boost::beast::tcp_stream stream_;
+  TimedSocket stream_;
   boost::beast::flat_buffer buffer_;  // what the client sent and no request consumed yet
-  ReadDeadline read_deadline_;        // header reads (body reads: the relay's own)
   std::optional<RequestParser> parser_;
   Forwarder forwarder_;
   BodyRelay<true> request_relay_;
   BodyRelay<false> response_relay_;
-  std::optional<ResponseSerializer> response_serializer_;
+  std::string response_head_;  // the response head as written to the client
   boost::beast::http::response<boost::beast::http::string_body> error_response_;
   std::unique_ptr<Tunnel> tunnel_;
   // The start of a chunked request body read before the upstream is chosen (see
   // DoReadShortChunkedBody); handed to request_relay_.
-  std::unique_ptr<char[]> body_start_;
+  RelayBuffers::Buffer body_start_;
   size_t body_start_size_ = 0;
   uint64_t requests_ = 0;  // requests begun on this connection
 
@@ -145,7 +144,10 @@ class Session : public std::enable_shared_from_this<Session>,
   unsigned client_version_ = 11;
   bool client_keep_alive_ = true;  // the client's wish; draining overrides it per response
   bool response_keep_alive_ = true;
-  bool head_ = false;
+  bool head_request_ = false;
+  bool upstream_chunked_ = false;    // the request goes upstream chunked
+  BodyFraming response_framing_ = BodyFraming::kRaw;
+  bool response_head_sent_ = false;  // written before the response body relay began
   bool expects_continue_ = false;
   bool awaiting_request_ = false;  // waiting for the header of the next request
 };

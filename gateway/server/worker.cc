@@ -79,12 +79,12 @@ void Worker::Start() {
 }
 
 void Worker::DoAccept() {
-  acceptor_.async_accept(io_, [this](boost::system::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(io_, [this](boost::system::error_code ec, TcpSocket socket) {
     OnAccept(ec, std::move(socket));
   });
 }
 
-void Worker::OnAccept(const boost::system::error_code& ec, tcp::socket socket) {
+void Worker::OnAccept(const boost::system::error_code& ec, TcpSocket socket) {
   if (ec == asio::error::operation_aborted || draining_) return;
   if (ec) {
     // Typically out of file descriptors: wait a little instead of spinning.

@@ -18,6 +18,7 @@
 
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/admin/metrics.h"
+#include "gateway/proxy/relay_buffers.h"
 #include "gateway/proxy/request_id.h"
 #include "gateway/server/access_log.h"
 #include "gateway/router/route_table_holder.h"
@@ -64,21 +65,25 @@ class Worker {
   const RouteTableHolder& routes() const { return routes_; }
   RequestIdGenerator& request_ids() { return request_ids_; }
   UpstreamPool& pool() { return pool_; }
+  RelayBuffers& relay_buffers() { return relay_buffers_; }
   bool draining() const { return draining_; }
   WorkerMetrics* metrics() { return metrics_; }           // null when not observed
   AccessLogBuffer* access_log() { return access_log_; }   // null without --access-log
 
  private:
   void DoAccept();
-  void OnAccept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
+  void OnAccept(const boost::system::error_code& ec, TcpSocket socket);
   void ScheduleSweep();
 
   const ProxySettings& settings_;
   const RouteTableHolder& routes_;
   RequestIdGenerator request_ids_;
+  RelayBuffers relay_buffers_;
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.
   boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;
-  boost::asio::io_context io_{1};
+  // One thread runs it; only posts (Drain) and stop come from other threads, so the reactor's
+  // per-socket locking is off.
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   // Declared after the io_context: its sockets must close before the io_context goes.
   UpstreamPool pool_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -9,7 +9,7 @@ namespace gw {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-bool LooksReusable(tcp::socket& socket) {
+bool LooksReusable(TcpSocket& socket) {
   if (!socket.is_open()) return false;
   char byte;
   const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -20,8 +20,8 @@ bool LooksReusable(tcp::socket& socket) {
 IdleReuse ChooseIdleReuse(std::chrono::steady_clock::duration idle_for, bool idempotent,
                           std::chrono::milliseconds idle_timeout) {
   if (idle_for >= idle_timeout) return IdleReuse::kDrop;
-  if (!idempotent && idle_for >= kNonIdempotentMaxIdle) return IdleReuse::kKeep;
-  return IdleReuse::kTry;
+  if (!idempotent) return idle_for >= kNonIdempotentMaxIdle ? IdleReuse::kKeep : IdleReuse::kTry;
+  return idle_for < kUncheckedReuseMaxIdle ? IdleReuse::kUse : IdleReuse::kTry;
 }
 
 UpstreamEndpoint& UpstreamPool::Use(const HostPort& endpoint) {
@@ -53,6 +53,7 @@ UpstreamConnectionPtr UpstreamPool::Acquire(UpstreamEndpoint& endpoint, bool ide
     if (choice == IdleReuse::kKeep) return nullptr;
     UpstreamConnectionPtr connection = std::move(endpoint.idle.back());
     endpoint.idle.pop_back();
+    if (choice == IdleReuse::kUse) return connection;
     if (choice == IdleReuse::kTry && LooksReusable(connection->stream.socket())) {
       return connection;
     }

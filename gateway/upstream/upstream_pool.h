@@ -4,15 +4,14 @@
 // checked out for one request/response exchange and given back only when the exchange ended
 // cleanly and both sides allow keep-alive; the pool caps idle connections per endpoint and
 // closes those idle longer than the idle timeout (Sweep). Checking out skips connections the
-// upstream has closed meanwhile, found with a non-blocking peek at the socket, and, for a
+// upstream has closed meanwhile, found with a non-blocking peek at the socket (not for an
+// idempotent request on a connection idle less than kUncheckedReuseMaxIdle), and, for a
 // request that is never resent (non-idempotent), connections idle for kNonIdempotentMaxIdle or
 // longer: an upstream closing an idle connection as the request arrives would lose it.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +24,7 @@
 
 #include "common/validation.h"
 #include "gateway/admin/metrics.h"
+#include "gateway/proxy/timed_socket.h"
 
 namespace gw {
 
@@ -34,8 +34,17 @@ namespace gw {
 // connections stay pooled for idempotent requests, which are retried once if one was closed.
 inline constexpr std::chrono::milliseconds kNonIdempotentMaxIdle{2000};
 
+// The longest a pooled connection may have been idle to carry an idempotent request without
+// first checking that the upstream has not closed it (a system call per request on a busy
+// connection). An upstream that closes a keep-alive connection does so after its own idle
+// timeout, or says so in its last response (then it was never pooled); one that went away
+// just now fails the request's first read or write, and an idempotent request is then resent
+// once on a fresh connection.
+inline constexpr std::chrono::milliseconds kUncheckedReuseMaxIdle{100};
+
 // What checking out does with an idle connection, by how long it has been idle.
 enum class IdleReuse {
+  kUse,   // use it as it is
   kTry,   // use it if it is still open
   kKeep,  // leave it pooled: too old for this request, still fine for an idempotent one
   kDrop,  // close it: idle for the idle timeout or longer
@@ -49,7 +58,7 @@ IdleReuse ChooseIdleReuse(std::chrono::steady_clock::duration idle_for, bool ide
 // One connection to an upstream endpoint, with the read buffer that belongs to it.
 struct UpstreamConnection {
   // `open_connections`, when given, counts this connection while it exists (/metrics).
-  UpstreamConnection(const boost::asio::any_io_executor& executor,
+  UpstreamConnection(const NetExecutor& executor,
                      SingleWriterGauge* open_connections)
       : stream(executor), open_connections(open_connections) {
     if (open_connections) open_connections->Increment();
@@ -60,7 +69,7 @@ struct UpstreamConnection {
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  boost::beast::tcp_stream stream;
+  TimedSocket stream;
   boost::beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
   SingleWriterGauge* const open_connections;
@@ -151,6 +160,6 @@ class UpstreamPool {
 
 // True when `socket` shows no sign of having been closed by the peer: no EOF, no error and no
 // unexpected bytes pending. Non-blocking.
-bool LooksReusable(boost::asio::ip::tcp::socket& socket);
+bool LooksReusable(TcpSocket& socket);
 
 }  // namespace gw

@@ -83,7 +83,7 @@ TEST_F(UpstreamPoolTest, SkipsConnectionsTheUpstreamClosed) {
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   UpstreamConnectionPtr got;
   while (std::chrono::steady_clock::now() < deadline) {
-    got = pool.Acquire(record, true);
+    got = pool.Acquire(record, false);  // checked whatever its idle time
     if (!got) break;
     pool.Release(record, std::move(got));
     std::this_thread::sleep_for(1ms);
@@ -100,7 +100,7 @@ TEST_F(UpstreamPoolTest, SkipsConnectionsWithUnexpectedBytes) {
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   UpstreamConnectionPtr got;
   while (std::chrono::steady_clock::now() < deadline) {
-    got = pool.Acquire(record, true);
+    got = pool.Acquire(record, false);  // checked whatever its idle time
     if (!got) break;
     pool.Release(record, std::move(got));
     std::this_thread::sleep_for(1ms);
@@ -149,13 +149,31 @@ TEST_F(UpstreamPoolTest, AcquireSkipsConnectionsIdleTooLong) {
   EXPECT_EQ(pool.Acquire(record, true), nullptr);
 }
 
+TEST_F(UpstreamPoolTest, IdempotentRequestsTakeRecentConnectionsUnchecked) {
+  UpstreamPool pool({});
+  UpstreamEndpoint& record = pool.Use(endpoint());
+  pool.Release(record, Connect());
+  asio::write(peers_.back(), asio::buffer("HTTP/1.1 200 OK\r\n", 17));
+  // Idle for less than kUncheckedReuseMaxIdle: handed out as is (a retry covers a stale one).
+  UpstreamConnectionPtr got = pool.Acquire(record, true);
+  ASSERT_NE(got, nullptr);
+  pool.Release(record, std::move(got));
+  // Idle longer: checked, and the unexpected bytes show.
+  record.idle.back()->idle_since -= kUncheckedReuseMaxIdle;
+  EXPECT_EQ(pool.Acquire(record, true), nullptr);
+}
+
 TEST(ChooseIdleReuse, NonIdempotentRequestsOnlyTakeRecentlyIdleConnections) {
   const auto timeout = 60000ms;
   EXPECT_EQ(ChooseIdleReuse(0ms, false, timeout), IdleReuse::kTry);
   EXPECT_EQ(ChooseIdleReuse(kNonIdempotentMaxIdle - 1ms, false, timeout), IdleReuse::kTry);
   EXPECT_EQ(ChooseIdleReuse(kNonIdempotentMaxIdle, false, timeout), IdleReuse::kKeep);
   EXPECT_EQ(ChooseIdleReuse(30s, false, timeout), IdleReuse::kKeep);
-  // Idempotent requests (retried once on a fresh connection) take any connection in time.
+  // Idempotent requests (retried once on a fresh connection) take any connection in time,
+  // unchecked while it was idle only briefly.
+  EXPECT_EQ(ChooseIdleReuse(0ms, true, timeout), IdleReuse::kUse);
+  EXPECT_EQ(ChooseIdleReuse(kUncheckedReuseMaxIdle - 1ms, true, timeout), IdleReuse::kUse);
+  EXPECT_EQ(ChooseIdleReuse(kUncheckedReuseMaxIdle, true, timeout), IdleReuse::kTry);
   EXPECT_EQ(ChooseIdleReuse(kNonIdempotentMaxIdle, true, timeout), IdleReuse::kTry);
   EXPECT_EQ(ChooseIdleReuse(59s, true, timeout), IdleReuse::kTry);
   // Beyond the idle timeout nobody may use it.
