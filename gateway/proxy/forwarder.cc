@@ -49,6 +49,7 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   idempotent_ = IsIdempotentMethod(ToStd(request.method_string()));
   opened_ = false;
   body_sent_ = false;
+  early_ = false;
   attempt_ = 0;
   any_connect_failure_ = false;
   retried_ = false;
@@ -84,6 +85,7 @@ void Forwarder::NextEndpoint(Owner owner) {
 void Forwarder::Connect(Owner owner) {
   reused_ = false;
   connection_ = std::make_unique<UpstreamConnection>(executor_, pool_.open_connections());
+  connection_->buffer.max_size(ReadBufferLimit(settings_));
   if (endpoint_->address) {
     connection_->stream.expires_after(settings_.connect_timeout);
     connection_->stream.socket().async_connect(
@@ -157,6 +159,14 @@ void Forwarder::ReadResponse(Owner owner, bool body_sent) {
   DoRead(std::move(owner));
 }
 
+void Forwarder::ReadEarlyResponse(Owner owner, ProxyError otherwise) {
+  body_sent_ = true;
+  early_ = true;
+  early_otherwise_ = otherwise;
+  deadline_ = std::chrono::steady_clock::now() + kEarlyResponseWait;
+  DoRead(std::move(owner));
+}
+
 void Forwarder::DoRead(Owner owner) {
   parser_.emplace();
   parser_->header_limit(settings_.max_header_size);
@@ -173,6 +183,7 @@ void Forwarder::DoRead(Owner owner) {
 }
 
 void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
+  if (ec && early_) return Fail(early_otherwise_);  // no answer before the upstream gave up
   if (ec) {
     if (!parser_->got_some() && connection_->buffer.size() == 0 && IsStaleConnectionError(ec) &&
         CanRetry()) {
@@ -200,7 +211,7 @@ void Forwarder::Retry(Owner owner) {
 
 void Forwarder::Release(bool response_complete) {
   if (!endpoint_) return;
-  const bool reusable = response_complete && upstream_keep_alive_ && parser_ &&
+  const bool reusable = response_complete && !early_ && upstream_keep_alive_ && parser_ &&
                         parser_->is_done() && !parser_->need_eof() &&
                         connection_->buffer.size() == 0;
   if (reusable) pool_.Release(*endpoint_, std::move(connection_));

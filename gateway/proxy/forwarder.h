@@ -44,6 +44,9 @@ class ForwardSink {
   ~ForwardSink() = default;
 };
 
+// How long an upstream that stopped taking a request body may take to show its answer.
+inline constexpr std::chrono::milliseconds kEarlyResponseWait{1000};
+
 class Forwarder {
  public:
   Forwarder(const NetExecutor& executor, UpstreamPool& pool,
@@ -63,6 +66,12 @@ class Forwarder {
   // After OnUpstreamOpen(kNone) and the request body: reads the response header. `body_sent`:
   // some request body byte went out, so the request can no longer be resent.
   void ReadResponse(std::shared_ptr<void> owner, bool body_sent);
+
+  // After the request body could not be written whole (the upstream closed or stopped
+  // reading): reads the response the upstream may have sent before that, waiting at most
+  // kEarlyResponseWait for it; without one, OnResponseHeader(`otherwise`). The connection is
+  // never reused after such an exchange.
+  void ReadEarlyResponse(std::shared_ptr<void> owner, ProxyError otherwise);
 
   // Ends the exchange. The connection returns to the pool when `response_complete` (the whole
   // response body was read) and the upstream allows keep-alive; otherwise it is closed.
@@ -112,6 +121,8 @@ class Forwarder {
   bool idempotent_ = false;
   bool opened_ = false;     // OnUpstreamOpen(kNone) was given: later sends are resends
   bool body_sent_ = false;  // a request body byte went out: never resent
+  bool early_ = false;      // reading a response to a request whose body did not all go out
+  ProxyError early_otherwise_ = ProxyError::kNone;
   size_t first_ = 0;        // endpoint index chosen by round-robin
   size_t attempt_ = 0;      // endpoints tried so far
   bool any_connect_failure_ = false;

@@ -61,6 +61,9 @@ bool IsAnswerableReadError(const beast::error_code& ec) {
 
 ProxyError ClassifyRequestReadError(const beast::error_code& ec, std::string_view unparsed) {
   if (ec == http::error::body_limit) return ProxyError::kBodyTooLarge;
+  // The read buffer's bound (ReadBufferLimit): a trailer section or a chunk line that does not
+  // end.
+  if (ec == http::error::buffer_overflow) return ProxyError::kHeaderTooLarge;
   if (ec == http::error::header_limit) {
     // RFC 9110 15.5.15: a request-target too long to parse is 414; the rest of the header 431.
     const bool line_unfinished = !unparsed.empty() && unparsed.find('\n') == std::string_view::npos;

@@ -29,4 +29,11 @@ struct ProxySettings {
 // Bytes of a body moved per read and write: the only body memory a request holds.
 inline constexpr size_t kRelayBufferSize = 64 * 1024;
 
+// The most a connection's read buffer holds: a relay buffer's worth of body, or a header
+// section or a trailer section up to --max-header-size, plus a read's worth. Beast's parser
+// needs a trailer section whole, and bounds only the header section itself.
+inline size_t ReadBufferLimit(const ProxySettings& settings) {
+  return 2 * kRelayBufferSize + settings.max_header_size;
+}
+
 }  // namespace gw

@@ -56,6 +56,7 @@ Session::Session(Worker& worker, TcpSocket socket)
       forwarder_(stream_.get_executor(), worker.pool(), worker.settings()),
       request_relay_(worker.relay_buffers()),
       response_relay_(worker.relay_buffers()) {
+  buffer_.max_size(ReadBufferLimit(worker.settings()));
   if (WorkerMetrics* metrics = worker_.metrics()) metrics->client_connections.Increment();
 }
 
@@ -99,6 +100,7 @@ void Session::DoReadRequest() {
   worker_.relay_buffers().Give(std::move(body_start_));
   body_start_size_ = 0;
   head_request_ = false;
+  request_unfinished_ = false;
   expects_continue_ = false;
   awaiting_request_ = true;
   if (buffer_.size() > 0) return DoReadHeader();  // pipelined: already here
@@ -341,6 +343,14 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
   if (outcome.result == Result::kDone) {
     return forwarder_.ReadResponse(shared_from_this(), outcome.bytes > 0);
   }
+  if (outcome.result == Result::kWriteFailed) {
+    // The upstream stopped taking the body: often because it answered already (401, 413...)
+    // and closed. That answer goes to the client, whose connection then closes: the rest of
+    // its body is never read.
+    request_unfinished_ = true;
+    return forwarder_.ReadEarlyResponse(
+        shared_from_this(), ClassifyUpstreamError(UpstreamStage::kExchange, outcome.error));
+  }
   forwarder_.Release(false);  // the upstream got part of a request: never reused
   switch (outcome.result) {
     case Result::kReadTimeout:
@@ -348,7 +358,6 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
     case Result::kReadFailed:
       return OnReadError(outcome.error);  // over the limit or malformed: answered; else gone
     case Result::kWriteFailed:
-      return ReplyError(ClassifyUpstreamError(UpstreamStage::kExchange, outcome.error), true);
     case Result::kDone:
       break;
   }
@@ -357,7 +366,7 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
 // 5-6. The response ----------------------------------------------------------------------------
 
 void Session::OnResponseHeader(ProxyError error) {
-  if (error != ProxyError::kNone) return ReplyError(error, false);
+  if (error != ProxyError::kNone) return ReplyError(error, request_unfinished_);
   record_.upstream_answered = std::chrono::steady_clock::now();
   if (WorkerMetrics* metrics = worker_.metrics())
     metrics->ObserveUpstreamLatency(record_.upstream_answered - record_.upstream_opened);
@@ -368,7 +377,8 @@ void Session::OnResponseHeader(ProxyError error) {
   // Draining may have begun while the upstream answered: then say so rather than advertise a
   // keep-alive the gateway will not honour.
   response_keep_alive_ = FrameClientResponse(
-      response, head_request_, client_version_, client_keep_alive_ && !worker_.draining(),
+      response, head_request_, client_version_,
+      client_keep_alive_ && !worker_.draining() && !request_unfinished_,
       head_request_ ? std::nullopt : ToStdOptional(upstream.content_length()));
   const unsigned status = response.result_int();
   record_.status = status;
@@ -425,6 +435,7 @@ void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
     return CompleteRequest(RequestRecord::End::kAborted);
   }
   CompleteRequest(RequestRecord::End::kResponded);
+  if (request_unfinished_) return DoLingeringClose();  // the client may still be sending
   ContinueOrClose(response_keep_alive_);
 }
 

@@ -124,6 +124,7 @@ class StreamingUpstream:
     GET /chunked?n=N           N pattern bytes, chunked
     GET /nolength?n=N          N pattern bytes, no length: the end is the connection's close
     GET /reset?n=N&frame=F     announces 2N bytes (F = length|chunked|close), sends N, resets
+    POST /refuse               answers 413 at once without reading the body, then closes
     """
 
     def __init__(self):
@@ -202,6 +203,12 @@ class StreamingUpstream:
                 time.sleep(0.5)  # let the gateway pass on what it got
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
+                return
+            elif url.path == "/refuse":
+                body = b'{"error":"too large for me"}'
+                sock.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: %d\r\n"
+                             b"Connection: close\r\n\r\n%s" % (len(body), body))
+                sock.close()  # with the body unread: the kernel resets the connection
                 return
             else:
                 sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
@@ -374,6 +381,50 @@ class StreamingTest(harness.SharedClusterTestCase):
                         self.assertNotIn(b"\r\n0\r\n\r\n", body[-16:])
         # And the gateway keeps serving.
         self.assertEqual(self.gw.get("/download?n=4").status, 200)
+
+    def test_upstream_answering_before_the_whole_body_reaches_the_client(self):
+        n = 8 << 20  # far more than the socket buffers hold: the upstream never reads it
+        for framing in ("length", "chunked"):
+            with self.subTest(framing=framing):
+                sock, reader = connect(self.gw.address)
+                with sock, reader:
+                    head = b"POST /refuse HTTP/1.1\r\nHost: x\r\n"
+                    head += (b"Content-Length: %d\r\n\r\n" % n if framing == "length"
+                             else b"Transfer-Encoding: chunked\r\n\r\n")
+                    sock.sendall(head)
+
+                    def send_body():
+                        try:
+                            for piece in pattern(n):
+                                sock.sendall(piece if framing == "length"
+                                             else b"%x\r\n%s\r\n" % (len(piece), piece))
+                        except OSError:
+                            pass  # the gateway closed once it answered
+
+                    sender = threading.Thread(target=send_body, daemon=True)
+                    sender.start()
+                    start, headers = read_head(reader)
+                    # The upstream's own answer, not a 502; and the connection closes after it.
+                    self.assertIn(" 413 ", start)
+                    self.assertEqual(headers.get("connection"), "close")
+                    body = reader.read(int(headers["content-length"]))
+                    self.assertEqual(body, b'{"error":"too large for me"}')
+                    sender.join(IO_TIMEOUT)
+        self.assertEqual(self.gw.get("/download?n=4").status, 200)
+
+    def test_a_trailer_section_that_never_ends_is_431(self):
+        sock, reader = connect(self.gw.address)
+        with sock, reader:
+            sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\nhello\r\n0\r\n")
+            try:  # 4 MiB of trailer fields, far over any buffer the gateway keeps
+                for i in range(40000):
+                    sock.sendall(b"X-T%d: %s\r\n" % (i, b"v" * 100))
+            except OSError:
+                pass  # refused and closed before the end
+            start, _ = read_head(reader)
+            self.assertIn(" 431 ", start)
+        self.assertLess(vm_hwm_kb(self.gw.process.pid), 64 * 1024)
 
     def test_slow_header_gets_408(self):
         sock, reader = connect(self.gw.address)
