@@ -87,7 +87,7 @@ void Forwarder::Connect(Owner owner) {
   connection_ = std::make_unique<UpstreamConnection>(executor_, pool_.open_connections());
   connection_->buffer.max_size(ReadBufferLimit(settings_));
   if (endpoint_->address) {
-    connection_->stream.expires_after(settings_.connect_timeout);
+    connection_->stream.connect_expires_after(settings_.connect_timeout);
     connection_->stream.socket().async_connect(
         *endpoint_->address, [this, owner = std::move(owner)](beast::error_code ec) mutable {
           OnConnect(std::move(owner), connection_->stream.Explain(ec));
@@ -109,7 +109,7 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
     if (opened_) return Fail(ProxyError::kUpstreamFailed);  // the resend found no way back
     return NextEndpoint(std::move(owner));  // 503 unless another endpoint is reachable
   }
-  connection_->stream.expires_after(settings_.connect_timeout);
+  connection_->stream.connect_expires_after(settings_.connect_timeout);
   asio::async_connect(
       connection_->stream.socket(), results,
       [this, owner = std::move(owner)](beast::error_code ec, const tcp::endpoint&) mutable {
@@ -124,6 +124,7 @@ void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
     any_connect_failure_ = true;
     return NextEndpoint(std::move(owner));
   }
+  connection_->stream.expires_never();  // the connect deadline closes the socket
   beast::error_code ignored;
   connection_->stream.socket().set_option(tcp::no_delay(true), ignored);
   connection_->stream.socket().non_blocking(true, ignored);  // for EagerWrite

@@ -23,7 +23,13 @@ void TimedSocket::expires_at(Clock::time_point when) {
   State& state = *state_;
   state.deadline = when;
   state.expired = false;
+  state.close_on_expiry = false;
   if (when < state.timer_at) StartTimer(state_, when);
+}
+
+void TimedSocket::connect_expires_after(Clock::duration timeout) {
+  expires_after(timeout);
+  state_->close_on_expiry = true;
 }
 
 void TimedSocket::expires_never() {
@@ -55,7 +61,11 @@ void TimedSocket::OnTimer(const std::shared_ptr<State>& state, uint64_t generati
   state->deadline = Clock::time_point::max();
   state->expired = true;
   boost::system::error_code ignored;
-  state->socket->cancel(ignored);
+  if (state->close_on_expiry) {
+    state->socket->close(ignored);
+  } else {
+    state->socket->cancel(ignored);
+  }
 }
 
 }  // namespace gw

@@ -35,6 +35,7 @@ struct TimedSocketState {
   Clock::time_point deadline = Clock::time_point::max();  // max: none
   Clock::time_point timer_at = Clock::time_point::max();  // the pending wait's expiry; max: none
   uint64_t generation = 0;                                // of the wait that counts
+  bool close_on_expiry = false;
   bool expired = false;
 };
 
@@ -57,6 +58,9 @@ class TimedSocket {
   void expires_after(Clock::duration timeout) { expires_at(Clock::now() + timeout); }
   void expires_at(Clock::time_point when);
   void expires_never();
+  // The same, closing the socket when the deadline passes: for a connect, which would
+  // otherwise go on to the next address of a resolved name.
+  void connect_expires_after(Clock::duration timeout);
 
   // The last deadline set passed and cancelled the socket's operations.
   bool expired() const { return state_->expired; }
