@@ -2,6 +2,8 @@
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <charconv>
+#include <iterator>
 
 namespace gw {
 namespace {
@@ -14,10 +16,34 @@ constexpr std::string_view kForwardedProto = "X-Forwarded-Proto";
 constexpr std::string_view kForwardedHost = "X-Forwarded-Host";
 constexpr std::string_view kRequestId = "X-Request-Id";
 
-constexpr http::field kHopByHop[] = {
-    http::field::keep_alive, http::field::proxy_connection,  http::field::te,
-    http::field::trailer,    http::field::transfer_encoding, http::field::upgrade,
-};
+bool IsHopByHop(http::field field) {
+  switch (field) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Sets `field` to the decimal `value`, leaving it alone when it says that already (the common
+// case of a Content-Length passed on): no allocation either way.
+void SetNumber(HttpFields& fields, http::field field, uint64_t value) {
+  char digits[20];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  const std::string_view text(digits, static_cast<size_t>(end - digits));
+  const auto it = fields.find(field);
+  if (it != fields.end() && ToStd(it->value()) == text) {
+    auto next = std::next(it);
+    if (next == fields.end() || next->name() != field) return;  // one line, the right value
+  }
+  fields.set(field, ToBeast(text));
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -96,8 +122,10 @@ void StripHopByHop(HttpFields& fields) {
       fields.erase(token);
     }
   }
-  fields.erase(http::field::connection);
-  for (const http::field field : kHopByHop) fields.erase(field);
+  // Then the hop-by-hop fields themselves, in one pass rather than one lookup per name.
+  for (auto it = fields.begin(); it != fields.end();) {
+    it = IsHopByHop(it->name()) ? fields.erase(it) : std::next(it);
+  }
 }
 
 bool KeepAlive(const HttpFields& fields, unsigned version) {
@@ -181,7 +209,7 @@ void FrameUpstreamRequest(HttpRequestHeader& request, std::string_view target,
       method == http::verb::post || method == http::verb::put || method == http::verb::patch;
   const uint64_t length = content_length.value_or(0);
   if (length > 0 || carries_body) {
-    request.set(http::field::content_length, std::to_string(length));
+    SetNumber(request, http::field::content_length, length);
   } else {
     request.erase(http::field::content_length);
   }
@@ -195,7 +223,7 @@ bool FrameClientResponse(HttpResponseHeader& response, bool head_request, unsign
   if (!head_request && !bodiless_status) {
     response.erase(http::field::transfer_encoding);
     if (content_length) {
-      response.set(http::field::content_length, std::to_string(*content_length));
+      SetNumber(response, http::field::content_length, *content_length);
     } else {
       response.erase(http::field::content_length);
       if (client_version >= 11) {
