@@ -1,28 +1,31 @@
 // Fuzzes a client connection's bytes through the decisions a Session makes on them: Beast's
-// request parser with the gateway's default limits, then the framing check (Transfer-Encoding),
-// the Host checks, request-target splitting, path normalization, routing, the header rewrite
-// for the upstream hop, and the request as it would be framed upstream. Up to kMaxRequests
-// pipelined requests are read from one input, as long as the connection would stay open.
+// request parser (buffer_body, as the gateway reads) with the gateway's header limit and no body
+// limit while the header is read, then the framing check (Transfer-Encoding), the Host checks,
+// request-target splitting, path normalization, routing, the body limit of the route matched
+// (else --max-body-size), the header rewrite for the upstream hop, the body with its trailers
+// (Trailers), and the request as the gateway writes it upstream (AppendRequestHead, the chunked
+// framing of BodyRelay). Up to kMaxRequests pipelined requests are read from one input, as long
+// as the connection would stay open.
 //
 // Besides the properties in request_checks.h: a request whose framing the gateway accepts is
 // framed by the parser the same way (no Transfer-Encoding it does not read as chunked), every
-// parse error is answered 400/413/431, no hop-by-hop header or header named in Connection goes
-// upstream while the gateway's own X-Forwarded-* and X-Request-Id always do, and the request
-// sent upstream parses back, alone and whole, into the same method, target, fields and body.
+// parse error is answered 400/413/431, no body over the limit is forwarded, no hop-by-hop header
+// or header named in Connection goes upstream while the gateway's own X-Forwarded-* and
+// X-Request-Id always do, a trailer never ends up among the header fields, and the request sent
+// upstream parses back, alone and whole, into the same method, target, fields, body and
+// forwardable trailers.
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/dynamic_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/rfc7230.hpp>
-#include <boost/beast/http/write.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fuzz/request_checks.h"
@@ -32,6 +35,8 @@
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/proxy/request_id.h"
 #include "gateway/proxy/request_target.h"
+#include "gateway/proxy/trailers.h"
+#include "gateway/proxy/wire_format.h"
 
 namespace {
 
@@ -39,25 +44,65 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using gw::ProxyError;
 using gw::ToStd;
-// The body is collected whole here (inputs are small) so the upstream's view of it can be
-// compared; the gateway streams it through gateway/proxy/http_message.h's buffer_body. A
-// dynamic_body, unlike a string_body, reserves nothing for an announced Content-Length.
-using BufferedRequest = http::request<http::dynamic_body>;
-using Parser = http::request_parser<http::dynamic_body>;
+using Parser = gw::RequestParser;  // the gateway's: the body goes through a buffer_body window
+using FieldList = std::vector<std::pair<std::string, std::string>>;
 
 constexpr int kMaxRequests = 4;
 constexpr std::string_view kClientIp = "192.0.2.1";
 
+// The gateway's settings, as run with --max-body-size 2k: fuzz inputs are small, and a limit
+// they can cross exercises the 413 paths (Content-Length and chunked). The fuzz route table's
+// routes have no limit of their own, so this one applies to every routed request.
+const gw::ProxySettings& Settings() {
+  static const gw::ProxySettings settings = [] {
+    gw::ProxySettings s;
+    s.max_body_size = 2048;
+    return s;
+  }();
+  return settings;
+}
+
+// Collects the body a parser produces through a small buffer_body window, as BodyRelay does
+// through its relay buffer (smaller here, so bodies take several windows).
+class BodyWindow {
+ public:
+  explicit BodyWindow(Parser& parser) : parser_(parser) { Arm(); }
+
+  // Moves what the window holds to body() and offers the whole window again.
+  void Drain() {
+    body_.append(window_, sizeof window_ - parser_.get().body().size);
+    Arm();
+  }
+
+  const std::string& body() const { return body_; }
+
+ private:
+  void Arm() {
+    parser_.get().body().data = window_;
+    parser_.get().body().size = sizeof window_;
+  }
+
+  Parser& parser_;
+  char window_[512];
+  std::string body_;
+};
+
 // Feeds `input` from `used` to `parser` until `done(parser)` or an error. The end of `input` is
 // the end of the stream, as when the client closes.
 template <class Done>
-beast::error_code Feed(Parser& parser, std::string_view input, size_t& used, Done done) {
+beast::error_code Feed(Parser& parser, BodyWindow& window, std::string_view input, size_t& used,
+                       Done done) {
   beast::error_code ec;
   while (!done(parser)) {
     size_t n = 0;
     if (used < input.size()) {
       n = parser.put(boost::asio::buffer(input.data() + used, input.size() - used), ec);
       used += n;
+      window.Drain();
+      if (ec == http::error::need_buffer) {  // the window was full: drained, read on
+        ec = {};
+        continue;
+      }
       if (ec && ec != http::error::need_more) return ec;
       ec = {};
     }
@@ -69,6 +114,14 @@ beast::error_code Feed(Parser& parser, std::string_view input, size_t& used, Don
     }
   }
   return ec;
+}
+
+FieldList Fields(const gw::HttpFields& fields) {
+  FieldList list;
+  for (const auto& field : fields) {
+    list.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
+  }
+  return list;
 }
 
 // A failed read: answered with a 4xx when the client broke a rule or a limit, else (the client
@@ -100,7 +153,7 @@ std::vector<std::string> ConnectionTokens(const gw::HttpFields& fields) {
 }
 
 // The headers of the upstream hop after RewriteRequestHeaders.
-void CheckUpstreamHeaders(const BufferedRequest& request, const std::vector<std::string>& named,
+void CheckUpstreamHeaders(const gw::HttpFields& request, const std::vector<std::string>& named,
                           std::string_view request_id) {
   for (const http::field hop :
        {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
@@ -130,69 +183,72 @@ void CheckUpstreamHeaders(const BufferedRequest& request, const std::vector<std:
   }
 }
 
-// The request framed for the upstream parses back as exactly one complete message equal to it.
-// The header is written by Beast's field writer, as the serializer does; the body is framed here
-// the way the relay sends it (chunks as they arrive, then the last chunk).
-void CheckUpstreamWire(const BufferedRequest& request) {
-  std::ostringstream out;
-  out << request.base();
-  FUZZ_CHECK(out.good());
-  std::string wire = out.str();
-  const std::string body = beast::buffers_to_string(request.body().data());
-  const bool chunked = request.count(http::field::transfer_encoding) > 0;
+// The request framed for the upstream parses back as exactly one complete message equal to it:
+// the head as the gateway writes it (AppendRequestHead), the body as BodyRelay frames it (raw,
+// or a chunk per relay window, the last chunk and the forwardable `trailers`).
+void CheckUpstreamWire(const gw::HttpRequest& request, const std::string& body,
+                       std::string_view trailers, bool chunked) {
+  std::string wire;
+  gw::AppendRequestHead(request, wire);
   if (chunked) {
-    if (!body.empty()) {
-      std::ostringstream size;
-      size << std::hex << body.size();
-      wire.append(size.str()).append("\r\n").append(body).append("\r\n");
+    for (size_t at = 0; at < body.size(); at += gw::kRelayBufferSize) {
+      const size_t n = std::min(gw::kRelayBufferSize, body.size() - at);
+      char size_line[gw::kMaxChunkSizeLine];
+      wire.append(size_line, gw::FormatChunkSizeLine(n, size_line));
+      wire.append(body, at, n);
+      wire.append(gw::kCrlf);
     }
-    wire.append("0\r\n\r\n");
+    wire.append(gw::kLastChunk).append(trailers).append(gw::kCrlf);
   } else {
+    FUZZ_CHECK(trailers.empty());  // trailers go only with a chunked body
     wire.append(body);
   }
 
   Parser parser;
   parser.header_limit(std::numeric_limits<std::uint32_t>::max());
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  parser.eager(true);
+  BodyWindow window(parser);
   size_t used = 0;
-  const beast::error_code ec =
-      Feed(parser, wire, used, [](const Parser& p) { return p.is_done(); });
+  beast::error_code ec =
+      Feed(parser, window, wire, used, [](const Parser& p) { return p.is_header_done(); });
+  FUZZ_CHECK(!ec);
+  gw::Trailers parsed_trailers;
+  if (parser.chunked()) parsed_trailers.Watch(parser);
+  parser.eager(true);
+  ec = Feed(parser, window, wire, used, [](const Parser& p) { return p.is_done(); });
   FUZZ_CHECK(!ec);
   FUZZ_CHECK(parser.is_done() && used == wire.size());
   FUZZ_CHECK(parser.chunked() == chunked);
-  const BufferedRequest& parsed = parser.get();
+  parsed_trailers.Collect();
+  const gw::HttpRequest& parsed = parser.get();
   FUZZ_CHECK(parsed.version() == 11);
   FUZZ_CHECK(parsed.method_string() == request.method_string());
   FUZZ_CHECK(parsed.target() == request.target());
-  FUZZ_CHECK(beast::buffers_to_string(parsed.body().data()) == body);
-  auto a = parsed.begin();
-  auto b = request.begin();
-  for (; a != parsed.end() && b != request.end(); ++a, ++b) {
-    FUZZ_CHECK(a->name_string() == b->name_string());
-    FUZZ_CHECK(a->value() == b->value());
-  }
-  FUZZ_CHECK(a == parsed.end() && b == request.end());
+  FUZZ_CHECK(window.body() == body);
+  FUZZ_CHECK(Fields(parsed) == Fields(request));
+  FUZZ_CHECK(parsed_trailers.wire() == trailers);
 }
 
 // One request from `input` at `used`, as a Session reads and handles it: every decision on the
 // header, then the body, then the request as the upstream would receive it. False when the
 // connection would be closed after it (or nothing more can be read from it).
 bool HandleOneRequest(std::string_view input, size_t& used) {
-  static const gw::ProxySettings settings;
+  const gw::ProxySettings& settings = Settings();
   Parser parser;
   parser.header_limit(settings.max_header_size);
-  parser.body_limit(settings.max_body_size != 0 ? settings.max_body_size
-                                                : std::numeric_limits<std::uint64_t>::max());
+  // No body limit while the header is read: the route sets it once the header is matched.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  BodyWindow window(parser);
 
   // The header section, then the framing check before any body byte.
   beast::error_code ec =
-      Feed(parser, input, used, [](const Parser& p) { return p.is_header_done(); });
+      Feed(parser, window, input, used, [](const Parser& p) { return p.is_header_done(); });
   if (ec) {
     CheckReadError(ec);
     return false;
   }
-  BufferedRequest& request = parser.get();
+  FUZZ_CHECK(window.body().empty());  // not a byte of body before the header is handled
+  gw::HttpRequest& request = parser.get();
   const unsigned version = request.version();
   const bool has_transfer_encoding = request.count(http::field::transfer_encoding) > 0;
   const ProxyError framing = gw::CheckTransferEncoding(request, version);
@@ -231,36 +287,60 @@ bool HandleOneRequest(std::string_view input, size_t& used) {
       return false;  // 400, closed
     }
   }
+  // Any answer before the body is read closes the connection, unless there is no body left.
+  const bool answered_keep_alive = keep_alive && parser.is_done();
   const auto target = gw::fuzz::CheckRequestTarget(ToStd(request.target()));
-  bool forwarded = false;
-  if (target) {
-    if (target->absolute_form) request.set(http::field::host, gw::ToBeast(target->authority));
-    gw::RequestIdGenerator ids(1);
-    std::string request_id;
-    std::string scratch;
-    if (gw::RewriteRequestHeaders(request, kClientIp, ids, request_id, scratch)) {
-      CheckUpstreamHeaders(request, connection_tokens, request_id);
-      forwarded = target->route != nullptr;  // else 404
-    } else {
-      FUZZ_CHECK(scratch.size() > gw::kMaxHeaderValueSize);  // 431
-    }
+  if (!target) return answered_keep_alive;  // 400
+  if (target->absolute_form) request.set(http::field::host, gw::ToBeast(target->authority));
+  gw::RequestIdGenerator ids(1);
+  std::string request_id;
+  std::string scratch;
+  if (!gw::RewriteRequestHeaders(request, kClientIp, ids, request_id, scratch)) {
+    FUZZ_CHECK(scratch.size() > gw::kMaxHeaderValueSize);
+    return answered_keep_alive;  // 431
+  }
+  CheckUpstreamHeaders(request, connection_tokens, request_id);
+  if (!target->route) return answered_keep_alive;  // 404
+
+  // The route's body limit, else --max-body-size: a Content-Length over it is refused before
+  // any body byte is read, a chunked body when its chunks cross it.
+  const uint64_t body_limit = target->route->BodyLimit(settings.max_body_size);
+  if (body_limit != 0) {
+    if (parser.content_length().value_or(0) > body_limit) return false;  // 413, closed
+    parser.body_limit(body_limit);
   }
 
-  // The body, streamed upstream as it arrives (or read and dropped after an error answer).
+  // The body (the trailers of a chunked one watched from its first byte), as streamed upstream.
+  const FieldList header = Fields(request);
+  gw::Trailers trailers;
+  if (parser.chunked()) trailers.Watch(parser);
   parser.eager(true);
-  ec = Feed(parser, input, used, [](const Parser& p) { return p.is_done(); });
+  ec = Feed(parser, window, input, used, [](const Parser& p) { return p.is_done(); });
   if (ec) {
     CheckReadError(ec);
+    if (ec == http::error::body_limit) FUZZ_CHECK(body_limit != 0);
     return false;
   }
-  if (forwarded) {
-    std::optional<uint64_t> content_length;
-    if (parser.content_length()) content_length = *parser.content_length();
-    gw::FrameUpstreamRequest(request, target->upstream_target, content_length, parser.chunked());
-    FUZZ_CHECK(request.count(http::field::content_length) <= 1);
-    FUZZ_CHECK(request.count(http::field::transfer_encoding) <= 1);
-    CheckUpstreamWire(request);
+  const std::string& body = window.body();
+  if (body_limit != 0) FUZZ_CHECK(body.size() <= body_limit);
+  trailers.Collect();
+  FUZZ_CHECK(Fields(request) == header);  // no trailer among the header fields
+  if (!trailers.empty()) FUZZ_CHECK(parser.chunked());
+
+  // Framed as the Session frames it: a chunked body that fits one relay buffer goes with a
+  // Content-Length unless it has trailers to pass on; a longer one streams chunked.
+  bool chunked = parser.chunked();
+  std::optional<uint64_t> content_length;
+  if (parser.content_length()) content_length = *parser.content_length();
+  if (chunked && trailers.empty() && body.size() <= gw::kRelayBufferSize) {
+    chunked = false;
+    content_length = body.size();
   }
+  if (content_length) FUZZ_CHECK(*content_length == body.size());
+  gw::FrameUpstreamRequest(request, target->upstream_target, content_length, chunked);
+  FUZZ_CHECK(request.count(http::field::content_length) <= 1);
+  FUZZ_CHECK(request.count(http::field::transfer_encoding) <= 1);
+  CheckUpstreamWire(request, body, trailers.wire(), chunked);
   return keep_alive;
 }
 

@@ -18,6 +18,8 @@ void AppendFields(const HttpFields& fields, std::string& out) {
   out.append(kCrlf);
 }
 
+bool IsPrivateStatus(unsigned status) { return status == 444 || status == 499 || status == 599; }
+
 std::string_view VersionText(unsigned version) { return version >= 11 ? "HTTP/1.1" : "HTTP/1.0"; }
 
 }  // namespace
@@ -40,9 +42,14 @@ void AppendResponseHead(const HttpResponseHeader& response, std::string& out) {
   out.append(digits, sizeof digits);
   out.push_back(' ');
   // Beast gives the standard reason when none was received, and a placeholder for a status it
-  // does not know: then there is none (the reason phrase is optional).
+  // does not know; its table also names three private codes (nginx's 444 and 499, 599) that
+  // no standard defines. Then there is none: the reason phrase is optional.
   const std::string_view reason = ToStd(response.reason());
-  if (reason != ToStd(http::obsolete_reason(http::status::unknown))) out.append(reason);
+  const bool made_up =
+      reason == ToStd(http::obsolete_reason(http::status::unknown)) ||
+      (IsPrivateStatus(status) &&
+       reason == ToStd(http::obsolete_reason(static_cast<http::status>(status))));
+  if (!made_up) out.append(reason);
   out.append(kCrlf);
   AppendFields(response, out);
 }

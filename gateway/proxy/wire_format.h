@@ -25,7 +25,7 @@ inline constexpr std::string_view kLastChunk = "0\r\n";
 void AppendRequestHead(const HttpRequestHeader& request, std::string& out);
 
 // Appends "HTTP/1.x status reason", the header fields and the empty line. The reason is the
-// one received, else the standard one for a known status, else none.
+// one received, else the standard one for a status a standard defines, else none.
 void AppendResponseHead(const HttpResponseHeader& response, std::string& out);
 
 // The chunk-size line ("1f40\r\n") of a chunk of `size` bytes, written into `out` (room for

@@ -101,6 +101,7 @@ void Session::DoReadRequest() {
   body_start_size_ = 0;
   head_request_ = false;
   request_unfinished_ = false;
+  short_body_probed_ = false;
   expects_continue_ = false;
   awaiting_request_ = true;
   if (buffer_.size() > 0) return DoReadHeader();  // pipelined: already here
@@ -277,6 +278,13 @@ void Session::OnReadShortChunkedBody(const boost::system::error_code& ec) {
     request_relay_.trailers().Collect();
     if (!request_relay_.trailers().empty()) return OpenUpstream(std::nullopt, true);
     return OpenUpstream(body_start_size_, false);
+  }
+  if (full && !short_body_probed_) {
+    // Exactly one buffer's worth so far: the last chunk may be all that follows. One more
+    // read into the full window finishes the message if so, and leaves body bytes unread if
+    // not.
+    short_body_probed_ = true;
+    return DoReadShortChunkedBody();
   }
   if (full) return OpenUpstream(std::nullopt, true);  // longer: it streams chunked
   DoReadShortChunkedBody();

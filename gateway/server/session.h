@@ -147,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session>,
   bool head_request_ = false;
   bool upstream_chunked_ = false;    // the request goes upstream chunked
   bool request_unfinished_ = false;  // the upstream answered before taking the whole body
+  bool short_body_probed_ = false;   // DoReadShortChunkedBody looked past a full buffer
   BodyFraming response_framing_ = BodyFraming::kRaw;
   bool response_head_sent_ = false;  // written before the response body relay began
   bool expects_continue_ = false;
