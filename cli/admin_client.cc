@@ -163,6 +163,23 @@ std::string AdminClient::DeleteRoute(const DeleteRouteRequest& request, DeleteRe
   return Call(&Stub::DeleteRoute, request, response);
 }
 
+std::string AdminClient::CreateConsumer(const gateway::v1::CreateConsumerRequest& request,
+                                        gateway::v1::ConsumerResponse* response) {
+  return Call(&Stub::CreateConsumer, request, response);
+}
+std::string AdminClient::GetConsumer(const gateway::v1::GetConsumerRequest& request,
+                                     gateway::v1::ConsumerResponse* response) {
+  return Call(&Stub::GetConsumer, request, response);
+}
+std::string AdminClient::ListConsumers(const gateway::v1::ListConsumersRequest& request,
+                                       gateway::v1::ListConsumersResponse* response) {
+  return Call(&Stub::ListConsumers, request, response);
+}
+std::string AdminClient::DeleteConsumer(const gateway::v1::DeleteConsumerRequest& request,
+                                        DeleteResponse* response) {
+  return Call(&Stub::DeleteConsumer, request, response);
+}
+
 std::string AdminClient::ListGateways(const ListGatewaysRequest& request,
                                       ListGatewaysResponse* response) {
   return Call(&Stub::ListGateways, request, response);

@@ -53,6 +53,15 @@ class AdminClient {
   std::string DeleteRoute(const gateway::v1::DeleteRouteRequest& request,
                           gateway::v1::DeleteResponse* response);
 
+  std::string CreateConsumer(const gateway::v1::CreateConsumerRequest& request,
+                             gateway::v1::ConsumerResponse* response);
+  std::string GetConsumer(const gateway::v1::GetConsumerRequest& request,
+                          gateway::v1::ConsumerResponse* response);
+  std::string ListConsumers(const gateway::v1::ListConsumersRequest& request,
+                            gateway::v1::ListConsumersResponse* response);
+  std::string DeleteConsumer(const gateway::v1::DeleteConsumerRequest& request,
+                             gateway::v1::DeleteResponse* response);
+
   std::string ListGateways(const gateway::v1::ListGatewaysRequest& request,
                            gateway::v1::ListGatewaysResponse* response);
   std::string GetStatus(const gateway::v1::GetStatusRequest& request,

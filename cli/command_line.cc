@@ -12,13 +12,13 @@ namespace gw::cli {
 namespace {
 
 constexpr std::string_view kFooter =
-    "Every request goes to the control plane's AdminService; it validates names, paths and "
-    "targets.\n"
+    "Every request goes to the control plane's AdminService; it validates names, paths, "
+    "targets and policies.\n"
     "Exit status: 0 done; 1 the control plane refused the request or could not be reached, or a\n"
-    "value is invalid (e.g. an --endpoint that is not HOST:PORT with a port in 1-65535, or a\n"
-    "--max-body-size that is not a size);\n"
-    "2 usage error: unknown command or flag, missing argument, --exact with --prefix, or a\n"
-    "malformed --server, -o or --timeout.";
+    "value is invalid (e.g. an --endpoint that is not HOST:PORT with a port in 1-65535, a\n"
+    "--max-body-size that is not a size, a duration like 5x, a rate like 10/d);\n"
+    "2 usage error: unknown command or flag, missing argument, --exact with --prefix, an unknown\n"
+    "--reset name, nothing to update, or a malformed --server, -o or --timeout.";
 
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -109,13 +109,42 @@ void AddMatchFlags(CLI::App* sub, bool* exact, bool* prefix, std::string_view ex
   prefix_flag->excludes(exact_flag);
 }
 
+template <size_t N>
+std::string ResetNames(const ResetField (&fields)[N]) {
+  std::string out;
+  for (const ResetField& field : fields) out += (out.empty() ? "" : ", ") + std::string(field.name);
+  return out;
+}
+
+template <size_t N>
+bool IsResetName(const ResetField (&fields)[N], std::string_view name) {
+  for (const ResetField& field : fields)
+    if (field.name == name) return true;
+  return false;
+}
+
+// Whether any flag that changes a route's policies was given.
+bool HasRoutePolicyFlag(const Command& c) {
+  return c.max_body_size || c.strip_prefix || c.rewrite_prefix || !c.set_request_headers.empty() ||
+         !c.remove_request_headers.empty() || !c.set_response_headers.empty() ||
+         !c.remove_response_headers.empty() || c.route_timeout || c.retries || c.rate_limit ||
+         c.burst || c.rate_limit_by || c.auth || !c.cors_origins.empty() || c.cors_methods ||
+         c.cors_headers || c.cors_max_age;
+}
+
+bool HasServicePolicyFlag(const Command& c) {
+  return !c.endpoints.empty() || c.lb || c.hash_header || c.health_path || c.health_interval ||
+         c.unhealthy_threshold || c.healthy_threshold || c.eject_after || c.eject_for ||
+         c.max_connections || c.max_pending || c.connect_timeout;
+}
+
 }  // namespace
 
 CommandLine ParseCommandLine(const std::vector<std::string>& args,
                              std::optional<std::string_view> server_from_environment) {
   CLI::App app(
-      "gatewayctl edits the routes and services of the API gateway on its control plane and shows "
-      "which gateway runs which config version.",
+      "gatewayctl edits the routes, services and consumers of the API gateway on its control "
+      "plane and shows which gateway runs which config version.",
       "gatewayctl");
   // Root options are also accepted after a subcommand (`gatewayctl route list -o json`);
   // fallthrough is inherited by every subcommand created below.
@@ -164,28 +193,130 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
                                       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast));
   };
   auto endpoints = [&command](CLI::App* sub) {
-    sub->add_option("--endpoint", command.endpoints,
-                    "an address of the service; repeat the flag or separate "
-                    "addresses with commas")
+    return sub
+        ->add_option("--endpoint", command.endpoints,
+                     "an address of the service; repeat the flag or separate "
+                     "addresses with commas")
         ->type_name("HOST:PORT")
-        ->required()
         ->allow_extra_args(false)
         ->delimiter(',');
+  };
+
+  // A flag whose value is kept as typed; given or not is what matters on update.
+  auto value = [](CLI::App* sub, const std::string& name, std::optional<std::string>& target,
+                  const std::string& type, const std::string& help) {
+    return sub
+        ->add_option_function<std::string>(
+            name, [&target](const std::string& text) { target = text; }, help)
+        ->type_name(type)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  };
+  auto repeated = [](CLI::App* sub, const std::string& name, std::vector<std::string>& target,
+                     const std::string& type, const std::string& help, bool commas) {
+    CLI::Option* option = sub->add_option(name, target, help)->type_name(type);
+    option->allow_extra_args(false);
+    if (commas) option->delimiter(',');
+    return option;
+  };
+  auto match_conditions = [&](CLI::App* sub, bool naming) {
+    sub->add_option("--host", command.host,
+                    naming ? "the route's host condition"
+                           : "match only this Host: exact, or *.example.com for any subdomain")
+        ->type_name("HOST")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    repeated(sub, "--method", command.methods, "METHOD",
+             naming ? "the route's method condition (repeatable)"
+                    : "match only this method (repeatable, or GET,POST)",
+             true);
+    repeated(sub, "--header", command.headers, "NAME=VALUE",
+             naming ? "the route's header condition (repeatable)"
+                    : "match only requests with this header value, exactly (repeatable)",
+             false);
+  };
+  auto route_policies = [&](CLI::App* sub, bool update) {
+    const std::string replaces = update ? " (replaces the route's)" : "";
+    sub->add_flag("--strip-prefix", command.strip_prefix,
+                  "remove the matched prefix before forwarding (keeping at least /)");
+    value(sub, "--rewrite-prefix", command.rewrite_prefix, "PATH",
+          "replace the matched prefix with PATH");
+    repeated(sub, "--set-request-header", command.set_request_headers, "NAME=VALUE",
+             "set a request header sent upstream (repeatable)" + replaces, false);
+    repeated(sub, "--remove-request-header", command.remove_request_headers, "NAME",
+             "remove a request header before forwarding (repeatable)" + replaces, false);
+    repeated(sub, "--set-response-header", command.set_response_headers, "NAME=VALUE",
+             "set a response header sent to the client (repeatable)" + replaces, false);
+    repeated(sub, "--remove-response-header", command.remove_response_headers, "NAME",
+             "remove a response header (repeatable)" + replaces, false);
+    value(sub, "--timeout", command.route_timeout, "DURATION",
+          "deadline of the whole upstream exchange, 504 past it (1ms..1h; after the route "
+          "command this is the route's, not the call's --timeout)");
+    value(sub, "--retries", command.retries, "N",
+          "extra attempts of a failed idempotent request on another endpoint (0..10)");
+    value(sub, "--rate-limit", command.rate_limit, "N/s|N/m|N/h",
+          "requests allowed per second, minute or hour per key, per gateway (429 beyond)");
+    value(sub, "--burst", command.burst, "N", "token bucket size (default: the rate's N)");
+    value(sub, "--rate-limit-by", command.rate_limit_by, "ip|header:NAME|consumer",
+          "what a rate limit counts by (default ip; consumer needs --auth)");
+    value(sub, "--auth", command.auth, "api-key|jwt",
+          "require a consumer's credentials: X-API-Key, or Authorization: Bearer JWT");
+    repeated(sub, "--cors-origin", command.cors_origins, "ORIGIN",
+             "allow this origin, scheme://host[:port], or * (repeatable)", false);
+    value(sub, "--cors-methods", command.cors_methods, "A,B",
+          "methods allowed in CORS (default GET, HEAD, POST)");
+    value(sub, "--cors-headers", command.cors_headers, "A,B",
+          "request headers allowed in a CORS preflight");
+    value(sub, "--cors-max-age", command.cors_max_age, "DURATION",
+          "how long browsers may cache a preflight (at most 24h)");
+  };
+  auto service_policies = [&](CLI::App* sub) {
+    value(sub, "--lb", command.lb, "round_robin|least_request|random|ring_hash",
+          "how requests are spread over the endpoints (default round_robin)");
+    value(sub, "--hash-header", command.hash_header, "NAME",
+          "ring_hash: the request header whose value picks the endpoint");
+    value(sub, "--health-path", command.health_path, "PATH",
+          "check every endpoint with GET PATH; 2xx is healthy");
+    value(sub, "--health-interval", command.health_interval, "DURATION",
+          "time between checks (100ms..1h, default 10s)");
+    value(sub, "--unhealthy-threshold", command.unhealthy_threshold, "N",
+          "failed checks in a row that mark an endpoint unhealthy (1..100, default 3)");
+    value(sub, "--healthy-threshold", command.healthy_threshold, "N",
+          "passed checks in a row that mark it healthy again (1..100, default 2)");
+    value(sub, "--eject-after", command.eject_after, "N",
+          "consecutive failures (connect errors, 5xx) that eject an endpoint (0..1000)");
+    value(sub, "--eject-for", command.eject_for, "DURATION",
+          "how long an ejected endpoint gets no traffic (1s..1h, default 30s)");
+    value(sub, "--max-connections", command.max_connections, "N",
+          "upstream connections per gateway; beyond, 503 at once (0: no limit)");
+    value(sub, "--max-pending", command.max_pending, "N",
+          "requests waiting for a connection per gateway; beyond, 503 (0: no limit)");
+    value(sub, "--connect-timeout", command.connect_timeout, "DURATION",
+          "connect deadline to an endpoint (1ms..1m; default the gateway's)");
+  };
+  const std::string kRouteResets = ResetNames(kRouteResetFields);
+  const std::string kServiceResets = ResetNames(kServiceResetFields);
+  auto resets = [&](CLI::App* sub, std::string_view names) {
+    repeated(sub, "--reset", command.resets, "NAME",
+             "set a field back to its default (repeatable): " + std::string(names), true);
   };
 
   CLI::App* service = app.add_subcommand("service", "register, change, show or remove services");
   service->require_subcommand(1);
   service->footer(std::string(kGlobalOptions));
   {
-    CLI::App* add =
-        leaf(service, "add", "register a service (a named set of endpoints)", Action::kServiceAdd);
+    constexpr std::string_view kDurations = "DURATION is written 250ms, 2s, 1m or 1h.";
+    CLI::App* add = leaf(service, "add", "register a service (a named set of endpoints)",
+                         Action::kServiceAdd, kDurations);
     positional(add, "NAME", command.name, "service name, a DNS label such as payment-svc");
-    endpoints(add);
+    endpoints(add)->required();
+    service_policies(add);
 
     CLI::App* update =
-        leaf(service, "update", "replace the endpoints of a service", Action::kServiceUpdate);
+        leaf(service, "update", "change a service: the flags given replace those fields",
+             Action::kServiceUpdate, kDurations);
     positional(update, "NAME", command.name, "service name");
     endpoints(update);
+    service_policies(update);
+    resets(update, kServiceResets);
 
     leaf(service, "list", "list every service", Action::kServiceList);
 
@@ -202,48 +333,95 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   route->footer(std::string(kGlobalOptions));
   {
     constexpr std::string_view kWhich =
-        "Without --exact or --prefix, PATH names the only route with that path; when both an "
-        "exact and a prefix route exist, say which.";
+        "PATH with --exact/--prefix, --host, --method and --header names a route: the one with "
+        "exactly those conditions, else the only one that has them all; when several do, say "
+        "which.";
     constexpr std::string_view kExact = "the exact route for PATH";
     constexpr std::string_view kPrefix = "the prefix route for PATH";
 
-    constexpr std::string_view kSize =
-        "SIZE is a number of bytes or a whole number of KiB, MiB or GiB: 1048576, 512k, 10m, 1g.";
+    const std::string kSize =
+        "SIZE is a number of bytes or a whole number of KiB, MiB or GiB: 1048576, 512k, 10m, 1g. "
+        "DURATION is written 250ms, 2s, 1m or 1h.";
     CLI::App* add =
         leaf(route, "add", "route requests for PATH (and below it) to TARGET", Action::kRouteAdd,
              "A prefix route matches PATH and every path below it, segment by "
-             "segment (/api matches /api/x, never /apix); the longest prefix wins.\n" +
-                 std::string(kSize));
+             "segment (/api matches /api/x, never /apix); the longest prefix wins, then the "
+             "route with the most conditions (host, methods, headers).\n"
+             "Several TARGET=WEIGHT split the traffic by weight (a lone TARGET: 100).\n" +
+                 kSize);
     positional(add, "PATH", command.path, "absolute path such as /api/payment");
-    positional(add, "TARGET", command.target,
-               "a service name, or else HOST[:PORT] resolved by DNS on the gateway (port 80)");
+    add->add_option("TARGET", command.targets,
+                    "a service name, or else HOST[:PORT] resolved by DNS on the gateway (port "
+                    "80); TARGET=WEIGHT (0..10000) for each target of a split")
+        ->required()
+        ->type_name("");
     AddMatchFlags(add, &exact, &prefix, "match PATH only, not the paths below it",
                   "match PATH and the paths below it (the default)");
+    match_conditions(add, false);
     max_body_size(add,
                   "request bodies larger than SIZE get 413 (default: the gateway's "
                   "--max-body-size)");
+    route_policies(add, false);
 
     CLI::App* update =
         leaf(route, "update",
-             "change an existing route: a new TARGET, or the flags given (the others are kept)",
-             Action::kRouteUpdate, std::string(kWhich) + "\n" + std::string(kSize));
+             "change an existing route: new TARGETs, or the flags given (the others are kept)",
+             Action::kRouteUpdate, std::string(kWhich) + "\n" + kSize);
     positional(update, "PATH", command.path, "the route's path");
-    update->add_option("TARGET", command.target, "new service name or HOST[:PORT] (optional)")
+    update
+        ->add_option("TARGET", command.targets,
+                     "new service name or HOST[:PORT], or TARGET=WEIGHT of a new split "
+                     "(optional)")
         ->type_name("");
     AddMatchFlags(update, &exact, &prefix, kExact, kPrefix);
+    match_conditions(update, true);
     max_body_size(update,
                   "request bodies larger than SIZE get 413; 0 goes back to the gateway's "
                   "--max-body-size");
+    route_policies(update, true);
+    resets(update, kRouteResets);
 
-    CLI::App* get = leaf(route, "get", "show one route", Action::kRouteGet, kWhich);
+    CLI::App* get =
+        leaf(route, "get", "show one route and every policy it has", Action::kRouteGet, kWhich);
     positional(get, "PATH", command.path, "the route's path");
     AddMatchFlags(get, &exact, &prefix, kExact, kPrefix);
+    match_conditions(get, true);
 
     leaf(route, "list", "list every route", Action::kRouteList);
 
     CLI::App* remove = leaf(route, "delete", "remove a route", Action::kRouteDelete, kWhich);
     positional(remove, "PATH", command.path, "the route's path");
     AddMatchFlags(remove, &exact, &prefix, kExact, kPrefix);
+    match_conditions(remove, true);
+  }
+
+  CLI::App* consumer =
+      app.add_subcommand("consumer", "add, show or remove consumers (API callers and their keys)");
+  consumer->require_subcommand(1);
+  consumer->footer(std::string(kGlobalOptions));
+  {
+    CLI::App* add =
+        leaf(consumer, "add", "add a consumer with its credentials", Action::kConsumerAdd,
+             "API keys are stored as SHA-256 digests only and never shown again. "
+             "A route with --auth api-key|jwt accepts a consumer's credentials and "
+             "sends X-Consumer: NAME upstream.");
+    positional(add, "NAME", command.name, "consumer name, a DNS label such as mobile-app");
+    repeated(add, "--api-key", command.api_keys, "KEY",
+             "an API key (16..256 printable characters), sent as X-API-Key (repeatable)", false);
+    value(add, "--jwt-issuer", command.jwt_issuer, "ISS", "the iss of this consumer's JWTs");
+    CLI::Option* secret = value(add, "--jwt-secret", command.jwt_secret, "SECRET",
+                                "HS256 secret (at least 32 bytes)");
+    CLI::Option* key = value(add, "--jwt-public-key", command.jwt_public_key_file, "FILE",
+                             "PEM public key: RSA >= 2048 bits (RS256) or P-256 (ES256)");
+    secret->excludes(key);
+    key->excludes(secret);
+
+    leaf(consumer, "list", "list every consumer (never their keys)", Action::kConsumerList);
+    CLI::App* get = leaf(consumer, "get", "show one consumer", Action::kConsumerGet);
+    positional(get, "NAME", command.name, "consumer name");
+    CLI::App* remove =
+        leaf(consumer, "delete", "remove a consumer and its credentials", Action::kConsumerDelete);
+    positional(remove, "NAME", command.name, "consumer name");
   }
 
   leaf(&app, "gateways",
@@ -303,9 +481,41 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
 
   for (const CLI::Option* flag : max_body_size_flags)
     if (flag->count() > 0) command.max_body_size = max_body_size_text;
-  if (command.action == Action::kRouteUpdate && command.target.empty() && !command.max_body_size) {
-    return UsageError("nothing to update: give a new TARGET or --max-body-size",
-                      "gatewayctl route update");
+  if (command.targets.size() == 1) command.target = command.targets.front();
+
+  if (command.action == Action::kRouteUpdate) {
+    for (const std::string& name : command.resets)
+      if (!IsResetName(kRouteResetFields, name))
+        return UsageError(
+            "--reset " + Quote(name) + " is not a route field (one of " + kRouteResets + ")",
+            "gatewayctl route update");
+    if (command.targets.empty() && !HasRoutePolicyFlag(command) && command.resets.empty())
+      return UsageError("nothing to update: give a new TARGET, a policy flag or --reset",
+                        "gatewayctl route update");
+  }
+  if (command.action == Action::kServiceUpdate) {
+    for (const std::string& name : command.resets)
+      if (!IsResetName(kServiceResetFields, name))
+        return UsageError(
+            "--reset " + Quote(name) + " is not a service field (one of " + kServiceResets + ")",
+            "gatewayctl service update");
+    if (!HasServicePolicyFlag(command) && command.resets.empty())
+      return UsageError("nothing to update: give --endpoint, a policy flag or --reset",
+                        "gatewayctl service update");
+  }
+  if (command.action == Action::kConsumerAdd) {
+    const bool key = command.jwt_secret || command.jwt_public_key_file;
+    if (command.jwt_issuer && !key)
+      return UsageError("--jwt-issuer needs --jwt-secret or --jwt-public-key",
+                        "gatewayctl consumer add");
+    if (key && !command.jwt_issuer)
+      return UsageError("--jwt-secret and --jwt-public-key need --jwt-issuer",
+                        "gatewayctl consumer add");
+    if (!command.jwt_issuer && command.api_keys.empty())
+      return UsageError(
+          "give the consumer's credentials: --api-key, or --jwt-issuer with "
+          "--jwt-secret or --jwt-public-key",
+          "gatewayctl consumer add");
   }
 
   if (exact) command.match = gateway::v1::MATCH_EXACT;

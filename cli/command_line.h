@@ -34,8 +34,51 @@ enum class Action {
   kRouteGet,
   kRouteList,
   kRouteDelete,
+  kConsumerAdd,
+  kConsumerGet,
+  kConsumerList,
+  kConsumerDelete,
   kGateways,
   kStatus,
+};
+
+// What `route update --reset NAME` / `service update --reset NAME` set back to its default: the
+// update-mask path sent with the field's zero value.
+struct ResetField {
+  std::string_view name;       // as typed after --reset
+  std::string_view mask_path;  // UpdateRouteRequest / UpdateServiceRequest field
+};
+inline constexpr ResetField kRouteResetFields[] = {
+    {"max-body-size", "max_body_size"},
+    {"strip-prefix", "strip_prefix"},
+    {"rewrite-prefix", "rewrite_prefix"},
+    {"set-request-headers", "set_request_headers"},
+    {"remove-request-headers", "remove_request_headers"},
+    {"set-response-headers", "set_response_headers"},
+    {"remove-response-headers", "remove_response_headers"},
+    {"timeout", "timeout_ms"},
+    {"retries", "retries"},
+    {"rate-limit", "rate_limit"},
+    {"burst", "rate_limit.burst"},
+    {"rate-limit-by", "rate_limit.key"},
+    {"auth", "auth"},
+    {"cors", "cors"},
+    {"cors-methods", "cors.methods"},
+    {"cors-headers", "cors.headers"},
+    {"cors-max-age", "cors.max_age_seconds"},
+};
+inline constexpr ResetField kServiceResetFields[] = {
+    {"lb", "lb"},
+    {"hash-header", "hash_header"},
+    {"health", "health_check"},
+    {"health-interval", "health_check.interval_ms"},
+    {"unhealthy-threshold", "health_check.unhealthy_threshold"},
+    {"healthy-threshold", "health_check.healthy_threshold"},
+    {"eject", "eject_after"},
+    {"eject-for", "eject_for_ms"},
+    {"max-connections", "max_connections"},
+    {"max-pending", "max_pending"},
+    {"connect-timeout", "connect_timeout_ms"},
 };
 
 // One parsed invocation. Only the fields of its action are meaningful.
@@ -45,15 +88,58 @@ struct Command {
   OutputFormat output = OutputFormat::kTable;
   std::chrono::milliseconds timeout = kDefaultTimeout;  // deadline of each call
 
-  std::string name;                    // service add/update/get/delete
+  std::string name;                    // service and consumer commands
   std::vector<std::string> endpoints;  // service add/update, as typed (HOST:PORT each)
 
   std::string path;    // route commands
-  std::string target;  // route add; route update: "" keeps the route's target
+  std::string target;  // route add; route update: "" keeps the route's target (first of targets)
+  // route add/update: every TARGET or TARGET=WEIGHT as typed (two or more make a split).
+  std::vector<std::string> targets;
   gateway::v1::MatchKind match = gateway::v1::MATCH_UNSPECIFIED;  // --exact / --prefix
-  // route add/update --max-body-size, as typed (parsed by the route commands: a bad size is an
-  // invalid value, exit 1); nullopt when the flag is absent, which on update keeps the limit.
+  // Match conditions: on add they are the new route's; on get/update/delete they name a route.
+  std::string host;
+  std::vector<std::string> methods;
+  std::vector<std::string> headers;  // NAME=VALUE as typed
+
+  // Values as typed, parsed by the command groups (a bad value is an invalid value, exit 1);
+  // nullopt or empty when the flag is absent, which on update keeps the stored value.
   std::optional<std::string> max_body_size;
+  // Route policies.
+  bool strip_prefix = false;
+  std::optional<std::string> rewrite_prefix;
+  std::vector<std::string> set_request_headers;  // NAME=VALUE
+  std::vector<std::string> remove_request_headers;
+  std::vector<std::string> set_response_headers;  // NAME=VALUE
+  std::vector<std::string> remove_response_headers;
+  std::optional<std::string> route_timeout;  // route add/update --timeout
+  std::optional<std::string> retries;
+  std::optional<std::string> rate_limit;  // N/s, N/m, N/h
+  std::optional<std::string> burst;
+  std::optional<std::string> rate_limit_by;  // ip | header:NAME | consumer
+  std::optional<std::string> auth;           // api-key | jwt | none
+  std::vector<std::string> cors_origins;
+  std::optional<std::string> cors_methods;  // A,B
+  std::optional<std::string> cors_headers;  // A,B
+  std::optional<std::string> cors_max_age;
+  // Service policies.
+  std::optional<std::string> lb;
+  std::optional<std::string> hash_header;
+  std::optional<std::string> health_path;
+  std::optional<std::string> health_interval;
+  std::optional<std::string> unhealthy_threshold;
+  std::optional<std::string> healthy_threshold;
+  std::optional<std::string> eject_after;
+  std::optional<std::string> eject_for;
+  std::optional<std::string> max_connections;
+  std::optional<std::string> max_pending;
+  std::optional<std::string> connect_timeout;
+  // route/service update --reset NAME (repeatable): fields set back to their defaults.
+  std::vector<std::string> resets;
+  // Consumers.
+  std::vector<std::string> api_keys;
+  std::optional<std::string> jwt_issuer;
+  std::optional<std::string> jwt_secret;
+  std::optional<std::string> jwt_public_key_file;
 };
 
 struct CommandLine {

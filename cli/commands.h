@@ -1,7 +1,7 @@
-// The command groups of gatewayctl, one file each: service_commands.cc, route_commands.cc and
-// gateway_commands.cc (gateways + status). Each runs one parsed Command against the control
-// plane, prints the result on `out` or one line "gatewayctl: ..." on `err`, and returns the exit
-// status. Owned by cli/.
+// The command groups of gatewayctl, one file each: service_commands.cc, route_commands.cc,
+// consumer_commands.cc and gateway_commands.cc (gateways + status). Each runs one parsed Command
+// against the control plane, prints the result on `out` or one line "gatewayctl: ..." on `err`, and
+// returns the exit status. Owned by cli/.
 #pragma once
 
 #include <ostream>
@@ -16,6 +16,8 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
                       std::ostream& err);
 int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& out,
                     std::ostream& err);
+int RunConsumerCommand(const Command& command, AdminClient& client, std::ostream& out,
+                       std::ostream& err);
 int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream& out,
                       std::ostream& err);
 

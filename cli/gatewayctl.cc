@@ -44,6 +44,12 @@ int RunGatewayctl(const std::vector<std::string>& args,
     case Action::kRouteDelete:
       status = RunRouteCommand(command, client, out, err);
       break;
+    case Action::kConsumerAdd:
+    case Action::kConsumerGet:
+    case Action::kConsumerList:
+    case Action::kConsumerDelete:
+      status = RunConsumerCommand(command, client, out, err);
+      break;
     case Action::kGateways:
     case Action::kStatus:
       status = RunGatewayCommand(command, client, out, err);

@@ -1,9 +1,12 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/byte_size.h"
+#include "common/duration.h"
 #include "common/json.h"
+#include "common/policy_text.h"
 #include "common/validation.h"
 
 namespace gw::cli {
@@ -19,15 +22,162 @@ std::string Cell(std::string_view text) {
   return cell.empty() ? "-" : cell;
 }
 
+void WriteHeaderValues(JsonWriter& json, std::string_view key,
+                       const ProtoList<gateway::v1::HeaderValue>& headers) {
+  if (headers.empty()) return;
+  json.Key(key).BeginArray();
+  for (const auto& header : headers)
+    json.BeginObject()
+        .Key("name")
+        .String(header.name())
+        .Key("value")
+        .String(header.value())
+        .EndObject();
+  json.EndArray();
+}
+
+void WriteStrings(JsonWriter& json, std::string_view key, const ProtoList<std::string>& values) {
+  if (values.empty()) return;
+  json.Key(key).BeginArray();
+  for (const auto& value : values) json.String(value);
+  json.EndArray();
+}
+
+// Like protobuf's JSON mapping, a field appears only when set: an absent policy is the default
+// (no max_body_size: the gateway's --max-body-size; no rate_limit: none; ...).
 void WriteRoute(JsonWriter& json, const Route& route) {
   json.BeginObject();
   json.Key("path").String(route.path());
   json.Key("match").String(MatchName(route.match()));
+  if (!route.host().empty()) json.Key("host").String(route.host());
+  WriteStrings(json, "methods", route.methods());
+  if (!route.headers().empty()) {
+    json.Key("headers").BeginArray();
+    for (const auto& header : route.headers())
+      json.BeginObject()
+          .Key("name")
+          .String(header.name())
+          .Key("value")
+          .String(header.value())
+          .EndObject();
+    json.EndArray();
+  }
   json.Key("target").String(route.target());
-  // Like protobuf's JSON mapping, only when set: without it the gateway's --max-body-size applies.
+  if (!route.split().empty()) {
+    json.Key("split").BeginArray();
+    for (const auto& target : route.split())
+      json.BeginObject()
+          .Key("target")
+          .String(target.target())
+          .Key("weight")
+          .Unsigned(target.weight())
+          .EndObject();
+    json.EndArray();
+  }
   if (route.max_body_size() != 0) json.Key("max_body_size").Unsigned(route.max_body_size());
+  if (route.strip_prefix()) json.Key("strip_prefix").Bool(true);
+  if (!route.rewrite_prefix().empty()) json.Key("rewrite_prefix").String(route.rewrite_prefix());
+  WriteHeaderValues(json, "set_request_headers", route.set_request_headers());
+  WriteStrings(json, "remove_request_headers", route.remove_request_headers());
+  WriteHeaderValues(json, "set_response_headers", route.set_response_headers());
+  WriteStrings(json, "remove_response_headers", route.remove_response_headers());
+  if (route.timeout_ms() != 0) json.Key("timeout_ms").Unsigned(route.timeout_ms());
+  if (route.retries() != 0) json.Key("retries").Unsigned(route.retries());
+  if (route.has_rate_limit()) {
+    const auto& limit = route.rate_limit();
+    json.Key("rate_limit").BeginObject();
+    json.Key("requests").Unsigned(limit.requests());
+    json.Key("period_seconds").Unsigned(limit.period_seconds());
+    if (limit.burst() != 0) json.Key("burst").Unsigned(limit.burst());
+    json.Key("key").String(limit.key());
+    json.EndObject();
+  }
+  if (route.auth() != gateway::v1::AUTH_NONE) json.Key("auth").String(AuthName(route.auth()));
+  if (route.has_cors()) {
+    const auto& cors = route.cors();
+    json.Key("cors").BeginObject();
+    json.Key("origins").BeginArray();
+    for (const auto& origin : cors.origins()) json.String(origin);
+    json.EndArray();
+    WriteStrings(json, "methods", cors.methods());
+    WriteStrings(json, "headers", cors.headers());
+    if (cors.max_age_seconds() != 0) json.Key("max_age_seconds").Unsigned(cors.max_age_seconds());
+    json.EndObject();
+  }
   json.Key("version").Unsigned(route.version());
   json.EndObject();
+}
+
+// "host=a.example method=GET,POST header:x-v=2", or "-".
+std::string ConditionsCell(const Route& route) {
+  std::string out;
+  auto add = [&out](const std::string& item) { out += (out.empty() ? "" : " ") + item; };
+  if (!route.host().empty()) add("host=" + route.host());
+  if (!route.methods().empty()) {
+    std::string methods;
+    for (const auto& method : route.methods()) methods += (methods.empty() ? "" : ",") + method;
+    add("method=" + methods);
+  }
+  for (const auto& header : route.headers()) add("header:" + header.name() + "=" + header.value());
+  return Cell(out);
+}
+
+std::string HeaderValues(const ProtoList<gateway::v1::HeaderValue>& headers) {
+  std::string out;
+  for (const auto& header : headers)
+    out += (out.empty() ? "" : ", ") + header.name() + ": " + header.value();
+  return out;
+}
+
+std::string JoinList(const ProtoList<std::string>& values, std::string_view separator) {
+  std::string out;
+  for (const auto& value : values) out += (out.empty() ? "" : std::string(separator)) + value;
+  return out;
+}
+
+std::string Ms(uint64_t ms) {
+  return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+}
+
+// `route get`: one "name: value" line for every policy the route sets.
+std::string RoutePolicyLines(const Route& route) {
+  std::vector<std::vector<std::string>> rows;
+  if (!route.split().empty()) {
+    for (const auto& target : route.split())
+      rows.push_back({"split:", target.target() + " weight " + std::to_string(target.weight())});
+  }
+  if (route.strip_prefix()) rows.push_back({"strip prefix:", "yes"});
+  if (!route.rewrite_prefix().empty()) rows.push_back({"rewrite prefix:", route.rewrite_prefix()});
+  if (!route.set_request_headers().empty())
+    rows.push_back({"set request headers:", HeaderValues(route.set_request_headers())});
+  if (!route.remove_request_headers().empty())
+    rows.push_back({"remove request headers:", JoinList(route.remove_request_headers(), ", ")});
+  if (!route.set_response_headers().empty())
+    rows.push_back({"set response headers:", HeaderValues(route.set_response_headers())});
+  if (!route.remove_response_headers().empty())
+    rows.push_back({"remove response headers:", JoinList(route.remove_response_headers(), ", ")});
+  if (route.timeout_ms() != 0) rows.push_back({"timeout:", Ms(route.timeout_ms())});
+  if (route.retries() != 0) rows.push_back({"retries:", std::to_string(route.retries())});
+  if (route.has_rate_limit()) {
+    const auto& limit = route.rate_limit();
+    std::string text = FormatRateLimit(limit);
+    if (limit.burst() == 0) text += " burst " + std::to_string(limit.requests());
+    if (limit.key() == "ip" || limit.key().empty()) text += " by ip";
+    rows.push_back({"rate limit:", text + " (per gateway)"});
+  }
+  if (route.auth() != gateway::v1::AUTH_NONE)
+    rows.push_back({"auth:", std::string(AuthName(route.auth()))});
+  if (route.has_cors()) {
+    const auto& cors = route.cors();
+    rows.push_back({"cors origins:", JoinList(cors.origins(), ", ")});
+    rows.push_back({"cors methods:", cors.methods().empty() ? "GET, HEAD, POST (default)"
+                                                            : JoinList(cors.methods(), ", ")});
+    if (!cors.headers().empty()) rows.push_back({"cors headers:", JoinList(cors.headers(), ", ")});
+    if (cors.max_age_seconds() != 0)
+      rows.push_back({"cors max age:", Ms(uint64_t{cors.max_age_seconds()} * 1000)});
+  }
+  if (rows.empty()) return "";
+  return "\n" + AlignColumns(rows);
 }
 
 // "10m", or "default": the gateway's own --max-body-size.
@@ -42,6 +192,28 @@ void WriteService(JsonWriter& json, const Service& service) {
   for (const auto& endpoint : service.endpoints())
     json.String(FormatHostPort(endpoint.host(), endpoint.port()));
   json.EndArray();
+  // Policies only when set, as for routes.
+  if (service.lb() != gateway::v1::LB_ROUND_ROBIN)
+    json.Key("lb").String(LoadBalancingName(service.lb()));
+  if (!service.hash_header().empty()) json.Key("hash_header").String(service.hash_header());
+  if (service.has_health_check()) {
+    const auto& health = service.health_check();
+    json.Key("health_check").BeginObject();
+    json.Key("path").String(health.path());
+    json.Key("interval_ms").Unsigned(health.interval_ms());
+    json.Key("unhealthy_threshold").Unsigned(health.unhealthy_threshold());
+    json.Key("healthy_threshold").Unsigned(health.healthy_threshold());
+    json.EndObject();
+  }
+  if (service.eject_after() != 0) {
+    json.Key("eject_after").Unsigned(service.eject_after());
+    json.Key("eject_for_ms").Unsigned(service.eject_for_ms());
+  }
+  if (service.max_connections() != 0)
+    json.Key("max_connections").Unsigned(service.max_connections());
+  if (service.max_pending() != 0) json.Key("max_pending").Unsigned(service.max_pending());
+  if (service.connect_timeout_ms() != 0)
+    json.Key("connect_timeout_ms").Unsigned(service.connect_timeout_ms());
   json.Key("version").Unsigned(service.version());
   json.EndObject();
 }
@@ -61,22 +233,58 @@ void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
 }
 
 std::vector<std::string> RouteRow(const Route& route) {
-  return {Cell(route.path()), Cell(MatchName(route.match())), Cell(route.target()),
-          MaxBodySizeCell(route), std::to_string(route.version())};
+  return {Cell(route.path()),
+          Cell(MatchName(route.match())),
+          ConditionsCell(route),
+          Cell(FormatRouteTargets(route)),
+          MaxBodySizeCell(route),
+          Cell(DescribeRoutePolicies(route)),
+          std::to_string(route.version())};
 }
 
 std::vector<std::string> ServiceRow(const Service& service) {
-  return {Cell(service.name()), Cell(JoinEndpoints(service)), std::to_string(service.version())};
+  return {Cell(service.name()), Cell(JoinEndpoints(service)),
+          Cell(DescribeServicePolicies(service)), std::to_string(service.version())};
 }
 
-const std::vector<std::string> kRouteHeader = {"PATH", "MATCH", "TARGET", "MAX BODY", "VERSION"};
-const std::vector<std::string> kServiceHeader = {"NAME", "ENDPOINTS", "VERSION"};
+const std::vector<std::string> kRouteHeader = {"PATH",     "MATCH",    "CONDITIONS", "TARGET",
+                                               "MAX BODY", "POLICIES", "VERSION"};
+const std::vector<std::string> kServiceHeader = {"NAME", "ENDPOINTS", "POLICIES", "VERSION"};
+const std::vector<std::string> kConsumerHeader = {"NAME", "API KEYS", "JWT", "VERSION"};
 
 std::string DescribeRoute(const Route& route) {
-  std::string text = "route " + OneLine(route.path()) + " (" +
-                     std::string(MatchName(route.match())) + ") -> " + OneLine(route.target());
+  std::string text =
+      "route " + OneLine(DescribeRouteMatch(route)) + " -> " + OneLine(FormatRouteTargets(route));
   if (route.max_body_size() != 0) text += " (max body " + MaxBodySizeCell(route) + ")";
+  if (std::string policies = DescribeRoutePolicies(route); !policies.empty())
+    text += " [" + OneLine(policies) + "]";
   return text;
+}
+
+// "issuer (HS256)" / "issuer (public key)" / "-": the admin API never returns the secret, so an
+// issuer without a public key means a secret.
+std::string JwtCell(const gateway::v1::Consumer& consumer) {
+  if (!consumer.has_jwt()) return "-";
+  return OneLine(consumer.jwt().issuer()) +
+         (consumer.jwt().public_key_pem().empty() ? " (HS256)" : " (RS256/ES256 public key)");
+}
+
+std::vector<std::string> ConsumerRow(const gateway::v1::Consumer& consumer) {
+  return {Cell(consumer.name()), std::to_string(consumer.api_key_sha256_size()), JwtCell(consumer),
+          std::to_string(consumer.version())};
+}
+
+void WriteConsumer(JsonWriter& json, const gateway::v1::Consumer& consumer) {
+  json.BeginObject();
+  json.Key("name").String(consumer.name());
+  json.Key("api_keys").Unsigned(static_cast<uint64_t>(consumer.api_key_sha256_size()));
+  if (consumer.has_jwt()) {
+    json.Key("jwt").BeginObject().Key("issuer").String(consumer.jwt().issuer());
+    json.Key("key").String(consumer.jwt().public_key_pem().empty() ? "secret" : "public_key");
+    json.EndObject();
+  }
+  json.Key("version").Unsigned(consumer.version());
+  json.EndObject();
 }
 
 }  // namespace
@@ -174,7 +382,7 @@ std::string RenderRoute(const Route& route, OutputFormat format) {
     WriteRoute(json, route);
     return json.str() + "\n";
   }
-  return AlignColumns({kRouteHeader, RouteRow(route)});
+  return AlignColumns({kRouteHeader, RouteRow(route)}) + RoutePolicyLines(route);
 }
 
 std::string RenderService(const Service& service, OutputFormat format) {
@@ -217,8 +425,43 @@ std::string RenderRouteWrite(const Route& route, std::string_view verb, uint64_t
 std::string RenderServiceWrite(const Service& service, std::string_view verb, uint64_t version,
                                OutputFormat format) {
   if (format == OutputFormat::kJson) return RenderService(service, format);
-  return "service " + OneLine(service.name()) + " -> " + JoinEndpoints(service) + " " +
+  std::string policies = DescribeServicePolicies(service);
+  if (!policies.empty()) policies = " [" + OneLine(policies) + "]";
+  return "service " + OneLine(service.name()) + " -> " + JoinEndpoints(service) + policies + " " +
          std::string(verb) + " at version " + std::to_string(version) + "\n";
+}
+
+std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers,
+                            OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    JsonWriter json;
+    json.BeginArray();
+    for (const auto& consumer : consumers) WriteConsumer(json, consumer);
+    json.EndArray();
+    return json.str() + "\n";
+  }
+  std::vector<std::vector<std::string>> rows = {kConsumerHeader};
+  for (const auto& consumer : consumers) rows.push_back(ConsumerRow(consumer));
+  return AlignColumns(rows);
+}
+
+std::string RenderConsumer(const gateway::v1::Consumer& consumer, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    JsonWriter json;
+    WriteConsumer(json, consumer);
+    return json.str() + "\n";
+  }
+  return AlignColumns({kConsumerHeader, ConsumerRow(consumer)});
+}
+
+std::string RenderConsumerWrite(const gateway::v1::Consumer& consumer, std::string_view verb,
+                                uint64_t version, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderConsumer(consumer, format);
+  const int keys = consumer.api_key_sha256_size();
+  std::string text = "consumer " + OneLine(consumer.name()) + " (" + std::to_string(keys) +
+                     " api key" + (keys == 1 ? "" : "s");
+  if (consumer.has_jwt()) text += ", jwt " + JwtCell(consumer);
+  return text + ") " + std::string(verb) + " at version " + std::to_string(version) + "\n";
 }
 
 std::string RenderDeleted(std::string_view what, std::string_view key, uint64_t version,

@@ -31,7 +31,12 @@ std::string RenderServices(const ProtoList<gateway::v1::Service>& services, Outp
 std::string RenderGateways(const ProtoList<gateway::v1::GatewayStatus>& gateways,
                            OutputFormat format);
 
-// One object (get): a one-row table, or a JSON object.
+std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers, OutputFormat format);
+
+// One object (get): a one-row table, or a JSON object. A route's table is followed by one
+// "name: value" line per policy it sets (after a blank line), when it sets any. A consumer
+// shows how many API keys it has, never a key or a secret.
+std::string RenderConsumer(const gateway::v1::Consumer& consumer, OutputFormat format);
 std::string RenderRoute(const gateway::v1::Route& route, OutputFormat format);
 std::string RenderService(const gateway::v1::Service& service, OutputFormat format);
 
@@ -44,6 +49,8 @@ std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_
 // `verb` is "created" or "updated"; `version` is the config version after the write.
 std::string RenderRouteWrite(const gateway::v1::Route& route, std::string_view verb,
                              uint64_t version, OutputFormat format);
+std::string RenderConsumerWrite(const gateway::v1::Consumer& consumer, std::string_view verb,
+                                uint64_t version, OutputFormat format);
 std::string RenderServiceWrite(const gateway::v1::Service& service, std::string_view verb,
                                uint64_t version, OutputFormat format);
 

@@ -1,9 +1,9 @@
-// gatewayctl route add|update|get|list|delete.
+// gatewayctl route add|update|get|list|delete: every flag maps to the contract in policy_flags.
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "common/byte_size.h"
+#include "cli/policy_flags.h"
 #include "common/validation.h"
 
 namespace gw::cli {
@@ -16,26 +16,20 @@ using gateway::v1::GetRouteRequest;
 using gateway::v1::ListRoutesRequest;
 using gateway::v1::ListRoutesResponse;
 using gateway::v1::MATCH_UNSPECIFIED;
+using gateway::v1::Route;
 using gateway::v1::RouteResponse;
 using gateway::v1::UpdateRouteRequest;
 
-// "route /api" or, when --exact/--prefix chose one, "route /api (exact)".
+// "route /api" or, when --exact/--prefix chose one, "route /api (exact)", with the conditions
+// that named it.
 std::string DescribeKey(const Command& command) {
   std::string what = "route " + command.path;
   if (command.match != MATCH_UNSPECIFIED)
     what += " (" + std::string(MatchName(command.match)) + ")";
+  if (!command.host.empty()) what += " host " + command.host;
+  for (const auto& method : command.methods) what += " method " + method;
+  for (const auto& header : command.headers) what += " header " + header;
   return what;
-}
-
-// --max-body-size as typed, in bytes. The size syntax is the CLI's (the contract carries
-// bytes), so a bad one is an invalid value, exit 1; the control plane checks the range.
-// Returns "" or why.
-std::string ParseMaxBodySize(const Command& command, uint64_t* bytes) {
-  std::string error;
-  const auto parsed = ParseByteSize(*command.max_body_size, &error);
-  if (!parsed) return "bad --max-body-size: " + error;
-  *bytes = *parsed;
-  return "";
 }
 
 }  // namespace
@@ -45,15 +39,11 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
   switch (command.action) {
     case Action::kRouteAdd: {
       CreateRouteRequest request;
-      request.mutable_route()->set_path(command.path);
-      request.mutable_route()->set_match(command.match);
-      request.mutable_route()->set_target(command.target);
-      if (command.max_body_size) {
-        uint64_t bytes = 0;
-        if (std::string error = ParseMaxBodySize(command, &bytes); !error.empty())
-          return Fail(err, error);
-        request.mutable_route()->set_max_body_size(bytes);
-      }
+      Route* route = request.mutable_route();
+      if (std::string error = BuildRouteMatch(command, route); !error.empty())
+        return Fail(err, error);
+      if (std::string error = BuildRoutePolicies(command, route, nullptr); !error.empty())
+        return Fail(err, error);
       RouteResponse response;
       if (std::string error = client.CreateRoute(request, &response); !error.empty())
         return Fail(err, error);
@@ -62,21 +52,14 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
       return kExitOk;
     }
     case Action::kRouteUpdate: {
-      // Only what was given changes: each field set is named in the update mask.
+      // Only what was given changes: each field given (or reset) is named in the update mask.
       UpdateRouteRequest request;
-      request.mutable_route()->set_path(command.path);
-      request.mutable_route()->set_match(command.match);
-      if (!command.target.empty()) {
-        request.mutable_route()->set_target(command.target);
-        request.mutable_update_mask()->add_paths("target");
-      }
-      if (command.max_body_size) {
-        uint64_t bytes = 0;
-        if (std::string error = ParseMaxBodySize(command, &bytes); !error.empty())
-          return Fail(err, error);
-        request.mutable_route()->set_max_body_size(bytes);
-        request.mutable_update_mask()->add_paths("max_body_size");
-      }
+      Route* route = request.mutable_route();
+      if (std::string error = BuildRouteMatch(command, route); !error.empty())
+        return Fail(err, error);
+      if (std::string error = BuildRoutePolicies(command, route, request.mutable_update_mask());
+          !error.empty())
+        return Fail(err, error);
       RouteResponse response;
       if (std::string error = client.UpdateRoute(request, &response); !error.empty())
         return Fail(err, error);
@@ -86,8 +69,9 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
     }
     case Action::kRouteGet: {
       GetRouteRequest request;
-      request.mutable_key()->set_path(command.path);
-      request.mutable_key()->set_match(command.match);
+      std::string error;
+      *request.mutable_key() = BuildRouteKey(command, &error);
+      if (!error.empty()) return Fail(err, error);
       RouteResponse response;
       if (std::string error = client.GetRoute(request, &response); !error.empty())
         return Fail(err, error);
@@ -103,8 +87,9 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
     }
     case Action::kRouteDelete: {
       DeleteRouteRequest request;
-      request.mutable_key()->set_path(command.path);
-      request.mutable_key()->set_match(command.match);
+      std::string key_error;
+      *request.mutable_key() = BuildRouteKey(command, &key_error);
+      if (!key_error.empty()) return Fail(err, key_error);
       DeleteResponse response;
       if (std::string error = client.DeleteRoute(request, &response); !error.empty())
         return Fail(err, error);

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/policy_flags.h"
 #include "common/validation.h"
 
 namespace gw::cli {
@@ -11,33 +12,11 @@ namespace {
 using gateway::v1::CreateServiceRequest;
 using gateway::v1::DeleteResponse;
 using gateway::v1::DeleteServiceRequest;
-using gateway::v1::Endpoint;
 using gateway::v1::GetServiceRequest;
 using gateway::v1::ListServicesRequest;
 using gateway::v1::ListServicesResponse;
-using gateway::v1::Service;
 using gateway::v1::ServiceResponse;
 using gateway::v1::UpdateServiceRequest;
-
-// Builds the Service to send from NAME and the --endpoint values. Endpoints are parsed here with
-// the rules the control plane applies, since the message needs host and port apart; a bad one
-// is an invalid value (exit 1), like every value the control plane refuses. Returns "" or why.
-std::string BuildService(const Command& command, Service* service) {
-  service->set_name(command.name);
-  for (const std::string& text : command.endpoints) {
-    std::string error;
-    const auto endpoint = ParseHostPort(text, &error);
-    if (!endpoint) {
-      // Name the value once: most of ParseHostPort's reasons quote it already.
-      if (error.find("'" + text + "'") != std::string::npos) return "bad --endpoint: " + error;
-      return "bad --endpoint '" + text + "': " + error;
-    }
-    Endpoint* out = service->add_endpoints();
-    out->set_host(endpoint->host);
-    out->set_port(endpoint->port);
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -46,7 +25,8 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
   switch (command.action) {
     case Action::kServiceAdd: {
       CreateServiceRequest request;
-      if (std::string error = BuildService(command, request.mutable_service()); !error.empty())
+      if (std::string error = BuildServicePolicies(command, request.mutable_service(), nullptr);
+          !error.empty())
         return Fail(err, error);
       ServiceResponse response;
       if (std::string error = client.CreateService(request, &response); !error.empty())
@@ -56,8 +36,11 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
       return kExitOk;
     }
     case Action::kServiceUpdate: {
+      // Only what was given changes: each field given (or reset) is named in the update mask.
       UpdateServiceRequest request;
-      if (std::string error = BuildService(command, request.mutable_service()); !error.empty())
+      if (std::string error = BuildServicePolicies(command, request.mutable_service(),
+                                                   request.mutable_update_mask());
+          !error.empty())
         return Fail(err, error);
       ServiceResponse response;
       if (std::string error = client.UpdateService(request, &response); !error.empty())

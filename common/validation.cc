@@ -7,6 +7,8 @@
 
 #include "common/byte_size.h"
 #include "common/path.h"
+#include "common/policy_validation.h"
+#include "common/api_key.h"
 
 namespace gw {
 namespace {
@@ -191,38 +193,56 @@ std::string ValidateService(const gateway::v1::Service& service) {
       return "service " + Quote(service.name()) + " lists endpoint " +
              FormatHostPort(endpoint.host(), endpoint.port()) + " twice";
   }
-  return "";
+  return ValidateServicePolicies(service);
 }
 
 std::string ValidateRoute(const gateway::v1::Route& route) {
   if (std::string e = ValidateRoutePath(route.path()); !e.empty()) return e;
   if (route.match() != gateway::v1::MATCH_PREFIX && route.match() != gateway::v1::MATCH_EXACT)
     return "route " + Quote(route.path()) + " has no match kind (prefix or exact)";
-  if (std::string e = ValidateTarget(route.target()); !e.empty()) return e;
-  if (std::string e = ValidateMaxBodySize(route.max_body_size()); !e.empty())
-    return "route " + Quote(route.path()) + ": " + e;
-  return "";
+  if (std::string e = ValidateRouteConditions(route); !e.empty()) return e;
+  return ValidateRoutePolicies(route);
+}
+
+std::string DescribeRouteMatch(const gateway::v1::Route& route) {
+  std::string out = route.path() + " (" + std::string(MatchName(route.match()));
+  if (!route.host().empty()) out += ", host " + route.host();
+  if (!route.methods().empty()) {
+    out += ", method";
+    char sep = ' ';
+    for (const auto& method : route.methods()) {
+      out += sep + method;
+      sep = ',';
+    }
+  }
+  for (const auto& header : route.headers())
+    out += ", header " + header.name() + "=" + header.value();
+  return out + ")";
 }
 
 std::string ValidateConfig(const gateway::v1::Config& config) {
-  std::set<std::string> services;
+  std::set<std::string, std::less<>> services;
   for (const auto& service : config.services()) {
     if (std::string e = ValidateService(service); !e.empty()) return e;
     if (!services.insert(service.name()).second)
       return "service " + Quote(service.name()) + " is defined twice";
   }
-  std::set<std::pair<std::string, int>> routes;
+  std::set<std::string> routes;
   for (const auto& route : config.routes()) {
     if (std::string e = ValidateRoute(route); !e.empty()) return e;
-    std::string error;
-    if (!services.count(route.target()) &&
-        !ParseHostPort(route.target(), &error, kDefaultTargetPort)) {
-      return "route " + Quote(route.path()) + " targets " + Quote(route.target()) +
-             ", which is neither a service of this config nor HOST[:PORT]: " + error;
-    }
-    if (!routes.emplace(route.path(), route.match()).second)
-      return std::string(MatchName(route.match())) + " route " + Quote(route.path()) +
-             " is defined twice";
+    if (std::string e = ValidateSplitTargets(route, services); !e.empty()) return e;
+    if (!routes.insert(DescribeRouteMatch(route)).second)
+      return "route " + DescribeRouteMatch(route) + " is defined twice";
+  }
+  std::set<std::string> consumers;
+  std::set<std::string> api_keys;
+  for (const auto& consumer : config.consumers()) {
+    if (std::string e = ValidateConsumer(consumer); !e.empty()) return e;
+    if (!consumers.insert(consumer.name()).second)
+      return "consumer " + Quote(consumer.name()) + " is defined twice";
+    for (const auto& digest : consumer.api_key_sha256())
+      if (!api_keys.insert(digest).second)
+        return "consumer " + Quote(consumer.name()) + " has an api key another consumer has";
   }
   return "";
 }

@@ -42,9 +42,17 @@ std::string ValidateTarget(std::string_view target);
 // A route's max_body_size: 0 (the gateway's --max-body-size) or 1..kMaxBodySizeLimit bytes.
 std::string ValidateMaxBodySize(uint64_t bytes);
 
+// Name, endpoints and policies (common/policy_validation.h).
 std::string ValidateService(const gateway::v1::Service& service);
-std::string ValidateRoute(const gateway::v1::Route& route);  // match must be set
-// A whole snapshot: every service and route valid, names and (path, match) unique.
+// Path, match (must be set), conditions and policies; a split's services are checked against
+// the config's by ValidateSplitTargets (ValidateConfig, or the control plane's store).
+std::string ValidateRoute(const gateway::v1::Route& route);
+// "/api (prefix, host a.example, method GET,POST, header x-v=2)": a route's identity, as
+// messages name it.
+std::string DescribeRouteMatch(const gateway::v1::Route& route);
+// A whole snapshot: every service, route and consumer valid; service and consumer names,
+// route identities (path, match, host, methods, headers) and api keys unique; split services
+// defined.
 std::string ValidateConfig(const gateway::v1::Config& config);
 
 std::string_view MatchName(gateway::v1::MatchKind match);  // "prefix" / "exact" / "unspecified"

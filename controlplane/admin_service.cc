@@ -4,13 +4,19 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/policy_text.h"
 #include "common/validation.h"
 
 namespace gw {
 namespace {
 
-std::string RouteName(const gateway::v1::Route& route) {
-  return route.path() + " (" + std::string(MatchName(route.match())) + ")";
+std::string RouteName(const gateway::v1::Route& route) { return DescribeRouteMatch(route); }
+
+// What the admin API shows of a consumer: an HS256 secret stays in the store and the configs
+// pushed to gateways, never in an answer (the issuer without a public key says it has one).
+gateway::v1::Consumer Redacted(gateway::v1::Consumer consumer) {
+  if (consumer.has_jwt()) consumer.mutable_jwt()->clear_secret();
+  return consumer;
 }
 
 }  // namespace
@@ -72,7 +78,7 @@ AdminService::Reactor* AdminService::UpdateService(Context* context,
                                                    const gateway::v1::UpdateServiceRequest* request,
                                                    gateway::v1::ServiceResponse* response) {
   return OnWorker(context, [this, request, response] {
-    auto result = store_.UpdateService(request->service());
+    auto result = store_.UpdateService(request->service(), request->update_mask());
     if (!result) return ToStatus(result.error());
     Publish(result->snapshot, "service " + result->service.name() + " updated");
     response->set_config_version(result->snapshot->version());
@@ -124,8 +130,8 @@ AdminService::Reactor* AdminService::CreateRoute(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.CreateRoute(request->route());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot,
-            "route " + RouteName(result->route) + " -> " + result->route.target() + " created");
+    Publish(result->snapshot, "route " + RouteName(result->route) + " -> " +
+                                  FormatRouteTargets(result->route) + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
     return grpc::Status::OK;
@@ -138,8 +144,8 @@ AdminService::Reactor* AdminService::UpdateRoute(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.UpdateRoute(request->route(), request->update_mask());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot,
-            "route " + RouteName(result->route) + " -> " + result->route.target() + " updated");
+    Publish(result->snapshot, "route " + RouteName(result->route) + " -> " +
+                                  FormatRouteTargets(result->route) + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
     return grpc::Status::OK;
@@ -180,7 +186,59 @@ AdminService::Reactor* AdminService::DeleteRoute(Context* context,
     std::string what = "route " + request->key().path();
     if (request->key().match() != gateway::v1::MATCH_UNSPECIFIED)
       what += " (" + std::string(MatchName(request->key().match())) + ")";
+    if (!request->key().host().empty()) what += " host " + request->key().host();
     Publish(*result, what + " deleted");
+    response->set_config_version((*result)->version());
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::CreateConsumer(
+    Context* context, const gateway::v1::CreateConsumerRequest* request,
+    gateway::v1::ConsumerResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    const std::vector<std::string> keys(request->api_keys().begin(), request->api_keys().end());
+    auto result = store_.CreateConsumer(request->consumer(), keys);
+    if (!result) return ToStatus(result.error());
+    Publish(result->snapshot, "consumer " + result->consumer.name() + " created");
+    response->set_config_version(result->snapshot->version());
+    *response->mutable_consumer() = Redacted(std::move(result->consumer));
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::GetConsumer(Context* context,
+                                                 const gateway::v1::GetConsumerRequest* request,
+                                                 gateway::v1::ConsumerResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.GetConsumer(request->name());
+    if (!result) return ToStatus(result.error());
+    response->set_config_version(result->config_version);
+    *response->mutable_consumer() = Redacted(std::move(result->consumer));
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::ListConsumers(Context* context,
+                                                   const gateway::v1::ListConsumersRequest*,
+                                                   gateway::v1::ListConsumersResponse* response) {
+  return OnWorker(context, [this, response] {
+    auto result = store_.ListConsumers();
+    if (!result) return ToStatus(result.error());
+    const auto& config = **result;
+    response->set_config_version(config.version());
+    for (const auto& consumer : config.consumers()) *response->add_consumers() = Redacted(consumer);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::DeleteConsumer(
+    Context* context, const gateway::v1::DeleteConsumerRequest* request,
+    gateway::v1::DeleteResponse* response) {
+  return OnWorker(context, [this, request, response] {
+    auto result = store_.DeleteConsumer(request->name());
+    if (!result) return ToStatus(result.error());
+    Publish(*result, "consumer " + request->name() + " deleted");
     response->set_config_version((*result)->version());
     return grpc::Status::OK;
   });

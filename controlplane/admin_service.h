@@ -50,6 +50,15 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   Reactor* DeleteRoute(Context* context, const gateway::v1::DeleteRouteRequest* request,
                        gateway::v1::DeleteResponse* response) override;
 
+  Reactor* CreateConsumer(Context* context, const gateway::v1::CreateConsumerRequest* request,
+                          gateway::v1::ConsumerResponse* response) override;
+  Reactor* GetConsumer(Context* context, const gateway::v1::GetConsumerRequest* request,
+                       gateway::v1::ConsumerResponse* response) override;
+  Reactor* ListConsumers(Context* context, const gateway::v1::ListConsumersRequest* request,
+                         gateway::v1::ListConsumersResponse* response) override;
+  Reactor* DeleteConsumer(Context* context, const gateway::v1::DeleteConsumerRequest* request,
+                          gateway::v1::DeleteResponse* response) override;
+
   Reactor* ListGateways(Context* context, const gateway::v1::ListGatewaysRequest* request,
                         gateway::v1::ListGatewaysResponse* response) override;
   Reactor* GetStatus(Context* context, const gateway::v1::GetStatusRequest* request,

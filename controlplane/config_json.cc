@@ -1,6 +1,7 @@
 #include "controlplane/config_json.h"
 
 #include "common/json.h"
+#include "common/policy_text.h"
 #include "common/validation.h"
 
 namespace gw {
@@ -17,19 +18,49 @@ std::string ConfigToJson(const gateway::v1::Config& config) {
       json.BeginObject().Key("host").String(endpoint.host());
       json.Key("port").Unsigned(endpoint.port()).EndObject();
     }
-    json.EndArray().EndObject();
+    json.EndArray();
+    if (std::string policies = DescribeServicePolicies(service); !policies.empty())
+      json.Key("policies").String(policies);
+    json.EndObject();
   }
   json.EndArray();
   json.Key("routes").BeginArray();
   for (const auto& route : config.routes()) {
     json.BeginObject().Key("path").String(route.path());
     json.Key("match").String(MatchName(route.match()));
+    // Issue 4's fields only when set, as their short spellings (gatewayctl shows them whole).
+    if (!route.host().empty()) json.Key("host").String(route.host());
+    if (!route.methods().empty()) {
+      json.Key("methods").BeginArray();
+      for (const auto& method : route.methods()) json.String(method);
+      json.EndArray();
+    }
+    if (!route.headers().empty()) {
+      json.Key("headers").BeginArray();
+      for (const auto& header : route.headers()) json.String(header.name() + "=" + header.value());
+      json.EndArray();
+    }
     json.Key("target").String(route.target());
+    if (!route.split().empty()) json.Key("split").String(FormatRouteTargets(route));
+    if (std::string policies = DescribeRoutePolicies(route); !policies.empty())
+      json.Key("policies").String(policies);
     // Like protobuf's JSON mapping, only when set: 0 means the gateway's own --max-body-size.
     if (route.max_body_size() != 0) json.Key("max_body_size").Unsigned(route.max_body_size());
     json.Key("version").Unsigned(route.version()).EndObject();
   }
-  json.EndArray().EndObject();
+  json.EndArray();
+  // Consumers only when there are any: names, key counts and issuers, never keys or secrets.
+  if (!config.consumers().empty()) {
+    json.Key("consumers").BeginArray();
+    for (const auto& consumer : config.consumers()) {
+      json.BeginObject().Key("name").String(consumer.name());
+      json.Key("api_keys").Unsigned(static_cast<uint64_t>(consumer.api_key_sha256_size()));
+      if (consumer.has_jwt()) json.Key("jwt_issuer").String(consumer.jwt().issuer());
+      json.Key("version").Unsigned(consumer.version()).EndObject();
+    }
+    json.EndArray();
+  }
+  json.EndObject();
   return json.str();
 }
 

@@ -1,6 +1,9 @@
 // The JSON form of a config snapshot, served by the control plane's admin page at /config:
-// {"version":N,"services":[{"name","version","endpoints":[{"host","port"}]}],
-//  "routes":[{"path","match":"prefix"|"exact","target","version"}]}
+// {"version":N,"services":[{"name","version","endpoints":[{"host","port"}],"policies"?}],
+//  "routes":[{"path","match":"prefix"|"exact","host"?,"methods"?,"headers"?,"target","split"?,
+//             "policies"?,"max_body_size"?,"version"}],
+//  "consumers"?:[{"name","api_keys":N,"jwt_issuer"?,"version"}]}
+// Fields marked ? appear only when set; "policies" is the short spelling of policy_text.h.
 #pragma once
 
 #include <string>

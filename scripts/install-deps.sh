@@ -10,6 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libsqlite3-dev libcli11-dev
+  libssl-dev  # common/jwt, common/api_key: OpenSSL libcrypto
   libgtest-dev libgmock-dev python3
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes (compiler-rt)
 )

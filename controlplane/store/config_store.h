@@ -1,4 +1,5 @@
-// ConfigStore: the control plane's source of truth, the routes and services in one SQLite file.
+// ConfigStore: the control plane's source of truth, the routes, services and consumers in one
+// SQLite file.
 //
 // Owned by the control plane and used from ONE thread (the StoreWorker). Every write is one
 // `BEGIN IMMEDIATE` transaction: the input is validated before anything is touched, existence
@@ -6,12 +7,17 @@
 // history row is added; then it commits and answers with the new full snapshot, which the caller
 // publishes. A refused write changes nothing, version included.
 //
-// An update that changes nothing (same endpoints; same target and body limit) is accepted as a
-// no-op: it does not bump the version, and it answers with the current snapshot.
+// Inputs are put in canonical form first (CanonicalizeRoute/CanonicalizeService: methods
+// upper-case and sorted, header names lower-case, defaults of a policy filled in), so equal
+// things compare equal. An update that changes nothing is accepted as a no-op: it does not bump
+// the version, and it answers with the current snapshot.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,10 +28,11 @@
 
 namespace gw {
 
-// A published snapshot: services sorted by name, routes by (path, match). Immutable.
+// A published snapshot: services and consumers sorted by name, routes by (path, match, host,
+// methods, headers). Immutable.
 using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
 
-inline constexpr int kConfigSchemaVersion = 2;  // PRAGMA user_version after migration
+inline constexpr int kConfigSchemaVersion = 3;  // PRAGMA user_version after migration
 
 struct ServiceWrite {
   gateway::v1::Service service;  // as stored, version set
@@ -35,6 +42,16 @@ struct ServiceWrite {
 struct RouteWrite {
   gateway::v1::Route route;  // as stored, match and version set
   ConfigPtr snapshot;
+};
+
+struct ConsumerWrite {
+  gateway::v1::Consumer consumer;  // as stored: api key digests, never keys
+  ConfigPtr snapshot;
+};
+
+struct ConsumerRead {
+  gateway::v1::Consumer consumer;
+  uint64_t config_version = 0;
 };
 
 struct ServiceRead {
@@ -54,25 +71,39 @@ class ConfigStore {
   static std::unique_ptr<ConfigStore> Open(const std::string& path);
 
   StoreResult<ServiceWrite> CreateService(const gateway::v1::Service& service);
-  // Replaces the endpoint list of an existing service.
-  StoreResult<ServiceWrite> UpdateService(const gateway::v1::Service& service);
+  // Changes the fields `mask` names ("endpoints", "lb", "health_check", "health_check.path",
+  // ...) of service `service.name` to their values in `service`; an empty mask names the
+  // endpoints (clients from before update_mask). See UpdateServiceRequest.
+  StoreResult<ServiceWrite> UpdateService(
+      const gateway::v1::Service& service,
+      const google::protobuf::FieldMask& mask = google::protobuf::FieldMask());
   StoreResult<ServiceRead> GetService(std::string_view name);
   StoreResult<ConfigPtr> ListServices();  // the snapshot; its services are the list
-  // Refused with kFailedPrecondition while a route targets the service.
+  // Refused with kFailedPrecondition while a route targets the service, alone or in a split.
   StoreResult<ConfigPtr> DeleteService(std::string_view name);
 
-  // route.match must be MATCH_PREFIX or MATCH_EXACT.
+  // route.match must be MATCH_PREFIX or MATCH_EXACT. A route's identity is (path, match, host,
+  // methods, headers); a split's bare names must be services.
   StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route);
-  // Changes the fields `mask` names ("target", "max_body_size") of the route (route.path,
-  // route.match; MATCH_UNSPECIFIED means the only route with that path) to their values in
-  // `route`; the others keep theirs. An empty mask names the fields set in `route` (what clients
-  // from before update_mask send: the target). See UpdateRouteRequest in proto/gateway.proto.
+  // Changes the policy fields `mask` names ("target", "split", "max_body_size", "rate_limit",
+  // "rate_limit.burst", "cors", ...) of the route `route`'s match names (see RouteKey, and
+  // FindRoute below) to their values in `route`; the others keep theirs. "target" and "split"
+  // replace each other. An empty mask names the target and max_body_size when set (what clients
+  // from before update_mask send). See UpdateRouteRequest in proto/gateway.proto.
   StoreResult<RouteWrite> UpdateRoute(
       const gateway::v1::Route& route,
       const google::protobuf::FieldMask& mask = google::protobuf::FieldMask());
   StoreResult<RouteRead> GetRoute(const gateway::v1::RouteKey& key);
   StoreResult<ConfigPtr> ListRoutes();  // the snapshot; its routes are the list
   StoreResult<ConfigPtr> DeleteRoute(const gateway::v1::RouteKey& key);
+
+  // `api_keys` in clear are checked and stored as SHA-256 digests only.
+  StoreResult<ConsumerWrite> CreateConsumer(const gateway::v1::Consumer& consumer,
+                                            const std::vector<std::string>& api_keys);
+  StoreResult<ConsumerRead> GetConsumer(std::string_view name);
+  StoreResult<ConfigPtr> ListConsumers();  // the snapshot; its consumers are the list
+  // Allowed while routes require auth: they then refuse that consumer's credentials.
+  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name);
 
   // The whole current config, as published.
   StoreResult<ConfigPtr> LoadSnapshot();
@@ -86,8 +117,17 @@ class ConfigStore {
   StoreResult<ConfigPtr> ReadSnapshot();
   // The snapshot a write produces, read inside its transaction, then the commit.
   StoreResult<ConfigPtr> CommitWithSnapshot(Transaction& tx);
-  StoreResult<gateway::v1::Route> FindRoute(std::string_view path, gateway::v1::MatchKind match);
+  // The route a key names: the one with exactly the key's conditions (and kind, unless
+  // MATCH_UNSPECIFIED); else the only one that has them all; else kNotFound, or
+  // kFailedPrecondition naming the candidates. `key` is canonical.
+  StoreResult<gateway::v1::Route> FindRoute(const gateway::v1::RouteKey& key);
   StoreResult<bool> ServiceExists(std::string_view name);
+  StoreResult<std::set<std::string, std::less<>>> ServiceNames();
+  // A split's bare names must be registered services.
+  std::optional<StoreError> CheckRouteAgainstServices(const gateway::v1::Route& route);
+  std::optional<StoreError> WriteEndpoints(const gateway::v1::Service& service);
+  // Every consumer sorted by name, or only `only` when not empty.
+  StoreResult<std::vector<gateway::v1::Consumer>> ReadConsumers(std::string_view only);
   StoreError Internal(std::string_view what, const std::string& detail) const;
 
   std::unique_ptr<Database> db_;

@@ -64,6 +64,17 @@ Statement& Statement::Bind(int index, std::string_view text) {
   return *this;
 }
 
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  // A zero-length blob still needs a non-null pointer, or SQLite binds NULL.
+  static constexpr char kEmpty = 0;
+  if (stmt_ && sqlite3_bind_blob(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(),
+                                 static_cast<int>(bytes.size()), SQLITE_TRANSIENT) != SQLITE_OK) {
+    bind_ok_ = false;
+    error_ = db_.ErrorMessage();
+  }
+  return *this;
+}
+
 Statement& Statement::Bind(int index, int64_t value) {
   if (stmt_ && sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) {
     bind_ok_ = false;
@@ -91,6 +102,14 @@ std::string Statement::ColumnText(int column) const {
   if (!text) return {};
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
+
+std::string Statement::ColumnBlob(int column) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  if (!bytes) return {};
+  return std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+int Statement::ColumnCount() const { return stmt_ ? sqlite3_column_count(stmt_) : 0; }
 
 int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
 

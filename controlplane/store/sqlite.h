@@ -57,6 +57,8 @@ class Statement {
 
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, int64_t value);
+  // Bytes stored as a BLOB (e.g. a serialized message), never as text.
+  Statement& BindBlob(int index, std::string_view bytes);
 
   // SQLITE_ROW, SQLITE_DONE or an error code (then error() holds the message).
   int Step();
@@ -65,6 +67,8 @@ class Statement {
 
   std::string ColumnText(int column) const;
   int64_t ColumnInt(int column) const;
+  std::string ColumnBlob(int column) const;
+  int ColumnCount() const;
 
  private:
   Database& db_;

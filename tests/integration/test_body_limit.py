@@ -286,11 +286,12 @@ class BodyLimitTest(harness.SharedClusterTestCase):
     def test_route_list_and_get_show_the_limits(self):
         table = self.ctl.ok("route", "list")
         header = table.splitlines()[0].split()
-        self.assertEqual(header, ["PATH", "MATCH", "TARGET", "MAX", "BODY", "VERSION"])
+        self.assertEqual(header, ["PATH", "MATCH", "CONDITIONS", "TARGET", "MAX", "BODY",
+                                  "POLICIES", "VERSION"])
         rows = {line.split()[0]: line.split() for line in table.splitlines()[1:]}
-        self.assertEqual(rows["/big"][3], "8k")
-        self.assertEqual(rows["/small"][3], "512")
-        self.assertEqual(rows["/plain"][3], "default")
+        self.assertEqual(rows["/big"][4], "8k")
+        self.assertEqual(rows["/small"][4], "512")
+        self.assertEqual(rows["/plain"][4], "default")
         routes = {r["path"]: r for r in self.ctl.json("route", "list")}
         self.assertEqual(routes["/big"]["max_body_size"], 8192)
         self.assertNotIn("max_body_size", routes["/plain"])

@@ -125,7 +125,7 @@ TEST(ParseCommandLine, RouteUpdateChangesWhatIsGiven) {
   EXPECT_FALSE(target.max_body_size);  // kept
 
   EXPECT_EQ(UsageError({"route", "update", "/upload"}),
-            "gatewayctl: nothing to update: give a new TARGET or --max-body-size; see "
+            "gatewayctl: nothing to update: give a new TARGET, a policy flag or --reset; see "
             "'gatewayctl route update --help'");
   EXPECT_NE(UsageError({"route", "update", "/upload", "--max-body-size"}).find("needs a value"),
             std::string::npos);
@@ -151,7 +151,11 @@ TEST(ParseCommandLine, GlobalOptionsBeforeOrAfterTheCommand) {
   Command command = Parse(
       {"route", "add", "/a", "b", "--server", "10.0.0.1:7000", "--timeout", "250ms", "--exact"});
   EXPECT_EQ(command.server, "10.0.0.1:7000");
-  EXPECT_EQ(command.timeout, std::chrono::milliseconds(250));
+  // After `route add|update`, --timeout is the route's upstream timeout, not the call's.
+  EXPECT_EQ(command.timeout, kDefaultTimeout);
+  EXPECT_EQ(command.route_timeout, "250ms");
+  EXPECT_EQ(Parse({"--timeout", "250ms", "route", "add", "/a", "b"}).timeout,
+            std::chrono::milliseconds(250));
   EXPECT_EQ(command.match, MATCH_EXACT);
   EXPECT_EQ(Parse({"--timeout", "1m", "status"}).timeout, std::chrono::minutes(1));
 }
@@ -202,8 +206,7 @@ TEST(ParseCommandLine, MissingCommandsAndArguments) {
   EXPECT_NE(UsageError({"route", "get"}).find("PATH is required"), std::string::npos);
   EXPECT_NE(UsageError({"service", "get"}).find("NAME is required"), std::string::npos);
   EXPECT_NE(UsageError({"service", "add", "x"}).find("--endpoint is required"), std::string::npos);
-  EXPECT_NE(UsageError({"service", "update", "x"}).find("--endpoint is required"),
-            std::string::npos);
+  EXPECT_NE(UsageError({"service", "update", "x"}).find("nothing to update"), std::string::npos);
   EXPECT_NE(UsageError({"status", "--server"}).find("--server needs a value"), std::string::npos);
   EXPECT_NE(UsageError({"route", "list", "-o"}).find("needs a value"), std::string::npos);
   // One --endpoint takes one value; a second needs its own flag (or a comma).

@@ -10,8 +10,10 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <fstream>
 
 #include "gateway.grpc.pb.h"
+#include "tests/unit/support/temp_dir.h"
 
 namespace gw::cli {
 namespace {
@@ -124,6 +126,23 @@ class FakeAdmin final : public AdminService::Service {
                              DeleteResponse* response) override {
     return Answer([&] { response->set_config_version(9); });
   }
+  grpc::Status CreateConsumer(grpc::ServerContext*,
+                              const gateway::v1::CreateConsumerRequest* request,
+                              gateway::v1::ConsumerResponse* response) override {
+    return Answer([&] {
+      create_consumer_ = *request;
+      *response->mutable_consumer() = request->consumer();
+      for (int i = 0; i < request->api_keys_size(); ++i)
+        response->mutable_consumer()->add_api_key_sha256(std::string(64, 'a'));
+      response->mutable_consumer()->mutable_jwt()->clear_secret();  // as the control plane does
+      response->mutable_consumer()->set_version(9);
+      response->set_config_version(9);
+    });
+  }
+  gateway::v1::CreateConsumerRequest last_create_consumer() {
+    std::lock_guard lock(mu_);
+    return create_consumer_;
+  }
   grpc::Status CreateRoute(grpc::ServerContext*, const CreateRouteRequest* request,
                            RouteResponse* response) override {
     return Answer([&] {
@@ -218,6 +237,7 @@ class FakeAdmin final : public AdminService::Service {
   std::chrono::milliseconds delay_{0};
   int calls_ = 0;
   CreateServiceRequest create_service_;
+  gateway::v1::CreateConsumerRequest create_consumer_;
   CreateRouteRequest create_route_;
   UpdateRouteRequest update_route_;
   DeleteRouteRequest delete_route_;
@@ -357,8 +377,8 @@ TEST_F(GatewayctlTest, RouteKeysCarryTheChosenMatch) {
   EXPECT_EQ(admin_.last_get_route().key().path(), "/api");
   EXPECT_EQ(admin_.last_get_route().key().match(), MATCH_EXACT);
   EXPECT_EQ(r.out,
-            "PATH  MATCH  TARGET     MAX BODY  VERSION\n"
-            "/api  exact  order-svc  default   4\n");
+            "PATH  MATCH  CONDITIONS  TARGET     MAX BODY  POLICIES  VERSION\n"
+            "/api  exact  -           order-svc  default   -         4\n");
 
   r = Run({"route", "delete", "/api", "--prefix"});
   EXPECT_EQ(r.exit, 0) << r.err;
@@ -375,8 +395,8 @@ TEST_F(GatewayctlTest, Lists) {
   Result r = Run({"route", "list"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
-            "PATH  MATCH   TARGET     MAX BODY  VERSION\n"
-            "/api  prefix  order-svc  default   3\n");
+            "PATH  MATCH   CONDITIONS  TARGET     MAX BODY  POLICIES  VERSION\n"
+            "/api  prefix  -           order-svc  default   -         3\n");
   r = Run({"service", "list", "-o", "json"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out, R"([{"name":"order-svc","endpoints":["127.0.0.1:9101"],"version":1}])"
@@ -418,8 +438,8 @@ TEST_F(GatewayctlTest, ServiceCommands) {
   r = Run({"service", "get", "order-svc"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
-            "NAME       ENDPOINTS       VERSION\n"
-            "order-svc  127.0.0.1:9101  1\n");
+            "NAME       ENDPOINTS       POLICIES  VERSION\n"
+            "order-svc  127.0.0.1:9101  -         1\n");
 
   r = Run({"service", "delete", "order-svc"});
   EXPECT_EQ(r.exit, 0) << r.err;
@@ -499,6 +519,42 @@ TEST_F(GatewayctlTest, ServerFromEnvironment) {
   const int exit = RunGatewayctl({"-o", "json", "status"}, address_, out, err);
   EXPECT_EQ(exit, 0) << err.str();
   EXPECT_EQ(admin_.calls(), 1);
+}
+
+TEST_F(GatewayctlTest, ConsumerAddSendsKeysOnceAndNeverPrintsThem) {
+  const Result r = Run({"consumer", "add", "alice", "--api-key", "alice-key-0123456789",
+                        "--jwt-issuer", "iss", "--jwt-secret", "0123456789abcdef0123456789abcdef"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  const auto sent = admin_.last_create_consumer();
+  ASSERT_EQ(sent.api_keys_size(), 1);
+  EXPECT_EQ(sent.api_keys(0), "alice-key-0123456789");
+  EXPECT_EQ(sent.consumer().jwt().secret(), "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(r.out, "consumer alice (1 api key, jwt iss (HS256)) created at version 9\n");
+  EXPECT_EQ(r.out.find("alice-key"), std::string::npos);
+}
+
+TEST_F(GatewayctlTest, ConsumerAddChecksThePublicKeyFileBeforeCalling) {
+  const int calls = admin_.calls();
+  Result r = Run({"consumer", "add", "bob", "--jwt-issuer", "iss", "--jwt-public-key",
+                  "/nonexistent/bob.pem"});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.err, "gatewayctl: bad --jwt-public-key: cannot read /nonexistent/bob.pem\n");
+  testing::TempDir dir;
+  const std::string path = dir.File("garbage.pem");
+  std::ofstream(path) << "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n";
+  r = Run({"consumer", "add", "bob", "--jwt-issuer", "iss", "--jwt-public-key", path});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_NE(r.err.find("bad --jwt-public-key " + path + ": "), std::string::npos) << r.err;
+  EXPECT_EQ(admin_.calls(), calls);  // nothing was sent
+}
+
+TEST_F(GatewayctlTest, RoutePolicyValuesAreCheckedBeforeCalling) {
+  const int calls = admin_.calls();
+  const Result r = Run({"route", "add", "/api", "pay", "--timeout", "5x"});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.err,
+            "gatewayctl: bad --timeout: invalid duration '5x' (write e.g. 250ms, 2s, 1m, 1h)\n");
+  EXPECT_EQ(admin_.calls(), calls);
 }
 
 }  // namespace

@@ -78,11 +78,12 @@ TEST(OneLine, FlattensAndTrims) {
 
 TEST(RenderRoutes, Table) {
   EXPECT_EQ(RenderRoutes(SomeRoutes(), OutputFormat::kTable),
-            "PATH          MATCH   TARGET         MAX BODY  VERSION\n"
-            "/api          prefix  order-svc      default   3\n"
-            "/api/payment  prefix  payment-svc    10m       7\n"
-            "/health       exact   10.0.0.5:8080  1536      12\n");
-  EXPECT_EQ(RenderRoutes({}, OutputFormat::kTable), "PATH  MATCH  TARGET  MAX BODY  VERSION\n");
+            "PATH          MATCH   CONDITIONS  TARGET         MAX BODY  POLICIES  VERSION\n"
+            "/api          prefix  -           order-svc      default   -         3\n"
+            "/api/payment  prefix  -           payment-svc    10m       -         7\n"
+            "/health       exact   -           10.0.0.5:8080  1536      -         12\n");
+  EXPECT_EQ(RenderRoutes({}, OutputFormat::kTable),
+            "PATH  MATCH  CONDITIONS  TARGET  MAX BODY  POLICIES  VERSION\n");
 }
 
 TEST(RenderRoutes, Json) {
@@ -102,8 +103,8 @@ TEST(RenderRoute, OneRowOrOneObject) {
             R"({"path":"/a\"b","match":"exact","target":"t\\u","version":1})"
             "\n");
   EXPECT_EQ(RenderRoute(route, OutputFormat::kTable),
-            "PATH  MATCH  TARGET  MAX BODY  VERSION\n"
-            "/a\"b  exact  t\\u     default   1\n");
+            "PATH  MATCH  CONDITIONS  TARGET  MAX BODY  POLICIES  VERSION\n"
+            "/a\"b  exact  -           t\\u     default   -         1\n");
 }
 
 TEST(RenderServices, TableAndJson) {
@@ -111,9 +112,9 @@ TEST(RenderServices, TableAndJson) {
   *services.Add() = MakeService("order-svc", {{"127.0.0.1", 9101}, {"::1", 9103}}, 1);
   *services.Add() = MakeService("payment-svc", {{"pay.internal", 80}}, 2);
   EXPECT_EQ(RenderServices(services, OutputFormat::kTable),
-            "NAME         ENDPOINTS                  VERSION\n"
-            "order-svc    127.0.0.1:9101,[::1]:9103  1\n"
-            "payment-svc  pay.internal:80            2\n");
+            "NAME         ENDPOINTS                  POLICIES  VERSION\n"
+            "order-svc    127.0.0.1:9101,[::1]:9103  -         1\n"
+            "payment-svc  pay.internal:80            -         2\n");
   EXPECT_EQ(RenderServices(services, OutputFormat::kJson),
             R"([{"name":"order-svc","endpoints":["127.0.0.1:9101","[::1]:9103"],"version":1},)"
             R"({"name":"payment-svc","endpoints":["pay.internal:80"],"version":2}])"
@@ -122,8 +123,8 @@ TEST(RenderServices, TableAndJson) {
             R"({"name":"payment-svc","endpoints":["pay.internal:80"],"version":2})"
             "\n");
   EXPECT_EQ(RenderService(services[1], OutputFormat::kTable),
-            "NAME         ENDPOINTS        VERSION\n"
-            "payment-svc  pay.internal:80  2\n");
+            "NAME         ENDPOINTS        POLICIES  VERSION\n"
+            "payment-svc  pay.internal:80  -         2\n");
 }
 
 TEST(RenderGateways, TableShowsAckedVersionConnectedAndOneLineError) {

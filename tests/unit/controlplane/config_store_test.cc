@@ -540,14 +540,14 @@ std::vector<Refusal> Refusals() {
       {"BodyLimitHuge", kInvalid, "larger than a route may allow",
        create_route(WithBodyLimit(MakeRoute("/new", "order-svc"), UINT64_MAX))},
       {"UpdateBodyLimitOverOneTebibyte", kInvalid,
-       "route /api: max body size 2199023255552 bytes (2048g) is larger than a route may allow",
+       "route '/api': max body size 2199023255552 bytes (2048g) is larger than a route may allow",
        [](ConfigStore& s) {
          return ErrorOf(s.UpdateRoute(
              WithBodyLimit(MakeRoute("/api", "", MATCH_UNSPECIFIED), uint64_t{2048} << 30),
              Mask({"max_body_size"})));
        }},
       {"UpdateUnknownField", kInvalid,
-       "route field 'path' cannot be updated (updatable: target, max_body_size)",
+       "route field 'path' cannot be updated (updatable: target, split, max_body_size,",
        [](ConfigStore& s) {
          return ErrorOf(
              s.UpdateRoute(MakeRoute("/api", "payment-svc", MATCH_UNSPECIFIED), Mask({"path"})));

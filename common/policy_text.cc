@@ -1,0 +1,131 @@
+#include "common/policy_text.h"
+
+#include <chrono>
+
+#include "common/duration.h"
+
+namespace gw {
+namespace {
+
+std::string Ms(uint64_t ms) {
+  return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+}
+
+void Append(std::string& out, const std::string& item) {
+  if (!out.empty()) out += ' ';
+  out += item;
+}
+
+}  // namespace
+
+std::string FormatRouteTargets(const gateway::v1::Route& route) {
+  if (route.split().empty()) return route.target();
+  std::string out;
+  for (const auto& target : route.split()) {
+    if (!out.empty()) out += ',';
+    out += target.target() + "=" + std::to_string(target.weight());
+  }
+  return out;
+}
+
+std::string FormatRateLimit(const gateway::v1::RateLimit& limit) {
+  std::string out = std::to_string(limit.requests()) + "/";
+  switch (limit.period_seconds()) {
+    case 1:
+      out += "s";
+      break;
+    case 60:
+      out += "m";
+      break;
+    case 3600:
+      out += "h";
+      break;
+    default:
+      out += std::to_string(limit.period_seconds()) + "s";
+  }
+  if (limit.burst() != 0) out += " burst " + std::to_string(limit.burst());
+  if (!limit.key().empty() && limit.key() != "ip") out += " by " + limit.key();
+  return out;
+}
+
+std::string_view AuthName(gateway::v1::AuthKind auth) {
+  switch (auth) {
+    case gateway::v1::AUTH_API_KEY:
+      return "api-key";
+    case gateway::v1::AUTH_JWT:
+      return "jwt";
+    default:
+      return "none";
+  }
+}
+
+std::string_view LoadBalancingName(gateway::v1::LoadBalancing lb) {
+  switch (lb) {
+    case gateway::v1::LB_LEAST_REQUEST:
+      return "least_request";
+    case gateway::v1::LB_RANDOM:
+      return "random";
+    case gateway::v1::LB_RING_HASH:
+      return "ring_hash";
+    default:
+      return "round_robin";
+  }
+}
+
+std::string DescribeRoutePolicies(const gateway::v1::Route& route) {
+  std::string out;
+  if (route.auth() != gateway::v1::AUTH_NONE)
+    Append(out, "auth=" + std::string(AuthName(route.auth())));
+  if (route.has_rate_limit()) {
+    const auto& limit = route.rate_limit();
+    gateway::v1::RateLimit rate;
+    rate.set_requests(limit.requests());
+    rate.set_period_seconds(limit.period_seconds());
+    Append(out, "rl=" + FormatRateLimit(rate));
+    if (limit.burst() != 0) Append(out, "burst=" + std::to_string(limit.burst()));
+    if (!limit.key().empty() && limit.key() != "ip") Append(out, "rl-by=" + limit.key());
+  }
+  if (route.retries() != 0) Append(out, "retries=" + std::to_string(route.retries()));
+  if (route.timeout_ms() != 0) Append(out, "timeout=" + Ms(route.timeout_ms()));
+  if (route.strip_prefix()) Append(out, "strip-prefix");
+  if (!route.rewrite_prefix().empty()) Append(out, "rewrite=" + route.rewrite_prefix());
+  if (!route.set_request_headers().empty())
+    Append(out, "set-req=" + std::to_string(route.set_request_headers_size()));
+  if (!route.remove_request_headers().empty())
+    Append(out, "rm-req=" + std::to_string(route.remove_request_headers_size()));
+  if (!route.set_response_headers().empty())
+    Append(out, "set-resp=" + std::to_string(route.set_response_headers_size()));
+  if (!route.remove_response_headers().empty())
+    Append(out, "rm-resp=" + std::to_string(route.remove_response_headers_size()));
+  if (route.has_cors()) {
+    std::string origins;
+    for (const auto& origin : route.cors().origins())
+      origins += (origins.empty() ? "" : ",") + origin;
+    Append(out, "cors=" + origins);
+  }
+  return out;
+}
+
+std::string DescribeServicePolicies(const gateway::v1::Service& service) {
+  std::string out;
+  if (service.lb() != gateway::v1::LB_ROUND_ROBIN || !service.hash_header().empty()) {
+    std::string lb = "lb=" + std::string(LoadBalancingName(service.lb()));
+    if (!service.hash_header().empty()) lb += "(" + service.hash_header() + ")";
+    Append(out, lb);
+  }
+  if (service.has_health_check())
+    Append(out, "health=" + service.health_check().path() + "/" +
+                    Ms(service.health_check().interval_ms()));
+  if (service.eject_after() != 0)
+    Append(out,
+           "eject=" + std::to_string(service.eject_after()) + "/" + Ms(service.eject_for_ms()));
+  if (service.max_connections() != 0)
+    Append(out, "max-conn=" + std::to_string(service.max_connections()));
+  if (service.max_pending() != 0)
+    Append(out, "max-pending=" + std::to_string(service.max_pending()));
+  if (service.connect_timeout_ms() != 0)
+    Append(out, "connect-timeout=" + Ms(service.connect_timeout_ms()));
+  return out;
+}
+
+}  // namespace gw

@@ -1,0 +1,327 @@
+// gatewayctl's issue-4 flags, from the command line to the request: what each flag sets, which
+// update-mask paths an update sends, --reset, and the values refused before any call.
+#include "cli/policy_flags.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "cli/command_line.h"
+#include "cli/output.h"
+
+namespace gw::cli {
+namespace {
+
+using gateway::v1::Route;
+using gateway::v1::Service;
+
+Command Parse(const std::vector<std::string>& args) {
+  const CommandLine line = ParseCommandLine(args, std::nullopt);
+  EXPECT_EQ(line.outcome, CommandLine::Outcome::kRun) << line.text;
+  return line.command;
+}
+
+std::string UsageError(const std::vector<std::string>& args) {
+  const CommandLine line = ParseCommandLine(args, std::nullopt);
+  EXPECT_EQ(line.outcome, CommandLine::Outcome::kUsageError);
+  return line.text;
+}
+
+std::vector<std::string> Paths(const google::protobuf::FieldMask& mask) {
+  std::vector<std::string> paths(mask.paths().begin(), mask.paths().end());
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+TEST(RouteFlags, AddSetsEveryPolicy) {
+  const Command command = Parse({"route",
+                                 "add",
+                                 "/api",
+                                 "pay=90",
+                                 "pay-v2=10",
+                                 "--host",
+                                 "*.example.com",
+                                 "--method",
+                                 "GET",
+                                 "--method",
+                                 "post",
+                                 "--header",
+                                 "X-Version=2",
+                                 "--strip-prefix",
+                                 "--set-request-header",
+                                 "X-Env=prod",
+                                 "--remove-request-header",
+                                 "Cookie",
+                                 "--set-response-header",
+                                 "Cache-Control=no-store",
+                                 "--remove-response-header",
+                                 "Server",
+                                 "--timeout",
+                                 "2s",
+                                 "--retries",
+                                 "2",
+                                 "--rate-limit",
+                                 "100/m",
+                                 "--burst",
+                                 "20",
+                                 "--rate-limit-by",
+                                 "header:x-user",
+                                 "--auth",
+                                 "api-key",
+                                 "--cors-origin",
+                                 "https://a.example",
+                                 "--cors-origin",
+                                 "http://b.example:8080",
+                                 "--cors-methods",
+                                 "GET,POST",
+                                 "--cors-headers",
+                                 "X-A,X-B",
+                                 "--cors-max-age",
+                                 "10m",
+                                 "--max-body-size",
+                                 "1k"});
+  Route route;
+  ASSERT_EQ(BuildRouteMatch(command, &route), "");
+  ASSERT_EQ(BuildRoutePolicies(command, &route, nullptr), "");
+  EXPECT_EQ(route.match(), gateway::v1::MATCH_PREFIX);
+  EXPECT_EQ(route.host(), "*.example.com");
+  ASSERT_EQ(route.methods_size(), 2);
+  EXPECT_EQ(route.headers(0).name(), "X-Version");
+  EXPECT_EQ(route.headers(0).value(), "2");
+  EXPECT_EQ(route.target(), "");
+  ASSERT_EQ(route.split_size(), 2);
+  EXPECT_EQ(route.split(1).target(), "pay-v2");
+  EXPECT_EQ(route.split(1).weight(), 10u);
+  EXPECT_TRUE(route.strip_prefix());
+  EXPECT_EQ(route.set_request_headers(0).value(), "prod");
+  EXPECT_EQ(route.remove_request_headers(0), "Cookie");
+  EXPECT_EQ(route.set_response_headers(0).name(), "Cache-Control");
+  EXPECT_EQ(route.remove_response_headers(0), "Server");
+  EXPECT_EQ(route.timeout_ms(), 2000u);
+  EXPECT_EQ(route.retries(), 2u);
+  EXPECT_EQ(route.rate_limit().requests(), 100u);
+  EXPECT_EQ(route.rate_limit().period_seconds(), 60u);
+  EXPECT_EQ(route.rate_limit().burst(), 20u);
+  EXPECT_EQ(route.rate_limit().key(), "header:x-user");
+  EXPECT_EQ(route.auth(), gateway::v1::AUTH_API_KEY);
+  EXPECT_EQ(route.cors().origins_size(), 2);
+  EXPECT_EQ(route.cors().methods_size(), 2);
+  EXPECT_EQ(route.cors().headers(1), "X-B");
+  EXPECT_EQ(route.cors().max_age_seconds(), 600u);
+  EXPECT_EQ(route.max_body_size(), 1024u);
+  EXPECT_EQ(command.timeout, kDefaultTimeout);  // --timeout after `route add` is the route's
+}
+
+TEST(RouteFlags, LoneTargetAndDefaultWeight) {
+  Route one;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "pay"}), &one, nullptr), "");
+  EXPECT_EQ(one.target(), "pay");
+  Route weighted;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "pay=5"}), &weighted, nullptr), "");
+  EXPECT_EQ(weighted.target(), "pay");
+  Route split;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "pay", "pay-v2=10"}), &split, nullptr),
+            "");
+  ASSERT_EQ(split.split_size(), 2);
+  EXPECT_EQ(split.split(0).weight(), 100u);  // a lone TARGET means weight 100
+}
+
+TEST(RouteFlags, UpdateNamesWhatIsGivenAndResets) {
+  const Command command =
+      Parse({"route", "update", "/api", "--host", "a.example", "--burst", "5", "--retries", "1",
+             "--cors-origin", "*", "--reset", "timeout", "--reset", "rate-limit-by,auth"});
+  Route route;
+  google::protobuf::FieldMask mask;
+  ASSERT_EQ(BuildRouteMatch(command, &route), "");
+  ASSERT_EQ(BuildRoutePolicies(command, &route, &mask), "");
+  EXPECT_EQ(route.host(), "a.example");  // names the route
+  EXPECT_EQ(Paths(mask), (std::vector<std::string>{"auth", "cors.origins", "rate_limit.burst",
+                                                   "rate_limit.key", "retries", "timeout_ms"}));
+  EXPECT_EQ(route.rate_limit().key(), "");  // reset: the zero value, then the default "ip"
+
+  google::protobuf::FieldMask split_mask;
+  Route split;
+  ASSERT_EQ(
+      BuildRoutePolicies(Parse({"route", "update", "/api", "a=1", "b=2"}), &split, &split_mask),
+      "");
+  EXPECT_EQ(Paths(split_mask), std::vector<std::string>{"split"});
+  google::protobuf::FieldMask rate_mask;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "update", "/api", "--rate-limit", "5/h"}), &split,
+                               &rate_mask),
+            "");
+  EXPECT_EQ(Paths(rate_mask),
+            (std::vector<std::string>{"rate_limit.period_seconds", "rate_limit.requests"}));
+}
+
+TEST(RouteFlags, BadValuesAreRefusedBeforeAnyCall) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--timeout", "5x"}, "bad --timeout: invalid duration '5x'"},
+      {{"--retries", "two"}, "bad --retries: 'two' is not a whole number"},
+      {{"--rate-limit", "100"}, "bad --rate-limit: '100' is not N/s, N/m or N/h"},
+      {{"--rate-limit", "100/d"}, "is not N/s, N/m or N/h"},
+      {{"--rate-limit", "x/s"}, "bad --rate-limit: 'x' is not a whole number"},
+      {{"--auth", "basic"}, "bad --auth: 'basic' is not api-key, jwt or none"},
+      {{"--header", "novalue"}, "bad --header: 'novalue' is not NAME=VALUE"},
+      {{"--set-request-header", "=x"}, "is not NAME=VALUE"},
+      {{"--cors-max-age", "1500ms"}, "is not whole seconds"},
+      {{"--max-body-size", "lots"}, "bad --max-body-size"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {"route", "add", "/api", "pay"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const Command command = Parse(args);
+    Route route;
+    std::string error = BuildRouteMatch(command, &route);
+    if (error.empty()) error = BuildRoutePolicies(command, &route, nullptr);
+    EXPECT_NE(error.find(message), std::string::npos) << flags[0] << ": " << error;
+  }
+  Route weight;
+  EXPECT_NE(BuildRoutePolicies(Parse({"route", "add", "/a", "a=x", "b"}), &weight, nullptr)
+                .find("is not a whole number"),
+            std::string::npos);
+}
+
+TEST(RouteFlags, UsageErrors) {
+  EXPECT_NE(UsageError({"route", "update", "/a", "--reset", "nope"})
+                .find("--reset 'nope' is not a route field"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"route", "update", "/a", "--host", "x.example"}).find("nothing to update"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"route", "get", "/a", "--retries", "1"}).find("unknown flag '--retries'"),
+            std::string::npos);
+  EXPECT_EQ(Parse({"route", "delete", "/a", "--method", "GET,POST"}).methods.size(), 2u);
+}
+
+TEST(ServiceFlags, AddAndUpdate) {
+  const Command add = Parse({"service",     "add",
+                             "pay",         "--endpoint",
+                             "127.0.0.1:1", "--lb",
+                             "ring_hash",   "--hash-header",
+                             "x-user",      "--health-path",
+                             "/healthz",    "--health-interval",
+                             "500ms",       "--unhealthy-threshold",
+                             "2",           "--healthy-threshold",
+                             "4",           "--eject-after",
+                             "5",           "--eject-for",
+                             "1m",          "--max-connections",
+                             "100",         "--max-pending",
+                             "10",          "--connect-timeout",
+                             "250ms"});
+  Service service;
+  ASSERT_EQ(BuildServicePolicies(add, &service, nullptr), "");
+  EXPECT_EQ(service.lb(), gateway::v1::LB_RING_HASH);
+  EXPECT_EQ(service.hash_header(), "x-user");
+  EXPECT_EQ(service.health_check().path(), "/healthz");
+  EXPECT_EQ(service.health_check().interval_ms(), 500u);
+  EXPECT_EQ(service.health_check().unhealthy_threshold(), 2u);
+  EXPECT_EQ(service.health_check().healthy_threshold(), 4u);
+  EXPECT_EQ(service.eject_after(), 5u);
+  EXPECT_EQ(service.eject_for_ms(), 60000u);
+  EXPECT_EQ(service.max_connections(), 100u);
+  EXPECT_EQ(service.max_pending(), 10u);
+  EXPECT_EQ(service.connect_timeout_ms(), 250u);
+
+  Service update;
+  google::protobuf::FieldMask mask;
+  ASSERT_EQ(BuildServicePolicies(Parse({"service", "update", "pay", "--lb", "least-request",
+                                        "--reset", "health", "--health-interval", "1s"}),
+                                 &update, &mask),
+            "");
+  EXPECT_EQ(update.lb(), gateway::v1::LB_LEAST_REQUEST);
+  EXPECT_EQ(Paths(mask),
+            (std::vector<std::string>{"health_check", "health_check.interval_ms", "lb"}));
+  Service bad;
+  EXPECT_NE(
+      BuildServicePolicies(Parse({"service", "update", "pay", "--lb", "fastest"}), &bad, nullptr)
+          .find("bad --lb: 'fastest'"),
+      std::string::npos);
+  EXPECT_NE(BuildServicePolicies(Parse({"service", "update", "pay", "--eject-for", "soon"}), &bad,
+                                 nullptr)
+                .find("bad --eject-for: invalid duration 'soon'"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"service", "update", "pay", "--reset", "endpoints"})
+                .find("is not a service field"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"service", "add", "pay"}).find("--endpoint is required"),
+            std::string::npos);
+}
+
+TEST(ConsumerFlags, CredentialsAreChecked) {
+  const Command add = Parse({"consumer", "add", "alice", "--api-key", "k1-0123456789abcdef",
+                             "--api-key", "k2-0123456789abcdef"});
+  EXPECT_EQ(add.action, Action::kConsumerAdd);
+  EXPECT_EQ(add.api_keys.size(), 2u);
+  const Command jwt =
+      Parse({"consumer", "add", "bob", "--jwt-issuer", "iss", "--jwt-public-key", "bob.pem"});
+  EXPECT_EQ(jwt.jwt_public_key_file, "bob.pem");
+  EXPECT_NE(UsageError({"consumer", "add", "c", "--jwt-issuer", "iss"}).find("needs --jwt-secret"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"consumer", "add", "c", "--jwt-secret", "s"}).find("need --jwt-issuer"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"consumer", "add", "c"}).find("give the consumer's credentials"),
+            std::string::npos);
+  EXPECT_NE(UsageError({"consumer", "add", "c", "--jwt-issuer", "i", "--jwt-secret", "s",
+                        "--jwt-public-key", "f"})
+                .find("cannot be used together"),
+            std::string::npos);
+  EXPECT_EQ(Parse({"consumer", "list"}).action, Action::kConsumerList);
+  EXPECT_EQ(Parse({"consumer", "get", "alice"}).action, Action::kConsumerGet);
+  EXPECT_EQ(Parse({"consumer", "delete", "alice"}).action, Action::kConsumerDelete);
+}
+
+TEST(ConsumerOutput, NeverShowsKeysOrSecrets) {
+  gateway::v1::Consumer consumer;
+  consumer.set_name("alice");
+  consumer.add_api_key_sha256(std::string(64, 'a'));
+  consumer.mutable_jwt()->set_issuer("https://idp");
+  consumer.set_version(3);
+  ProtoList<gateway::v1::Consumer> list;
+  *list.Add() = consumer;
+  EXPECT_EQ(RenderConsumers(list, OutputFormat::kTable),
+            "NAME   API KEYS  JWT                  VERSION\n"
+            "alice  1         https://idp (HS256)  3\n");
+  EXPECT_EQ(RenderConsumer(consumer, OutputFormat::kJson),
+            R"({"name":"alice","api_keys":1,"jwt":{"issuer":"https://idp","key":"secret"},)"
+            R"("version":3})"
+            "\n");
+  EXPECT_EQ(RenderConsumerWrite(consumer, "created", 3, OutputFormat::kTable),
+            "consumer alice (1 api key, jwt https://idp (HS256)) created at version 3\n");
+}
+
+TEST(RouteOutput, GetShowsEveryPolicy) {
+  Route route;
+  route.set_path("/api");
+  route.set_match(gateway::v1::MATCH_PREFIX);
+  route.set_host("a.example");
+  auto* split = route.add_split();
+  split->set_target("a");
+  split->set_weight(90);
+  split = route.add_split();
+  split->set_target("b");
+  split->set_weight(10);
+  route.set_retries(2);
+  route.mutable_rate_limit()->set_requests(100);
+  route.mutable_rate_limit()->set_period_seconds(1);
+  route.mutable_rate_limit()->set_key("ip");
+  route.set_auth(gateway::v1::AUTH_JWT);
+  route.set_version(4);
+  EXPECT_EQ(RenderRoute(route, OutputFormat::kTable),
+            "PATH  MATCH   CONDITIONS      TARGET     MAX BODY  POLICIES                     "
+            "VERSION\n"
+            "/api  prefix  host=a.example  a=90,b=10  default   auth=jwt rl=100/s retries=2  4\n"
+            "\n"
+            "split:       a weight 90\n"
+            "split:       b weight 10\n"
+            "retries:     2\n"
+            "rate limit:  100/s burst 100 by ip (per gateway)\n"
+            "auth:        jwt\n");
+  EXPECT_EQ(RenderRoute(route, OutputFormat::kJson),
+            R"({"path":"/api","match":"prefix","host":"a.example","target":"",)"
+            R"("split":[{"target":"a","weight":90},{"target":"b","weight":10}],"retries":2,)"
+            R"("rate_limit":{"requests":100,"period_seconds":1,"key":"ip"},"auth":"jwt",)"
+            R"("version":4})"
+            "\n");
+}
+
+}  // namespace
+}  // namespace gw::cli

@@ -1,0 +1,535 @@
+// ConfigStore and issue 4's policies: route identity (path, match, host, methods, headers),
+// splits, update masks with sub-fields, service policies, consumers (api keys stored as
+// SHA-256 only), refusals that change nothing, and the v2 -> v3 migration.
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "common/api_key.h"
+#include "controlplane/config_json.h"
+#include "controlplane/store/config_store.h"
+#include "tests/unit/support/temp_dir.h"
+
+namespace gw {
+namespace {
+
+using gateway::v1::Consumer;
+using gateway::v1::MATCH_EXACT;
+using gateway::v1::MATCH_PREFIX;
+using gateway::v1::MATCH_UNSPECIFIED;
+using gateway::v1::Route;
+using gateway::v1::RouteKey;
+using gateway::v1::Service;
+using google::protobuf::util::MessageDifferencer;
+
+constexpr std::string_view kKey1 = "key-one-0123456789abcdef";
+constexpr std::string_view kKey2 = "key-two-0123456789abcdef";
+constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef";
+
+Service MakeService(const std::string& name, uint32_t port) {
+  Service service;
+  service.set_name(name);
+  auto* endpoint = service.add_endpoints();
+  endpoint->set_host("127.0.0.1");
+  endpoint->set_port(port);
+  return service;
+}
+
+Route MakeRoute(const std::string& path, const std::string& target) {
+  Route route;
+  route.set_path(path);
+  route.set_match(MATCH_PREFIX);
+  route.set_target(target);
+  return route;
+}
+
+Route WithSplit(Route route, std::vector<std::pair<std::string, uint32_t>> targets) {
+  route.clear_target();
+  for (auto& [target, weight] : targets) {
+    auto* split = route.add_split();
+    split->set_target(target);
+    split->set_weight(weight);
+  }
+  return route;
+}
+
+google::protobuf::FieldMask Mask(std::vector<std::string> fields) {
+  google::protobuf::FieldMask mask;
+  for (auto& field : fields) mask.add_paths(std::move(field));
+  return mask;
+}
+
+RouteKey Key(const std::string& path, const std::string& host = "",
+             std::vector<std::string> methods = {}) {
+  RouteKey key;
+  key.set_path(path);
+  key.set_host(host);
+  for (auto& method : methods) key.add_methods(method);
+  return key;
+}
+
+// Every row of every table: "nothing changed" means this is equal.
+std::string DumpDatabase(const std::string& path) {
+  auto db = Database::Open(path);
+  std::string out;
+  for (const char* sql :
+       {"SELECT key, value FROM meta ORDER BY key",
+        "SELECT name, version, hex(policy) FROM services ORDER BY 1",
+        "SELECT service, position, host, port FROM endpoints ORDER BY 1, 2",
+        "SELECT path, \"match\", host, methods, headers, target, version, max_body_size, "
+        "hex(policy) FROM routes ORDER BY 1, 2, 3, 4, 5",
+        "SELECT name, version, jwt_issuer, jwt_secret, jwt_public_key FROM consumers ORDER BY 1",
+        "SELECT sha256, consumer, position FROM consumer_api_keys ORDER BY 1",
+        "SELECT version, action, detail FROM history ORDER BY 1"}) {
+    Statement statement(*db, sql);
+    EXPECT_TRUE(statement.ok()) << statement.error();
+    out += std::string(sql) + "\n";
+    const int columns = statement.ColumnCount();
+    while (statement.Step() == SQLITE_ROW) {
+      for (int column = 0; column < columns; ++column) out += statement.ColumnText(column) + "|";
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+class PolicyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = ConfigStore::Open(path_);
+    ASSERT_TRUE(store_->CreateService(MakeService("pay", 9001)).ok());
+    ASSERT_TRUE(store_->CreateService(MakeService("pay-v2", 9002)).ok());
+  }
+
+  // Runs a write that must be refused with `code` and a message holding `part`, and checks
+  // the database did not change at all.
+  template <typename Write>
+  void ExpectRefused(Write write, StoreCode code, const std::string& part) {
+    const std::string before = DumpDatabase(path_);
+    auto result = write();
+    ASSERT_FALSE(result.ok()) << "accepted; expected: " << part;
+    EXPECT_EQ(result.error().code, code) << result.error().message;
+    EXPECT_NE(result.error().message.find(part), std::string::npos) << result.error().message;
+    EXPECT_EQ(result.error().message.find('\n'), std::string::npos);
+    EXPECT_EQ(DumpDatabase(path_), before);
+  }
+
+  testing::TempDir dir_;
+  std::string path_ = dir_.File("config.db");
+  std::unique_ptr<ConfigStore> store_;
+};
+
+TEST_F(PolicyStoreTest, RouteIdentityIncludesConditionsInCanonicalForm) {
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "pay")).ok());
+  Route narrow = MakeRoute("/api", "pay-v2");
+  narrow.set_host("API.Example.com");
+  narrow.add_methods("post");
+  narrow.add_methods("GET");
+  narrow.add_methods("get");
+  auto* header = narrow.add_headers();
+  header->set_name("X-Version");
+  header->set_value("2");
+  auto created = store_->CreateRoute(narrow);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->route.host(), "api.example.com");
+  ASSERT_EQ(created->route.methods_size(), 2);
+  EXPECT_EQ(created->route.methods(0), "GET");
+  EXPECT_EQ(created->route.methods(1), "POST");
+  EXPECT_EQ(created->route.headers(0).name(), "x-version");
+  ASSERT_EQ(created->snapshot->routes_size(), 2);
+  EXPECT_EQ(created->snapshot->routes(0).host(), "");  // sorted: no conditions first
+  EXPECT_EQ(created->snapshot->routes(1).target(), "pay-v2");
+
+  // The same identity spelled differently is the same route.
+  Route again = narrow;
+  again.clear_methods();
+  again.add_methods("POST");
+  again.add_methods("GET");
+  ExpectRefused([&] { return store_->CreateRoute(again); }, StoreCode::kAlreadyExists,
+                "already exists");
+}
+
+TEST_F(PolicyStoreTest, RouteKeysPickExactConditionsThenTheOnlyCandidate) {
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "pay")).ok());
+  Route a = MakeRoute("/api", "pay-v2");
+  a.set_host("a.example");
+  ASSERT_TRUE(store_->CreateRoute(a).ok());
+  Route b = MakeRoute("/api", "pay-v2");
+  b.set_host("b.example");
+  b.add_methods("GET");
+  ASSERT_TRUE(store_->CreateRoute(b).ok());
+
+  auto plain = store_->GetRoute(Key("/api"));  // exactly no conditions
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->route.host(), "");
+  auto by_host = store_->GetRoute(Key("/api", "B.example"));  // the only one with that host
+  ASSERT_TRUE(by_host.ok()) << by_host.error().message;
+  EXPECT_EQ(by_host->route.methods_size(), 1);
+  auto by_method = store_->GetRoute(Key("/api", "", {"get"}));
+  ASSERT_TRUE(by_method.ok()) << by_method.error().message;
+  EXPECT_EQ(by_method->route.host(), "b.example");
+  auto missing = store_->GetRoute(Key("/api", "c.example"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, StoreCode::kNotFound);
+
+  ASSERT_TRUE(store_->DeleteRoute(Key("/api")).ok());
+  Route c = MakeRoute("/api", "pay");
+  c.set_host("c.example");
+  ASSERT_TRUE(store_->CreateRoute(c).ok());
+  // Now no route has exactly no conditions, and three have "none or more": ambiguous.
+  auto ambiguous = store_->GetRoute(Key("/api"));
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_EQ(ambiguous.error().code, StoreCode::kFailedPrecondition);
+  EXPECT_NE(ambiguous.error().message.find("names 3 routes"), std::string::npos)
+      << ambiguous.error().message;
+  EXPECT_NE(ambiguous.error().message.find("host a.example"), std::string::npos);
+  EXPECT_NE(ambiguous.error().message.find("--host"), std::string::npos);
+}
+
+TEST_F(PolicyStoreTest, SplitsAreCheckedAgainstServices) {
+  auto created =
+      store_->CreateRoute(WithSplit(MakeRoute("/pay", ""), {{"pay", 90}, {"pay-v2", 10}}));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->snapshot->routes(0).split_size(), 2);
+  ASSERT_TRUE(
+      store_->CreateRoute(WithSplit(MakeRoute("/ext", ""), {{"pay", 1}, {"example.com:8080", 1}}))
+          .ok());
+  ExpectRefused(
+      [&] {
+        return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 1}, {"foo", 1}}));
+      },
+      StoreCode::kInvalidArgument, "unknown service 'foo' in split");
+  ExpectRefused(
+      [&] {
+        return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 0}, {"pay-v2", 0}}));
+      },
+      StoreCode::kInvalidArgument, "split weights sum to 0");
+  ExpectRefused(
+      [&] {
+        return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 10001}, {"pay-v2", 1}}));
+      },
+      StoreCode::kInvalidArgument, "more than 10000");
+  ExpectRefused(
+      [&] {
+        return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 1}}));
+      },
+      StoreCode::kInvalidArgument, "2 to 16 targets");
+  // A service in a split cannot be deleted, like a single target.
+  ExpectRefused([&] { return store_->DeleteService("pay-v2"); }, StoreCode::kFailedPrecondition,
+                "used by route /pay (split)");
+}
+
+TEST_F(PolicyStoreTest, UpdateMaskReplacesNamedFieldsAndKeepsTheRest) {
+  Route route = MakeRoute("/api", "pay");
+  route.set_retries(2);
+  route.set_timeout_ms(2000);
+  route.mutable_rate_limit()->set_requests(100);
+  route.mutable_rate_limit()->set_period_seconds(1);
+  route.mutable_rate_limit()->set_burst(200);
+  route.set_auth(gateway::v1::AUTH_JWT);
+  route.mutable_cors()->add_origins("https://a.example");
+  auto created = store_->CreateRoute(route);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->route.rate_limit().key(), "ip");  // the default, filled in
+
+  // A sub-field: only the burst changes.
+  Route change = MakeRoute("/api", "");
+  change.set_match(MATCH_UNSPECIFIED);
+  change.mutable_rate_limit()->set_burst(5);
+  auto burst = store_->UpdateRoute(change, Mask({"rate_limit.burst"}));
+  ASSERT_TRUE(burst.ok()) << burst.error().message;
+  EXPECT_EQ(burst->route.rate_limit().requests(), 100u);
+  EXPECT_EQ(burst->route.rate_limit().burst(), 5u);
+  EXPECT_EQ(burst->route.retries(), 2u);
+
+  // Named with its zero value: cleared (reset). Not named: kept.
+  auto reset = store_->UpdateRoute(MakeRoute("/api", ""), Mask({"rate_limit", "timeout_ms"}));
+  ASSERT_TRUE(reset.ok()) << reset.error().message;
+  EXPECT_FALSE(reset->route.has_rate_limit());
+  EXPECT_EQ(reset->route.timeout_ms(), 0u);
+  EXPECT_EQ(reset->route.retries(), 2u);
+  EXPECT_EQ(reset->route.auth(), gateway::v1::AUTH_JWT);
+  EXPECT_EQ(reset->route.target(), "pay");
+
+  // "split" replaces the target, and "target" the split.
+  auto split = store_->UpdateRoute(WithSplit(MakeRoute("/api", ""), {{"pay", 90}, {"pay-v2", 10}}),
+                                   Mask({"split"}));
+  ASSERT_TRUE(split.ok()) << split.error().message;
+  EXPECT_EQ(split->route.target(), "");
+  EXPECT_EQ(split->route.split_size(), 2);
+  auto back = store_->UpdateRoute(MakeRoute("/api", "pay-v2"), Mask({"target"}));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->route.split_size(), 0);
+  EXPECT_EQ(back->route.target(), "pay-v2");
+
+  // The same values again: a no-op, no new version.
+  const uint64_t version = back->snapshot->version();
+  auto same = store_->UpdateRoute(MakeRoute("/api", "pay-v2"), Mask({"target"}));
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->snapshot->version(), version);
+
+  // Refusals change nothing.
+  Route bad = MakeRoute("/api", "");
+  bad.set_rewrite_prefix("/v2");
+  bad.set_strip_prefix(true);
+  ExpectRefused(
+      [&] {
+        return store_->UpdateRoute(bad, Mask({"rewrite_prefix", "strip_prefix"}));
+      },
+      StoreCode::kInvalidArgument, "cannot be used together");
+  ExpectRefused([&] { return store_->UpdateRoute(bad, Mask({"host"})); },
+                StoreCode::kInvalidArgument, "route field 'host' cannot be updated");
+  ExpectRefused([&] { return store_->UpdateRoute(bad, Mask({"rate_limit.nope"})); },
+                StoreCode::kInvalidArgument, "'rate_limit.nope' cannot be updated");
+  Route consumer_key = MakeRoute("/api", "");
+  consumer_key.mutable_rate_limit()->set_requests(1);
+  consumer_key.mutable_rate_limit()->set_period_seconds(60);
+  consumer_key.mutable_rate_limit()->set_key("consumer");
+  ExpectRefused(
+      [&] {
+        return store_->UpdateRoute(consumer_key, Mask({"rate_limit", "auth"}));
+      },
+      StoreCode::kInvalidArgument, "needs authentication");
+}
+
+TEST_F(PolicyStoreTest, EveryRoutePolicyRoundTripsThroughTheDatabase) {
+  Route route = MakeRoute("/api", "pay");
+  route.set_host("*.example.com");
+  route.add_methods("GET");
+  route.set_rewrite_prefix("/v2");
+  auto* set = route.add_set_request_headers();
+  set->set_name("X-Env");
+  set->set_value("prod");
+  route.add_remove_request_headers("Cookie");
+  auto* set_response = route.add_set_response_headers();
+  set_response->set_name("Cache-Control");
+  set_response->set_value("no-store");
+  route.add_remove_response_headers("Server");
+  route.set_timeout_ms(1500);
+  route.set_retries(3);
+  route.mutable_rate_limit()->set_requests(10);
+  route.mutable_rate_limit()->set_period_seconds(60);
+  route.mutable_rate_limit()->set_key("header:x-user");
+  route.set_auth(gateway::v1::AUTH_API_KEY);
+  route.mutable_cors()->add_origins("https://a.example:8443");
+  route.mutable_cors()->add_methods("get");
+  route.mutable_cors()->add_headers("X-Token");
+  route.mutable_cors()->set_max_age_seconds(600);
+  route.set_max_body_size(1024);
+  auto created = store_->CreateRoute(route);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  store_.reset();
+  store_ = ConfigStore::Open(path_);
+  auto snapshot = store_->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ((*snapshot)->routes_size(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals((*snapshot)->routes(0), created->route))
+      << (*snapshot)->routes(0).DebugString() << created->route.DebugString();
+  EXPECT_EQ((*snapshot)->routes(0).cors().methods(0), "GET");
+}
+
+TEST_F(PolicyStoreTest, ServicePoliciesWithDefaultsAndMasks) {
+  Service service = MakeService("hashed", 9100);
+  service.set_lb(gateway::v1::LB_RING_HASH);
+  service.set_hash_header("x-user");
+  service.mutable_health_check()->set_path("/healthz");
+  service.set_eject_after(5);
+  auto created = store_->CreateService(service);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->service.health_check().interval_ms(), 10000u);
+  EXPECT_EQ(created->service.health_check().unhealthy_threshold(), 3u);
+  EXPECT_EQ(created->service.health_check().healthy_threshold(), 2u);
+  EXPECT_EQ(created->service.eject_for_ms(), 30000u);
+
+  Service change;
+  change.set_name("hashed");
+  change.mutable_health_check()->set_interval_ms(500);
+  change.set_max_connections(100);
+  auto updated =
+      store_->UpdateService(change, Mask({"health_check.interval_ms", "max_connections"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->service.health_check().path(), "/healthz");
+  EXPECT_EQ(updated->service.health_check().interval_ms(), 500u);
+  EXPECT_EQ(updated->service.max_connections(), 100u);
+  EXPECT_EQ(updated->service.endpoints_size(), 1);  // kept
+
+  // Without a mask (older clients): the endpoints.
+  auto endpoints = store_->UpdateService(MakeService("hashed", 9200));
+  ASSERT_TRUE(endpoints.ok()) << endpoints.error().message;
+  EXPECT_EQ(endpoints->service.endpoints(0).port(), 9200u);
+  EXPECT_EQ(endpoints->service.lb(), gateway::v1::LB_RING_HASH);
+
+  auto got = store_->GetService("hashed");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(got->service, endpoints->service));
+
+  Service bad;
+  bad.set_name("hashed");
+  bad.mutable_health_check()->set_interval_ms(50);
+  ExpectRefused([&] { return store_->UpdateService(bad, Mask({"health_check.interval_ms"})); },
+                StoreCode::kInvalidArgument, "interval 50ms is outside 100ms..1h");
+  bad.set_lb(gateway::v1::LB_RANDOM);
+  ExpectRefused([&] { return store_->UpdateService(bad, Mask({"lb"})); },
+                StoreCode::kInvalidArgument, "hash header needs --lb ring_hash");
+  bad.set_eject_after(1001);
+  ExpectRefused([&] { return store_->UpdateService(bad, Mask({"eject_after"})); },
+                StoreCode::kInvalidArgument, "eject after 1001");
+  bad.set_connect_timeout_ms(61000);
+  ExpectRefused([&] { return store_->UpdateService(bad, Mask({"connect_timeout_ms"})); },
+                StoreCode::kInvalidArgument, "connect timeout 61s");
+  bad.set_max_pending(1000001);
+  ExpectRefused([&] { return store_->UpdateService(bad, Mask({"max_pending"})); },
+                StoreCode::kInvalidArgument, "max pending");
+  ExpectRefused([&] { return store_->UpdateService(bad, Mask({"name"})); },
+                StoreCode::kInvalidArgument, "service field 'name' cannot be updated");
+}
+
+TEST_F(PolicyStoreTest, ConsumersKeepOnlyKeyDigests) {
+  Consumer alice;
+  alice.set_name("alice");
+  auto created = store_->CreateConsumer(alice, {std::string(kKey1), std::string(kKey2)});
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  ASSERT_EQ(created->consumer.api_key_sha256_size(), 2);
+  EXPECT_EQ(created->consumer.api_key_sha256(0), ApiKeySha256Hex(kKey1));
+  ASSERT_EQ(created->snapshot->consumers_size(), 1);
+
+  Consumer carol;
+  carol.set_name("carol");
+  carol.mutable_jwt()->set_issuer("https://idp.example");
+  carol.mutable_jwt()->set_secret(std::string(kSecret));
+  ASSERT_TRUE(store_->CreateConsumer(carol, {}).ok());
+
+  const std::string dump = DumpDatabase(path_);
+  EXPECT_EQ(dump.find(kKey1), std::string::npos);  // never in clear, anywhere
+  EXPECT_EQ(dump.find(kKey2), std::string::npos);
+
+  auto got = store_->GetConsumer("carol");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->consumer.jwt().secret(), kSecret);  // the store keeps it for the gateways
+  auto list = store_->ListConsumers();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ((*list)->consumers_size(), 2);
+  EXPECT_EQ((*list)->consumers(0).name(), "alice");
+
+  Consumer other;
+  other.set_name("bob");
+  ExpectRefused([&] { return store_->CreateConsumer(other, {std::string(kKey2)}); },
+                StoreCode::kAlreadyExists, "already a key of consumer alice");
+  ExpectRefused([&] { return store_->CreateConsumer(alice, {"another-key-0123456789"}); },
+                StoreCode::kAlreadyExists, "consumer alice already exists");
+  ExpectRefused([&] { return store_->CreateConsumer(other, {"short"}); },
+                StoreCode::kInvalidArgument, "consumer 'bob'");
+  ExpectRefused([&] { return store_->CreateConsumer(other, {}); }, StoreCode::kInvalidArgument,
+                "has no credentials");
+  other.mutable_jwt()->set_issuer("iss");
+  other.mutable_jwt()->set_secret("too-short");
+  ExpectRefused([&] { return store_->CreateConsumer(other, {}); }, StoreCode::kInvalidArgument,
+                "consumer 'bob'");
+  other.mutable_jwt()->clear_secret();
+  other.mutable_jwt()->set_public_key_pem(
+      "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n");
+  ExpectRefused([&] { return store_->CreateConsumer(other, {}); }, StoreCode::kInvalidArgument,
+                "consumer 'bob'");
+  other.set_name("Bob");
+  ExpectRefused([&] { return store_->CreateConsumer(other, {}); }, StoreCode::kInvalidArgument,
+                "consumer name 'Bob'");
+
+  // Deleting a consumer is allowed while routes require auth; its keys go with it.
+  Route route = MakeRoute("/api", "pay");
+  route.set_auth(gateway::v1::AUTH_API_KEY);
+  ASSERT_TRUE(store_->CreateRoute(route).ok());
+  auto deleted = store_->DeleteConsumer("alice");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+  EXPECT_EQ((*deleted)->consumers_size(), 1);
+  Consumer again;
+  again.set_name("alice2");
+  ASSERT_TRUE(store_->CreateConsumer(again, {std::string(kKey1)}).ok());  // the key is free again
+  ExpectRefused([&] { return store_->DeleteConsumer("nobody"); }, StoreCode::kNotFound,
+                "consumer nobody does not exist");
+}
+
+TEST_F(PolicyStoreTest, HistoryDescribesPolicyChanges) {
+  Route route = MakeRoute("/api", "pay");
+  route.set_retries(1);
+  ASSERT_TRUE(store_->CreateRoute(route).ok());
+  route.set_retries(3);
+  ASSERT_TRUE(store_->UpdateRoute(route, Mask({"retries"})).ok());
+  const std::string dump = DumpDatabase(path_);
+  EXPECT_NE(dump.find("create_route|/api (prefix) -> pay, retries=1|"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("update_route|/api (prefix) -> pay, policies retries=3 (was retries=1)|"),
+            std::string::npos)
+      << dump;
+}
+
+TEST_F(PolicyStoreTest, ConfigJsonShowsPoliciesButNoCredentials) {
+  Route route = WithSplit(MakeRoute("/api", ""), {{"pay", 90}, {"pay-v2", 10}});
+  route.set_host("a.example");
+  route.set_retries(2);
+  ASSERT_TRUE(store_->CreateRoute(route).ok());
+  Consumer carol;
+  carol.set_name("carol");
+  carol.mutable_jwt()->set_issuer("iss");
+  carol.mutable_jwt()->set_secret(std::string(kSecret));
+  auto written = store_->CreateConsumer(carol, {std::string(kKey1)});
+  ASSERT_TRUE(written.ok());
+  const std::string json = ConfigToJson(*written->snapshot);
+  EXPECT_NE(json.find(R"("host":"a.example","target":"","split":"pay=90,pay-v2=10",)"
+                      R"("policies":"retries=2")"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("consumers":[{"name":"carol","api_keys":1,"jwt_issuer":"iss")"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.find(kSecret), std::string::npos);
+  EXPECT_EQ(json.find(kKey1), std::string::npos);
+  EXPECT_EQ(json.find(ApiKeySha256Hex(kKey1)), std::string::npos);
+}
+
+TEST(PolicyStoreMigration, Version2DatabaseKeepsRoutesAndGetsPolicies) {
+  testing::TempDir dir;
+  const std::string path = dir.File("v2.db");
+  {
+    auto db = Database::Open(path);
+    ASSERT_TRUE(db->Exec(R"sql(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('config_version', 2);
+CREATE TABLE services (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE endpoints (
+  service  TEXT NOT NULL REFERENCES services (name) ON DELETE CASCADE,
+  position INTEGER NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+  PRIMARY KEY (service, position));
+CREATE TABLE routes (
+  path TEXT NOT NULL, "match" INTEGER NOT NULL CHECK ("match" IN (1, 2)), target TEXT NOT NULL,
+  version INTEGER NOT NULL, PRIMARY KEY (path, "match"));
+CREATE INDEX routes_by_target ON routes (target);
+CREATE TABLE history (version INTEGER PRIMARY KEY, at_unix_ms INTEGER NOT NULL,
+  action TEXT NOT NULL, detail TEXT NOT NULL);
+ALTER TABLE routes ADD COLUMN max_body_size INTEGER NOT NULL DEFAULT 0 CHECK (max_body_size >= 0);
+INSERT INTO services VALUES ('pay', 1);
+INSERT INTO endpoints VALUES ('pay', 0, '127.0.0.1', 9001);
+INSERT INTO routes (path, "match", target, version, max_body_size) VALUES ('/api', 1, 'pay', 2, 4096);
+PRAGMA user_version = 2;
+)sql"));
+  }
+  auto store = ConfigStore::Open(path);
+  auto snapshot = store->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ((*snapshot)->routes_size(), 1);
+  EXPECT_EQ((*snapshot)->routes(0).max_body_size(), 4096u);
+  EXPECT_EQ((*snapshot)->services(0).endpoints_size(), 1);
+  Route narrower = MakeRoute("/api", "pay");
+  narrower.set_host("a.example");
+  ASSERT_TRUE(store->CreateRoute(narrower).ok());  // same path and kind, new identity
+  Route change = MakeRoute("/api", "");
+  change.set_retries(2);
+  auto updated = store->UpdateRoute(change, Mask({"retries"}));
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->route.max_body_size(), 4096u);
+  EXPECT_EQ(updated->route.host(), "");
+}
+
+}  // namespace
+}  // namespace gw
