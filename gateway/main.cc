@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "gateway/admin/admin_pages.h"
 #include "gateway/config/config_applier.h"
+#include "gateway/upstream/health_checker.h"
 #include "gateway/config/config_subscriber.h"
 #include "gateway/gateway_options.h"
 #include "gateway/router/route_table_holder.h"
@@ -73,6 +74,17 @@ int Run(const GatewayOptions& options) {
 
   RouteTableHolder holder;
   ConfigApplier applier(holder, options.cache_path, options.proxy.max_routes);
+  // Active health checks on their own thread, following the services of the table in use.
+  HealthChecker::Options check_options;
+  check_options.on_change = [](const ServiceEndpoints& service, size_t endpoint,
+                               HealthChange change) {
+    LogInfo("endpoint " + std::to_string(endpoint) + " of service " + service.service() +
+            (change == HealthChange::kBecameHealthy ? " is healthy" : " is unhealthy"));
+  };
+  HealthChecker health_checker(std::move(check_options));
+  health_checker.Start();
+  applier.OnPublish(
+      [&health_checker](const RouteTable& table) { health_checker.Reconfigure(table.service_states()); });
   applier.LoadCache();
 
   // Bind every worker before serving, on the port the probe found free (it picks one when

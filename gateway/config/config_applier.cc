@@ -61,11 +61,13 @@ std::string ConfigApplier::Apply(const gateway::v1::Config& config) {
 
 std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source source) {
   std::string error;
-  RouteTableConstSharedPtr table = RouteTable::Build(config, max_routes_, &error);
+  RouteTableConstSharedPtr table = RouteTable::Build(config, max_routes_, &error, &registries_);
   if (!table) return error.empty() ? "config is invalid" : error;
 
   // Serving first: workers pick the new table up with their next request.
   holder_.Store(table);
+  registries_.rate_limiters.Prune();  // what only older tables held goes with them
+  if (on_publish_) on_publish_(*table);
   applied_total_.fetch_add(1, std::memory_order_relaxed);
   version_.store(config.version());
   source_.store(source);

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,12 @@ class ConfigApplier {
  public:
   // An empty cache_path disables the cache (nothing is read or written).
   ConfigApplier(RouteTableHolder& holder, std::string cache_path, size_t max_routes);
+
+  // At start-up, before LoadCache: called with each table once it serves (the health
+  // checker follows the services of the table in use). On the applying thread.
+  void OnPublish(std::function<void(const RouteTable&)> callback) {
+    on_publish_ = std::move(callback);
+  }
 
   // At start-up: applies the cache file if present. False if there is none (quietly) or it is
   // corrupt or invalid (with a warning); never throws.
@@ -56,6 +63,8 @@ class ConfigApplier {
   const size_t max_routes_;
   std::unique_ptr<CacheWriter> cache_writer_;  // null without a cache
   std::mutex apply_mutex_;  // one Apply/LoadCache at a time
+  PolicyRegistries registries_;  // state kept from table to table (token buckets, endpoints)
+  std::function<void(const RouteTable&)> on_publish_;
   std::atomic<uint64_t> version_{0};
   std::atomic<Source> source_{Source::kNone};
   std::atomic<uint64_t> applied_total_{0};

@@ -11,11 +11,13 @@
 // bytes already in the input's buffer are parsed at once, without an asynchronous read, so a
 // small message goes out in one write. A read idle for `read_timeout` ends the relay with
 // kReadTimeout (the input socket stays open, so a client can still be answered 408); a write
-// stalled for `write_timeout` ends it with kWriteFailed.
+// stalled for `write_timeout` ends it with kWriteFailed. `read_deadline`, when given, bounds
+// every read: the body must be through by then.
 // Owned by a Session, one per direction, reused for each message; runs on the session's
 // worker thread; never throws.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -87,7 +89,9 @@ class BodyRelay {
              boost::beast::flat_buffer& in_buffer, Parser& parser, TimedSocket& out,
              std::string_view head, BodyFraming framing, std::chrono::milliseconds read_timeout,
              std::chrono::milliseconds write_timeout, RelayBuffers::Buffer buffer = nullptr,
-             size_t filled = 0) {
+             size_t filled = 0,
+             std::chrono::steady_clock::time_point read_deadline =
+                 std::chrono::steady_clock::time_point::max()) {
     sink_ = &sink;
     in_ = &in;
     in_buffer_ = &in_buffer;
@@ -96,6 +100,7 @@ class BodyRelay {
     head_ = head;
     framing_ = framing;
     read_timeout_ = read_timeout;
+    read_deadline_ = read_deadline;
     write_timeout_ = write_timeout;
     outcome_ = {};
     outcome_.head_written = head.empty();
@@ -127,7 +132,7 @@ class BodyRelay {
       const size_t produced = kRelayBufferSize - body().size;
       if (produced > 0 || parser_->is_done()) return DoWrite(std::move(owner), produced);
     }
-    in_->expires_after(read_timeout_);
+    in_->expires_at(std::min(std::chrono::steady_clock::now() + read_timeout_, read_deadline_));
     boost::beast::http::async_read_some(
         *in_, *in_buffer_, *parser_,
         [this, owner = std::move(owner)](boost::beast::error_code ec, size_t) mutable {
@@ -223,6 +228,8 @@ class BodyRelay {
   std::string_view head_;  // still to write
   BodyFraming framing_ = BodyFraming::kRaw;
   std::chrono::milliseconds read_timeout_{0};
+  // No read may end later than this (a route's timeout for the whole exchange).
+  std::chrono::steady_clock::time_point read_deadline_;
   std::chrono::milliseconds write_timeout_{0};
   RelayOutcome outcome_;
   RelayBuffers::Buffer buffer_;

@@ -1,5 +1,6 @@
 #include "gateway/proxy/forwarder.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -35,11 +36,19 @@ void LogUpstreamFailure(std::string_view what, const UpstreamEndpoint& endpoint,
 }  // namespace
 
 Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool,
-                     const ProxySettings& settings)
-    : executor_(executor), pool_(pool), settings_(settings), resolver_(executor) {}
+                     const ProxySettings& settings, uint64_t seed)
+    : executor_(executor),
+      pool_(pool),
+      settings_(settings),
+      resolver_(executor),
+      random_(seed),
+      retry_timer_(executor) {}
 
 void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
-                     const UpstreamTarget& target, bool set_host, bool upgrade) {
+                     const UpstreamTarget& target, bool set_host, bool upgrade,
+                     std::chrono::milliseconds timeout, uint32_t retries) {
+  exchange_deadline_ = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout
+                                           : std::chrono::steady_clock::time_point::max();
   sink_ = &sink;
   request_ = &request;
   target_ = &target;
@@ -55,15 +64,47 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   retried_ = false;
   upstream_keep_alive_ = false;
   parser_.reset();
+  tried_.clear();
+  hash_.reset();
+  circuit_refusal_ = {};
+  retries_left_ = retries;
+  retries_done_ = 0;
+  budget_retry_.Release();
+  budget_request_.Release();
   if (target.endpoints.empty()) return Fail(ProxyError::kUpstreamUnavailable);
-  first_ = RoundRobinNext(target);
+  if (target.balancer) {
+    budget_request_ = target.balancer->endpoints().retry_budget().StartRequest();
+    if (!target.hash_header.empty()) {
+      if (const auto value = request[ToBeast(target.hash_header)]; !value.empty()) {
+        hash_ = HashKey(ToStd(value));
+      }
+    }
+  } else {
+    first_ = RoundRobinNext(target);
+  }
   TryEndpoint(std::move(owner));
 }
 
 void Forwarder::TryEndpoint(Owner owner) {
   const auto& endpoints = target_->endpoints;
-  if (attempt_ == endpoints.size()) return Fail(FinalUpstreamError(any_connect_failure_));
-  const HostPort& chosen = endpoints[(first_ + attempt_) % endpoints.size()];
+  size_t index = 0;
+  if (const LoadBalancer* balancer = target_->balancer.get()) {
+    // Healthy, not ejected, not tried yet for this request; none left: 503 when none was
+    // available at all (never routed to an endpoint known to be down), else the last failure.
+    const auto picked = balancer->Pick(hash_, random_, std::chrono::steady_clock::now(), tried_);
+    if (!picked) {
+      return Fail(tried_.empty() ? ProxyError::kUpstreamUnavailable
+                                 : FinalUpstreamError(any_connect_failure_));
+    }
+    index = *picked;
+    tried_.push_back(index);
+    in_flight_ = balancer->endpoints().StartRequest(index);
+  } else {
+    if (attempt_ == endpoints.size()) return Fail(FinalUpstreamError(any_connect_failure_));
+    index = (first_ + attempt_) % endpoints.size();
+  }
+  endpoint_index_ = index;
+  const HostPort& chosen = endpoints[index];
   endpoint_ = &pool_.Use(chosen);
   if (set_host_) request_->set(http::field::host, FormatHostPort(chosen.host, chosen.port));
   connection_ = pool_.Acquire(*endpoint_, idempotent_);
@@ -75,6 +116,7 @@ void Forwarder::TryEndpoint(Owner owner) {
 }
 
 void Forwarder::NextEndpoint(Owner owner) {
+  in_flight_.Release();
   connection_.reset();
   pool_.Unuse(*endpoint_);
   endpoint_ = nullptr;
@@ -84,10 +126,20 @@ void Forwarder::NextEndpoint(Owner owner) {
 
 void Forwarder::Connect(Owner owner) {
   reused_ = false;
+  CircuitAdmission admission;
+  if (target_->balancer) {
+    admission = target_->balancer->endpoints().TryAdmitNewConnection();
+    if (!admission.admitted()) {
+      circuit_refusal_ = CircuitLimitName(*admission.refused);
+      return Fail(ProxyError::kCircuitOpen);
+    }
+  }
+  pending_slot_ = std::move(admission.pending);
   connection_ = std::make_unique<UpstreamConnection>(executor_, pool_.open_connections());
+  connection_->circuit = std::move(admission.connection);
   connection_->buffer.max_size(ReadBufferLimit(settings_));
   if (endpoint_->address) {
-    connection_->stream.connect_expires_after(settings_.connect_timeout);
+    connection_->stream.connect_expires_after(ConnectTimeout());
     connection_->stream.socket().async_connect(
         *endpoint_->address, [this, owner = std::move(owner)](beast::error_code ec) mutable {
           OnConnect(std::move(owner), connection_->stream.Explain(ec));
@@ -109,7 +161,7 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
     if (opened_) return Fail(ProxyError::kUpstreamFailed);  // the resend found no way back
     return NextEndpoint(std::move(owner));  // 503 unless another endpoint is reachable
   }
-  connection_->stream.connect_expires_after(settings_.connect_timeout);
+  connection_->stream.connect_expires_after(ConnectTimeout());
   asio::async_connect(
       connection_->stream.socket(), results,
       [this, owner = std::move(owner)](beast::error_code ec, const tcp::endpoint&) mutable {
@@ -117,9 +169,26 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
       });
 }
 
+std::chrono::milliseconds Forwarder::ConnectTimeout() const {
+  return target_->connect_timeout.count() > 0 ? target_->connect_timeout
+                                              : settings_.connect_timeout;
+}
+
+void Forwarder::RecordOutcome(bool success) {
+  const LoadBalancer* balancer = target_ ? target_->balancer.get() : nullptr;
+  if (!balancer) return;
+  if (success) {
+    balancer->endpoints().RecordSuccess(endpoint_index_);
+  } else {
+    balancer->endpoints().RecordFailure(endpoint_index_, std::chrono::steady_clock::now());
+  }
+}
+
 void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
+  pending_slot_.Release();  // connected or not, it no longer waits
   if (ec) {
     LogUpstreamFailure("cannot connect to upstream", *endpoint_, ec);
+    RecordOutcome(false);
     if (opened_) return Fail(ClassifyUpstreamError(UpstreamStage::kConnect, ec));
     any_connect_failure_ = true;
     return NextEndpoint(std::move(owner));
@@ -156,7 +225,8 @@ void Forwarder::OnWriteHeader(Owner owner, const boost::system::error_code& ec) 
 
 void Forwarder::ReadResponse(Owner owner, bool body_sent) {
   body_sent_ = body_sent;
-  deadline_ = std::chrono::steady_clock::now() + settings_.upstream_timeout;
+  deadline_ =
+      std::min(std::chrono::steady_clock::now() + settings_.upstream_timeout, exchange_deadline_);
   DoRead(std::move(owner));
 }
 
@@ -191,6 +261,8 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
       return Retry(std::move(owner));
     }
     LogUpstreamFailure("no valid response from upstream", *endpoint_, ec);
+    RecordOutcome(false);
+    if (MayRetryAttempt()) return RetryAttempt(std::move(owner));
     return Fail(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
   }
   const unsigned status = parser_->get().result_int();
@@ -198,11 +270,45 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
     return Fail(ProxyError::kUpstreamFailed);
   }
   if (status >= 100 && status < 200 && status != 101) return DoRead(std::move(owner));  // interim
+  RecordOutcome(status < 500);  // passive ejection counts 5xx answers as failures
+  if ((status == 502 || status == 503 || status == 504) && MayRetryAttempt()) {
+    return RetryAttempt(std::move(owner));  // the answer is dropped with its connection
+  }
   upstream_keep_alive_ = KeepAlive(parser_->get(), parser_->get().version());
   sink_->OnResponseHeader(ProxyError::kNone);
 }
 
 bool Forwarder::CanRetry() const { return reused_ && idempotent_ && !retried_ && !body_sent_; }
+
+bool Forwarder::MayRetryAttempt() {
+  if (retries_left_ == 0 || !idempotent_ || body_sent_ || early_ || !target_->balancer) {
+    return false;
+  }
+  // Within the budget: retries must not multiply the load on a service that is failing.
+  budget_retry_ = target_->balancer->endpoints().retry_budget().TryStartRetry();
+  return static_cast<bool>(budget_retry_);
+}
+
+void Forwarder::RetryAttempt(Owner owner) {
+  --retries_left_;
+  ++retries_done_;
+  connection_.reset();  // never pooled: it failed, or carries an answer nobody reads
+  parser_.reset();
+  pool_.Unuse(*endpoint_);
+  endpoint_ = nullptr;
+  in_flight_.Release();
+  // Another endpoint when one is left; else the same ones again.
+  if (tried_.size() >= target_->endpoints.size()) tried_.clear();
+  const auto backoff = RetryBackoff(retries_done_, random_.Next());
+  retry_timer_.expires_after(backoff);
+  retry_timer_.async_wait([this, owner = std::move(owner)](const boost::system::error_code& ec) {
+    if (ec) return Fail(ProxyError::kUpstreamFailed);
+    deadline_ =
+        std::min(std::chrono::steady_clock::now() + settings_.upstream_timeout, exchange_deadline_);
+    any_connect_failure_ = false;
+    TryEndpoint(owner);  // opened_: the head is written whole, then the answer read
+  });
+}
 
 void Forwarder::Retry(Owner owner) {
   retried_ = true;
@@ -236,6 +342,9 @@ void Forwarder::Fail(ProxyError error) {
 }
 
 void Forwarder::EndExchange() {
+  in_flight_.Release();
+  budget_retry_.Release();
+  pending_slot_.Release();
   connection_.reset();  // unless released to the pool or taken
   if (endpoint_) {
     pool_.Unuse(*endpoint_);

@@ -20,12 +20,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "gateway/proxy/http_message.h"
 #include "gateway/proxy/net.h"
 #include "gateway/proxy/proxy_error.h"
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/router/route_table.h"
+#include "gateway/upstream/endpoint_state.h"
+#include "gateway/upstream/load_balancer.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {
@@ -49,8 +53,9 @@ inline constexpr std::chrono::milliseconds kEarlyResponseWait{1000};
 
 class Forwarder {
  public:
-  Forwarder(const NetExecutor& executor, UpstreamPool& pool,
-            const ProxySettings& settings);
+  // `seed` starts the random source of load balancing.
+  Forwarder(const NetExecutor& executor, UpstreamPool& pool, const ProxySettings& settings,
+            uint64_t seed);
 
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
@@ -59,9 +64,20 @@ class Forwarder {
   // `target`. `owner` keeps `sink`, `request` and `target` alive until the exchange ends
   // (Release, TakeConnection or an error); it is held by pending operations, never stored.
   // With `set_host`, the Host header is set to the chosen endpoint (for HTTP/1.0 clients that
-  // sent none). With `upgrade`, a 101 answer is the final response.
+  // sent none). With `upgrade`, a 101 answer is the final response. `timeout` (a route's;
+  // zero: none) bounds the whole exchange, from now until the response is complete: see
+  // exchange_deadline().
+  // `retries` (a route's) more attempts, on other endpoints of a service, are made for an
+  // idempotent request whose body was not sent when an attempt fails (no response, a reset,
+  // or 502/503/504 from the upstream), after a jittered backoff and within the service's
+  // retry budget; each attempt has --upstream-timeout, the whole exchange `timeout`.
   void Open(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
-            const UpstreamTarget& target, bool set_host, bool upgrade);
+            const UpstreamTarget& target, bool set_host, bool upgrade,
+            std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+            uint32_t retries = 0);
+
+  // When the exchange must be over (time_point::max(): no bound but the per-step timeouts).
+  std::chrono::steady_clock::time_point exchange_deadline() const { return exchange_deadline_; }
 
   // After OnUpstreamOpen(kNone) and the request body: reads the response header. `body_sent`:
   // some request body byte went out, so the request can no longer be resent.
@@ -85,6 +101,8 @@ class Forwarder {
   // Valid after OnResponseHeader(kNone) until the next Open.
   ResponseParser& response_parser() { return *parser_; }
   bool active() const { return endpoint_ != nullptr; }
+  // After kCircuitOpen: the service limit that refused the request ("max_connections", ...).
+  std::string_view circuit_refusal() const { return circuit_refusal_; }
   // The endpoint of the exchange in progress; null outside one.
   const HostPort* endpoint() const { return endpoint_ ? &endpoint_->endpoint : nullptr; }
 
@@ -102,6 +120,12 @@ class Forwarder {
   void DoRead(Owner owner);
   void OnRead(Owner owner, const boost::system::error_code& ec);
   bool CanRetry() const;
+  // Route retries (see Open): whether the failed attempt may be retried, and the retry.
+  bool MayRetryAttempt();
+  void RetryAttempt(Owner owner);
+  std::chrono::milliseconds ConnectTimeout() const;
+  // Passive ejection: the outcome of the exchange with the chosen endpoint of a service.
+  void RecordOutcome(bool success);
   void Retry(Owner owner);
   void Fail(ProxyError error);
   void EndExchange();
@@ -123,7 +147,19 @@ class Forwarder {
   bool body_sent_ = false;  // a request body byte went out: never resent
   bool early_ = false;      // reading a response to a request whose body did not all go out
   ProxyError early_otherwise_ = ProxyError::kNone;
-  size_t first_ = 0;        // endpoint index chosen by round-robin
+  size_t first_ = 0;        // endpoint index chosen by round-robin (a DNS target)
+  size_t endpoint_index_ = 0;           // in target_->endpoints
+  std::vector<size_t> tried_;           // endpoints tried for this request (a service)
+  std::optional<uint64_t> hash_;        // ring_hash's key for this request
+  SplitMix64 random_;
+  ServiceEndpoints::InFlight in_flight_;  // least_request's count for the chosen endpoint
+  CircuitSlot pending_slot_;              // max_pending's count while connecting
+  std::string_view circuit_refusal_;
+  uint32_t retries_left_ = 0;
+  uint32_t retries_done_ = 0;
+  RetryBudget::ActiveRequest budget_request_;  // counts this request in the service's budget
+  RetryBudget::ActiveRetry budget_retry_;      // the retry in progress, if any
+  SteadyTimer retry_timer_;
   size_t attempt_ = 0;      // endpoints tried so far
   bool any_connect_failure_ = false;
   bool reused_ = false;                   // the connection came from the pool
@@ -132,6 +168,7 @@ class Forwarder {
   UpstreamEndpoint* endpoint_ = nullptr;  // in use while not null
   UpstreamConnectionPtr connection_;
   std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point exchange_deadline_ = std::chrono::steady_clock::time_point::max();
   std::string request_head_;  // the request head as written upstream
   std::optional<ResponseParser> parser_;
 };

@@ -20,6 +20,10 @@ ErrorReply ReplyFor(ProxyError error) {
       return {400, "bad request"};
     case ProxyError::kInvalidPath:
       return {400, "invalid path"};
+    case ProxyError::kUnauthorized:
+      return {401, "unauthorized"};
+    case ProxyError::kRateLimited:
+      return {429, "rate limited"};
     case ProxyError::kNoRoute:
       return {404, "no route"};
     case ProxyError::kRequestTimeout:
@@ -36,6 +40,8 @@ ErrorReply ReplyFor(ProxyError error) {
       return {503, "no config loaded"};
     case ProxyError::kUpstreamUnavailable:
       return {503, "upstream unavailable"};
+    case ProxyError::kCircuitOpen:
+      return {503, "upstream circuit open"};
     case ProxyError::kUpstreamConnect:
       return {502, "upstream connect failed"};
     case ProxyError::kUpstreamFailed:

@@ -15,6 +15,8 @@ enum class ProxyError {
   kNone,
   kBadRequest,           // 400: unparsable request, bad Host or request-target, bad framing
   kInvalidPath,          // 400: path that cannot be normalized
+  kUnauthorized,         // 401: the route needs credentials the request lacks
+  kRateLimited,          // 429: over the route's rate limit
   kNoRoute,              // 404: no route matches (body also names the path)
   kRequestTimeout,       // 408: request header or body not received within its timeout
   kBodyTooLarge,         // 413: body beyond --max-body-size
@@ -23,6 +25,7 @@ enum class ProxyError {
   kNotImplemented,       // 501: a transfer coding other than chunked
   kNotReady,             // 503: no config loaded yet
   kUpstreamUnavailable,  // 503: DNS failure or no usable endpoint
+  kCircuitOpen,          // 503: the service's max_connections or max_pending is reached
   kUpstreamConnect,      // 502: connect refused, unreachable or timed out on every endpoint
   kUpstreamFailed,       // 502: connection lost or invalid response after connecting
   kUpstreamTimeout,      // 504: no complete response within --upstream-timeout

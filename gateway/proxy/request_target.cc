@@ -111,6 +111,11 @@ bool IsValidHost(std::string_view value) {
   return IsRegName(value.substr(0, colon)) && IsPort(port);
 }
 
+std::string_view HostWithoutPort(std::string_view host) {
+  if (!host.empty() && host.front() == '[') return host.substr(0, host.find(']') + 1);
+  return host.substr(0, host.find(':'));
+}
+
 std::optional<RequestTarget> SplitRequestTarget(std::string_view target) {
   RequestTarget parts;
   if (!target.empty() && target.front() == '/') {

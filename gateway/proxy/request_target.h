@@ -34,6 +34,9 @@ std::optional<RequestTarget> SplitRequestTarget(std::string_view target);
 // Host as absent).
 bool IsValidHost(std::string_view value);
 
+// The uri-host of a valid Host value, without the port ("[::1]" for "[::1]:8080").
+std::string_view HostWithoutPort(std::string_view host);
+
 // The request-target sent upstream: `normalized_path` plus the original query, written into
 // `out` (its capacity is reused).
 void BuildUpstreamTarget(std::string& out, std::string_view normalized_path,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,8 +15,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/api_key.h"
+#include "common/jwt.h"
 #include "common/validation.h"
 #include "gateway.pb.h"
+#include "gateway/policy/cors.h"
+#include "gateway/policy/rate_limiter.h"
+#include "gateway/proxy/http_message.h"
+#include "gateway/upstream/endpoint_state.h"
+#include "gateway/upstream/load_balancer.h"
 
 namespace gw {
 
@@ -26,16 +34,72 @@ struct UpstreamTarget {
   bool is_service = false;
   std::vector<HostPort> endpoints; // hosts may be IP literals or DNS names
   // The one piece of mutable state in a table: a relaxed counter, shared by workers so
-  // round-robin is exact across them (gateway/upstream/round_robin.h).
+  // round-robin is exact across them (gateway/upstream/round_robin.h). For a DNS target.
   mutable std::atomic<uint64_t> next_endpoint{0};
+  // A service's balancing over its endpoints (same order as `endpoints`), with their health,
+  // ejections and circuit-breaking counters, shared by every worker and kept across tables
+  // while the service does not change. Null for a DNS target.
+  std::shared_ptr<const LoadBalancer> balancer;
+  std::string hash_header;                        // lower-case; ring_hash's key, if any
+  std::chrono::milliseconds connect_timeout{0};  // 0: the gateway's --connect-timeout
+};
+
+// What a request offers to be matched on besides its path.
+struct RequestTraits {
+  std::string_view host;              // the Host header without its port, any case
+  std::string_view method;            // "GET", ...
+  const HttpFields* fields = nullptr;  // for header conditions; null: none match
+};
+
+// One target of a weighted split.
+struct WeightedUpstream {
+  std::shared_ptr<const UpstreamTarget> upstream;
+  uint32_t weight = 0;
 };
 
 struct RouteEntry {
   std::string path;
   gateway::v1::MatchKind match = gateway::v1::MATCH_PREFIX;
-  std::string target;                          // as configured
-  std::shared_ptr<const UpstreamTarget> upstream;  // shared by routes with the same target
+  std::string target;                          // as configured ("a=90 b=10" for a split)
+  std::shared_ptr<const UpstreamTarget> upstream;  // the single target; null for a split
+  std::vector<WeightedUpstream> split;             // weight > 0 each; empty: `upstream`
+  uint32_t split_total = 0;                        // the sum of the split's weights
   uint64_t max_body_size = 0;  // request body limit in bytes; 0: the gateway's --max-body-size
+
+  // Conditions besides the path (all must hold).
+  std::string host;                 // lower-case exact host, or the suffix ".example.com" of a
+  bool host_wildcard = false;       // "*.example.com" (one or more labels before it)
+  std::vector<std::string> methods;  // empty: any
+  std::vector<std::pair<std::string, std::string>> headers;  // (name, exact value)
+
+  // Rewriting (see RewritePath and session.cc's request and response phases).
+  bool strip_prefix = false;
+  std::string rewrite_prefix;  // empty: none
+  std::vector<std::pair<std::string, std::string>> set_request_headers;
+  std::vector<std::string> remove_request_headers;
+  std::vector<std::pair<std::string, std::string>> set_response_headers;
+  std::vector<std::string> remove_response_headers;
+  std::chrono::milliseconds timeout{0};  // the whole upstream exchange; 0: --upstream-timeout
+  uint32_t retries = 0;                   // more attempts for a failed idempotent request
+
+  // Protection (session.cc's phases: CORS preflight, authenticate, rate limit).
+  std::shared_ptr<const CorsPolicy> cors;   // null: none
+  gateway::v1::AuthKind auth = gateway::v1::AUTH_NONE;
+  RateLimiterSharedPtr rate_limiter;        // null: none; shared by every worker
+  std::string rate_limit_by;                // "ip", "consumer", or a header name (lower-case)
+  bool rate_limit_by_header = false;
+
+  // The path sent upstream for the normalized request path `path` this route matched:
+  // unchanged, or with the matched prefix removed (keeping at least "/") or replaced by
+  // rewrite_prefix. Written into `out`.
+  void RewritePath(std::string_view path, std::string& out) const;
+
+  // Whether `request` meets this route's conditions.
+  bool Accepts(const RequestTraits& request) const;
+
+  // The upstream for one request: the single target, or a split's pick for `draw` (uniform
+  // over uint64_t).
+  const UpstreamTarget& PickUpstream(uint64_t draw) const;
 
   // The body limit of a request on this route: its own, else the gateway's; 0 means none.
   uint64_t BodyLimit(uint64_t gateway_max_body_size) const {
@@ -43,16 +107,39 @@ struct RouteEntry {
   }
 };
 
+// Policy state that outlives a table: the next table built with the same registries reuses
+// what its unchanged routes had (token buckets). Owned by the config applier.
+struct PolicyRegistries {
+  RateLimiterRegistry rate_limiters;
+  EndpointStateRegistry endpoint_states;
+};
+
 class RouteTable {
  public:
   // Validates `config` (the shared rules plus `max_routes`) and builds the table. Returns
-  // nullptr with the reason in *error when the config must be refused (NACKed).
+  // nullptr with the reason in *error when the config must be refused (NACKed). Without
+  // `registries`, policy state starts afresh.
   static std::shared_ptr<const RouteTable> Build(const gateway::v1::Config& config,
-                                                 size_t max_routes, std::string* error);
+                                                 size_t max_routes, std::string* error,
+                                                 PolicyRegistries* registries = nullptr);
 
-  // The route for a normalized request path: an exact route for that path, else the longest
-  // prefix route that covers it on a segment boundary. nullptr when none matches.
-  const RouteEntry* Match(std::string_view normalized_path) const;
+  // Consumers' credentials (null when no consumer has one of that kind).
+  const ApiKeySet* api_keys() const { return api_keys_.get(); }
+  const JwtKeySet* jwt_keys() const { return jwt_keys_.get(); }
+  // Every service's endpoint state, for the health checker.
+  const std::vector<ServiceEndpointsSharedPtr>& service_states() const { return service_states_; }
+
+  // The route for a request: among the routes whose conditions it meets, an exact route for
+  // its normalized path, else the longest prefix route that covers the path on a segment
+  // boundary; among routes with the same path and kind, the most specific (an exact host
+  // before a wildcard host (the longer first) before none, then more header conditions, then
+  // a method list before none). nullptr when none matches.
+  const RouteEntry* Match(std::string_view normalized_path, const RequestTraits& request) const;
+  // The same for a request that offers nothing but its path: routes with conditions never
+  // match it.
+  const RouteEntry* Match(std::string_view normalized_path) const {
+    return Match(normalized_path, RequestTraits{});
+  }
 
   uint64_t version() const { return version_; }
   size_t route_count() const { return routes_.size(); }
@@ -64,9 +151,16 @@ class RouteTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Index = std::unordered_map<std::string, size_t, Hash, std::equal_to<>>;
+  // Path -> the routes with that path and kind, most specific first.
+  using Index = std::unordered_map<std::string, std::vector<size_t>, Hash, std::equal_to<>>;
+
+  const RouteEntry* First(const std::vector<size_t>& candidates,
+                          const RequestTraits& request) const;
 
   uint64_t version_ = 0;
+  std::unique_ptr<const ApiKeySet> api_keys_;
+  std::unique_ptr<const JwtKeySet> jwt_keys_;
+  std::vector<ServiceEndpointsSharedPtr> service_states_;
   size_t service_count_ = 0;
   std::vector<RouteEntry> routes_;
   Index exact_;

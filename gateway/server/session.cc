@@ -53,7 +53,7 @@ std::optional<uint64_t> ToStdOptional(const boost::optional<T>& value) {
 Session::Session(Worker& worker, TcpSocket socket)
     : worker_(worker),
       stream_(std::move(socket)),
-      forwarder_(stream_.get_executor(), worker.pool(), worker.settings()),
+      forwarder_(stream_.get_executor(), worker.pool(), worker.settings(), worker.Random()),
       request_relay_(worker.relay_buffers()),
       response_relay_(worker.relay_buffers()) {
   buffer_.max_size(ReadBufferLimit(worker.settings()));
@@ -202,27 +202,41 @@ void Session::HandleRequest() {
   if (!target) return ReplyError(ProxyError::kBadRequest, unread_body);
   const auto path = NormalizePath(target->path);
   if (!path) return ReplyError(ProxyError::kInvalidPath, unread_body);
-  BuildUpstreamTarget(upstream_target_, *path, *target);  // before the request is changed
   if (target->absolute_form) {
     // RFC 9112 section 3.2.2: the Host header is ignored, the target's authority replaces it.
     scratch_.assign(target->authority);
     request.set(http::field::host, ToBeast(scratch_));
   }
 
+  // The route, on the request as the client sent it.
+  table_ = worker_.routes().Load();
+  if (!table_) return ReplyError(ProxyError::kNotReady, unread_body);
+  RequestTraits traits;
+  traits.host = HostWithoutPort(ToStd(request[http::field::host]));
+  traits.method = ToStd(request.method_string());
+  traits.fields = &request;
+  record_.route = table_->Match(*path, traits);
+  if (!record_.route) return ReplyError(ProxyError::kNoRoute, unread_body, *path);
+  const RouteEntry& route = *record_.route;
+
+  // The request for the upstream: its target (the route may rewrite the path; `target` still
+  // views the unchanged request-target), the gateway's header rules, then the route's.
+  route.RewritePath(*path, scratch_);
+  BuildUpstreamTarget(upstream_target_, scratch_, *target);
   upgrade_.assign(RequestedUpgrade(request, client_version_));  // before hop-by-hop stripping
   if (!RewriteRequestHeaders(request, client_ip_, worker_.request_ids(), request_id_, scratch_)) {
     return ReplyError(ProxyError::kHeaderTooLarge, unread_body);
   }
-
-  table_ = worker_.routes().Load();
-  if (!table_) return ReplyError(ProxyError::kNotReady, unread_body);
-  record_.route = table_->Match(*path);
-  if (!record_.route) return ReplyError(ProxyError::kNoRoute, unread_body, *path);
+  if (!ApplyRoutePolicies(unread_body)) return;
+  for (const std::string& name : route.remove_request_headers) request.erase(ToBeast(name));
+  for (const auto& [name, value] : route.set_request_headers) {
+    request.set(ToBeast(name), ToBeast(value));
+  }
 
   // The route's body limit, else --max-body-size, else none. A Content-Length over it: 413
   // before any body byte is read. A chunked body: the parser counts every chunk it parses from
   // here on against the limit and fails with body_limit (413) when one crosses it.
-  if (const uint64_t body_limit = record_.route->BodyLimit(worker_.settings().max_body_size);
+  if (const uint64_t body_limit = route.BodyLimit(worker_.settings().max_body_size);
       body_limit != 0) {
     if (parser_->content_length().value_or(0) > body_limit) {
       return ReplyError(ProxyError::kBodyTooLarge, unread_body);
@@ -235,6 +249,89 @@ void Session::HandleRequest() {
     return DoReadShortChunkedBody();
   }
   OpenUpstream(ToStdOptional(parser_->content_length()), false);
+}
+
+bool Session::ApplyRoutePolicies(bool unread_body) {
+  const RouteEntry& route = *record_.route;
+  HttpRequest& request = parser_->get();
+  const std::string_view method = ToStd(request.method_string());
+
+  // 1. A CORS preflight is answered here, before credentials are asked for (browsers send none).
+  if (route.cors) {
+    const std::string_view origin = ToStd(request[http::field::origin]);
+    const std::string_view wanted = ToStd(request[http::field::access_control_request_method]);
+    if (IsCorsPreflight(method, origin, wanted)) {
+      const CorsPreflightAnswer answer = AnswerCorsPreflight(
+          *route.cors, origin, wanted, ToStd(request[http::field::access_control_request_headers]));
+      for (const CorsHeader& header : answer.headers) {
+        reply_headers_.emplace_back(header.name, header.value);
+      }
+      ReplyLocal(answer.status, {}, unread_body);
+      return false;
+    }
+  }
+
+  // 2. Authentication: the consumer, never taken from the client, goes upstream as X-Consumer;
+  // an API key does not go upstream at all.
+  consumer_.clear();
+  request.erase("X-Consumer");
+  if (route.auth == gateway::v1::AUTH_API_KEY) {
+    const std::string_view key = ToStd(request["X-API-Key"]);
+    const std::string* name = table_->api_keys() ? table_->api_keys()->Find(key) : nullptr;
+    if (!name) {
+      reply_headers_.emplace_back("WWW-Authenticate", R"(ApiKey realm="gateway", header="X-API-Key")");
+      ReplyError(ProxyError::kUnauthorized, unread_body);
+      return false;
+    }
+    consumer_ = *name;
+    request.erase("X-API-Key");
+  } else if (route.auth == gateway::v1::AUTH_JWT) {
+    std::string_view credentials = ToStd(request[http::field::authorization]);
+    JwtVerification verified;
+    if (credentials.size() > 7 && beast::iequals(ToBeast(credentials.substr(0, 7)), "Bearer ")) {
+      if (table_->jwt_keys()) {
+        verified = table_->jwt_keys()->Verify(credentials.substr(7),
+                                              std::chrono::system_clock::now());
+      } else {
+        verified.error = "no consumer has a JWT credential";
+      }
+    }
+    if (!verified.ok) {
+      std::string challenge = R"(Bearer realm="gateway")";
+      if (!verified.error.empty()) {
+        challenge += R"(, error="invalid_token", error_description=")" + verified.error + "\"";
+      }
+      reply_headers_.emplace_back("WWW-Authenticate", std::move(challenge));
+      ReplyError(ProxyError::kUnauthorized, unread_body);
+      return false;
+    }
+    consumer_ = std::move(verified.consumer);
+  }
+  if (!consumer_.empty()) request.set("X-Consumer", ToBeast(consumer_));
+
+  // 3. The rate limit, by client address, a header (the address when it is missing) or the
+  // consumer (the address without one).
+  if (route.rate_limiter) {
+    std::string_view key = client_ip_;
+    if (route.rate_limit_by_header) {
+      if (const std::string_view value = ToStd(request[ToBeast(route.rate_limit_by)]);
+          !value.empty()) {
+        key = value;
+      }
+    } else if (route.rate_limit_by == "consumer" && !consumer_.empty()) {
+      key = consumer_;
+    }
+    const RateLimitDecision decision =
+        route.rate_limiter->Take(key, std::chrono::steady_clock::now());
+    if (!decision.allowed) {
+      for (const RateLimitHeader& header : FormatRateLimitHeaders(decision)) {
+        reply_headers_.emplace_back(header.name, header.value);
+      }
+      ReplyError(ProxyError::kRateLimited, unread_body);
+      return false;
+    }
+  }
+  return true;
 }
 
 void Session::DoReadShortChunkedBody() {
@@ -300,11 +397,15 @@ void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked)
     request.set(http::field::upgrade, ToBeast(upgrade_));
   }
   record_.upstream_opened = std::chrono::steady_clock::now();
-  forwarder_.Open(shared_from_this(), *this, request, *record_.route->upstream, host_missing,
-                  !upgrade_.empty());
+  forwarder_.Open(shared_from_this(), *this, request,
+                  record_.route->PickUpstream(worker_.Random()), host_missing,
+                  !upgrade_.empty(), record_.route->timeout, record_.route->retries);
 }
 
 void Session::OnUpstreamOpen(ProxyError error) {
+  if (error == ProxyError::kCircuitOpen) {
+    reply_headers_.emplace_back("X-Circuit-Breaker", forwarder_.circuit_refusal());
+  }
   if (error != ProxyError::kNone) return ReplyError(error, !parser_->is_done());
   if (worker_.access_log()) {  // only the access log names it: no string per request otherwise
     record_.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
@@ -382,6 +483,29 @@ void Session::OnResponseHeader(ProxyError error) {
   if (upstream.get().result_int() == 101) return StartTunnel();
   HttpResponse& response = upstream.get();
   RewriteResponseHeaders(response, request_id_);
+  for (const std::string& name : record_.route->remove_response_headers) {
+    response.erase(ToBeast(name));
+  }
+  for (const auto& [name, value] : record_.route->set_response_headers) {
+    response.set(ToBeast(name), ToBeast(value));
+  }
+  if (const auto& cors = record_.route->cors) {
+    // The route's CORS policy is the only one the browser sees.
+    for (const http::field field :
+         {http::field::access_control_allow_origin, http::field::access_control_allow_credentials,
+          http::field::access_control_expose_headers, http::field::access_control_allow_methods,
+          http::field::access_control_allow_headers, http::field::access_control_max_age}) {
+      response.erase(field);
+    }
+    const std::string_view origin = ToStd(parser_->get()[http::field::origin]);
+    for (const CorsHeader& header : CorsResponseHeaders(*cors, origin)) {
+      if (header.append) {
+        response.insert(ToBeast(header.name), ToBeast(header.value));
+      } else {
+        response.set(ToBeast(header.name), ToBeast(header.value));
+      }
+    }
+  }
   // Draining may have begun while the upstream answered: then say so rather than advertise a
   // keep-alive the gateway will not honour.
   response_keep_alive_ = FrameClientResponse(
@@ -421,7 +545,8 @@ void Session::StartResponseBody(std::string_view head) {
   UpstreamConnection& connection = forwarder_.connection();
   response_relay_.Start(shared_from_this(), *this, connection.stream, connection.buffer,
                         forwarder_.response_parser(), stream_, head, response_framing_,
-                        settings.upstream_timeout, settings.body_timeout);
+                        settings.upstream_timeout, settings.body_timeout, nullptr, 0,
+                        forwarder_.exchange_deadline());
 }
 
 void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
@@ -518,14 +643,23 @@ void Session::ContinueOrClose(bool keep_alive) {
 }
 
 void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
-  const ErrorReply reply = ReplyFor(error);
-  record_.status = reply.status;
+  ReplyLocal(ReplyFor(error).status, ErrorBody(error, path), close);
+}
+
+void Session::ReplyLocal(unsigned status, std::string body, bool close) {
+  record_.status = status;
   error_response_ = {};
-  error_response_.result(reply.status);
-  error_response_.set(http::field::content_type, "application/json");
+  error_response_.result(status);
   if (!request_id_.empty()) error_response_.set("X-Request-Id", ToBeast(request_id_));
-  error_response_.body() = ErrorBody(error, path);
-  error_response_.content_length(error_response_.body().size());
+  for (const auto& [name, value] : reply_headers_) {
+    error_response_.insert(ToBeast(name), ToBeast(value));
+  }
+  reply_headers_.clear();
+  if (status != 204) {
+    error_response_.set(http::field::content_type, "application/json");
+    error_response_.body() = std::move(body);
+    error_response_.content_length(error_response_.body().size());
+  }
   if (head_request_) error_response_.body().clear();  // the length is announced, the body not sent
   error_response_.version(client_version_ >= 11 ? 11 : 10);
   error_response_.keep_alive(!close && client_keep_alive_ && !worker_.draining());

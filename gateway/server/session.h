@@ -33,6 +33,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gateway/proxy/body_relay.h"
 #include "gateway/proxy/forwarder.h"
@@ -112,6 +114,11 @@ class Session : public std::enable_shared_from_this<Session>,
   void LogRequest();
   void ContinueOrClose(bool keep_alive);
   void ReplyError(ProxyError error, bool close, std::string_view path = {});
+  // A response made by the gateway: `status`, JSON `body` (none for 204), reply_headers_.
+  void ReplyLocal(unsigned status, std::string body, bool close);
+  // The route's policies before the upstream: CORS preflight, authentication, rate limit.
+  // False when the request was answered here.
+  bool ApplyRoutePolicies(bool unread_body);
   void OnErrorWritten(const boost::system::error_code& ec, bool close);
   void AbortConnection();
   void DoLingeringClose();
@@ -141,6 +148,8 @@ class Session : public std::enable_shared_from_this<Session>,
   std::string upstream_target_;
   std::string upgrade_;  // the protocol the request asks to switch to, if any
   std::string scratch_;
+  std::string consumer_;  // authenticated by the route's policy; empty: none
+  std::vector<std::pair<std::string, std::string>> reply_headers_;  // for the next ReplyLocal
   unsigned client_version_ = 11;
   bool client_keep_alive_ = true;  // the client's wish; draining overrides it per response
   bool response_keep_alive_ = true;

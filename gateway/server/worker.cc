@@ -30,6 +30,7 @@ Worker::Worker(const ProxySettings& settings, const RouteTableHolder& routes)
     : settings_(settings),
       routes_(routes),
       request_ids_(RandomSeed()),
+      random_(RandomSeed()),
       pool_(UpstreamPool::Limits{settings.upstream_max_idle, settings.upstream_idle_timeout}),
       acceptor_(io_),
       accept_retry_timer_(io_),

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <future>
+#include <random>
 #include <thread>
 
 #include "gateway/proxy/proxy_settings.h"
@@ -64,6 +65,7 @@ class Worker {
   const ProxySettings& settings() const { return settings_; }
   const RouteTableHolder& routes() const { return routes_; }
   RequestIdGenerator& request_ids() { return request_ids_; }
+  uint64_t Random() { return random_(); }  // splits, load balancing: not cryptographic
   UpstreamPool& pool() { return pool_; }
   RelayBuffers& relay_buffers() { return relay_buffers_; }
   bool draining() const { return draining_; }
@@ -78,6 +80,7 @@ class Worker {
   const ProxySettings& settings_;
   const RouteTableHolder& routes_;
   RequestIdGenerator request_ids_;
+  std::mt19937_64 random_;
   RelayBuffers relay_buffers_;
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.
   boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;

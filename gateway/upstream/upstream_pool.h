@@ -25,6 +25,7 @@
 #include "common/validation.h"
 #include "gateway/admin/metrics.h"
 #include "gateway/proxy/timed_socket.h"
+#include "gateway/upstream/endpoint_state.h"
 
 namespace gw {
 
@@ -73,6 +74,7 @@ struct UpstreamConnection {
   boost::beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
   SingleWriterGauge* const open_connections;
+  CircuitSlot circuit;  // the service's max_connections count, while the connection lives
 };
 using UpstreamConnectionPtr = std::unique_ptr<UpstreamConnection>;
 

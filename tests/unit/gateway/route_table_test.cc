@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "gateway/router/route_table_holder.h"
 
 namespace gw {
@@ -142,6 +144,126 @@ TEST(RouteTable, RoutesCarryTheirBodyLimit) {
   std::string error;
   EXPECT_FALSE(RouteTable::Build(config, 100, &error));
   EXPECT_NE(error.find("larger than a route may allow"), std::string::npos) << error;
+}
+
+// Narrower matches: the same path with host, method and header conditions.
+Config ConditionsConfig() {
+  Config config;
+  config.set_version(9);
+  for (const char* name : {"any", "exact-host", "wild-host", "deep-wild", "post", "canary",
+                           "short"}) {
+    AddService(config, name, {9200});
+  }
+  AddRoute(config, "/api", "any");
+  AddRoute(config, "/api", "exact-host");
+  config.mutable_routes(1)->set_host("api.example.com");
+  AddRoute(config, "/api", "wild-host");
+  config.mutable_routes(2)->set_host("*.example.com");
+  AddRoute(config, "/api", "deep-wild");
+  config.mutable_routes(3)->set_host("*.eu.example.com");
+  AddRoute(config, "/api", "post");
+  config.mutable_routes(4)->add_methods("POST");
+  AddRoute(config, "/api", "canary");
+  auto* header = config.mutable_routes(5)->add_headers();
+  header->set_name("x-canary");
+  header->set_value("1");
+  AddRoute(config, "/v1", "short");
+  AddRoute(config, "/v1/orders", "short");
+  config.mutable_routes(7)->set_host("orders.example.com");
+  return config;
+}
+
+std::string TargetFor(const RouteTable& table, std::string_view path, std::string_view host,
+                      std::string_view method, const HttpFields* fields = nullptr) {
+  RequestTraits request;
+  request.host = host;
+  request.method = method;
+  request.fields = fields;
+  const RouteEntry* route = table.Match(path, request);
+  return route ? route->target : "<none>";
+}
+
+TEST(RouteTable, TheMostSpecificRouteOnAPathWins) {
+  auto table = Build(ConditionsConfig());
+  ASSERT_TRUE(table);
+  EXPECT_EQ(TargetFor(*table, "/api/x", "api.example.com", "GET"), "exact-host");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "API.Example.COM", "GET"), "exact-host");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "shop.example.com", "GET"), "wild-host");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "a.b.example.com", "GET"), "wild-host");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "x.eu.example.com", "GET"), "deep-wild");  // longer
+  EXPECT_EQ(TargetFor(*table, "/api/x", "example.com", "GET"), "any");  // not a subdomain
+  EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "POST"), "post");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "GET"), "any");
+  HttpFields canary;
+  canary.insert("X-Canary", "1");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "POST", &canary), "canary");  // header > method
+  HttpFields other;
+  other.insert("X-Canary", "2");
+  EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "GET", &other), "any");
+  // A host condition outranks a header condition.
+  EXPECT_EQ(TargetFor(*table, "/api/x", "api.example.com", "GET", &canary), "exact-host");
+  // Routes with conditions never match a request offering only its path.
+  EXPECT_EQ(TargetOf(*table, "/api/x"), "any");
+}
+
+TEST(RouteTable, ALongerPathWhoseConditionsFailFallsBackToAShorterOne) {
+  auto table = Build(ConditionsConfig());
+  ASSERT_TRUE(table);
+  EXPECT_EQ(TargetFor(*table, "/v1/orders/7", "orders.example.com", "GET"), "short");
+  EXPECT_EQ(TargetFor(*table, "/v1/orders/7", "elsewhere.example.com", "GET"), "short");
+  EXPECT_EQ(table->Match("/v1/orders/7", RequestTraits{"orders.example.com", "GET", nullptr})
+                ->host,
+            "orders.example.com");
+}
+
+TEST(RouteTable, SplitsPickTargetsByWeight) {
+  Config config;
+  AddService(config, "payment-svc", {9301});
+  AddService(config, "payment-v2-svc", {9302});
+  auto* route = config.add_routes();
+  route->set_path("/api/payment");
+  route->set_match(gateway::v1::MATCH_PREFIX);
+  auto* a = route->add_split();
+  a->set_target("payment-svc");
+  a->set_weight(90);
+  auto* b = route->add_split();
+  b->set_target("payment-v2-svc");
+  b->set_weight(10);
+  auto table = Build(config);
+  ASSERT_TRUE(table);
+  const RouteEntry* entry = table->Match("/api/payment");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->target, "payment-svc=90 payment-v2-svc=10");
+  EXPECT_EQ(entry->split_total, 100u);
+  std::map<std::string, int> picks;
+  for (uint64_t draw = 0; draw < 1000; ++draw) ++picks[entry->PickUpstream(draw).name];
+  EXPECT_EQ(picks["payment-svc"], 900);
+  EXPECT_EQ(picks["payment-v2-svc"], 100);
+}
+
+std::string Rewritten(std::string_view route_path, bool strip, std::string_view rewrite,
+                      std::string_view request_path) {
+  RouteEntry route;
+  route.path = route_path;
+  route.strip_prefix = strip;
+  route.rewrite_prefix = rewrite;
+  std::string out;
+  route.RewritePath(request_path, out);
+  return out;
+}
+
+TEST(RouteEntry, RewritesThePathSentUpstream) {
+  EXPECT_EQ(Rewritten("/api/payment", false, "", "/api/payment/7"), "/api/payment/7");
+  EXPECT_EQ(Rewritten("/api/payment", true, "", "/api/payment/7"), "/7");
+  EXPECT_EQ(Rewritten("/api/payment", true, "", "/api/payment"), "/");  // at least "/"
+  EXPECT_EQ(Rewritten("/api/payment", true, "", "/api/payment/"), "/");
+  EXPECT_EQ(Rewritten("/", true, "", "/x/y"), "/x/y");  // "/" has nothing to strip
+  EXPECT_EQ(Rewritten("/api/payment", false, "/v2", "/api/payment/7"), "/v2/7");
+  EXPECT_EQ(Rewritten("/api/payment", false, "/v2/", "/api/payment/7"), "/v2/7");
+  EXPECT_EQ(Rewritten("/api/payment", false, "/v2", "/api/payment"), "/v2");
+  EXPECT_EQ(Rewritten("/api/payment", false, "/", "/api/payment/7"), "/7");
+  EXPECT_EQ(Rewritten("/api/payment", false, "/", "/api/payment"), "/");
+  EXPECT_EQ(Rewritten("/", false, "/app", "/x"), "/app/x");
 }
 
 TEST(RouteTable, RefusesInvalidConfigs) {
