@@ -1,12 +1,15 @@
 // Forwarder: the upstream side of one request, phase by phase, with the body left to stream.
 //
-// The one place where the gateway talks to upstreams. Open: pick an endpoint (round-robin, one
-// cursor shared by all workers), take a pooled keep-alive connection or resolve and connect
-// (trying the next endpoint when one is refused, unreachable or times out), and write the
-// request head. The session then streams the request body into connection(). ReadResponse: read the final response header (1xx skipped; a 101 only
-// when the request asked for an upgrade) into response_parser(); the session streams the body
-// to its client. Release gives the connection back to the pool when the exchange ended cleanly
-// and both sides allow keep-alive; TakeConnection hands it to a tunnel.
+// The one place where the gateway talks to upstreams. Open: pick an endpoint (a service's
+// balancer over its healthy, non-ejected endpoints, within its circuit-breaking limits;
+// round-robin for a DNS target), take a pooled keep-alive connection or resolve and connect
+// (trying another endpoint when one is refused, unreachable or times out; connect errors and
+// 5xx answers count toward passive ejection), and write the request head. The session then
+// streams the request body into connection(). ReadResponse: read the final response header
+// (1xx skipped; a 101 only when the request asked for an upgrade) into response_parser(); a
+// route's retries resend a failed idempotent request elsewhere first. The session streams the
+// body to its client. Release gives the connection back to the pool when the exchange ended
+// cleanly and both sides allow keep-alive; TakeConnection hands it to a tunnel.
 // A pooled connection found closed by the upstream is retried once on a fresh connection for
 // idempotent methods, and only while no byte of the request body was sent; a non-idempotent
 // request, never resent, only reuses a connection idle for less than kNonIdempotentMaxIdle.

@@ -4,9 +4,12 @@
 // honoured), each through named phases:
 //   1. read the request header (--header-timeout; idle keep-alive waits use --idle-timeout);
 //   2. decide on the header alone: framing (a Transfer-Encoding other than "chunked" alone: 400
-//      or 501 and close), Host, request-target, path normalization, route, header rewriting,
-//      body limit (413 from Content-Length up front, or when a chunked body crosses it);
-//   3. open the upstream (Forwarder: pooled connection or connect) and write the header; a
+//      or 501 and close), Host, request-target, path normalization, route (path, host, method,
+//      headers), the route's policies (ApplyRoutePolicies: CORS preflight, authentication, rate
+//      limit), path and header rewriting, body limit (413 from Content-Length up front, or when
+//      a chunked body crosses it);
+//   3. open the upstream (Forwarder: the split's target, an endpoint picked by its balancer,
+//      pooled connection or connect, retries) and write the header; a
 //      chunked body is read first up to one relay buffer: when it ends there it goes upstream
 //      with a Content-Length (many upstreams take no chunked requests), else chunked;
 //   4. stream the request body upstream through a fixed buffer (100 Continue first when the
