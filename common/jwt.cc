@@ -450,6 +450,7 @@ JwtVerification JwtVerifier::CheckClaims(const ParsedJwt& token, Clock::time_poi
   result.ok = true;
   result.issuer = token.issuer;
   result.subject = token.subject;
+  result.expires_at = token.exp;
   return result;
 }
 

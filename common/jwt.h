@@ -63,6 +63,7 @@ struct JwtVerification {
   std::string issuer;    // ok only: the token's `iss`
   std::string subject;   // ok only: the token's `sub`, "" without one
   std::string consumer;  // JwtKeySet::Verify and ok only: the consumer whose key verified it
+  int64_t expires_at = 0;  // ok only: the token's `exp`, seconds since the epoch
 };
 
 struct ParsedJwt;  // a token split, decoded and its claims read (jwt.cc)

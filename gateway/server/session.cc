@@ -289,9 +289,19 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
     std::string_view credentials = ToStd(request[http::field::authorization]);
     JwtVerification verified;
     if (credentials.size() > 7 && beast::iequals(ToBeast(credentials.substr(0, 7)), "Bearer ")) {
-      if (table_->jwt_keys()) {
-        verified = table_->jwt_keys()->Verify(credentials.substr(7),
-                                              std::chrono::system_clock::now());
+      const std::string_view token = credentials.substr(7);
+      const auto now = std::chrono::system_clock::now();
+      const int64_t now_s =
+          std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+      VerifiedTokens& cache = worker_.verified_tokens();
+      if (const std::string* known = cache.Find(table_->version(), token, now_s)) {
+        verified.ok = true;
+        verified.consumer = *known;
+      } else if (table_->jwt_keys()) {
+        verified = table_->jwt_keys()->Verify(token, now);
+        if (verified.ok) {
+          cache.Remember(table_->version(), token, verified.consumer, verified.expires_at);
+        }
       } else {
         verified.error = "no consumer has a JWT credential";
       }

@@ -19,6 +19,7 @@
 
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/admin/metrics.h"
+#include "gateway/policy/verified_tokens.h"
 #include "gateway/proxy/relay_buffers.h"
 #include "gateway/proxy/request_id.h"
 #include "gateway/server/access_log.h"
@@ -68,6 +69,7 @@ class Worker {
   uint64_t Random() { return random_(); }  // splits, load balancing: not cryptographic
   UpstreamPool& pool() { return pool_; }
   RelayBuffers& relay_buffers() { return relay_buffers_; }
+  VerifiedTokens& verified_tokens() { return verified_tokens_; }
   bool draining() const { return draining_; }
   WorkerMetrics* metrics() { return metrics_; }           // null when not observed
   AccessLogBuffer* access_log() { return access_log_; }   // null without --access-log
@@ -82,6 +84,7 @@ class Worker {
   RequestIdGenerator request_ids_;
   std::mt19937_64 random_;
   RelayBuffers relay_buffers_;
+  VerifiedTokens verified_tokens_;
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.
   boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;
   // One thread runs it; only posts (Drain) and stop come from other threads, so the reactor's

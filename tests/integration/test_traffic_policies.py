@@ -257,7 +257,7 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
     def test_jwt_auth(self):
         secret = "s" * 40
         self.apply(("consumer", "add", "bob", "--jwt-issuer", "issuer-b", "--jwt-secret", secret))
-        self.addCleanup(self.ctl.ok, "consumer", "delete", "bob")
+        self.addCleanup(self.ctl.run, "consumer", "delete", "bob")  # gone already if it passed
         self.route("/jwt", "v1-svc", "--auth", "jwt")
         now = int(time.time())
         good = hs256_token(secret, {"iss": "issuer-b", "exp": now + 300})
@@ -271,6 +271,15 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
             self.assertEqual(r.status, 401)
             self.assertIn("Bearer", r.header("WWW-Authenticate") or "")
         self.assertEqual(self.gw.get("/jwt").status, 401)
+        # A token verified before (each worker remembers it) is refused once its consumer goes.
+        client = self.gw.client()
+        self.addCleanup(client.close)
+        for _ in range(4):
+            self.assertEqual(client.request("/jwt", headers={"Authorization": "Bearer " + good})
+                             .status, 200)
+        self.apply(("consumer", "delete", "bob"))
+        self.assertEqual(client.request("/jwt", headers={"Authorization": "Bearer " + good})
+                         .status, 401)
 
     def test_rate_limit_is_429_with_headers(self):
         self.route("/limited", "v1-svc", "--rate-limit", "5/m", "--burst", "5",
