@@ -73,7 +73,8 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   budget_request_.Release();
   if (target.endpoints.empty()) return Fail(ProxyError::kUpstreamUnavailable);
   if (target.balancer) {
-    budget_request_ = target.balancer->endpoints().retry_budget().StartRequest();
+    // Shared counters cost a contended cache line per request: only what is read is kept.
+    if (retries > 0) budget_request_ = target.balancer->endpoints().retry_budget().StartRequest();
     if (!target.hash_header.empty()) {
       if (const auto value = request[ToBeast(target.hash_header)]; !value.empty()) {
         hash_ = HashKey(ToStd(value));
@@ -98,7 +99,9 @@ void Forwarder::TryEndpoint(Owner owner) {
     }
     index = *picked;
     tried_.push_back(index);
-    in_flight_ = balancer->endpoints().StartRequest(index);
+    if (balancer->endpoints().policy().balancing == Balancing::kLeastRequest) {
+      in_flight_ = balancer->endpoints().StartRequest(index);
+    }
   } else {
     if (attempt_ == endpoints.size()) return Fail(FinalUpstreamError(any_connect_failure_));
     index = (first_ + attempt_) % endpoints.size();

@@ -73,7 +73,8 @@ class Forwarder {
   // `retries` (a route's) more attempts, on other endpoints of a service, are made for an
   // idempotent request whose body was not sent when an attempt fails (no response, a reset,
   // or 502/503/504 from the upstream), after a jittered backoff and within the service's
-  // retry budget; each attempt has --upstream-timeout, the whole exchange `timeout`.
+  // retry budget (a share of the service's requests on routes that retry); each attempt has
+  // --upstream-timeout, the whole exchange `timeout`.
   void Open(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
             const UpstreamTarget& target, bool set_host, bool upgrade,
             std::chrono::milliseconds timeout = std::chrono::milliseconds(0),

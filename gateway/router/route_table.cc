@@ -65,12 +65,10 @@ bool RouteEntry::Accepts(const RequestTraits& request) const {
   return true;
 }
 
-void RouteEntry::RewritePath(std::string_view request_path, std::string& out) const {
+std::string_view RouteEntry::RewritePath(std::string_view request_path,
+                                         std::string& out) const {
+  if (!strip_prefix && rewrite_prefix.empty()) return request_path;
   out.clear();
-  if (!strip_prefix && rewrite_prefix.empty()) {
-    out.append(request_path);
-    return;
-  }
   // What follows the matched prefix: empty or "/..." (prefixes match on segment boundaries;
   // "/" covers everything).
   std::string_view rest = path == "/" ? request_path : request_path.substr(path.size());
@@ -79,6 +77,7 @@ void RouteEntry::RewritePath(std::string_view request_path, std::string& out) co
   out.append(base);
   out.append(rest);
   if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+  return out;
 }
 
 const UpstreamTarget& RouteEntry::PickUpstream(uint64_t draw) const {

@@ -90,9 +90,9 @@ struct RouteEntry {
   bool rate_limit_by_header = false;
 
   // The path sent upstream for the normalized request path `path` this route matched:
-  // unchanged, or with the matched prefix removed (keeping at least "/") or replaced by
-  // rewrite_prefix. Written into `out`.
-  void RewritePath(std::string_view path, std::string& out) const;
+  // `path` itself, or, written into `scratch`, with the matched prefix removed (keeping at
+  // least "/") or replaced by rewrite_prefix.
+  std::string_view RewritePath(std::string_view path, std::string& scratch) const;
 
   // Whether `request` meets this route's conditions.
   bool Accepts(const RequestTraits& request) const;

@@ -221,8 +221,7 @@ void Session::HandleRequest() {
 
   // The request for the upstream: its target (the route may rewrite the path; `target` still
   // views the unchanged request-target), the gateway's header rules, then the route's.
-  route.RewritePath(*path, scratch_);
-  BuildUpstreamTarget(upstream_target_, scratch_, *target);
+  BuildUpstreamTarget(upstream_target_, route.RewritePath(*path, scratch_), *target);
   upgrade_.assign(RequestedUpgrade(request, client_version_));  // before hop-by-hop stripping
   if (!RewriteRequestHeaders(request, client_ip_, worker_.request_ids(), request_id_, scratch_)) {
     return ReplyError(ProxyError::kHeaderTooLarge, unread_body);

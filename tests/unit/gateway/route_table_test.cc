@@ -247,9 +247,8 @@ std::string Rewritten(std::string_view route_path, bool strip, std::string_view 
   route.path = route_path;
   route.strip_prefix = strip;
   route.rewrite_prefix = rewrite;
-  std::string out;
-  route.RewritePath(request_path, out);
-  return out;
+  std::string scratch;
+  return std::string(route.RewritePath(request_path, scratch));
 }
 
 TEST(RouteEntry, RewritesThePathSentUpstream) {
