@@ -127,9 +127,9 @@ bool IsResetName(const ResetField (&fields)[N], std::string_view name) {
 bool HasRoutePolicyFlag(const Command& c) {
   return c.max_body_size || c.strip_prefix || c.rewrite_prefix || !c.set_request_headers.empty() ||
          !c.remove_request_headers.empty() || !c.set_response_headers.empty() ||
-         !c.remove_response_headers.empty() || c.route_timeout || c.retries || c.rate_limit ||
-         c.burst || c.rate_limit_by || c.auth || !c.cors_origins.empty() || c.cors_methods ||
-         c.cors_headers || c.cors_max_age;
+         !c.remove_response_headers.empty() || c.route_timeout || c.retries || c.per_try_timeout ||
+         c.rate_limit || c.burst || c.rate_limit_by || c.auth || !c.cors_origins.empty() ||
+         c.cors_methods || c.cors_headers || c.cors_max_age;
 }
 
 bool HasServicePolicyFlag(const Command& c) {
@@ -252,6 +252,9 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "command this is the route's, not the call's --timeout)");
     value(sub, "--retries", command.retries, "N",
           "extra attempts of a failed idempotent request on another endpoint (0..10)");
+    value(sub, "--per-try-timeout", command.per_try_timeout, "DURATION",
+          "each attempt's wait for the response header; past it the attempt fails and is "
+          "retried (default: the gateway's --upstream-timeout; at most --timeout)");
     value(sub, "--rate-limit", command.rate_limit, "N/s|N/m|N/h",
           "requests allowed per second, minute or hour per key, per gateway (429 beyond)");
     value(sub, "--burst", command.burst, "N", "token bucket size (default: the rate's N)");

@@ -58,6 +58,7 @@ inline constexpr ResetField kRouteResetFields[] = {
     {"remove-response-headers", "remove_response_headers"},
     {"timeout", "timeout_ms"},
     {"retries", "retries"},
+    {"per-try-timeout", "per_try_timeout_ms"},
     {"rate-limit", "rate_limit"},
     {"burst", "rate_limit.burst"},
     {"rate-limit-by", "rate_limit.key"},
@@ -113,6 +114,7 @@ struct Command {
   std::vector<std::string> remove_response_headers;
   std::optional<std::string> route_timeout;  // route add/update --timeout
   std::optional<std::string> retries;
+  std::optional<std::string> per_try_timeout;
   std::optional<std::string> rate_limit;  // N/s, N/m, N/h
   std::optional<std::string> burst;
   std::optional<std::string> rate_limit_by;  // ip | header:NAME | consumer

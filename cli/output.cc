@@ -83,6 +83,8 @@ void WriteRoute(JsonWriter& json, const Route& route) {
   WriteStrings(json, "remove_response_headers", route.remove_response_headers());
   if (route.timeout_ms() != 0) json.Key("timeout_ms").Unsigned(route.timeout_ms());
   if (route.retries() != 0) json.Key("retries").Unsigned(route.retries());
+  if (route.per_try_timeout_ms() != 0)
+    json.Key("per_try_timeout_ms").Unsigned(route.per_try_timeout_ms());
   if (route.has_rate_limit()) {
     const auto& limit = route.rate_limit();
     json.Key("rate_limit").BeginObject();
@@ -158,6 +160,8 @@ std::string RoutePolicyLines(const Route& route) {
     rows.push_back({"remove response headers:", JoinList(route.remove_response_headers(), ", ")});
   if (route.timeout_ms() != 0) rows.push_back({"timeout:", Ms(route.timeout_ms())});
   if (route.retries() != 0) rows.push_back({"retries:", std::to_string(route.retries())});
+  if (route.per_try_timeout_ms() != 0)
+    rows.push_back({"per-try timeout:", Ms(route.per_try_timeout_ms())});
   if (route.has_rate_limit()) {
     const auto& limit = route.rate_limit();
     std::string text = FormatRateLimit(limit);

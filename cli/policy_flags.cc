@@ -184,6 +184,12 @@ std::string BuildRoutePolicies(const Command& command, Route* route,
     route->set_timeout_ms(*ms);
     Name(mask, "timeout_ms");
   }
+  if (command.per_try_timeout) {
+    const auto ms = ParseMs("--per-try-timeout", *command.per_try_timeout, &error);
+    if (!ms) return error;
+    route->set_per_try_timeout_ms(*ms);
+    Name(mask, "per_try_timeout_ms");
+  }
   if (command.retries) {
     const auto retries = ParseWhole("--retries", *command.retries, UINT32_MAX, &error);
     if (!retries) return error;

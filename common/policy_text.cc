@@ -87,6 +87,8 @@ std::string DescribeRoutePolicies(const gateway::v1::Route& route) {
   }
   if (route.retries() != 0) Append(out, "retries=" + std::to_string(route.retries()));
   if (route.timeout_ms() != 0) Append(out, "timeout=" + Ms(route.timeout_ms()));
+  if (route.per_try_timeout_ms() != 0)
+    Append(out, "per-try-timeout=" + Ms(route.per_try_timeout_ms()));
   if (route.strip_prefix()) Append(out, "strip-prefix");
   if (!route.rewrite_prefix().empty()) Append(out, "rewrite=" + route.rewrite_prefix());
   if (!route.set_request_headers().empty())

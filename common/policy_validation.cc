@@ -314,6 +314,13 @@ std::string ValidateRoutePolicies(const Route& route) {
   if (route.timeout_ms() != 0 &&
       (route.timeout_ms() < kMinRouteTimeoutMs || route.timeout_ms() > kMaxRouteTimeoutMs))
     return name + ": timeout " + Ms(route.timeout_ms()) + " is outside 1ms..1h";
+  if (route.per_try_timeout_ms() != 0 && (route.per_try_timeout_ms() < kMinRouteTimeoutMs ||
+                                          route.per_try_timeout_ms() > kMaxRouteTimeoutMs))
+    return name + ": per-try timeout " + Ms(route.per_try_timeout_ms()) + " is outside 1ms..1h";
+  if (route.per_try_timeout_ms() != 0 && route.timeout_ms() != 0 &&
+      route.per_try_timeout_ms() > route.timeout_ms())
+    return name + ": per-try timeout " + Ms(route.per_try_timeout_ms()) +
+           " is longer than the route timeout " + Ms(route.timeout_ms());
   if (route.retries() > kMaxRetries)
     return name + ": retries " + std::to_string(route.retries()) + " is more than " +
            std::to_string(kMaxRetries);

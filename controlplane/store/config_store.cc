@@ -271,6 +271,7 @@ constexpr std::string_view kUpdatableRouteFields[] = {"target",
                                                       "remove_response_headers",
                                                       "timeout_ms",
                                                       "retries",
+                                                      "per_try_timeout_ms",
                                                       "rate_limit",
                                                       "auth",
                                                       "cors"};

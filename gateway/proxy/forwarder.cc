@@ -35,8 +35,8 @@ void LogUpstreamFailure(std::string_view what, const UpstreamEndpoint& endpoint,
 
 }  // namespace
 
-Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool,
-                     const ProxySettings& settings, uint64_t seed)
+Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool, const ProxySettings& settings,
+                     uint64_t seed)
     : executor_(executor),
       pool_(pool),
       settings_(settings),
@@ -46,9 +46,13 @@ Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool,
 
 void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
                      const UpstreamTarget& target, bool set_host, bool upgrade,
-                     std::chrono::milliseconds timeout, uint32_t retries) {
-  exchange_deadline_ = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout
-                                           : std::chrono::steady_clock::time_point::max();
+                     const ExchangePolicy& policy) {
+  exchange_deadline_ = policy.timeout.count() > 0
+                           ? std::chrono::steady_clock::now() + policy.timeout
+                           : std::chrono::steady_clock::time_point::max();
+  attempt_timeout_ =
+      policy.per_try_timeout.count() > 0 ? policy.per_try_timeout : settings_.upstream_timeout;
+  const uint32_t retries = policy.retries;
   sink_ = &sink;
   request_ = &request;
   target_ = &target;
@@ -226,10 +230,13 @@ void Forwarder::OnWriteHeader(Owner owner, const boost::system::error_code& ec) 
   sink_->OnUpstreamOpen(ProxyError::kNone);
 }
 
+std::chrono::steady_clock::time_point Forwarder::AttemptDeadline() const {
+  return std::min(std::chrono::steady_clock::now() + attempt_timeout_, exchange_deadline_);
+}
+
 void Forwarder::ReadResponse(Owner owner, bool body_sent) {
   body_sent_ = body_sent;
-  deadline_ =
-      std::min(std::chrono::steady_clock::now() + settings_.upstream_timeout, exchange_deadline_);
+  deadline_ = AttemptDeadline();
   DoRead(std::move(owner));
 }
 
@@ -284,7 +291,8 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
 bool Forwarder::CanRetry() const { return reused_ && idempotent_ && !retried_ && !body_sent_; }
 
 bool Forwarder::MayRetryAttempt() {
-  if (retries_left_ == 0 || !idempotent_ || body_sent_ || early_ || !target_->balancer) {
+  if (retries_left_ == 0 || !idempotent_ || body_sent_ || early_ || !target_->balancer ||
+      std::chrono::steady_clock::now() >= exchange_deadline_) {
     return false;
   }
   // Within the budget: retries must not multiply the load on a service that is failing.
@@ -306,8 +314,10 @@ void Forwarder::RetryAttempt(Owner owner) {
   retry_timer_.expires_after(backoff);
   retry_timer_.async_wait([this, owner = std::move(owner)](const boost::system::error_code& ec) {
     if (ec) return Fail(ProxyError::kUpstreamFailed);
-    deadline_ =
-        std::min(std::chrono::steady_clock::now() + settings_.upstream_timeout, exchange_deadline_);
+    if (std::chrono::steady_clock::now() >= exchange_deadline_) {
+      return Fail(ProxyError::kUpstreamTimeout);  // the route's time ran out during the backoff
+    }
+    deadline_ = AttemptDeadline();
     any_connect_failure_ = false;
     TryEndpoint(owner);  // opened_: the head is written whole, then the answer read
   });

@@ -67,18 +67,18 @@ class Forwarder {
   // `target`. `owner` keeps `sink`, `request` and `target` alive until the exchange ends
   // (Release, TakeConnection or an error); it is held by pending operations, never stored.
   // With `set_host`, the Host header is set to the chosen endpoint (for HTTP/1.0 clients that
-  // sent none). With `upgrade`, a 101 answer is the final response. `timeout` (a route's;
-  // zero: none) bounds the whole exchange, from now until the response is complete: see
-  // exchange_deadline().
-  // `retries` (a route's) more attempts, on other endpoints of a service, are made for an
-  // idempotent request whose body was not sent when an attempt fails (no response, a reset,
-  // or 502/503/504 from the upstream), after a jittered backoff and within the service's
-  // retry budget (a share of the service's requests on routes that retry); each attempt has
-  // --upstream-timeout, the whole exchange `timeout`.
+  // sent none). With `upgrade`, a 101 answer is the final response. The route's `policy`:
+  // its `timeout` (zero: none) bounds the whole exchange, from now until the response is
+  // complete: see exchange_deadline(). Each attempt waits `per_try_timeout` (zero:
+  // --upstream-timeout) for the response header, and at most until the exchange deadline.
+  // `retries` more attempts, on other endpoints of a service, are made for an idempotent
+  // request whose body was not sent when an attempt fails (no response in time, a reset, or
+  // 502/503/504 from the upstream) while the exchange deadline is ahead, after a jittered
+  // backoff and within the service's retry budget (a share of the service's requests on routes
+  // that retry).
   void Open(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
             const UpstreamTarget& target, bool set_host, bool upgrade,
-            std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
-            uint32_t retries = 0);
+            const ExchangePolicy& policy = {});
 
   // When the exchange must be over (time_point::max(): no bound but the per-step timeouts).
   std::chrono::steady_clock::time_point exchange_deadline() const { return exchange_deadline_; }
@@ -128,6 +128,8 @@ class Forwarder {
   bool MayRetryAttempt();
   void RetryAttempt(Owner owner);
   std::chrono::milliseconds ConnectTimeout() const;
+  // When the attempt starting now must have its response header.
+  std::chrono::steady_clock::time_point AttemptDeadline() const;
   // Passive ejection: the outcome of the exchange with the chosen endpoint of a service.
   void RecordOutcome(bool success);
   void Retry(Owner owner);
@@ -151,10 +153,10 @@ class Forwarder {
   bool body_sent_ = false;  // a request body byte went out: never resent
   bool early_ = false;      // reading a response to a request whose body did not all go out
   ProxyError early_otherwise_ = ProxyError::kNone;
-  size_t first_ = 0;        // endpoint index chosen by round-robin (a DNS target)
-  size_t endpoint_index_ = 0;           // in target_->endpoints
-  std::vector<size_t> tried_;           // endpoints tried for this request (a service)
-  std::optional<uint64_t> hash_;        // ring_hash's key for this request
+  size_t first_ = 0;              // endpoint index chosen by round-robin (a DNS target)
+  size_t endpoint_index_ = 0;     // in target_->endpoints
+  std::vector<size_t> tried_;     // endpoints tried for this request (a service)
+  std::optional<uint64_t> hash_;  // ring_hash's key for this request
   SplitMix64 random_;
   ServiceEndpoints::InFlight in_flight_;  // least_request's count for the chosen endpoint
   CircuitSlot pending_slot_;              // max_pending's count while connecting
@@ -164,7 +166,7 @@ class Forwarder {
   RetryBudget::ActiveRequest budget_request_;  // counts this request in the service's budget
   RetryBudget::ActiveRetry budget_retry_;      // the retry in progress, if any
   SteadyTimer retry_timer_;
-  size_t attempt_ = 0;      // endpoints tried so far
+  size_t attempt_ = 0;  // endpoints tried so far
   bool any_connect_failure_ = false;
   bool reused_ = false;                   // the connection came from the pool
   bool retried_ = false;                  // the one retry on a fresh connection is spent
@@ -172,7 +174,10 @@ class Forwarder {
   UpstreamEndpoint* endpoint_ = nullptr;  // in use while not null
   UpstreamConnectionPtr connection_;
   std::chrono::steady_clock::time_point deadline_;
-  std::chrono::steady_clock::time_point exchange_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point exchange_deadline_ =
+      std::chrono::steady_clock::time_point::max();
+  std::chrono::milliseconds attempt_timeout_{
+      0};                     // the route's per-try timeout, else --upstream-timeout
   std::string request_head_;  // the request head as written upstream
   std::optional<ResponseParser> parser_;
 };

@@ -22,8 +22,7 @@ bool HostMatches(const RouteEntry& route, std::string_view host) {
   // ".example.com" covers "a.example.com" and "a.b.example.com", not "example.com".
   const std::string_view suffix = route.host;
   return host.size() > suffix.size() &&
-         boost::beast::iequals(ToBeast(host.substr(host.size() - suffix.size())),
-                               ToBeast(suffix));
+         boost::beast::iequals(ToBeast(host.substr(host.size() - suffix.size())), ToBeast(suffix));
 }
 
 // What names a route across configs (its match), for state kept from table to table.
@@ -65,8 +64,7 @@ bool RouteEntry::Accepts(const RequestTraits& request) const {
   return true;
 }
 
-std::string_view RouteEntry::RewritePath(std::string_view request_path,
-                                         std::string& out) const {
+std::string_view RouteEntry::RewritePath(std::string_view request_path, std::string& out) const {
   if (!strip_prefix && rewrite_prefix.empty()) return request_path;
   out.clear();
   // What follows the matched prefix: empty or "/..." (prefixes match on segment boundaries;
@@ -111,13 +109,13 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
   std::vector<JwtConsumer> jwt_consumers;
   for (const auto& consumer : config.consumers()) {
     if (consumer.api_key_sha256_size() > 0) {
-      key_consumers.push_back({consumer.name(), {consumer.api_key_sha256().begin(),
-                                                 consumer.api_key_sha256().end()}});
+      key_consumers.push_back(
+          {consumer.name(), {consumer.api_key_sha256().begin(), consumer.api_key_sha256().end()}});
     }
     if (consumer.has_jwt()) {
-      jwt_consumers.push_back({consumer.name(),
-                               {consumer.jwt().issuer(), consumer.jwt().secret(),
-                                consumer.jwt().public_key_pem()}});
+      jwt_consumers.push_back(
+          {consumer.name(),
+           {consumer.jwt().issuer(), consumer.jwt().secret(), consumer.jwt().public_key_pem()}});
     }
   }
   if (!key_consumers.empty() && !(table->api_keys_ = ApiKeySet::Build(key_consumers, error))) {
@@ -157,10 +155,9 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
     }
     if (service.has_health_check()) {
       const auto& check = service.health_check();
-      policy.health_check = HealthCheckPolicy{check.path(),
-                                              std::chrono::milliseconds(check.interval_ms()),
-                                              std::max(1u, check.unhealthy_threshold()),
-                                              std::max(1u, check.healthy_threshold())};
+      policy.health_check = HealthCheckPolicy{
+          check.path(), std::chrono::milliseconds(check.interval_ms()),
+          std::max(1u, check.unhealthy_threshold()), std::max(1u, check.healthy_threshold())};
     }
     policy.eject_after = service.eject_after();
     policy.eject_for = std::chrono::milliseconds(service.eject_for_ms());
@@ -223,8 +220,9 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
     }
     entry.remove_response_headers.assign(route.remove_response_headers().begin(),
                                          route.remove_response_headers().end());
-    entry.timeout = std::chrono::milliseconds(route.timeout_ms());
-    entry.retries = route.retries();
+    entry.exchange.timeout = std::chrono::milliseconds(route.timeout_ms());
+    entry.exchange.per_try_timeout = std::chrono::milliseconds(route.per_try_timeout_ms());
+    entry.exchange.retries = route.retries();
     entry.auth = route.auth();
     if (route.has_cors()) {
       CorsConfig cors;

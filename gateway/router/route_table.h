@@ -30,9 +30,9 @@ namespace gw {
 // Where a route sends its requests: a registered service's endpoints, or one host[:port]
 // that the gateway resolves by DNS.
 struct UpstreamTarget {
-  std::string name;                // service name, or "host:port" for a DNS target
+  std::string name;  // service name, or "host:port" for a DNS target
   bool is_service = false;
-  std::vector<HostPort> endpoints; // hosts may be IP literals or DNS names
+  std::vector<HostPort> endpoints;  // hosts may be IP literals or DNS names
   // The one piece of mutable state in a table: a relaxed counter, shared by workers so
   // round-robin is exact across them (gateway/upstream/round_robin.h). For a DNS target.
   mutable std::atomic<uint64_t> next_endpoint{0};
@@ -40,15 +40,23 @@ struct UpstreamTarget {
   // ejections and circuit-breaking counters, shared by every worker and kept across tables
   // while the service does not change. Null for a DNS target.
   std::shared_ptr<const LoadBalancer> balancer;
-  std::string hash_header;                        // lower-case; ring_hash's key, if any
+  std::string hash_header;                       // lower-case; ring_hash's key, if any
   std::chrono::milliseconds connect_timeout{0};  // 0: the gateway's --connect-timeout
 };
 
 // What a request offers to be matched on besides its path.
 struct RequestTraits {
-  std::string_view host;              // the Host header without its port, any case
-  std::string_view method;            // "GET", ...
+  std::string_view host;               // the Host header without its port, any case
+  std::string_view method;             // "GET", ...
   const HttpFields* fields = nullptr;  // for header conditions; null: none match
+};
+
+// How long a route's upstream exchange may take and how its failed attempts are retried (see
+// Forwarder::Open).
+struct ExchangePolicy {
+  std::chrono::milliseconds timeout{0};          // the whole exchange; 0: no bound but the steps'
+  std::chrono::milliseconds per_try_timeout{0};  // each attempt's answer; 0: --upstream-timeout
+  uint32_t retries = 0;                          // more attempts for a failed idempotent request
 };
 
 // One target of a weighted split.
@@ -60,15 +68,15 @@ struct WeightedUpstream {
 struct RouteEntry {
   std::string path;
   gateway::v1::MatchKind match = gateway::v1::MATCH_PREFIX;
-  std::string target;                          // as configured ("a=90 b=10" for a split)
+  std::string target;                              // as configured ("a=90 b=10" for a split)
   std::shared_ptr<const UpstreamTarget> upstream;  // the single target; null for a split
   std::vector<WeightedUpstream> split;             // weight > 0 each; empty: `upstream`
   uint32_t split_total = 0;                        // the sum of the split's weights
   uint64_t max_body_size = 0;  // request body limit in bytes; 0: the gateway's --max-body-size
 
   // Conditions besides the path (all must hold).
-  std::string host;                 // lower-case exact host, or the suffix ".example.com" of a
-  bool host_wildcard = false;       // "*.example.com" (one or more labels before it)
+  std::string host;                  // lower-case exact host, or the suffix ".example.com" of a
+  bool host_wildcard = false;        // "*.example.com" (one or more labels before it)
   std::vector<std::string> methods;  // empty: any
   std::vector<std::pair<std::string, std::string>> headers;  // (name, exact value)
 
@@ -79,14 +87,13 @@ struct RouteEntry {
   std::vector<std::string> remove_request_headers;
   std::vector<std::pair<std::string, std::string>> set_response_headers;
   std::vector<std::string> remove_response_headers;
-  std::chrono::milliseconds timeout{0};  // the whole upstream exchange; 0: --upstream-timeout
-  uint32_t retries = 0;                   // more attempts for a failed idempotent request
+  ExchangePolicy exchange;  // timeouts and retries of the upstream exchange
 
   // Protection (session.cc's phases: CORS preflight, authenticate, rate limit).
-  std::shared_ptr<const CorsPolicy> cors;   // null: none
+  std::shared_ptr<const CorsPolicy> cors;  // null: none
   gateway::v1::AuthKind auth = gateway::v1::AUTH_NONE;
-  RateLimiterSharedPtr rate_limiter;        // null: none; shared by every worker
-  std::string rate_limit_by;                // "ip", "consumer", or a header name (lower-case)
+  RateLimiterSharedPtr rate_limiter;  // null: none; shared by every worker
+  std::string rate_limit_by;          // "ip", "consumer", or a header name (lower-case)
   bool rate_limit_by_header = false;
 
   // The path sent upstream for the normalized request path `path` this route matched:

@@ -278,7 +278,8 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
     const std::string_view key = ToStd(request["X-API-Key"]);
     const std::string* name = table_->api_keys() ? table_->api_keys()->Find(key) : nullptr;
     if (!name) {
-      reply_headers_.emplace_back("WWW-Authenticate", R"(ApiKey realm="gateway", header="X-API-Key")");
+      reply_headers_.emplace_back("WWW-Authenticate",
+                                  R"(ApiKey realm="gateway", header="X-API-Key")");
       ReplyError(ProxyError::kUnauthorized, unread_body);
       return false;
     }
@@ -406,9 +407,8 @@ void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked)
     request.set(http::field::upgrade, ToBeast(upgrade_));
   }
   record_.upstream_opened = std::chrono::steady_clock::now();
-  forwarder_.Open(shared_from_this(), *this, request,
-                  record_.route->PickUpstream(worker_.Random()), host_missing,
-                  !upgrade_.empty(), record_.route->timeout, record_.route->retries);
+  forwarder_.Open(shared_from_this(), *this, request, record_.route->PickUpstream(worker_.Random()),
+                  host_missing, !upgrade_.empty(), record_.route->exchange);
 }
 
 void Session::OnUpstreamOpen(ProxyError error) {
@@ -443,11 +443,10 @@ void Session::StartRequestBody() {
   const ProxySettings& settings = worker_.settings();
   const size_t filled = body_start_size_;
   body_start_size_ = 0;
-  request_relay_.Start(shared_from_this(), *this, stream_, buffer_, *parser_,
-                       forwarder_.connection().stream, {},
-                       upstream_chunked_ ? BodyFraming::kChunked : BodyFraming::kRaw,
-                       settings.body_timeout, settings.upstream_timeout, std::move(body_start_),
-                       filled);
+  request_relay_.Start(
+      shared_from_this(), *this, stream_, buffer_, *parser_, forwarder_.connection().stream, {},
+      upstream_chunked_ ? BodyFraming::kChunked : BodyFraming::kRaw, settings.body_timeout,
+      settings.upstream_timeout, std::move(body_start_), filled);
 }
 
 void Session::OnRelayed(bool request_body, const RelayOutcome& outcome) {
@@ -517,14 +516,14 @@ void Session::OnResponseHeader(ProxyError error) {
   }
   // Draining may have begun while the upstream answered: then say so rather than advertise a
   // keep-alive the gateway will not honour.
-  response_keep_alive_ = FrameClientResponse(
-      response, head_request_, client_version_,
-      client_keep_alive_ && !worker_.draining() && !request_unfinished_,
-      head_request_ ? std::nullopt : ToStdOptional(upstream.content_length()));
+  response_keep_alive_ =
+      FrameClientResponse(response, head_request_, client_version_,
+                          client_keep_alive_ && !worker_.draining() && !request_unfinished_,
+                          head_request_ ? std::nullopt : ToStdOptional(upstream.content_length()));
   const unsigned status = response.result_int();
   record_.status = status;
   const bool bodiless = head_request_ || status < 200 || status == 204 || status == 304;
-  response_framing_ = bodiless           ? BodyFraming::kNone
+  response_framing_ = bodiless             ? BodyFraming::kNone
                       : response.chunked() ? BodyFraming::kChunked
                                            : BodyFraming::kRaw;
   if (upstream.chunked()) response_relay_.trailers().Watch(upstream);
@@ -591,19 +590,18 @@ void Session::StartTunnel() {
   response_head_.clear();
   AppendResponseHead(response, response_head_);
   WireBuffers head{asio::buffer(response_head_)};
-  EagerWrite(
-      stream_, head, worker_.settings().body_timeout,
-      [self = shared_from_this()](beast::error_code ec) {
-        if (ec) {
-          self->forwarder_.Release(false);
-          return self->CompleteRequest(RequestRecord::End::kClientGone);
-        }
-        self->tunnel_ = std::make_unique<Tunnel>(self->stream_, self->buffer_,
-                                                 self->forwarder_.TakeConnection(),
-                                                 self->worker_.settings().tunnel_idle_timeout);
-        self->CompleteRequest(RequestRecord::End::kUpgraded);
-        self->tunnel_->Start(self);
-      });
+  EagerWrite(stream_, head, worker_.settings().body_timeout,
+             [self = shared_from_this()](beast::error_code ec) {
+               if (ec) {
+                 self->forwarder_.Release(false);
+                 return self->CompleteRequest(RequestRecord::End::kClientGone);
+               }
+               self->tunnel_ = std::make_unique<Tunnel>(
+                   self->stream_, self->buffer_, self->forwarder_.TakeConnection(),
+                   self->worker_.settings().tunnel_idle_timeout);
+               self->CompleteRequest(RequestRecord::End::kUpgraded);
+               self->tunnel_->Start(self);
+             });
 }
 
 // 7. The end of a request ----------------------------------------------------------------------
@@ -614,7 +612,8 @@ void Session::CompleteRequest(RequestRecord::End end) {
   record_.end = end;
   // Every request ends here exactly once, with record_ complete: status, bytes both ways,
   // route, upstream, and the times since it began.
-  if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordRequest(record_.route, record_.status);
+  if (WorkerMetrics* metrics = worker_.metrics())
+    metrics->RecordRequest(record_.route, record_.status);
   if (worker_.access_log()) LogRequest();
   table_.reset();  // the route's config may go now
   record_.route = nullptr;

@@ -221,6 +221,23 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         statuses = {client.request("/retry", method="POST", body=b"x").status for _ in range(30)}
         self.assertIn(503, statuses)
 
+    def test_per_try_timeout_retries_past_a_hanging_endpoint(self):
+        hanging = self.cluster.upstream("hang", delay=30.0)  # accepts, answers far too late
+        good = self.cluster.upstream("tgood")
+        self.service("hang-svc", "--endpoint", hanging.address + "," + good.address)
+        self.route("/hang", "hang-svc", "--retries", "1", "--per-try-timeout", "200ms",
+                   "--timeout", "5s")
+        for _ in range(6):
+            started = time.monotonic()
+            r = self.gw.get("/hang")
+            self.assertEqual((r.status, r.upstream_name()), (200, "tgood"))
+            self.assertLess(time.monotonic() - started, 2.5)
+        self.assertGreater(len(hanging.requests), 0, "the hanging endpoint was tried")
+        # Without retries the per-try timeout is the answer's deadline: 504, not 30 s.
+        self.apply(("route", "update", "/hang", "--reset", "retries"))
+        statuses = {self.gw.get("/hang").status for _ in range(6)}
+        self.assertEqual(statuses, {200, 504})
+
     def test_max_connections_is_503_with_the_reason(self):
         slow = self.cluster.upstream("cslow", delay=1.0)
         self.service("circuit-svc", "--endpoint", slow.address, "--max-connections", "1")

@@ -60,6 +60,8 @@ TEST(RouteFlags, AddSetsEveryPolicy) {
                                  "2s",
                                  "--retries",
                                  "2",
+                                 "--per-try-timeout",
+                                 "500ms",
                                  "--rate-limit",
                                  "100/m",
                                  "--burst",
@@ -99,6 +101,7 @@ TEST(RouteFlags, AddSetsEveryPolicy) {
   EXPECT_EQ(route.remove_response_headers(0), "Server");
   EXPECT_EQ(route.timeout_ms(), 2000u);
   EXPECT_EQ(route.retries(), 2u);
+  EXPECT_EQ(route.per_try_timeout_ms(), 500u);
   EXPECT_EQ(route.rate_limit().requests(), 100u);
   EXPECT_EQ(route.rate_limit().period_seconds(), 60u);
   EXPECT_EQ(route.rate_limit().burst(), 20u);
@@ -157,6 +160,7 @@ TEST(RouteFlags, BadValuesAreRefusedBeforeAnyCall) {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"--timeout", "5x"}, "bad --timeout: invalid duration '5x'"},
       {{"--retries", "two"}, "bad --retries: 'two' is not a whole number"},
+      {{"--per-try-timeout", "1d"}, "bad --per-try-timeout: invalid duration '1d'"},
       {{"--rate-limit", "100"}, "bad --rate-limit: '100' is not N/s, N/m or N/h"},
       {{"--rate-limit", "100/d"}, "is not N/s, N/m or N/h"},
       {{"--rate-limit", "x/s"}, "bad --rate-limit: 'x' is not a whole number"},

@@ -156,6 +156,21 @@ TEST(ValidateRoute, PolicyRules) {
       {"timeout 1ms", [](Route& r) { r.set_timeout_ms(1); }, ""},
       {"timeout 1h", [](Route& r) { r.set_timeout_ms(3600000); }, ""},
       {"timeout over 1h", [](Route& r) { r.set_timeout_ms(3600001); }, "outside 1ms..1h"},
+      {"per-try timeout", [](Route& r) { r.set_per_try_timeout_ms(250); }, ""},
+      {"per-try timeout over 1h", [](Route& r) { r.set_per_try_timeout_ms(3600001); },
+       "per-try timeout 3600001ms is outside 1ms..1h"},
+      {"per-try timeout within the route's",
+       [](Route& r) {
+         r.set_timeout_ms(2000);
+         r.set_per_try_timeout_ms(2000);
+       },
+       ""},
+      {"per-try timeout beyond the route's",
+       [](Route& r) {
+         r.set_timeout_ms(1000);
+         r.set_per_try_timeout_ms(2000);
+       },
+       "per-try timeout 2s is longer than the route timeout 1s"},
       {"retries 10", [](Route& r) { r.set_retries(10); }, ""},
       {"retries 11", [](Route& r) { r.set_retries(11); }, "retries 11 is more than 10"},
       {"rate zero",
