@@ -145,6 +145,10 @@ MetricsSnapshot MetricsRegistry::Snapshot() const {
       snapshot.latency_buckets[i] += worker->latency_buckets_[i].Load();
     }
     snapshot.latency_sum_us += worker->latency_sum_us_.Load();
+    for (size_t i = 0; i < kProxyErrorCount; ++i) {
+      snapshot.gateway_replies[i] += worker->gateway_replies_[i].Load();
+    }
+    snapshot.upstream_retries += worker->upstream_retries.Load();
     snapshot.client_connections += worker->client_connections.Load();
     snapshot.upstream_connections += worker->upstream_connections.Load();
   }
@@ -201,6 +205,23 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
       out.push_back('\n');
     }
   }
+
+  AppendHeader(out, "gateway_replies_total", "counter",
+               "Responses the gateway wrote itself instead of an upstream, by reason.");
+  for (size_t i = 0; i < kProxyErrorCount; ++i) {
+    if (snapshot.gateway_replies[i] == 0) continue;
+    const ErrorReply reply = ReplyFor(static_cast<ProxyError>(i));
+    out += "gateway_replies_total{reason=\"";
+    out += reply.code;
+    out += "\",code=\"";
+    AppendUnsigned(out, reply.status);
+    out += "\"} ";
+    AppendUnsigned(out, snapshot.gateway_replies[i]);
+    out.push_back('\n');
+  }
+  AppendCounter(out, "gateway_upstream_retries_total",
+                "Route retries: requests sent again to an upstream after a failed attempt.",
+                snapshot.upstream_retries);
 
   AppendHeader(out, "gateway_upstream_latency_seconds", "histogram",
                "Time from the start of an upstream exchange to its response headers.");

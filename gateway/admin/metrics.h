@@ -10,6 +10,10 @@
 //                                                   route="",match="none" when no route matched,
 //                                                   route="other",match="other" past the cap on
 //                                                   distinct routes
+//   gateway_replies_total{reason,code}     counter  responses the gateway wrote itself, by
+//                                                   ErrorReply::code ("unauthorized",
+//                                                   "rate_limited", "circuit_open", ...) and status
+//   upstream_retries_total                 counter  route retries (another attempt upstream)
 //   upstream_latency_seconds               histogram upstream exchange time, cumulative buckets
 //   active_client_connections              gauge
 //   active_upstream_connections            gauge
@@ -24,6 +28,8 @@
 //       on accept:                  m.client_connections.Increment();  on close: .Decrement();
 //       pool, connection opened:    m.upstream_connections.Increment(); on close: .Decrement();
 //       upstream response headers:  m.ObserveUpstreamLatency(now - upstream exchange start);
+//       retries made for a request: m.upstream_retries.Add(n);
+//       an error answered locally:  m.RecordGatewayReply(error);
 //       response written (or the connection aborted after a status was chosen):
 //                                   m.RecordRequest(route /* null if none matched */, status);
 //       (`route` need only be valid for the call: its path is copied the first time it is seen.)
@@ -46,6 +52,7 @@
 #include <vector>
 
 #include "gateway.pb.h"
+#include "gateway/proxy/proxy_error.h"
 #include "gateway/router/route_table.h"
 
 namespace gw {
@@ -123,8 +130,14 @@ class WorkerMetrics {
   // Time from the start of an upstream exchange to its response headers.
   void ObserveUpstreamLatency(std::chrono::nanoseconds elapsed);
 
+  // The gateway answered `error` itself (a 4xx/5xx of its own, not an upstream's).
+  void RecordGatewayReply(ProxyError error) {
+    gateway_replies_[static_cast<size_t>(error)].Add();
+  }
+
   SingleWriterGauge client_connections;
   SingleWriterGauge upstream_connections;
+  SingleWriterCounter upstream_retries;
 
  private:
   friend class MetricsRegistry;
@@ -152,6 +165,7 @@ class WorkerMetrics {
 
   std::array<SingleWriterCounter, kUpstreamLatencyBuckets> latency_buckets_;  // not cumulative
   SingleWriterCounter latency_sum_us_;
+  std::array<SingleWriterCounter, kProxyErrorCount> gateway_replies_;  // by ProxyError
 };
 
 // The requests of one (route, match) label pair, summed over workers.
@@ -166,6 +180,8 @@ struct MetricsSnapshot {
   std::vector<RouteRequestCounts> requests;                         // sorted by (route, match)
   std::array<uint64_t, kUpstreamLatencyBuckets> latency_buckets{};  // per bucket, not cumulative
   uint64_t latency_sum_us = 0;
+  std::array<uint64_t, kProxyErrorCount> gateway_replies{};  // by ProxyError
+  uint64_t upstream_retries = 0;
   int64_t client_connections = 0;
   int64_t upstream_connections = 0;
   uint64_t config_version = 0;

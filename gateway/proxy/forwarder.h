@@ -105,6 +105,8 @@ class Forwarder {
   // Valid after OnResponseHeader(kNone) until the next Open.
   ResponseParser& response_parser() { return *parser_; }
   bool active() const { return endpoint_ != nullptr; }
+  // Route retries made since the last Open.
+  uint32_t retries_done() const { return retries_done_; }
   // After kCircuitOpen: the service limit that refused the request ("max_connections", ...).
   std::string_view circuit_refusal() const { return circuit_refusal_; }
   // The endpoint of the exchange in progress; null outside one.

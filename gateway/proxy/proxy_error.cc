@@ -15,41 +15,41 @@ namespace http = beast::http;
 ErrorReply ReplyFor(ProxyError error) {
   switch (error) {
     case ProxyError::kNone:
-      return {200, ""};
+      return {200, "", "none"};
     case ProxyError::kBadRequest:
-      return {400, "bad request"};
+      return {400, "bad request", "bad_request"};
     case ProxyError::kInvalidPath:
-      return {400, "invalid path"};
+      return {400, "invalid path", "invalid_path"};
     case ProxyError::kUnauthorized:
-      return {401, "unauthorized"};
+      return {401, "unauthorized", "unauthorized"};
     case ProxyError::kRateLimited:
-      return {429, "rate limited"};
+      return {429, "rate limited", "rate_limited"};
     case ProxyError::kNoRoute:
-      return {404, "no route"};
+      return {404, "no route", "no_route"};
     case ProxyError::kRequestTimeout:
-      return {408, "request timeout"};
+      return {408, "request timeout", "request_timeout"};
     case ProxyError::kBodyTooLarge:
-      return {413, "request body too large"};
+      return {413, "request body too large", "body_too_large"};
     case ProxyError::kUriTooLong:
-      return {414, "request target too long"};
+      return {414, "request target too long", "uri_too_long"};
     case ProxyError::kHeaderTooLarge:
-      return {431, "request header too large"};
+      return {431, "request header too large", "header_too_large"};
     case ProxyError::kNotImplemented:
-      return {501, "transfer coding not implemented"};
+      return {501, "transfer coding not implemented", "not_implemented"};
     case ProxyError::kNotReady:
-      return {503, "no config loaded"};
+      return {503, "no config loaded", "not_ready"};
     case ProxyError::kUpstreamUnavailable:
-      return {503, "upstream unavailable"};
+      return {503, "upstream unavailable", "upstream_unavailable"};
     case ProxyError::kCircuitOpen:
-      return {503, "upstream circuit open"};
+      return {503, "upstream circuit open", "circuit_open"};
     case ProxyError::kUpstreamConnect:
-      return {502, "upstream connect failed"};
+      return {502, "upstream connect failed", "upstream_connect_failed"};
     case ProxyError::kUpstreamFailed:
-      return {502, "bad upstream response"};
+      return {502, "bad upstream response", "upstream_failed"};
     case ProxyError::kUpstreamTimeout:
-      return {504, "upstream timeout"};
+      return {504, "upstream timeout", "upstream_timeout"};
   }
-  return {500, "internal error"};
+  return {500, "internal error", "internal"};
 }
 
 std::string ErrorBody(ProxyError error, std::string_view path) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/beast/core/error.hpp>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -34,7 +35,10 @@ enum class ProxyError {
 struct ErrorReply {
   unsigned status;
   std::string_view message;  // the "error" field of the JSON body
+  std::string_view code;     // stable snake_case name: the access log's "reason", the metrics'
 };
+
+inline constexpr size_t kProxyErrorCount = static_cast<size_t>(ProxyError::kUpstreamTimeout) + 1;
 
 ErrorReply ReplyFor(ProxyError error);
 

@@ -147,7 +147,8 @@ void FormatAccessLogLine(const AccessLogRecord& record, std::string& out) {
   // The fixed part and the numbers fit in 256 bytes; escaping may grow strings up to 6x.
   out.reserve(out.size() + 256 +
               6 * (record.request_id.size() + record.method.size() + record.path.size() +
-                   record.route.size() + record.upstream.size()));
+                   record.route.size() + record.upstream.size() + record.consumer.size() +
+                   record.reason.size()));
   out += "{\"time\":\"";
   AppendTime(out, record.time);
   out += "\",\"request_id\":";
@@ -160,8 +161,14 @@ void FormatAccessLogLine(const AccessLogRecord& record, std::string& out) {
   AppendJsonStringOrNull(out, record.route);
   out += ",\"upstream\":";
   AppendJsonStringOrNull(out, record.upstream);
+  out += ",\"consumer\":";
+  AppendJsonStringOrNull(out, record.consumer);
   out += ",\"status\":";
   AppendUnsigned(out, record.status);
+  out += ",\"reason\":";
+  AppendJsonStringOrNull(out, record.reason);
+  out += ",\"retries\":";
+  AppendUnsigned(out, record.retries);
   out += ",\"bytes_in\":";
   AppendUnsigned(out, record.bytes_in);
   out += ",\"bytes_out\":";

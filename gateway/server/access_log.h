@@ -11,10 +11,14 @@
 //
 // A line:
 //   {"time":"2026-11-26T05:44:48.123Z","request_id":"...","method":"GET","path":"/api/x?y=1",
-//    "route":"/api","upstream":"10.0.0.7:8080","status":200,"bytes_in":0,"bytes_out":512,
-//    "duration_ms":1.234,"upstream_ms":0.987}
+//    "route":"/api","upstream":"10.0.0.7:8080","consumer":"mobile-app","status":200,
+//    "reason":null,"retries":0,"bytes_in":0,"bytes_out":512,"duration_ms":1.234,
+//    "upstream_ms":0.987}
 // route and upstream are null when there was none (no route matched, no upstream contacted);
-// upstream_ms is null when no upstream answered. Strings are JSON-escaped; bytes that are not
+// consumer is null unless the route authenticated one; reason is null when the upstream
+// answered, else why the gateway did ("unauthorized", "rate_limited", "circuit_open",
+// "upstream_unavailable", "upstream_timeout", "cors_preflight", ...: ErrorReply::code);
+// retries counts the route's retries; upstream_ms is null when no upstream answered. Strings are JSON-escaped; bytes that are not
 // valid UTF-8 are written as \u00XX (their Latin-1 reading) so every line stays valid JSON.
 //
 // Wiring (what main and the session do):
@@ -53,6 +57,9 @@ struct AccessLogRecord {
   std::string_view path;      // the request target as the client sent it
   std::string_view route;     // the matched route's path; empty: none matched
   std::string_view upstream;  // the upstream endpoint contacted, "host:port"; empty: none
+  std::string_view consumer;  // authenticated by the route; empty: none
+  std::string_view reason;    // why the gateway answered itself; empty: the upstream did
+  uint32_t retries = 0;       // route retries made
   unsigned status = 0;
   uint64_t bytes_in = 0;                 // request body bytes read from the client
   uint64_t bytes_out = 0;                // response body bytes written to the client

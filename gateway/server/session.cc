@@ -265,6 +265,7 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
       for (const CorsHeader& header : answer.headers) {
         reply_headers_.emplace_back(header.name, header.value);
       }
+      record_.reason = "cors_preflight";
       ReplyLocal(answer.status, {}, unread_body);
       return false;
     }
@@ -272,7 +273,6 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
 
   // 2. Authentication: the consumer, never taken from the client, goes upstream as X-Consumer;
   // an API key does not go upstream at all.
-  consumer_.clear();
   request.erase("X-Consumer");
   if (route.auth == gateway::v1::AUTH_API_KEY) {
     const std::string_view key = ToStd(request["X-API-Key"]);
@@ -283,7 +283,7 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
       ReplyError(ProxyError::kUnauthorized, unread_body);
       return false;
     }
-    consumer_ = *name;
+    record_.consumer = *name;
     request.erase("X-API-Key");
   } else if (route.auth == gateway::v1::AUTH_JWT) {
     std::string_view credentials = ToStd(request[http::field::authorization]);
@@ -315,9 +315,9 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
       ReplyError(ProxyError::kUnauthorized, unread_body);
       return false;
     }
-    consumer_ = std::move(verified.consumer);
+    record_.consumer = std::move(verified.consumer);
   }
-  if (!consumer_.empty()) request.set("X-Consumer", ToBeast(consumer_));
+  if (!record_.consumer.empty()) request.set("X-Consumer", ToBeast(record_.consumer));
 
   // 3. The rate limit, by client address, a header (the address when it is missing) or the
   // consumer (the address without one).
@@ -328,8 +328,8 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
           !value.empty()) {
         key = value;
       }
-    } else if (route.rate_limit_by == "consumer" && !consumer_.empty()) {
-      key = consumer_;
+    } else if (route.rate_limit_by == "consumer" && !record_.consumer.empty()) {
+      key = record_.consumer;
     }
     const RateLimitDecision decision =
         route.rate_limiter->Take(key, std::chrono::steady_clock::now());
@@ -483,6 +483,8 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
 // 5-6. The response ----------------------------------------------------------------------------
 
 void Session::OnResponseHeader(ProxyError error) {
+  record_.retries = forwarder_.retries_done();
+  if (WorkerMetrics* metrics = worker_.metrics()) metrics->upstream_retries.Add(record_.retries);
   if (error != ProxyError::kNone) return ReplyError(error, request_unfinished_);
   record_.upstream_answered = std::chrono::steady_clock::now();
   if (WorkerMetrics* metrics = worker_.metrics())
@@ -633,6 +635,9 @@ void Session::LogRequest() {
   }
   if (record_.route) line.route = record_.route->path;
   line.upstream = record_.upstream;
+  line.consumer = record_.consumer;
+  line.reason = record_.reason;
+  line.retries = record_.retries;
   line.status = record_.status;
   line.bytes_in = record_.bytes_in;
   line.bytes_out = record_.bytes_out;
@@ -651,7 +656,10 @@ void Session::ContinueOrClose(bool keep_alive) {
 }
 
 void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
-  ReplyLocal(ReplyFor(error).status, ErrorBody(error, path), close);
+  const ErrorReply reply = ReplyFor(error);
+  record_.reason = reply.code;
+  if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordGatewayReply(error);
+  ReplyLocal(reply.status, ErrorBody(error, path), close);
 }
 
 void Session::ReplyLocal(unsigned status, std::string body, bool close) {

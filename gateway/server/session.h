@@ -74,6 +74,11 @@ struct RequestRecord {
   uint64_t bytes_out = 0;             // response body bytes sent to the client
   const RouteEntry* route = nullptr;  // the matched route, if any (valid in CompleteRequest)
   std::string upstream;               // host:port of the endpoint used (with --access-log)
+  std::string consumer;               // authenticated by the route's policy; empty: none
+  // Why the gateway answered itself (ErrorReply::code, or "cors_preflight"); empty: the
+  // upstream answered.
+  std::string_view reason;
+  uint32_t retries = 0;  // route retries made for this request
   End end = End::kResponded;
 };
 
@@ -151,7 +156,6 @@ class Session : public std::enable_shared_from_this<Session>,
   std::string upstream_target_;
   std::string upgrade_;  // the protocol the request asks to switch to, if any
   std::string scratch_;
-  std::string consumer_;  // authenticated by the route's policy; empty: none
   std::vector<std::pair<std::string, std::string>> reply_headers_;  // for the next ReplyLocal
   unsigned client_version_ = 11;
   bool client_keep_alive_ = true;  // the client's wish; draining overrides it per response

@@ -64,18 +64,19 @@ class ObservabilityTest(harness.ClusterTestCase):
                            message="the NACK counted on /metrics")
         self.assertEqual(metric(self.metrics(), "gateway_config_version"), self.version)
 
+    def log_lines(self):
+        if not os.path.exists(self.log_path):
+            return []
+        with open(self.log_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
     def test_access_log_has_one_json_line_per_request(self):
         self.assertEqual(self.gw.get("/api/x?y=1", headers={"X-Request-Id": "obs-1"}).status, 200)
         self.assertEqual(self.gw.get("/missing").status, 404)
-
-        def lines():
-            if not os.path.exists(self.log_path):
-                return []
-            with open(self.log_path) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        harness.wait_until(lambda: len(lines()) >= 2, 10, message="two access log lines")
+        harness.wait_until(lambda: len(self.log_lines()) >= 2, 10,
+                           message="two access log lines")
         # Workers flush their own buffers: lines of different workers need not be in order.
-        by_path = {line["path"]: line for line in lines()}
+        by_path = {line["path"]: line for line in self.log_lines()}
         first, second = by_path["/api/x?y=1"], by_path["/missing"]
         self.assertEqual(first["request_id"], "obs-1")
         self.assertEqual((first["method"], first["path"], first["route"], first["status"]),
@@ -87,6 +88,34 @@ class ObservabilityTest(harness.ClusterTestCase):
             self.assertIn(field, first)
         self.assertEqual((second["path"], second["route"], second["status"], second["upstream"]),
                          ("/missing", None, 404, None))
+        self.assertEqual((first["consumer"], first["reason"], first["retries"]), (None, None, 0))
+        self.assertEqual(second["reason"], "no_route")
+
+    def test_policy_outcomes_in_the_access_log_and_metrics(self):
+        key = "obs-key-0123456789abcdef"
+        self.ctl.ok("consumer", "add", "obs-app", "--api-key", key)
+        self.ctl.ok("route", "update", "/api", "--auth", "api-key", "--rate-limit", "1/m")
+        self.ctl.wait_acked(["gw-obs"], self.ctl.version())
+        client = self.gw.client()  # one connection: one worker, one token bucket
+        self.addCleanup(client.close)
+        self.assertEqual(client.request("/api/anon").status, 401)
+        self.assertEqual(client.request("/api/first", headers={"X-API-Key": key}).status, 200)
+        self.assertEqual(client.request("/api/second", headers={"X-API-Key": key}).status, 429)
+        harness.wait_until(lambda: len(self.log_lines()) >= 3, 10,
+                           message="three access log lines")
+        by_path = {line["path"]: line for line in self.log_lines()}
+        outcome = {path: (by_path[path]["status"], by_path[path]["consumer"],
+                          by_path[path]["reason"])
+                   for path in ("/api/anon", "/api/first", "/api/second")}
+        self.assertEqual(outcome, {"/api/anon": (401, None, "unauthorized"),
+                                   "/api/first": (200, "obs-app", None),
+                                   "/api/second": (429, "obs-app", "rate_limited")})
+        text = self.metrics()
+        self.assertEqual(metric(text, "gateway_replies_total",
+                                '{reason="unauthorized",code="401"}'), 1, text)
+        self.assertEqual(metric(text, "gateway_replies_total",
+                                '{reason="rate_limited",code="429"}'), 1, text)
+        self.assertEqual(metric(text, "gateway_upstream_retries_total"), 0, text)
 
 
 if __name__ == "__main__":

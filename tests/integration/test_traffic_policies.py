@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 import unittest
@@ -217,6 +218,9 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
             r = client.request("/retry")
             self.assertEqual((r.status, r.upstream_name()), (200, "rgood"))
         self.assertGreater(failing.count, 0, "the failing endpoint was tried")
+        metrics = self.gw.admin_get("/metrics").body.decode()
+        retried = re.search(r"^gateway_upstream_retries_total (\d+)$", metrics, re.MULTILINE)
+        self.assertGreater(int(retried.group(1)), 0, metrics)
         # A POST is never retried: some reach the failing endpoint and get its 503.
         statuses = {client.request("/retry", method="POST", body=b"x").status for _ in range(30)}
         self.assertIn(503, statuses)

@@ -49,6 +49,9 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
   snapshot.latency_buckets[4] = 1;   // <= 25 ms
   snapshot.latency_buckets[13] = 1;  // > 10 s
   snapshot.latency_sum_us = 12'020'500;
+  snapshot.gateway_replies[static_cast<size_t>(ProxyError::kNoRoute)] = 3;
+  snapshot.gateway_replies[static_cast<size_t>(ProxyError::kCircuitOpen)] = 2;
+  snapshot.upstream_retries = 4;
   snapshot.client_connections = 3;
   snapshot.upstream_connections = 2;
   snapshot.config_version = 42;
@@ -65,6 +68,15 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "gateway_requests_total{route=\"/api\",match=\"prefix\",code=\"4xx\"} 1\n"
             "gateway_requests_total{route=\"/api\",match=\"prefix\",code=\"5xx\"} 2\n"
             "gateway_requests_total{route=\"\",match=\"none\",code=\"4xx\"} 3\n"
+            "# HELP gateway_replies_total Responses the gateway wrote itself instead of an "
+            "upstream, by reason.\n"
+            "# TYPE gateway_replies_total counter\n"
+            "gateway_replies_total{reason=\"no_route\",code=\"404\"} 3\n"
+            "gateway_replies_total{reason=\"circuit_open\",code=\"503\"} 2\n"
+            "# HELP gateway_upstream_retries_total Route retries: requests sent again to an "
+            "upstream after a failed attempt.\n"
+            "# TYPE gateway_upstream_retries_total counter\n"
+            "gateway_upstream_retries_total 4\n"
             "# HELP gateway_upstream_latency_seconds Time from the start of an upstream exchange "
             "to its response headers.\n"
             "# TYPE gateway_upstream_latency_seconds histogram\n"

@@ -79,9 +79,21 @@ TEST(AccessLogLine, HasEveryFieldInOrder) {
   EXPECT_EQ(FormatLine(SampleRecord()),
             R"({"time":"2026-11-26T05:44:48.123Z","request_id":"0123456789abcdef0123456789abcdef",)"
             R"("method":"GET","path":"/api/orders/7?x=1","route":"/api",)"
-            R"("upstream":"127.0.0.1:9101","status":200,"bytes_in":12,"bytes_out":512,)"
-            R"("duration_ms":1.234,"upstream_ms":0.987})"
+            R"("upstream":"127.0.0.1:9101","consumer":null,"status":200,"reason":null,)"
+            R"("retries":0,"bytes_in":12,"bytes_out":512,"duration_ms":1.234,"upstream_ms":0.987})"
             "\n");
+}
+
+TEST(AccessLogLine, ConsumerReasonAndRetries) {
+  AccessLogRecord record = SampleRecord();
+  record.consumer = "mobile-app";
+  record.status = 429;
+  record.reason = "rate_limited";
+  record.retries = 2;
+  const auto parsed = ParseJson(FormatLine(record));
+  EXPECT_EQ(parsed.fields().at("consumer").string_value(), "mobile-app");
+  EXPECT_EQ(parsed.fields().at("reason").string_value(), "rate_limited");
+  EXPECT_EQ(parsed.fields().at("retries").number_value(), 2);
 }
 
 TEST(AccessLogLine, NoRouteNoUpstreamAreNull) {
@@ -92,7 +104,9 @@ TEST(AccessLogLine, NoRouteNoUpstreamAreNull) {
   record.status = 404;
   record.duration = 50us;
   const std::string line = FormatLine(record);
-  EXPECT_NE(line.find(R"("route":null,"upstream":null,"status":404,)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("route":null,"upstream":null,"consumer":null,"status":404,)"),
+            std::string::npos)
+      << line;
   EXPECT_NE(line.find(R"("duration_ms":0.050,"upstream_ms":null})"), std::string::npos) << line;
   const auto parsed = ParseJson(line);
   EXPECT_EQ(parsed.fields().at("route").kind_case(), google::protobuf::Value::kNullValue);
