@@ -1,7 +1,14 @@
 #include "gateway/admin/admin_pages.h"
 
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "common/json.h"
 #include "common/validation.h"
+#include "gateway/upstream/load_balancer.h"
 
 namespace gw {
 namespace {
@@ -44,6 +51,29 @@ AdminResponse ConfigPage(const GatewayState& state) {
   return Json(200, json.str());
 }
 
+// The endpoints of every service the table's routes send to, by service name.
+std::vector<EndpointStatus> EndpointStatuses(const RouteTable& table) {
+  std::map<std::string_view, const UpstreamTarget*> services;
+  const auto add = [&](const std::shared_ptr<const UpstreamTarget>& upstream) {
+    if (upstream && upstream->balancer) services.emplace(upstream->name, upstream.get());
+  };
+  for (const RouteEntry& route : table.routes()) {
+    add(route.upstream);
+    for (const WeightedUpstream& part : route.split) add(part.upstream);
+  }
+  std::vector<EndpointStatus> out;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [name, upstream] : services) {
+    const ServiceEndpoints& endpoints = upstream->balancer->endpoints();
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const HostPort& endpoint = endpoints.endpoint(i);
+      out.push_back({std::string(name), FormatHostPort(endpoint.host, endpoint.port),
+                     endpoints.Healthy(i), endpoints.Ejected(i, now)});
+    }
+  }
+  return out;
+}
+
 AdminResponse MetricsPage(const GatewayState& state) {
   MetricsSnapshot snapshot = state.metrics ? state.metrics->Snapshot() : MetricsSnapshot{};
   snapshot.config_version = state.version;
@@ -52,6 +82,7 @@ AdminResponse MetricsPage(const GatewayState& state) {
   snapshot.config_applies = state.config_applies;
   snapshot.config_nacks = state.config_nacks;
   snapshot.access_log_dropped_lines = state.access_log_dropped_lines;
+  if (state.table) snapshot.endpoints = EndpointStatuses(*state.table);
   AdminResponse response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   response.body = RenderPrometheus(snapshot);

@@ -5,8 +5,9 @@
 //   GET /config  -> 200 {"version":N,"source":"stream"|"cache"|"none",
 //                        "control_plane_connected":bool,
 //                        "routes":[{"path":P,"match":"prefix"|"exact","target":T},...]}
-//   GET /metrics -> 200 the Prometheus text format (version 0.0.4) of MetricsRegistry's counters
-//                   and this state's gauges; see gateway/admin/metrics.h for the series
+//   GET /metrics -> 200 the Prometheus text format (version 0.0.4) of MetricsRegistry's counters,
+//                   this state's gauges and the health of the routed services' endpoints;
+//                   see gateway/admin/metrics.h for the series
 // Pure functions of a snapshot of the gateway's state, which main gathers per request on the
 // admin thread. For /metrics main sets `metrics` to its MetricsRegistry and
 // `access_log_dropped_lines` to AccessLog::dropped_lines() (0 without --access-log).

@@ -244,6 +244,27 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   AppendUnsigned(out, cumulative);
   out.push_back('\n');
 
+  const auto append_endpoints = [&](std::string_view name, std::string_view help, auto value) {
+    if (snapshot.endpoints.empty()) return;
+    AppendHeader(out, name, "gauge", help);
+    for (const EndpointStatus& status : snapshot.endpoints) {
+      out += name;
+      out += "{service=\"";
+      out += EscapeLabelValue(status.service);
+      out += "\",endpoint=\"";
+      out += EscapeLabelValue(status.endpoint);
+      out += "\"} ";
+      out += value(status) ? '1' : '0';
+      out.push_back('\n');
+    }
+  };
+  append_endpoints("gateway_upstream_endpoint_healthy",
+                   "1 while the endpoint passes its service's active health checks (or has none).",
+                   [](const EndpointStatus& s) { return s.healthy; });
+  append_endpoints("gateway_upstream_endpoint_ejected",
+                   "1 while passive ejection keeps the endpoint out of rotation.",
+                   [](const EndpointStatus& s) { return s.ejected; });
+
   AppendGauge(out, "gateway_active_client_connections", "Client connections open.",
               snapshot.client_connections);
   AppendGauge(out, "gateway_active_upstream_connections",

@@ -14,6 +14,8 @@
 //                                                   ErrorReply::code ("unauthorized",
 //                                                   "rate_limited", "circuit_open", ...) and status
 //   upstream_retries_total                 counter  route retries (another attempt upstream)
+//   upstream_endpoint_healthy{service,endpoint}  gauge  1 while active checks pass (or none run)
+//   upstream_endpoint_ejected{service,endpoint}  gauge  1 while passive ejection holds it out
 //   upstream_latency_seconds               histogram upstream exchange time, cumulative buckets
 //   active_client_connections              gauge
 //   active_upstream_connections            gauge
@@ -131,9 +133,7 @@ class WorkerMetrics {
   void ObserveUpstreamLatency(std::chrono::nanoseconds elapsed);
 
   // The gateway answered `error` itself (a 4xx/5xx of its own, not an upstream's).
-  void RecordGatewayReply(ProxyError error) {
-    gateway_replies_[static_cast<size_t>(error)].Add();
-  }
+  void RecordGatewayReply(ProxyError error) { gateway_replies_[static_cast<size_t>(error)].Add(); }
 
   SingleWriterGauge client_connections;
   SingleWriterGauge upstream_connections;
@@ -175,6 +175,14 @@ struct RouteRequestCounts {
   std::array<uint64_t, kStatusClasses> by_class{};
 };
 
+// One endpoint of a service the live routes use, as the balancer sees it.
+struct EndpointStatus {
+  std::string service;
+  std::string endpoint;  // host:port
+  bool healthy = true;   // active health checks pass (or none are configured)
+  bool ejected = false;  // passive ejection holds it out of rotation
+};
+
 // Everything /metrics shows, at one instant. Plain data: RenderPrometheus is pure over it.
 struct MetricsSnapshot {
   std::vector<RouteRequestCounts> requests;                         // sorted by (route, match)
@@ -190,6 +198,7 @@ struct MetricsSnapshot {
   uint64_t config_applies = 0;
   uint64_t config_nacks = 0;
   uint64_t access_log_dropped_lines = 0;
+  std::vector<EndpointStatus> endpoints;  // sorted by (service, configured order)
 };
 
 // The Prometheus text exposition format (version 0.0.4) of `snapshot`, with HELP and TYPE

@@ -193,15 +193,24 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
                      "--health-path", "/healthz", "--health-interval", "100ms",
                      "--unhealthy-threshold", "1", "--healthy-threshold", "1")
         self.route("/health", "health-svc")
+        def healthy(endpoint):
+            metrics = self.gw.admin_get("/metrics").body.decode()
+            line = re.search(r'^gateway_upstream_endpoint_healthy\{service="health-svc",'
+                             r'endpoint="%s"\} (\d)$' % re.escape(endpoint), metrics, re.MULTILINE)
+            return line and line.group(1) == "1"
+
+        self.assertTrue(healthy(flaky.address))
         flaky.close()  # refused from now on
-        # Once the checker saw it, every request goes to the healthy endpoint.
-        harness.wait_until(lambda: all(self.gw.get("/health").upstream_name() == "hgood"
-                                       for _ in range(6)), timeout=10,
-                           message="the dead endpoint still gets traffic")
+        # The checker marks it down (a refused connect alone would only be failed over).
+        harness.wait_until(lambda: not healthy(flaky.address), timeout=10,
+                           message="the health checker did not mark the dead endpoint down")
+        self.assertTrue(healthy(good.address))
         for _ in range(20):
             self.assertEqual(self.gw.get("/health").upstream_name(), "hgood")
         back = harness.FakeUpstream("hflaky", port=port)
         self.addCleanup(back.close)
+        harness.wait_until(lambda: healthy(flaky.address), timeout=10,
+                           message="the health checker did not mark the endpoint up again")
         harness.wait_until(lambda: any(self.gw.get("/health").upstream_name() == "hflaky"
                                        for _ in range(6)), timeout=10,
                            message="the recovered endpoint gets no traffic")

@@ -139,6 +139,22 @@ TEST(Metrics, EscapesLabelValues) {
             std::string::npos);
 }
 
+TEST(Metrics, EndpointGaugesOnlyWhenServicesAreRouted) {
+  MetricsSnapshot snapshot;
+  EXPECT_EQ(RenderPrometheus(snapshot).find("gateway_upstream_endpoint"), std::string::npos);
+  snapshot.endpoints = {{"cart-svc", "127.0.0.1:9001", true, false},
+                        {"cart-svc", "[::1]:9002", false, true}};
+  const std::string text = RenderPrometheus(snapshot);
+  for (const char* line :
+       {"# TYPE gateway_upstream_endpoint_healthy gauge\n",
+        "gateway_upstream_endpoint_healthy{service=\"cart-svc\",endpoint=\"127.0.0.1:9001\"} 1\n",
+        "gateway_upstream_endpoint_healthy{service=\"cart-svc\",endpoint=\"[::1]:9002\"} 0\n",
+        "gateway_upstream_endpoint_ejected{service=\"cart-svc\",endpoint=\"127.0.0.1:9001\"} 0\n",
+        "gateway_upstream_endpoint_ejected{service=\"cart-svc\",endpoint=\"[::1]:9002\"} 1\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+}
+
 TEST(Metrics, HistogramBucketsAreCumulativeAndBoundsInclusive) {
   MetricsRegistry registry;
   WorkerMetrics& worker = registry.AddWorker();
