@@ -22,7 +22,6 @@ bool IsHopByHop(http::field field) {
     case http::field::keep_alive:
     case http::field::proxy_connection:
     case http::field::te:
-    case http::field::trailer:
     case http::field::transfer_encoding:
     case http::field::upgrade:
       return true;
@@ -204,6 +203,7 @@ void FrameUpstreamRequest(HttpRequestHeader& request, std::string_view target,
     return;
   }
   request.erase(http::field::transfer_encoding);
+  request.erase(http::field::trailer);  // no trailer section follows a body that is not chunked
   const http::verb method = request.method();
   const bool carries_body =
       method == http::verb::post || method == http::verb::put || method == http::verb::patch;
@@ -220,6 +220,7 @@ bool FrameClientResponse(HttpResponseHeader& response, bool head_request, unsign
   response.version(client_version);
   const unsigned status = response.result_int();
   const bool bodiless_status = (status >= 100 && status < 200) || status == 204 || status == 304;
+  bool chunked = false;
   if (!head_request && !bodiless_status) {
     response.erase(http::field::transfer_encoding);
     if (content_length) {
@@ -228,11 +229,14 @@ bool FrameClientResponse(HttpResponseHeader& response, bool head_request, unsign
       response.erase(http::field::content_length);
       if (client_version >= 11) {
         response.set(http::field::transfer_encoding, "chunked");
+        chunked = true;
       } else {
         keep_alive = false;  // the end of the body is the end of the connection
       }
     }
   }
+  // Trailers are forwarded only after a chunked body: announce them only then.
+  if (!chunked) response.erase(http::field::trailer);
   // HTTP/1.0 without keep-alive closes by default: no Connection header needed.
   if (keep_alive && client_version < 11) {
     response.set(http::field::connection, "keep-alive");

@@ -28,8 +28,10 @@ namespace gw {
 // end is unknown. (Transfer-Encoding with Content-Length is refused by the parser before this.)
 ProxyError CheckTransferEncoding(const HttpFields& fields, unsigned version);
 
-// Removes the hop-by-hop headers Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
-// Transfer-Encoding and Upgrade, and every header that a Connection header names. Host is never
+// Removes the hop-by-hop headers Connection, Keep-Alive, Proxy-Connection, TE,
+// Transfer-Encoding and Upgrade, and every header that a Connection header names. Trailer,
+// which announces a trailer section, is end-to-end (RFC 9110 section 6.6.2): the framing
+// functions below drop it when the message they frame is not chunked. Host is never
 // removed that way: the upstream needs it.
 void StripHopByHop(HttpFields& fields);
 

@@ -361,6 +361,8 @@ class TrailersTest(harness.SharedClusterTestCase):
         self.assertEqual(by_name(record["trailers"]),
                          {"x-checksum": [checksum], "x-sum": ["from-trailer"],
                           "x-late": ["1", "2"]})
+        # Trailer announces them (RFC 9110 6.6.2): end-to-end, kept with the chunked framing.
+        self.assertEqual(field(record["headers"], "Trailer"), ["X-Checksum, X-Sum"])
         self.assert_header_as_sent(record)
 
     def test_short_chunked_request_with_trailers_stays_chunked(self):
@@ -392,6 +394,7 @@ class TrailersTest(harness.SharedClusterTestCase):
         self.assertEqual(record["framing"], "length")
         self.assertEqual(field(record["headers"], "Content-Length"), [str(size)])
         self.assertNotIn("transfer-encoding", names(record["headers"]))
+        self.assertNotIn("trailer", names(record["headers"]))  # no trailer section follows
         self.assertEqual(record["body"], body)
         self.assert_header_as_sent(record)  # dropped trailers did not become fields
 
@@ -503,6 +506,7 @@ class TrailersTest(harness.SharedClusterTestCase):
                     status, headers, body, trailers = conn.response()
                     self.assertEqual(status, 200)
                     self.assertEqual(field(headers, "Transfer-Encoding"), ["chunked"])
+                    self.assertEqual(field(headers, "Trailer"), ["X-Checksum, X-Sum"])
                     self.assertEqual(body, payload(n))
                     self.assertEqual(by_name(trailers), self.expected_response_trailers(body))
                     # No trailer among the header fields.
@@ -538,6 +542,7 @@ class TrailersTest(harness.SharedClusterTestCase):
                     self.assertTrue(start.startswith("HTTP/1.0 200"), start)
                     self.assertNotIn("transfer-encoding", names(headers))
                     self.assertNotIn("content-length", names(headers))
+                    self.assertNotIn("trailer", names(headers))  # none will follow
                     self.assertEqual(field(headers, "X-Sum"), ["from-header"])
                     self.assertNotIn("x-checksum", names(headers))
                     self.assertNotIn("server-timing", names(headers))

@@ -94,12 +94,12 @@ TEST(StripHopByHop, RemovesTheFixedHopByHopHeaders) {
   fields.set("Keep-Alive", "timeout=5");
   fields.set("Proxy-Connection", "keep-alive");
   fields.set("TE", "trailers");
-  fields.set("Trailer", "X-Checksum");
+  fields.set("Trailer", "X-Checksum");  // end-to-end: left to the framing
   fields.set("Transfer-Encoding", "chunked");
   fields.set("Upgrade", "websocket");
   fields.set("Accept", "*/*");
   StripHopByHop(fields);
-  EXPECT_EQ(Names(fields), std::vector<std::string>{"Accept"});
+  EXPECT_EQ(Names(fields), (std::vector<std::string>{"Trailer", "Accept"}));
 }
 
 TEST(StripHopByHop, RemovesHeadersNamedInConnectionAnyCase) {
@@ -284,6 +284,33 @@ TEST(FrameUpstreamRequest, AnnouncesNoBodyOnlyWhereNoneIsExpected) {
   HttpRequest post{http::verb::post, "/", 11};
   FrameUpstreamRequest(post, "/", std::nullopt, false);
   EXPECT_EQ(Get(post, "Content-Length"), "0");
+}
+
+TEST(FrameUpstreamRequest, AnnouncesTrailersOnlyForAChunkedBody) {
+  HttpRequest chunked{http::verb::post, "/", 11};
+  chunked.set("Trailer", "X-Checksum");
+  FrameUpstreamRequest(chunked, "/", std::nullopt, true);
+  EXPECT_EQ(Get(chunked, "Trailer"), "X-Checksum");
+
+  HttpRequest sized{http::verb::post, "/", 11};
+  sized.set("Trailer", "X-Checksum");
+  FrameUpstreamRequest(sized, "/", 4, false);
+  EXPECT_EQ(Get(sized, "Trailer"), "<absent>");
+}
+
+TEST(FrameClientResponse, AnnouncesTrailersOnlyForAChunkedBody) {
+  HttpResponse chunked{http::status::ok, 11};
+  chunked.set("Trailer", "Server-Timing");
+  FrameClientResponse(chunked, false, 11, true, std::nullopt);
+  EXPECT_EQ(Get(chunked, "Trailer"), "Server-Timing");
+
+  for (const unsigned version : {10u, 11u}) {  // close-delimited, or a known length
+    HttpResponse response{http::status::ok, 11};
+    response.set("Trailer", "Server-Timing");
+    FrameClientResponse(response, false, version, true,
+                        version == 10 ? std::nullopt : std::optional<uint64_t>(3));
+    EXPECT_EQ(Get(response, "Trailer"), "<absent>") << version;
+  }
 }
 
 TEST(FrameClientResponse, KeepsTheUpstreamsLength) {
