@@ -46,7 +46,7 @@ Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool, const Prox
 
 void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
                      const UpstreamTarget& target, bool set_host, bool upgrade,
-                     const ExchangePolicy& policy) {
+                     const ExchangePolicy& policy, std::string_view body) {
   exchange_deadline_ = policy.timeout.count() > 0
                            ? std::chrono::steady_clock::now() + policy.timeout
                            : std::chrono::steady_clock::time_point::max();
@@ -55,6 +55,7 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   const uint32_t retries = policy.retries;
   sink_ = &sink;
   request_ = &request;
+  body_ = body;
   target_ = &target;
   set_host_ = set_host;
   upgrade_ = upgrade;
@@ -208,10 +209,11 @@ void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
 }
 
 void Forwarder::DoWriteHeader(Owner owner) {
-  // A resend (no body byte was sent, so there was none) is the same head again.
+  // A resend is the same head again, with the body that goes with it (a streamed body was
+  // not sent yet, or the request is not resent).
   request_head_.clear();
   AppendRequestHead(*request_, request_head_);
-  WireBuffers head{asio::buffer(request_head_)};
+  WireBuffers head{asio::buffer(request_head_), asio::buffer(body_.data(), body_.size())};
   EagerWrite(connection_->stream, head, settings_.upstream_timeout,
              [this, owner = std::move(owner)](beast::error_code ec) mutable {
                OnWriteHeader(std::move(owner), ec);
@@ -364,6 +366,7 @@ void Forwarder::EndExchange() {
     endpoint_ = nullptr;
   }
   request_ = nullptr;
+  body_ = {};
   target_ = nullptr;
 }
 

@@ -11,7 +11,7 @@
 // body to its client. Release gives the connection back to the pool when the exchange ended
 // cleanly and both sides allow keep-alive; TakeConnection hands it to a tunnel.
 // A pooled connection found closed by the upstream is retried once on a fresh connection for
-// idempotent methods, and only while no byte of the request body was sent; a non-idempotent
+// idempotent methods, and only while no byte of a streamed request body was sent; a non-idempotent
 // request, never resent, only reuses a connection idle for less than kNonIdempotentMaxIdle.
 // Each Session owns one Forwarder and reuses it for every request of its connection; it runs on
 // the session's worker thread and never throws.
@@ -75,10 +75,12 @@ class Forwarder {
   // request whose body was not sent when an attempt fails (no response in time, a reset, or
   // 502/503/504 from the upstream) while the exchange deadline is ahead, after a jittered
   // backoff and within the service's retry budget (a share of the service's requests on routes
-  // that retry).
+  // that retry). `body`, when not empty, is the request's whole body (already framed by its
+  // Content-Length), written with the head and again with each resend; the caller keeps it
+  // alive until OnResponseHeader and passes body_sent = false to ReadResponse.
   void Open(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
             const UpstreamTarget& target, bool set_host, bool upgrade,
-            const ExchangePolicy& policy = {});
+            const ExchangePolicy& policy = {}, std::string_view body = {});
 
   // When the exchange must be over (time_point::max(): no bound but the per-step timeouts).
   std::chrono::steady_clock::time_point exchange_deadline() const { return exchange_deadline_; }
@@ -146,6 +148,7 @@ class Forwarder {
   // The request in flight.
   ForwardSink* sink_ = nullptr;
   HttpRequest* request_ = nullptr;
+  std::string_view body_;  // a whole body sent with the head; empty: the session streams it
   const UpstreamTarget* target_ = nullptr;
   bool set_host_ = false;
   bool upgrade_ = false;

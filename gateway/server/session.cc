@@ -245,7 +245,14 @@ void Session::HandleRequest() {
 
   if (parser_->chunked()) {
     request_relay_.trailers().Watch(*parser_);
-    return DoReadShortChunkedBody();
+    return DoReadShortBody();
+  }
+  // A small body of a request the route may resend is read whole first: it goes upstream with
+  // the head, and again with a retry (a streamed body never is resent).
+  if (const uint64_t length = parser_->content_length().value_or(0);
+      route.exchange.retries > 0 && length > 0 && length <= kRelayBufferSize && upgrade_.empty() &&
+      IsIdempotentMethod(ToStd(request.method_string()))) {
+    return DoReadShortBody();
   }
   OpenUpstream(ToStdOptional(parser_->content_length()), false);
 }
@@ -344,7 +351,7 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
   return true;
 }
 
-void Session::DoReadShortChunkedBody() {
+void Session::DoReadShortBody() {
   if (!body_start_) {
     body_start_ = worker_.relay_buffers().Take();
     body_start_size_ = 0;
@@ -358,18 +365,18 @@ void Session::DoReadShortChunkedBody() {
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->OnReadError(ec);
-                        self->DoReadShortChunkedBody();
+                        self->DoReadShortBody();
                       });
     return;
   }
   stream_.expires_after(worker_.settings().body_timeout);
   http::async_read_some(stream_, buffer_, *parser_,
                         [self = shared_from_this()](beast::error_code ec, size_t) {
-                          self->OnReadShortChunkedBody(ec);
+                          self->OnReadShortBody(ec);
                         });
 }
 
-void Session::OnReadShortChunkedBody(const boost::system::error_code& ec) {
+void Session::OnReadShortBody(const boost::system::error_code& ec) {
   stream_.expires_never();
   auto& body = parser_->get().body();
   body_start_size_ = kRelayBufferSize - body.size;
@@ -382,6 +389,7 @@ void Session::OnReadShortChunkedBody(const boost::system::error_code& ec) {
   if (parser_->is_done()) {
     // Whole: it goes with a Content-Length, unless it has trailers to pass on (and they must
     // not stay among the header fields, where the parser put them).
+    if (!parser_->chunked()) return OpenUpstream(body_start_size_, false);
     request_relay_.trailers().Collect();
     if (!request_relay_.trailers().empty()) return OpenUpstream(std::nullopt, true);
     return OpenUpstream(body_start_size_, false);
@@ -391,10 +399,10 @@ void Session::OnReadShortChunkedBody(const boost::system::error_code& ec) {
     // read into the full window finishes the message if so, and leaves body bytes unread if
     // not.
     short_body_probed_ = true;
-    return DoReadShortChunkedBody();
+    return DoReadShortBody();
   }
   if (full) return OpenUpstream(std::nullopt, true);  // longer: it streams chunked
-  DoReadShortChunkedBody();
+  DoReadShortBody();
 }
 
 void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked) {
@@ -406,9 +414,15 @@ void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked)
     request.set(http::field::connection, "Upgrade");
     request.set(http::field::upgrade, ToBeast(upgrade_));
   }
+  // A whole body read before (DoReadShortBody) of a request that may be resent goes with the
+  // head: the forwarder can send both again.
+  body_with_head_ = !chunked && body_start_size_ > 0 && parser_->is_done() &&
+                    IsIdempotentMethod(ToStd(request.method_string()));
+  const std::string_view body =
+      body_with_head_ ? std::string_view(body_start_.get(), body_start_size_) : std::string_view();
   record_.upstream_opened = std::chrono::steady_clock::now();
   forwarder_.Open(shared_from_this(), *this, request, record_.route->PickUpstream(worker_.Random()),
-                  host_missing, !upgrade_.empty(), record_.route->exchange);
+                  host_missing, !upgrade_.empty(), record_.route->exchange, body);
 }
 
 void Session::OnUpstreamOpen(ProxyError error) {
@@ -435,6 +449,10 @@ void Session::OnUpstreamOpen(ProxyError error) {
 // 4. The request body --------------------------------------------------------------------------
 
 void Session::StartRequestBody() {
+  if (body_with_head_) {  // sent with the head; kept until the response header for resends
+    record_.bytes_in = body_start_size_;
+    return forwarder_.ReadResponse(shared_from_this(), false);
+  }
   if (parser_->is_done() && body_start_size_ == 0 && !upstream_chunked_) {
     // No body, or an empty one: the head said it all.
     worker_.relay_buffers().Give(std::move(body_start_));
@@ -483,6 +501,7 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
 // 5-6. The response ----------------------------------------------------------------------------
 
 void Session::OnResponseHeader(ProxyError error) {
+  ReleaseBodyStart();  // the request will not be resent any more
   record_.retries = forwarder_.retries_done();
   if (WorkerMetrics* metrics = worker_.metrics()) metrics->upstream_retries.Add(record_.retries);
   if (error != ProxyError::kNone) return ReplyError(error, request_unfinished_);
@@ -617,8 +636,15 @@ void Session::CompleteRequest(RequestRecord::End end) {
   if (WorkerMetrics* metrics = worker_.metrics())
     metrics->RecordRequest(record_.route, record_.status);
   if (worker_.access_log()) LogRequest();
+  ReleaseBodyStart();
   table_.reset();  // the route's config may go now
   record_.route = nullptr;
+}
+
+void Session::ReleaseBodyStart() {
+  body_with_head_ = false;
+  body_start_size_ = 0;
+  worker_.relay_buffers().Give(std::move(body_start_));
 }
 
 void Session::LogRequest() {

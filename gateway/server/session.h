@@ -11,7 +11,9 @@
 //   3. open the upstream (Forwarder: the split's target, an endpoint picked by its balancer,
 //      pooled connection or connect, retries) and write the header; a
 //      chunked body is read first up to one relay buffer: when it ends there it goes upstream
-//      with a Content-Length (many upstreams take no chunked requests), else chunked;
+//      with a Content-Length (many upstreams take no chunked requests), else chunked; so is
+//      the body of an idempotent request on a route with retries when its Content-Length fits
+//      one relay buffer. Such a whole body goes with the head, and again with a resend;
 //   4. stream the request body upstream through a fixed buffer (100 Continue first when the
 //      client expects it; a stalled body gets 408);
 //   5. read the upstream's response header and rewrite it for the client;
@@ -104,8 +106,8 @@ class Session : public std::enable_shared_from_this<Session>,
   void OnReadError(const boost::system::error_code& ec);
   // 2-3. Header decisions, then the upstream.
   void HandleRequest();
-  void DoReadShortChunkedBody();
-  void OnReadShortChunkedBody(const boost::system::error_code& ec);
+  void DoReadShortBody();
+  void OnReadShortBody(const boost::system::error_code& ec);
   void OpenUpstream(std::optional<uint64_t> content_length, bool chunked);
   void OnUpstreamOpen(ProxyError error) override;
   // 4. The request body.
@@ -119,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session>,
   void StartTunnel();
   // 7. The end of a request, and what follows on the connection.
   void CompleteRequest(RequestRecord::End end);
+  void ReleaseBodyStart();
   void LogRequest();
   void ContinueOrClose(bool keep_alive);
   void ReplyError(ProxyError error, bool close, std::string_view path = {});
@@ -141,8 +144,9 @@ class Session : public std::enable_shared_from_this<Session>,
   std::string response_head_;  // the response head as written to the client
   boost::beast::http::response<boost::beast::http::string_body> error_response_;
   std::unique_ptr<Tunnel> tunnel_;
-  // The start of a chunked request body read before the upstream is chosen (see
-  // DoReadShortChunkedBody); handed to request_relay_.
+  // The start of a request body read before the upstream is chosen (see DoReadShortBody):
+  // handed to request_relay_, or, when it is the whole body and body_with_head_, sent by the
+  // forwarder with the head (and with each resend).
   RelayBuffers::Buffer body_start_;
   size_t body_start_size_ = 0;
   uint64_t requests_ = 0;  // requests begun on this connection
@@ -163,7 +167,8 @@ class Session : public std::enable_shared_from_this<Session>,
   bool head_request_ = false;
   bool upstream_chunked_ = false;    // the request goes upstream chunked
   bool request_unfinished_ = false;  // the upstream answered before taking the whole body
-  bool short_body_probed_ = false;   // DoReadShortChunkedBody looked past a full buffer
+  bool short_body_probed_ = false;   // DoReadShortBody looked past a full buffer
+  bool body_with_head_ = false;      // body_start_ is the whole body, sent with the head
   BodyFraming response_framing_ = BodyFraming::kRaw;
   bool response_head_sent_ = false;  // written before the response body relay began
   bool expects_continue_ = false;

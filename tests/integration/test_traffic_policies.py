@@ -230,6 +230,15 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         metrics = self.gw.admin_get("/metrics").body.decode()
         retried = re.search(r"^gateway_upstream_retries_total (\d+)$", metrics, re.MULTILINE)
         self.assertGreater(int(retried.group(1)), 0, metrics)
+        # A PUT's small body is read whole first and sent again with the retry, intact.
+        tried = failing.count
+        for i in range(10):
+            body = b"put-%d-" % i + b"x" * 3000
+            r = client.request("/retry/item%d" % i, method="PUT", body=body)
+            self.assertEqual((r.status, r.upstream_name()), (200, "rgood"))
+            received = [q for q in good.requests if q["path"] == "/retry/item%d" % i]
+            self.assertEqual([q["body"] for q in received], [body.decode()])
+        self.assertGreater(failing.count, tried, "the PUTs went to the failing endpoint too")
         # A POST is never retried: some reach the failing endpoint and get its 503.
         statuses = {client.request("/retry", method="POST", body=b"x").status for _ in range(30)}
         self.assertIn(503, statuses)
