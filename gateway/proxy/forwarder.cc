@@ -74,6 +74,7 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   circuit_refusal_ = {};
   retries_left_ = retries;
   retries_done_ = 0;
+  retried_answer_ = ProxyError::kNone;
   budget_retry_.Release();
   budget_request_.Release();
   if (target.endpoints.empty()) return Fail(ProxyError::kUpstreamUnavailable);
@@ -99,8 +100,10 @@ void Forwarder::TryEndpoint(Owner owner) {
     // available at all (never routed to an endpoint known to be down), else the last failure.
     const auto picked = balancer->Pick(hash_, random_, std::chrono::steady_clock::now(), tried_);
     if (!picked) {
-      return Fail(tried_.empty() ? ProxyError::kUpstreamUnavailable
-                                 : FinalUpstreamError(any_connect_failure_));
+      // Every available endpoint failed to connect: another attempt, if the route has one.
+      if (!tried_.empty() && MayRetryAttempt()) return RetryAttempt(std::move(owner));
+      return Fail(tried_.empty() && retries_done_ == 0 ? ProxyError::kUpstreamUnavailable
+                                                       : FinalError());
     }
     index = *picked;
     tried_.push_back(index);
@@ -108,7 +111,7 @@ void Forwarder::TryEndpoint(Owner owner) {
       in_flight_ = balancer->endpoints().StartRequest(index);
     }
   } else {
-    if (attempt_ == endpoints.size()) return Fail(FinalUpstreamError(any_connect_failure_));
+    if (attempt_ == endpoints.size()) return Fail(FinalError());
     index = (first_ + attempt_) % endpoints.size();
   }
   endpoint_index_ = index;
@@ -166,7 +169,8 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
                           const TcpResolver::results_type& results) {
   if (ec || results.empty()) {
     LogUpstreamFailure("cannot resolve upstream", *endpoint_, ec);
-    if (opened_) return Fail(ProxyError::kUpstreamFailed);  // the resend found no way back
+    // A stale connection's resend found no way back; a route retry tries another endpoint.
+    if (opened_ && retries_done_ == 0) return Fail(ProxyError::kUpstreamFailed);
     return NextEndpoint(std::move(owner));  // 503 unless another endpoint is reachable
   }
   connection_->stream.connect_expires_after(ConnectTimeout());
@@ -177,9 +181,19 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
       });
 }
 
-std::chrono::milliseconds Forwarder::ConnectTimeout() const {
-  return target_->connect_timeout.count() > 0 ? target_->connect_timeout
-                                              : settings_.connect_timeout;
+std::chrono::steady_clock::duration Forwarder::ConnectTimeout() const {
+  const std::chrono::milliseconds own = target_->connect_timeout.count() > 0
+                                            ? target_->connect_timeout
+                                            : settings_.connect_timeout;
+  // Within the route's time for the whole exchange.
+  const auto left = exchange_deadline_ - std::chrono::steady_clock::now();
+  return std::min<std::chrono::steady_clock::duration>(own, std::max(left, {}));
+}
+
+ProxyError Forwarder::FinalError() const {
+  if (std::chrono::steady_clock::now() >= exchange_deadline_) return ProxyError::kUpstreamTimeout;
+  if (retried_answer_ != ProxyError::kNone) return retried_answer_;
+  return FinalUpstreamError(any_connect_failure_);
 }
 
 void Forwarder::RecordOutcome(bool success) {
@@ -197,7 +211,13 @@ void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
   if (ec) {
     LogUpstreamFailure("cannot connect to upstream", *endpoint_, ec);
     RecordOutcome(false);
-    if (opened_) return Fail(ClassifyUpstreamError(UpstreamStage::kConnect, ec));
+    if (std::chrono::steady_clock::now() >= exchange_deadline_) {
+      return Fail(ProxyError::kUpstreamTimeout);  // the route's time ran out while connecting
+    }
+    // A stale connection's resend goes to the same endpoint; a route retry tries another one.
+    if (opened_ && retries_done_ == 0) {
+      return Fail(ClassifyUpstreamError(UpstreamStage::kConnect, ec));
+    }
     any_connect_failure_ = true;
     return NextEndpoint(std::move(owner));
   }
@@ -284,7 +304,12 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
   if (status >= 100 && status < 200 && status != 101) return DoRead(std::move(owner));  // interim
   RecordOutcome(status < 500);  // passive ejection counts 5xx answers as failures
   if ((status == 502 || status == 503 || status == 504) && MayRetryAttempt()) {
-    return RetryAttempt(std::move(owner));  // the answer is dropped with its connection
+    // The answer is dropped with its connection; should no later attempt get one, the client
+    // gets this status from the gateway.
+    retried_answer_ = status == 502   ? ProxyError::kUpstreamFailed
+                      : status == 503 ? ProxyError::kUpstreamUnavailable
+                                      : ProxyError::kUpstreamTimeout;
+    return RetryAttempt(std::move(owner));
   }
   upstream_keep_alive_ = KeepAlive(parser_->get(), parser_->get().version());
   sink_->OnResponseHeader(ProxyError::kNone);
@@ -307,8 +332,10 @@ void Forwarder::RetryAttempt(Owner owner) {
   ++retries_done_;
   connection_.reset();  // never pooled: it failed, or carries an answer nobody reads
   parser_.reset();
-  pool_.Unuse(*endpoint_);
-  endpoint_ = nullptr;
+  if (endpoint_) {  // none when every endpoint failed to connect
+    pool_.Unuse(*endpoint_);
+    endpoint_ = nullptr;
+  }
   in_flight_.Release();
   // Another endpoint when one is left; else the same ones again.
   if (tried_.size() >= target_->endpoints.size()) tried_.clear();

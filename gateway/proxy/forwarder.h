@@ -131,7 +131,11 @@ class Forwarder {
   // Route retries (see Open): whether the failed attempt may be retried, and the retry.
   bool MayRetryAttempt();
   void RetryAttempt(Owner owner);
-  std::chrono::milliseconds ConnectTimeout() const;
+  // The service's connect timeout, else --connect-timeout, within the exchange deadline.
+  std::chrono::steady_clock::duration ConnectTimeout() const;
+  // The answer when no endpoint is left to try: 504 past the exchange deadline, else the
+  // status of an upstream answer dropped for a retry, else no endpoint available or reachable.
+  ProxyError FinalError() const;
   // When the attempt starting now must have its response header.
   std::chrono::steady_clock::time_point AttemptDeadline() const;
   // Passive ejection: the outcome of the exchange with the chosen endpoint of a service.
@@ -168,6 +172,7 @@ class Forwarder {
   std::string_view circuit_refusal_;
   uint32_t retries_left_ = 0;
   uint32_t retries_done_ = 0;
+  ProxyError retried_answer_ = ProxyError::kNone;  // what a dropped 502/503/504 answer said
   RetryBudget::ActiveRequest budget_request_;  // counts this request in the service's budget
   RetryBudget::ActiveRetry budget_retry_;      // the retry in progress, if any
   SteadyTimer retry_timer_;

@@ -685,6 +685,14 @@ void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   const ErrorReply reply = ReplyFor(error);
   record_.reason = reply.code;
   if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordGatewayReply(error);
+  // A browser reads the gateway's own answers (401, 429, 503...) only with the route's CORS
+  // headers, as it would the upstream's.
+  if (record_.route && record_.route->cors && parser_ && parser_->is_header_done()) {
+    const std::string_view origin = ToStd(parser_->get()[http::field::origin]);
+    for (const CorsHeader& header : CorsResponseHeaders(*record_.route->cors, origin)) {
+      reply_headers_.emplace_back(header.name, header.value);
+    }
+  }
   ReplyLocal(reply.status, ErrorBody(error, path), close);
 }
 

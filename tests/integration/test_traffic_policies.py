@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import threading
 import time
 import unittest
@@ -164,6 +165,26 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         self.assertEqual(r.status, 504)
         self.assertLess(time.monotonic() - started, 0.9)
 
+    def test_route_timeout_bounds_the_connect(self):
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        for _ in range(3):  # a full accept queue: later SYNs are dropped, connects hang
+            filler = socket.socket()
+            self.addCleanup(filler.close)
+            filler.setblocking(False)
+            try:
+                filler.connect(listener.getsockname())
+            except BlockingIOError:
+                pass
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        self.service("blackhole-svc", "--endpoint", address, "--connect-timeout", "10s")
+        self.route("/blackhole", "blackhole-svc", "--timeout", "300ms")
+        started = time.monotonic()
+        self.assertEqual(self.gw.get("/blackhole").status, 504)
+        self.assertLess(time.monotonic() - started, 3)
+
     # ------------------------------------------------------------------ resilience
 
     def service(self, name, *args):
@@ -242,6 +263,19 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         # A POST is never retried: some reach the failing endpoint and get its 503.
         statuses = {client.request("/retry", method="POST", body=b"x").status for _ in range(30)}
         self.assertIn(503, statuses)
+
+    def test_a_retry_that_reaches_no_endpoint_keeps_the_upstreams_status(self):
+        failing = Always503()
+        self.addCleanup(failing.close)
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        refused = "127.0.0.1:%d" % closed.getsockname()[1]
+        closed.close()  # nothing listens there: connects are refused
+        self.service("refused-svc", "--endpoint", failing.address + "," + refused)
+        self.route("/refused", "refused-svc", "--retries", "2")
+        for _ in range(6):
+            self.assertEqual(self.gw.get("/refused").status, 503)
+        self.assertGreater(failing.count, 0)
 
     def test_per_try_timeout_retries_past_a_hanging_endpoint(self):
         hanging = self.cluster.upstream("hang", delay=30.0)  # accepts, answers far too late
@@ -353,6 +387,16 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://app.example.com")
         r = self.gw.get("/cors", headers={"Origin": "https://evil.example.org"})
         self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+
+    def test_cors_headers_on_the_gateways_own_answers(self):
+        self.route("/cors-auth", "v1-svc", "--auth", "api-key", "--cors-origin",
+                   "https://app.example.com")
+        r = self.gw.get("/cors-auth", headers={"Origin": "https://app.example.com"})
+        self.assertEqual(r.status, 401)  # readable by the page: it carries the CORS headers
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://app.example.com")
+        r = self.gw.get("/cors-auth", headers={"Origin": "https://evil.example.org"})
+        self.assertEqual(r.status, 401)
         self.assertIsNone(r.header("Access-Control-Allow-Origin"))
 
 
