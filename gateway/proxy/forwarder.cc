@@ -121,9 +121,32 @@ void Forwarder::TryEndpoint(Owner owner) {
   connection_ = pool_.Acquire(*endpoint_, idempotent_);
   if (connection_) {
     reused_ = true;
+    if (!CountReusedConnection()) {
+      pool_.Release(*endpoint_, std::move(connection_));
+      return Fail(ProxyError::kCircuitOpen);
+    }
     return DoWriteHeader(std::move(owner));
   }
   Connect(std::move(owner));
+}
+
+bool Forwarder::CountReusedConnection() {
+  const LoadBalancer* balancer = target_->balancer.get();
+  if (!balancer) {
+    connection_->circuit.Release();  // a DNS target's connection counts for no service
+    return true;
+  }
+  ServiceEndpoints& service = balancer->endpoints();
+  if (connection_->circuit.BelongsTo(service)) return true;
+  // Pooled by another service sharing the endpoint (or by a DNS target): from now on it is
+  // one of this service's connections, within its max_connections.
+  CircuitSlot slot = service.TryAcquire(CircuitLimit::kMaxConnections);
+  if (!slot) {
+    circuit_refusal_ = CircuitLimitName(CircuitLimit::kMaxConnections);
+    return false;
+  }
+  connection_->circuit = std::move(slot);
+  return true;
 }
 
 void Forwarder::NextEndpoint(Owner owner) {

@@ -80,6 +80,7 @@ class CircuitSlot {
   CircuitSlot& operator=(CircuitSlot&& other) noexcept;
   ~CircuitSlot() { Release(); }
   explicit operator bool() const { return owner_ != nullptr; }
+  bool BelongsTo(const ServiceEndpoints& service) const { return owner_.get() == &service; }
   void Release();
 
  private:

@@ -308,6 +308,28 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         thread.join(5)
         self.assertEqual(first["r"].status, 200)
 
+    def test_max_connections_counts_connections_pooled_by_another_service(self):
+        shared = self.cluster.upstream("shared", delay=1.0)
+        self.service("open-svc", "--endpoint", shared.address)
+        self.service("capped-svc", "--endpoint", shared.address, "--max-connections", "2")
+        self.route("/open", "open-svc")
+        self.route("/capped", "capped-svc")
+
+        def parallel(path, n):
+            statuses = []
+            threads = [threading.Thread(target=lambda: statuses.append(self.gw.get(path).status))
+                       for _ in range(n)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+            return sorted(statuses)
+
+        self.assertEqual(parallel("/open", 8), [200] * 8)  # 8 connections left idle in the pools
+        statuses = parallel("/capped", 8)
+        self.assertIn(statuses.count(200), (1, 2), statuses)
+        self.assertEqual(statuses.count(200) + statuses.count(503), 8, statuses)
+
     # ------------------------------------------------------------------ protection
 
     def test_api_key_auth(self):
