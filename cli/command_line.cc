@@ -289,9 +289,11 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     value(sub, "--eject-for", command.eject_for, "DURATION",
           "how long an ejected endpoint gets no traffic (1s..1h, default 30s)");
     value(sub, "--max-connections", command.max_connections, "N",
-          "upstream connections per gateway; beyond, 503 at once (0: no limit)");
+          "upstream connections in use at once per gateway (idle pooled ones not counted); "
+          "beyond, 503 at once (0: no limit)");
     value(sub, "--max-pending", command.max_pending, "N",
-          "requests waiting for a connection per gateway; beyond, 503 (0: no limit)");
+          "requests waiting for a new upstream connection to be established, per gateway; "
+          "beyond, 503 at once (0: no limit)");
     value(sub, "--connect-timeout", command.connect_timeout, "DURATION",
           "connect deadline to an endpoint (1ms..1m; default the gateway's)");
   };

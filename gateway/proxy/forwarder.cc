@@ -131,16 +131,11 @@ void Forwarder::TryEndpoint(Owner owner) {
 }
 
 bool Forwarder::CountReusedConnection() {
+  // Idle pooled connections count for no service (Release): one in use again counts for the
+  // service using it, whichever service pooled it, within its max_connections.
   const LoadBalancer* balancer = target_->balancer.get();
-  if (!balancer) {
-    connection_->circuit.Release();  // a DNS target's connection counts for no service
-    return true;
-  }
-  ServiceEndpoints& service = balancer->endpoints();
-  if (connection_->circuit.BelongsTo(service)) return true;
-  // Pooled by another service sharing the endpoint (or by a DNS target): from now on it is
-  // one of this service's connections, within its max_connections.
-  CircuitSlot slot = service.TryAcquire(CircuitLimit::kMaxConnections);
+  if (!balancer || balancer->endpoints().policy().max_connections == 0) return true;
+  CircuitSlot slot = balancer->endpoints().TryAcquire(CircuitLimit::kMaxConnections);
   if (!slot) {
     circuit_refusal_ = CircuitLimitName(CircuitLimit::kMaxConnections);
     return false;
@@ -386,7 +381,12 @@ void Forwarder::Release(bool response_complete) {
   const bool reusable = response_complete && !early_ && upstream_keep_alive_ && parser_ &&
                         parser_->is_done() && !parser_->need_eof() &&
                         connection_->buffer.size() == 0;
-  if (reusable) pool_.Release(*endpoint_, std::move(connection_));
+  if (reusable) {
+    // Idle, it holds no place under the service's max_connections: a limit counts connections
+    // in use, so idle ones in other workers' pools never keep a request from connecting.
+    connection_->circuit.Release();
+    pool_.Release(*endpoint_, std::move(connection_));
+  }
   EndExchange();
 }
 

@@ -128,9 +128,8 @@ class Forwarder {
   void DoRead(Owner owner);
   void OnRead(Owner owner, const boost::system::error_code& ec);
   bool CanRetry() const;
-  // A pooled connection counts under the circuit-breaking limits of the service using it:
-  // false (kCircuitOpen) when taking over one pooled for another service would exceed its
-  // max_connections.
+  // A pooled connection taken for a service with max_connections counts under it while in
+  // use: false (kCircuitOpen) when that would exceed the limit.
   bool CountReusedConnection();
   // Route retries (see Open): whether the failed attempt may be retried, and the retry.
   bool MayRetryAttempt();

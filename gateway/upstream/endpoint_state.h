@@ -56,8 +56,8 @@ struct ServicePolicy {
   std::optional<HealthCheckPolicy> health_check;  // none: every endpoint stays healthy
   uint32_t eject_after = 0;                       // consecutive failures; 0: no ejection
   std::chrono::milliseconds eject_for{0};
-  uint32_t max_connections = 0;  // open upstream connections of the service, per gateway
-  uint32_t max_pending = 0;      // requests waiting for a new connection, per gateway
+  uint32_t max_connections = 0;  // upstream connections in use by the service, per gateway
+  uint32_t max_pending = 0;      // requests waiting for a new connection to be up, per gateway
   RetryBudgetConfig retry_budget;
 };
 
@@ -80,7 +80,6 @@ class CircuitSlot {
   CircuitSlot& operator=(CircuitSlot&& other) noexcept;
   ~CircuitSlot() { Release(); }
   explicit operator bool() const { return owner_ != nullptr; }
-  bool BelongsTo(const ServiceEndpoints& service) const { return owner_.get() == &service; }
   void Release();
 
  private:

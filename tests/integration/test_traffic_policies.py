@@ -329,6 +329,11 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         statuses = parallel("/capped", 8)
         self.assertIn(statuses.count(200), (1, 2), statuses)
         self.assertEqual(statuses.count(200) + statuses.count(503), 8, statuses)
+        # One at a time, from new client connections on either worker: idle pooled connections
+        # (in any worker's pool) hold no place under the limit.
+        self.apply(("service", "update", "capped-svc", "--max-connections", "1"))
+        for _ in range(6):
+            self.assertEqual(self.gw.get("/capped").status, 200)
 
     # ------------------------------------------------------------------ protection
 
