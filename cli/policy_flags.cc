@@ -1,5 +1,6 @@
 #include "cli/policy_flags.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -313,15 +314,16 @@ std::string BuildServicePolicies(const Command& command, Service* service,
     const std::optional<std::string>& text;
     void (*set)(Service*, uint32_t);
     const char* path;
+    uint32_t min = 0;
   };
   for (const Whole& field : {
            Whole{
                "--unhealthy-threshold", command.unhealthy_threshold,
                [](Service*s, uint32_t v) { s->mutable_health_check()->set_unhealthy_threshold(v); },
-               "health_check.unhealthy_threshold"},
+               "health_check.unhealthy_threshold", 1},
            Whole{"--healthy-threshold", command.healthy_threshold,
                  [](Service*s, uint32_t v) { s->mutable_health_check()->set_healthy_threshold(v); },
-                 "health_check.healthy_threshold"},
+                 "health_check.healthy_threshold", 1},
            Whole{"--eject-after", command.eject_after,
                  [](Service*s, uint32_t v) { s->set_eject_after(v); }, "eject_after"},
            Whole{"--max-connections", command.max_connections,
@@ -332,6 +334,7 @@ std::string BuildServicePolicies(const Command& command, Service* service,
     if (!field.text) continue;
     const auto value = ParseWhole(field.flag, *field.text, UINT32_MAX, &error);
     if (!value) return error;
+    if (*value < field.min) return Bad(field.flag, "must be at least " + std::to_string(field.min));
     field.set(service, static_cast<uint32_t>(*value));
     Name(mask, field.path);
   }
@@ -348,6 +351,11 @@ std::string BuildServicePolicies(const Command& command, Service* service,
     Name(mask, "connect_timeout_ms");
   }
   for (const std::string& name : command.resets) Name(mask, ResetPath(kServiceResetFields, name));
+  // Ejection switched off (--eject-after 0 or --reset eject) takes its duration with it.
+  const bool eject_off =
+      mask && service->eject_after() == 0 &&
+      std::find(mask->paths().begin(), mask->paths().end(), "eject_after") != mask->paths().end();
+  if (eject_off && !command.eject_for) Name(mask, "eject_for_ms");
   return "";
 }
 

@@ -238,7 +238,6 @@ void CanonicalizeService(Service* service) {
   }
   if (service->eject_after() > 0 && service->eject_for_ms() == 0)
     service->set_eject_for_ms(kDefaultEjectForMs);
-  if (service->eject_after() == 0) service->set_eject_for_ms(0);
 }
 
 std::string ValidateRouteConditions(const Route& route) {
@@ -360,8 +359,10 @@ std::string ValidateServicePolicies(const Service& service) {
   if (service.has_health_check()) {
     const auto& health = service.health_check();
     const std::string& path = health.path();
-    if (path.empty() || path.front() != '/' || path.size() > kMaxRoutePathLength ||
-        !IsFieldValue(path) || path.find(' ') != std::string::npos)
+    if (path.empty())
+      return name + ": a health check needs a path to check (--health-path, e.g. /healthz)";
+    if (path.front() != '/' || path.size() > kMaxRoutePathLength || !IsFieldValue(path) ||
+        path.find(' ') != std::string::npos)
       return name + ": health check path " + Quote(path) + " must be an absolute path";
     if (health.interval_ms() < kMinHealthIntervalMs || health.interval_ms() > kMaxHealthIntervalMs)
       return name + ": health check interval " + Ms(health.interval_ms()) + " is outside 100ms..1h";
@@ -378,7 +379,9 @@ std::string ValidateServicePolicies(const Service& service) {
       (service.eject_for_ms() < kMinEjectForMs || service.eject_for_ms() > kMaxEjectForMs))
     return name + ": eject for " + Ms(service.eject_for_ms()) + " is outside 1s..1h";
   if (service.eject_after() == 0 && service.eject_for_ms() != 0)
-    return name + ": eject for needs eject after (the failures that eject an endpoint)";
+    return name +
+           ": eject for needs eject after (--eject-after: the failures that eject an "
+           "endpoint)";
   if (service.max_connections() > kMaxServiceConnections)
     return name + ": max connections " + std::to_string(service.max_connections()) +
            " is more than " + std::to_string(kMaxServiceConnections);

@@ -257,7 +257,9 @@ class PolicyConfigTest(harness.SharedClusterTestCase):
             (add + ["--max-connections", "1000001"], "max connections"),
             (add + ["--connect-timeout", "2m"], "outside 1ms..1m"),
             (add + ["--connect-timeout", "5x"], "invalid duration '5x'"),
-            (["service", "update", "pay", "--health-interval", "1s"], "must be an absolute path"),
+            (["service", "update", "pay", "--health-interval", "1s"], "needs a path to check"),
+            (add + ["--eject-for", "10s"], "eject for needs eject after"),
+            (add + ["--unhealthy-threshold", "0"], "bad --unhealthy-threshold: must be at least 1"),
         ]
         for args, message in cases:
             with self.subTest(args=args):

@@ -243,6 +243,19 @@ TEST(ServiceFlags, AddAndUpdate) {
                                  nullptr)
                 .find("bad --eject-for: invalid duration 'soon'"),
             std::string::npos);
+  EXPECT_EQ(BuildServicePolicies(Parse({"service", "update", "pay", "--healthy-threshold", "0"}),
+                                 &bad, nullptr),
+            "bad --healthy-threshold: must be at least 1");
+  // Ejection switched off takes its duration with it.
+  for (const auto& off : {std::vector<std::string>{"--eject-after", "0"},
+                          std::vector<std::string>{"--reset", "eject"}}) {
+    std::vector<std::string> args = {"service", "update", "pay"};
+    args.insert(args.end(), off.begin(), off.end());
+    Service eject_off;
+    google::protobuf::FieldMask off_mask;
+    ASSERT_EQ(BuildServicePolicies(Parse(args), &eject_off, &off_mask), "");
+    EXPECT_EQ(Paths(off_mask), (std::vector<std::string>{"eject_after", "eject_for_ms"}));
+  }
   EXPECT_NE(UsageError({"service", "update", "pay", "--reset", "endpoints"})
                 .find("is not a service field"),
             std::string::npos);

@@ -360,7 +360,7 @@ TEST(ValidateService, PolicyRules) {
   }
 }
 
-TEST(CanonicalizeService, FillsDefaultsAndDropsEjectForWithoutEjectAfter) {
+TEST(CanonicalizeService, FillsDefaultsAndRefusesEjectForWithoutEjectAfter) {
   Service service = ValidService();
   service.mutable_health_check()->set_path("/h");
   service.set_eject_after(3);
@@ -368,9 +368,13 @@ TEST(CanonicalizeService, FillsDefaultsAndDropsEjectForWithoutEjectAfter) {
   EXPECT_EQ(service.health_check().interval_ms(), kDefaultHealthIntervalMs);
   EXPECT_EQ(service.eject_for_ms(), kDefaultEjectForMs);
   EXPECT_EQ(ValidateService(service), "");
-  service.set_eject_after(0);
+  service.set_eject_after(0);  // an eject-for alone is refused, not dropped
   CanonicalizeService(&service);
-  EXPECT_EQ(service.eject_for_ms(), 0u);
+  EXPECT_EQ(service.eject_for_ms(), kDefaultEjectForMs);
+  EXPECT_NE(ValidateService(service).find("eject for needs eject after"), std::string::npos);
+  service.mutable_health_check()->clear_path();
+  EXPECT_NE(ValidateService(service).find("needs a path to check (--health-path"),
+            std::string::npos);
 }
 
 std::string PublicKeyPem(const char* type, const char* parameter, unsigned bits = 0) {
