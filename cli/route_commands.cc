@@ -93,8 +93,11 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
       DeleteResponse response;
       if (std::string error = client.DeleteRoute(request, &response); !error.empty())
         return Fail(err, error);
-      out << RenderDeleted(DescribeKey(command), command.path, response.config_version(),
-                           command.output);
+      // The route the control plane deleted, named by all of its conditions.
+      const std::string what = response.route().path().empty()
+                                   ? DescribeKey(command)
+                                   : "route " + DescribeRouteMatch(response.route());
+      out << RenderDeleted(what, command.path, response.config_version(), command.output);
       return kExitOk;
     }
     default:

@@ -183,12 +183,9 @@ AdminService::Reactor* AdminService::DeleteRoute(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.DeleteRoute(request->key());
     if (!result) return ToStatus(result.error());
-    std::string what = "route " + request->key().path();
-    if (request->key().match() != gateway::v1::MATCH_UNSPECIFIED)
-      what += " (" + std::string(MatchName(request->key().match())) + ")";
-    if (!request->key().host().empty()) what += " host " + request->key().host();
-    Publish(*result, what + " deleted");
-    response->set_config_version((*result)->version());
+    Publish(result->snapshot, "route " + DescribeRouteMatch(result->route) + " deleted");
+    response->set_config_version(result->snapshot->version());
+    *response->mutable_route() = std::move(result->route);
     return grpc::Status::OK;
   });
 }

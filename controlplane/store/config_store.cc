@@ -871,7 +871,7 @@ StoreResult<RouteRead> ConfigStore::GetRoute(const RouteKey& request) {
 
 StoreResult<ConfigPtr> ConfigStore::ListRoutes() { return LoadSnapshot(); }
 
-StoreResult<ConfigPtr> ConfigStore::DeleteRoute(const RouteKey& request) {
+StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request) {
   RouteKey key = request;
   CanonicalizeRouteKey(&key);
   if (auto e = CheckRouteKey(key)) return *e;
@@ -887,7 +887,7 @@ StoreResult<ConfigPtr> ConfigStore::DeleteRoute(const RouteKey& request) {
   if (!remove.Run()) return Internal("deleting the route", remove.error());
   auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  return std::move(*snapshot);
+  return RouteWrite{std::move(*found), std::move(*snapshot)};
 }
 
 // ---------------------------------------------------------------- consumers

@@ -95,7 +95,8 @@ class ConfigStore {
       const google::protobuf::FieldMask& mask = google::protobuf::FieldMask());
   StoreResult<RouteRead> GetRoute(const gateway::v1::RouteKey& key);
   StoreResult<ConfigPtr> ListRoutes();  // the snapshot; its routes are the list
-  StoreResult<ConfigPtr> DeleteRoute(const gateway::v1::RouteKey& key);
+  // The route deleted (as it was stored) and the config after.
+  StoreResult<RouteWrite> DeleteRoute(const gateway::v1::RouteKey& key);
 
   // `api_keys` in clear are checked and stored as SHA-256 digests only.
   StoreResult<ConsumerWrite> CreateConsumer(const gateway::v1::Consumer& consumer,

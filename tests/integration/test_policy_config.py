@@ -164,7 +164,9 @@ class PolicyConfigTest(harness.SharedClusterTestCase):
         self.assertRefused(["route", "get", "/rt/id"], "names 2 routes")
         self.assertRefused(["route", "delete", "/rt/id"], "--host")
         self.ctl.ok("route", "delete", "/rt/id", "--host", "a.example")
-        self.ctl.ok("route", "delete", "/rt/id")  # now the only one
+        # Named by one of its conditions, the route deleted is shown with all of them.
+        out = self.ctl.ok("route", "delete", "/rt/id")  # now the only one
+        self.assertIn("route /rt/id (prefix, host b.example, method GET) deleted", out)
         self.assertRefused(["route", "get", "/rt/id"], "no route has path /rt/id")
 
     def test_every_route_validation_error_changes_nothing(self):

@@ -233,8 +233,10 @@ TEST_F(ConfigStoreTest, RouteCrud) {
 
   auto deleted = store_->DeleteRoute(Key("/api", MATCH_EXACT));
   ASSERT_TRUE(deleted.ok());
-  EXPECT_EQ((*deleted)->version(), 9u);
-  EXPECT_EQ((*deleted)->routes_size(), 4);
+  EXPECT_EQ(deleted->snapshot->version(), 9u);
+  EXPECT_EQ(deleted->snapshot->routes_size(), 4);
+  EXPECT_EQ(deleted->route.match(), MATCH_EXACT);  // the route deleted, as it was stored
+  EXPECT_EQ(deleted->route.target(), "payment-svc");
   // With the exact one gone, the unspecified key names the prefix route again.
   auto prefix = store_->GetRoute(Key("/api"));
   ASSERT_TRUE(prefix.ok());
