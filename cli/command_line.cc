@@ -350,8 +350,9 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     CLI::App* add =
         leaf(route, "add", "route requests for PATH (and below it) to TARGET", Action::kRouteAdd,
              "A prefix route matches PATH and every path below it, segment by "
-             "segment (/api matches /api/x, never /apix); the longest prefix wins, then the "
-             "route with the most conditions (host, methods, headers).\n"
+             "segment (/api matches /api/x, never /apix); the longest prefix wins, then, among "
+             "routes on one path, the most specific whose conditions hold: an exact host, then a "
+             "wildcard host, then more header conditions, then a method list.\n"
              "Several TARGET=WEIGHT split the traffic by weight (a lone TARGET: 100).\n" +
                  kSize);
     positional(add, "PATH", command.path, "absolute path such as /api/payment");

@@ -205,19 +205,24 @@ std::string ValidateRoute(const gateway::v1::Route& route) {
 }
 
 std::string DescribeRouteMatch(const gateway::v1::Route& route) {
-  std::string out = route.path() + " (" + std::string(MatchName(route.match()));
-  if (!route.host().empty()) out += ", host " + route.host();
+  // A key that leaves the match kind to the control plane names none.
+  std::string conditions;
+  if (route.match() != gateway::v1::MATCH_UNSPECIFIED) conditions = MatchName(route.match());
+  const auto add = [&conditions](const std::string& condition) {
+    conditions += (conditions.empty() ? "" : ", ") + condition;
+  };
+  if (!route.host().empty()) add("host " + route.host());
   if (!route.methods().empty()) {
-    out += ", method";
+    std::string methods = "method";
     char sep = ' ';
     for (const auto& method : route.methods()) {
-      out += sep + method;
+      methods += sep + method;
       sep = ',';
     }
+    add(methods);
   }
-  for (const auto& header : route.headers())
-    out += ", header " + header.name() + "=" + header.value();
-  return out + ")";
+  for (const auto& header : route.headers()) add("header " + header.name() + "=" + header.value());
+  return conditions.empty() ? route.path() : route.path() + " (" + conditions + ")";
 }
 
 std::string ValidateConfig(const gateway::v1::Config& config) {

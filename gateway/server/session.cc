@@ -282,8 +282,11 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
   // an API key does not go upstream at all.
   request.erase("X-Consumer");
   if (route.auth == gateway::v1::AUTH_API_KEY) {
+    // Exactly one key: with two, which one a client meant is ambiguous.
     const std::string_view key = ToStd(request["X-API-Key"]);
-    const std::string* name = table_->api_keys() ? table_->api_keys()->Find(key) : nullptr;
+    const std::string* name = table_->api_keys() && request.count("X-API-Key") == 1
+                                  ? table_->api_keys()->Find(key)
+                                  : nullptr;
     if (!name) {
       reply_headers_.emplace_back("WWW-Authenticate",
                                   R"(ApiKey realm="gateway", header="X-API-Key")");

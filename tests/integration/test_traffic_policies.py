@@ -357,6 +357,14 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         seen = r.json()["headers"]
         self.assertEqual(seen.get("x-consumer"), "alice")
         self.assertNotIn("x-api-key", seen)
+        # Two keys, one of them good: ambiguous, refused whatever their order.
+        host, port = self.gw.address.rsplit(":", 1)
+        for keys in ((key, "b" * 32), ("b" * 32, key)):
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(b"GET /keyed HTTP/1.1\r\nHost: gw\r\nX-API-Key: %s\r\n"
+                             b"X-API-Key: %s\r\nConnection: close\r\n\r\n"
+                             % (keys[0].encode(), keys[1].encode()))
+                self.assertTrue(conn.makefile("rb").readline().startswith(b"HTTP/1.1 401"))
 
     def test_jwt_auth(self):
         secret = "s" * 40
