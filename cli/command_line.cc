@@ -20,7 +20,6 @@ constexpr std::string_view kFooter =
     "2 usage error: unknown command or flag, missing argument, --exact with --prefix, an unknown\n"
     "--reset name, nothing to update, or a malformed --server, -o or --timeout.";
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // The deepest subcommand the parser entered, e.g. `route add`.
 CLI::App* DeepestCommand(CLI::App& app) {

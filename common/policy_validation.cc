@@ -17,7 +17,6 @@ using gateway::v1::Consumer;
 using gateway::v1::Route;
 using gateway::v1::Service;
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -40,6 +39,15 @@ bool IsFieldValue(std::string_view value) {
   for (char c : value)
     if (c < 0x20 || c > 0x7e) return false;
   return value.empty() || (value.front() != ' ' && value.back() != ' ');
+}
+
+// Why a header value cannot be used ("longer than 4096 characters", ...), or "".
+std::string CheckHeaderValue(std::string_view value) {
+  if (value.size() > kMaxHeaderValueLength)
+    return "longer than " + std::to_string(kMaxHeaderValueLength) + " characters";
+  if (!IsFieldValue(value))
+    return "that is not visible ASCII (no tabs or control characters, no space at either end)";
+  return "";
 }
 
 // Fields a route may never set or remove: hop-by-hop and message framing are the gateway's.
@@ -95,9 +103,8 @@ std::string ValidateHeaderList(
     if (!seen.insert(lower).second) return what + " " + Quote(name) + " is given twice";
     if (sets) {
       const std::string& value = (*sets)[i].value();
-      if (value.size() > kMaxHeaderValueLength || !IsFieldValue(value))
-        return what + " " + Quote(name) + " has a value that is not visible ASCII (at most " +
-               std::to_string(kMaxHeaderValueLength) + " characters)";
+      if (std::string e = CheckHeaderValue(value); !e.empty())
+        return what + " " + Quote(name) + " has a value " + e;
     }
   }
   return "";
@@ -254,9 +261,8 @@ std::string ValidateRouteConditions(const Route& route) {
   for (const auto& header : route.headers()) {
     if (std::string e = ValidateHeaderName(name + ": header condition", header.name()); !e.empty())
       return e;
-    if (header.value().size() > kMaxHeaderValueLength || !IsFieldValue(header.value()))
-      return name + ": header condition " + Quote(header.name()) +
-             " has a value that is not visible ASCII";
+    if (std::string e = CheckHeaderValue(header.value()); !e.empty())
+      return name + ": header condition " + Quote(header.name()) + " has a value " + e;
   }
   return "";
 }

@@ -45,9 +45,17 @@ bool IsDnsName(std::string_view s) {
   return false;
 }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
-
 }  // namespace
+
+std::string Quote(std::string_view value) {
+  std::string out = "'";
+  for (const char c : value.substr(0, kMaxQuotedSize)) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += byte < 0x20 || byte == 0x7f ? '?' : c;
+  }
+  out += value.size() > kMaxQuotedSize ? "...'" : "'";
+  return out;
+}
 
 std::string ValidateHost(std::string_view host) {
   if (host.empty()) return "host is empty";

@@ -47,6 +47,11 @@ std::string ValidateService(const gateway::v1::Service& service);
 // Path, match (must be set), conditions and policies; a split's services are checked against
 // the config's by ValidateSplitTargets (ValidateConfig, or the control plane's store).
 std::string ValidateRoute(const gateway::v1::Route& route);
+// A value as one-line messages quote it: in single quotes, control characters shown as '?', and
+// cut after kMaxQuotedSize bytes with "..." (a 5000-byte value is not echoed whole).
+inline constexpr size_t kMaxQuotedSize = 80;
+std::string Quote(std::string_view value);
+
 // "/api (prefix, host a.example, method GET,POST, header x-v=2)": a route's identity, as
 // messages name it.
 std::string DescribeRouteMatch(const gateway::v1::Route& route);

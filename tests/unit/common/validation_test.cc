@@ -9,6 +9,13 @@ using gateway::v1::Config;
 using gateway::v1::Route;
 using gateway::v1::Service;
 
+TEST(Quote, OneShortLineWhateverTheValue) {
+  EXPECT_EQ(Quote("pay-svc"), "'pay-svc'");
+  EXPECT_EQ(Quote("a\r\nb\tc"), "'a??b?c'");
+  const std::string long_value(5000, 'x');
+  EXPECT_EQ(Quote(long_value), "'" + std::string(kMaxQuotedSize, 'x') + "...'");
+}
+
 TEST(ParseHostPort, AcceptsNamesAndAddresses) {
   std::string error;
   auto hp = ParseHostPort("127.0.0.1:9101", &error);
