@@ -13,6 +13,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "common/json.h"
+
 namespace gw {
 
 // A token split at its dots, its parts decoded and the claims the verifier needs read. Views
@@ -99,8 +101,10 @@ bool DecodeBase64Url(std::string_view in, std::string& out) {
 
 bool ParseJsonObject(const std::string& json, google::protobuf::Struct& object) {
   // Struct is the JSON object of the protobuf JSON mapping: any object parses into it, anything
-  // else (an array, a string, invalid JSON) fails. Numbers come back as doubles.
-  return google::protobuf::util::JsonStringToMessage(json, &object).ok();
+  // else (an array, a string, invalid JSON) fails. Numbers come back as doubles. Its parser
+  // also takes what JSON is not (single quotes, unquoted keys, trailing commas): RFC 8259 is
+  // checked first, so a token means the same to every JSON parser downstream.
+  return IsStrictJson(json) && google::protobuf::util::JsonStringToMessage(json, &object).ok();
 }
 
 const google::protobuf::Value* Field(const google::protobuf::Struct& object, const char* name) {

@@ -5,7 +5,8 @@
 //
 // What a token must be to pass (anything else is refused with a one-line reason):
 // - a compact JWS (header.payload.signature, base64url without padding, strict alphabet, no
-//   non-zero trailing bits), at most kMaxJwtSize bytes; header and payload are JSON objects;
+//   non-zero trailing bits), at most kMaxJwtSize bytes; header and payload are JSON objects
+//   (RFC 8259 strictly: no single quotes, unquoted names or trailing commas; no duplicate names);
 // - header `alg` exactly the key's algorithm: HS256 (HMAC SHA-256, a shared secret), RS256
 //   (RSASSA-PKCS1-v1_5 SHA-256, RSA key of 2048..8192 bits) or ES256 (ECDSA P-256 SHA-256, the
 //   signature as raw r||s, 64 bytes). `none` and every other algorithm are refused, and an HS256

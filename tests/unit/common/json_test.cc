@@ -10,6 +10,30 @@ TEST(JsonQuote, EscapesControlAndQuotes) {
   EXPECT_EQ(JsonQuote(""), R"("")");
 }
 
+TEST(IsStrictJson, AcceptsRfc8259) {
+  for (const char* text :
+       {R"({})", R"([])", R"( {"a": [1, -2.5e+3, 0, 0.5, true, false, null, "x\u00e9\n"]} )",
+        R"("s")", "1", R"({"a":{"b":{"c":[]}}})", "\t{\r\n}\n", R"({"\"\\\/\b\f\n\r\t":1})"}) {
+    EXPECT_TRUE(IsStrictJson(text)) << text;
+  }
+}
+
+TEST(IsStrictJson, RefusesWhatLenientParsersTake) {
+  for (const char* text :
+       {"", " ", R"({'a':1})", R"({a:1})", R"({"a":1,})", R"([1,])", R"({"a":NaN})", "01", "+1",
+        "1.", ".5", "1e", R"({"a":1} x)", R"({"a" 1})", R"(["\x"])", R"(["\u12"])",
+        "[\"a\x01\"]", "\xef\xbb\xbf{}", R"({"a":1}/*c*/)", R"({"a":1 "b":2})", "tru",
+        R"(["unterminated)", "[1 2]"}) {
+    EXPECT_FALSE(IsStrictJson(text)) << text;
+  }
+}
+
+TEST(IsStrictJson, BoundsTheDepth) {
+  EXPECT_TRUE(IsStrictJson("[[[]]]", 3));
+  EXPECT_FALSE(IsStrictJson("[[[[]]]]", 3));
+  EXPECT_FALSE(IsStrictJson(std::string(100000, '[')));  // no stack overflow
+}
+
 TEST(JsonWriter, NestsObjectsAndArrays) {
   JsonWriter json;
   json.BeginArray();

@@ -525,8 +525,14 @@ TEST_F(JwtTest, RefusesHeaderOrPayloadThatIsNotAJsonObject) {
   }
   // Duplicate names are refused rather than resolved one way or the other.
   const std::string dup = Claims(kNow + 60, kIssuer, R"(,"iss":"https://evil.example.com")");
+  // What protobuf's lenient parser would take but JSON is not: unquoted names, single quotes,
+  // a trailing comma (each signed correctly).
+  const std::string exp = std::to_string(kNow + 60);
   for (const std::string& payload :
-       {std::string("[1]"), std::string("{"), std::string("\xff"), dup, Claims() + "{}"}) {
+       {std::string("[1]"), std::string("{"), std::string("\xff"), dup, Claims() + "{}",
+        "{iss:\"" + std::string(kIssuer) + "\",exp:" + exp + "}",
+        "{'iss':'" + std::string(kIssuer) + "','exp':" + exp + "}",
+        R"({"iss":")" + std::string(kIssuer) + R"(","exp":)" + exp + ",}"}) {
     EXPECT_EQ(v->Verify(MakeToken(kHs256Header, payload, Sig::kHs256), kNowTp).error,
               "token payload is not a JSON object")
         << payload;
