@@ -350,6 +350,7 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
       ReplyError(ProxyError::kRateLimited, unread_body);
       return false;
     }
+    record_.rate_limit = decision;
   }
   return true;
 }
@@ -520,6 +521,11 @@ void Session::OnResponseHeader(ProxyError error) {
   }
   for (const auto& [name, value] : record_.route->set_response_headers) {
     response.set(ToBeast(name), ToBeast(value));
+  }
+  if (record_.rate_limit) {  // what is left of the client's quota, as on a 429
+    for (const RateLimitHeader& header : FormatRateLimitHeaders(*record_.rate_limit)) {
+      response.set(ToBeast(header.name), ToBeast(header.value));
+    }
   }
   if (const auto& cors = record_.route->cors) {
     // The route's CORS policy is the only one the browser sees.

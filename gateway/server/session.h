@@ -81,6 +81,8 @@ struct RequestRecord {
   // upstream answered.
   std::string_view reason;
   uint32_t retries = 0;  // route retries made for this request
+  // The route's rate limit let the request through: its RateLimit-* go on the response.
+  std::optional<RateLimitDecision> rate_limit;
   End end = End::kResponded;
 };
 

@@ -398,9 +398,12 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
                    "--rate-limit-by", "header:X-User")
         client = self.gw.client()
         self.addCleanup(client.close)
-        statuses = [client.request("/limited", headers={"X-User": "u1"}).status
-                    for _ in range(7)]
-        self.assertEqual(statuses, [200] * 5 + [429] * 2)
+        answers = [client.request("/limited", headers={"X-User": "u1"}) for _ in range(7)]
+        self.assertEqual([r.status for r in answers], [200] * 5 + [429] * 2)
+        # Allowed responses say what is left of the quota.
+        self.assertEqual([r.header("RateLimit-Remaining") for r in answers[:5]],
+                         ["4", "3", "2", "1", "0"])
+        self.assertEqual(answers[0].header("RateLimit-Limit"), "5")
         r = client.request("/limited", headers={"X-User": "u1"})
         self.assertEqual(r.status, 429)
         self.assertGreaterEqual(int(r.header("Retry-After")), 1)
