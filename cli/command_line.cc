@@ -291,8 +291,9 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "upstream connections in use at once per gateway (idle pooled ones not counted); "
           "beyond, 503 at once (0: no limit)");
     value(sub, "--max-pending", command.max_pending, "N",
-          "requests waiting for a new upstream connection to be established, per gateway; "
-          "beyond, 503 at once (0: no limit)");
+          "requests waiting for a connection per gateway: being connected, or queued at "
+          "--max-connections until one is free (up to the connect timeout); beyond, 503 at "
+          "once (0: no limit, and no queue)");
     value(sub, "--connect-timeout", command.connect_timeout, "DURATION",
           "connect deadline to an endpoint (1ms..1m; default the gateway's)");
   };

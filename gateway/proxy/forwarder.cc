@@ -155,17 +155,58 @@ void Forwarder::NextEndpoint(Owner owner) {
 
 void Forwarder::Connect(Owner owner) {
   reused_ = false;
-  CircuitAdmission admission;
+  CircuitSlot place;  // under max_connections
   if (target_->balancer) {
-    admission = target_->balancer->endpoints().TryAdmitNewConnection();
+    ServiceEndpoints& service = target_->balancer->endpoints();
+    CircuitAdmission admission = service.TryAdmitNewConnection();
     if (!admission.admitted()) {
+      // At max_connections, a service with a pending queue lets the request wait for a place.
+      if (*admission.refused == CircuitLimit::kMaxConnections && service.policy().max_pending > 0) {
+        pending_slot_ = service.TryAcquire(CircuitLimit::kMaxPending);
+        if (pending_slot_) {
+          wait_until_ = std::chrono::steady_clock::now() + ConnectTimeout();
+          return WaitForPlace(std::move(owner));
+        }
+        admission.refused = CircuitLimit::kMaxPending;
+      }
       circuit_refusal_ = CircuitLimitName(*admission.refused);
       return Fail(ProxyError::kCircuitOpen);
     }
+    pending_slot_ = std::move(admission.pending);
+    place = std::move(admission.connection);
   }
-  pending_slot_ = std::move(admission.pending);
+  OpenConnection(std::move(owner), std::move(place));
+}
+
+void Forwarder::WaitForPlace(Owner owner) {
+  retry_timer_.expires_after(kPlacePollInterval);
+  retry_timer_.async_wait([this, owner = std::move(owner)](const boost::system::error_code& ec) {
+    if (ec) return Fail(ProxyError::kUpstreamFailed);
+    // A connection this worker pooled meanwhile, else a place for a new one: whichever
+    // another request gave back first (on any worker: places are counted per service).
+    if ((connection_ = pool_.Acquire(*endpoint_, idempotent_))) {
+      if (CountReusedConnection()) {
+        pending_slot_.Release();
+        reused_ = true;
+        return DoWriteHeader(owner);
+      }
+      pool_.Release(*endpoint_, std::move(connection_));
+    } else if (CircuitSlot place =
+                   target_->balancer->endpoints().TryAcquire(CircuitLimit::kMaxConnections)) {
+      return OpenConnection(owner, std::move(place));
+    }
+    if (std::chrono::steady_clock::now() >= wait_until_) {
+      pending_slot_.Release();
+      circuit_refusal_ = CircuitLimitName(CircuitLimit::kMaxConnections);
+      return Fail(ProxyError::kCircuitOpen);
+    }
+    WaitForPlace(owner);
+  });
+}
+
+void Forwarder::OpenConnection(Owner owner, CircuitSlot place) {
   connection_ = std::make_unique<UpstreamConnection>(executor_, pool_.open_connections());
-  connection_->circuit = std::move(admission.connection);
+  connection_->circuit = std::move(place);
   connection_->buffer.max_size(ReadBufferLimit(settings_));
   if (endpoint_->address) {
     connection_->stream.connect_expires_after(ConnectTimeout());

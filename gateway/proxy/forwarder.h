@@ -51,6 +51,9 @@ class ForwardSink {
   ~ForwardSink() = default;
 };
 
+// How often a request queued at a service's max_connections looks for a place.
+inline constexpr std::chrono::milliseconds kPlacePollInterval{2};
+
 // How long an upstream that stopped taking a request body may take to show its answer.
 inline constexpr std::chrono::milliseconds kEarlyResponseWait{1000};
 
@@ -119,7 +122,12 @@ class Forwarder {
 
   void TryEndpoint(Owner owner);
   void NextEndpoint(Owner owner);
+  // A new connection to endpoint_, within the service's circuit-breaking limits: at
+  // max_connections a service with max_pending lets the request wait (WaitForPlace), up to the
+  // connect timeout, for a place or an idle pooled connection.
   void Connect(Owner owner);
+  void WaitForPlace(Owner owner);
+  void OpenConnection(Owner owner, CircuitSlot place);
   void OnResolve(Owner owner, const boost::system::error_code& ec,
                  const TcpResolver::results_type& results);
   void OnConnect(Owner owner, const boost::system::error_code& ec);
@@ -171,7 +179,8 @@ class Forwarder {
   std::optional<uint64_t> hash_;  // ring_hash's key for this request
   SplitMix64 random_;
   ServiceEndpoints::InFlight in_flight_;  // least_request's count for the chosen endpoint
-  CircuitSlot pending_slot_;              // max_pending's count while connecting
+  CircuitSlot pending_slot_;              // max_pending's count while waiting or connecting
+  std::chrono::steady_clock::time_point wait_until_;  // the end of a wait for a place
   std::string_view circuit_refusal_;
   uint32_t retries_left_ = 0;
   uint32_t retries_done_ = 0;

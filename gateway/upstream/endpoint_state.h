@@ -57,7 +57,7 @@ struct ServicePolicy {
   uint32_t eject_after = 0;                       // consecutive failures; 0: no ejection
   std::chrono::milliseconds eject_for{0};
   uint32_t max_connections = 0;  // upstream connections in use by the service, per gateway
-  uint32_t max_pending = 0;      // requests waiting for a new connection to be up, per gateway
+  uint32_t max_pending = 0;      // requests connecting or queued at max_connections, per gateway
   RetryBudgetConfig retry_budget;
 };
 

@@ -330,6 +330,29 @@ class TrafficPoliciesTest(harness.SharedClusterTestCase):
         self.assertIn(statuses.count(200), (1, 2), statuses)
         self.assertEqual(statuses.count(200) + statuses.count(503), 8, statuses)
 
+    def test_max_pending_queues_requests_at_max_connections(self):
+        slow = self.cluster.upstream("queued", delay=1.0)
+        self.service("queue-svc", "--endpoint", slow.address, "--max-connections", "2",
+                     "--max-pending", "3")
+        self.route("/queue", "queue-svc")
+        answers = []
+
+        def get():
+            r = self.gw.get("/queue")
+            answers.append((r.status, r.header("X-Circuit-Breaker")))
+
+        threads = [threading.Thread(target=get) for _ in range(8)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(15)
+        # Two served at once, three queued until a connection is free, three refused at once.
+        self.assertEqual(sorted(answers, key=str),
+                         sorted([(200, None)] * 5 + [(503, "max_pending")] * 3, key=str))
+        self.assertGreater(time.monotonic() - started, 1.9)  # the queued ones waited their turn
+        self.assertEqual(len(slow.requests), 5)
+
     def test_idle_pooled_connections_hold_no_place_under_max_connections(self):
         up = self.cluster.upstream("one")
         self.service("one-svc", "--endpoint", up.address, "--max-connections", "1")
