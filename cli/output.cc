@@ -22,8 +22,9 @@ std::string Cell(std::string_view text) {
   return cell.empty() ? "-" : cell;
 }
 
-void WriteHeaderValues(JsonWriter& json, std::string_view key,
-                       const ProtoList<gateway::v1::HeaderValue>& headers) {
+// [{"name","value"}] of a route's header conditions (HeaderMatch) or header rules (HeaderValue).
+template <typename Header>
+void WriteHeaderValues(JsonWriter& json, std::string_view key, const ProtoList<Header>& headers) {
   if (headers.empty()) return;
   json.Key(key).BeginArray();
   for (const auto& header : headers)
@@ -51,17 +52,7 @@ void WriteRoute(JsonWriter& json, const Route& route) {
   json.Key("match").String(MatchName(route.match()));
   if (!route.host().empty()) json.Key("host").String(route.host());
   WriteStrings(json, "methods", route.methods());
-  if (!route.headers().empty()) {
-    json.Key("headers").BeginArray();
-    for (const auto& header : route.headers())
-      json.BeginObject()
-          .Key("name")
-          .String(header.name())
-          .Key("value")
-          .String(header.value())
-          .EndObject();
-    json.EndArray();
-  }
+  WriteHeaderValues(json, "headers", route.headers());
   json.Key("target").String(route.target());
   if (!route.split().empty()) {
     json.Key("split").BeginArray();
@@ -137,10 +128,6 @@ std::string JoinList(const ProtoList<std::string>& values, std::string_view sepa
   return out;
 }
 
-std::string Ms(uint64_t ms) {
-  return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
-}
-
 // `route get`: one "name: value" line for every policy the route sets.
 std::string RoutePolicyLines(const Route& route) {
   std::vector<std::vector<std::string>> rows;
@@ -158,10 +145,10 @@ std::string RoutePolicyLines(const Route& route) {
     rows.push_back({"set response headers:", HeaderValues(route.set_response_headers())});
   if (!route.remove_response_headers().empty())
     rows.push_back({"remove response headers:", JoinList(route.remove_response_headers(), ", ")});
-  if (route.timeout_ms() != 0) rows.push_back({"timeout:", Ms(route.timeout_ms())});
+  if (route.timeout_ms() != 0) rows.push_back({"timeout:", FormatDurationMs(route.timeout_ms())});
   if (route.retries() != 0) rows.push_back({"retries:", std::to_string(route.retries())});
   if (route.per_try_timeout_ms() != 0)
-    rows.push_back({"per-try timeout:", Ms(route.per_try_timeout_ms())});
+    rows.push_back({"per-try timeout:", FormatDurationMs(route.per_try_timeout_ms())});
   if (route.has_rate_limit()) {
     const auto& limit = route.rate_limit();
     std::string text = FormatRateLimit(limit);
@@ -178,7 +165,7 @@ std::string RoutePolicyLines(const Route& route) {
                                                             : JoinList(cors.methods(), ", ")});
     if (!cors.headers().empty()) rows.push_back({"cors headers:", JoinList(cors.headers(), ", ")});
     if (cors.max_age_seconds() != 0)
-      rows.push_back({"cors max age:", Ms(uint64_t{cors.max_age_seconds()} * 1000)});
+      rows.push_back({"cors max age:", FormatDurationMs(uint64_t{cors.max_age_seconds()} * 1000)});
   }
   if (rows.empty()) return "";
   return "\n" + AlignColumns(rows);

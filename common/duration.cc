@@ -42,4 +42,8 @@ std::string FormatDuration(std::chrono::milliseconds duration) {
   return std::to_string(ms) + "ms";
 }
 
+std::string FormatDurationMs(uint64_t ms) {
+  return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+}
+
 }  // namespace gw

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,5 +16,7 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text,
 
 // The shortest exact spelling: 1500ms -> "1500ms", 2000ms -> "2s", 60000ms -> "1m".
 std::string FormatDuration(std::chrono::milliseconds duration);
+// The same for a config field counted in milliseconds (timeout_ms, interval_ms...).
+std::string FormatDurationMs(uint64_t ms);
 
 }  // namespace gw

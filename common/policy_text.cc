@@ -7,10 +7,6 @@
 namespace gw {
 namespace {
 
-std::string Ms(uint64_t ms) {
-  return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
-}
-
 void Append(std::string& out, const std::string& item) {
   if (!out.empty()) out += ' ';
   out += item;
@@ -86,9 +82,9 @@ std::string DescribeRoutePolicies(const gateway::v1::Route& route) {
     if (!limit.key().empty() && limit.key() != "ip") Append(out, "rl-by=" + limit.key());
   }
   if (route.retries() != 0) Append(out, "retries=" + std::to_string(route.retries()));
-  if (route.timeout_ms() != 0) Append(out, "timeout=" + Ms(route.timeout_ms()));
+  if (route.timeout_ms() != 0) Append(out, "timeout=" + FormatDurationMs(route.timeout_ms()));
   if (route.per_try_timeout_ms() != 0)
-    Append(out, "per-try-timeout=" + Ms(route.per_try_timeout_ms()));
+    Append(out, "per-try-timeout=" + FormatDurationMs(route.per_try_timeout_ms()));
   if (route.strip_prefix()) Append(out, "strip-prefix");
   if (!route.rewrite_prefix().empty()) Append(out, "rewrite=" + route.rewrite_prefix());
   if (!route.set_request_headers().empty())
@@ -117,16 +113,16 @@ std::string DescribeServicePolicies(const gateway::v1::Service& service) {
   }
   if (service.has_health_check())
     Append(out, "health=" + service.health_check().path() + "/" +
-                    Ms(service.health_check().interval_ms()));
+                    FormatDurationMs(service.health_check().interval_ms()));
   if (service.eject_after() != 0)
-    Append(out,
-           "eject=" + std::to_string(service.eject_after()) + "/" + Ms(service.eject_for_ms()));
+    Append(out, "eject=" + std::to_string(service.eject_after()) + "/" +
+                    FormatDurationMs(service.eject_for_ms()));
   if (service.max_connections() != 0)
     Append(out, "max-conn=" + std::to_string(service.max_connections()));
   if (service.max_pending() != 0)
     Append(out, "max-pending=" + std::to_string(service.max_pending()));
   if (service.connect_timeout_ms() != 0)
-    Append(out, "connect-timeout=" + Ms(service.connect_timeout_ms()));
+    Append(out, "connect-timeout=" + FormatDurationMs(service.connect_timeout_ms()));
   return out;
 }
 

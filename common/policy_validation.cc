@@ -17,7 +17,6 @@ using gateway::v1::Consumer;
 using gateway::v1::Route;
 using gateway::v1::Service;
 
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -28,10 +27,6 @@ std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string Ms(uint64_t ms) {
-  return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
 }
 
 // Visible ASCII and spaces inside, no control characters: what a header value may hold.
@@ -179,8 +174,8 @@ std::string ValidateCors(std::string_view name, const gateway::v1::Cors& cors) {
     if (!IsHttpToken(header))
       return std::string(name) + ": cors header " + Quote(header) + " is not a header name";
   if (cors.max_age_seconds() > kMaxCorsMaxAgeSeconds)
-    return std::string(name) + ": cors max age " + Ms(uint64_t{cors.max_age_seconds()} * 1000) +
-           " is more than 24h";
+    return std::string(name) + ": cors max age " +
+           FormatDurationMs(uint64_t{cors.max_age_seconds()} * 1000) + " is more than 24h";
   return "";
 }
 
@@ -318,14 +313,15 @@ std::string ValidateRoutePolicies(const Route& route) {
     return e;
   if (route.timeout_ms() != 0 &&
       (route.timeout_ms() < kMinRouteTimeoutMs || route.timeout_ms() > kMaxRouteTimeoutMs))
-    return name + ": timeout " + Ms(route.timeout_ms()) + " is outside 1ms..1h";
+    return name + ": timeout " + FormatDurationMs(route.timeout_ms()) + " is outside 1ms..1h";
   if (route.per_try_timeout_ms() != 0 && (route.per_try_timeout_ms() < kMinRouteTimeoutMs ||
                                           route.per_try_timeout_ms() > kMaxRouteTimeoutMs))
-    return name + ": per-try timeout " + Ms(route.per_try_timeout_ms()) + " is outside 1ms..1h";
+    return name + ": per-try timeout " + FormatDurationMs(route.per_try_timeout_ms()) +
+           " is outside 1ms..1h";
   if (route.per_try_timeout_ms() != 0 && route.timeout_ms() != 0 &&
       route.per_try_timeout_ms() > route.timeout_ms())
-    return name + ": per-try timeout " + Ms(route.per_try_timeout_ms()) +
-           " is longer than the route timeout " + Ms(route.timeout_ms());
+    return name + ": per-try timeout " + FormatDurationMs(route.per_try_timeout_ms()) +
+           " is longer than the route timeout " + FormatDurationMs(route.timeout_ms());
   if (route.retries() > kMaxRetries)
     return name + ": retries " + std::to_string(route.retries()) + " is more than " +
            std::to_string(kMaxRetries);
@@ -371,7 +367,8 @@ std::string ValidateServicePolicies(const Service& service) {
         path.find(' ') != std::string::npos)
       return name + ": health check path " + Quote(path) + " must be an absolute path";
     if (health.interval_ms() < kMinHealthIntervalMs || health.interval_ms() > kMaxHealthIntervalMs)
-      return name + ": health check interval " + Ms(health.interval_ms()) + " is outside 100ms..1h";
+      return name + ": health check interval " + FormatDurationMs(health.interval_ms()) +
+             " is outside 100ms..1h";
     for (auto [what, value] : {std::pair{"unhealthy", health.unhealthy_threshold()},
                                std::pair{"healthy", health.healthy_threshold()}}) {
       if (value < 1 || value > kMaxHealthThreshold)
@@ -383,7 +380,7 @@ std::string ValidateServicePolicies(const Service& service) {
            std::to_string(kMaxEjectAfter) + " failures";
   if (service.eject_after() > 0 &&
       (service.eject_for_ms() < kMinEjectForMs || service.eject_for_ms() > kMaxEjectForMs))
-    return name + ": eject for " + Ms(service.eject_for_ms()) + " is outside 1s..1h";
+    return name + ": eject for " + FormatDurationMs(service.eject_for_ms()) + " is outside 1s..1h";
   if (service.eject_after() == 0 && service.eject_for_ms() != 0)
     return name +
            ": eject for needs eject after (--eject-after: the failures that eject an "
@@ -395,7 +392,8 @@ std::string ValidateServicePolicies(const Service& service) {
     return name + ": max pending " + std::to_string(service.max_pending()) + " is more than " +
            std::to_string(kMaxServiceConnections);
   if (service.connect_timeout_ms() > kMaxConnectTimeoutMs)
-    return name + ": connect timeout " + Ms(service.connect_timeout_ms()) + " is outside 1ms..1m";
+    return name + ": connect timeout " + FormatDurationMs(service.connect_timeout_ms()) +
+           " is outside 1ms..1m";
   return "";
 }
 
