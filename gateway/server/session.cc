@@ -507,7 +507,9 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
 void Session::OnResponseHeader(ProxyError error) {
   ReleaseBodyStart();  // the request will not be resent any more
   record_.retries = forwarder_.retries_done();
-  if (WorkerMetrics* metrics = worker_.metrics()) metrics->upstream_retries.Add(record_.retries);
+  if (WorkerMetrics* metrics = worker_.metrics(); metrics && record_.retries > 0) {
+    metrics->upstream_retries.Add(record_.retries);
+  }
   if (error != ProxyError::kNone) return ReplyError(error, request_unfinished_);
   record_.upstream_answered = std::chrono::steady_clock::now();
   if (WorkerMetrics* metrics = worker_.metrics())
