@@ -1,5 +1,7 @@
 #include "common/byte_size.h"
 
+#include <cstdio>
+#include <iterator>
 #include <limits>
 
 namespace gw {
@@ -46,6 +48,26 @@ std::string FormatByteSize(uint64_t bytes) {
   if (bytes != 0 && bytes % (uint64_t{1} << 20) == 0) return std::to_string(bytes >> 20) + "m";
   if (bytes != 0 && bytes % (uint64_t{1} << 10) == 0) return std::to_string(bytes >> 10) + "k";
   return std::to_string(bytes);
+}
+
+std::string DescribeByteSize(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  // One decimal, dropped when it is 0: "64 MiB", "70.2 MiB".
+  const double tenths = static_cast<double>(static_cast<uint64_t>(value * 10 + 0.5)) / 10;
+  if (tenths == static_cast<double>(static_cast<uint64_t>(tenths)))
+    std::snprintf(text, sizeof text, "%llu %s", static_cast<unsigned long long>(tenths),
+                  kUnits[unit]);
+  else
+    std::snprintf(text, sizeof text, "%.1f %s", tenths, kUnits[unit]);
+  return text;
 }
 
 }  // namespace gw

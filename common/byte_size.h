@@ -20,4 +20,7 @@ std::optional<uint64_t> ParseByteSize(std::string_view text, std::string* error 
 // 2048 -> "2k", 0 -> "0".
 std::string FormatByteSize(uint64_t bytes);
 
+// A size for people to read in a message: "512 bytes", "3.1 KiB", "70.2 MiB", "2 GiB".
+std::string DescribeByteSize(uint64_t bytes);
+
 }  // namespace gw

@@ -8,6 +8,7 @@
 #include "common/api_key.h"
 #include "common/duration.h"
 #include "common/jwt.h"
+#include "common/route_identity.h"
 #include "common/validation.h"
 
 namespace gw {
@@ -105,24 +106,6 @@ std::string ValidateHeaderList(
   return "";
 }
 
-// "scheme://host[:port]" with nothing after it, or "*".
-bool IsOrigin(std::string_view origin) {
-  const size_t sep = origin.find("://");
-  if (sep == std::string_view::npos || sep == 0) return false;
-  for (size_t i = 0; i < sep; ++i) {
-    const char c = origin[i];
-    if (!(std::isalpha(static_cast<unsigned char>(c)) ||
-          (i > 0 &&
-           (std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.'))))
-      return false;
-  }
-  const std::string_view authority = origin.substr(sep + 3);
-  if (authority.empty() || authority.find_first_of("/?#@ ") != std::string_view::npos) return false;
-  std::string error;
-  if (ParseHostPort(authority, &error, 1)) return true;
-  return false;
-}
-
 std::string ValidateRateLimit(std::string_view name, const Route& route) {
   const auto& limit = route.rate_limit();
   if (limit.requests() == 0)
@@ -163,7 +146,7 @@ std::string ValidateCors(std::string_view name, const gateway::v1::Cors& cors) {
         return std::string(name) + ": cors origin '*' allows every origin; give it alone";
       continue;
     }
-    if (!IsOrigin(origin))
+    if (CanonicalOrigin(origin).empty())
       return std::string(name) + ": cors origin " + Quote(origin) +
              " is not an origin (scheme://host[:port], or *)";
   }
@@ -183,6 +166,31 @@ std::string RouteLabel(const Route& route) { return "route " + Quote(route.path(
 
 }  // namespace
 
+std::string CanonicalOrigin(std::string_view origin) {
+  const size_t separator = origin.find("://");
+  if (separator == std::string_view::npos || separator == 0) return {};
+  const std::string_view scheme = origin.substr(0, separator);
+  if (!std::isalpha(static_cast<unsigned char>(scheme.front()))) return {};
+  for (const char c : scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return {};
+  }
+  const std::string_view authority = origin.substr(separator + 3);
+  if (authority.empty() || authority.find_first_of("/?#@ ") != std::string_view::npos) return {};
+  const auto host_port = ParseHostPort(authority, nullptr, uint16_t{80});
+  if (!host_port) return {};
+  const size_t bracket = authority.rfind(']');
+  const bool port_given =
+      authority.find(':', bracket == std::string_view::npos ? 0 : bracket) != std::string_view::npos;
+  const std::string lower_scheme = Lower(scheme);
+  const bool v6 = host_port->host.find(':') != std::string::npos;
+  std::string canonical = lower_scheme + "://" + (v6 ? "[" : "") + Lower(host_port->host) +
+                          (v6 ? "]" : "");
+  const bool default_port = (lower_scheme == "http" && host_port->port == 80) ||
+                            (lower_scheme == "https" && host_port->port == 443);
+  if (port_given && !default_port) canonical += ":" + std::to_string(host_port->port);
+  return canonical;
+}
+
 bool IsHttpToken(std::string_view text) {
   if (text.empty()) return false;
   for (char c : text) {
@@ -196,20 +204,12 @@ namespace {
 
 template <typename Message>
 void CanonicalizeConditions(Message* m) {
-  m->set_host(Lower(m->host()));
-  std::vector<std::string> methods;
-  for (const std::string& method : m->methods()) methods.push_back(Upper(method));
-  std::sort(methods.begin(), methods.end());
-  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
+  RouteIdentity identity = IdentityOf(*m);
+  m->set_host(std::move(identity.host));
   m->clear_methods();
-  for (auto& method : methods) m->add_methods(std::move(method));
-  std::vector<std::pair<std::string, std::string>> headers;
-  for (const auto& header : m->headers())
-    headers.emplace_back(Lower(header.name()), header.value());
-  std::sort(headers.begin(), headers.end());
-  headers.erase(std::unique(headers.begin(), headers.end()), headers.end());
+  for (auto& method : identity.methods) m->add_methods(std::move(method));
   m->clear_headers();
-  for (auto& [name, value] : headers) {
+  for (auto& [name, value] : identity.headers) {
     auto* header = m->add_headers();
     header->set_name(std::move(name));
     header->set_value(std::move(value));
@@ -270,18 +270,17 @@ std::string ValidateRoutePolicies(const Route& route) {
       return name + ": a split has " + std::to_string(kMinSplitTargets) + " to " +
              std::to_string(kMaxSplitTargets) + " targets, not " +
              std::to_string(route.split_size());
-    uint64_t sum = 0;
     std::set<std::string> seen;
     for (const auto& target : route.split()) {
       if (std::string e = ValidateTarget(target.target()); !e.empty()) return name + ": " + e;
       if (!seen.insert(target.target()).second)
         return name + ": split lists " + Quote(target.target()) + " twice";
-      if (target.weight() > kMaxSplitWeight)
+      if (target.weight() < kMinSplitWeight || target.weight() > kMaxSplitWeight)
         return name + ": split weight " + std::to_string(target.weight()) + " of " +
-               Quote(target.target()) + " is more than " + std::to_string(kMaxSplitWeight);
-      sum += target.weight();
+               Quote(target.target()) + " is outside " + std::to_string(kMinSplitWeight) + ".." +
+               std::to_string(kMaxSplitWeight) +
+               (target.weight() == 0 ? " (to stop its traffic, leave the target out)" : "");
     }
-    if (sum == 0) return name + ": split weights sum to 0";
   } else if (std::string e = ValidateTarget(route.target()); !e.empty()) {
     return e;
   }

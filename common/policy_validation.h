@@ -17,6 +17,7 @@ namespace gw {
 // Limits of the policy fields (the proto comments give the meaning).
 inline constexpr int kMinSplitTargets = 2;
 inline constexpr int kMaxSplitTargets = 16;
+inline constexpr uint32_t kMinSplitWeight = 1;  // a target with no traffic is left out
 inline constexpr uint32_t kMaxSplitWeight = 10000;
 inline constexpr int kMaxMatchMethods = 16;
 inline constexpr int kMaxMatchHeaders = 16;
@@ -47,6 +48,13 @@ inline constexpr std::string_view kDefaultRateLimitKey = "ip";
 
 // An HTTP token (RFC 9110 tchar+), as field names and methods are.
 bool IsHttpToken(std::string_view text);
+
+// A CORS origin of the config, "scheme://host[:port]" (a DNS name or IP literal, port
+// 1..65535, nothing after it), in canonical form: scheme and host lower-case, a default port
+// (http 80, https 443) left out ("HTTPS://App.Example:443" -> "https://app.example"). Empty
+// when `origin` is not one. The one rule for both the control plane's validation and the
+// gateway's CorsPolicy.
+std::string CanonicalOrigin(std::string_view origin);
 
 // Canonical forms, applied by the control plane before it validates and stores: methods
 // upper-case, sorted, unique; header condition names lower-case, sorted by (name, value); host

@@ -1,5 +1,6 @@
 #include "common/validation.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "common/path.h"
 #include "common/policy_validation.h"
 #include "common/api_key.h"
+#include "common/route_identity.h"
 
 namespace gw {
 namespace {
@@ -54,6 +56,28 @@ std::string Quote(std::string_view value) {
     out += byte < 0x20 || byte == 0x7f ? '?' : c;
   }
   out += value.size() > kMaxQuotedSize ? "...'" : "'";
+  return out;
+}
+
+std::string FormatCount(uint64_t count) {
+  const std::string digits = std::to_string(count);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string JoinForMessage(const std::vector<std::string>& items, std::string_view separator,
+                           size_t max_items) {
+  std::string out;
+  const size_t shown = std::min(items.size(), std::max<size_t>(max_items, 1));
+  for (size_t i = 0; i < shown; ++i) {
+    if (i > 0) out += separator;
+    out += items[i];
+  }
+  if (items.size() > shown) out += " ... and " + FormatCount(items.size() - shown) + " more";
   return out;
 }
 
@@ -229,7 +253,12 @@ std::string DescribeRouteMatch(const gateway::v1::Route& route) {
     }
     add(methods);
   }
-  for (const auto& header : route.headers()) add("header " + header.name() + "=" + header.value());
+  for (const auto& header : route.headers()) {
+    // A value that could read as more conditions ("1, header y=2") or as none is quoted.
+    const std::string& value = header.value();
+    const bool plain = !value.empty() && value.find_first_of(" ,'\"") == std::string::npos;
+    add("header " + header.name() + "=" + (plain ? value : Quote(value)));
+  }
   return conditions.empty() ? route.path() : route.path() + " (" + conditions + ")";
 }
 
@@ -240,11 +269,11 @@ std::string ValidateConfig(const gateway::v1::Config& config) {
     if (!services.insert(service.name()).second)
       return "service " + Quote(service.name()) + " is defined twice";
   }
-  std::set<std::string> routes;
+  std::set<RouteIdentity> routes;  // compared field by field, never as text
   for (const auto& route : config.routes()) {
     if (std::string e = ValidateRoute(route); !e.empty()) return e;
     if (std::string e = ValidateSplitTargets(route, services); !e.empty()) return e;
-    if (!routes.insert(DescribeRouteMatch(route)).second)
+    if (!routes.insert(IdentityOf(route)).second)
       return "route " + DescribeRouteMatch(route) + " is defined twice";
   }
   std::set<std::string> consumers;

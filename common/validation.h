@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway.pb.h"
 
@@ -52,12 +53,23 @@ std::string ValidateRoute(const gateway::v1::Route& route);
 inline constexpr size_t kMaxQuotedSize = 80;
 std::string Quote(std::string_view value);
 
+// "2,597": a count as messages write it.
+std::string FormatCount(uint64_t count);
+// At most `max_items` of `items` joined by `separator`, then " ... and 2,597 more": a message
+// that names the routes using a service stays one short line however large the config.
+inline constexpr size_t kMaxItemsInMessage = 5;
+std::string JoinForMessage(const std::vector<std::string>& items, std::string_view separator,
+                           size_t max_items = kMaxItemsInMessage);
+
 // "/api (prefix, host a.example, method GET,POST, header x-v=2)": a route's identity, as
-// messages name it.
+// messages name it (a header value with a space, comma or quote in it is quoted). Text for
+// people: compare routes with RouteIdentity (common/route_identity.h), never with this.
 std::string DescribeRouteMatch(const gateway::v1::Route& route);
 // A whole snapshot: every service, route and consumer valid; service and consumer names,
-// route identities (path, match, host, methods, headers) and api keys unique; split services
-// defined.
+// route identities (RouteIdentity) and api keys unique; split services defined. This is every
+// check a gateway makes of a pushed config but its own --max-routes; the control plane makes it
+// of the config each write would produce, inside the write's transaction, so that what it
+// stores the gateways accept.
 std::string ValidateConfig(const gateway::v1::Config& config);
 
 std::string_view MatchName(gateway::v1::MatchKind match);  // "prefix" / "exact" / "unspecified"

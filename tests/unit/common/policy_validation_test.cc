@@ -22,6 +22,29 @@ using gateway::v1::Consumer;
 using gateway::v1::Route;
 using gateway::v1::Service;
 
+// The one origin rule of the control plane's validation and the gateway's CorsPolicy.
+TEST(CanonicalOrigin, AcceptsSchemeHostAndPort) {
+  EXPECT_EQ(CanonicalOrigin("https://app.example.com"), "https://app.example.com");
+  EXPECT_EQ(CanonicalOrigin("HTTPS://App.Example.COM"), "https://app.example.com");
+  EXPECT_EQ(CanonicalOrigin("http://localhost:3000"), "http://localhost:3000");
+  EXPECT_EQ(CanonicalOrigin("https://a.example:443"), "https://a.example");  // default port
+  EXPECT_EQ(CanonicalOrigin("http://a.example:80"), "http://a.example");
+  EXPECT_EQ(CanonicalOrigin("http://a.example:443"), "http://a.example:443");
+  EXPECT_EQ(CanonicalOrigin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+  EXPECT_EQ(CanonicalOrigin("http://[::1]:8080"), "http://[::1]:8080");
+  EXPECT_EQ(CanonicalOrigin("http://a.example:08080"), "http://a.example:8080");
+}
+
+TEST(CanonicalOrigin, RefusesWhatIsNotAnOrigin) {
+  for (const char* bad : {"", "foo", "*", "null", "app.example.com", "://a.example", "https://",
+                          "https://a.example/", "https://a.example/path", "https://user@a.example",
+                          "https://a.example:", "https://a.example:0", "https://a.example:65536",
+                          "https://a.example:123456", "https://a.example:80x", "1http://a.example",
+                          "https://[zz]", "https://a example", "https://a.example?x", "https://a_b.example"}) {
+    EXPECT_EQ(CanonicalOrigin(bad), "") << bad;
+  }
+}
+
 Route ValidRoute() {
   Route route;
   route.set_path("/api");
@@ -66,7 +89,12 @@ TEST(ValidateRoute, PolicyRules) {
        [](Route& r) {
          AddSplit(r, {{"a", 0}, {"b", 0}});
        },
-       "split weights sum to 0"},
+       "split weight 0 of 'a' is outside 1..10000"},
+      {"split weight zero",  // issue 9: no silent zero weight anywhere
+       [](Route& r) {
+         AddSplit(r, {{"a", 100}, {"b", 0}});
+       },
+       "split weight 0 of 'b' is outside 1..10000 (to stop its traffic, leave the target out)"},
       {"split one",
        [](Route& r) {
          AddSplit(r, {{"a", 1}});
@@ -76,7 +104,7 @@ TEST(ValidateRoute, PolicyRules) {
        [](Route& r) {
          AddSplit(r, {{"a", 10001}, {"b", 1}});
        },
-       "more than 10000"},
+       "split weight 10001 of 'a' is outside 1..10000"},
       {"split twice",
        [](Route& r) {
          AddSplit(r, {{"a", 1}, {"a", 1}});
