@@ -17,6 +17,7 @@
 #include "common/byte_size.h"
 #include "common/policy_text.h"
 #include "common/policy_validation.h"
+#include "common/route_identity.h"
 #include "common/validation.h"
 
 namespace gw {
@@ -109,12 +110,67 @@ CREATE TABLE consumer_api_keys (
 CREATE INDEX consumer_api_keys_by_consumer ON consumer_api_keys (consumer, position);
 )sql";
 
-constexpr std::string_view kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3};
-static_assert(std::size(kMigrations) == kConfigSchemaVersion);
-
 StoreError Invalid(std::string message) {
   return {StoreCode::kInvalidArgument, std::move(message)};
 }
+
+std::string RoutePolicyBytes(const Route& route);
+
+// Version 4 (issue 9): a split target's weight is 1..10000. A target of weight 0 took no
+// traffic: it is left out, and a split left with one target becomes a plain route to it (the
+// same traffic). Policies are serialized Routes, so this step is code, not SQL. "" or why not.
+std::string DropZeroWeightTargets(Database& db) {
+  struct Change {
+    int64_t rowid;
+    std::string target;
+    std::string policy;
+  };
+  std::vector<Change> changes;
+  {
+    Statement read(db, "SELECT rowid, policy FROM routes");
+    int rc;
+    while ((rc = read.Step()) == SQLITE_ROW) {
+      Route policy;
+      if (!policy.ParseFromString(read.ColumnBlob(1))) return "a route's policy does not parse";
+      if (std::none_of(policy.split().begin(), policy.split().end(),
+                       [](const auto& target) { return target.weight() == 0; }))
+        continue;
+      Route kept = policy;
+      kept.clear_split();
+      for (const auto& target : policy.split())
+        if (target.weight() != 0) *kept.add_split() = target;
+      Change change{read.ColumnInt(0), "", ""};
+      if (kept.split_size() == 1) {
+        change.target = kept.split(0).target();
+        kept.clear_split();
+      }
+      change.policy = RoutePolicyBytes(kept);
+      changes.push_back(std::move(change));
+    }
+    if (rc != SQLITE_DONE) return read.error();
+  }
+  for (const Change& change : changes) {
+    Statement update(db, "UPDATE routes SET target = ?, policy = ? WHERE rowid = ?");
+    update.Bind(1, change.target).BindBlob(2, change.policy);
+    update.Bind(3, change.rowid);
+    if (!update.Run()) return update.error();
+  }
+  return "";
+}
+
+// Migration N (index N-1) brings a database from user_version N-1 to N: its SQL, then its code.
+struct Migration {
+  std::string_view sql;
+  std::string (*code)(Database& db) = nullptr;  // "" or why it failed
+};
+constexpr Migration kMigrations[] = {
+    {kSchemaV1}, {kSchemaV2}, {kSchemaV3}, {"", DropZeroWeightTargets}};
+static_assert(std::size(kMigrations) == kConfigSchemaVersion);
+
+// The tables of a schema this control plane made (any version); another application's are not.
+constexpr std::string_view kOwnTables[] = {"meta",      "services",          "endpoints",
+                                           "routes",    "history",           "consumers",
+                                           "consumer_api_keys"};
 
 // ---------------------------------------------------------------- routes as rows
 
@@ -124,8 +180,11 @@ std::string JoinMethods(const google::protobuf::RepeatedPtrField<std::string>& m
   return out;
 }
 
+// The identity columns' encoding. Unambiguous, so that SQLite's primary key is the structural
+// identity: methods are tokens (no ','), header names tokens (no '='), header values visible
+// ASCII (no '\n'); the parts come in canonical order (CanonicalizeRoute).
 std::string JoinHeaders(const google::protobuf::RepeatedPtrField<HeaderMatch>& headers) {
-  std::string out;  // names are tokens (no '='), values visible ASCII (no '\n'): unambiguous
+  std::string out;
   for (const auto& header : headers)
     out += (out.empty() ? "" : "\n") + header.name() + "=" + header.value();
   return out;
@@ -238,9 +297,10 @@ bool HasConditions(const RouteKey& key) {
 // Whether `route` has every condition the key names (all of them when `exactly`, no others).
 bool HasKeyConditions(const Route& route, const RouteKey& key, bool exactly) {
   if (exactly) {
-    return route.host() == key.host() &&
-           JoinMethods(route.methods()) == JoinMethods(key.methods()) &&
-           JoinHeaders(route.headers()) == JoinHeaders(key.headers());
+    const RouteIdentity stored = IdentityOf(route);
+    const RouteIdentity named = IdentityOf(key);
+    return stored.host == named.host && stored.methods == named.methods &&
+           stored.headers == named.headers;
   }
   if (!key.host().empty() && route.host() != key.host()) return false;
   for (const auto& method : key.methods())
@@ -396,8 +456,9 @@ int64_t NowUnixMs() {
 
 }  // namespace
 
-std::unique_ptr<ConfigStore> ConfigStore::Open(const std::string& path) {
-  std::unique_ptr<ConfigStore> store(new ConfigStore(Database::Open(path)));
+std::unique_ptr<ConfigStore> ConfigStore::Open(const std::string& path,
+                                               const ConfigStoreOptions& options) {
+  std::unique_ptr<ConfigStore> store(new ConfigStore(Database::Open(path), options));
   store->Migrate();
   return store;
 }
@@ -416,15 +477,41 @@ void ConfigStore::Migrate() {
     throw std::runtime_error("database " + db_->path() + " has schema version " +
                              std::to_string(current) + ", newer than this control plane (" +
                              std::to_string(kConfigSchemaVersion) + ")");
-  if (current == kConfigSchemaVersion) return;
+  {
+    // Our tables, or none at all: a file another application uses is not taken over.
+    Statement tables(*db_,
+                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                     "'sqlite_%' ORDER BY name");
+    std::vector<std::string> foreign;
+    bool has_meta = false;
+    while (tables.Step() == SQLITE_ROW) {
+      std::string name = tables.ColumnText(0);
+      has_meta = has_meta || name == "meta";
+      if (std::find(std::begin(kOwnTables), std::end(kOwnTables), name) == std::end(kOwnTables))
+        foreign.push_back(Quote(name));
+    }
+    if (!foreign.empty() || (current > 0 && !has_meta))
+      throw std::runtime_error(
+          "database " + db_->path() + " holds tables of another application" +
+          (foreign.empty() ? std::string() : " (" + JoinForMessage(foreign, ", ") + ")") +
+          "; give the control plane a file of its own");
+  }
   for (int64_t version = current; version < kConfigSchemaVersion; ++version) {
+    const Migration& migration = kMigrations[version];
     std::string error;
-    if (!db_->Exec(kMigrations[version], &error) ||
+    if (!db_->Exec(migration.sql, &error) || (migration.code && !(error = migration.code(*db_)).empty()) ||
         !db_->Exec("PRAGMA user_version = " + std::to_string(version + 1), &error))
       throw std::runtime_error(prefix + "schema version " + std::to_string(version + 1) + ": " +
                                error);
   }
-  if (!tx.Commit()) throw std::runtime_error(prefix + tx.error());
+  // A write at every start, so that a database the control plane cannot write (read-only
+  // file system, a directory where the -wal file cannot be made) stops it now, not at the first
+  // admin write.
+  std::string error;
+  if (!db_->Exec("UPDATE meta SET value = value WHERE key = 'config_version'", &error) ||
+      !tx.Commit())
+    throw std::runtime_error("database " + db_->path() + " cannot be written: " +
+                             (error.empty() ? tx.error() : error));
 }
 
 StoreError ConfigStore::Internal(std::string_view what, const std::string& detail) const {
@@ -454,6 +541,16 @@ StoreResult<uint64_t> ConfigStore::BumpVersion(std::string_view action, std::str
 StoreResult<ConfigPtr> ConfigStore::CommitWithSnapshot(Transaction& tx) {
   auto snapshot = ReadSnapshot();  // inside the transaction: exactly what is committed
   if (!snapshot) return snapshot.error();
+  // What every gateway will check of it, checked before anything is stored: a config they
+  // would refuse must never become the newest version (each later one would be refused too).
+  if (std::string e = ValidateConfig(**snapshot); !e.empty())
+    return Invalid("refused: the gateways would refuse the config this makes: " + e);
+  if (const uint64_t bytes = (*snapshot)->ByteSizeLong(); bytes > options_.max_config_bytes)
+    return StoreError{StoreCode::kResourceExhausted,
+                      "refused: the config would be " + DescribeByteSize(bytes) +
+                          ", more than the " + DescribeByteSize(options_.max_config_bytes) +
+                          " gateways are sent (--max-config-size); remove routes or header "
+                          "rules first"};
   if (!tx.Commit()) return Internal("committing", tx.error());
   return snapshot;
 }
@@ -580,13 +677,12 @@ StoreResult<Route> ConfigStore::FindRoute(const RouteKey& key) {
                       "path " + key.path() +
                           " has both a prefix and an exact route; choose one with --prefix or "
                           "--exact"};
-  std::string list;
+  std::vector<std::string> names;
   for (const auto& route : (exact.empty() ? candidates : exact))
-    list += (list.empty() ? "" : "; ") + DescribeRouteMatch(route);
+    names.push_back(DescribeRouteMatch(route));
   return StoreError{StoreCode::kFailedPrecondition,
-                    "path " + key.path() + " names " +
-                        std::to_string(exact.empty() ? candidates.size() : exact.size()) +
-                        " routes: " + list +
+                    "path " + key.path() + " names " + FormatCount(names.size()) +
+                        " routes: " + JoinForMessage(names, "; ") +
                         "; name one with --exact/--prefix, --host, --method or --header"};
 }
 
@@ -735,12 +831,12 @@ StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name) {
   }
   if (rc != SQLITE_DONE) return Internal("reading routes", routes.error());
   if (!users.empty()) {
-    std::string list;
-    for (const auto& user : users) list += (list.empty() ? "" : ", ") + user;
     const bool one = users.size() == 1;
     return StoreError{StoreCode::kFailedPrecondition,
-                      "service " + std::string(name) + " is used by route" + (one ? " " : "s ") +
-                          list + "; move or delete " + (one ? "it" : "them") + " first"};
+                      "service " + std::string(name) + " is used by " +
+                          (one ? std::string("route ") : FormatCount(users.size()) + " routes: ") +
+                          JoinForMessage(users, ", ") + "; move or delete " +
+                          (one ? "it" : "them") + " first"};
   }
 
   auto version = BumpVersion("delete_service", name);
@@ -763,6 +859,71 @@ std::optional<StoreError> ConfigStore::CheckRouteAgainstServices(const Route& ro
   return std::nullopt;
 }
 
+namespace {
+
+std::string LowerAscii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Edits (insert, delete, substitute) from `a` to `b`.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The service a misspelt name most likely meant: the same letters but for case and '-', or at
+// most two edits away. "" when none is close.
+std::string ClosestService(std::string_view target,
+                           const std::set<std::string, std::less<>>& services) {
+  const auto squeeze = [](std::string_view text) {
+    std::string out;
+    for (char c : LowerAscii(text))
+      if (c != '-' && c != '_') out += c;
+    return out;
+  };
+  std::string best;
+  size_t best_distance = 3;
+  for (const std::string& service : services) {
+    if (squeeze(service) == squeeze(target)) return service;
+    const size_t distance = EditDistance(LowerAscii(target), service);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = service;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+StoreResult<std::vector<std::string>> ConfigStore::TargetWarnings(const Route& route) {
+  const std::string& target = route.target();
+  // A dot or a port says "a host"; only a bare name could be a service somebody misspelt.
+  if (target.empty() || target.find_first_of(".:[") != std::string::npos) return std::vector<std::string>{};
+  auto services = ServiceNames();
+  if (!services) return services.error();
+  if (services->count(target)) return std::vector<std::string>{};
+  std::string warning = "target " + Quote(target) +
+                        " is not a registered service: every gateway will resolve it by DNS "
+                        "(port 80), as a Kubernetes Service name";
+  if (std::string closest = ClosestService(target, *services); !closest.empty())
+    warning += "; did you mean service " + Quote(closest) + "?";
+  return std::vector<std::string>{std::move(warning)};
+}
+
 StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
   Route route = request;
   route.clear_version();
@@ -772,6 +933,8 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
   Transaction tx(*db_);
   if (!tx.ok()) return Internal("starting a transaction", tx.error());
   if (auto e = CheckRouteAgainstServices(route)) return *e;
+  auto warnings = TargetWarnings(route);
+  if (!warnings) return warnings.error();
   {
     Statement find(*db_, SelectRoutes(std::string(kWhereRouteIdentity)));
     BindRouteIdentity(find, 1, route);
@@ -797,7 +960,7 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
   auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
   route.set_version(*version);
-  return RouteWrite{std::move(route), std::move(*snapshot)};
+  return RouteWrite{std::move(route), std::move(*snapshot), std::move(*warnings)};
 }
 
 StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
@@ -835,10 +998,14 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
   CanonicalizeRoute(&route);
   if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
   if (auto e = CheckRouteAgainstServices(route)) return *e;
+  // Warned about when the update names the target; a route kept on a DNS name is not news.
+  StoreResult<std::vector<std::string>> warnings = std::vector<std::string>{};
+  if (names_target) warnings = TargetWarnings(route);
+  if (!warnings) return warnings.error();
   if (google::protobuf::util::MessageDifferencer::Equals(route, before)) {
     auto snapshot = ReadSnapshot();
     if (!snapshot) return snapshot.error();
-    return RouteWrite{std::move(route), std::move(*snapshot)};
+    return RouteWrite{std::move(route), std::move(*snapshot), std::move(*warnings)};
   }
   auto version = BumpVersion("update_route", DescribeRouteChange(before, route));
   if (!version) return version.error();
@@ -853,7 +1020,7 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
   auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
   route.set_version(*version);
-  return RouteWrite{std::move(route), std::move(*snapshot)};
+  return RouteWrite{std::move(route), std::move(*snapshot), std::move(*warnings)};
 }
 
 StoreResult<RouteRead> ConfigStore::GetRoute(const RouteKey& request) {
@@ -887,7 +1054,7 @@ StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request) {
   if (!remove.Run()) return Internal("deleting the route", remove.error());
   auto snapshot = CommitWithSnapshot(tx);
   if (!snapshot) return snapshot.error();
-  return RouteWrite{std::move(*found), std::move(*snapshot)};
+  return RouteWrite{std::move(*found), std::move(*snapshot), {}};
 }
 
 // ---------------------------------------------------------------- consumers

@@ -1,23 +1,104 @@
 #include "controlplane/store/sqlite.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+
+#include "common/log.h"
 
 namespace gw {
 
-std::unique_ptr<Database> Database::Open(const std::string& path) {
+namespace {
+
+// The pid that holds a flock() on the file with inode `inode`, from /proc/locks; 0 if unknown.
+long FlockHolder(ino_t inode) {
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    // "1: FLOCK  ADVISORY  WRITE 1234 08:02:131075 0 EOF"
+    std::istringstream fields(line);
+    std::string id, type, advisory, mode, device;
+    long pid = 0;
+    if (!(fields >> id >> type >> advisory >> mode >> pid >> device) || type != "FLOCK") continue;
+    const size_t colon = device.rfind(':');
+    if (colon != std::string::npos && device.substr(colon + 1) == std::to_string(inode))
+      return pid;
+  }
+  return 0;
+}
+
+// Opens the database file for writing (created 0600), narrows a wider mode, and takes the
+// exclusive lock. Returns the descriptor; throws with one sentence.
+int OpenAndLock(const std::string& path, Database::Lock lock) {
+  const auto fail = [&path](const std::string& why) -> int {
+    throw std::runtime_error("cannot open database " + path + ": " + why);
+  };
+  std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  if (directory.empty()) directory = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(directory, ec))
+    fail("directory " + directory.string() + " does not exist");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == EACCES || error == EROFS || error == EPERM)
+      fail(std::string(std::strerror(error)) +
+           ": the control plane must be able to write it (a read-only file or file system?)");
+    fail(std::strerror(error));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    fail("not a regular file");
+  }
+  if (lock == Database::Lock::kExclusive && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error != EWOULDBLOCK) fail(std::string("cannot lock it: ") + std::strerror(error));
+    const long holder = FlockHolder(info.st_ino);
+    throw std::runtime_error("database " + path + " is in use by another control plane" +
+                             (holder > 0 ? " (pid " + std::to_string(holder) + ")" : "") +
+                             "; stop it, or give this one its own --db");
+  }
+  // The config holds JWT secrets and API key digests: owner only, like the -wal and -shm files
+  // SQLite creates with the database's mode.
+  if ((info.st_mode & 077) != 0) {
+    if (::fchmod(fd, 0600) != 0)
+      LogWarn("database " + path + " is readable by others and cannot be made 0600: " +
+              std::strerror(errno));
+    for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::unique_ptr<Database> Database::Open(const std::string& path, Lock lock) {
+  const int lock_fd = OpenAndLock(path, lock);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
+    ::close(lock_fd);
     throw std::runtime_error("cannot open database " + path + ": " + message);
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kSqliteBusyTimeoutMs);
-  std::unique_ptr<Database> database(new Database(db, path));
+  std::unique_ptr<Database> database(new Database(db, path, lock_fd));
+  if (sqlite3_db_readonly(db, "main") == 1)
+    throw std::runtime_error("database " + path +
+                             " opened read-only; the control plane must be able to write it");
   // journal_mode answers with a row; the file is first read here, so a file that is not a
   // database is reported now rather than on the first write.
   Statement wal(*database, "PRAGMA journal_mode=WAL");
@@ -31,7 +112,11 @@ std::unique_ptr<Database> Database::Open(const std::string& path) {
   return database;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  sqlite3_close_v2(db_);
+  ::close(lock_fd_);  // after the connection: closing a descriptor of the file would drop
+                      // the POSIX locks SQLite holds through its own
+}
 
 bool Database::Exec(std::string_view sql, std::string* error) {
   char* message = nullptr;

@@ -1,6 +1,8 @@
 // A thin RAII layer over the SQLite C API, used only by the control plane's ConfigStore.
 //
-// Database owns one connection (WAL, busy timeout, synchronous=NORMAL, foreign keys on).
+// Database owns one connection (WAL, busy timeout, synchronous=NORMAL, foreign keys on) and an
+// exclusive lock on its file for as long as it lives: a second control plane on the same file
+// refuses to start instead of splitting the admin writes and the gateways between two stores.
 // Statement owns one prepared statement. Transaction runs `BEGIN IMMEDIATE` and rolls back
 // unless Commit() succeeded. Only Database::Open throws (at start-up); everything else reports
 // SQLite result codes so store operations can turn them into a StoreError.
@@ -20,9 +22,16 @@ inline constexpr int kSqliteBusyTimeoutMs = 5000;
 
 class Database {
  public:
-  // Opens (creating if needed) the database file and applies the connection settings above.
-  // Throws std::runtime_error with one sentence naming the file when that fails.
-  static std::unique_ptr<Database> Open(const std::string& path);
+  // Opens (creating if needed, mode 0600: the config holds JWT secrets) the database file, takes
+  // its lock and applies the connection settings above. A file with group or other permissions
+  // is narrowed to 0600, its -wal and -shm files with it. Throws std::runtime_error with one
+  // sentence naming the file when that fails: its directory is missing, it cannot be opened
+  // for writing (read-only file or file system), another process holds its lock (naming that
+  // process), it is not a database.
+  // kShared skips the lock: for tests and tools that look into a database beside its control
+  // plane, never for a store.
+  enum class Lock { kExclusive, kShared };
+  static std::unique_ptr<Database> Open(const std::string& path, Lock lock = Lock::kExclusive);
   ~Database();
 
   Database(const Database&) = delete;
@@ -37,10 +46,12 @@ class Database {
   sqlite3* handle() const { return db_; }
 
  private:
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Database(sqlite3* db, std::string path, int lock_fd)
+      : db_(db), path_(std::move(path)), lock_fd_(lock_fd) {}
 
   sqlite3* db_;
   std::string path_;
+  int lock_fd_;  // the database file, flock()ed exclusively (or -1); closed after the connection
 };
 
 // One prepared statement. Bind indexes start at 1, column indexes at 0 (as in SQLite).

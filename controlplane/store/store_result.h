@@ -13,6 +13,7 @@ enum class StoreCode {
   kAlreadyExists,       // create of a name or (path, match) that exists
   kNotFound,            // update, get or delete of something that does not exist
   kFailedPrecondition,  // e.g. deleting a service that routes use; ambiguous route key
+  kResourceExhausted,   // the config would grow past what gateways accept
   kInternal,            // SQLite failed
 };
 

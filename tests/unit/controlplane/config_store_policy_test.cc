@@ -73,7 +73,7 @@ RouteKey Key(const std::string& path, const std::string& host = "",
 
 // Every row of every table: "nothing changed" means this is equal.
 std::string DumpDatabase(const std::string& path) {
-  auto db = Database::Open(path);
+  auto db = Database::Open(path, Database::Lock::kShared);
   std::string out;
   for (const char* sql :
        {"SELECT key, value FROM meta ORDER BY key",
@@ -206,12 +206,12 @@ TEST_F(PolicyStoreTest, SplitsAreCheckedAgainstServices) {
       [&] {
         return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 0}, {"pay-v2", 0}}));
       },
-      StoreCode::kInvalidArgument, "split weights sum to 0");
+      StoreCode::kInvalidArgument, "split weight 0 of 'pay' is outside 1..10000");
   ExpectRefused(
       [&] {
         return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 10001}, {"pay-v2", 1}}));
       },
-      StoreCode::kInvalidArgument, "more than 10000");
+      StoreCode::kInvalidArgument, "split weight 10001 of 'pay' is outside 1..10000");
   ExpectRefused(
       [&] {
         return store_->CreateRoute(WithSplit(MakeRoute("/x", ""), {{"pay", 1}}));
@@ -492,7 +492,7 @@ TEST(PolicyStoreMigration, Version2DatabaseKeepsRoutesAndGetsPolicies) {
   testing::TempDir dir;
   const std::string path = dir.File("v2.db");
   {
-    auto db = Database::Open(path);
+    auto db = Database::Open(path, Database::Lock::kShared);
     ASSERT_TRUE(db->Exec(R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta (key, value) VALUES ('config_version', 2);

@@ -64,7 +64,7 @@ RouteKey Key(const std::string& path, MatchKind match = MATCH_UNSPECIFIED) {
 
 // Every row of every table, in a stable order: "nothing changed" means this is equal.
 std::string DumpDatabase(const std::string& path) {
-  auto db = Database::Open(path);
+  auto db = Database::Open(path, Database::Lock::kShared);
   std::string out;
   for (const char* sql :
        {"SELECT key, value FROM meta ORDER BY key", "SELECT name, version FROM services ORDER BY 1",
@@ -106,7 +106,7 @@ TEST_F(ConfigStoreTest, EmptyDatabaseStartsAtVersionZero) {
 }
 
 TEST_F(ConfigStoreTest, SchemaVersionAndConnectionSettings) {
-  auto db = Database::Open(path_);
+  auto db = Database::Open(path_, Database::Lock::kShared);
   Statement user_version(*db, "PRAGMA user_version");
   ASSERT_EQ(user_version.Step(), SQLITE_ROW);
   EXPECT_EQ(user_version.ColumnInt(0), kConfigSchemaVersion);
@@ -121,7 +121,7 @@ TEST_F(ConfigStoreTest, SchemaVersionAndConnectionSettings) {
 TEST_F(ConfigStoreTest, RefusesADatabaseFromANewerControlPlane) {
   store_.reset();
   {
-    auto db = Database::Open(path_);
+    auto db = Database::Open(path_, Database::Lock::kShared);
     ASSERT_TRUE(db->Exec("PRAGMA user_version = 99"));
   }
   try {
@@ -136,7 +136,7 @@ TEST_F(ConfigStoreTest, RefusesADatabaseFromANewerControlPlane) {
 TEST_F(ConfigStoreTest, RefusesAFileThatIsNotADatabase) {
   const std::string bad = dir_.File("bad.db");
   {
-    auto db = Database::Open(bad);  // creates it; then overwrite with garbage
+    auto db = Database::Open(bad, Database::Lock::kShared);  // creates it; then overwrite with garbage
   }
   std::filesystem::remove(bad + "-wal");
   std::filesystem::remove(bad + "-shm");
@@ -187,7 +187,7 @@ TEST_F(ConfigStoreTest, ServiceCrud) {
   ASSERT_EQ((*deleted)->services_size(), 1);
   EXPECT_EQ(store_->GetService("order-svc").error().code, StoreCode::kNotFound);
   // Its endpoints went with it (ON DELETE CASCADE).
-  auto db = Database::Open(path_);
+  auto db = Database::Open(path_, Database::Lock::kShared);
   Statement count(*db, "SELECT count(*) FROM endpoints WHERE service = 'order-svc'");
   ASSERT_EQ(count.Step(), SQLITE_ROW);
   EXPECT_EQ(count.ColumnInt(0), 0);
@@ -261,7 +261,7 @@ TEST_F(ConfigStoreTest, EveryWriteBumpsTheVersionByOneAndAddsHistory) {
     ASSERT_TRUE(write());
     EXPECT_EQ(Version(), ++expected);
   }
-  auto db = Database::Open(path_);
+  auto db = Database::Open(path_, Database::Lock::kShared);
   Statement history(*db, "SELECT version, action FROM history ORDER BY version");
   std::vector<std::string> actions;
   int64_t last = 0;
@@ -313,7 +313,7 @@ TEST_F(ConfigStoreTest, RouteBodyLimitIsStoredListedAndPublished) {
   got = store_->GetRoute(Key("/upload"));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->route.max_body_size(), 10u << 20);
-  auto db = Database::Open(path_);
+  auto db = Database::Open(path_, Database::Lock::kShared);
   Statement history(*db, "SELECT detail FROM history WHERE version = 2");
   ASSERT_EQ(history.Step(), SQLITE_ROW);
   EXPECT_EQ(history.ColumnText(0), "/upload (prefix) -> files, max_body_size 10m");
@@ -356,7 +356,7 @@ TEST_F(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
   EXPECT_EQ(updated->route.target(), "files");
   EXPECT_EQ(updated->route.max_body_size(), 4096u);
 
-  auto db = Database::Open(path_);
+  auto db = Database::Open(path_, Database::Lock::kShared);
   Statement history(*db, "SELECT detail FROM history WHERE version >= 3 ORDER BY version");
   std::vector<std::string> details;
   while (history.Step() == SQLITE_ROW) details.push_back(history.ColumnText(0));
@@ -400,7 +400,7 @@ TEST_F(ConfigStoreTest, MigratesAVersion1DatabaseKeepingItsRoutes) {
   testing::TempDir dir;
   const std::string path = dir.File("v1.db");
   {
-    auto db = Database::Open(path);
+    auto db = Database::Open(path, Database::Lock::kShared);
     std::string error;
     ASSERT_TRUE(db->Exec(R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -446,7 +446,7 @@ PRAGMA user_version = 1;
   EXPECT_EQ((*snapshot)->routes(0).version(), 2u);
   EXPECT_EQ((*snapshot)->routes(0).max_body_size(), 0u);  // the gateway's own limit
   {
-    auto db = Database::Open(path);
+    auto db = Database::Open(path, Database::Lock::kShared);
     Statement user_version(*db, "PRAGMA user_version");
     ASSERT_EQ(user_version.Step(), SQLITE_ROW);
     EXPECT_EQ(user_version.ColumnInt(0), kConfigSchemaVersion);
@@ -610,7 +610,7 @@ std::vector<Refusal> Refusals() {
       {"DeleteUnknownService", StoreCode::kNotFound, "service nope-svc does not exist",
        [](ConfigStore& s) { return ErrorOf(s.DeleteService("nope-svc")); }},
       {"DeleteServiceInUse", StoreCode::kFailedPrecondition,
-       "service order-svc is used by routes /api, /both; move or delete them first",
+       "service order-svc is used by 2 routes: /api, /both; move or delete them first",
        [](ConfigStore& s) { return ErrorOf(s.DeleteService("order-svc")); }},
       {"DeleteServiceInUseByOne", StoreCode::kFailedPrecondition,
        "service payment-svc is used by route /both (exact); move or delete it first",
