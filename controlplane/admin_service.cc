@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/policy_text.h"
 #include "common/validation.h"
+#include "common/wire_limits.h"
 
 namespace gw {
 namespace {
@@ -21,20 +22,31 @@ gateway::v1::Consumer Redacted(gateway::v1::Consumer consumer) {
 
 }  // namespace
 
+std::string StatusMessage(std::string message) {
+  if (message.size() > kMaxStatusMessageBytes) {
+    message.resize(kMaxStatusMessageBytes - 3);
+    message += "...";
+  }
+  return message;
+}
+
 grpc::Status ToStatus(const StoreError& error) {
+  std::string message = StatusMessage(error.message);
   switch (error.code) {
     case StoreCode::kInvalidArgument:
-      return {grpc::StatusCode::INVALID_ARGUMENT, error.message};
+      return {grpc::StatusCode::INVALID_ARGUMENT, message};
     case StoreCode::kAlreadyExists:
-      return {grpc::StatusCode::ALREADY_EXISTS, error.message};
+      return {grpc::StatusCode::ALREADY_EXISTS, message};
     case StoreCode::kNotFound:
-      return {grpc::StatusCode::NOT_FOUND, error.message};
+      return {grpc::StatusCode::NOT_FOUND, message};
     case StoreCode::kFailedPrecondition:
-      return {grpc::StatusCode::FAILED_PRECONDITION, error.message};
+      return {grpc::StatusCode::FAILED_PRECONDITION, message};
+    case StoreCode::kResourceExhausted:
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, message};
     case StoreCode::kInternal:
       break;
   }
-  return {grpc::StatusCode::INTERNAL, error.message};
+  return {grpc::StatusCode::INTERNAL, message};
 }
 
 AdminService::Reactor* AdminService::OnWorker(Context* context,
@@ -134,6 +146,7 @@ AdminService::Reactor* AdminService::CreateRoute(Context* context,
                                   FormatRouteTargets(result->route) + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
+    for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
     return grpc::Status::OK;
   });
 }
@@ -148,6 +161,7 @@ AdminService::Reactor* AdminService::UpdateRoute(Context* context,
                                   FormatRouteTargets(result->route) + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
+    for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
     return grpc::Status::OK;
   });
 }
@@ -251,11 +265,26 @@ AdminService::Reactor* AdminService::ListGateways(Context* context,
   return reactor;
 }
 
+AdminService::Reactor* AdminService::PruneGateways(
+    Context* context, const gateway::v1::PruneGatewaysRequest* request,
+    gateway::v1::PruneGatewaysResponse* response) {
+  for (auto& node_id : registry_.Prune(std::chrono::milliseconds(request->older_than_ms()))) {
+    LogInfo("forgot disconnected gateway " + node_id);
+    response->add_node_ids(std::move(node_id));
+  }
+  Reactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 AdminService::Reactor* AdminService::GetStatus(Context* context,
                                                const gateway::v1::GetStatusRequest*,
                                                gateway::v1::StatusResponse* response) {
   const SnapshotPtr current = publisher_.Current();
   const auto counts = registry_.Count();
+  response->set_build_version(GATEWAY_BUILD_VERSION);
+  response->set_config_bytes(current->bytes());
+  response->set_max_config_bytes(max_config_bytes_);
   response->set_config_version(current->version());
   response->set_services(static_cast<uint32_t>(current->config().services_size()));
   response->set_routes(static_cast<uint32_t>(current->config().routes_size()));

@@ -2,7 +2,8 @@
 //
 // Reads and writes of the config run on the StoreWorker, never in a gRPC reaction: each call
 // posts a closure that runs the ConfigStore operation, publishes the new snapshot after a
-// successful write, and finishes the RPC. ListGateways and GetStatus answer from memory.
+// successful write, and finishes the RPC. ListGateways, PruneGateways and GetStatus answer from
+// memory.
 // Owned by the ControlPlane.
 #pragma once
 
@@ -16,14 +17,21 @@
 
 namespace gw {
 
-// How a store refusal reads as a gRPC status.
+// How a store refusal reads as a gRPC status (its message cut at kMaxStatusMessageBytes:
+// status messages travel in metadata, which peers refuse beyond 8 KiB).
 grpc::Status ToStatus(const StoreError& error);
+std::string StatusMessage(std::string message);
 
 class AdminService final : public gateway::v1::AdminService::CallbackService {
  public:
+  // `max_config_bytes`: the store's limit, shown by GetStatus.
   AdminService(ConfigStore& store, StoreWorker& worker, SnapshotPublisher& publisher,
-               GatewayRegistry& registry)
-      : store_(store), worker_(worker), publisher_(publisher), registry_(registry) {}
+               GatewayRegistry& registry, uint64_t max_config_bytes)
+      : store_(store),
+        worker_(worker),
+        publisher_(publisher),
+        registry_(registry),
+        max_config_bytes_(max_config_bytes) {}
 
   using Context = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -61,6 +69,8 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
 
   Reactor* ListGateways(Context* context, const gateway::v1::ListGatewaysRequest* request,
                         gateway::v1::ListGatewaysResponse* response) override;
+  Reactor* PruneGateways(Context* context, const gateway::v1::PruneGatewaysRequest* request,
+                         gateway::v1::PruneGatewaysResponse* response) override;
   Reactor* GetStatus(Context* context, const gateway::v1::GetStatusRequest* request,
                      gateway::v1::StatusResponse* response) override;
 
@@ -74,6 +84,7 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   StoreWorker& worker_;
   SnapshotPublisher& publisher_;
   GatewayRegistry& registry_;
+  const uint64_t max_config_bytes_;
 };
 
 }  // namespace gw

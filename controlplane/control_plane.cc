@@ -3,13 +3,28 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/byte_size.h"
+#include "common/listen_probe.h"
 #include "common/log.h"
 #include "controlplane/config_json.h"
 
 namespace gw {
 
 ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(options) {
-  store_ = ConfigStore::Open(options.db_path);
+  // A port in use is one line, and nothing is created (the database file included).
+  if (options.grpc_listen.port != 0) {
+    if (std::string error = CheckListenAddress(options.grpc_listen, "gRPC"); !error.empty())
+      throw std::runtime_error(error);
+  }
+  if (options.admin_listen && options.admin_listen->port != 0) {
+    if (std::string error = CheckListenAddress(*options.admin_listen, "the admin page");
+        !error.empty())
+      throw std::runtime_error(error);
+  }
+  if (options.max_config_bytes == 0 || options.max_config_bytes > kMaxConfigBytes)
+    throw std::runtime_error("the config size limit must be 1 byte to " +
+                             DescribeByteSize(kMaxConfigBytes) + ", what gateways accept");
+  store_ = ConfigStore::Open(options.db_path, ConfigStoreOptions{options.max_config_bytes});
   auto initial = store_->LoadSnapshot();
   if (!initial) throw std::runtime_error(initial.error().message);
   const gateway::v1::Config& config = **initial;
@@ -20,7 +35,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
     LogWarn("the stored config does not pass validation, gateways will refuse it: " + error);
   publisher_ = std::make_unique<SnapshotPublisher>(MakeSnapshot(*initial));
 
-  admin_service_ = std::make_unique<AdminService>(*store_, worker_, *publisher_, registry_);
+  admin_service_ = std::make_unique<AdminService>(*store_, worker_, *publisher_, registry_,
+                                                  options.max_config_bytes);
   discovery_service_ = std::make_unique<DiscoveryService>(*publisher_, registry_);
 
   const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
@@ -37,10 +53,15 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   // gRPC sets SO_REUSEPORT by default: a second control plane on the same address would then
   // start silently and split the admin calls and the gateways between two stores.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Whole configs cross here both ways (pushes, list answers, applied files): explicit limits,
+  // the same on every channel and server (common/wire_limits.h), never gRPC's 4 MiB default.
+  builder.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(discovery_service_.get());
   server_ = builder.BuildAndStart();
-  if (!server_ || port == 0) throw std::runtime_error("cannot listen on " + listen + " for gRPC (address in use?)");
+  if (!server_ || port == 0)
+    throw std::runtime_error("cannot listen on " + listen + " for gRPC (address in use?)");
   grpc_address_ = FormatHostPort(options.grpc_listen.host, static_cast<uint32_t>(port));
   LogInfo("grpc listening on " + grpc_address_);
 

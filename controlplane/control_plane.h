@@ -13,6 +13,7 @@
 
 #include "common/admin_http.h"
 #include "common/validation.h"
+#include "common/wire_limits.h"
 #include "controlplane/admin_service.h"
 #include "controlplane/discovery_service.h"
 #include "controlplane/gateway_registry.h"
@@ -25,6 +26,7 @@ namespace gw {
 struct ControlPlaneOptions {
   HostPort grpc_listen{"127.0.0.1", 50051};  // port 0 picks one
   std::string db_path = "controlplane.db";
+  uint64_t max_config_bytes = kMaxConfigBytes;  // --max-config-size
   std::optional<HostPort> admin_listen;  // no admin page when unset; port 0 picks one
   // On Shutdown, calls still running after this are cancelled (gateway streams always are).
   std::chrono::milliseconds shutdown_grace{250};
@@ -32,9 +34,10 @@ struct ControlPlaneOptions {
 
 class ControlPlane {
  public:
-  // Opens and migrates the database, publishes the stored config, starts serving and logs
-  // "grpc listening on HOST:PORT" (and "admin listening on HOST:PORT"). Throws
-  // std::runtime_error / std::system_error with one sentence when any of that fails.
+  // Checks that its addresses are free (before anything is created), opens and migrates the
+  // database, publishes the stored config, starts serving and logs "grpc listening on
+  // HOST:PORT" (and "admin listening on HOST:PORT"). Throws std::runtime_error /
+  // std::system_error with one sentence when any of that fails.
   explicit ControlPlane(const ControlPlaneOptions& options);
   ~ControlPlane();  // Shutdown()
 

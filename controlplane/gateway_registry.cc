@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/wire_limits.h"
+
 namespace gw {
 namespace {
 
@@ -13,8 +15,9 @@ int64_t NowUnixMs() {
 
 }  // namespace
 
-void GatewayRegistry::Connect(const gateway::v1::Node& node, std::string_view peer,
-                              uint64_t stream_id, uint64_t running_version) {
+void GatewayRegistry::Connect(const gateway::v1::Hello& hello, std::string_view peer,
+                              uint64_t stream_id) {
+  const gateway::v1::Node& node = hello.node();
   std::lock_guard lock(mu_);
   auto it = entries_.find(node.id());
   if (it == entries_.end()) {
@@ -24,13 +27,16 @@ void GatewayRegistry::Connect(const gateway::v1::Node& node, std::string_view pe
   }
   Entry& entry = it->second;
   entry.stream_id = stream_id;
-  entry.status.set_address(node.address());
-  entry.status.set_peer(std::string(peer));
-  entry.status.set_build_version(node.build_version());
-  entry.status.set_connected(true);
-  entry.status.set_acked_version(running_version);
-  if (running_version >= entry.status.nacked_version()) entry.status.clear_error();
-  entry.status.set_last_seen_unix_ms(NowUnixMs());
+  auto& status = entry.status;
+  status.set_address(node.address());
+  status.set_peer(std::string(peer));
+  status.set_build_version(node.build_version());
+  status.set_connected(true);
+  status.set_disconnected_unix_ms(0);
+  status.set_acked_version(hello.running_version());
+  if (hello.running_version() >= status.nacked_version()) status.clear_error();
+  status.set_stream_error(hello.last_stream_error().substr(0, kMaxStatusMessageBytes));
+  status.set_last_seen_unix_ms(NowUnixMs());
 }
 
 GatewayRegistry::Entry* GatewayRegistry::Find(std::string_view node_id, uint64_t stream_id) {
@@ -39,15 +45,23 @@ GatewayRegistry::Entry* GatewayRegistry::Find(std::string_view node_id, uint64_t
   return &it->second;
 }
 
-bool GatewayRegistry::Ack(std::string_view node_id, uint64_t stream_id, uint64_t version) {
+bool GatewayRegistry::Ack(std::string_view node_id, uint64_t stream_id, uint64_t version,
+                          std::string_view cache_error) {
   std::lock_guard lock(mu_);
   Entry* entry = Find(node_id, stream_id);
   if (!entry) return false;
   auto& status = entry->status;
   status.set_acked_version(version);
   if (version >= status.nacked_version()) status.clear_error();
+  status.clear_stream_error();
+  status.set_cache_error(std::string(cache_error.substr(0, kMaxStatusMessageBytes)));
   status.set_last_seen_unix_ms(NowUnixMs());
   return true;
+}
+
+void GatewayRegistry::Healthy(std::string_view node_id, uint64_t stream_id) {
+  std::lock_guard lock(mu_);
+  if (Entry* entry = Find(node_id, stream_id)) entry->status.clear_stream_error();
 }
 
 bool GatewayRegistry::Nack(std::string_view node_id, uint64_t stream_id, uint64_t version,
@@ -57,7 +71,8 @@ bool GatewayRegistry::Nack(std::string_view node_id, uint64_t stream_id, uint64_
   if (!entry) return false;
   auto& status = entry->status;
   status.set_nacked_version(version);
-  status.set_error(error.empty() ? std::string("refused without a reason") : std::string(error));
+  status.set_error(error.empty() ? std::string("refused without a reason")
+                                 : std::string(error.substr(0, kMaxStatusMessageBytes)));
   status.set_last_seen_unix_ms(NowUnixMs());
   return true;
 }
@@ -66,15 +81,55 @@ void GatewayRegistry::Disconnect(std::string_view node_id, uint64_t stream_id) {
   std::lock_guard lock(mu_);
   Entry* entry = Find(node_id, stream_id);
   if (!entry) return;
+  const int64_t now = NowUnixMs();
   entry->status.set_connected(false);
-  entry->status.set_last_seen_unix_ms(NowUnixMs());
+  entry->status.set_disconnected_unix_ms(now);
+  entry->status.set_last_seen_unix_ms(now);
+}
+
+bool GatewayRegistry::Conflict(std::string_view node_id, std::string_view who) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(node_id);
+  if (it == entries_.end()) return true;
+  Entry& entry = it->second;
+  const int64_t now = NowUnixMs();
+  const bool news = entry.status.conflict() != who ||
+                    now - entry.conflict_logged_unix_ms >= 60'000;
+  entry.status.set_conflict(std::string(who));
+  entry.status.set_conflict_unix_ms(now);
+  if (news) entry.conflict_logged_unix_ms = now;
+  return news;
+}
+
+std::vector<std::string> GatewayRegistry::Prune(std::chrono::milliseconds older_than) {
+  std::lock_guard lock(mu_);
+  const int64_t cutoff = NowUnixMs() - older_than.count();
+  std::vector<std::string> pruned;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const auto& status = it->second.status;
+    if (!status.connected() && status.disconnected_unix_ms() <= cutoff) {
+      pruned.push_back(it->first);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return pruned;
 }
 
 std::vector<gateway::v1::GatewayStatus> GatewayRegistry::List() const {
   std::lock_guard lock(mu_);
+  const int64_t shown_since =
+      NowUnixMs() - std::chrono::duration_cast<std::chrono::milliseconds>(kConflictShownFor).count();
   std::vector<gateway::v1::GatewayStatus> out;
   out.reserve(entries_.size());
-  for (const auto& [id, entry] : entries_) out.push_back(entry.status);
+  for (const auto& [id, entry] : entries_) {
+    out.push_back(entry.status);
+    if (entry.status.conflict_unix_ms() < shown_since) {
+      out.back().clear_conflict();
+      out.back().clear_conflict_unix_ms();
+    }
+  }
   return out;
 }
 

@@ -1,11 +1,14 @@
 // GatewayRegistry: what the control plane knows about every gateway that subscribed: address,
-// the version it last ACKed, its last NACK, whether its stream is up. In memory only; a
-// restarted control plane learns it again as gateways reconnect.
+// the version it last ACKed, its last NACK, whether its stream is up and since when it is gone,
+// why its previous stream failed, whether its cache file holds what it runs, and whether
+// another gateway tried to use its node id. In memory only; a restarted control plane learns it
+// again as gateways reconnect.
 //
 // Written by the discovery streams, read by ListGateways / GetStatus. Thread-safe. Updates name
 // the stream they come from, so a replaced stream cannot touch its successor's entry.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -21,25 +24,39 @@ namespace gw {
 
 // Entries kept at most; past it the longest-disconnected gateway is forgotten.
 inline constexpr size_t kDefaultMaxGateways = 10000;
+// A refused claim on a node id stays shown this long after the last attempt (a refused gateway
+// retries every couple of seconds, so an ongoing conflict stays in view).
+inline constexpr std::chrono::seconds kConflictShownFor{60};
 
 class GatewayRegistry {
  public:
   explicit GatewayRegistry(size_t max_gateways = kDefaultMaxGateways)
       : max_gateways_(max_gateways) {}
 
-  // Stream `stream_id` said Hello for `node`, running `running_version` (from its cache, 0 if
-  // none): the gateway is connected, this stream owns it, and its acked_version is the version
-  // it says it runs (as if it ACKed it). A NACK error of a newer version is kept.
-  void Connect(const gateway::v1::Node& node, std::string_view peer, uint64_t stream_id,
-               uint64_t running_version);
+  // Stream `stream_id` said `hello`: the gateway is connected, this stream owns it, and its
+  // acked_version is the version it says it runs (as if it ACKed it). A NACK error of a newer
+  // version is kept; the stream error it reports stays until the stream proves healthy.
+  void Connect(const gateway::v1::Hello& hello, std::string_view peer, uint64_t stream_id);
 
-  // The gateway runs `version` (it ACKed a push of it, or said Hello with the current version).
-  // Clears the NACK error unless a newer version was NACKed. False if `stream_id` is stale.
-  bool Ack(std::string_view node_id, uint64_t stream_id, uint64_t version);
+  // The gateway runs `version` (it ACKed a push of it), with `cache_error` ("" when its cache
+  // file holds it). Clears the stream error, and the NACK error unless a newer version was
+  // NACKed. False if `stream_id` is stale.
+  bool Ack(std::string_view node_id, uint64_t stream_id, uint64_t version,
+           std::string_view cache_error = {});
+  // The stream had nothing to push (the gateway runs the current version): it works.
+  void Healthy(std::string_view node_id, uint64_t stream_id);
   // The gateway refused `version`; it keeps its ACKed version live.
   bool Nack(std::string_view node_id, uint64_t stream_id, uint64_t version, std::string_view error);
-  // Stream `stream_id` ended; the gateway stays listed as disconnected.
+  // Stream `stream_id` ended; the gateway stays listed as disconnected, since now.
   void Disconnect(std::string_view node_id, uint64_t stream_id);
+
+  // Another gateway (`who`: its peer and address) tried to subscribe as `node_id`, which a
+  // connected gateway holds, and was refused. Shown with the holder for kConflictShownFor.
+  // True when it is worth a log line: a new claimant, or a minute since the last line.
+  bool Conflict(std::string_view node_id, std::string_view who);
+
+  // Forgets the gateways disconnected for at least `older_than`; returns their node ids.
+  std::vector<std::string> Prune(std::chrono::milliseconds older_than);
 
   std::vector<gateway::v1::GatewayStatus> List() const;  // sorted by node id
   std::optional<gateway::v1::GatewayStatus> Get(std::string_view node_id) const;
@@ -54,6 +71,7 @@ class GatewayRegistry {
   struct Entry {
     gateway::v1::GatewayStatus status;
     uint64_t stream_id = 0;
+    int64_t conflict_logged_unix_ms = 0;
   };
 
   Entry* Find(std::string_view node_id, uint64_t stream_id);  // mu_ held; null if stale

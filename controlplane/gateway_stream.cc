@@ -8,22 +8,22 @@
 #include <random>
 
 #include "common/log.h"
+#include "controlplane/admin_service.h"
 
 namespace gw {
 namespace {
 
 using gateway::v1::GatewayMessage;
 
-// Unique per push across the whole process (and, with the random tag, across restarts).
-std::string NewNonce() {
+// This stream's nonce prefix: unique across the process (the stream id) and, with a random tag,
+// across restarts of the control plane.
+std::string NoncePrefix(uint64_t stream_id) {
   static const uint64_t tag = [] {
     std::random_device random;
     return (static_cast<uint64_t>(random()) << 32) ^ random();
   }();
-  static std::atomic<uint64_t> counter{0};
   char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%016" PRIx64 "-%" PRIu64, tag,
-                counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  std::snprintf(buffer, sizeof buffer, "%016" PRIx64 "-%" PRIu64, tag, stream_id);
   return buffer;
 }
 
@@ -35,7 +35,11 @@ bool Parse(grpc::ByteBuffer* buffer, GatewayMessage* message) {
 
 GatewayStream::GatewayStream(grpc::CallbackServerContext* context, SnapshotPublisher& publisher,
                              GatewayRegistry& registry, uint64_t stream_id)
-    : publisher_(publisher), registry_(registry), stream_id_(stream_id), peer_(context->peer()) {
+    : publisher_(publisher),
+      registry_(registry),
+      stream_id_(stream_id),
+      peer_(context->peer()),
+      push_(NoncePrefix(stream_id)) {
   StartRead(&in_);
 }
 
@@ -88,14 +92,27 @@ bool GatewayStream::HandleFirst(const GatewayMessage& message) {
   }
 
   const uint64_t running = message.hello().running_version();
-  node_ = node;
+  hello_ = message.hello();
   node_id_ = node.id();
-  running_version_ = running;
   {
     std::lock_guard lock(mu_);
     push_.SetRunningVersion(running);
   }
-  publisher_.Subscribe(node_id_, this);  // offers the current version; see Offer()
+  // Offers the current version (see Offer()), unless another gateway holds this node id.
+  std::string holder;
+  if (!publisher_.Subscribe(node_id_, this, hello_.instance_id(), &holder)) {
+    const std::string who = peer_ + " (address " + node.address() + ")";
+    if (registry_.Conflict(node_id_, who))
+      LogWarn("refused gateway " + node_id_ + " from " + who + ": node id " + node_id_ +
+              " is held by the gateway connected from " + holder);
+    std::lock_guard lock(mu_);
+    FinishLocked({grpc::StatusCode::ALREADY_EXISTS,
+                  StatusMessage("node id " + node_id_ + " is already in use by the gateway "
+                                "connected from " + holder +
+                                "; give every gateway its own --node-id")});
+    node_id_.clear();  // never subscribed: OnDone leaves the holder's entry alone
+    return false;
+  }
   subscribed_ = true;
   uint64_t current;
   bool pushing;
@@ -112,27 +129,43 @@ bool GatewayStream::HandleFirst(const GatewayMessage& message) {
 
 void GatewayStream::HandleAck(const gateway::v1::Ack& ack) {
   std::lock_guard lock(mu_);
-  const auto pushed = push_.Answer(ack.nonce());
-  if (!pushed || *pushed != ack.version()) {
-    LogWarn("gateway " + node_id_ + " acknowledged version " + std::to_string(ack.version()) +
-            " with a nonce this stream did not send for it; ignored");
-    return;
-  }
-  registry_.Ack(node_id_, stream_id_, *pushed);
-  Log(LogLevel::kDebug, "gateway " + node_id_ + " applied version " + std::to_string(*pushed));
+  if (!Counts(push_.Answered(ack.nonce()), ack.version(), "acknowledged")) return;
+  registry_.Ack(node_id_, stream_id_, ack.version(), ack.cache_error());
+  Log(LogLevel::kDebug, "gateway " + node_id_ + " applied version " + std::to_string(ack.version()));
+  if (!ack.cache_error().empty())
+    LogWarn("gateway " + node_id_ + " serves version " + std::to_string(ack.version()) +
+            " but could not write it to its cache: " + ack.cache_error());
 }
 
 void GatewayStream::HandleNack(const gateway::v1::Nack& nack) {
   std::lock_guard lock(mu_);
-  const auto pushed = push_.Answer(nack.nonce());
-  if (!pushed || *pushed != nack.version()) {
-    LogWarn("gateway " + node_id_ + " refused version " + std::to_string(nack.version()) +
-            " with a nonce this stream did not send for it; ignored");
-    return;
-  }
-  registry_.Nack(node_id_, stream_id_, *pushed, nack.error());
-  LogWarn("gateway " + node_id_ + " refused version " + std::to_string(*pushed) + ": " +
+  if (!Counts(push_.Answered(nack.nonce()), nack.version(), "refused")) return;
+  registry_.Nack(node_id_, stream_id_, nack.version(), nack.error());
+  LogWarn("gateway " + node_id_ + " refused version " + std::to_string(nack.version()) + ": " +
           nack.error());
+}
+
+bool GatewayStream::Counts(const PushState::Answer& answer, uint64_t version,
+                           std::string_view verb) {
+  using Kind = PushState::Answer::Kind;
+  if (answer.kind == Kind::kCurrent && answer.version == version) return true;
+  if (answer.kind == Kind::kOlder) {  // superseded by a newer push under a burst: normal
+    Log(LogLevel::kDebug, "gateway " + node_id_ + " " + std::string(verb) + " version " +
+                              std::to_string(version) + ", since superseded");
+    return false;
+  }
+  LogWarn("gateway " + node_id_ + " " + std::string(verb) + " version " + std::to_string(version) +
+          " with a nonce this stream did not send for it; ignored");
+  return false;
+}
+
+bool GatewayStream::YieldsTo(std::string_view instance) const {
+  std::lock_guard lock(mu_);
+  return finishing_ || (!instance.empty() && instance == hello_.instance_id());
+}
+
+std::string GatewayStream::Holder() const {
+  return peer_ + " (address " + hello_.node().address() + ")";
 }
 
 void GatewayStream::Offer(const SnapshotPtr& snapshot) {
@@ -142,10 +175,14 @@ void GatewayStream::Offer(const SnapshotPtr& snapshot) {
   // The first offer comes from Subscribe(), in the same critical section that replaced any
   // older stream of this node: registering here keeps the registry's owner and the
   // publisher's subscriber the same stream even when two streams of one node race.
-  if (first) registry_.Connect(node_, peer_, stream_id_, running_version_);
+  if (first) registry_.Connect(hello_, peer_, stream_id_);
   const auto write = push_.Offer(snapshot->version());
   if (push_.newest() == snapshot->version()) newest_ = snapshot;
-  if (write) WriteLocked();
+  if (write) {
+    WriteLocked();
+  } else if (first && !push_.write_in_flight()) {
+    registry_.Healthy(node_id_, stream_id_);  // it runs the current version: nothing to prove
+  }
 }
 
 void GatewayStream::Replace() {
@@ -155,9 +192,7 @@ void GatewayStream::Replace() {
 }
 
 void GatewayStream::WriteLocked() {
-  std::string nonce = NewNonce();
-  out_ = newest_->Encode(nonce);
-  push_.Sent(std::move(nonce), newest_->version());
+  out_ = newest_->Encode(push_.Sent(newest_->version()));
   Log(LogLevel::kDebug,
       "pushing version " + std::to_string(newest_->version()) + " to gateway " + node_id_);
   StartWrite(&out_);

@@ -3,7 +3,9 @@
 // Created by DiscoveryService::Subscribe, it deletes itself in OnDone(). It reads the Hello,
 // subscribes to the SnapshotPublisher, and from then on writes each offered version with one
 // write in flight (PushState decides what and when) and records ACK/NACKs in the
-// GatewayRegistry. Messages travel as raw bytes so a snapshot's body is serialized once for all
+// GatewayRegistry. A Hello for a node id another gateway process holds is refused with
+// ALREADY_EXISTS naming the holder (the holder keeps its stream; the registry shows the
+// conflict); one from the holder's own process (a reconnect) replaces the older stream. Messages travel as raw bytes so a snapshot's body is serialized once for all
 // streams (see Snapshot); they are ordinary GatewayMessage / ConfigMessage on the wire.
 //
 // Threads: reactions run on gRPC threads, Offer()/Replace() on the publishing thread with the
@@ -35,6 +37,8 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   // SnapshotSubscriber (publisher's lock held).
   void Offer(const SnapshotPtr& snapshot) override;
   void Replace() override;
+  bool YieldsTo(std::string_view instance) const override;
+  std::string Holder() const override;
 
   // gRPC reactions.
   void OnReadDone(bool ok) override;
@@ -48,6 +52,8 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   bool HandleFirst(const gateway::v1::GatewayMessage& message);
   void HandleAck(const gateway::v1::Ack& ack);
   void HandleNack(const gateway::v1::Nack& nack);
+  // Whether an answer carrying `version` counts (logged when not); mu_ held.
+  bool Counts(const PushState::Answer& answer, uint64_t version, std::string_view verb);
 
   void WriteLocked();                             // writes newest_; mu_ held
   void FinishLocked(const grpc::Status& status);  // finishes now or after the write in flight
@@ -58,12 +64,11 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   const std::string peer_;
 
   // Set by the first read, before the stream subscribes; read-only afterwards.
-  gateway::v1::Node node_;
-  std::string node_id_;
-  uint64_t running_version_ = 0;  // from the Hello
+  gateway::v1::Hello hello_;
+  std::string node_id_;  // "" unless subscribed
   bool subscribed_ = false;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   PushState push_;
   SnapshotPtr newest_;      // the snapshot of push_.newest()
   grpc::ByteBuffer in_;     // the read in flight (reactions only)

@@ -1,7 +1,8 @@
 // controlplane: the source of truth for routes and services. Stores them in SQLite, serves the
 // admin API to gatewayctl and streams every config version to the gateways.
 //
-//   controlplane --listen HOST:PORT --db PATH [--admin HOST:PORT] [--log-level LEVEL]
+//   controlplane --listen HOST:PORT --db PATH [--admin HOST:PORT] [--max-config-size SIZE]
+//                [--log-level LEVEL] | --version
 //
 // Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, address), 2 on bad flags.
 #include <pthread.h>
@@ -13,7 +14,9 @@
 #include <optional>
 #include <string>
 
+#include "common/byte_size.h"
 #include "common/log.h"
+#include "common/wire_limits.h"
 #include "common/validation.h"
 #include "controlplane/control_plane.h"
 
@@ -39,19 +42,25 @@ int main(int argc, char** argv) {
   std::string db = "controlplane.db";
   std::string admin;
   std::string log_level = "info";
+  std::string max_config_size;
+  app.set_version_flag("--version", std::string("controlplane ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen,
                  "gRPC address HOST:PORT for gatewayctl and gateways (port 0 "
                  "picks one)")
       ->capture_default_str();
   app.add_option("--db", db, "SQLite database file (created if missing)")->capture_default_str();
   app.add_option("--admin", admin, "admin HTTP address HOST:PORT for /healthz, /ready, /config");
+  app.add_option("--max-config-size", max_config_size,
+                 "refuse a write that would make the config larger than SIZE (512k, 10m; "
+                 "default and most: " +
+                     gw::FormatByteSize(gw::kMaxConfigBytes) + ", what gateways accept)");
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help
+    return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
     return UsageError(e.what());
   }
@@ -68,6 +77,14 @@ int main(int argc, char** argv) {
     options.admin_listen = *admin_listen;
   }
   if (db.empty()) return UsageError("--db: the path is empty");
+  if (!max_config_size.empty()) {
+    const auto bytes = gw::ParseByteSize(max_config_size, &error);
+    if (!bytes) return UsageError("--max-config-size: " + error);
+    if (*bytes == 0 || *bytes > gw::kMaxConfigBytes)
+      return UsageError("--max-config-size must be 1 to " + gw::FormatByteSize(gw::kMaxConfigBytes) +
+                        " (what gateways accept)");
+    options.max_config_bytes = *bytes;
+  }
   gw::SetLogLevel(ToLogLevel(log_level));
 
   // Signals are taken synchronously by sigwait() below; block them before any thread starts

@@ -1,5 +1,7 @@
 #include "controlplane/push_state.h"
 
+#include <charconv>
+
 namespace gw {
 
 std::optional<uint64_t> PushState::Offer(uint64_t version) {
@@ -24,19 +26,32 @@ std::optional<uint64_t> PushState::WriteDone() {
   return writing_;
 }
 
-void PushState::Sent(std::string nonce, uint64_t version) {
-  unanswered_.emplace_back(std::move(nonce), version);
+std::string PushState::Sent(uint64_t version) {
+  const uint64_t sequence = next_sequence_++;
+  unanswered_.emplace_back(sequence, version);
   while (unanswered_.size() > kMaxUnanswered) unanswered_.pop_front();
+  return prefix_ + "-" + std::to_string(sequence);
 }
 
-std::optional<uint64_t> PushState::Answer(std::string_view nonce) {
+PushState::Answer PushState::Answered(std::string_view nonce) {
+  Answer answer;
+  if (nonce.size() <= prefix_.size() + 1 || !nonce.starts_with(prefix_) ||
+      nonce[prefix_.size()] != '-')
+    return answer;
+  const std::string_view digits = nonce.substr(prefix_.size() + 1);
+  uint64_t sequence = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), sequence);
+  if (error != std::errc() || end != digits.data() + digits.size() || sequence == 0 ||
+      sequence >= next_sequence_)
+    return answer;
   for (auto it = unanswered_.begin(); it != unanswered_.end(); ++it) {
-    if (it->first != nonce) continue;
-    const uint64_t version = it->second;
+    if (it->first != sequence) continue;
+    answer = {Answer::Kind::kCurrent, it->second};
     unanswered_.erase(unanswered_.begin(), it + 1);
-    return version;
+    return answer;
   }
-  return std::nullopt;
+  answer.kind = Answer::Kind::kOlder;
+  return answer;
 }
 
 }  // namespace gw

@@ -18,14 +18,20 @@ SnapshotPtr SnapshotPublisher::Current() const {
   return current_;
 }
 
-void SnapshotPublisher::Subscribe(const std::string& node_id, SnapshotSubscriber* subscriber) {
+bool SnapshotPublisher::Subscribe(const std::string& node_id, SnapshotSubscriber* subscriber,
+                                  std::string_view instance, std::string* holder) {
   std::lock_guard lock(subscribers_mu_);
   auto [it, inserted] = subscribers_.try_emplace(node_id, subscriber);
-  if (!inserted) {
-    if (it->second != subscriber) it->second->Replace();
+  if (!inserted && it->second != subscriber) {
+    if (!it->second->YieldsTo(instance)) {
+      if (holder) *holder = it->second->Holder();
+      return false;
+    }
+    it->second->Replace();
     it->second = subscriber;
   }
   subscriber->Offer(Current());
+  return true;
 }
 
 void SnapshotPublisher::Unsubscribe(const std::string& node_id, SnapshotSubscriber* subscriber) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "controlplane/snapshot.h"
@@ -23,6 +24,11 @@ class SnapshotSubscriber {
   virtual void Offer(const SnapshotPtr& snapshot) = 0;
   // A newer subscriber for the same node id took over; this one should end.
   virtual void Replace() = 0;
+  // Whether a new subscriber from gateway process `instance` may take this one's node id: the
+  // same process reconnecting, or this subscriber is ending anyway.
+  virtual bool YieldsTo(std::string_view instance) const = 0;
+  // Who holds the node id, for a refused claimant: "ipv4:10.0.0.7:41000 (address 10.0.0.7:8080)".
+  virtual std::string Holder() const = 0;
 };
 
 class SnapshotPublisher {
@@ -35,9 +41,12 @@ class SnapshotPublisher {
 
   SnapshotPtr Current() const;
 
-  // Registers `subscriber` for `node_id`, replacing (and calling Replace() on) an earlier one,
-  // then offers it the current snapshot; all under one lock, so no version is missed.
-  void Subscribe(const std::string& node_id, SnapshotSubscriber* subscriber);
+  // Registers `subscriber` (of gateway process `instance`) for `node_id` and offers it the
+  // current snapshot, all under one lock, so no version is missed. An earlier subscriber of the
+  // node id is replaced (Replace()) when it yields to `instance`; otherwise nothing changes,
+  // *holder names it, and false is returned: one node id, one gateway.
+  bool Subscribe(const std::string& node_id, SnapshotSubscriber* subscriber,
+                 std::string_view instance, std::string* holder = nullptr);
   // Removes `subscriber` if it is still the one registered for `node_id`.
   void Unsubscribe(const std::string& node_id, SnapshotSubscriber* subscriber);
 

@@ -39,8 +39,12 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
 // One fake gateway's Subscribe stream (synchronous client).
 class FakeGateway {
  public:
-  FakeGateway(const std::shared_ptr<grpc::Channel>& channel, std::string node_id)
-      : stub_(DiscoveryService::NewStub(channel)), node_id_(std::move(node_id)) {
+  // `instance`: the gateway process (Hello.instance_id); "" means the node id's own default.
+  FakeGateway(const std::shared_ptr<grpc::Channel>& channel, std::string node_id,
+              std::string instance = "")
+      : stub_(DiscoveryService::NewStub(channel)),
+        node_id_(std::move(node_id)),
+        instance_(instance.empty() ? "process-of-" + node_id_ : std::move(instance)) {
     context_.set_deadline(std::chrono::system_clock::now() + kDeadline);
     stream_ = stub_->Subscribe(&context_);
   }
@@ -58,6 +62,7 @@ class FakeGateway {
     hello->mutable_node()->set_address("127.0.0.1:8080");
     hello->mutable_node()->set_build_version("test");
     hello->set_running_version(running_version);
+    hello->set_instance_id(instance_);
     return stream_->Write(message);
   }
   bool Ack(uint64_t version, const std::string& nonce) {
@@ -91,6 +96,7 @@ class FakeGateway {
  private:
   std::unique_ptr<DiscoveryService::Stub> stub_;
   std::string node_id_;
+  std::string instance_;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<GatewayMessage, ConfigMessage>> stream_;
   bool finished_ = false;
@@ -330,11 +336,12 @@ TEST_F(ControlPlaneTest, TheFirstMessageMustBeAHelloWithANodeId) {
   EXPECT_FALSE(Gateway("x"));
 }
 
-TEST_F(ControlPlaneTest, ASecondStreamForANodeReplacesTheFirst) {
-  FakeGateway first(channel_, "gw-dup");
+// A gateway process that reconnects while its old stream lingers (a network blip) takes over.
+TEST_F(ControlPlaneTest, AReconnectOfTheSameGatewayReplacesItsOldStream) {
+  FakeGateway first(channel_, "gw-dup", "process-1");
   ASSERT_TRUE(first.Hello(0));
   ASSERT_TRUE(WaitUntil([&] { return Gateway("gw-dup").has_value(); }));
-  FakeGateway second(channel_, "gw-dup");
+  FakeGateway second(channel_, "gw-dup", "process-1");
   ASSERT_TRUE(second.Hello(0));
   EXPECT_EQ(first.FinishAfterServerEnded().error_code(), grpc::StatusCode::ABORTED);
   // The replaced stream ending does not mark the node disconnected; the new one serves it.
@@ -352,6 +359,38 @@ TEST_F(ControlPlaneTest, ASecondStreamForANodeReplacesTheFirst) {
     return s && s->acked_version() == 1;
   }));
   EXPECT_TRUE(Gateway("gw-dup")->connected());
+  EXPECT_EQ(Status().gateways_total(), 1u);
+}
+
+// Issue 9: two gateways with one --node-id replaced each other's stream every second, forever.
+// The second is refused naming the holder; the first keeps its stream; the registry shows it.
+TEST_F(ControlPlaneTest, AnotherGatewayWithTheSameNodeIdIsRefusedAndTheFirstKeepsItsStream) {
+  FakeGateway first(channel_, "gw-dup", "process-1");
+  ASSERT_TRUE(first.Hello(0));
+  ConfigMessage push;
+  ASSERT_TRUE(first.Read(&push));  // the empty version 0
+  ASSERT_TRUE(first.Ack(push.version(), push.nonce()));
+  ASSERT_TRUE(WaitUntil([&] { return Gateway("gw-dup").has_value(); }));
+
+  FakeGateway second(channel_, "gw-dup", "process-2");
+  ASSERT_TRUE(second.Hello(0));
+  const grpc::Status refused = second.FinishAfterServerEnded();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(refused.error_message().find("node id gw-dup is already in use"), std::string::npos)
+      << refused.error_message();
+  EXPECT_NE(refused.error_message().find("127.0.0.1:8080"), std::string::npos)
+      << refused.error_message();
+
+  auto status = Gateway("gw-dup");
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->connected());
+  EXPECT_NE(status->conflict().find("address 127.0.0.1:8080"), std::string::npos)
+      << status->conflict();
+  EXPECT_GT(status->conflict_unix_ms(), 0);
+  // The first gateway still gets every new version on its stream.
+  ASSERT_TRUE(AddService("order-svc", 9101).ok());
+  ASSERT_TRUE(first.Read(&push));
+  EXPECT_EQ(push.version(), 1u);
   EXPECT_EQ(Status().gateways_total(), 1u);
 }
 

@@ -6,18 +6,24 @@
 namespace gw {
 namespace {
 
-gateway::v1::Node MakeNode(const std::string& id) {
-  gateway::v1::Node node;
-  node.set_id(id);
-  node.set_address("127.0.0.1:8080");
-  node.set_build_version("0.1.0");
-  return node;
+// The Hello of gateway `id`, running `running` (0: nothing), after a stream that failed with
+// `last_error` ("" none).
+gateway::v1::Hello MakeHello(const std::string& id, uint64_t running,
+                             const std::string& last_error = "") {
+  gateway::v1::Hello hello;
+  gateway::v1::Node* node = hello.mutable_node();
+  node->set_id(id);
+  node->set_address("127.0.0.1:8080");
+  node->set_build_version("0.1.0");
+  hello.set_running_version(running);
+  hello.set_last_stream_error(last_error);
+  return hello;
 }
 
 TEST(GatewayRegistryTest, ConnectListsTheGateway) {
   GatewayRegistry registry;
-  registry.Connect(MakeNode("gw-b"), "ipv4:127.0.0.1:5000", 1, 0);
-  registry.Connect(MakeNode("gw-a"), "ipv4:127.0.0.1:5001", 2, 0);
+  registry.Connect(MakeHello("gw-b", 0), "ipv4:127.0.0.1:5000", 1);
+  registry.Connect(MakeHello("gw-a", 0), "ipv4:127.0.0.1:5001", 2);
   auto list = registry.List();
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].node_id(), "gw-a");  // sorted
@@ -32,7 +38,7 @@ TEST(GatewayRegistryTest, ConnectListsTheGateway) {
 
 TEST(GatewayRegistryTest, NackKeepsTheAckedVersionAndALaterAckClearsTheError) {
   GatewayRegistry registry;
-  registry.Connect(MakeNode("gw"), "peer", 7, 0);
+  registry.Connect(MakeHello("gw", 0), "peer", 7);
   ASSERT_TRUE(registry.Ack("gw", 7, 3));
   ASSERT_TRUE(registry.Nack("gw", 7, 4, "route /x: bad target"));
   auto status = registry.Get("gw");
@@ -50,9 +56,9 @@ TEST(GatewayRegistryTest, NackKeepsTheAckedVersionAndALaterAckClearsTheError) {
 
 TEST(GatewayRegistryTest, UpdatesFromAReplacedStreamAreIgnored) {
   GatewayRegistry registry;
-  registry.Connect(MakeNode("gw"), "old-peer", 1, 0);
+  registry.Connect(MakeHello("gw", 0), "old-peer", 1);
   ASSERT_TRUE(registry.Ack("gw", 1, 2));
-  registry.Connect(MakeNode("gw"), "new-peer", 2, 2);  // reconnected, running 2
+  registry.Connect(MakeHello("gw", 2), "new-peer", 2);  // reconnected, running 2
   EXPECT_FALSE(registry.Ack("gw", 1, 9));
   EXPECT_FALSE(registry.Nack("gw", 1, 9, "stale"));
   registry.Disconnect("gw", 1);  // the old stream ends after the new one started
@@ -67,15 +73,15 @@ TEST(GatewayRegistryTest, UpdatesFromAReplacedStreamAreIgnored) {
 
 TEST(GatewayRegistryTest, HelloRecordsTheRunningVersionAndKeepsANewerNack) {
   GatewayRegistry registry;
-  registry.Connect(MakeNode("gw"), "peer", 1, 0);
+  registry.Connect(MakeHello("gw", 0), "peer", 1);
   ASSERT_TRUE(registry.Ack("gw", 1, 5));
   ASSERT_TRUE(registry.Nack("gw", 1, 7, "too many routes"));
   registry.Disconnect("gw", 1);
-  registry.Connect(MakeNode("gw"), "peer", 2, 5);  // back with its cache of version 5
+  registry.Connect(MakeHello("gw", 5), "peer", 2);  // back with its cache of version 5
   auto status = registry.Get("gw");
   EXPECT_EQ(status->acked_version(), 5u);
   EXPECT_EQ(status->error(), "too many routes");   // 7 is still refused
-  registry.Connect(MakeNode("gw"), "peer", 3, 8);  // later runs 8: the NACK is history
+  registry.Connect(MakeHello("gw", 8), "peer", 3);  // later runs 8: the NACK is history
   status = registry.Get("gw");
   EXPECT_EQ(status->acked_version(), 8u);
   EXPECT_EQ(status->error(), "");
@@ -83,7 +89,7 @@ TEST(GatewayRegistryTest, HelloRecordsTheRunningVersionAndKeepsANewerNack) {
 
 TEST(GatewayRegistryTest, DisconnectedGatewaysStayListed) {
   GatewayRegistry registry;
-  registry.Connect(MakeNode("gw"), "peer", 1, 0);
+  registry.Connect(MakeHello("gw", 0), "peer", 1);
   registry.Disconnect("gw", 1);
   auto list = registry.List();
   ASSERT_EQ(list.size(), 1u);
@@ -94,10 +100,10 @@ TEST(GatewayRegistryTest, DisconnectedGatewaysStayListed) {
 
 TEST(GatewayRegistryTest, ForgetsTheLongestDisconnectedPastTheLimit) {
   GatewayRegistry registry(2);
-  registry.Connect(MakeNode("a"), "peer", 1, 0);
-  registry.Connect(MakeNode("b"), "peer", 2, 0);
+  registry.Connect(MakeHello("a", 0), "peer", 1);
+  registry.Connect(MakeHello("b", 0), "peer", 2);
   registry.Disconnect("a", 1);
-  registry.Connect(MakeNode("c"), "peer", 3, 0);
+  registry.Connect(MakeHello("c", 0), "peer", 3);
   EXPECT_FALSE(registry.Get("a"));
   EXPECT_TRUE(registry.Get("b"));
   EXPECT_TRUE(registry.Get("c"));

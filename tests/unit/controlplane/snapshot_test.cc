@@ -53,8 +53,14 @@ TEST(SnapshotTest, EncodesOneConfigMessageWithItsNonce) {
 
 class RecordingSubscriber : public SnapshotSubscriber {
  public:
+  explicit RecordingSubscriber(std::string instance = "process-1")
+      : instance(std::move(instance)) {}
   void Offer(const SnapshotPtr& snapshot) override { offered.push_back(snapshot->version()); }
   void Replace() override { replaced = true; }
+  bool YieldsTo(std::string_view other) const override { return ending || other == instance; }
+  std::string Holder() const override { return "holder of " + instance; }
+  std::string instance;
+  bool ending = false;
   std::vector<uint64_t> offered;
   bool replaced = false;
 };
@@ -62,7 +68,7 @@ class RecordingSubscriber : public SnapshotSubscriber {
 TEST(SnapshotPublisherTest, SubscribeOffersCurrentThenEveryNewerVersion) {
   SnapshotPublisher publisher(MakeSnapshot(MakeConfig(1)));
   RecordingSubscriber a;
-  publisher.Subscribe("a", &a);
+  EXPECT_TRUE(publisher.Subscribe("a", &a, a.instance));
   EXPECT_TRUE(publisher.Publish(MakeSnapshot(MakeConfig(2))));
   EXPECT_FALSE(publisher.Publish(MakeSnapshot(MakeConfig(2))));  // repeat: no-op
   EXPECT_FALSE(publisher.Publish(MakeSnapshot(MakeConfig(1))));  // older: no-op
@@ -71,11 +77,11 @@ TEST(SnapshotPublisherTest, SubscribeOffersCurrentThenEveryNewerVersion) {
   EXPECT_EQ(publisher.Current()->version(), 3u);
 }
 
-TEST(SnapshotPublisherTest, ASecondSubscriberForANodeReplacesTheFirst) {
+TEST(SnapshotPublisherTest, AReconnectOfTheSameProcessReplacesItsOldStream) {
   SnapshotPublisher publisher(MakeSnapshot(MakeConfig(1)));
-  RecordingSubscriber first, second;
-  publisher.Subscribe("gw", &first);
-  publisher.Subscribe("gw", &second);
+  RecordingSubscriber first, second;  // one gateway process, two streams
+  EXPECT_TRUE(publisher.Subscribe("gw", &first, first.instance));
+  EXPECT_TRUE(publisher.Subscribe("gw", &second, second.instance));
   EXPECT_TRUE(first.replaced);
   EXPECT_FALSE(second.replaced);
   EXPECT_EQ(publisher.subscriber_count(), 1u);
@@ -86,6 +92,27 @@ TEST(SnapshotPublisherTest, ASecondSubscriberForANodeReplacesTheFirst) {
   EXPECT_EQ(second.offered, (std::vector<uint64_t>{1, 2}));
   publisher.Unsubscribe("gw", &second);
   EXPECT_EQ(publisher.subscriber_count(), 0u);
+}
+
+TEST(SnapshotPublisherTest, AnotherProcessWithTheSameNodeIdIsRefusedAndTheHolderKeepsIt) {
+  SnapshotPublisher publisher(MakeSnapshot(MakeConfig(1)));
+  RecordingSubscriber holder("process-1"), intruder("process-2");
+  EXPECT_TRUE(publisher.Subscribe("gw", &holder, holder.instance));
+  std::string who;
+  EXPECT_FALSE(publisher.Subscribe("gw", &intruder, intruder.instance, &who));
+  EXPECT_EQ(who, "holder of process-1");
+  EXPECT_FALSE(holder.replaced);
+  EXPECT_TRUE(intruder.offered.empty());
+  publisher.Publish(MakeSnapshot(MakeConfig(2)));
+  EXPECT_EQ(holder.offered, (std::vector<uint64_t>{1, 2}));
+  EXPECT_TRUE(intruder.offered.empty());
+  // A gateway without an instance id (an older build) cannot prove it is the holder either.
+  EXPECT_FALSE(publisher.Subscribe("gw", &intruder, "", &who));
+  // Once the holder's stream is ending, the next one gets the node id.
+  holder.ending = true;
+  EXPECT_TRUE(publisher.Subscribe("gw", &intruder, intruder.instance));
+  EXPECT_TRUE(holder.replaced);
+  EXPECT_EQ(intruder.offered, (std::vector<uint64_t>{2}));
 }
 
 TEST(ConfigJsonTest, WritesTheSnapshot) {
