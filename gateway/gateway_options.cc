@@ -54,7 +54,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   CLI::App app("gateway: the data plane. Proxies HTTP/1.1 by the routes the control plane streams.",
                "gateway");
   std::string listen, admin, workers, max_routes, max_body, max_header, max_response_body,
-      upstream_max_idle, log_level = "info";
+      upstream_max_idle, underscore_headers = "drop", log_level = "info";
+  app.set_version_flag("--version", std::string("gateway ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
   app.add_option("--control-plane", options.control_plane, "control plane's HOST:PORT")->required();
   app.add_option("--node-id", options.node_id, "this gateway's unique id")->required();
@@ -104,6 +105,9 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   app.add_option("--upstream-max-idle", upstream_max_idle,
                  "idle pooled connections kept per upstream endpoint and worker, 0 for none "
                  "(default 64)");
+  app.add_option("--underscore-headers", underscore_headers,
+                 "request header names with '_' (X_Consumer): drop them, reject the request "
+                 "(400) or allow them (default drop)");
   app.add_option("--log-level", log_level, "debug, info, warn or error (default info)");
   app.add_option("--access-log", options.access_log,
                  "one JSON line per request to this file (appended), or - for stdout (default: "
@@ -119,6 +123,10 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
+    *exit_code = 0;
+    return std::nullopt;
+  } catch (const CLI::CallForVersion&) {
+    std::printf("gateway %s\n", GATEWAY_BUILD_VERSION);
     *exit_code = 0;
     return std::nullopt;
   } catch (const CLI::ParseError& e) {
@@ -176,6 +184,15 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     if (!ParseCount(upstream_max_idle, 0, 1'000'000, &count))
       return usage_error("--upstream-max-idle must be a number (0 disables pooling)");
     options.proxy.upstream_max_idle = static_cast<size_t>(count);
+  }
+  if (underscore_headers == "drop") {
+    options.proxy.underscore_headers = UnderscoreHeaders::kDrop;
+  } else if (underscore_headers == "reject") {
+    options.proxy.underscore_headers = UnderscoreHeaders::kReject;
+  } else if (underscore_headers == "allow") {
+    options.proxy.underscore_headers = UnderscoreHeaders::kAllow;
+  } else {
+    return usage_error("--underscore-headers must be drop, reject or allow");
   }
   auto level = ParseLogLevel(log_level);
   if (!level) return usage_error("--log-level must be debug, info, warn or error");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/admin_http.h"
+#include "common/listen_probe.h"
 #include "common/log.h"
 #include "gateway/admin/admin_pages.h"
 #include "gateway/config/config_applier.h"
@@ -32,39 +33,10 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// The address to bind: an IP literal as is, a name resolved once (start-up may block).
-tcp::endpoint ListenEndpoint(asio::io_context& io, const HostPort& listen) {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(listen.host, ec);
-  if (!ec) return {address, listen.port};
-  tcp::resolver resolver(io);
-  const auto results = resolver.resolve(listen.host, std::to_string(listen.port));
-  if (results.empty()) throw std::runtime_error("--listen host " + listen.host + " has no address");
-  return results.begin()->endpoint();
-}
-
-// Binds a probe socket to `endpoint` with SO_REUSEADDR like the workers' acceptors but without
-// SO_REUSEPORT, so it fails with address_in_use when anyone already listens there, including
-// another gateway's SO_REUSEPORT group, which the workers' own binds would silently join and
-// steal traffic from. On success sets endpoint's port to the one bound (port 0 picks one); the
-// probe closes on return, before the workers bind.
-boost::system::error_code ProbeListen(asio::io_context& io, tcp::endpoint& endpoint) {
-  tcp::acceptor probe(io);
-  boost::system::error_code ec;
-  probe.open(endpoint.protocol(), ec);
-  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) probe.bind(endpoint, ec);
-  if (ec) return ec;
-  const tcp::endpoint bound = probe.local_endpoint(ec);
-  if (!ec) endpoint.port(bound.port());
-  return ec;
-}
-
 // "gateway cannot listen on HOST:PORT: REASON", one line.
 void LogCannotListen(const HostPort& listen, const boost::system::error_code& ec) {
-  const std::string reason =
-      ec == asio::error::address_in_use ? std::string("address already in use") : ec.message();
-  LogError("gateway cannot listen on " + FormatHostPort(listen.host, listen.port) + ": " + reason);
+  LogError("gateway cannot listen on " + FormatHostPort(listen.host, listen.port) + ": " +
+           DescribeListenError(ec));
 }
 
 int Run(const GatewayOptions& options) {
@@ -140,6 +112,14 @@ int Run(const GatewayOptions& options) {
           state.config_nacks = applier.refused_total();
           state.metrics = &metrics;
           state.access_log_dropped_lines = access_log ? access_log->dropped_lines() : 0;
+          state.control_plane_error = subscriber.last_stream_error();
+          state.control_plane_stream_failures = subscriber.stream_failures();
+          state.cache_enabled = !options.cache_path.empty();
+          const CacheWriter::Status cache = applier.cache_status();
+          state.cache_healthy = cache.healthy;
+          state.cache_version = cache.version;
+          state.cache_write_failures = cache.failed_writes;
+          state.cache_error = cache.last_error;
           return ServeAdminPage(method, path, state);
         });
     LogInfo("admin listening on " + admin->address());

@@ -35,6 +35,15 @@ AdminResponse ConfigPage(const GatewayState& state) {
   json.Key("version").Unsigned(state.table ? state.table->version() : state.version);
   json.Key("source").String(state.source);
   json.Key("control_plane_connected").Bool(state.control_plane_connected);
+  if (!state.control_plane_error.empty())
+    json.Key("control_plane_error").String(state.control_plane_error);
+  if (state.cache_enabled) {
+    json.Key("cache").BeginObject();
+    json.Key("healthy").Bool(state.cache_healthy);
+    json.Key("version").Unsigned(state.cache_version);
+    if (!state.cache_error.empty()) json.Key("error").String(state.cache_error);
+    json.EndObject();
+  }
   json.Key("routes").BeginArray();
   if (state.table) {
     for (const RouteEntry& route : state.table->routes()) {
@@ -82,6 +91,11 @@ AdminResponse MetricsPage(const GatewayState& state) {
   snapshot.config_applies = state.config_applies;
   snapshot.config_nacks = state.config_nacks;
   snapshot.access_log_dropped_lines = state.access_log_dropped_lines;
+  snapshot.control_plane_stream_failures = state.control_plane_stream_failures;
+  snapshot.cache_enabled = state.cache_enabled;
+  snapshot.cache_healthy = state.cache_healthy;
+  snapshot.cache_version = state.cache_version;
+  snapshot.cache_write_failures = state.cache_write_failures;
   if (state.table) snapshot.endpoints = EndpointStatuses(*state.table);
   AdminResponse response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -4,6 +4,8 @@
 //                   else 503 {"ready":false}
 //   GET /config  -> 200 {"version":N,"source":"stream"|"cache"|"none",
 //                        "control_plane_connected":bool,
+//                        "control_plane_error":"why the last stream failed" (when one did),
+//                        "cache":{"healthy":bool,"version":N,"error":E} (with --cache),
 //                        "routes":[{"path":P,"match":"prefix"|"exact","target":T},...]}
 //   GET /metrics -> 200 the Prometheus text format (version 0.0.4) of MetricsRegistry's counters,
 //                   this state's gauges and the health of the routed services' endpoints;
@@ -14,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "common/admin_http.h"
@@ -32,6 +36,13 @@ struct GatewayState {
   uint64_t config_nacks = 0;                 // versions refused since start (ConfigApplier)
   const MetricsRegistry* metrics = nullptr;  // null: /metrics shows only the values above
   uint64_t access_log_dropped_lines = 0;
+  std::string control_plane_error;  // ConfigSubscriber::last_stream_error()
+  std::map<std::string, uint64_t> control_plane_stream_failures;
+  bool cache_enabled = false;  // --cache given; then the cache file's state:
+  bool cache_healthy = true;   // the newest write succeeded (or none was needed)
+  uint64_t cache_version = 0;  // the version the file holds (0: none)
+  uint64_t cache_write_failures = 0;
+  std::string cache_error;     // of the newest write
 };
 
 AdminResponse ServeAdminPage(std::string_view method, std::string_view path,

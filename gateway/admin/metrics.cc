@@ -149,6 +149,8 @@ MetricsSnapshot MetricsRegistry::Snapshot() const {
       snapshot.gateway_replies[i] += worker->gateway_replies_[i].Load();
     }
     snapshot.upstream_retries += worker->upstream_retries.Load();
+    snapshot.underscore_headers_dropped += worker->underscore_headers_dropped.Load();
+    snapshot.underscore_headers_rejected += worker->underscore_headers_rejected.Load();
     snapshot.client_connections += worker->client_connections.Load();
     snapshot.upstream_connections += worker->upstream_connections.Load();
   }
@@ -283,6 +285,38 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   AppendCounter(out, "gateway_access_log_dropped_lines_total",
                 "Access log lines dropped because the log could not keep up.",
                 snapshot.access_log_dropped_lines);
+  AppendHeader(out, "gateway_underscore_headers_total", "counter",
+               "Request header fields with '_' in their name, by what --underscore-headers did.");
+  for (const auto& [action, count] :
+       {std::pair{"dropped", snapshot.underscore_headers_dropped},
+        std::pair{"rejected", snapshot.underscore_headers_rejected}}) {
+    out += "gateway_underscore_headers_total{action=\"";
+    out += action;
+    out += "\"} ";
+    AppendUnsigned(out, count);
+    out.push_back('\n');
+  }
+  AppendHeader(out, "gateway_control_plane_stream_failures_total", "counter",
+               "Config streams (and attempts) to the control plane that failed, by gRPC status "
+               "code (OK: closed by the control plane).");
+  for (const auto& [code, count] : snapshot.control_plane_stream_failures) {
+    out += "gateway_control_plane_stream_failures_total{code=\"";
+    out += EscapeLabelValue(code);
+    out += "\"} ";
+    AppendUnsigned(out, count);
+    out.push_back('\n');
+  }
+  if (snapshot.cache_enabled) {
+    AppendGauge(out, "gateway_config_cache_healthy",
+                "1 while the newest write of the cache file succeeded (or none was needed); 0: "
+                "the gateway serves a version its cache does not hold.",
+                snapshot.cache_healthy ? 1 : 0);
+    AppendGauge(out, "gateway_config_cache_version",
+                "Config version the cache file holds (0: none).",
+                static_cast<int64_t>(snapshot.cache_version));
+    AppendCounter(out, "gateway_config_cache_write_failures_total",
+                  "Cache file writes that failed.", snapshot.cache_write_failures);
+  }
   return out;
 }
 

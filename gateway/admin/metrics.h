@@ -46,6 +46,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -138,6 +139,9 @@ class WorkerMetrics {
   SingleWriterGauge client_connections;
   SingleWriterGauge upstream_connections;
   SingleWriterCounter upstream_retries;
+  // Request header fields with '_' in their name (--underscore-headers): dropped, or refused.
+  SingleWriterCounter underscore_headers_dropped;
+  SingleWriterCounter underscore_headers_rejected;
 
  private:
   friend class MetricsRegistry;
@@ -198,6 +202,14 @@ struct MetricsSnapshot {
   uint64_t config_applies = 0;
   uint64_t config_nacks = 0;
   uint64_t access_log_dropped_lines = 0;
+  uint64_t underscore_headers_dropped = 0;
+  uint64_t underscore_headers_rejected = 0;
+  // Failed config streams and attempts by gRPC status code (ConfigSubscriber).
+  std::map<std::string, uint64_t> control_plane_stream_failures;
+  bool cache_enabled = false;  // --cache given
+  bool cache_healthy = true;   // the newest cache write succeeded (or none yet)
+  uint64_t cache_version = 0;  // the version the cache file holds
+  uint64_t cache_write_failures = 0;
   std::vector<EndpointStatus> endpoints;  // sorted by (service, configured order)
 };
 

@@ -29,9 +29,20 @@ void CacheWriter::Write(std::shared_ptr<const gateway::v1::Config> config) {
   wake_.notify_one();
 }
 
-void CacheWriter::Flush() {
+std::string CacheWriter::Flush() {
   std::unique_lock lock(mu_);
   idle_.wait(lock, [this] { return !pending_ && !writing_; });
+  return status_.last_error;
+}
+
+void CacheWriter::NoteLoaded(uint64_t version) {
+  std::lock_guard lock(mu_);
+  status_.version = version;
+}
+
+CacheWriter::Status CacheWriter::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
 }
 
 void CacheWriter::Run() {
@@ -45,11 +56,20 @@ void CacheWriter::Run() {
     writing_ = true;
     lock.unlock();
     std::string error;
-    if (!StoreConfigCache(path_, *config, &error)) {
+    const bool stored = StoreConfigCache(path_, *config, &error);
+    if (!stored) {
       LogWarn("cannot write config version " + std::to_string(config->version()) +
               " to the cache: " + error + " (the config stays applied)");
     }
     lock.lock();
+    status_.healthy = stored;
+    if (stored) {
+      status_.version = config->version();
+      status_.last_error.clear();
+    } else {
+      ++status_.failed_writes;
+      status_.last_error = std::move(error);
+    }
     writing_ = false;
     if (!pending_) idle_.notify_all();
   }

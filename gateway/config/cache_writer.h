@@ -23,22 +23,35 @@ class CacheWriter {
   CacheWriter(const CacheWriter&) = delete;
   CacheWriter& operator=(const CacheWriter&) = delete;
 
+  // The file already holds `version` (loaded from it at start-up).
+  void NoteLoaded(uint64_t version);
+
   // Hands over the newest applied config; returns at once.
   void Write(std::shared_ptr<const gateway::v1::Config> config);
 
-  // Blocks until everything handed over so far is on disk (or failed and was logged).
-  void Flush();
+  // Blocks until everything handed over so far is on disk, or failed and was logged. Returns
+  // "" when the newest write succeeded (or there was none), else why it failed.
+  std::string Flush();
+
+  struct Status {
+    bool healthy = true;          // the newest write succeeded, or there was none yet
+    uint64_t version = 0;         // the version the file holds (0: none loaded or written)
+    uint64_t failed_writes = 0;   // since start
+    std::string last_error;       // of the newest write; "" when it succeeded
+  };
+  Status status() const;
 
  private:
   void Run();
 
   const std::string path_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable wake_;  // work arrived, or stopping
   std::condition_variable idle_;  // nothing pending and nothing being written
   std::shared_ptr<const gateway::v1::Config> pending_;
   bool writing_ = false;
   bool stopping_ = false;
+  Status status_;
   std::thread thread_;
 };
 

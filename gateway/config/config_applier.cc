@@ -11,8 +11,12 @@ ConfigApplier::ConfigApplier(RouteTableHolder& holder, std::string cache_path, s
       max_routes_(max_routes),
       cache_writer_(cache_path_.empty() ? nullptr : std::make_unique<CacheWriter>(cache_path_)) {}
 
-void ConfigApplier::FlushCache() {
-  if (cache_writer_) cache_writer_->Flush();
+std::string ConfigApplier::FlushCache() {
+  return cache_writer_ ? cache_writer_->Flush() : std::string();
+}
+
+CacheWriter::Status ConfigApplier::cache_status() const {
+  return cache_writer_ ? cache_writer_->status() : CacheWriter::Status{};
 }
 
 bool ConfigApplier::LoadCache() {
@@ -34,6 +38,7 @@ bool ConfigApplier::LoadCache() {
             std::to_string(config.version()) + " is invalid: " + reason);
     return false;
   }
+  cache_writer_->NoteLoaded(config.version());
   return true;
 }
 

@@ -6,8 +6,9 @@
 // publishes it to the RouteTableHolder (workers serve it from their next request on), and hands
 // it to the CacheWriter, which persists it on its low-priority thread (with many gateways on one
 // host, their fsyncs yield the CPU to serving). FlushCache() waits for that write: the
-// subscriber ACKs a version only after it, so an ACKed version survives a crash. A cache write
-// failure is logged, and the config stays applied. A refused config changes nothing: the old
+// subscriber ACKs a version only after it, so an ACK without a cache error means the version
+// survives a restart. A cache write failure is logged, reported with the ACK (the control plane
+// shows it) and in /metrics, and the config stays applied. A refused config changes nothing: the old
 // table stays live and the cache file keeps the old config. A version already live is a no-op.
 #pragma once
 
@@ -47,7 +48,10 @@ class ConfigApplier {
   std::string source() const;  // "stream", "cache" or "none"
 
   // Blocks until every applied config is written to the cache file (no-op without a cache).
-  void FlushCache();
+  // Returns "" when the newest write succeeded, else why it failed.
+  std::string FlushCache();
+  // The cache file's state ({} without a cache).
+  CacheWriter::Status cache_status() const;
 
   // Since start: versions that went live (from the stream or the cache), versions refused.
   uint64_t applied_total() const { return applied_total_.load(std::memory_order_relaxed); }

@@ -1,17 +1,39 @@
 #include "gateway/config/config_cache.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 namespace gw {
 namespace {
 
 std::string ErrnoText(int error) { return std::strerror(error); }
+
+constexpr std::string_view kMagic = "GWCACHE2";
+constexpr size_t kHeaderSize = 8 + 8 + 8 + 32;
+
+std::string Sha256(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+void AppendUint64(std::string& out, uint64_t value) {
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+uint64_t ReadUint64(std::string_view bytes) {
+  uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = value << 8 | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
 
 // Closes a file descriptor on every path out of a function.
 class FileDescriptor {
@@ -78,22 +100,49 @@ CacheLoad LoadConfigCache(const std::string& path, gateway::v1::Config* config,
     *error = "cannot read cache file " + path + ": " + ErrnoText(read_error);
     return CacheLoad::kCorrupt;
   }
-  config->Clear();
-  if (!config->ParseFromString(bytes)) {
-    *error = "cache file " + path + " is not a valid config (" + std::to_string(bytes.size()) +
-             " bytes that do not parse)";
+  const auto corrupt = [&](const std::string& why) {
+    *error = "cache file " + path + " " + why;
     return CacheLoad::kCorrupt;
-  }
+  };
+  if (bytes.empty()) return corrupt("is empty");
+  if (bytes.size() < kHeaderSize || !std::string_view(bytes).starts_with(kMagic))
+    return corrupt(bytes.size() >= kMagic.size() && !std::string_view(bytes).starts_with(kMagic)
+                       ? "is not a config cache of this gateway (written by an older one?)"
+                       : "is cut short (" + std::to_string(bytes.size()) + " bytes)");
+  const std::string_view header(bytes.data(), kHeaderSize);
+  const uint64_t version = ReadUint64(header.substr(8, 8));
+  const uint64_t length = ReadUint64(header.substr(16, 8));
+  const uint64_t actual = bytes.size() - kHeaderSize;
+  if (length != actual)
+    return corrupt((actual < length ? "is cut short: " : "has data after its end: ") +
+                   std::to_string(actual) + " payload bytes, " + std::to_string(length) +
+                   " expected");
+  const std::string_view payload = std::string_view(bytes).substr(kHeaderSize);
+  if (Sha256(payload) != header.substr(24, 32))
+    return corrupt("is damaged (its checksum does not match)");
+  config->Clear();
+  if (!config->ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+    return corrupt("does not hold a config (" + std::to_string(payload.size()) +
+                   " bytes that do not parse)");
+  if (config->version() != version)
+    return corrupt("says version " + std::to_string(version) + " but holds version " +
+                   std::to_string(config->version()));
   return CacheLoad::kLoaded;
 }
 
 bool StoreConfigCache(const std::string& path, const gateway::v1::Config& config,
                       std::string* error) {
-  std::string bytes;
-  if (!config.SerializeToString(&bytes)) {
+  std::string payload;
+  if (!config.SerializeToString(&payload)) {
     *error = "cannot serialize config version " + std::to_string(config.version());
     return false;
   }
+  std::string bytes(kMagic);
+  bytes.reserve(kHeaderSize + payload.size());
+  AppendUint64(bytes, config.version());
+  AppendUint64(bytes, payload.size());
+  bytes += Sha256(payload);
+  bytes += payload;
 
   const std::filesystem::path target(path);
   std::filesystem::path directory = target.parent_path();
@@ -114,7 +163,8 @@ bool StoreConfigCache(const std::string& path, const gateway::v1::Config& config
 
   int io_error = 0;
   if (!WriteAll(file.get(), bytes, &io_error)) return fail("cannot write " + temp, io_error);
-  if (::fchmod(file.get(), 0644) != 0) return fail("cannot chmod " + temp, errno);
+  // mkostemp made it 0600; said again, as the file's mode is a promise (it holds JWT secrets).
+  if (::fchmod(file.get(), 0600) != 0) return fail("cannot chmod " + temp, errno);
   if (::fsync(file.get()) != 0) return fail("cannot fsync " + temp, errno);
   if (const int close_error = file.Close(); close_error != 0)
     return fail("cannot close " + temp, close_error);

@@ -8,9 +8,12 @@
 
 #include <algorithm>
 #include <deque>
+#include <cstdio>
 #include <optional>
+#include <random>
 
 #include "common/log.h"
+#include "common/wire_limits.h"
 #include "gateway/config/backoff.h"
 #include "gateway/config/subscription.h"
 
@@ -104,7 +107,19 @@ std::string StatusText(const grpc::Status& status) {
   if (status.ok()) return "the control plane closed the stream";
   std::string text(StatusCodeName(status.error_code()));
   if (!status.error_message().empty()) text += ": " + status.error_message();
-  return text;
+  return text.substr(0, kMaxStatusMessageBytes);
+}
+
+// 128 random bits in hex.
+std::string NewInstanceId() {
+  std::random_device random;
+  std::string id;
+  char digits[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(digits, sizeof digits, "%08x", static_cast<unsigned>(random()));
+    id += digits;
+  }
+  return id;
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options) {
@@ -122,6 +137,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(kInitialBackoff.count()));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
+  // Every config the control plane may store, never gRPC's 4 MiB default.
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
   return grpc::CreateCustomChannel(options.control_plane, grpc::InsecureChannelCredentials(), args);
 }
 
@@ -131,7 +149,8 @@ ConfigSubscriber::ConfigSubscriber(SubscriberOptions options, ConfigApplier& app
     : options_(std::move(options)),
       applier_(applier),
       channel_(MakeChannel(options_)),
-      stub_(gateway::v1::DiscoveryService::NewStub(channel_)) {}
+      stub_(gateway::v1::DiscoveryService::NewStub(channel_)),
+      instance_id_(NewInstanceId()) {}
 
 ConfigSubscriber::~ConfigSubscriber() { Stop(); }
 
@@ -157,6 +176,16 @@ bool ConfigSubscriber::connected() const { return connected_.load(); }
 uint64_t ConfigSubscriber::streams_opened() const { return streams_opened_.load(); }
 
 uint64_t ConfigSubscriber::stream_attempts() const { return stream_attempts_.load(); }
+
+std::string ConfigSubscriber::last_stream_error() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+std::map<std::string, uint64_t> ConfigSubscriber::stream_failures() const {
+  std::lock_guard lock(mutex_);
+  return failures_;
+}
 
 bool ConfigSubscriber::Stopping() {
   std::lock_guard lock(mutex_);
@@ -188,7 +217,12 @@ void ConfigSubscriber::Run() {
       context_ = nullptr;
     }
     connected_.store(false);
-    if (Stopping()) return;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      last_error_ = outcome.reason;  // told to the control plane in the next Hello
+      ++failures_[outcome.code];
+    }
     if (outcome.connected) connected_logged = true;
 
     const bool stayed_up =
@@ -221,9 +255,14 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   // Starts the call: with wait_for_ready this blocks until the channel connects, or until
   // Stop() cancels the context.
   auto stream = stub_->Subscribe(&context);
-  Subscription subscription({options_.node_id, options_.listen_address}, applier_);
-  if (!stream->Write(subscription.Hello())) {
-    outcome.reason = StatusText(stream->Finish());
+  Subscription subscription({options_.node_id, options_.listen_address, instance_id_}, applier_);
+  const auto finish = [&] {
+    const grpc::Status status = stream->Finish();
+    outcome.code = StatusCodeName(status.error_code());
+    outcome.reason = StatusText(status);
+  };
+  if (!stream->Write(subscription.Hello(last_stream_error()))) {
+    finish();
     return outcome;
   }
   outcome.connected = true;
@@ -237,7 +276,8 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   AnswerQueue answers;
   std::thread answering([&] {
     while (auto answer = answers.Pop()) {
-      if (answer->has_ack()) applier_.FlushCache();  // ACK: serving and persisted
+      // ACK: serving, and persisted unless the cache error says otherwise.
+      if (answer->has_ack()) answer->mutable_ack()->set_cache_error(applier_.FlushCache());
       if (!stream->Write(*answer)) {
         context.TryCancel();  // the stream is gone: end the Read below too
         return;
@@ -251,7 +291,7 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   }
   answers.Close();
   answering.join();
-  outcome.reason = StatusText(stream->Finish());
+  finish();
   return outcome;
 }
 

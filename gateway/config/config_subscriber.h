@@ -2,13 +2,17 @@
 // main; it owns one thread that opens a DiscoveryService.Subscribe stream, sends the Hello, and
 // answers every push through a Subscription (apply -> Ack/Nack). When the stream ends it waits
 // a jittered backoff and reconnects, forever; the gateway keeps serving its last config
-// meanwhile. gRPC keepalive detects a control plane that vanished without closing the stream.
+// meanwhile, and the next Hello tells the control plane why the stream ended (shown by
+// `gatewayctl gateways`; counted by gRPC status code in /metrics). gRPC keepalive detects a
+// control plane that vanished without closing the stream. Messages up to kMaxGrpcMessageBytes
+// are received (common/wire_limits.h): every config the control plane may store.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,12 +42,17 @@ class ConfigSubscriber {
   bool connected() const;
   uint64_t stream_attempts() const;  // streams tried, successful or not (tests, metrics)
   uint64_t streams_opened() const;   // streams that got as far as the Hello
+  // Why the last stream or attempt failed ("CODE: message"; "" before any failure).
+  std::string last_stream_error() const;
+  // Failed streams and attempts since start, by gRPC status code name, sorted by name.
+  std::map<std::string, uint64_t> stream_failures() const;
 
  private:
   struct StreamOutcome {
     bool connected = false;  // the Hello went out
     std::chrono::steady_clock::time_point connected_at;
     bool delivered = false;  // at least one push arrived
+    std::string code;        // gRPC status code name it ended with ("OK": closed by the peer)
     std::string reason;      // why it ended
   };
 
@@ -60,10 +69,14 @@ class ConfigSubscriber {
   std::mutex lifecycle_mutex_;  // Start/Stop against each other
   std::thread thread_;
 
-  std::mutex mutex_;              // guards stopping_ and context_
+  const std::string instance_id_;  // Hello.instance_id: random per process
+
+  mutable std::mutex mutex_;      // guards stopping_, context_ and the failure record
   std::condition_variable wake_;  // interrupts the backoff sleep on Stop
   bool stopping_ = false;
   grpc::ClientContext* context_ = nullptr;  // the live stream's, so Stop can cancel it
+  std::string last_error_;
+  std::map<std::string, uint64_t> failures_;
 
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> stream_attempts_{0};

@@ -12,7 +12,7 @@ const std::vector<std::string>& Subscription::Capabilities() {
 Subscription::Subscription(GatewayIdentity identity, ConfigApplier& applier)
     : identity_(std::move(identity)), applier_(applier) {}
 
-gateway::v1::GatewayMessage Subscription::Hello() const {
+gateway::v1::GatewayMessage Subscription::Hello(std::string_view last_stream_error) const {
   gateway::v1::GatewayMessage message;
   gateway::v1::Hello* hello = message.mutable_hello();
   gateway::v1::Node* node = hello->mutable_node();
@@ -21,6 +21,8 @@ gateway::v1::GatewayMessage Subscription::Hello() const {
   for (const std::string& capability : Capabilities()) node->add_capabilities(capability);
   node->set_address(identity_.listen_address);
   hello->set_running_version(applier_.version());
+  hello->set_instance_id(identity_.instance_id);
+  hello->set_last_stream_error(std::string(last_stream_error));
   return message;
 }
 

@@ -2,7 +2,7 @@
 // gRPC in here; ConfigSubscriber moves its messages). One per stream, owned by ConfigSubscriber.
 //
 // It opens with a Hello (identity + the version already running, so the control plane pushes
-// only when it differs) and answers every ConfigMessage with an Ack or a Nack carrying that
+// only when it differs, + why the previous stream failed) and answers every ConfigMessage with an Ack or a Nack carrying that
 // push's version and nonce:
 //   snapshot whose version matches the push -> ConfigApplier::Apply -> Ack, or Nack(reason)
 //   delta (this gateway does not announce the "delta" capability) -> Nack
@@ -21,6 +21,7 @@ namespace gw {
 struct GatewayIdentity {
   std::string node_id;
   std::string listen_address;  // the data-plane address announced to the control plane
+  std::string instance_id;     // random per process (Hello.instance_id)
 };
 
 class Subscription {
@@ -30,8 +31,8 @@ class Subscription {
 
   Subscription(GatewayIdentity identity, ConfigApplier& applier);
 
-  // The first message of the stream.
-  gateway::v1::GatewayMessage Hello() const;
+  // The first message of the stream; `last_stream_error` is why the previous one failed.
+  gateway::v1::GatewayMessage Hello(std::string_view last_stream_error = {}) const;
   // The answer to one push: always an Ack or a Nack.
   gateway::v1::GatewayMessage OnConfig(const gateway::v1::ConfigMessage& message);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/policy_validation.h"
+
 namespace gw {
 namespace {
 
@@ -64,52 +66,6 @@ bool Contains(const std::vector<std::string>& items, std::string_view item) {
 }
 
 }  // namespace
-
-std::string CanonicalOrigin(std::string_view origin) {
-  const size_t separator = origin.find("://");
-  if (separator == std::string_view::npos || separator == 0) return {};
-  const std::string_view scheme = origin.substr(0, separator);
-  if (!IsAlpha(scheme.front())) return {};
-  for (const char c : scheme) {
-    if (!IsAlpha(c) && !IsDigit(c) && c != '+' && c != '-' && c != '.') return {};
-  }
-  std::string_view rest = origin.substr(separator + 3);
-
-  std::string_view host;
-  if (!rest.empty() && rest.front() == '[') {  // an IPv6 literal
-    const size_t close = rest.find(']');
-    if (close == std::string_view::npos || close == 1) return {};
-    host = rest.substr(0, close + 1);
-    for (const char c : host.substr(1, close - 1)) {
-      if (!IsDigit(c) && !(Lower(c) >= 'a' && Lower(c) <= 'f') && c != ':' && c != '.') return {};
-    }
-    rest.remove_prefix(close + 1);
-  } else {
-    const size_t colon = rest.find(':');
-    host = rest.substr(0, colon);
-    if (host.empty()) return {};
-    for (const char c : host) {
-      if (!IsAlpha(c) && !IsDigit(c) && c != '-' && c != '.' && c != '_') return {};
-    }
-    rest.remove_prefix(host.size());
-  }
-
-  std::string canonical = ToLower(scheme) + "://" + ToLower(host);
-  if (rest.empty()) return canonical;
-  if (rest.front() != ':') return {};
-  const std::string_view digits = rest.substr(1);
-  if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), IsDigit)) {
-    return {};
-  }
-  unsigned port = 0;
-  std::from_chars(digits.data(), digits.data() + digits.size(), port);
-  if (port == 0 || port > 65535) return {};
-  const std::string_view lower_scheme = std::string_view(canonical).substr(0, scheme.size());
-  const bool default_port =
-      (lower_scheme == "http" && port == 80) || (lower_scheme == "https" && port == 443);
-  if (!default_port) canonical += ":" + std::to_string(port);
-  return canonical;
-}
 
 std::shared_ptr<const CorsPolicy> CorsPolicy::Build(const CorsConfig& config, std::string* error) {
   auto fail = [error](std::string reason) -> std::shared_ptr<const CorsPolicy> {

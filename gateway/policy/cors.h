@@ -42,6 +42,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/policy_validation.h"  // kMaxCorsMaxAgeSeconds
+
 namespace gw {
 
 struct CorsConfig {
@@ -55,8 +57,6 @@ struct CorsConfig {
   bool allow_credentials = false;           // Access-Control-Allow-Credentials: true (not yet a
                                             // gatewayctl flag)
 };
-
-inline constexpr uint32_t kMaxCorsMaxAgeSeconds = 86400;
 
 // One field to put on the response. `append`: add it as another field line (Vary: the
 // upstream's Vary stays); otherwise set it, replacing any the upstream sent. Values point into
@@ -125,9 +125,6 @@ class CorsPolicy {
 
 using CorsPolicyConstSharedPtr = std::shared_ptr<const CorsPolicy>;
 
-// An origin of the config in its canonical form ("https://app.example.com"), or empty when
-// `origin` is not "scheme://host[:port]" (no path, no user info, port 1..65535).
-std::string CanonicalOrigin(std::string_view origin);
 
 // Whether a request is a CORS preflight: OPTIONS with a non-empty Origin and a non-empty
 // Access-Control-Request-Method (the values of those fields; empty when absent).

@@ -109,6 +109,22 @@ ProxyError CheckTransferEncoding(const HttpFields& fields, unsigned version) {
   return ProxyError::kNone;
 }
 
+size_t StripUnderscoreHeaders(HttpFields& fields, bool remove) {
+  size_t found = 0;
+  for (auto it = fields.begin(); it != fields.end();) {
+    // Names Beast knows never hold '_': only unknown ones need a look.
+    const bool underscore = it->name() == http::field::unknown &&
+                            it->name_string().find('_') != beast::string_view::npos;
+    if (!underscore) {
+      ++it;
+      continue;
+    }
+    ++found;
+    it = remove ? fields.erase(it) : std::next(it);
+  }
+  return found;
+}
+
 void StripHopByHop(HttpFields& fields) {
   // Headers named by Connection first, while the Connection values are still alive. Fields of
   // one name are adjacent in Beast's list; erasing other fields leaves `it` valid (an end

@@ -28,6 +28,10 @@ namespace gw {
 // end is unknown. (Transfer-Encoding with Content-Length is refused by the parser before this.)
 ProxyError CheckTransferEncoding(const HttpFields& fields, unsigned version);
 
+// The request header fields whose name holds '_' (see UnderscoreHeaders): how many there were;
+// with `remove` they are erased as well.
+size_t StripUnderscoreHeaders(HttpFields& fields, bool remove);
+
 // Removes the hop-by-hop headers Connection, Keep-Alive, Proxy-Connection, TE,
 // Transfer-Encoding and Upgrade, and every header that a Connection header names. Trailer,
 // which announces a trailer section, is end-to-end (RFC 9110 section 6.6.2): the framing

@@ -20,6 +20,8 @@ ErrorReply ReplyFor(ProxyError error) {
       return {400, "bad request", "bad_request"};
     case ProxyError::kInvalidPath:
       return {400, "invalid path", "invalid_path"};
+    case ProxyError::kUnderscoreHeader:
+      return {400, "header names with '_' are refused", "underscore_header"};
     case ProxyError::kUnauthorized:
       return {401, "unauthorized", "unauthorized"};
     case ProxyError::kRateLimited:
@@ -65,14 +67,18 @@ bool IsAnswerableReadError(const beast::error_code& ec) {
   return ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
-ProxyError ClassifyRequestReadError(const beast::error_code& ec, std::string_view unparsed) {
+ProxyError ClassifyRequestReadError(const beast::error_code& ec, std::string_view unparsed,
+                                    bool request_line_parsed) {
   if (ec == http::error::body_limit) return ProxyError::kBodyTooLarge;
   // The read buffer's bound (ReadBufferLimit): a trailer section or a chunk line that does not
   // end.
   if (ec == http::error::buffer_overflow) return ProxyError::kHeaderTooLarge;
   if (ec == http::error::header_limit) {
     // RFC 9110 15.5.15: a request-target too long to parse is 414; the rest of the header 431.
-    const bool line_unfinished = !unparsed.empty() && unparsed.find('\n') == std::string_view::npos;
+    // Beast consumes each complete header line as it parses: once the request line is parsed,
+    // the bytes left are a header line's, and a long one is a 431, not a 414.
+    const bool line_unfinished = !request_line_parsed && !unparsed.empty() &&
+                                 unparsed.find('\n') == std::string_view::npos;
     return line_unfinished ? ProxyError::kUriTooLong : ProxyError::kHeaderTooLarge;
   }
   return ProxyError::kBadRequest;

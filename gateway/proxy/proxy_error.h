@@ -16,6 +16,7 @@ enum class ProxyError {
   kNone,
   kBadRequest,           // 400: unparsable request, bad Host or request-target, bad framing
   kInvalidPath,          // 400: path that cannot be normalized
+  kUnderscoreHeader,     // 400: a header name with '_' under --underscore-headers reject
   kUnauthorized,         // 401: the route needs credentials the request lacks
   kRateLimited,          // 429: over the route's rate limit
   kNoRoute,              // 404: no route matches (body also names the path)
@@ -50,11 +51,13 @@ std::string ErrorBody(ProxyError error, std::string_view path = {});
 // reset or a cancelled read.
 bool IsAnswerableReadError(const boost::beast::error_code& ec);
 
-// What a failed client read means: a request over a limit (413; 414 when `unparsed`, the bytes
-// the header parser was given, is known and does not even hold the end of the request line;
-// else 431) or a malformed one (400).
+// What a failed client read means: a request over a limit (413; 414 when the parser had not
+// parsed the request line yet (`request_line_parsed` false) and `unparsed`, the bytes it was
+// given, does not hold the line's end either: the request-target alone is too long; else 431,
+// a header section too large however its lines are cut into packets) or a malformed one (400).
 ProxyError ClassifyRequestReadError(const boost::beast::error_code& ec,
-                                    std::string_view unparsed = {});
+                                    std::string_view unparsed = {},
+                                    bool request_line_parsed = false);
 
 // Where an upstream attempt failed; the forwarder picks the next step and the final answer
 // from this.

@@ -11,6 +11,15 @@
 
 namespace gw {
 
+// What the gateway does with a request header whose name holds '_' (X_Consumer): many servers
+// (CGI, WSGI, PHP) map '-' and '_' to the same variable, so such a header could pass for one
+// the gateway sets, as nginx, Apache and gunicorn know.
+enum class UnderscoreHeaders {
+  kDrop,    // removed before routing, auth and forwarding (the default)
+  kReject,  // the request gets 400
+  kAllow,   // passed on like any other header
+};
+
 struct ProxySettings {
   std::chrono::milliseconds upstream_timeout{15000};       // --upstream-timeout: 504 beyond
   std::chrono::milliseconds connect_timeout{5000};         // --connect-timeout: per endpoint
@@ -24,6 +33,7 @@ struct ProxySettings {
   uint64_t max_response_body_size = 0;                     // --max-response-body-size; 0: none
   size_t upstream_max_idle = 64;                           // --upstream-max-idle per endpoint
   size_t max_routes = 10000;                               // --max-routes: configs beyond NACKed
+  UnderscoreHeaders underscore_headers = UnderscoreHeaders::kDrop;  // --underscore-headers
 };
 
 // Bytes of a body moved per read and write: the only body memory a request holds.

@@ -18,6 +18,12 @@ bool IsForwardableTrailer(std::string_view name) {
       "Max-Forwards",      "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
       "Range",             "Set-Cookie",      "TE",                "Trailer",
       "Transfer-Encoding", "Upgrade"};
+  // Nor a field that could pass for one the gateway sets: its own X-Consumer, or a name with
+  // '_' that CGI-style servers read as one with '-' (whatever --underscore-headers says: a
+  // trailer cannot be refused once the body is on its way).
+  if (name.find('_') != std::string_view::npos ||
+      boost::beast::iequals(ToBeast(name), ToBeast(std::string_view("X-Consumer"))))
+    return false;
   return std::none_of(kNever.begin(), kNever.end(),
                       [name](std::string_view never) { return boost::beast::iequals(ToBeast(name), ToBeast(never)); });
 }

@@ -60,7 +60,8 @@ class Trailers {
                                      boost::beast::error_code&) { OnChunkHeader(size); };
 };
 
-// Whether a field may be forwarded as a trailer.
+// Whether a field may be forwarded as a trailer: not one RFC 9110 section 6.5.1 keeps out of
+// trailers, nor X-Consumer, nor a name with '_'.
 bool IsForwardableTrailer(std::string_view name);
 
 }  // namespace gw

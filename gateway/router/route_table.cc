@@ -5,6 +5,8 @@
 #include <map>
 #include <tuple>
 
+#include "common/route_identity.h"
+
 namespace gw {
 
 namespace {
@@ -23,16 +25,6 @@ bool HostMatches(const RouteEntry& route, std::string_view host) {
   const std::string_view suffix = route.host;
   return host.size() > suffix.size() &&
          boost::beast::iequals(ToBeast(host.substr(host.size() - suffix.size())), ToBeast(suffix));
-}
-
-// What names a route across configs (its match), for state kept from table to table.
-std::string RouteIdentity(const gateway::v1::Route& route) {
-  std::string id = route.path();
-  id += route.match() == gateway::v1::MATCH_EXACT ? " exact " : " prefix ";
-  id += route.host();
-  for (const auto& method : route.methods()) id += " " + method;
-  for (const auto& header : route.headers()) id += " " + header.name() + "=" + header.value();
-  return id;
 }
 
 // Larger is more specific (see RouteTable::Match).
@@ -196,7 +188,6 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
       for (const auto& weighted : route.split()) {
         if (!entry.target.empty()) entry.target += ' ';
         entry.target += weighted.target() + "=" + std::to_string(weighted.weight());
-        if (weighted.weight() == 0) continue;
         entry.split.push_back({upstream_for(weighted.target()), weighted.weight()});
         entry.split_total += weighted.weight();
       }
@@ -249,7 +240,7 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
       } else {
         entry.rate_limit_by = by;
       }
-      entry.rate_limiter = limiters.Get(RouteIdentity(route), by, config_limit);
+      entry.rate_limiter = limiters.Get(IdentityKey(IdentityOf(route)), by, config_limit);
     }
     for (const auto& header : route.headers()) {
       entry.headers.emplace_back(header.name(), header.value());

@@ -169,7 +169,8 @@ void Session::OnReadError(const boost::system::error_code& ec) {
     const auto unparsed = buffer_.data();
     return ReplyError(
         ClassifyRequestReadError(
-            ec, std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size())),
+            ec, std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()),
+            !parser_->get().target().empty()),
         true);
   }
   if (in_request_) CompleteRequest(RequestRecord::End::kClientGone);
@@ -184,6 +185,19 @@ void Session::HandleRequest() {
   // Unless every byte of the body was read, an early answer must close the connection.
   const bool unread_body = !parser_->is_done();
   client_keep_alive_ = KeepAlive(request, client_version_);  // version: see OnReadHeader
+
+  // Before anything reads a header: a field named X_Consumer must not pass for X-Consumer.
+  if (const UnderscoreHeaders policy = worker_.settings().underscore_headers;
+      policy != UnderscoreHeaders::kAllow) {
+    if (const size_t found = StripUnderscoreHeaders(request, policy == UnderscoreHeaders::kDrop)) {
+      WorkerMetrics* metrics = worker_.metrics();
+      if (policy == UnderscoreHeaders::kReject) {
+        if (metrics) metrics->underscore_headers_rejected.Add(found);
+        return ReplyError(ProxyError::kUnderscoreHeader, unread_body);
+      }
+      if (metrics) metrics->underscore_headers_dropped.Add(found);
+    }
+  }
 
   // RFC 9112 section 3.2: one Host with a valid value; only HTTP/1.0 may send none (or empty).
   const size_t hosts = request.count(http::field::host);

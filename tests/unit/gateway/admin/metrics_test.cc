@@ -60,6 +60,12 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
   snapshot.config_applies = 5;
   snapshot.config_nacks = 1;
   snapshot.access_log_dropped_lines = 0;
+  snapshot.underscore_headers_dropped = 6;
+  snapshot.control_plane_stream_failures = {{"RESOURCE_EXHAUSTED", 3}, {"UNAVAILABLE", 1}};
+  snapshot.cache_enabled = true;
+  snapshot.cache_healthy = false;
+  snapshot.cache_version = 41;
+  snapshot.cache_write_failures = 2;
 
   EXPECT_EQ(RenderPrometheus(snapshot),
             "# HELP gateway_requests_total Responses sent, by route and status class.\n"
@@ -123,7 +129,30 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "# HELP gateway_access_log_dropped_lines_total Access log lines dropped because the "
             "log could not keep up.\n"
             "# TYPE gateway_access_log_dropped_lines_total counter\n"
-            "gateway_access_log_dropped_lines_total 0\n");
+            "gateway_access_log_dropped_lines_total 0\n"
+            "# HELP gateway_underscore_headers_total Request header fields with '_' in their "
+            "name, by what --underscore-headers did.\n"
+            "# TYPE gateway_underscore_headers_total counter\n"
+            "gateway_underscore_headers_total{action=\"dropped\"} 6\n"
+            "gateway_underscore_headers_total{action=\"rejected\"} 0\n"
+            "# HELP gateway_control_plane_stream_failures_total Config streams (and attempts) "
+            "to the control plane that failed, by gRPC status code (OK: closed by the control "
+            "plane).\n"
+            "# TYPE gateway_control_plane_stream_failures_total counter\n"
+            "gateway_control_plane_stream_failures_total{code=\"RESOURCE_EXHAUSTED\"} 3\n"
+            "gateway_control_plane_stream_failures_total{code=\"UNAVAILABLE\"} 1\n"
+            "# HELP gateway_config_cache_healthy 1 while the newest write of the cache file "
+            "succeeded (or none was needed); 0: the gateway serves a version its cache does "
+            "not hold.\n"
+            "# TYPE gateway_config_cache_healthy gauge\n"
+            "gateway_config_cache_healthy 0\n"
+            "# HELP gateway_config_cache_version Config version the cache file holds (0: "
+            "none).\n"
+            "# TYPE gateway_config_cache_version gauge\n"
+            "gateway_config_cache_version 41\n"
+            "# HELP gateway_config_cache_write_failures_total Cache file writes that failed.\n"
+            "# TYPE gateway_config_cache_write_failures_total counter\n"
+            "gateway_config_cache_write_failures_total 2\n");
 }
 
 TEST(Metrics, EscapesLabelValues) {

@@ -8,6 +8,7 @@
 namespace gw {
 namespace {
 
+using testing::CachedConfig;
 using testing::InvalidConfig;
 using testing::MakeConfig;
 using testing::ReadFile;
@@ -53,7 +54,7 @@ TEST_F(ConfigApplierTest, AppliesAValidConfigAndCachesIt) {
   EXPECT_EQ(TargetOf(holder_, "/api/order/7"), "order-svc");
 
   applier.FlushCache();  // the cache is written in the background
-  EXPECT_EQ(ReadFile(cache_), SplitConfig(3).SerializeAsString());
+  EXPECT_EQ(CachedConfig(cache_), SplitConfig(3).SerializeAsString());
 }
 
 TEST_F(ConfigApplierTest, NewerConfigReplacesTheTable) {
@@ -64,7 +65,7 @@ TEST_F(ConfigApplierTest, NewerConfigReplacesTheTable) {
   EXPECT_EQ(TargetOf(holder_, "/api/payment"), "payment-svc");
   EXPECT_EQ(applier.version(), 2u);
   applier.FlushCache();  // the cache is written in the background
-  EXPECT_EQ(ReadFile(cache_), SplitConfig(2).SerializeAsString());
+  EXPECT_EQ(CachedConfig(cache_), SplitConfig(2).SerializeAsString());
 }
 
 TEST_F(ConfigApplierTest, InvalidConfigIsRefusedAndTheOldOneStays) {
@@ -80,7 +81,7 @@ TEST_F(ConfigApplierTest, InvalidConfigIsRefusedAndTheOldOneStays) {
   EXPECT_EQ(applier.version(), 1u);
   EXPECT_EQ(applier.source(), "stream");
   applier.FlushCache();  // the cache is written in the background
-  EXPECT_EQ(ReadFile(cache_), SplitConfig(1).SerializeAsString());
+  EXPECT_EQ(CachedConfig(cache_), SplitConfig(1).SerializeAsString());
 }
 
 TEST_F(ConfigApplierTest, ConfigOverMaxRoutesIsRefusedAndTheOldOneStays) {
@@ -94,7 +95,7 @@ TEST_F(ConfigApplierTest, ConfigOverMaxRoutesIsRefusedAndTheOldOneStays) {
   EXPECT_EQ(holder_.Load(), before);
   EXPECT_EQ(applier.version(), 1u);
   applier.FlushCache();  // the cache is written in the background
-  EXPECT_EQ(ReadFile(cache_), SplitConfig(1).SerializeAsString());
+  EXPECT_EQ(CachedConfig(cache_), SplitConfig(1).SerializeAsString());
 }
 
 TEST_F(ConfigApplierTest, RefusedFirstConfigLeavesTheGatewayNotReady) {
@@ -116,7 +117,7 @@ TEST_F(ConfigApplierTest, RepeatedVersionIsANoOpThatSucceeds) {
   EXPECT_EQ(holder_.Load(), before);
   EXPECT_EQ(TargetOf(holder_, "/api/payment"), "payment-svc");
   applier.FlushCache();  // the cache is written in the background
-  EXPECT_EQ(ReadFile(cache_), SplitConfig(4).SerializeAsString());
+  EXPECT_EQ(CachedConfig(cache_), SplitConfig(4).SerializeAsString());
 }
 
 TEST_F(ConfigApplierTest, EmptyVersionZeroConfigMakesTheGatewayReady) {
@@ -221,7 +222,7 @@ TEST_F(ConfigApplierTest, ABurstOfVersionsLeavesTheNewestInTheCache) {
   for (uint64_t version = 1; version <= 20; ++version)
     ASSERT_EQ(applier.Apply(SplitConfig(version)), "");
   applier.FlushCache();
-  EXPECT_EQ(ReadFile(cache_), SplitConfig(20).SerializeAsString());
+  EXPECT_EQ(CachedConfig(cache_), SplitConfig(20).SerializeAsString());
 }
 
 }  // namespace

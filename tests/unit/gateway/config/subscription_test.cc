@@ -27,7 +27,7 @@ class SubscriptionTest : public ::testing::Test {
   TempDir dir_;
   RouteTableHolder holder_;
   ConfigApplier applier_{holder_, dir_.File("gateway.cache"), 100};
-  Subscription subscription_{{"gw-1", "127.0.0.1:8080"}, applier_};
+  Subscription subscription_{{"gw-1", "127.0.0.1:8080", "instance-a"}, applier_};
 };
 
 TEST_F(SubscriptionTest, HelloCarriesIdentityAndRunningVersion) {
@@ -41,6 +41,14 @@ TEST_F(SubscriptionTest, HelloCarriesIdentityAndRunningVersion) {
   // Deltas are not supported, so the control plane must only ever send snapshots.
   EXPECT_EQ(std::count(node.capabilities().begin(), node.capabilities().end(), "delta"), 0);
   EXPECT_EQ(message.hello().running_version(), 0u);
+  EXPECT_EQ(message.hello().instance_id(), "instance-a");
+  EXPECT_EQ(message.hello().last_stream_error(), "");
+}
+
+TEST_F(SubscriptionTest, HelloTellsWhyThePreviousStreamFailed) {
+  const auto hello = subscription_.Hello("RESOURCE_EXHAUSTED: received message larger than max");
+  EXPECT_EQ(hello.hello().last_stream_error(),
+            "RESOURCE_EXHAUSTED: received message larger than max");
 }
 
 TEST_F(SubscriptionTest, HelloAnnouncesTheVersionAlreadyRunning) {
@@ -57,7 +65,7 @@ TEST_F(SubscriptionTest, HelloAnnouncesTheCachedVersionAfterARestart) {
   RouteTableHolder holder;
   ConfigApplier restarted(holder, dir_.File("restart.cache"), 100);
   ASSERT_TRUE(restarted.LoadCache());
-  Subscription subscription({"gw-1", "127.0.0.1:8080"}, restarted);
+  Subscription subscription({"gw-1", "127.0.0.1:8080", "instance-b"}, restarted);
   EXPECT_EQ(subscription.Hello().hello().running_version(), 8u);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gateway.pb.h"
+#include "gateway/config/config_cache.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw::testing {
@@ -61,6 +62,14 @@ inline void WriteFile(const std::string& path, const std::string& bytes) {
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The config the cache file at `path` holds, serialized; "" when it does not load.
+inline std::string CachedConfig(const std::string& path) {
+  gateway::v1::Config config;
+  std::string error;
+  if (LoadConfigCache(path, &config, &error) != CacheLoad::kLoaded) return "";
+  return config.SerializeAsString();
 }
 
 }  // namespace gw::testing

@@ -38,28 +38,6 @@ bool HasAccessControlField(const CorsHeaders& headers) {
   return false;
 }
 
-TEST(CanonicalOrigin, AcceptsSchemeHostAndPort) {
-  EXPECT_EQ(CanonicalOrigin("https://app.example.com"), "https://app.example.com");
-  EXPECT_EQ(CanonicalOrigin("HTTPS://App.Example.COM"), "https://app.example.com");
-  EXPECT_EQ(CanonicalOrigin("http://localhost:3000"), "http://localhost:3000");
-  EXPECT_EQ(CanonicalOrigin("https://a.example:443"), "https://a.example");  // default port
-  EXPECT_EQ(CanonicalOrigin("http://a.example:80"), "http://a.example");
-  EXPECT_EQ(CanonicalOrigin("http://a.example:443"), "http://a.example:443");
-  EXPECT_EQ(CanonicalOrigin("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-  EXPECT_EQ(CanonicalOrigin("http://[::1]:8080"), "http://[::1]:8080");
-  EXPECT_EQ(CanonicalOrigin("http://a.example:08080"), "http://a.example:8080");
-}
-
-TEST(CanonicalOrigin, RefusesWhatIsNotAnOrigin) {
-  for (const char* bad : {"", "foo", "*", "null", "app.example.com", "://a.example", "https://",
-                          "https://a.example/", "https://a.example/path", "https://user@a.example",
-                          "https://a.example:", "https://a.example:0", "https://a.example:65536",
-                          "https://a.example:123456", "https://a.example:80x", "1http://a.example",
-                          "https://[zz]", "https://a example", "https://a.example?x"}) {
-    EXPECT_EQ(CanonicalOrigin(bad), "") << bad;
-  }
-}
-
 TEST(CorsPolicyBuild, RefusesABadConfigWithAReason) {
   std::string error;
   CorsConfig config = AppConfig();
