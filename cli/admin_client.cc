@@ -10,6 +10,7 @@
 
 #include "cli/output.h"
 #include "common/duration.h"
+#include "common/wire_limits.h"
 
 namespace gw::cli {
 namespace {
@@ -109,7 +110,10 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
 AdminClient::AdminClient(std::string server, std::chrono::milliseconds timeout)
     : server_(std::move(server)), timeout_(timeout) {
   QuietGrpcLogs();
-  channel_ = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+  args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+  channel_ = grpc::CreateCustomChannel(server_, grpc::InsecureChannelCredentials(), args);
   stub_ = AdminService::NewStub(channel_);
 }
 
@@ -183,6 +187,10 @@ std::string AdminClient::DeleteConsumer(const gateway::v1::DeleteConsumerRequest
 std::string AdminClient::ListGateways(const ListGatewaysRequest& request,
                                       ListGatewaysResponse* response) {
   return Call(&Stub::ListGateways, request, response);
+}
+std::string AdminClient::PruneGateways(const gateway::v1::PruneGatewaysRequest& request,
+                                       gateway::v1::PruneGatewaysResponse* response) {
+  return Call(&Stub::PruneGateways, request, response);
 }
 std::string AdminClient::GetStatus(const GetStatusRequest& request, StatusResponse* response) {
   return Call(&Stub::GetStatus, request, response);

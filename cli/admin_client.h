@@ -1,4 +1,5 @@
-// gatewayctl's connection to the control plane's AdminService: one insecure gRPC channel, one
+// gatewayctl's connection to the control plane's AdminService: one insecure gRPC channel (its
+// message limits those of common/wire_limits.h, so a list of the largest config arrives), one
 // unary call per command, each with a deadline, and every failure turned into one sentence.
 // The channel never waits for ready: an unreachable control plane fails the call at once
 // (connection refused) or at the deadline, never hangs. Owned by cli/.
@@ -64,6 +65,8 @@ class AdminClient {
 
   std::string ListGateways(const gateway::v1::ListGatewaysRequest& request,
                            gateway::v1::ListGatewaysResponse* response);
+  std::string PruneGateways(const gateway::v1::PruneGatewaysRequest& request,
+                            gateway::v1::PruneGatewaysResponse* response);
   std::string GetStatus(const gateway::v1::GetStatusRequest& request,
                         gateway::v1::StatusResponse* response);
 

@@ -430,11 +430,26 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     positional(remove, "NAME", command.name, "consumer name");
   }
 
-  leaf(&app, "gateways",
-       "list every gateway that subscribed: node id, address, ACKed version, connected, last "
-       "NACK error",
-       Action::kGateways);
-  leaf(&app, "status", "show the control plane's config version and counts", Action::kStatus);
+  CLI::App* gateways =
+      leaf(&app, "gateways",
+           "list every gateway that subscribed: node id, address, ACKed version, connected (or "
+           "since when it is gone), and what is wrong: a refused version, a failed stream or "
+           "cache, another gateway claiming its node id",
+           Action::kGateways);
+  gateways->require_subcommand(0, 1);
+  CLI::App* prune = leaf(gateways, "prune", "forget gateways that are disconnected",
+                         Action::kGatewaysPrune);
+  value(prune, "--older-than", command.older_than, "DURATION",
+        "only those gone at least this long, e.g. 1h (default: every disconnected one)");
+  // The parent's callback runs after the subcommand's: keep prune's action.
+  gateways->callback([&command, prune] {
+    if (!*prune) command.action = Action::kGateways;
+  });
+  leaf(&app, "status", "show the control plane's config version, counts and config size",
+       Action::kStatus);
+  leaf(&app, "version", "show gatewayctl's version and the control plane's", Action::kVersion);
+  app.set_version_flag("--version", "gatewayctl " + std::string(GATEWAY_BUILD_VERSION),
+                       "show gatewayctl's version and exit");
 
   app.footer(std::string(kFooter));
 
@@ -445,6 +460,11 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     CommandLine result;
     result.outcome = CommandLine::Outcome::kHelp;
     result.text = app.help();  // the help of the deepest subcommand given
+    return result;
+  } catch (const CLI::CallForVersion&) {
+    CommandLine result;
+    result.outcome = CommandLine::Outcome::kHelp;
+    result.text = "gatewayctl " + std::string(GATEWAY_BUILD_VERSION) + "\n";
     return result;
   } catch (const CLI::ParseError& error) {
     const std::string what = DescribeParseError(app, error);

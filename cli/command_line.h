@@ -39,7 +39,9 @@ enum class Action {
   kConsumerList,
   kConsumerDelete,
   kGateways,
+  kGatewaysPrune,
   kStatus,
+  kVersion,
 };
 
 // What `route update --reset NAME` / `service update --reset NAME` set back to its default: the
@@ -142,6 +144,8 @@ struct Command {
   std::optional<std::string> jwt_issuer;
   std::optional<std::string> jwt_secret;
   std::optional<std::string> jwt_public_key_file;
+  // gateways prune --older-than DURATION: only those disconnected at least this long.
+  std::optional<std::string> older_than;
 };
 
 struct CommandLine {

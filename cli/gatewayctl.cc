@@ -51,7 +51,9 @@ int RunGatewayctl(const std::vector<std::string>& args,
       status = RunConsumerCommand(command, client, out, err);
       break;
     case Action::kGateways:
+    case Action::kGatewaysPrune:
     case Action::kStatus:
+    case Action::kVersion:
       status = RunGatewayCommand(command, client, out, err);
       break;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 #include "common/byte_size.h"
 #include "common/duration.h"
@@ -219,8 +220,66 @@ void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
   json.Key("connected").Bool(gateway.connected());
   json.Key("error").String(gateway.error());
   json.Key("nacked_version").Unsigned(gateway.nacked_version());
+  json.Key("stream_error").String(gateway.stream_error());
+  json.Key("cache_error").String(gateway.cache_error());
+  json.Key("conflict").String(gateway.conflict());
   json.Key("last_seen_unix_ms").Number(gateway.last_seen_unix_ms());
+  if (!gateway.connected())
+    json.Key("disconnected_unix_ms").Number(gateway.disconnected_unix_ms());
   json.EndObject();
+}
+
+// "12s", "5m12s", "2h3m", "3d4h": how long ago, to the two largest units.
+std::string FormatElapsed(std::chrono::seconds elapsed) {
+  static constexpr std::pair<int64_t, const char*> kUnits[] = {
+      {86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
+  const int64_t total = elapsed.count();
+  size_t i = 0;
+  while (i + 1 < std::size(kUnits) && total < kUnits[i].first) ++i;  // the largest that fits
+  std::string out = std::to_string(total / kUnits[i].first) + kUnits[i].second;
+  if (i + 1 < std::size(kUnits)) {
+    const int64_t rest = total % kUnits[i].first / kUnits[i + 1].first;
+    if (rest != 0) out += std::to_string(rest) + kUnits[i + 1].second;
+  }
+  return out;
+}
+
+// "2026-12-05T19:07:28Z".
+std::string UtcTime(int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// "yes", or "no, since 2026-12-05T19:07:28Z (5m12s)".
+std::string ConnectedCell(const GatewayStatus& gateway, int64_t now_unix_ms) {
+  if (gateway.connected()) return "yes";
+  const int64_t since = gateway.disconnected_unix_ms() != 0 ? gateway.disconnected_unix_ms()
+                                                            : gateway.last_seen_unix_ms();
+  if (since <= 0) return "no";
+  const auto gone = std::chrono::seconds(std::max<int64_t>(0, (now_unix_ms - since) / 1000));
+  return "no, since " + UtcTime(since) + " (" + FormatElapsed(gone) + ")";
+}
+
+// Everything wrong with a gateway, most urgent first, "; " between.
+std::string GatewayProblems(const GatewayStatus& gateway) {
+  std::vector<std::string> problems;
+  if (!gateway.conflict().empty())
+    problems.push_back("node id also claimed by " + gateway.conflict() + " (refused at " +
+                       UtcTime(gateway.conflict_unix_ms()) + ")");
+  if (!gateway.error().empty())
+    problems.push_back(gateway.nacked_version() != 0
+                           ? "version " + std::to_string(gateway.nacked_version()) + ": " +
+                                 gateway.error()
+                           : gateway.error());
+  if (!gateway.stream_error().empty()) problems.push_back("stream: " + gateway.stream_error());
+  if (!gateway.cache_error().empty()) problems.push_back("cache: " + gateway.cache_error());
+  std::string out;
+  for (const auto& problem : problems) out += (out.empty() ? "" : "; ") + OneLine(problem);
+  return out;
 }
 
 std::vector<std::string> RouteRow(const Route& route) {
@@ -290,17 +349,27 @@ std::string OneLine(std::string_view text) {
   return out.substr(begin, end - begin + 1);
 }
 
+std::string TableCell(std::string_view text, bool last) {
+  std::string cell = OneLine(text);
+  if (!last && cell.size() > kMaxTableCellWidth) {
+    cell.resize(kMaxTableCellWidth - 3);
+    cell += "...";
+  }
+  return cell;
+}
+
 std::string AlignColumns(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], OneLine(row[i]).size());
+    for (size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], TableCell(row[i], i + 1 == row.size()).size());
   }
   std::string out;
   for (const auto& row : rows) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
-      const std::string cell = OneLine(row[i]);
+      const std::string cell = TableCell(row[i], i + 1 == row.size());
       line += cell;
       if (i + 1 < row.size()) line.append(widths[i] - cell.size() + 2, ' ');
     }
@@ -354,17 +423,31 @@ std::string RenderGateways(const ProtoList<GatewayStatus>& gateways, OutputForma
     json.EndArray();
     return json.str() + "\n";
   }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   std::vector<std::vector<std::string>> rows = {
       {"NODE", "ADDRESS", "VERSION", "CONNECTED", "ERROR"}};
   for (const auto& gateway : gateways) {
-    std::string error = OneLine(gateway.error());
-    if (!error.empty() && gateway.nacked_version() != 0)
-      error = "version " + std::to_string(gateway.nacked_version()) + ": " + error;
     rows.push_back({Cell(gateway.node_id()), Cell(gateway.address()),
-                    std::to_string(gateway.acked_version()), gateway.connected() ? "yes" : "no",
-                    Cell(error)});
+                    std::to_string(gateway.acked_version()), ConnectedCell(gateway, now),
+                    Cell(GatewayProblems(gateway))});
   }
   return AlignColumns(rows);
+}
+
+std::string RenderPruned(const ProtoList<std::string>& node_ids, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    JsonWriter json;
+    json.BeginObject().Key("pruned").BeginArray();
+    for (const auto& id : node_ids) json.String(id);
+    json.EndArray().EndObject();
+    return json.str() + "\n";
+  }
+  if (node_ids.empty()) return "no gateways pruned\n";
+  std::string out;
+  for (const auto& id : node_ids) out += "gateway " + OneLine(id) + " pruned\n";
+  return out;
 }
 
 std::string RenderRoute(const Route& route, OutputFormat format) {
@@ -395,6 +478,9 @@ std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_
     json.Key("routes").Unsigned(status.routes());
     json.Key("gateways_connected").Unsigned(status.gateways_connected());
     json.Key("gateways_total").Unsigned(status.gateways_total());
+    json.Key("config_bytes").Unsigned(status.config_bytes());
+    json.Key("max_config_bytes").Unsigned(status.max_config_bytes());
+    json.Key("build_version").String(status.build_version());
     json.EndObject();
     return json.str() + "\n";
   }
@@ -402,6 +488,8 @@ std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_
          "version: " + std::to_string(status.config_version()) + "\n" +
          "services: " + std::to_string(status.services()) + "\n" +
          "routes: " + std::to_string(status.routes()) + "\n" +
+         "config size: " + DescribeByteSize(status.config_bytes()) + " of " +
+         DescribeByteSize(status.max_config_bytes()) + "\n" +
          "gateways connected: " + std::to_string(status.gateways_connected()) + "\n" +
          "gateways total: " + std::to_string(status.gateways_total()) + "\n";
 }

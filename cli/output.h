@@ -18,7 +18,10 @@ template <typename T>
 using ProtoList = google::protobuf::RepeatedPtrField<T>;
 
 // Lays cells out in columns two spaces apart; rows[0] is the header. Cells are made one line
-// and no line has trailing spaces.
+// and no line has trailing spaces; a cell longer than kMaxTableCellWidth is cut ("...") unless
+// it is in the last column, so that one long path cannot push every row off the screen (JSON
+// output stays whole).
+inline constexpr size_t kMaxTableCellWidth = 60;
 std::string AlignColumns(const std::vector<std::vector<std::string>>& rows);
 
 // Text made safe for a one-line message or a table cell: line breaks and tabs become spaces,
@@ -39,6 +42,9 @@ std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers, O
 std::string RenderConsumer(const gateway::v1::Consumer& consumer, OutputFormat format);
 std::string RenderRoute(const gateway::v1::Route& route, OutputFormat format);
 std::string RenderService(const gateway::v1::Service& service, OutputFormat format);
+
+// `gateways prune`: one line per gateway forgotten, or "no gateways pruned".
+std::string RenderPruned(const ProtoList<std::string>& node_ids, OutputFormat format);
 
 // `status`: "key: value" lines, or a JSON object. `server` is the address that answered.
 std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_view server,

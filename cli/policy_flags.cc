@@ -113,13 +113,13 @@ gateway::v1::RouteKey BuildRouteKey(const Command& command, std::string* error) 
 std::string BuildRoutePolicies(const Command& command, Route* route,
                                google::protobuf::FieldMask* mask) {
   std::string error;
-  // Targets: a lone TARGET (or TARGET=WEIGHT) is the target; several are a split.
+  // Targets: a lone TARGET is the target; several TARGET=WEIGHT are a split. A lone weighted
+  // one would be a split of one, its weight meaningless: refused rather than dropped.
   if (command.targets.size() == 1) {
-    std::string target = command.targets.front();
-    if (const size_t eq = target.find('='); eq != std::string::npos) {
-      if (!ParseWhole("TARGET=WEIGHT", target.substr(eq + 1), 10000, &error)) return error;
-      target.resize(eq);
-    }
+    const std::string& target = command.targets.front();
+    if (const size_t eq = target.find('='); eq != std::string::npos)
+      return "a lone TARGET=WEIGHT (" + Quote(target) + ") is no split: give the TARGET alone (" +
+             Quote(target.substr(0, eq)) + "), or two or more TARGET=WEIGHT";
     route->set_target(target);
     Name(mask, "target");
   } else if (command.targets.size() > 1) {

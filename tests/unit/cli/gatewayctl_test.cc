@@ -409,7 +409,8 @@ TEST_F(GatewayctlTest, Lists) {
   r = Run({"status", "-o", "json"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
-            R"({"version":7,"services":2,"routes":1,"gateways_connected":1,"gateways_total":1})"
+            R"({"version":7,"services":2,"routes":1,"gateways_connected":1,"gateways_total":1,)"
+            R"("config_bytes":0,"max_config_bytes":0,"build_version":""})"
             "\n");
   r = Run({"status"});
   EXPECT_EQ(r.exit, 0) << r.err;

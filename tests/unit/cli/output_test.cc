@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 namespace gw::cli {
 namespace {
 
@@ -136,14 +138,62 @@ TEST(RenderGateways, TableShowsAckedVersionConnectedAndOneLineError) {
   EXPECT_EQ(RenderGateways({}, OutputFormat::kTable), "NODE  ADDRESS  VERSION  CONNECTED  ERROR\n");
 }
 
+// Issue 9: since when a gateway is gone, and every problem in the one ERROR column.
+TEST(RenderGateways, TableSaysSinceWhenGoneAndEveryProblem) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ProtoList<GatewayStatus> gateways;
+  GatewayStatus* gone = gateways.Add();
+  gone->set_node_id("gw-gone");
+  gone->set_address("10.0.0.1:8080");
+  gone->set_acked_version(3);
+  gone->set_disconnected_unix_ms(now - (5 * 60 + 12) * 1000);
+  gone->set_stream_error("RESOURCE_EXHAUSTED: received message larger than max");
+  GatewayStatus* held = gateways.Add();
+  held->set_node_id("gw-1");
+  held->set_address("10.0.0.2:8080");
+  held->set_acked_version(4);
+  held->set_connected(true);
+  held->set_conflict("ipv4:10.0.0.3:4000 (address 10.0.0.3:8080)");
+  held->set_conflict_unix_ms(1764961648000);  // 2025-12-05T19:07:28Z
+  held->set_cache_error("cannot create a temp file beside /x/cache.pb: No such file or directory");
+  const std::string table = RenderGateways(gateways, OutputFormat::kTable);
+  EXPECT_NE(table.find("no, since "), std::string::npos) << table;
+  EXPECT_NE(table.find("(5m12s)"), std::string::npos) << table;
+  EXPECT_NE(table.find("stream: RESOURCE_EXHAUSTED: received message larger than max"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("node id also claimed by ipv4:10.0.0.3:4000 (address 10.0.0.3:8080) "
+                       "(refused at 2025-12-05T19:07:28Z); cache: cannot create a temp file"),
+            std::string::npos)
+      << table;
+}
+
+// A 1,024-character path must not push every row off the screen; JSON stays whole.
+TEST(AlignColumns, CutsLongCellsButTheLast) {
+  const std::string long_path = "/" + std::string(1023, 'p');
+  const std::string table =
+      AlignColumns({{"PATH", "TARGET"}, {long_path, "a"}, {"/short", std::string(200, 't')}});
+  EXPECT_EQ(table.find(long_path), std::string::npos);
+  EXPECT_NE(table.find("/" + std::string(kMaxTableCellWidth - 4, 'p') + "..."), std::string::npos);
+  EXPECT_NE(table.find(std::string(200, 't')), std::string::npos);  // the last column is whole
+  for (size_t start = 0, end; start < table.size(); start = end + 1) {
+    end = table.find('\n', start);
+    EXPECT_LE(end - start, kMaxTableCellWidth + 2 + 200);
+  }
+}
+
 TEST(RenderGateways, Json) {
   EXPECT_EQ(RenderGateways(SomeGateways(), OutputFormat::kJson),
             R"([{"node_id":"gw-a","address":"127.0.0.1:8080","peer":"ipv4:127.0.0.1:40000",)"
             R"("build_version":"0.1.0","version":7,"connected":true,"error":"","nacked_version":0,)"
+            R"("stream_error":"","cache_error":"","conflict":"",)"
             R"("last_seen_unix_ms":1700000000123},)"
             R"({"node_id":"gw-b","address":"","peer":"","build_version":"","version":6,)"
             R"("connected":false,"error":"route \"/x\": target is empty\nsecond line",)"
-            R"("nacked_version":7,"last_seen_unix_ms":0}])"
+            R"("nacked_version":7,"stream_error":"","cache_error":"","conflict":"",)"
+            R"("last_seen_unix_ms":0,"disconnected_unix_ms":0}])"
             "\n");
 }
 
@@ -154,15 +204,20 @@ TEST(RenderStatus, KeyValueLinesOrObject) {
   status.set_routes(4);
   status.set_gateways_connected(1);
   status.set_gateways_total(2);
+  status.set_config_bytes(1536);
+  status.set_max_config_bytes(64 << 20);
+  status.set_build_version("0.2.0");
   EXPECT_EQ(RenderStatus(status, "127.0.0.1:50051", OutputFormat::kTable),
             "server: 127.0.0.1:50051\n"
             "version: 6\n"
             "services: 3\n"
             "routes: 4\n"
+            "config size: 1.5 KiB of 64 MiB\n"
             "gateways connected: 1\n"
             "gateways total: 2\n");
   EXPECT_EQ(RenderStatus(status, "127.0.0.1:50051", OutputFormat::kJson),
-            R"({"version":6,"services":3,"routes":4,"gateways_connected":1,"gateways_total":2})"
+            R"({"version":6,"services":3,"routes":4,"gateways_connected":1,"gateways_total":2,)"
+            R"("config_bytes":1536,"max_config_bytes":67108864,"build_version":"0.2.0"})"
             "\n");
 }
 

@@ -119,9 +119,13 @@ TEST(RouteFlags, LoneTargetAndDefaultWeight) {
   Route one;
   ASSERT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "pay"}), &one, nullptr), "");
   EXPECT_EQ(one.target(), "pay");
-  Route weighted;
-  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "pay=5"}), &weighted, nullptr), "");
-  EXPECT_EQ(weighted.target(), "pay");
+  // Issue 9: a lone TARGET=WEIGHT (pay=0 was stored as a plain route to pay) is refused.
+  for (const char* lone : {"pay=5", "pay=0"}) {
+    Route weighted;
+    EXPECT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", lone}), &weighted, nullptr),
+              "a lone TARGET=WEIGHT ('" + std::string(lone) +
+                  "') is no split: give the TARGET alone ('pay'), or two or more TARGET=WEIGHT");
+  }
   Route split;
   ASSERT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "pay", "pay-v2=10"}), &split, nullptr),
             "");
