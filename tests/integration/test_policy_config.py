@@ -173,9 +173,10 @@ class PolicyConfigTest(harness.SharedClusterTestCase):
         self.ctl.ok("route", "add", "/rt/valid", "pay")
         base = ["route", "add", "/rt/bad", "pay"]
         cases = [
-            (["route", "add", "/rt/bad", "pay=0", "pay-v2=0"], "split weights sum to 0"),
+            (["route", "add", "/rt/bad", "pay=0", "pay-v2=1"], "split weight 0 of 'pay' is outside 1..10000"),
+            (["route", "add", "/rt/bad", "pay=0"], "a lone TARGET=WEIGHT ('pay=0') is no split"),
             (["route", "add", "/rt/bad", "pay=1", "foo=1"], "unknown service 'foo' in split"),
-            (["route", "add", "/rt/bad", "pay=10001", "pay-v2=1"], "more than 10000"),
+            (["route", "add", "/rt/bad", "pay=10001", "pay-v2=1"], "split weight 10001 of 'pay' is outside 1..10000"),
             (["route", "add", "/rt/bad"] + ["pay-v2=1"] + ["h%d.example:80=1" % i
                                                            for i in range(16)], "2 to 16"),
             (base + ["--timeout", "5x"], "invalid duration '5x'"),

@@ -77,9 +77,13 @@ class UserStoryTest(harness.ClusterTestCase):
             self.assertEqual(r.json()["error"], "no route")
 
         # status, route list, route get, service list/get in JSON.
-        self.assertEqual(ctl.json("status"),
+        status = ctl.json("status")
+        self.assertEqual({k: status[k] for k in ("version", "services", "routes",
+                                                  "gateways_connected", "gateways_total")},
                          {"version": 6, "services": 3, "routes": 3, "gateways_connected": 2,
                           "gateways_total": 2})
+        self.assertLess(0, status["config_bytes"])
+        self.assertLess(status["config_bytes"], status["max_config_bytes"])
         routes = ctl.json("route", "list")
         self.assertEqual([(r["path"], r["match"], r["target"]) for r in routes],
                          [("/api", "prefix", "order-svc"), ("/api/auth", "prefix", "auth-svc"),
