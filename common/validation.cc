@@ -75,7 +75,12 @@ std::string JoinForMessage(const std::vector<std::string>& items, std::string_vi
   const size_t shown = std::min(items.size(), std::max<size_t>(max_items, 1));
   for (size_t i = 0; i < shown; ++i) {
     if (i > 0) out += separator;
-    out += items[i];
+    if (items[i].size() > kMaxItemSize) {
+      out.append(items[i], 0, kMaxItemSize - 3);
+      out += "...";
+    } else {
+      out += items[i];
+    }
   }
   if (items.size() > shown) out += " ... and " + FormatCount(items.size() - shown) + " more";
   return out;

@@ -55,9 +55,11 @@ std::string Quote(std::string_view value);
 
 // "2,597": a count as messages write it.
 std::string FormatCount(uint64_t count);
-// At most `max_items` of `items` joined by `separator`, then " ... and 2,597 more": a message
-// that names the routes using a service stays one short line however large the config.
+// At most `max_items` of `items` joined by `separator`, then " ... and 2,597 more", each item
+// cut after kMaxItemSize bytes ("..."): a message that names the routes using a service stays
+// one short line however large the config and however long its paths.
 inline constexpr size_t kMaxItemsInMessage = 5;
+inline constexpr size_t kMaxItemSize = 160;
 std::string JoinForMessage(const std::vector<std::string>& items, std::string_view separator,
                            size_t max_items = kMaxItemsInMessage);
 

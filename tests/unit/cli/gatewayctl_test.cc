@@ -10,6 +10,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <fstream>
 
 #include "gateway.grpc.pb.h"
@@ -82,6 +83,14 @@ class FakeAdmin final : public AdminService::Service {
     std::lock_guard lock(mu_);
     return get_route_;
   }
+  gateway::v1::PruneGatewaysRequest last_prune() {
+    std::lock_guard lock(mu_);
+    return prune_;
+  }
+  void WarnNext(std::string warning) {
+    std::lock_guard lock(mu_);
+    warning_ = std::move(warning);
+  }
 
   grpc::Status CreateService(grpc::ServerContext*, const CreateServiceRequest* request,
                              ServiceResponse* response) override {
@@ -150,6 +159,7 @@ class FakeAdmin final : public AdminService::Service {
       *response->mutable_route() = request->route();
       response->mutable_route()->set_version(7);
       response->set_config_version(7);
+      if (!warning_.empty()) response->add_warnings(std::exchange(warning_, ""));
     });
   }
   grpc::Status UpdateRoute(grpc::ServerContext*, const UpdateRouteRequest* request,
@@ -201,9 +211,18 @@ class FakeAdmin final : public AdminService::Service {
       gateway->set_connected(true);
     });
   }
+  grpc::Status PruneGateways(grpc::ServerContext*,
+                             const gateway::v1::PruneGatewaysRequest* request,
+                             gateway::v1::PruneGatewaysResponse* response) override {
+    return Answer([&] {
+      prune_ = *request;
+      response->add_node_ids("gw-old");
+    });
+  }
   grpc::Status GetStatus(grpc::ServerContext*, const GetStatusRequest*,
                          StatusResponse* response) override {
     return Answer([&] {
+      response->set_build_version("9.9.9");
       response->set_config_version(7);
       response->set_services(2);
       response->set_routes(1);
@@ -242,6 +261,8 @@ class FakeAdmin final : public AdminService::Service {
   UpdateRouteRequest update_route_;
   DeleteRouteRequest delete_route_;
   GetRouteRequest get_route_;
+  gateway::v1::PruneGatewaysRequest prune_;
+  std::string warning_;
 };
 
 struct Result {
@@ -294,6 +315,43 @@ TEST_F(GatewayctlTest, RouteAddSendsAPrefixRouteAndPrintsOneLine) {
   EXPECT_EQ(admin_.last_create_route().route().match(), MATCH_EXACT);
   EXPECT_EQ(r.out, R"({"path":"/health","match":"exact","target":"order-svc","version":7})"
                    "\n");
+}
+
+TEST_F(GatewayctlTest, RouteAddPrintsTheControlPlanesWarningsOnStderr) {
+  admin_.WarnNext("target 'PaymentSvc' is not a registered service\n; did you mean?");
+  Result r = Run({"route", "add", "/pay", "PaymentSvc"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "route /pay (prefix) -> PaymentSvc created at version 7\n");
+  EXPECT_EQ(r.err, "gatewayctl: warning: target 'PaymentSvc' is not a registered service ; did "
+                   "you mean?\n");
+}
+
+TEST_F(GatewayctlTest, GatewaysPruneSendsTheAgeAndNamesThePruned) {
+  Result r = Run({"gateways", "prune", "--older-than", "1h"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "gateway gw-old pruned\n");
+  EXPECT_EQ(admin_.last_prune().older_than_ms(), 3'600'000u);
+  r = Run({"gateways", "prune", "-o", "json"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, R"({"pruned":["gw-old"]})" "\n");
+  EXPECT_EQ(admin_.last_prune().older_than_ms(), 0u);  // every disconnected gateway
+  const int calls = admin_.calls();
+  r = Run({"gateways", "prune", "--older-than", "soon"});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.err.rfind("gatewayctl: bad --older-than: ", 0), 0u) << r.err;
+  EXPECT_EQ(admin_.calls(), calls);
+}
+
+TEST_F(GatewayctlTest, VersionNamesBothEnds) {
+  Result r = Run({"version"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ +
+                       "\n");
+  admin_.FailNext(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
+  r = Run({"version"});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.out, "gatewayctl " GATEWAY_BUILD_VERSION "\n");  // ours, whatever happens
+  EXPECT_NE(r.err, "");
 }
 
 TEST_F(GatewayctlTest, RouteAddSendsTheBodyLimitInBytes) {
@@ -410,7 +468,7 @@ TEST_F(GatewayctlTest, Lists) {
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
             R"({"version":7,"services":2,"routes":1,"gateways_connected":1,"gateways_total":1,)"
-            R"("config_bytes":0,"max_config_bytes":0,"build_version":""})"
+            R"("config_bytes":0,"max_config_bytes":0,"build_version":"9.9.9"})"
             "\n");
   r = Run({"status"});
   EXPECT_EQ(r.exit, 0) << r.err;

@@ -98,6 +98,64 @@ TEST(GatewayRegistryTest, DisconnectedGatewaysStayListed) {
   EXPECT_EQ(registry.Count().total, 1u);
 }
 
+TEST(GatewayRegistryTest, SaysSinceWhenADisconnectedGatewayIsGone) {
+  GatewayRegistry registry;
+  registry.Connect(MakeHello("gw", 0), "peer", 1);
+  EXPECT_EQ(registry.Get("gw")->disconnected_unix_ms(), 0);
+  registry.Disconnect("gw", 1);
+  const int64_t gone = registry.Get("gw")->disconnected_unix_ms();
+  EXPECT_GT(gone, 0);
+  registry.Disconnect("gw", 1);  // twice (stream end after a refusal): still the first time
+  EXPECT_EQ(registry.Get("gw")->disconnected_unix_ms(), gone);
+  registry.Connect(MakeHello("gw", 0), "peer", 2);
+  EXPECT_EQ(registry.Get("gw")->disconnected_unix_ms(), 0);
+}
+
+TEST(GatewayRegistryTest, PruneForgetsOnlyGatewaysGoneLongEnough) {
+  GatewayRegistry registry;
+  registry.Connect(MakeHello("up", 0), "peer", 1);
+  registry.Connect(MakeHello("gone", 0), "peer", 2);
+  registry.Disconnect("gone", 2);
+  EXPECT_TRUE(registry.Prune(std::chrono::hours(1)).empty());
+  EXPECT_EQ(registry.Count().total, 2u);
+  EXPECT_EQ(registry.Prune(std::chrono::milliseconds(0)), std::vector<std::string>{"gone"});
+  EXPECT_FALSE(registry.Get("gone"));
+  ASSERT_TRUE(registry.Get("up"));  // connected ones are never pruned
+  EXPECT_TRUE(registry.Prune(std::chrono::milliseconds(0)).empty());
+}
+
+TEST(GatewayRegistryTest, AConflictIsShownWithTheHolderAndLoggedOncePerClaimant) {
+  GatewayRegistry registry;
+  registry.Connect(MakeHello("gw", 0), "ipv4:127.0.0.1:5000", 1);
+  EXPECT_TRUE(registry.Conflict("gw", "ipv4:127.0.0.1:6000 (address 127.0.0.1:8081)"));
+  EXPECT_FALSE(registry.Conflict("gw", "ipv4:127.0.0.1:6000 (address 127.0.0.1:8081)"));
+  EXPECT_TRUE(registry.Conflict("gw", "ipv4:127.0.0.1:7000 (address 127.0.0.1:8082)"));
+  auto status = registry.Get("gw");
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->connected());
+  EXPECT_EQ(status->peer(), "ipv4:127.0.0.1:5000");  // the holder keeps its row
+  EXPECT_EQ(status->conflict(), "ipv4:127.0.0.1:7000 (address 127.0.0.1:8082)");
+  EXPECT_GT(status->conflict_unix_ms(), 0);
+  EXPECT_EQ(registry.List()[0].conflict(), status->conflict());
+}
+
+TEST(GatewayRegistryTest, StreamAndCacheErrorsAreKeptUntilTheyClear) {
+  GatewayRegistry registry;
+  registry.Connect(MakeHello("gw", 0, "RESOURCE_EXHAUSTED: received message larger than max"),
+                   "peer", 1);
+  EXPECT_EQ(registry.Get("gw")->stream_error(),
+            "RESOURCE_EXHAUSTED: received message larger than max");
+  ASSERT_TRUE(registry.Ack("gw", 1, 3, "cannot write /var/cache/gateway/config.pb: read-only"));
+  auto status = registry.Get("gw");
+  EXPECT_EQ(status->stream_error(), "");  // the stream works again
+  EXPECT_EQ(status->cache_error(), "cannot write /var/cache/gateway/config.pb: read-only");
+  ASSERT_TRUE(registry.Ack("gw", 1, 4));
+  EXPECT_EQ(registry.Get("gw")->cache_error(), "");
+  registry.Connect(MakeHello("gw", 4, "UNAVAILABLE: Socket closed"), "peer", 2);
+  registry.Healthy("gw", 2);
+  EXPECT_EQ(registry.Get("gw")->stream_error(), "");
+}
+
 TEST(GatewayRegistryTest, ForgetsTheLongestDisconnectedPastTheLimit) {
   GatewayRegistry registry(2);
   registry.Connect(MakeHello("a", 0), "peer", 1);

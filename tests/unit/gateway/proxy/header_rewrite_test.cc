@@ -132,6 +132,24 @@ TEST(StripHopByHop, ToleratesEmptyAndOddConnectionLists) {
   EXPECT_EQ(Names(fields), std::vector<std::string>{"X-A"});
 }
 
+// A client could smuggle "X_Consumer" past the gateway's own X-Consumer to an upstream that maps
+// '-' and '_' alike (CGI, WSGI, PHP): names with '_' are counted and, when asked, removed.
+TEST(StripUnderscoreHeaders, CountsAndRemovesEveryNameWithAnUnderscore) {
+  HttpFields fields;
+  fields.set("Host", "h");
+  fields.insert("X_Consumer", "evil");
+  fields.insert("X-Consumer", "also stripped later, but not here");
+  fields.insert("x_forwarded_for", "1.2.3.4");
+  fields.insert("x_forwarded_for", "5.6.7.8");
+  fields.insert("_", "odd");
+  HttpFields kept = fields;
+  EXPECT_EQ(StripUnderscoreHeaders(kept, false), 4u);
+  EXPECT_EQ(Names(kept), Names(fields));  // counted only
+  EXPECT_EQ(StripUnderscoreHeaders(fields, true), 4u);
+  EXPECT_EQ(Names(fields), (std::vector<std::string>{"Host", "X-Consumer"}));
+  EXPECT_EQ(StripUnderscoreHeaders(fields, true), 0u);
+}
+
 TEST(ForwardedForChain, StartsAChainWhenThereIsNone) {
   HttpFields fields;
   std::string out;

@@ -41,6 +41,11 @@ TEST(ClassifyRequestReadError, LimitsAndMalformedRequests) {
   EXPECT_EQ(ClassifyRequestReadError(http::error::header_limit, "GET /aaaaaaaaaaaaaaaaaaaa"),
             ProxyError::kUriTooLong);
   EXPECT_EQ(ReplyFor(ProxyError::kUriTooLong).status, 414u);
+  // One long header line sent in pieces: the bytes left unparsed are all header, no line end
+  // in sight, but the request line was parsed long before: 431, not 414 (issue 9).
+  EXPECT_EQ(ClassifyRequestReadError(http::error::header_limit, "aaaaaaaaaaaaaaaaaaaaaaaa", true),
+            ProxyError::kHeaderTooLarge);
+  EXPECT_EQ(ReplyFor(ProxyError::kHeaderTooLarge).status, 431u);
   EXPECT_EQ(ClassifyRequestReadError(http::error::bad_method), ProxyError::kBadRequest);
   EXPECT_EQ(ClassifyRequestReadError(http::error::bad_transfer_encoding), ProxyError::kBadRequest);
 }

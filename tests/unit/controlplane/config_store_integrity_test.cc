@@ -1,0 +1,358 @@
+// What issue 9 found in the store: nothing a user can store may make gateways refuse the
+// config, messages stay short whatever the config's size, and the database file is the
+// control plane's alone (0600, locked, no other application's tables, writable).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "common/validation.h"
+#include "common/wire_limits.h"
+#include "controlplane/store/config_store.h"
+#include "tests/unit/support/temp_dir.h"
+
+namespace gw {
+namespace {
+
+using gateway::v1::MATCH_PREFIX;
+using gateway::v1::Route;
+using gateway::v1::RouteKey;
+using gateway::v1::Service;
+
+Service MakeService(const std::string& name) {
+  Service service;
+  service.set_name(name);
+  auto* endpoint = service.add_endpoints();
+  endpoint->set_host("127.0.0.1");
+  endpoint->set_port(9101);
+  return service;
+}
+
+Route MakeRoute(const std::string& path, const std::string& target) {
+  Route route;
+  route.set_path(path);
+  route.set_match(MATCH_PREFIX);
+  route.set_target(target);
+  return route;
+}
+
+Route WithHeader(Route route, const std::string& name, const std::string& value) {
+  auto* header = route.add_headers();
+  header->set_name(name);
+  header->set_value(value);
+  return route;
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+  return info.st_mode & 07777;
+}
+
+std::string MessageOfOpen(const std::string& path, const ConfigStoreOptions& options = {}) {
+  try {
+    ConfigStore::Open(path, options);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+class StoreIntegrityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = ConfigStore::Open(path_);
+    ASSERT_TRUE(store_->CreateService(MakeService("up-svc")).ok());
+  }
+  uint64_t Version() { return (*store_->LoadSnapshot())->version(); }
+
+  testing::TempDir dir_;
+  std::string path_ = dir_.File("config.db");
+  std::unique_ptr<ConfigStore> store_;
+};
+
+// Issue 9, point 1: two routes whose descriptions read alike are two routes, and the
+// published config holds both (a gateway's ValidateConfig accepts it).
+TEST_F(StoreIntegrityTest, RoutesThatReadAlikeAreBothStoredAndPublishable) {
+  auto first = store_->CreateRoute(
+      WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "x", "1"), "y", "2"));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = store_->CreateRoute(WithHeader(MakeRoute("/hc", "up-svc"), "x", "1, header y=2"));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->snapshot->routes_size(), 2);
+  EXPECT_EQ(ValidateConfig(*second->snapshot), "");
+  // The same conditions in another case and order are the same route.
+  auto again = store_->CreateRoute(
+      WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "Y", "2"), "X", "1"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, StoreCode::kAlreadyExists) << again.error().message;
+}
+
+// Whatever reached the database, a write whose resulting config a gateway would refuse is
+// refused with the gateway's own message, and nothing of it is stored.
+TEST_F(StoreIntegrityTest, AWriteIsRefusedWhenTheWholeConfigWouldBeRefused) {
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "up-svc")).ok());
+  {
+    auto raw = Database::Open(path_, Database::Lock::kShared);
+    ASSERT_TRUE(raw->Exec("UPDATE routes SET target = '123' WHERE path = '/a'"));
+  }
+  const uint64_t before = Version();
+  auto refused = store_->CreateRoute(MakeRoute("/b", "up-svc"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, StoreCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("the gateways would refuse the config this makes"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(Version(), before);
+  EXPECT_EQ((*store_->LoadSnapshot())->routes_size(), 1);
+}
+
+// Issue 9, point 2: the config never grows past what gateways are sent.
+TEST(StoreSizeLimit, AWriteThatWouldPassTheLimitIsRefused) {
+  testing::TempDir dir;
+  auto store = ConfigStore::Open(dir.File("config.db"), {.max_config_bytes = 4096});
+  ASSERT_TRUE(store->CreateService(MakeService("up-svc")).ok());
+  int stored = 0;
+  StoreResult<RouteWrite> write = StoreError{StoreCode::kInternal, ""};
+  for (; stored < 100; ++stored) {
+    write = store->CreateRoute(
+        WithHeader(MakeRoute("/r" + std::to_string(stored), "up-svc"), "x", std::string(200, 'v')));
+    if (!write.ok()) break;
+    EXPECT_LE(write->snapshot->ByteSizeLong(), 4096u);
+  }
+  ASSERT_FALSE(write.ok()) << "100 routes of 200+ bytes fit in 4 KiB";
+  EXPECT_GT(stored, 5);
+  EXPECT_EQ(write.error().code, StoreCode::kResourceExhausted);
+  EXPECT_NE(write.error().message.find("--max-config-size"), std::string::npos)
+      << write.error().message;
+  auto snapshot = store->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ((*snapshot)->routes_size(), stored);
+  EXPECT_EQ((*snapshot)->version(), static_cast<uint64_t>(stored) + 1);
+  // Deleting still works, and makes room.
+  ASSERT_TRUE(store->DeleteRoute([] {
+                     RouteKey key;
+                     key.set_path("/r0");
+                     return key;
+                   }())
+                  .ok());
+  EXPECT_TRUE(store->CreateRoute(MakeRoute("/small", "up-svc")).ok());
+}
+
+TEST(StoreSizeLimit, TheDefaultIsWhatGatewaysAccept) {
+  EXPECT_EQ(ConfigStoreOptions{}.max_config_bytes, kMaxConfigBytes);
+  EXPECT_GT(kMaxGrpcMessageBytes, kMaxConfigBytes);
+}
+
+// Issue 9, point 3: messages name a few items and count the rest.
+TEST_F(StoreIntegrityTest, MessagesAboutManyRoutesStayShort) {
+  ASSERT_TRUE(store_->CreateService(MakeService("other-svc")).ok());
+  for (int i = 0; i < 700; ++i) {
+    ASSERT_TRUE(store_->CreateRoute(WithHeader(MakeRoute("/amb", "up-svc"), "x-n",
+                                               std::to_string(i)))
+                    .ok());
+  }
+  RouteKey key;
+  key.set_path("/amb");
+  auto get = store_->GetRoute(key);
+  ASSERT_FALSE(get.ok());
+  EXPECT_LT(get.error().message.size(), 600u) << get.error().message;
+  EXPECT_NE(get.error().message.find("names 700 routes"), std::string::npos)
+      << get.error().message;
+  EXPECT_NE(get.error().message.find("... and 695 more"), std::string::npos)
+      << get.error().message;
+
+  auto del = store_->DeleteService("up-svc");
+  ASSERT_FALSE(del.ok());
+  EXPECT_LT(del.error().message.size(), 600u) << del.error().message;
+  EXPECT_NE(del.error().message.find("used by 700 routes"), std::string::npos)
+      << del.error().message;
+  EXPECT_NE(del.error().message.find("... and 695 more"), std::string::npos)
+      << del.error().message;
+}
+
+// A bare name that is no service is accepted (it is a DNS name) with a warning, and a
+// misspelt service is named.
+TEST_F(StoreIntegrityTest, ABareTargetThatIsNoServiceIsWarnedAbout) {
+  ASSERT_TRUE(store_->CreateService(MakeService("payment-svc")).ok());
+  auto misspelt = store_->CreateRoute(MakeRoute("/pay", "PaymentSvc"));
+  ASSERT_TRUE(misspelt.ok()) << misspelt.error().message;
+  ASSERT_EQ(misspelt->warnings.size(), 1u);
+  EXPECT_NE(misspelt->warnings[0].find("resolve it by DNS"), std::string::npos);
+  EXPECT_NE(misspelt->warnings[0].find("did you mean service 'payment-svc'?"), std::string::npos)
+      << misspelt->warnings[0];
+
+  auto typo = store_->CreateRoute(MakeRoute("/pay2", "paymnt-svc"));
+  ASSERT_TRUE(typo.ok());
+  ASSERT_EQ(typo->warnings.size(), 1u);
+  EXPECT_NE(typo->warnings[0].find("'payment-svc'"), std::string::npos) << typo->warnings[0];
+
+  auto far = store_->CreateRoute(MakeRoute("/legacy", "legacy"));
+  ASSERT_TRUE(far.ok());
+  ASSERT_EQ(far->warnings.size(), 1u);
+  EXPECT_EQ(far->warnings[0].find("did you mean"), std::string::npos) << far->warnings[0];
+
+  for (const char* quiet : {"payment-svc", "legacy.internal", "legacy:8080", "127.0.0.1:80"}) {
+    auto write = store_->CreateRoute(MakeRoute(std::string("/q/") + quiet, quiet));
+    ASSERT_TRUE(write.ok()) << quiet;
+    EXPECT_TRUE(write->warnings.empty()) << quiet << ": " << write->warnings[0];
+  }
+  // An update warns when it names the target, and only then.
+  Route retarget = MakeRoute("/q/payment-svc", "PaymentSvc");
+  google::protobuf::FieldMask target_only;
+  target_only.add_paths("target");
+  auto updated = store_->UpdateRoute(retarget, target_only);
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->warnings.size(), 1u);
+  Route timeout = MakeRoute("/pay", "");
+  timeout.set_timeout_ms(500);
+  google::protobuf::FieldMask timeout_only;
+  timeout_only.add_paths("timeout_ms");
+  updated = store_->UpdateRoute(timeout, timeout_only);
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_TRUE(updated->warnings.empty());
+}
+
+TEST_F(StoreIntegrityTest, SplitWeightZeroIsRefused) {
+  ASSERT_TRUE(store_->CreateService(MakeService("v2-svc")).ok());
+  Route split = MakeRoute("/s", "");
+  auto* a = split.add_split();
+  a->set_target("up-svc");
+  a->set_weight(0);
+  auto* b = split.add_split();
+  b->set_target("v2-svc");
+  b->set_weight(100);
+  auto refused = store_->CreateRoute(split);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("split weight 0 of 'up-svc' is outside 1..10000"),
+            std::string::npos)
+      << refused.error().message;
+}
+
+// Schema v4 drops the zero-weight targets a v3 database may hold; a split left with one target
+// becomes a plain route to it.
+TEST_F(StoreIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
+  ASSERT_TRUE(store_->CreateService(MakeService("v2-svc")).ok());
+  ASSERT_TRUE(store_->CreateService(MakeService("v3-svc")).ok());
+  auto split = [](std::vector<std::pair<std::string, uint32_t>> targets) {
+    Route route;
+    for (const auto& [target, weight] : targets) {
+      auto* t = route.add_split();
+      t->set_target(target);
+      t->set_weight(weight);
+    }
+    return route;
+  };
+  Route two = MakeRoute("/two", "");
+  *two.mutable_split() = split({{"up-svc", 1}, {"v2-svc", 2}}).split();
+  Route three = MakeRoute("/three", "");
+  *three.mutable_split() = split({{"up-svc", 1}, {"v2-svc", 2}, {"v3-svc", 3}}).split();
+  ASSERT_TRUE(store_->CreateRoute(two).ok());
+  ASSERT_TRUE(store_->CreateRoute(three).ok());
+  store_.reset();
+  {
+    // What a v3 control plane could store: weight 0 in the policy blob.
+    auto raw = Database::Open(path_, Database::Lock::kShared);
+    Statement read(*raw, "SELECT path, policy FROM routes");
+    std::vector<std::pair<std::string, std::string>> rewritten;
+    while (read.Step() == SQLITE_ROW) {
+      Route policy;
+      ASSERT_TRUE(policy.ParseFromString(read.ColumnBlob(1)));
+      policy.mutable_split(0)->set_weight(0);
+      rewritten.emplace_back(read.ColumnText(0), policy.SerializeAsString());
+    }
+    for (const auto& [path, blob] : rewritten) {
+      Statement update(*raw, "UPDATE routes SET policy = ? WHERE path = ?");
+      update.BindBlob(1, blob).Bind(2, path);
+      ASSERT_TRUE(update.Run()) << update.error();
+    }
+    ASSERT_TRUE(raw->Exec("PRAGMA user_version = 3"));
+  }
+  store_ = ConfigStore::Open(path_);
+  auto snapshot = store_->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(ValidateConfig(**snapshot), "");
+  for (const Route& route : (*snapshot)->routes()) {
+    if (route.path() == "/two") {
+      EXPECT_EQ(route.target(), "v2-svc");
+      EXPECT_EQ(route.split_size(), 0);
+    } else {
+      ASSERT_EQ(route.split_size(), 2) << route.DebugString();
+      EXPECT_EQ(route.split(0).target(), "v2-svc");
+      EXPECT_EQ(route.split(1).target(), "v3-svc");
+      EXPECT_EQ(route.split(1).weight(), 3u);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the file
+
+TEST(StoreFile, DatabaseAndJournalAreOwnerOnlyWhateverTheUmask) {
+  testing::TempDir dir;
+  const std::string path = dir.File("config.db");
+  const mode_t old_umask = ::umask(0);
+  auto store = ConfigStore::Open(path);
+  ::umask(old_umask);
+  ASSERT_TRUE(store->CreateService(MakeService("up-svc")).ok());
+  EXPECT_EQ(ModeOf(path), 0600u);
+  for (const char* suffix : {"-wal", "-shm"})
+    if (std::filesystem::exists(path + suffix)) {
+      EXPECT_EQ(ModeOf(path + suffix), 0600u) << suffix;
+    }
+
+  // A file made 0644 by some other tool is narrowed when opened.
+  store.reset();
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  store = ConfigStore::Open(path);
+  EXPECT_EQ(ModeOf(path), 0600u);
+}
+
+TEST(StoreFile, ASecondStoreOnTheSameFileIsRefused) {
+  testing::TempDir dir;
+  const std::string path = dir.File("config.db");
+  auto first = ConfigStore::Open(path);
+  const std::string message = MessageOfOpen(path);
+  EXPECT_NE(message.find("database " + path + " is in use by another control plane"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("(pid " + std::to_string(::getpid()) + ")"), std::string::npos)
+      << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  // The first keeps working; once it is closed the file opens again.
+  EXPECT_TRUE(first->CreateService(MakeService("up-svc")).ok());
+  first.reset();
+  EXPECT_EQ(MessageOfOpen(path), "");
+}
+
+TEST(StoreFile, AFileWithAnotherApplicationsTablesIsRefused) {
+  testing::TempDir dir;
+  const std::string path = dir.File("app.db");
+  {
+    auto raw = Database::Open(path, Database::Lock::kShared);
+    ASSERT_TRUE(raw->Exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"));
+  }
+  const std::string message = MessageOfOpen(path);
+  EXPECT_NE(message.find("holds tables of another application ('users')"), std::string::npos)
+      << message;
+  // Nothing was added to it.
+  auto raw = Database::Open(path, Database::Lock::kShared);
+  Statement tables(*raw, "SELECT count(*) FROM sqlite_master");
+  ASSERT_EQ(tables.Step(), SQLITE_ROW);
+  EXPECT_EQ(tables.ColumnInt(0), 1);
+}
+
+TEST(StoreFile, AFileItCannotWriteIsRefused) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root writes read-only files (the integration test "
+                                        "runs the control plane as nobody)";
+  testing::TempDir dir;
+  const std::string path = dir.File("config.db");
+  ConfigStore::Open(path).reset();
+  ASSERT_EQ(::chmod(path.c_str(), 0400), 0);
+  const std::string message = MessageOfOpen(path);
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace gw
