@@ -67,7 +67,7 @@ for fuzzer in "${fuzzers[@]}"; do
   log="$work/$fuzzer.log"
   echo "fuzz: $fuzzer for ${FUZZ_SECONDS}s on $(find "$seeds" -type f | wc -l) seeds"
   fuzzer_status=0
-  "$binary" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+  TMPDIR="$work" "$binary" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" >"$log" 2>&1 ||
     fuzzer_status=$?
   grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
