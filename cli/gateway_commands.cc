@@ -34,15 +34,14 @@ int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream&
       return kExitOk;
     }
     case Action::kVersion: {
-      // Ours first: it is known even when the control plane cannot be reached.
-      out << "gatewayctl " << GATEWAY_BUILD_VERSION << '\n' << std::flush;
       gateway::v1::StatusResponse response;
       if (std::string error = client.GetStatus(gateway::v1::GetStatusRequest(), &response);
-          !error.empty())
+          !error.empty()) {
+        // Ours is known even when the control plane cannot be reached.
+        if (command.output == OutputFormat::kTable) out << "gatewayctl " GATEWAY_BUILD_VERSION "\n";
         return Fail(err, error);
-      out << "controlplane "
-          << (response.build_version().empty() ? "(older than 0.2.0)" : response.build_version())
-          << " at " << client.server() << '\n';
+      }
+      out << RenderVersions(response.build_version(), client.server(), command.output);
       return kExitOk;
     }
     case Action::kStatus: {

@@ -468,6 +468,24 @@ std::string RenderService(const Service& service, OutputFormat format) {
   return AlignColumns({kServiceHeader, ServiceRow(service)});
 }
 
+std::string RenderVersions(std::string_view controlplane_version, std::string_view server,
+                           OutputFormat format) {
+  // A control plane from before 0.2.0 does not say.
+  const std::string controlplane =
+      controlplane_version.empty() ? "older than 0.2.0" : std::string(controlplane_version);
+  if (format == OutputFormat::kJson) {
+    JsonWriter json;
+    json.BeginObject();
+    json.Key("gatewayctl").String(GATEWAY_BUILD_VERSION);
+    json.Key("controlplane").String(controlplane);
+    json.Key("server").String(server);
+    json.EndObject();
+    return json.str() + "\n";
+  }
+  return "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane " + controlplane + " at " +
+         std::string(server) + "\n";
+}
+
 std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_view server,
                          OutputFormat format) {
   if (format == OutputFormat::kJson) {

@@ -46,6 +46,11 @@ std::string RenderService(const gateway::v1::Service& service, OutputFormat form
 // `gateways prune`: one line per gateway forgotten, or "no gateways pruned".
 std::string RenderPruned(const ProtoList<std::string>& node_ids, OutputFormat format);
 
+// `version`: the CLI's version and the control plane's (`server` answered) on two lines, or
+// {"gatewayctl":..., "controlplane":..., "server":...}.
+std::string RenderVersions(std::string_view controlplane_version, std::string_view server,
+                           OutputFormat format);
+
 // `status`: "key: value" lines, or a JSON object. `server` is the address that answered.
 std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_view server,
                          OutputFormat format);

@@ -40,6 +40,12 @@ void CacheWriter::NoteLoaded(uint64_t version) {
   status_.version = version;
 }
 
+void CacheWriter::NoteLoadFailed(std::string error) {
+  std::lock_guard lock(mu_);
+  status_.healthy = false;
+  status_.last_error = std::move(error);
+}
+
 CacheWriter::Status CacheWriter::status() const {
   std::lock_guard lock(mu_);
   return status_;

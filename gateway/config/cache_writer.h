@@ -25,6 +25,8 @@ class CacheWriter {
 
   // The file already holds `version` (loaded from it at start-up).
   void NoteLoaded(uint64_t version);
+  // The file could not be used at start-up (`error`: why): unhealthy until a write succeeds.
+  void NoteLoadFailed(std::string error);
 
   // Hands over the newest applied config; returns at once.
   void Write(std::shared_ptr<const gateway::v1::Config> config);
@@ -34,10 +36,10 @@ class CacheWriter {
   std::string Flush();
 
   struct Status {
-    bool healthy = true;          // the newest write succeeded, or there was none yet
+    bool healthy = true;          // the newest write succeeded, or none yet and the file loaded
     uint64_t version = 0;         // the version the file holds (0: none loaded or written)
     uint64_t failed_writes = 0;   // since start
-    std::string last_error;       // of the newest write; "" when it succeeded
+    std::string last_error;       // of the newest write (or load); "" when it succeeded
   };
   Status status() const;
 

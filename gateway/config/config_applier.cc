@@ -28,14 +28,17 @@ bool ConfigApplier::LoadCache() {
       return false;
     case CacheLoad::kCorrupt:
       LogWarn("ignoring the config cache: " + error);
+      cache_writer_->NoteLoadFailed(error);
       return false;
     case CacheLoad::kLoaded:
       break;
   }
   std::lock_guard lock(apply_mutex_);
   if (std::string reason = Publish(config, Source::kCache); !reason.empty()) {
-    LogWarn("ignoring the config cache " + cache_path_ + ": config version " +
-            std::to_string(config.version()) + " is invalid: " + reason);
+    error = "config version " + std::to_string(config.version()) + " in " + cache_path_ +
+            " is invalid: " + reason;
+    LogWarn("ignoring the config cache: " + error);
+    cache_writer_->NoteLoadFailed(error);
     return false;
   }
   cache_writer_->NoteLoaded(config.version());

@@ -420,10 +420,11 @@ def raw_http(address, request_bytes, timeout=10.0):
 
 
 class ControlPlane:
-    def __init__(self, cluster, name, db_path, listen, admin):
+    def __init__(self, cluster, name, db_path, listen, admin, extra_args=()):
         self.cluster = cluster
         self.name = name
         self.db_path = db_path
+        self.extra_args = list(extra_args)  # e.g. ["--max-config-size", "1m"]
         self.process = None
         self.address = None        # grpc host:port
         self.admin_address = None
@@ -436,6 +437,7 @@ class ControlPlane:
         if self._admin:
             args += ["--admin", self._admin]
             roles.append("admin")
+        args += self.extra_args
         self.process = self.cluster.spawn(self.name, args)
         found = self.process.wait_listening(roles, timeout)
         self.address = found["grpc"]
@@ -602,8 +604,8 @@ class Cluster:
         return proc
 
     def start_control_plane(self, name="controlplane", db=None, listen="127.0.0.1:0",
-                            admin="127.0.0.1:0"):
-        cp = ControlPlane(self, name, db or self.path(name + ".db"), listen, admin)
+                            admin="127.0.0.1:0", extra_args=()):
+        cp = ControlPlane(self, name, db or self.path(name + ".db"), listen, admin, extra_args)
         cp.start()
         self.control_plane = cp
         self.ctl = Ctl(cp.address)

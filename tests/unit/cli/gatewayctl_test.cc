@@ -347,6 +347,10 @@ TEST_F(GatewayctlTest, VersionNamesBothEnds) {
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out, "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ +
                        "\n");
+  r = Run({"version", "-o", "json"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out, R"({"gatewayctl":")" GATEWAY_BUILD_VERSION R"(","controlplane":"9.9.9","server":")" +
+                       address_ + "\"}\n");
   admin_.FailNext(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
   r = Run({"version"});
   EXPECT_EQ(r.exit, 1);

@@ -175,18 +175,30 @@ TEST_F(ConfigApplierTest, CorruptCacheIsRefusedAndLeftInPlace) {
   EXPECT_EQ(holder_.Load(), nullptr);
   applier.FlushCache();  // the cache is written in the background
   EXPECT_EQ(ReadFile(cache_), garbage);
+  // Shown as an unhealthy cache (/metrics, /config) until a write replaces it.
+  EXPECT_FALSE(applier.cache_status().healthy);
+  EXPECT_EQ(applier.cache_status().version, 0u);
+  EXPECT_NE(applier.cache_status().last_error, "");
+  EXPECT_EQ(applier.Apply(SplitConfig(2)), "");
+  EXPECT_EQ(applier.FlushCache(), "");
+  EXPECT_TRUE(applier.cache_status().healthy);
+  EXPECT_EQ(applier.cache_status().version, 2u);
 }
 
 TEST_F(ConfigApplierTest, CachedConfigThatFailsValidationIsRefused) {
-  WriteFile(cache_, InvalidConfig(3).SerializeAsString());
+  ASSERT_TRUE(StoreConfigCache(cache_, InvalidConfig(3), nullptr));
   ConfigApplier applier(holder_, cache_, kMaxRoutes);
   EXPECT_FALSE(applier.LoadCache());
   EXPECT_FALSE(applier.ready());
   EXPECT_EQ(applier.version(), 0u);
+  EXPECT_FALSE(applier.cache_status().healthy);
+  EXPECT_NE(applier.cache_status().last_error.find("config version 3 in " + cache_ + " is invalid"),
+            std::string::npos)
+      << applier.cache_status().last_error;
 }
 
 TEST_F(ConfigApplierTest, CachedConfigOverThisGatewaysLimitIsRefused) {
-  WriteFile(cache_, SplitConfig(3).SerializeAsString());
+  ASSERT_TRUE(StoreConfigCache(cache_, SplitConfig(3), nullptr));
   ConfigApplier applier(holder_, cache_, /*max_routes=*/1);
   EXPECT_FALSE(applier.LoadCache());
   EXPECT_FALSE(applier.ready());
