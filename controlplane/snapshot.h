@@ -23,7 +23,6 @@ class Snapshot {
   uint64_t version() const { return config_->version(); }
   const gateway::v1::Config& config() const { return *config_; }
   const ConfigPtr& config_ptr() const { return config_; }
-  size_t bytes() const { return body_.size(); }  // the push's size, without the nonce
 
   // The wire form of ConfigMessage{nonce, version, snapshot}; shares the serialized body.
   grpc::ByteBuffer Encode(std::string_view nonce) const;
