@@ -2,14 +2,13 @@
 
 #include <grpc/support/log.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
 
 #include "cli/output.h"
 #include "common/duration.h"
+#include "common/validation.h"
 #include "common/wire_limits.h"
 
 namespace gw::cli {
@@ -46,17 +45,10 @@ void QuietGrpcLogs() {
   });
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // gRPC's UNAVAILABLE messages are long ("failed to connect to all addresses; last error: ...
 // Connection refused"); keep the part a person needs.
 std::string UnreachableReason(std::string_view message) {
-  const std::string lower = Lower(message);
+  const std::string lower = AsciiLower(message);
   static constexpr std::pair<std::string_view, std::string_view> kKnown[] = {
       {"connection refused", "connection refused"},
       {"no route to host", "no route to host"},

@@ -358,7 +358,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     positional(add, "PATH", command.path, "absolute path such as /api/payment");
     add->add_option("TARGET", command.targets,
                     "a service name, or else HOST[:PORT] resolved by DNS on the gateway (port "
-                    "80); TARGET=WEIGHT (0..10000) for each target of a split")
+                    "80); TARGET=WEIGHT (1..10000) for each target of a split")
         ->required()
         ->type_name("");
     AddMatchFlags(add, &exact, &prefix, "match PATH only, not the paths below it",

@@ -112,7 +112,7 @@ std::string ConditionsCell(const Route& route) {
     for (const auto& method : route.methods()) methods += (methods.empty() ? "" : ",") + method;
     add("method=" + methods);
   }
-  for (const auto& header : route.headers()) add("header:" + header.name() + "=" + header.value());
+  for (const auto& header : route.headers()) add("header:" + DescribeHeaderMatch(header));
   return Cell(out);
 }
 
@@ -423,9 +423,7 @@ std::string RenderGateways(const ProtoList<GatewayStatus>& gateways, OutputForma
     json.EndArray();
     return json.str() + "\n";
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = NowUnixMs();
   std::vector<std::vector<std::string>> rows = {
       {"NODE", "ADDRESS", "VERSION", "CONNECTED", "ERROR"}};
   for (const auto& gateway : gateways) {

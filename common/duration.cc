@@ -46,4 +46,10 @@ std::string FormatDurationMs(uint64_t ms) {
   return FormatDuration(std::chrono::milliseconds(static_cast<int64_t>(ms)));
 }
 
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace gw

@@ -19,4 +19,7 @@ std::string FormatDuration(std::chrono::milliseconds duration);
 // The same for a config field counted in milliseconds (timeout_ms, interval_ms...).
 std::string FormatDurationMs(uint64_t ms);
 
+// Wall-clock time in milliseconds since the Unix epoch (what *_unix_ms fields hold).
+int64_t NowUnixMs();
+
 }  // namespace gw

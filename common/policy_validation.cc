@@ -18,18 +18,6 @@ using gateway::v1::Consumer;
 using gateway::v1::Route;
 using gateway::v1::Service;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Visible ASCII and spaces inside, no control characters: what a header value may hold.
 bool IsFieldValue(std::string_view value) {
   for (char c : value)
@@ -66,7 +54,7 @@ bool IsReservedHeader(std::string_view lower_name) {
 std::string ValidateHostCondition(std::string_view host) {
   std::string_view name = host;
   if (host.starts_with("*.")) name = host.substr(2);
-  if (ValidateHost(name).empty() && name.find(':') == std::string_view::npos && name == Lower(name))
+  if (ValidateHost(name).empty() && name.find(':') == std::string_view::npos && name == AsciiLower(name))
     return "";
   return "host " + Quote(host) +
          " is neither a host name nor '*.' followed by one (e.g. *.example.com)";
@@ -91,7 +79,7 @@ std::string ValidateHeaderList(
     const std::string& name = removes ? (*removes)[i] : (*sets)[i].name();
     const std::string what = std::string(route_name) + ": " + std::string(flag) + " header";
     if (std::string e = ValidateHeaderName(what, name); !e.empty()) return e;
-    const std::string lower = Lower(name);
+    const std::string lower = AsciiLower(name);
     if (IsReservedHeader(lower))
       return what + " " + Quote(name) + " is hop-by-hop or framing; the gateway manages it";
     if (request_side && lower == "x-consumer")
@@ -181,9 +169,9 @@ std::string CanonicalOrigin(std::string_view origin) {
   const size_t bracket = authority.rfind(']');
   const bool port_given =
       authority.find(':', bracket == std::string_view::npos ? 0 : bracket) != std::string_view::npos;
-  const std::string lower_scheme = Lower(scheme);
+  const std::string lower_scheme = AsciiLower(scheme);
   const bool v6 = host_port->host.find(':') != std::string::npos;
-  std::string canonical = lower_scheme + "://" + (v6 ? "[" : "") + Lower(host_port->host) +
+  std::string canonical = lower_scheme + "://" + (v6 ? "[" : "") + AsciiLower(host_port->host) +
                           (v6 ? "]" : "");
   const bool default_port = (lower_scheme == "http" && host_port->port == 80) ||
                             (lower_scheme == "https" && host_port->port == 443);
@@ -224,7 +212,7 @@ void CanonicalizeRoute(Route* route) {
     route->mutable_rate_limit()->set_key(std::string(kDefaultRateLimitKey));
   if (route->has_cors()) {
     auto* methods = route->mutable_cors()->mutable_methods();
-    for (std::string& method : *methods) method = Upper(method);
+    for (std::string& method : *methods) method = AsciiUpper(method);
   }
 }
 

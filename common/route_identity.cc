@@ -2,18 +2,10 @@
 
 #include <algorithm>
 
+#include "common/validation.h"
+
 namespace gw {
 namespace {
-
-char LowerChar(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-char UpperChar(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-
-template <char (*Convert)(char)>
-std::string Converted(const std::string& text) {
-  std::string out = text;
-  std::transform(out.begin(), out.end(), out.begin(), Convert);
-  return out;
-}
 
 void AppendPart(std::string& out, std::string_view part) {
   out += std::to_string(part.size());
@@ -26,14 +18,14 @@ RouteIdentity IdentityOfMessage(const Message& route) {
   RouteIdentity identity;
   identity.path = route.path();
   identity.match = route.match();
-  identity.host = Converted<LowerChar>(route.host());
+  identity.host = AsciiLower(route.host());
   for (const std::string& method : route.methods())
-    identity.methods.push_back(Converted<UpperChar>(method));
+    identity.methods.push_back(AsciiUpper(method));
   std::sort(identity.methods.begin(), identity.methods.end());
   identity.methods.erase(std::unique(identity.methods.begin(), identity.methods.end()),
                          identity.methods.end());
   for (const auto& header : route.headers())
-    identity.headers.emplace_back(Converted<LowerChar>(header.name()), header.value());
+    identity.headers.emplace_back(AsciiLower(header.name()), header.value());
   std::sort(identity.headers.begin(), identity.headers.end());
   identity.headers.erase(std::unique(identity.headers.begin(), identity.headers.end()),
                          identity.headers.end());

@@ -59,6 +59,20 @@ std::string Quote(std::string_view value) {
   return out;
 }
 
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string AsciiUpper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
 std::string FormatCount(uint64_t count) {
   const std::string digits = std::to_string(count);
   std::string out;
@@ -258,13 +272,15 @@ std::string DescribeRouteMatch(const gateway::v1::Route& route) {
     }
     add(methods);
   }
-  for (const auto& header : route.headers()) {
-    // A value that could read as more conditions ("1, header y=2") or as none is quoted.
-    const std::string& value = header.value();
-    const bool plain = !value.empty() && value.find_first_of(" ,'\"") == std::string::npos;
-    add("header " + header.name() + "=" + (plain ? value : Quote(value)));
-  }
+  for (const auto& header : route.headers()) add("header " + DescribeHeaderMatch(header));
   return conditions.empty() ? route.path() : route.path() + " (" + conditions + ")";
+}
+
+std::string DescribeHeaderMatch(const gateway::v1::HeaderMatch& header) {
+  // A value that could read as more conditions ("1, header y=2") or as none is quoted.
+  const std::string& value = header.value();
+  const bool plain = !value.empty() && value.find_first_of(" ,'\"") == std::string::npos;
+  return header.name() + "=" + (plain ? value : Quote(value));
 }
 
 std::string ValidateConfig(const gateway::v1::Config& config) {

@@ -53,6 +53,10 @@ std::string ValidateRoute(const gateway::v1::Route& route);
 inline constexpr size_t kMaxQuotedSize = 80;
 std::string Quote(std::string_view value);
 
+// ASCII case mapping (other bytes unchanged): host names, header names, methods, schemes.
+std::string AsciiLower(std::string_view text);
+std::string AsciiUpper(std::string_view text);
+
 // "2,597": a count as messages write it.
 std::string FormatCount(uint64_t count);
 // At most `max_items` of `items` joined by `separator`, then " ... and 2,597 more", each item
@@ -67,6 +71,9 @@ std::string JoinForMessage(const std::vector<std::string>& items, std::string_vi
 // messages name it (a header value with a space, comma or quote in it is quoted). Text for
 // people: compare routes with RouteIdentity (common/route_identity.h), never with this.
 std::string DescribeRouteMatch(const gateway::v1::Route& route);
+// "x-v=2", or "x='1, header y=2'": one header condition, its value quoted when it holds a space,
+// comma or quote (or is empty), so that no condition reads as several.
+std::string DescribeHeaderMatch(const gateway::v1::HeaderMatch& header);
 // A whole snapshot: every service, route and consumer valid; service and consumer names,
 // route identities (RouteIdentity) and api keys unique; split services defined. This is every
 // check a gateway makes of a pushed config but its own --max-routes; the control plane makes it

@@ -7,7 +7,10 @@
 // gateway parses it in well under a second.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace gw {
 
@@ -23,5 +26,12 @@ inline constexpr int kMaxGrpcMessageBytes = static_cast<int>(kMaxConfigBytes + (
 // cut at this length (messages that list items name a few and count the rest, see
 // JoinForMessage in common/validation.h).
 inline constexpr size_t kMaxStatusMessageBytes = 2048;
+
+// `message` cut to at most kMaxStatusMessageBytes, ending in "..." when cut: for every status
+// message and every error text that travels in a message to be shown again.
+inline std::string StatusMessage(std::string_view message) {
+  if (message.size() <= kMaxStatusMessageBytes) return std::string(message);
+  return std::string(message.substr(0, kMaxStatusMessageBytes - 3)) + "...";
+}
 
 }  // namespace gw

@@ -22,14 +22,6 @@ gateway::v1::Consumer Redacted(gateway::v1::Consumer consumer) {
 
 }  // namespace
 
-std::string StatusMessage(std::string message) {
-  if (message.size() > kMaxStatusMessageBytes) {
-    message.resize(kMaxStatusMessageBytes - 3);
-    message += "...";
-  }
-  return message;
-}
-
 grpc::Status ToStatus(const StoreError& error) {
   std::string message = StatusMessage(error.message);
   switch (error.code) {
@@ -268,7 +260,7 @@ AdminService::Reactor* AdminService::ListGateways(Context* context,
 AdminService::Reactor* AdminService::PruneGateways(
     Context* context, const gateway::v1::PruneGatewaysRequest* request,
     gateway::v1::PruneGatewaysResponse* response) {
-  for (auto& node_id : registry_.Prune(std::chrono::milliseconds(request->older_than_ms()))) {
+  for (auto& node_id : registry_.Prune(request->older_than_ms())) {
     LogInfo("forgot disconnected gateway " + node_id);
     response->add_node_ids(std::move(node_id));
   }
@@ -283,7 +275,7 @@ AdminService::Reactor* AdminService::GetStatus(Context* context,
   const SnapshotPtr current = publisher_.Current();
   const auto counts = registry_.Count();
   response->set_build_version(GATEWAY_BUILD_VERSION);
-  response->set_config_bytes(current->bytes());
+  response->set_config_bytes(current->config().ByteSizeLong());  // as the limit counts it
   response->set_max_config_bytes(max_config_bytes_);
   response->set_config_version(current->version());
   response->set_services(static_cast<uint32_t>(current->config().services_size()));

@@ -20,7 +20,6 @@ namespace gw {
 // How a store refusal reads as a gRPC status (its message cut at kMaxStatusMessageBytes:
 // status messages travel in metadata, which peers refuse beyond 8 KiB).
 grpc::Status ToStatus(const StoreError& error);
-std::string StatusMessage(std::string message);
 
 class AdminService final : public gateway::v1::AdminService::CallbackService {
  public:

@@ -2,18 +2,10 @@
 
 #include <chrono>
 
+#include "common/duration.h"
 #include "common/wire_limits.h"
 
 namespace gw {
-namespace {
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 void GatewayRegistry::Connect(const gateway::v1::Hello& hello, std::string_view peer,
                               uint64_t stream_id) {
@@ -35,7 +27,7 @@ void GatewayRegistry::Connect(const gateway::v1::Hello& hello, std::string_view 
   status.set_disconnected_unix_ms(0);
   status.set_acked_version(hello.running_version());
   if (hello.running_version() >= status.nacked_version()) status.clear_error();
-  status.set_stream_error(hello.last_stream_error().substr(0, kMaxStatusMessageBytes));
+  status.set_stream_error(StatusMessage(hello.last_stream_error()));
   status.set_last_seen_unix_ms(NowUnixMs());
 }
 
@@ -54,7 +46,7 @@ bool GatewayRegistry::Ack(std::string_view node_id, uint64_t stream_id, uint64_t
   status.set_acked_version(version);
   if (version >= status.nacked_version()) status.clear_error();
   status.clear_stream_error();
-  status.set_cache_error(std::string(cache_error.substr(0, kMaxStatusMessageBytes)));
+  status.set_cache_error(StatusMessage(cache_error));
   status.set_last_seen_unix_ms(NowUnixMs());
   return true;
 }
@@ -72,7 +64,7 @@ bool GatewayRegistry::Nack(std::string_view node_id, uint64_t stream_id, uint64_
   auto& status = entry->status;
   status.set_nacked_version(version);
   status.set_error(error.empty() ? std::string("refused without a reason")
-                                 : std::string(error.substr(0, kMaxStatusMessageBytes)));
+                                 : StatusMessage(error));
   status.set_last_seen_unix_ms(NowUnixMs());
   return true;
 }
@@ -101,9 +93,11 @@ bool GatewayRegistry::Conflict(std::string_view node_id, std::string_view who) {
   return news;
 }
 
-std::vector<std::string> GatewayRegistry::Prune(std::chrono::milliseconds older_than) {
+std::vector<std::string> GatewayRegistry::Prune(uint64_t older_than_ms) {
   std::lock_guard lock(mu_);
-  const int64_t cutoff = NowUnixMs() - older_than.count();
+  const int64_t now = NowUnixMs();
+  if (older_than_ms > static_cast<uint64_t>(now)) return {};
+  const int64_t cutoff = now - static_cast<int64_t>(older_than_ms);
   std::vector<std::string> pruned;
   for (auto it = entries_.begin(); it != entries_.end();) {
     const auto& status = it->second.status;

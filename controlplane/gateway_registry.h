@@ -55,8 +55,9 @@ class GatewayRegistry {
   // True when it is worth a log line: a new claimant, or a minute since the last line.
   bool Conflict(std::string_view node_id, std::string_view who);
 
-  // Forgets the gateways disconnected for at least `older_than`; returns their node ids.
-  std::vector<std::string> Prune(std::chrono::milliseconds older_than);
+  // Forgets the gateways disconnected for at least `older_than_ms` (any value: one longer than
+  // the epoch forgets none); returns their node ids.
+  std::vector<std::string> Prune(uint64_t older_than_ms);
 
   std::vector<gateway::v1::GatewayStatus> List() const;  // sorted by node id
   std::optional<gateway::v1::GatewayStatus> Get(std::string_view node_id) const;

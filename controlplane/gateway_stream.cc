@@ -8,7 +8,7 @@
 #include <random>
 
 #include "common/log.h"
-#include "controlplane/admin_service.h"
+#include "common/wire_limits.h"
 
 namespace gw {
 namespace {

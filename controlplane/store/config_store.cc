@@ -15,6 +15,7 @@
 
 #include "common/api_key.h"
 #include "common/byte_size.h"
+#include "common/duration.h"
 #include "common/policy_text.h"
 #include "common/policy_validation.h"
 #include "common/route_identity.h"
@@ -118,7 +119,9 @@ std::string RoutePolicyBytes(const Route& route);
 
 // Version 4 (issue 9): a split target's weight is 1..10000. A target of weight 0 took no
 // traffic: it is left out, and a split left with one target becomes a plain route to it (the
-// same traffic). Policies are serialized Routes, so this step is code, not SQL. "" or why not.
+// same traffic). The changed routes make a new config version (with a history row), so that a
+// version always names one config. Policies are serialized Routes, so this step is code, not
+// SQL. "" or why not.
 std::string DropZeroWeightTargets(Database& db) {
   struct Change {
     int64_t rowid;
@@ -149,12 +152,25 @@ std::string DropZeroWeightTargets(Database& db) {
     }
     if (rc != SQLITE_DONE) return read.error();
   }
+  if (changes.empty()) return "";
+  Statement bump(db,
+                 "UPDATE meta SET value = value + 1 WHERE key = 'config_version' RETURNING value");
+  if (bump.Step() != SQLITE_ROW) return "bumping the config version: " + bump.error();
+  const int64_t version = bump.ColumnInt(0);
+  if (!bump.Run()) return bump.error();
   for (const Change& change : changes) {
-    Statement update(db, "UPDATE routes SET target = ?, policy = ? WHERE rowid = ?");
+    Statement update(db,
+                     "UPDATE routes SET target = ?, policy = ?, version = ? WHERE rowid = ?");
     update.Bind(1, change.target).BindBlob(2, change.policy);
-    update.Bind(3, change.rowid);
+    update.Bind(3, version).Bind(4, change.rowid);
     if (!update.Run()) return update.error();
   }
+  Statement history(
+      db, "INSERT INTO history (version, at_unix_ms, action, detail) VALUES (?, ?, ?, ?)");
+  history.Bind(1, version).Bind(2, NowUnixMs()).Bind(3, "migrate");
+  history.Bind(4, "schema 4: weight-0 split targets dropped from " +
+                      std::to_string(changes.size()) + " route(s)");
+  if (!history.Run()) return history.error();
   return "";
 }
 
@@ -448,18 +464,15 @@ std::string DescribeConsumer(const Consumer& consumer) {
   return out;
 }
 
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::unique_ptr<ConfigStore> ConfigStore::Open(const std::string& path,
                                                const ConfigStoreOptions& options) {
   std::unique_ptr<ConfigStore> store(new ConfigStore(Database::Open(path), options));
   store->Migrate();
+  auto snapshot = store->LoadSnapshot();
+  if (!snapshot) throw std::runtime_error(snapshot.error().message);
+  store->committed_bytes_ = (*snapshot)->ByteSizeLong();
   return store;
 }
 
@@ -545,13 +558,22 @@ StoreResult<ConfigPtr> ConfigStore::CommitWithSnapshot(Transaction& tx) {
   // would refuse must never become the newest version (each later one would be refused too).
   if (std::string e = ValidateConfig(**snapshot); !e.empty())
     return Invalid("refused: the gateways would refuse the config this makes: " + e);
-  if (const uint64_t bytes = (*snapshot)->ByteSizeLong(); bytes > options_.max_config_bytes)
+  // A write that does not grow the config passes even over the limit (it may have been
+  // lowered since): the way back under it must stay open.
+  const uint64_t bytes = (*snapshot)->ByteSizeLong();
+  if (bytes > options_.max_config_bytes && bytes > committed_bytes_) {
+    std::string size = DescribeByteSize(bytes), limit = DescribeByteSize(options_.max_config_bytes);
+    if (size == limit) {  // rounded alike: say it exactly
+      size = FormatCount(bytes) + " bytes";
+      limit = FormatCount(options_.max_config_bytes) + " bytes";
+    }
     return StoreError{StoreCode::kResourceExhausted,
-                      "refused: the config would be " + DescribeByteSize(bytes) +
-                          ", more than the " + DescribeByteSize(options_.max_config_bytes) +
+                      "refused: the config would be " + size + ", more than the " + limit +
                           " gateways are sent (--max-config-size); remove routes or header "
                           "rules first"};
+  }
   if (!tx.Commit()) return Internal("committing", tx.error());
+  committed_bytes_ = bytes;
   return snapshot;
 }
 
@@ -861,13 +883,6 @@ std::optional<StoreError> ConfigStore::CheckRouteAgainstServices(const Route& ro
 
 namespace {
 
-std::string LowerAscii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 // Edits (insert, delete, substitute) from `a` to `b`.
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -890,7 +905,7 @@ std::string ClosestService(std::string_view target,
                            const std::set<std::string, std::less<>>& services) {
   const auto squeeze = [](std::string_view text) {
     std::string out;
-    for (char c : LowerAscii(text))
+    for (char c : AsciiLower(text))
       if (c != '-' && c != '_') out += c;
     return out;
   };
@@ -898,7 +913,7 @@ std::string ClosestService(std::string_view target,
   size_t best_distance = 3;
   for (const std::string& service : services) {
     if (squeeze(service) == squeeze(target)) return service;
-    const size_t distance = EditDistance(LowerAscii(target), service);
+    const size_t distance = EditDistance(AsciiLower(target), service);
     if (distance < best_distance) {
       best_distance = distance;
       best = service;

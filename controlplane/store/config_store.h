@@ -39,8 +39,9 @@ using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
 inline constexpr int kConfigSchemaVersion = 4;  // PRAGMA user_version after migration
 
 struct ConfigStoreOptions {
-  // A write that would make the serialized config larger is refused (RESOURCE_EXHAUSTED). At
-  // most kMaxConfigBytes (common/wire_limits.h), what gateways accept.
+  // A write that would make the serialized config larger than this (and larger than it was) is
+  // refused (RESOURCE_EXHAUSTED). At most kMaxConfigBytes (common/wire_limits.h), what gateways
+  // accept.
   uint64_t max_config_bytes = kMaxConfigBytes;
 };
 
@@ -152,6 +153,7 @@ class ConfigStore {
 
   std::unique_ptr<Database> db_;
   const ConfigStoreOptions options_;
+  uint64_t committed_bytes_ = 0;  // serialized size of the config last committed
 };
 
 }  // namespace gw

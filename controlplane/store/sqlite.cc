@@ -38,7 +38,7 @@ long FlockHolder(ino_t inode) {
 
 // Opens the database file for writing (created 0600), narrows a wider mode, and takes the
 // exclusive lock. Returns the descriptor; throws with one sentence.
-int OpenAndLock(const std::string& path, Database::Lock lock) {
+int OpenAndLock(const std::string& path) {
   const auto fail = [&path](const std::string& why) -> int {
     throw std::runtime_error("cannot open database " + path + ": " + why);
   };
@@ -60,7 +60,7 @@ int OpenAndLock(const std::string& path, Database::Lock lock) {
     ::close(fd);
     fail("not a regular file");
   }
-  if (lock == Database::Lock::kExclusive && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     ::close(fd);
     if (error != EWOULDBLOCK) fail(std::string("cannot lock it: ") + std::strerror(error));
@@ -83,14 +83,16 @@ int OpenAndLock(const std::string& path, Database::Lock lock) {
 }  // namespace
 
 std::unique_ptr<Database> Database::Open(const std::string& path, Lock lock) {
-  const int lock_fd = OpenAndLock(path, lock);
+  // kShared opens no descriptor of its own: closing one would drop the POSIX locks SQLite
+  // holds on the file through the store's connection in this process.
+  const int lock_fd = lock == Lock::kExclusive ? OpenAndLock(path) : -1;
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
-    ::close(lock_fd);
+    if (lock_fd >= 0) ::close(lock_fd);
     throw std::runtime_error("cannot open database " + path + ": " + message);
   }
   sqlite3_extended_result_codes(db, 1);
@@ -114,8 +116,9 @@ std::unique_ptr<Database> Database::Open(const std::string& path, Lock lock) {
 
 Database::~Database() {
   sqlite3_close_v2(db_);
-  ::close(lock_fd_);  // after the connection: closing a descriptor of the file would drop
-                      // the POSIX locks SQLite holds through its own
+  // After the connection: closing a descriptor of the file drops the POSIX locks SQLite holds
+  // through its own.
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 bool Database::Exec(std::string_view sql, std::string* error) {

@@ -28,8 +28,9 @@ class Database {
   // sentence naming the file when that fails: its directory is missing, it cannot be opened
   // for writing (read-only file or file system), another process holds its lock (naming that
   // process), it is not a database.
-  // kShared skips the lock: for tests and tools that look into a database beside its control
-  // plane, never for a store.
+  // kShared skips the lock, the mode and the checks before SQLite's own open (SQLite creates a
+  // missing file with the umask's mode): for tests and tools that look into a database beside
+  // its control plane, never for a store.
   enum class Lock { kExclusive, kShared };
   static std::unique_ptr<Database> Open(const std::string& path, Lock lock = Lock::kExclusive);
   ~Database();
@@ -51,7 +52,7 @@ class Database {
 
   sqlite3* db_;
   std::string path_;
-  int lock_fd_;  // the database file, flock()ed exclusively (or -1); closed after the connection
+  int lock_fd_;  // the database file, flock()ed exclusively (-1 with kShared); closed after the connection
 };
 
 // One prepared statement. Bind indexes start at 1, column indexes at 0 (as in SQLite).

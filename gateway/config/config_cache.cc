@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "common/wire_limits.h"
+
 namespace gw {
 namespace {
 
@@ -70,9 +72,10 @@ bool WriteAll(int fd, const std::string& bytes, int* error) {
   return true;
 }
 
-bool ReadAll(int fd, std::string* bytes, int* error) {
+// Reads to the end of the file, or until more than `max` bytes were read.
+bool ReadAll(int fd, size_t max, std::string* bytes, int* error) {
   char buffer[64 * 1024];
-  while (true) {
+  while (bytes->size() <= max) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n == 0) return true;
     if (n < 0) {
@@ -82,6 +85,7 @@ bool ReadAll(int fd, std::string* bytes, int* error) {
     }
     bytes->append(buffer, static_cast<size_t>(n));
   }
+  return true;
 }
 
 }  // namespace
@@ -96,7 +100,9 @@ CacheLoad LoadConfigCache(const std::string& path, gateway::v1::Config* config,
   }
   std::string bytes;
   int read_error = 0;
-  if (!ReadAll(file.get(), &bytes, &read_error)) {
+  // A file larger than the largest config is not read whole (a --cache pointed at a big file).
+  const size_t max_size = kHeaderSize + kMaxConfigBytes;
+  if (!ReadAll(file.get(), max_size, &bytes, &read_error)) {
     *error = "cannot read cache file " + path + ": " + ErrnoText(read_error);
     return CacheLoad::kCorrupt;
   }
@@ -105,6 +111,7 @@ CacheLoad LoadConfigCache(const std::string& path, gateway::v1::Config* config,
     return CacheLoad::kCorrupt;
   };
   if (bytes.empty()) return corrupt("is empty");
+  if (bytes.size() > max_size) return corrupt("is larger than any config cache");
   if (bytes.size() < kHeaderSize || !std::string_view(bytes).starts_with(kMagic))
     return corrupt(bytes.size() >= kMagic.size() && !std::string_view(bytes).starts_with(kMagic)
                        ? "is not a config cache of this gateway (written by an older one?)"

@@ -107,7 +107,7 @@ std::string StatusText(const grpc::Status& status) {
   if (status.ok()) return "the control plane closed the stream";
   std::string text(StatusCodeName(status.error_code()));
   if (!status.error_message().empty()) text += ": " + status.error_message();
-  return text.substr(0, kMaxStatusMessageBytes);
+  return StatusMessage(text);
 }
 
 // 128 random bits in hex.
@@ -286,6 +286,11 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   });
   gateway::v1::ConfigMessage message;
   while (stream->Read(&message)) {
+    if (!outcome.delivered) {
+      // This stream works (and its Hello told the control plane the last failure).
+      std::lock_guard lock(mutex_);
+      last_error_.clear();
+    }
     outcome.delivered = true;
     answers.Push(subscription.OnConfig(message));  // the table is published inside
   }

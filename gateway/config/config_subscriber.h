@@ -42,7 +42,8 @@ class ConfigSubscriber {
   bool connected() const;
   uint64_t stream_attempts() const;  // streams tried, successful or not (tests, metrics)
   uint64_t streams_opened() const;   // streams that got as far as the Hello
-  // Why the last stream or attempt failed ("CODE: message"; "" before any failure).
+  // Why the last stream or attempt failed ("CODE: message"; "" before any failure, and again
+  // once a stream delivers a config).
   std::string last_stream_error() const;
   // Failed streams and attempts since start, by gRPC status code name, sorted by name.
   std::map<std::string, uint64_t> stream_failures() const;

@@ -1,9 +1,9 @@
 #include "gateway/policy/cors.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "common/policy_validation.h"
+#include "common/validation.h"
 
 namespace gw {
 namespace {
@@ -24,26 +24,6 @@ char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
                                             [](char x, char y) { return Lower(x) == Lower(y); });
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// RFC 9110 section 5.6.2.
-bool IsTokenChar(char c) {
-  if (IsAlpha(c) || IsDigit(c)) return true;
-  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-  return kSpecials.find(c) != std::string_view::npos;
-}
-
-bool IsToken(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), IsTokenChar);
 }
 
 std::string_view TrimOws(std::string_view s) {
@@ -84,19 +64,19 @@ std::shared_ptr<const CorsPolicy> CorsPolicy::Build(const CorsConfig& config, st
     if (!Contains(policy->origins_, canonical)) policy->origins_.push_back(std::move(canonical));
   }
   for (const std::string& method : config.methods) {
-    if (!IsToken(method)) return fail("cors method \"" + method + "\" is not a method");
+    if (!IsHttpToken(method)) return fail("cors method \"" + method + "\" is not a method");
     if (method == "*") policy->any_method_ = true;
     if (!Contains(policy->methods_, method)) policy->methods_.push_back(method);
   }
   if (config.methods.empty()) policy->methods_ = {"GET", "HEAD", "POST"};
   for (const std::string& header : config.headers) {
-    if (!IsToken(header)) return fail("cors header \"" + header + "\" is not a header name");
+    if (!IsHttpToken(header)) return fail("cors header \"" + header + "\" is not a header name");
     if (header == "*") policy->any_header_ = true;
-    std::string lower = ToLower(header);
+    std::string lower = AsciiLower(header);
     if (!Contains(policy->headers_, lower)) policy->headers_.push_back(std::move(lower));
   }
   for (const std::string& header : config.expose_headers) {
-    if (!IsToken(header)) return fail("cors header \"" + header + "\" is not a header name");
+    if (!IsHttpToken(header)) return fail("cors header \"" + header + "\" is not a header name");
   }
   if (config.max_age_seconds > kMaxCorsMaxAgeSeconds) {
     return fail("cors max age must be at most " + std::to_string(kMaxCorsMaxAgeSeconds) +
@@ -119,11 +99,11 @@ bool CorsPolicy::AllowsOrigin(std::string_view origin) const {
 
 bool CorsPolicy::AllowsMethod(std::string_view method) const {
   if (method.empty()) return false;
-  return any_method_ ? IsToken(method) : Contains(methods_, method);
+  return any_method_ ? IsHttpToken(method) : Contains(methods_, method);
 }
 
 bool CorsPolicy::AllowsHeader(std::string_view name) const {
-  if (!IsToken(name)) return false;
+  if (!IsHttpToken(name)) return false;
   if (any_header_) return true;
   return std::any_of(headers_.begin(), headers_.end(),
                      [name](const std::string& allowed) { return IEquals(name, allowed); });

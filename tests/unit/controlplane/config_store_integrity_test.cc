@@ -141,6 +141,32 @@ TEST(StoreSizeLimit, AWriteThatWouldPassTheLimitIsRefused) {
   EXPECT_TRUE(store->CreateRoute(MakeRoute("/small", "up-svc")).ok());
 }
 
+// A limit lowered below the stored config still lets writes through that do not grow it, so
+// the config can be brought back under the limit.
+TEST(StoreSizeLimit, ALoweredLimitLeavesTheWayBackOpen) {
+  testing::TempDir dir;
+  const std::string path = dir.File("config.db");
+  {
+    auto store = ConfigStore::Open(path);
+    ASSERT_TRUE(store->CreateService(MakeService("up-svc")).ok());
+    for (int i = 0; i < 20; ++i)
+      ASSERT_TRUE(store->CreateRoute(WithHeader(MakeRoute("/r" + std::to_string(i), "up-svc"), "x",
+                                                std::string(200, 'v')))
+                      .ok());
+  }
+  auto store = ConfigStore::Open(path, {.max_config_bytes = 1024});
+  auto grow = store->CreateRoute(MakeRoute("/more", "up-svc"));
+  ASSERT_FALSE(grow.ok());
+  EXPECT_EQ(grow.error().code, StoreCode::kResourceExhausted);
+  RouteKey key;
+  key.set_path("/r0");
+  auto shrink = store->DeleteRoute(key);
+  ASSERT_TRUE(shrink.ok()) << shrink.error().message;
+  EXPECT_EQ(shrink->snapshot->routes_size(), 19);
+  // Growing again is refused, even by less than the delete freed.
+  EXPECT_FALSE(store->CreateRoute(WithHeader(MakeRoute("/r0", "up-svc"), "x", "v")).ok());
+}
+
 TEST(StoreSizeLimit, TheDefaultIsWhatGatewaysAccept) {
   EXPECT_EQ(ConfigStoreOptions{}.max_config_bytes, kMaxConfigBytes);
   EXPECT_GT(kMaxGrpcMessageBytes, kMaxConfigBytes);
@@ -274,6 +300,9 @@ TEST_F(StoreIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
   auto snapshot = store_->LoadSnapshot();
   ASSERT_TRUE(snapshot.ok());
   EXPECT_EQ(ValidateConfig(**snapshot), "");
+  // Another config, another version: the migration's own (services 1-3, routes 4-5).
+  EXPECT_EQ((*snapshot)->version(), 6u);
+  for (const Route& route : (*snapshot)->routes()) EXPECT_EQ(route.version(), 6u);
   for (const Route& route : (*snapshot)->routes()) {
     if (route.path() == "/two") {
       EXPECT_EQ(route.target(), "v2-svc");
