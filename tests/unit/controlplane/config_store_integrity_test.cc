@@ -11,32 +11,17 @@
 #include "common/validation.h"
 #include "common/wire_limits.h"
 #include "controlplane/store/config_store.h"
+#include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {
 namespace {
 
-using gateway::v1::MATCH_PREFIX;
 using gateway::v1::Route;
 using gateway::v1::RouteKey;
-using gateway::v1::Service;
-
-Service MakeService(const std::string& name) {
-  Service service;
-  service.set_name(name);
-  auto* endpoint = service.add_endpoints();
-  endpoint->set_host("127.0.0.1");
-  endpoint->set_port(9101);
-  return service;
-}
-
-Route MakeRoute(const std::string& path, const std::string& target) {
-  Route route;
-  route.set_path(path);
-  route.set_match(MATCH_PREFIX);
-  route.set_target(target);
-  return route;
-}
+using testing::MakeRoute;
+using testing::MakeService;
+using testing::WithSplit;
 
 Route WithHeader(Route route, const std::string& name, const std::string& value) {
   auto* header = route.add_headers();
@@ -243,14 +228,8 @@ TEST_F(StoreIntegrityTest, ABareTargetThatIsNoServiceIsWarnedAbout) {
 
 TEST_F(StoreIntegrityTest, SplitWeightZeroIsRefused) {
   ASSERT_TRUE(store_->CreateService(MakeService("v2-svc")).ok());
-  Route split = MakeRoute("/s", "");
-  auto* a = split.add_split();
-  a->set_target("up-svc");
-  a->set_weight(0);
-  auto* b = split.add_split();
-  b->set_target("v2-svc");
-  b->set_weight(100);
-  auto refused = store_->CreateRoute(split);
+  auto refused =
+      store_->CreateRoute(WithSplit(MakeRoute("/s", ""), {{"up-svc", 0}, {"v2-svc", 100}}));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("split weight 0 of 'up-svc' is outside 1..10000"),
             std::string::npos)
@@ -262,21 +241,11 @@ TEST_F(StoreIntegrityTest, SplitWeightZeroIsRefused) {
 TEST_F(StoreIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
   ASSERT_TRUE(store_->CreateService(MakeService("v2-svc")).ok());
   ASSERT_TRUE(store_->CreateService(MakeService("v3-svc")).ok());
-  auto split = [](std::vector<std::pair<std::string, uint32_t>> targets) {
-    Route route;
-    for (const auto& [target, weight] : targets) {
-      auto* t = route.add_split();
-      t->set_target(target);
-      t->set_weight(weight);
-    }
-    return route;
-  };
-  Route two = MakeRoute("/two", "");
-  *two.mutable_split() = split({{"up-svc", 1}, {"v2-svc", 2}}).split();
-  Route three = MakeRoute("/three", "");
-  *three.mutable_split() = split({{"up-svc", 1}, {"v2-svc", 2}, {"v3-svc", 3}}).split();
-  ASSERT_TRUE(store_->CreateRoute(two).ok());
-  ASSERT_TRUE(store_->CreateRoute(three).ok());
+  ASSERT_TRUE(
+      store_->CreateRoute(WithSplit(MakeRoute("/two", ""), {{"up-svc", 1}, {"v2-svc", 2}})).ok());
+  ASSERT_TRUE(store_->CreateRoute(WithSplit(MakeRoute("/three", ""),
+                                            {{"up-svc", 1}, {"v2-svc", 2}, {"v3-svc", 3}}))
+                  .ok());
   store_.reset();
   {
     // What a v3 control plane could store: weight 0 in the policy blob.

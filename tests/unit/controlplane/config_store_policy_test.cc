@@ -11,6 +11,7 @@
 #include "common/api_key.h"
 #include "controlplane/config_json.h"
 #include "controlplane/store/config_store.h"
+#include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {
@@ -18,43 +19,18 @@ namespace {
 
 using gateway::v1::Consumer;
 using gateway::v1::MATCH_EXACT;
-using gateway::v1::MATCH_PREFIX;
 using gateway::v1::MATCH_UNSPECIFIED;
 using gateway::v1::Route;
 using gateway::v1::RouteKey;
 using gateway::v1::Service;
 using google::protobuf::util::MessageDifferencer;
+using testing::MakeRoute;
+using testing::MakeService;
+using testing::WithSplit;
 
 constexpr std::string_view kKey1 = "key-one-0123456789abcdef";
 constexpr std::string_view kKey2 = "key-two-0123456789abcdef";
 constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef";
-
-Service MakeService(const std::string& name, uint32_t port) {
-  Service service;
-  service.set_name(name);
-  auto* endpoint = service.add_endpoints();
-  endpoint->set_host("127.0.0.1");
-  endpoint->set_port(port);
-  return service;
-}
-
-Route MakeRoute(const std::string& path, const std::string& target) {
-  Route route;
-  route.set_path(path);
-  route.set_match(MATCH_PREFIX);
-  route.set_target(target);
-  return route;
-}
-
-Route WithSplit(Route route, std::vector<std::pair<std::string, uint32_t>> targets) {
-  route.clear_target();
-  for (auto& [target, weight] : targets) {
-    auto* split = route.add_split();
-    split->set_target(target);
-    split->set_weight(weight);
-  }
-  return route;
-}
 
 google::protobuf::FieldMask Mask(std::vector<std::string> fields) {
   google::protobuf::FieldMask mask;
