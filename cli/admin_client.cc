@@ -99,27 +99,60 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
   }
 }
 
-AdminClient::AdminClient(std::string server, std::chrono::milliseconds timeout)
-    : server_(std::move(server)), timeout_(timeout) {
+AdminClient::AdminClient(std::string_view servers, std::chrono::milliseconds timeout)
+    : timeout_(timeout) {
   QuietGrpcLogs();
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
-  args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
-  channel_ = grpc::CreateCustomChannel(server_, grpc::InsecureChannelCredentials(), args);
-  stub_ = AdminService::NewStub(channel_);
+  size_t start = 0;
+  while (true) {  // already checked by ParseAddressList: "a:1,b:2"
+    const size_t comma = std::min(servers.find(',', start), servers.size());
+    servers_.emplace_back(servers.substr(start, comma - start));
+    if (comma == servers.size()) break;
+    start = comma + 1;
+  }
+  replicas_.resize(servers_.size());
+}
+
+AdminClient::Replica& AdminClient::ReplicaAt(size_t index) {
+  Replica& replica = replicas_[index];
+  if (!replica.channel) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
+    args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
+    replica.channel =
+        grpc::CreateCustomChannel(servers_[index], grpc::InsecureChannelCredentials(), args);
+    replica.stub = AdminService::NewStub(replica.channel);
+  }
+  return replica;
 }
 
 template <typename Request, typename Response>
 std::string AdminClient::Call(Method<Request, Response> method, const Request& request,
                               Response* response) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + timeout_);
-  // Fail fast: without a connection the call ends at once instead of waiting for one.
-  context.set_wait_for_ready(false);
-  const grpc::Status status = ((*stub_).*method)(&context, request, response);
-  if (status.ok()) return "";
-  const bool reached = channel_->GetState(false) == GRPC_CHANNEL_READY;
-  return DescribeCallFailure(status, server_, timeout_, reached);
+  const auto deadline = std::chrono::system_clock::now() + timeout_;
+  std::vector<std::string> unreachable;  // "address (reason)" of each replica not reached
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    Replica& replica = ReplicaAt(i);
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    // Fail fast: without a connection the call ends at once instead of waiting for one.
+    context.set_wait_for_ready(false);
+    const grpc::Status status = ((*replica.stub).*method)(&context, request, response);
+    answered_ = i;
+    if (status.ok()) return "";
+    const bool reached = replica.channel->GetState(false) == GRPC_CHANNEL_READY;
+    // Only a call that found no connection (so it was never sent) goes to the next replica:
+    // a write that may have reached one is never sent twice.
+    const bool next = status.error_code() == grpc::StatusCode::UNAVAILABLE && !reached &&
+                      i + 1 < servers_.size() && std::chrono::system_clock::now() < deadline;
+    if (!next) {
+      std::string failure = DescribeCallFailure(status, servers_[i], timeout_, reached);
+      if (!unreachable.empty())
+        failure += " (and cannot reach " + JoinForMessage(unreachable, ", ") + ")";
+      return failure;
+    }
+    unreachable.push_back(servers_[i] + " (" + UnreachableReason(status.error_message()) + ")");
+  }
+  return "";  // not reached: the last address always returns above
 }
 
 std::string AdminClient::CreateService(const CreateServiceRequest& request,

@@ -1,8 +1,10 @@
-// gatewayctl's connection to the control plane's AdminService: one insecure gRPC channel (its
-// message limits those of common/wire_limits.h, so a list of the largest config arrives), one
-// unary call per command, each with a deadline, and every failure turned into one sentence.
-// The channel never waits for ready: an unreachable control plane fails the call at once
-// (connection refused) or at the deadline, never hangs. Owned by cli/.
+// gatewayctl's connection to the control plane's AdminService: one insecure gRPC channel per
+// replica address (its message limits those of common/wire_limits.h, so a list of the largest
+// config arrives), one unary call per command, each with a deadline, and every failure turned
+// into one sentence. The channels never wait for ready: an unreachable replica fails the call
+// at once (connection refused) or at the deadline, never hangs. With several addresses a call
+// that could not reach one (no connection, so nothing was sent) goes to the next, in order,
+// within the same deadline. Owned by cli/.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway.grpc.pb.h"
 
@@ -26,10 +29,11 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
 
 class AdminClient {
  public:
-  // `server` is HOST:PORT; `timeout` is the deadline of each call.
-  AdminClient(std::string server, std::chrono::milliseconds timeout);
+  // `servers` is HOST:PORT[,HOST:PORT...]; `timeout` is the deadline of each call.
+  AdminClient(std::string_view servers, std::chrono::milliseconds timeout);
 
-  const std::string& server() const { return server_; }
+  // The address that answered the last call (the first one before any call).
+  const std::string& server() const { return servers_[answered_]; }
 
   // Each call returns "" on success (with *response filled) or the one-line failure message.
   std::string CreateService(const gateway::v1::CreateServiceRequest& request,
@@ -78,10 +82,16 @@ class AdminClient {
   template <typename Request, typename Response>
   std::string Call(Method<Request, Response> method, const Request& request, Response* response);
 
-  std::string server_;
+  struct Replica {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<Stub> stub;
+  };
+  Replica& ReplicaAt(size_t index);  // its channel made on first use
+
+  std::vector<std::string> servers_;
   std::chrono::milliseconds timeout_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<Stub> stub_;
+  std::vector<Replica> replicas_;  // one per address
+  size_t answered_ = 0;
 };
 
 }  // namespace gw::cli

@@ -154,9 +154,10 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   std::string output_text = "table";
   std::string timeout_text;
   app.add_option("--server", server_text,
-                 "control plane's gRPC address (default: $GATEWAYCTL_SERVER, else " +
+                 "control plane's gRPC address, or a comma-separated list of its replicas, tried "
+                 "in order while one cannot be reached (default: $GATEWAYCTL_SERVER, else " +
                      std::string(kDefaultServer) + ")")
-      ->type_name("HOST:PORT")
+      ->type_name("HOST:PORT[,...]")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("-o,--output", output_text, "output format: table (default) or json")
       ->type_name("table|json")
@@ -501,9 +502,11 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     }
   }
   std::string error;
-  const auto server = ParseHostPort(server_text, &error);
-  if (!server) return UsageError(server_origin + ": " + error, command_path);
-  command.server = FormatHostPort(server->host, server->port);
+  const auto servers = ParseAddressList(server_text, &error);
+  if (!servers) return UsageError(server_origin + ": " + error, command_path);
+  command.server.clear();
+  for (const std::string& server : *servers)
+    command.server += (command.server.empty() ? "" : ",") + server;
 
   for (const CLI::Option* flag : max_body_size_flags)
     if (flag->count() > 0) command.max_body_size = max_body_size_text;

@@ -87,7 +87,7 @@ inline constexpr ResetField kServiceResetFields[] = {
 // One parsed invocation. Only the fields of its action are meaningful.
 struct Command {
   Action action = Action::kStatus;
-  std::string server{kDefaultServer};  // HOST:PORT of the control plane's gRPC listener
+  std::string server{kDefaultServer};  // HOST:PORT[,HOST:PORT...]: the control plane's replicas
   OutputFormat output = OutputFormat::kTable;
   std::chrono::milliseconds timeout = kDefaultTimeout;  // deadline of each call
 

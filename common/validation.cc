@@ -166,6 +166,33 @@ std::string FormatHostPort(std::string_view host, uint32_t port) {
   return out + ":" + std::to_string(port);
 }
 
+std::optional<std::vector<std::string>> ParseAddressList(std::string_view text,
+                                                         std::string* error) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string_view item = text.substr(start, comma - start);
+    std::string why;
+    const auto address = ParseHostPort(item, &why);
+    if (!address) {
+      if (error)
+        *error = text.find(',') == std::string_view::npos
+                     ? why
+                     : "address " + std::to_string(out.size() + 1) + " of the list: " + why;
+      return std::nullopt;
+    }
+    std::string formatted = FormatHostPort(address->host, address->port);
+    if (std::find(out.begin(), out.end(), formatted) != out.end()) {
+      if (error) *error = formatted + " is listed twice";
+      return std::nullopt;
+    }
+    out.push_back(std::move(formatted));
+    if (comma == text.size()) return out;
+    start = comma + 1;
+  }
+}
+
 std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error) {
   if (text.size() >= 2 && text.substr(text.size() - 2) == ":0") {
     // Validate everything but the port with a stand-in port, then pick-one it.

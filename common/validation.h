@@ -30,6 +30,11 @@ std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error,
                                       std::optional<uint16_t> default_port = std::nullopt);
 std::string FormatHostPort(std::string_view host, uint32_t port);
 
+// "HOST:PORT[,HOST:PORT...]": the control-plane replicas a gateway or gatewayctl may use, each
+// as ParseHostPort (no default port), in the order given, none twice. Returns them formatted
+// (FormatHostPort), or nullopt with the reason in *error.
+std::optional<std::vector<std::string>> ParseAddressList(std::string_view text, std::string* error);
+
 // "HOST:PORT" for an address to listen on: like ParseHostPort, but port 0 ("pick one") is
 // allowed.
 std::optional<HostPort> ParseListenAddress(std::string_view text, std::string* error);

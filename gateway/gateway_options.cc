@@ -57,7 +57,9 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
       upstream_max_idle, underscore_headers = "drop", log_level = "info";
   app.set_version_flag("--version", std::string("gateway ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
-  app.add_option("--control-plane", options.control_plane, "control plane's HOST:PORT")->required();
+  app.add_option("--control-plane", options.control_plane,
+                 "control plane's HOST:PORT, or a comma-separated list of its replicas (after a "
+                 "lost stream the next one is tried)")->required();
   app.add_option("--node-id", options.node_id, "this gateway's unique id")->required();
   app.add_option("--cache", options.cache_path,
                  "config cache file (served when the control "
@@ -137,8 +139,11 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   auto parsed_listen = ParseListenAddress(listen, &error);
   if (!parsed_listen) return usage_error("--listen: " + error);
   options.listen = std::move(*parsed_listen);
-  if (!ParseHostPort(options.control_plane, &error))
-    return usage_error("--control-plane: " + error);
+  const auto control_planes = ParseAddressList(options.control_plane, &error);
+  if (!control_planes) return usage_error("--control-plane: " + error);
+  options.control_plane.clear();
+  for (const std::string& address : *control_planes)
+    options.control_plane += (options.control_plane.empty() ? "" : ",") + address;
   if (options.node_id.empty()) return usage_error("--node-id must not be empty");
   if (options.cache_path.empty()) return usage_error("--cache must not be empty");
   if (!admin.empty()) {

@@ -25,7 +25,7 @@ namespace gw {
 
 struct GatewayOptions {
   HostPort listen;            // port 0 picks one
-  std::string control_plane;  // HOST:PORT
+  std::string control_plane;  // HOST:PORT[,HOST:PORT...]: the control plane's replicas
   std::string node_id;
   std::string cache_path;
   std::optional<HostPort> admin;  // no admin pages when unset; port 0 picks one

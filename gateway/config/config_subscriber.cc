@@ -122,7 +122,8 @@ std::string NewInstanceId() {
   return id;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options) {
+std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options,
+                                          const std::string& address) {
   grpc::ChannelArguments args;
   // Keepalive: notice a control plane that vanished without closing the connection. The
   // control plane must accept pings this often (min recv ping interval <= 10 s).
@@ -140,7 +141,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options) {
   // Every config the control plane may store, never gRPC's 4 MiB default.
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
-  return grpc::CreateCustomChannel(options.control_plane, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace
@@ -148,9 +149,18 @@ std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options) {
 ConfigSubscriber::ConfigSubscriber(SubscriberOptions options, ConfigApplier& applier)
     : options_(std::move(options)),
       applier_(applier),
-      channel_(MakeChannel(options_)),
-      stub_(gateway::v1::DiscoveryService::NewStub(channel_)),
-      instance_id_(NewInstanceId()) {}
+      instance_id_(NewInstanceId()) {
+  std::string_view list = options_.control_plane;
+  while (true) {
+    const size_t comma = std::min(list.find(','), list.size());
+    Replica replica{std::string(list.substr(0, comma)), nullptr, nullptr};
+    replica.channel = MakeChannel(options_, replica.address);
+    replica.stub = gateway::v1::DiscoveryService::NewStub(replica.channel);
+    replicas_.push_back(std::move(replica));
+    if (comma == list.size()) break;
+    list.remove_prefix(comma + 1);
+  }
+}
 
 ConfigSubscriber::~ConfigSubscriber() { Stop(); }
 
@@ -204,7 +214,8 @@ void ConfigSubscriber::Run() {
     // The first attempt of an outage fails fast, so an unreachable control plane is reported
     // with gRPC's reason. Later attempts wait for the channel to connect: the stream then
     // starts the moment the control plane is back (the channel's reconnect backoff is short).
-    context.set_wait_for_ready(outage_logged);
+    // With several replicas no attempt waits: the next replica is tried instead.
+    context.set_wait_for_ready(outage_logged && replicas_.size() == 1);
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
@@ -232,12 +243,16 @@ void ConfigSubscriber::Run() {
       backoff.Reset();
       outage_logged = false;
     }
+    const std::string& address = replicas_[at_].address;
+    // The next attempt goes to the next replica, if there is another.
+    at_ = (at_ + 1) % replicas_.size();
+    const std::string next =
+        replicas_.size() > 1 ? "; trying " + replicas_[at_].address : "; retrying";
     if (!outage_logged) {
       if (outcome.connected) {
-        LogWarn("control plane stream lost: " + outcome.reason + "; retrying");
+        LogWarn("control plane stream lost (" + address + "): " + outcome.reason + next);
       } else {
-        LogWarn("control plane " + options_.control_plane + " unreachable: " + outcome.reason +
-                "; retrying");
+        LogWarn("control plane " + address + " unreachable: " + outcome.reason + next);
       }
       outage_logged = true;
       connected_logged = false;
@@ -254,7 +269,8 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   StreamOutcome outcome;
   // Starts the call: with wait_for_ready this blocks until the channel connects, or until
   // Stop() cancels the context.
-  auto stream = stub_->Subscribe(&context);
+  const Replica& replica = replicas_[at_];
+  auto stream = replica.stub->Subscribe(&context);
   Subscription subscription({options_.node_id, options_.listen_address, instance_id_}, applier_);
   const auto finish = [&] {
     const grpc::Status status = stream->Finish();
@@ -269,7 +285,7 @@ ConfigSubscriber::StreamOutcome ConfigSubscriber::RunStream(grpc::ClientContext&
   outcome.connected_at = std::chrono::steady_clock::now();
   connected_.store(true);
   streams_opened_.fetch_add(1);
-  if (announce) LogInfo("control plane connected (" + options_.control_plane + ")");
+  if (announce) LogInfo("control plane connected (" + replica.address + ")");
 
   // Reading and applying go on here; the answers go out in order from the answering thread, so
   // a push that arrives while the cache file is being written is applied at once.

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway.grpc.pb.h"
 #include "gateway/config/config_applier.h"
@@ -24,7 +25,10 @@
 namespace gw {
 
 struct SubscriberOptions {
-  std::string control_plane;  // HOST:PORT
+  // HOST:PORT[,HOST:PORT...]: the control plane's replicas. After a failed stream the next one
+  // is tried (a DNS name that resolves to several addresses is tried address by address by
+  // gRPC itself).
+  std::string control_plane;
   std::string node_id;
   std::string listen_address;  // announced in Hello
   std::chrono::milliseconds max_backoff{2000};
@@ -64,8 +68,13 @@ class ConfigSubscriber {
 
   const SubscriberOptions options_;
   ConfigApplier& applier_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<gateway::v1::DiscoveryService::Stub> stub_;
+  struct Replica {
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<gateway::v1::DiscoveryService::Stub> stub;
+  };
+  std::vector<Replica> replicas_;  // one per address of options_.control_plane
+  size_t at_ = 0;                  // the replica streamed to; the Run thread's alone
 
   std::mutex lifecycle_mutex_;  // Start/Stop against each other
   std::thread thread_;

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "gateway.grpc.pb.h"
+#include "tests/unit/support/closed_port.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw::cli {
@@ -575,6 +576,40 @@ TEST_F(GatewayctlTest, UsageErrorsExit2WithoutACall) {
   EXPECT_EQ(r.exit, 0);
   EXPECT_EQ(r.err, "");
   EXPECT_NE(r.out.find("Usage: gatewayctl"), std::string::npos);
+}
+
+// A list of replicas: one that cannot be reached is passed over, within the one deadline.
+TEST_F(GatewayctlTest, ServerListPassesOverAReplicaThatCannotBeReached) {
+  testing::ClosedPort closed;
+  ASSERT_GT(closed.port(), 0);
+  const std::string down = "127.0.0.1:" + std::to_string(closed.port());
+  std::ostringstream out, err;
+  int exit = RunGatewayctl({"--server", down + "," + address_, "version"}, std::nullopt, out, err);
+  EXPECT_EQ(exit, 0) << err.str();
+  EXPECT_EQ(out.str(), "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ +
+                           "\n");
+  EXPECT_EQ(admin_.calls(), 1);
+  // From the environment too.
+  out.str("");
+  exit = RunGatewayctl({"status"}, down + "," + address_, out, err);
+  EXPECT_EQ(exit, 0) << err.str();
+  // None reachable: one line naming each.
+  testing::ClosedPort other;
+  const std::string also_down = "127.0.0.1:" + std::to_string(other.port());
+  std::ostringstream none_out, none_err;
+  exit = RunGatewayctl({"--server", down + "," + also_down, "status"}, std::nullopt, none_out,
+                       none_err);
+  EXPECT_EQ(exit, 1);
+  EXPECT_EQ(none_err.str(), "gatewayctl: cannot reach control plane at " + also_down +
+                                " (connection refused) (and cannot reach " + down +
+                                " (connection refused))\n");
+  // A replica that answered with an error is not passed over: the write may have reached it.
+  admin_.FailNext(grpc::Status(grpc::StatusCode::UNAVAILABLE, "database down"));
+  std::ostringstream w_out, w_err;
+  exit = RunGatewayctl({"--server", address_ + "," + down, "route", "add", "/x", "svc"},
+                       std::nullopt, w_out, w_err);
+  EXPECT_EQ(exit, 1);
+  EXPECT_NE(w_err.str().find(address_), std::string::npos) << w_err.str();
 }
 
 TEST_F(GatewayctlTest, ServerFromEnvironment) {

@@ -41,6 +41,24 @@ TEST(ParseHostPort, RefusesBadInput) {
   }
 }
 
+TEST(ParseAddressList, OneOrSeveralReplicasInOrder) {
+  std::string error;
+  auto list = ParseAddressList("cp.internal:50051", &error);
+  ASSERT_TRUE(list) << error;
+  EXPECT_EQ(*list, std::vector<std::string>{"cp.internal:50051"});
+  list = ParseAddressList("10.0.0.2:7000,[::1]:7000,cp-3.internal:7000", &error);
+  ASSERT_TRUE(list) << error;
+  EXPECT_EQ(*list, (std::vector<std::string>{"10.0.0.2:7000", "[::1]:7000", "cp-3.internal:7000"}));
+  for (const char* bad : {"", ",", "a:1,", ",a:1", "a:1,,b:2", "a:1,b", "a:1 ,b:2"}) {
+    EXPECT_FALSE(ParseAddressList(bad, &error)) << bad;
+    EXPECT_NE(error, "") << bad;
+  }
+  EXPECT_FALSE(ParseAddressList("a:1,b:2,a:1", &error));
+  EXPECT_EQ(error, "a:1 is listed twice");
+  EXPECT_FALSE(ParseAddressList("a:1,b", &error));
+  EXPECT_EQ(error.rfind("address 2 of the list: ", 0), 0u) << error;
+}
+
 TEST(ParseHostPort, DefaultPort) {
   auto hp = ParseHostPort("auth-svc", nullptr, 80);
   ASSERT_TRUE(hp);

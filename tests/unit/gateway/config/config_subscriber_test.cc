@@ -1,12 +1,8 @@
 // ConfigSubscriber against a fake DiscoveryService on 127.0.0.1 (port chosen at run time).
 #include "gateway/config/config_subscriber.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
@@ -15,11 +11,13 @@
 #include <thread>
 
 #include "tests/unit/gateway/config/test_support.h"
+#include "tests/unit/support/closed_port.h"
 
 namespace gw {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::ClosedPort;
 using testing::InvalidConfig;
 using testing::SplitConfig;
 using testing::TempDir;
@@ -230,30 +228,6 @@ TEST_F(ConfigSubscriberTest, ReconnectsAfterTheControlPlaneRestarts) {
   StopServer(server_);
 }
 
-// A port on which nothing accepts: bound, never listening.
-class ClosedPort {
- public:
-  ClosedPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0)
-      port_ = ntohs(address.sin_port);
-  }
-  ~ClosedPort() { Release(); }
-  int port() const { return port_; }
-  // Frees the port for a server to listen on.
-  void Release() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 TEST_F(ConfigSubscriberTest, StopIsPromptWhileTheControlPlaneIsUnreachable) {
   ClosedPort closed;
@@ -300,6 +274,39 @@ TEST_F(ConfigSubscriberTest, FindsAControlPlaneThatStartsAfterTheGateway) {
   EXPECT_TRUE(applier_.ready());
   subscriber.Stop();
   StopServer(server);
+}
+
+// Several replicas: one that cannot be reached is passed over, and when the replica streamed
+// to goes away the next one is used while the gateway keeps serving.
+TEST_F(ConfigSubscriberTest, MovesToTheNextReplicaWhenOneIsGone) {
+  ClosedPort closed;
+  ASSERT_GT(closed.port(), 0);
+  FakeDiscovery second;
+  int second_port = 0;
+  std::unique_ptr<grpc::Server> second_server = StartServer(second, &second_port);
+  ASSERT_NE(second_server, nullptr);
+  SubscriberOptions options = Options();
+  options.control_plane = "127.0.0.1:" + std::to_string(closed.port()) + ",127.0.0.1:" +
+                          std::to_string(port_) + ",127.0.0.1:" + std::to_string(second_port);
+  ConfigSubscriber subscriber(options, applier_);
+  subscriber.Start();
+
+  ASSERT_TRUE(discovery_.WaitForHello(0).has_value());  // past the closed one
+  ASSERT_TRUE(discovery_.Push(SnapshotPush(4, "a4", SplitConfig(4))));
+  ASSERT_TRUE(discovery_.WaitForReply().has_value());
+  EXPECT_EQ(applier_.version(), 4u);
+
+  StopServer(server_);  // the replica dies; the next one takes over
+  const auto hello = second.WaitForHello(0);
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->running_version(), 4u);
+  EXPECT_TRUE(applier_.ready());  // served all along
+  ASSERT_TRUE(second.Push(SnapshotPush(5, "b5", SplitConfig(5))));
+  const auto reply = second.WaitForReply();
+  ASSERT_TRUE(reply.has_value() && reply->has_ack());
+  EXPECT_EQ(applier_.version(), 5u);
+  subscriber.Stop();
+  StopServer(second_server);
 }
 
 TEST_F(ConfigSubscriberTest, StopIsPromptWhileConnected) {
