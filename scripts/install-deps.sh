@@ -13,6 +13,10 @@ PACKAGES=(
   libssl-dev  # common/jwt, common/api_key: OpenSSL libcrypto
   libgtest-dev libgmock-dev python3
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes (compiler-rt)
+  # The cluster work (issue 10): the PostgreSQL store (libpq; tests start their own server from
+  # postgresql-15's binaries, as an unprivileged user) and cluster-wide rate limits (hiredis;
+  # tests start their own redis-server). Their system services are not used.
+  postgresql-15 libpq-dev redis-server libhiredis-dev
 )
 
 case "${1:-}" in
