@@ -223,6 +223,7 @@ void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
   json.Key("stream_error").String(gateway.stream_error());
   json.Key("cache_error").String(gateway.cache_error());
   json.Key("conflict").String(gateway.conflict());
+  json.Key("behind").String(gateway.behind());
   json.Key("last_seen_unix_ms").Number(gateway.last_seen_unix_ms());
   if (!gateway.connected())
     json.Key("disconnected_unix_ms").Number(gateway.disconnected_unix_ms());
@@ -277,6 +278,7 @@ std::string GatewayProblems(const GatewayStatus& gateway) {
                            : gateway.error());
   if (!gateway.stream_error().empty()) problems.push_back("stream: " + gateway.stream_error());
   if (!gateway.cache_error().empty()) problems.push_back("cache: " + gateway.cache_error());
+  if (!gateway.behind().empty()) problems.push_back("behind: " + gateway.behind());
   std::string out;
   for (const auto& problem : problems) out += (out.empty() ? "" : "; ") + OneLine(problem);
   return out;
@@ -432,6 +434,11 @@ std::string RenderGateways(const ProtoList<GatewayStatus>& gateways, OutputForma
                     Cell(GatewayProblems(gateway))});
   }
   return AlignColumns(rows);
+}
+
+void PrintWarnings(std::ostream& err, const ProtoList<std::string>& warnings) {
+  for (const std::string& warning : warnings) err << "gatewayctl: warning: " << OneLine(warning) << '\n';
+  err << std::flush;
 }
 
 std::string RenderPruned(const ProtoList<std::string>& node_ids, OutputFormat format) {

@@ -1,9 +1,10 @@
 // How gatewayctl shows results: aligned tables for people (the default) or JSON for scripts
 // (`-o json`). Pure functions from protobuf messages to text, owned by the cli/ command groups;
-// every rendering ends with a newline.
+// every rendering ends with a newline (PrintWarnings writes to a stream).
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,10 @@ std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers, O
 std::string RenderConsumer(const gateway::v1::Consumer& consumer, OutputFormat format);
 std::string RenderRoute(const gateway::v1::Route& route, OutputFormat format);
 std::string RenderService(const gateway::v1::Service& service, OutputFormat format);
+
+// The control plane accepted a write but has something to say (a target that will be resolved
+// by DNS, gateways that lack a feature): "gatewayctl: warning: ..." lines on `err`.
+void PrintWarnings(std::ostream& err, const ProtoList<std::string>& warnings);
 
 // `gateways prune`: one line per gateway forgotten, or "no gateways pruned".
 std::string RenderPruned(const ProtoList<std::string>& node_ids, OutputFormat format);

@@ -32,13 +32,6 @@ std::string DescribeKey(const Command& command) {
   return what;
 }
 
-// The control plane accepted the write but has something to say (a target that will be resolved
-// by DNS...): one line each on stderr; the exit status stays 0.
-void Warn(std::ostream& err, const google::protobuf::RepeatedPtrField<std::string>& warnings) {
-  for (const std::string& warning : warnings) err << "gatewayctl: warning: " << OneLine(warning) << '\n';
-  err << std::flush;
-}
-
 }  // namespace
 
 int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& out,
@@ -56,7 +49,7 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
         return Fail(err, error);
       out << RenderRouteWrite(response.route(), "created", response.config_version(),
                               command.output);
-      Warn(err, response.warnings());
+      PrintWarnings(err, response.warnings());
       return kExitOk;
     }
     case Action::kRouteUpdate: {
@@ -73,7 +66,7 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
         return Fail(err, error);
       out << RenderRouteWrite(response.route(), "updated", response.config_version(),
                               command.output);
-      Warn(err, response.warnings());
+      PrintWarnings(err, response.warnings());
       return kExitOk;
     }
     case Action::kRouteGet: {

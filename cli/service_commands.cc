@@ -33,6 +33,7 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
         return Fail(err, error);
       out << RenderServiceWrite(response.service(), "created", response.config_version(),
                                 command.output);
+      PrintWarnings(err, response.warnings());
       return kExitOk;
     }
     case Action::kServiceUpdate: {
@@ -47,6 +48,7 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
         return Fail(err, error);
       out << RenderServiceWrite(response.service(), "updated", response.config_version(),
                                 command.output);
+      PrintWarnings(err, response.warnings());
       return kExitOk;
     }
     case Action::kServiceGet: {

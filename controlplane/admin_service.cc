@@ -65,6 +65,16 @@ void AdminService::Publish(const ConfigPtr& config, const std::string& what) {
   LogInfo("config version " + std::to_string(config->version()) + ": " + what);
 }
 
+std::vector<std::string> AdminService::FeatureWarnings() const {
+  const SnapshotPtr current = publisher_.Current();
+  if (!current) return {};
+  const std::vector<std::string> lacking = registry_.Lacking(current->features());
+  if (lacking.empty()) return {};
+  return {"version " + std::to_string(current->version()) +
+          " uses config features that connected gateways do not apply; they keep their "
+          "version until upgraded: " + JoinForMessage(lacking, "; ")};
+}
+
 AdminService::Reactor* AdminService::CreateService(Context* context,
                                                    const gateway::v1::CreateServiceRequest* request,
                                                    gateway::v1::ServiceResponse* response) {
@@ -74,6 +84,7 @@ AdminService::Reactor* AdminService::CreateService(Context* context,
     Publish(result->snapshot, "service " + result->service.name() + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_service() = std::move(result->service);
+    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
     return grpc::Status::OK;
   });
 }
@@ -87,6 +98,7 @@ AdminService::Reactor* AdminService::UpdateService(Context* context,
     Publish(result->snapshot, "service " + result->service.name() + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_service() = std::move(result->service);
+    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
     return grpc::Status::OK;
   });
 }
@@ -139,6 +151,7 @@ AdminService::Reactor* AdminService::CreateRoute(Context* context,
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
     for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
+    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
     return grpc::Status::OK;
   });
 }
@@ -154,6 +167,7 @@ AdminService::Reactor* AdminService::UpdateRoute(Context* context,
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
     for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
+    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
     return grpc::Status::OK;
   });
 }

@@ -81,6 +81,9 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
 
   ConfigStore& store_;
   StoreWorker& worker_;
+  // A warning when connected gateways lack a config feature the current version uses.
+  std::vector<std::string> FeatureWarnings() const;
+
   SnapshotPublisher& publisher_;
   GatewayRegistry& registry_;
   const uint64_t max_config_bytes_;

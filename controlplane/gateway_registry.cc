@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "common/config_features.h"
 #include "common/duration.h"
+#include "common/validation.h"
 #include "common/wire_limits.h"
 
 namespace gw {
@@ -19,12 +21,14 @@ void GatewayRegistry::Connect(const gateway::v1::Hello& hello, std::string_view 
   }
   Entry& entry = it->second;
   entry.stream_id = stream_id;
+  entry.node = node;
   auto& status = entry.status;
   status.set_address(node.address());
   status.set_peer(std::string(peer));
   status.set_build_version(node.build_version());
   status.set_connected(true);
   status.set_disconnected_unix_ms(0);
+  status.clear_behind();
   status.set_acked_version(hello.running_version());
   if (hello.running_version() >= status.nacked_version()) status.clear_error();
   status.set_stream_error(StatusMessage(hello.last_stream_error()));
@@ -77,6 +81,27 @@ void GatewayRegistry::Disconnect(std::string_view node_id, uint64_t stream_id) {
   entry->status.set_connected(false);
   entry->status.set_disconnected_unix_ms(now);
   entry->status.set_last_seen_unix_ms(now);
+}
+
+bool GatewayRegistry::Behind(std::string_view node_id, uint64_t stream_id,
+                             std::string_view reason) {
+  std::lock_guard lock(mu_);
+  Entry* entry = Find(node_id, stream_id);
+  if (entry == nullptr || entry->status.behind() == reason) return false;
+  entry->status.set_behind(StatusMessage(reason));
+  return !reason.empty();
+}
+
+std::vector<std::string> GatewayRegistry::Lacking(const std::set<std::string>& used) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, entry] : entries_) {
+    if (!entry.status.connected()) continue;
+    if (const auto missing = MissingFeatures(used, entry.node); !missing.empty())
+      out.push_back(id + " (" + DescribeBuild(entry.node) + ") lacks " +
+                    JoinForMessage(missing, ", "));
+  }
+  return out;
 }
 
 bool GatewayRegistry::Conflict(std::string_view node_id, std::string_view who) {

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,12 @@ class GatewayRegistry {
            std::string_view cache_error = {});
   // The stream had nothing to push (the gateway runs the current version): it works.
   void Healthy(std::string_view node_id, uint64_t stream_id);
+  // The gateway is not sent the current version (`reason`: a feature it lacks); it keeps its
+  // ACKed version. True when the reason is new (worth a log line). "" clears it.
+  bool Behind(std::string_view node_id, uint64_t stream_id, std::string_view reason);
+  // Connected gateways that do not apply every feature of `used`: "gw-1 (0.2.0, protocol 0)
+  // lacks cors", for a write's warning.
+  std::vector<std::string> Lacking(const std::set<std::string>& used) const;
   // The gateway refused `version`; it keeps its ACKed version live.
   bool Nack(std::string_view node_id, uint64_t stream_id, uint64_t version, std::string_view error);
   // Stream `stream_id` ended; the gateway stays listed as disconnected, since now.
@@ -71,6 +78,7 @@ class GatewayRegistry {
  private:
   struct Entry {
     gateway::v1::GatewayStatus status;
+    gateway::v1::Node node;  // as its Hello stated it: build, protocol, features
     uint64_t stream_id = 0;
     int64_t conflict_logged_unix_ms = 0;
   };

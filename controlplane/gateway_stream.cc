@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <random>
 
+#include "common/config_features.h"
 #include "common/log.h"
+#include "common/validation.h"
 #include "common/wire_limits.h"
 
 namespace gw {
@@ -176,6 +178,22 @@ void GatewayStream::Offer(const SnapshotPtr& snapshot) {
   // older stream of this node: registering here keeps the registry's owner and the
   // publisher's subscriber the same stream even when two streams of one node race.
   if (first) registry_.Connect(hello_, peer_, stream_id_);
+  // A version using a feature this gateway does not apply is never pushed to it: it keeps
+  // its last good config (a rolling upgrade), shown as behind.
+  if (const auto missing = MissingFeatures(snapshot->features(), hello_.node()); !missing.empty()) {
+    const std::string reason = "version " + std::to_string(snapshot->version()) +
+                               " needs feature " + JoinForMessage(missing, ", ") +
+                               ", which this gateway (" + DescribeBuild(hello_.node()) +
+                               ") does not apply";
+    if (registry_.Behind(node_id_, stream_id_, reason))
+      LogWarn("gateway " + node_id_ + " keeps its version: " + reason);
+    behind_ = true;
+    return;
+  }
+  if (behind_) {  // a later version it can apply
+    registry_.Behind(node_id_, stream_id_, "");
+    behind_ = false;
+  }
   const auto write = push_.Offer(snapshot->version());
   if (push_.newest() == snapshot->version()) newest_ = snapshot;
   if (write) {

@@ -65,6 +65,7 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 
   // Set by the first read, before the stream subscribes; read-only afterwards.
   gateway::v1::Hello hello_;
+  bool behind_ = false;  // the newest version offered uses a feature this gateway lacks
   std::string node_id_;  // "" unless subscribed
   bool subscribed_ = false;
 

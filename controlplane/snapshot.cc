@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/config_features.h"
+
 namespace gw {
 namespace {
 
@@ -18,7 +20,10 @@ std::string SerializeBody(const gateway::v1::Config& config) {
 
 }  // namespace
 
-Snapshot::Snapshot(ConfigPtr config) : config_(std::move(config)), body_(SerializeBody(*config_)) {}
+Snapshot::Snapshot(ConfigPtr config)
+    : config_(std::move(config)),
+      features_(FeaturesUsed(*config_)),
+      body_(SerializeBody(*config_)) {}
 
 grpc::ByteBuffer Snapshot::Encode(std::string_view nonce) const {
   gateway::v1::ConfigMessage head;

@@ -12,6 +12,9 @@
 #include <memory>
 #include <string_view>
 
+#include <set>
+#include <string>
+
 #include "controlplane/store/config_store.h"
 
 namespace gw {
@@ -23,12 +26,16 @@ class Snapshot {
   uint64_t version() const { return config_->version(); }
   const gateway::v1::Config& config() const { return *config_; }
   const ConfigPtr& config_ptr() const { return config_; }
+  // The config features it uses (common/config_features.h): pushed only to gateways that
+  // apply them all.
+  const std::set<std::string>& features() const { return features_; }
 
   // The wire form of ConfigMessage{nonce, version, snapshot}; shares the serialized body.
   grpc::ByteBuffer Encode(std::string_view nonce) const;
 
  private:
   ConfigPtr config_;
+  std::set<std::string> features_;
   grpc::Slice body_;  // ConfigMessage{version, snapshot} serialized, without the nonce
 };
 

@@ -1,5 +1,6 @@
 #include "gateway/config/subscription.h"
 
+#include "common/config_features.h"
 #include "common/log.h"
 
 namespace gw {
@@ -19,6 +20,8 @@ gateway::v1::GatewayMessage Subscription::Hello(std::string_view last_stream_err
   node->set_id(identity_.node_id);
   node->set_build_version(GATEWAY_BUILD_VERSION);
   for (const std::string& capability : Capabilities()) node->add_capabilities(capability);
+  node->set_protocol_version(kProtocolVersion);
+  for (const std::string& feature : GatewayFeatures()) node->add_features(feature);
   node->set_address(identity_.listen_address);
   hello->set_running_version(applier_.version());
   hello->set_instance_id(identity_.instance_id);

@@ -188,11 +188,11 @@ TEST(RenderGateways, Json) {
   EXPECT_EQ(RenderGateways(SomeGateways(), OutputFormat::kJson),
             R"([{"node_id":"gw-a","address":"127.0.0.1:8080","peer":"ipv4:127.0.0.1:40000",)"
             R"("build_version":"0.1.0","version":7,"connected":true,"error":"","nacked_version":0,)"
-            R"("stream_error":"","cache_error":"","conflict":"",)"
+            R"("stream_error":"","cache_error":"","conflict":"","behind":"",)"
             R"("last_seen_unix_ms":1700000000123},)"
             R"({"node_id":"gw-b","address":"","peer":"","build_version":"","version":6,)"
             R"("connected":false,"error":"route \"/x\": target is empty\nsecond line",)"
-            R"("nacked_version":7,"stream_error":"","cache_error":"","conflict":"",)"
+            R"("nacked_version":7,"stream_error":"","cache_error":"","conflict":"","behind":"",)"
             R"("last_seen_unix_ms":0,"disconnected_unix_ms":0}])"
             "\n");
 }

@@ -11,8 +11,10 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <thread>
 
+#include "common/config_features.h"
 #include "gateway.grpc.pb.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -55,12 +57,19 @@ class FakeGateway {
     }
   }
 
-  bool Hello(uint64_t running_version) {
+  // `features`: with a value, the Hello states protocol 1 and these config features (an older
+  // or newer gateway); without, it states nothing (protocol 0, the 0.2.0 baseline).
+  bool Hello(uint64_t running_version,
+             std::optional<std::vector<std::string>> features = std::nullopt) {
     GatewayMessage message;
     auto* hello = message.mutable_hello();
     hello->mutable_node()->set_id(node_id_);
     hello->mutable_node()->set_address("127.0.0.1:8080");
     hello->mutable_node()->set_build_version("test");
+    if (features) {
+      hello->mutable_node()->set_protocol_version(1);
+      for (const auto& feature : *features) hello->mutable_node()->add_features(feature);
+    }
     hello->set_running_version(running_version);
     hello->set_instance_id(instance_);
     return stream_->Write(message);
@@ -312,6 +321,71 @@ TEST_F(ControlPlaneTest, GatewayRunningTheCurrentVersionGetsNoPushUntilTheNextWr
   ConfigMessage push;
   ASSERT_TRUE(gateway.Read(&push));
   EXPECT_EQ(push.version(), version + 1);  // the first thing on the stream is the new version
+}
+
+// Rolling upgrade: a gateway that does not apply a feature the newest version uses keeps its
+// last good version, is shown behind with the reason, and a write that uses the feature warns,
+// naming it; a later version it can apply reaches it again.
+TEST_F(ControlPlaneTest, AGatewayLackingAFeatureKeepsItsVersionAndIsShownBehind) {
+  uint64_t version = 0;
+  ASSERT_TRUE(AddService("order-svc", 9101).ok());
+  ASSERT_TRUE(AddRoute("/api", "order-svc", &version).ok());
+  std::vector<std::string> older = GatewayFeatures();
+  std::erase(older, "cors");
+  FakeGateway old_gateway(channel_, "gw-old");
+  ASSERT_TRUE(old_gateway.Hello(version, older));
+  FakeGateway new_gateway(channel_, "gw-new");
+  ASSERT_TRUE(new_gateway.Hello(version, GatewayFeatures()));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto o = Gateway("gw-old"), n = Gateway("gw-new");
+    return o && n && o->acked_version() == version && n->acked_version() == version;
+  }));
+
+  gateway::v1::CreateRouteRequest request;
+  request.mutable_route()->set_path("/web");
+  request.mutable_route()->set_target("order-svc");
+  request.mutable_route()->set_match(gateway::v1::MATCH_PREFIX);
+  request.mutable_route()->mutable_cors()->add_origins("https://app.example");
+  gateway::v1::RouteResponse response;
+  ASSERT_TRUE(Call(&AdminService::Stub::CreateRoute, request, &response).ok());
+  const uint64_t with_cors = response.config_version();
+  ASSERT_EQ(response.warnings_size(), 1);
+  EXPECT_NE(response.warnings(0).find("gw-old (test, protocol 1) lacks cors"), std::string::npos)
+      << response.warnings(0);
+  EXPECT_EQ(response.warnings(0).find("gw-new"), std::string::npos) << response.warnings(0);
+
+  ConfigMessage push;
+  ASSERT_TRUE(new_gateway.Read(&push));  // the gateway that applies it gets it
+  EXPECT_EQ(push.version(), with_cors);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto o = Gateway("gw-old");
+    return o && !o->behind().empty();
+  }));
+  auto old_status = Gateway("gw-old");
+  EXPECT_EQ(old_status->acked_version(), version);
+  EXPECT_EQ(old_status->behind(), "version " + std::to_string(with_cors) +
+                                      " needs feature cors, which this gateway (test, protocol "
+                                      "1) does not apply");
+  EXPECT_EQ(Gateway("gw-new")->behind(), "");
+
+  // A gateway that states nothing (0.2.0) applies the baseline, cors included.
+  FakeGateway baseline(channel_, "gw-baseline");
+  ASSERT_TRUE(baseline.Hello(0));
+  ASSERT_TRUE(baseline.Read(&push));
+  EXPECT_EQ(push.version(), with_cors);
+
+  // Once no version needs cors, the old gateway is sent the newest again.
+  gateway::v1::DeleteRouteRequest remove;
+  remove.mutable_key()->set_path("/web");
+  gateway::v1::DeleteResponse removed;
+  ASSERT_TRUE(Call(&AdminService::Stub::DeleteRoute, remove, &removed).ok());
+  ASSERT_TRUE(old_gateway.Read(&push));
+  EXPECT_EQ(push.version(), removed.config_version());
+  ASSERT_TRUE(old_gateway.Ack(push.version(), push.nonce()));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto o = Gateway("gw-old");
+    return o && o->acked_version() == removed.config_version() && o->behind().empty();
+  }));
 }
 
 TEST_F(ControlPlaneTest, TheFirstMessageMustBeAHelloWithANodeId) {

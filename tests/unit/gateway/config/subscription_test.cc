@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/config_features.h"
 #include "tests/unit/gateway/config/test_support.h"
 
 namespace gw {
@@ -40,6 +41,10 @@ TEST_F(SubscriptionTest, HelloCarriesIdentityAndRunningVersion) {
   EXPECT_FALSE(node.build_version().empty());
   // Deltas are not supported, so the control plane must only ever send snapshots.
   EXPECT_EQ(std::count(node.capabilities().begin(), node.capabilities().end(), "delta"), 0);
+  // It states its protocol and every config feature it applies (rolling upgrades).
+  EXPECT_EQ(node.protocol_version(), kProtocolVersion);
+  EXPECT_EQ(std::vector<std::string>(node.features().begin(), node.features().end()),
+            GatewayFeatures());
   EXPECT_EQ(message.hello().running_version(), 0u);
   EXPECT_EQ(message.hello().instance_id(), "instance-a");
   EXPECT_EQ(message.hello().last_stream_error(), "");

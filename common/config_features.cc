@@ -1,0 +1,88 @@
+#include "common/config_features.h"
+
+#include <algorithm>
+
+namespace gw {
+namespace {
+
+// One name per feature a config can use; a new one is added, never renamed.
+constexpr const char* kSplit = "split";                    // Route.split
+constexpr const char* kConditions = "match_conditions";    // Route host, methods, headers
+constexpr const char* kBodyLimit = "body_limit";           // Route.max_body_size
+constexpr const char* kPathRewrite = "path_rewrite";       // strip_prefix, rewrite_prefix
+constexpr const char* kHeaderRules = "header_rules";       // set/remove request/response headers
+constexpr const char* kTimeouts = "timeouts";              // timeout_ms, per_try_timeout_ms
+constexpr const char* kRetries = "retries";                // Route.retries
+constexpr const char* kRateLimit = "rate_limit";           // Route.rate_limit
+constexpr const char* kAuth = "auth";                      // Route.auth, consumers
+constexpr const char* kCors = "cors";                      // Route.cors
+constexpr const char* kLoadBalancing = "load_balancing";   // Service lb, hash_header
+constexpr const char* kHealthChecks = "health_checks";     // Service.health_check
+constexpr const char* kEjection = "ejection";              // eject_after, eject_for_ms
+constexpr const char* kCircuitBreaking = "circuit_breaking";  // max_connections, max_pending
+constexpr const char* kConnectTimeout = "connect_timeout";    // Service.connect_timeout_ms
+
+}  // namespace
+
+const std::vector<std::string>& BaselineFeatures() {
+  // Every feature 0.2.0 applied.
+  static const std::vector<std::string> features = {
+      kAuth,          kBodyLimit, kCircuitBreaking, kConditions, kConnectTimeout,
+      kCors,          kEjection,  kHeaderRules,     kHealthChecks, kLoadBalancing,
+      kPathRewrite,   kRateLimit, kRetries,         kSplit,      kTimeouts};
+  return features;
+}
+
+const std::vector<std::string>& GatewayFeatures() { return BaselineFeatures(); }
+
+std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
+  std::set<std::string> used;
+  for (const auto& route : config.routes()) {
+    if (route.split_size() > 0) used.insert(kSplit);
+    if (!route.host().empty() || route.methods_size() > 0 || route.headers_size() > 0)
+      used.insert(kConditions);
+    if (route.max_body_size() > 0) used.insert(kBodyLimit);
+    if (route.strip_prefix() || !route.rewrite_prefix().empty()) used.insert(kPathRewrite);
+    if (route.set_request_headers_size() > 0 || route.remove_request_headers_size() > 0 ||
+        route.set_response_headers_size() > 0 || route.remove_response_headers_size() > 0)
+      used.insert(kHeaderRules);
+    if (route.timeout_ms() > 0 || route.per_try_timeout_ms() > 0) used.insert(kTimeouts);
+    if (route.retries() > 0) used.insert(kRetries);
+    if (route.has_rate_limit()) used.insert(kRateLimit);
+    if (route.auth() != gateway::v1::AUTH_NONE) used.insert(kAuth);
+    if (route.has_cors()) used.insert(kCors);
+  }
+  for (const auto& service : config.services()) {
+    if (service.lb() != gateway::v1::LB_ROUND_ROBIN || !service.hash_header().empty())
+      used.insert(kLoadBalancing);
+    if (service.has_health_check()) used.insert(kHealthChecks);
+    if (service.eject_after() > 0) used.insert(kEjection);
+    if (service.max_connections() > 0 || service.max_pending() > 0) used.insert(kCircuitBreaking);
+    if (service.connect_timeout_ms() > 0) used.insert(kConnectTimeout);
+  }
+  if (config.consumers_size() > 0) used.insert(kAuth);
+  return used;
+}
+
+std::string DescribeBuild(const gateway::v1::Node& node) {
+  return (node.build_version().empty() ? std::string("unknown build") : node.build_version()) +
+         ", protocol " + std::to_string(node.protocol_version());
+}
+
+std::vector<std::string> MissingFeatures(const std::set<std::string>& used,
+                                         const gateway::v1::Node& node) {
+  const auto applies = [&node](const std::string& feature) {
+    if (node.protocol_version() == 0) {
+      const auto& baseline = BaselineFeatures();
+      return std::find(baseline.begin(), baseline.end(), feature) != baseline.end();
+    }
+    return std::find(node.features().begin(), node.features().end(), feature) !=
+           node.features().end();
+  };
+  std::vector<std::string> missing;
+  for (const std::string& feature : used)
+    if (!applies(feature)) missing.push_back(feature);
+  return missing;
+}
+
+}  // namespace gw

@@ -1,0 +1,43 @@
+#include "common/config_features.h"
+
+#include <gtest/gtest.h>
+
+namespace gw {
+namespace {
+
+TEST(FeaturesUsed, NamesWhatTheConfigUses) {
+  gateway::v1::Config config;
+  EXPECT_TRUE(FeaturesUsed(config).empty());
+  auto* route = config.add_routes();
+  route->set_path("/api");
+  route->set_target("order-svc");
+  EXPECT_TRUE(FeaturesUsed(config).empty());  // a plain route needs nothing beyond protocol 0
+  route->set_host("api.example.com");
+  route->mutable_cors()->add_origins("*");
+  route->set_retries(2);
+  auto* service = config.add_services();
+  service->set_lb(gateway::v1::LB_RING_HASH);
+  service->set_max_pending(5);
+  EXPECT_EQ(FeaturesUsed(config),
+            (std::set<std::string>{"circuit_breaking", "cors", "load_balancing",
+                                   "match_conditions", "retries"}));
+}
+
+TEST(MissingFeatures, ProtocolZeroAppliesTheBaseline) {
+  const std::set<std::string> used = {"cors", "split"};
+  gateway::v1::Node old_node;  // states nothing: 0.2.0
+  EXPECT_TRUE(MissingFeatures(used, old_node).empty());
+  EXPECT_TRUE(MissingFeatures({"some_future_feature"}, old_node).size() == 1);
+
+  gateway::v1::Node node;
+  node.set_protocol_version(kProtocolVersion);
+  node.set_build_version("0.3.0");
+  node.add_features("split");
+  EXPECT_EQ(MissingFeatures(used, node), std::vector<std::string>{"cors"});
+  EXPECT_EQ(DescribeBuild(node), "0.3.0, protocol 1");
+  for (const auto& feature : GatewayFeatures()) node.add_features(feature);
+  EXPECT_TRUE(MissingFeatures(used, node).empty());
+}
+
+}  // namespace
+}  // namespace gw
