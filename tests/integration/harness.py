@@ -583,6 +583,93 @@ class Ctl:
 # ------------------------------------------------------------------------------ cluster
 
 
+POSTGRES_BIN_DIR = os.environ.get("POSTGRES_BIN_DIR", "/usr/lib/postgresql/15/bin")
+
+
+def postgres_available():
+    """True when PostgreSQL's server binaries are installed (scripts/install-deps.sh does)."""
+    return all(os.access(os.path.join(POSTGRES_BIN_DIR, name), os.X_OK)
+               for name in ("initdb", "postgres", "pg_isready"))
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server on 127.0.0.1, its data in the cluster's temp dir. PostgreSQL
+    refuses to run as root, so when the tests run as root the server runs as `nobody`. `url` is
+    a libpq connection URI for the database `gateway` (trust authentication, loopback only)."""
+
+    USER = "gateway"
+    DATABASE = "gateway"
+
+    def __init__(self, cluster, name="postgres"):
+        self.cluster = cluster
+        self.name = name
+        self.data_dir = cluster.path(name + "-data")
+        self.socket_dir = cluster.path(name + "-socket")
+        self.port = None
+        self.process = None
+
+    def _as_server_user(self, args):
+        if os.geteuid() != 0:
+            return list(args)
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"] + list(args)
+
+    def _run(self, args, timeout=60):
+        result = subprocess.run(self._as_server_user(args), stdin=subprocess.DEVNULL,
+                                capture_output=True, timeout=timeout)
+        if result.returncode != 0:
+            raise AssertionError("%s exited %d: %s" % (" ".join(args), result.returncode,
+                                                         result.stderr.decode(errors="replace")))
+        return result.stdout.decode(errors="replace")
+
+    @property
+    def url(self):
+        return "postgresql://%s@127.0.0.1:%d/%s" % (self.USER, self.port, self.DATABASE)
+
+    def start(self, timeout=30.0):
+        first = not os.path.isdir(self.data_dir)
+        for path in (self.data_dir, self.socket_dir):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            if os.geteuid() == 0:
+                shutil.chown(path, "nobody", "nogroup")
+        if os.geteuid() == 0:
+            os.chmod(self.cluster.dir, 0o755)  # nobody must reach its directories
+        if first:
+            self._run([os.path.join(POSTGRES_BIN_DIR, "initdb"), "-D", self.data_dir,
+                       "-U", self.USER, "--auth=trust", "--encoding=UTF8", "--no-sync"])
+        if self.port is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+            sock.close()
+        self.process = self.cluster.spawn(self.name, self._as_server_user([
+            os.path.join(POSTGRES_BIN_DIR, "postgres"), "-D", self.data_dir,
+            "-p", str(self.port), "-k", self.socket_dir, "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]))
+
+        def ready():
+            if not self.process.running():
+                raise AssertionError("postgres exited:\n" + self.process.log_text())
+            return subprocess.run([os.path.join(POSTGRES_BIN_DIR, "pg_isready"), "-q", "-h",
+                                   "127.0.0.1", "-p", str(self.port)],
+                                  stdin=subprocess.DEVNULL).returncode == 0
+        wait_until(ready, timeout, interval=0.1, message="postgres on port %d" % self.port)
+        if first:
+            self.psql("CREATE DATABASE %s" % self.DATABASE, database="postgres")
+        return self
+
+    def psql(self, sql, database=None):
+        """Runs SQL through psql over TCP; returns its unaligned output."""
+        return subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+             "-p", str(self.port), "-U", self.USER, "-d", database or self.DATABASE, "-c", sql],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=True,
+        ).stdout.decode()
+
+    def stop(self, sig=signal.SIGINT):
+        """SIGINT: PostgreSQL's fast shutdown; SIGKILL: a crash."""
+        return self.process.stop(sig)
+
+
 class Cluster:
     """Everything one test starts: temp dir, processes, fake upstreams. close() ends it all."""
 
@@ -619,6 +706,10 @@ class Cluster:
         gw.start()
         self.gateways[node_id] = gw
         return gw
+
+    def start_postgres(self, name="postgres"):
+        """A PostgreSQL server of this cluster's own (see PostgresServer)."""
+        return PostgresServer(self, name).start()
 
     def upstream(self, name, **kwargs):
         up = FakeUpstream(name, **kwargs)

@@ -130,5 +130,39 @@ class StandaloneUpstreamTest(unittest.TestCase):
         self.assertEqual(json.loads(harness.http_get(address, "/x").body)["name"], "demo")
 
 
+@unittest.skipUnless(harness.postgres_available(), "PostgreSQL 15 is not installed "
+                     "(scripts/install-deps.sh installs it)")
+class PostgresServerTest(unittest.TestCase):
+    """The throwaway PostgreSQL server the cluster tests start: loopback only, its own temp
+    dir, run as an unprivileged user, data kept across a restart and a crash."""
+
+    def setUp(self):
+        self.cluster = harness.Cluster("postgres")
+        self.addCleanup(self.cluster.remove_dir)
+        self.addCleanup(self.cluster.close)
+
+    def test_starts_serves_restarts_and_survives_a_crash(self):
+        pg = self.cluster.start_postgres()
+        self.assertTrue(pg.url.startswith("postgresql://gateway@127.0.0.1:"), pg.url)
+        pg.psql("CREATE TABLE t (v integer); INSERT INTO t VALUES (7)")
+        self.assertEqual(pg.psql("SELECT v FROM t").strip(), "7")
+        if os.geteuid() == 0:
+            owner = pg.psql("SELECT pg_catalog.current_setting('data_directory')").strip()
+            self.assertEqual(os.stat(owner).st_uid, pwd_uid("nobody"))
+        port = pg.port
+        pg.stop()
+        pg.start()
+        self.assertEqual(pg.port, port)
+        self.assertEqual(pg.psql("SELECT v FROM t").strip(), "7")
+        pg.stop(signal.SIGKILL)
+        pg.start()
+        self.assertEqual(pg.psql("SELECT count(*) FROM t").strip(), "1")
+
+
+def pwd_uid(name):
+    import pwd
+    return pwd.getpwnam(name).pw_uid
+
+
 if __name__ == "__main__":
     harness.main()
