@@ -100,16 +100,8 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
 }
 
 AdminClient::AdminClient(std::string_view servers, std::chrono::milliseconds timeout)
-    : timeout_(timeout) {
+    : servers_(SplitList(servers)), timeout_(timeout), replicas_(servers_.size()) {
   QuietGrpcLogs();
-  size_t start = 0;
-  while (true) {  // already checked by ParseAddressList: "a:1,b:2"
-    const size_t comma = std::min(servers.find(',', start), servers.size());
-    servers_.emplace_back(servers.substr(start, comma - start));
-    if (comma == servers.size()) break;
-    start = comma + 1;
-  }
-  replicas_.resize(servers_.size());
 }
 
 AdminClient::Replica& AdminClient::ReplicaAt(size_t index) {

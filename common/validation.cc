@@ -168,16 +168,14 @@ std::string FormatHostPort(std::string_view host, uint32_t port) {
 
 std::optional<std::vector<std::string>> ParseAddressList(std::string_view text,
                                                          std::string* error) {
+  const std::vector<std::string> items = SplitList(text);
   std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string_view item = text.substr(start, comma - start);
+  for (const std::string& item : items) {
     std::string why;
     const auto address = ParseHostPort(item, &why);
     if (!address) {
       if (error)
-        *error = text.find(',') == std::string_view::npos
+        *error = items.size() == 1
                      ? why
                      : "address " + std::to_string(out.size() + 1) + " of the list: " + why;
       return std::nullopt;
@@ -188,8 +186,17 @@ std::optional<std::vector<std::string>> ParseAddressList(std::string_view text,
       return std::nullopt;
     }
     out.push_back(std::move(formatted));
-    if (comma == text.size()) return out;
-    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> items;
+  while (true) {
+    const size_t comma = std::min(text.find(','), text.size());
+    items.emplace_back(text.substr(0, comma));
+    if (comma == text.size()) return items;
+    text.remove_prefix(comma + 1);
   }
 }
 

@@ -34,6 +34,8 @@ std::string FormatHostPort(std::string_view host, uint32_t port);
 // as ParseHostPort (no default port), in the order given, none twice. Returns them formatted
 // (FormatHostPort), or nullopt with the reason in *error.
 std::optional<std::vector<std::string>> ParseAddressList(std::string_view text, std::string* error);
+// The items of a comma-separated list such as one ParseAddressList accepted, unchecked.
+std::vector<std::string> SplitList(std::string_view text);
 
 // "HOST:PORT" for an address to listen on: like ParseHostPort, but port 0 ("pick one") is
 // allowed.

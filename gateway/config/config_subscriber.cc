@@ -13,6 +13,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "common/validation.h"
 #include "common/wire_limits.h"
 #include "gateway/config/backoff.h"
 #include "gateway/config/subscription.h"
@@ -150,15 +151,11 @@ ConfigSubscriber::ConfigSubscriber(SubscriberOptions options, ConfigApplier& app
     : options_(std::move(options)),
       applier_(applier),
       instance_id_(NewInstanceId()) {
-  std::string_view list = options_.control_plane;
-  while (true) {
-    const size_t comma = std::min(list.find(','), list.size());
-    Replica replica{std::string(list.substr(0, comma)), nullptr, nullptr};
+  for (std::string& address : SplitList(options_.control_plane)) {
+    Replica replica{std::move(address), nullptr, nullptr};
     replica.channel = MakeChannel(options_, replica.address);
     replica.stub = gateway::v1::DiscoveryService::NewStub(replica.channel);
     replicas_.push_back(std::move(replica));
-    if (comma == list.size()) break;
-    list.remove_prefix(comma + 1);
   }
 }
 
