@@ -7,6 +7,16 @@
 #include "common/duration.h"
 
 namespace gw::cli {
+namespace {
+
+// The control plane answered from what it knows alone: its database is unreachable.
+void PrintStoreError(std::ostream& err, const std::string& store_error) {
+  if (store_error.empty()) return;
+  err << "gatewayctl: warning: only this replica's part is shown: " << OneLine(store_error)
+      << '\n' << std::flush;
+}
+
+}  // namespace
 
 int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream& out,
                       std::ostream& err) {
@@ -17,6 +27,7 @@ int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream&
           !error.empty())
         return Fail(err, error);
       out << RenderGateways(response.gateways(), command.output);
+      PrintStoreError(err, response.store_error());
       return kExitOk;
     }
     case Action::kGatewaysPrune: {
@@ -50,6 +61,7 @@ int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream&
           !error.empty())
         return Fail(err, error);
       out << RenderStatus(response, client.server(), command.output);
+      PrintStoreError(err, response.store_error());
       return kExitOk;
     }
     default:

@@ -214,6 +214,7 @@ void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
   json.BeginObject();
   json.Key("node_id").String(gateway.node_id());
   json.Key("address").String(gateway.address());
+  json.Key("replica").String(gateway.replica());
   json.Key("peer").String(gateway.peer());
   json.Key("build_version").String(gateway.build_version());
   json.Key("version").Unsigned(gateway.acked_version());
@@ -426,12 +427,16 @@ std::string RenderGateways(const ProtoList<GatewayStatus>& gateways, OutputForma
     return json.str() + "\n";
   }
   const int64_t now = NowUnixMs();
-  std::vector<std::vector<std::string>> rows = {
-      {"NODE", "ADDRESS", "VERSION", "CONNECTED", "ERROR"}};
+  // The replica column once a control plane names them (every one since 0.3.0).
+  const bool replicas = std::any_of(gateways.begin(), gateways.end(),
+                                    [](const GatewayStatus& g) { return !g.replica().empty(); });
+  std::vector<std::vector<std::string>> rows = {{"NODE", "ADDRESS", "VERSION", "CONNECTED", "ERROR"}};
+  if (replicas) rows[0].insert(rows[0].begin() + 2, "REPLICA");
   for (const auto& gateway : gateways) {
     rows.push_back({Cell(gateway.node_id()), Cell(gateway.address()),
                     std::to_string(gateway.acked_version()), ConnectedCell(gateway, now),
                     Cell(GatewayProblems(gateway))});
+    if (replicas) rows.back().insert(rows.back().begin() + 2, Cell(gateway.replica()));
   }
   return AlignColumns(rows);
 }
@@ -504,17 +509,51 @@ std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_
     json.Key("config_bytes").Unsigned(status.config_bytes());
     json.Key("max_config_bytes").Unsigned(status.max_config_bytes());
     json.Key("build_version").String(status.build_version());
+    json.Key("store").String(status.store());
+    json.Key("store_error").String(status.store_error());
+    json.Key("replicas").BeginArray();
+    for (const auto& replica : status.replicas()) {
+      json.BeginObject();
+      json.Key("id").String(replica.id());
+      json.Key("address").String(replica.address());
+      json.Key("build_version").String(replica.build_version());
+      json.Key("loaded_version").Unsigned(replica.loaded_version());
+      json.Key("gateways_connected").Unsigned(replica.gateways_connected());
+      json.Key("heartbeat_unix_ms").Number(replica.heartbeat_unix_ms());
+      json.Key("alive").Bool(replica.alive());
+      json.Key("self").Bool(replica.self());
+      json.EndObject();
+    }
+    json.EndArray();
     json.EndObject();
     return json.str() + "\n";
   }
+  std::string replicas;
+  if (!status.replicas().empty()) {
+    const int64_t now = NowUnixMs();
+    std::vector<std::vector<std::string>> rows = {
+        {"REPLICA", "ADDRESS", "VERSION", "GATEWAYS", "HEARTBEAT"}};
+    for (const auto& replica : status.replicas()) {
+      const auto age = std::chrono::seconds(
+          std::max<int64_t>(0, (now - replica.heartbeat_unix_ms()) / 1000));
+      rows.push_back({Cell(replica.id()) + (replica.self() ? " (this one)" : ""),
+                      Cell(replica.address()), std::to_string(replica.loaded_version()),
+                      std::to_string(replica.gateways_connected()),
+                      replica.alive() ? FormatElapsed(age) + " ago"
+                                      : "DOWN since " + UtcTime(replica.heartbeat_unix_ms()) +
+                                            " (" + FormatElapsed(age) + ")"});
+    }
+    replicas = "replicas:\n" + AlignColumns(rows);
+  }
   return "server: " + std::string(server) + "\n" +
+         (status.store().empty() ? std::string() : "store: " + OneLine(status.store()) + "\n") +
          "version: " + std::to_string(status.config_version()) + "\n" +
          "services: " + std::to_string(status.services()) + "\n" +
          "routes: " + std::to_string(status.routes()) + "\n" +
          "config size: " + DescribeByteSize(status.config_bytes()) + " of " +
          DescribeByteSize(status.max_config_bytes()) + "\n" +
          "gateways connected: " + std::to_string(status.gateways_connected()) + "\n" +
-         "gateways total: " + std::to_string(status.gateways_total()) + "\n";
+         "gateways total: " + std::to_string(status.gateways_total()) + "\n" + replicas;
 }
 
 std::string RenderRouteWrite(const Route& route, std::string_view verb, uint64_t version,

@@ -35,6 +35,9 @@ grpc::Status ToStatus(const StoreError& error) {
       return {grpc::StatusCode::FAILED_PRECONDITION, message};
     case StoreCode::kResourceExhausted:
       return {grpc::StatusCode::RESOURCE_EXHAUSTED, message};
+    case StoreCode::kUnavailable:
+    case StoreCode::kConflict:
+      return {grpc::StatusCode::UNAVAILABLE, message};
     case StoreCode::kInternal:
       break;
   }
@@ -58,10 +61,9 @@ AdminService::Reactor* AdminService::OnWorker(Context* context,
   return reactor;
 }
 
-void AdminService::Publish(const ConfigPtr& config, const std::string& what) {
-  const SnapshotPtr current = publisher_.Current();
-  if (current && config->version() <= current->version()) return;  // a no-op update
-  publisher_.Publish(MakeSnapshot(config));
+void AdminService::Logged(const ConfigPtr& config, const std::string& what) {
+  if (config->version() <= last_logged_version_) return;  // a no-op update
+  last_logged_version_ = config->version();
   LogInfo("config version " + std::to_string(config->version()) + ": " + what);
 }
 
@@ -81,7 +83,7 @@ AdminService::Reactor* AdminService::CreateService(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.CreateService(request->service());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot, "service " + result->service.name() + " created");
+    Logged(result->snapshot, "service " + result->service.name() + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_service() = std::move(result->service);
     for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
@@ -95,7 +97,7 @@ AdminService::Reactor* AdminService::UpdateService(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.UpdateService(request->service(), request->update_mask());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot, "service " + result->service.name() + " updated");
+    Logged(result->snapshot, "service " + result->service.name() + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_service() = std::move(result->service);
     for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
@@ -134,7 +136,7 @@ AdminService::Reactor* AdminService::DeleteService(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.DeleteService(request->name());
     if (!result) return ToStatus(result.error());
-    Publish(*result, "service " + request->name() + " deleted");
+    Logged(*result, "service " + request->name() + " deleted");
     response->set_config_version((*result)->version());
     return grpc::Status::OK;
   });
@@ -146,7 +148,7 @@ AdminService::Reactor* AdminService::CreateRoute(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.CreateRoute(request->route());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot, "route " + RouteName(result->route) + " -> " +
+    Logged(result->snapshot, "route " + RouteName(result->route) + " -> " +
                                   FormatRouteTargets(result->route) + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
@@ -162,7 +164,7 @@ AdminService::Reactor* AdminService::UpdateRoute(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.UpdateRoute(request->route(), request->update_mask());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot, "route " + RouteName(result->route) + " -> " +
+    Logged(result->snapshot, "route " + RouteName(result->route) + " -> " +
                                   FormatRouteTargets(result->route) + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
@@ -203,7 +205,7 @@ AdminService::Reactor* AdminService::DeleteRoute(Context* context,
   return OnWorker(context, [this, request, response] {
     auto result = store_.DeleteRoute(request->key());
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot, "route " + DescribeRouteMatch(result->route) + " deleted");
+    Logged(result->snapshot, "route " + DescribeRouteMatch(result->route) + " deleted");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
     return grpc::Status::OK;
@@ -217,7 +219,7 @@ AdminService::Reactor* AdminService::CreateConsumer(
     const std::vector<std::string> keys(request->api_keys().begin(), request->api_keys().end());
     auto result = store_.CreateConsumer(request->consumer(), keys);
     if (!result) return ToStatus(result.error());
-    Publish(result->snapshot, "consumer " + result->consumer.name() + " created");
+    Logged(result->snapshot, "consumer " + result->consumer.name() + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_consumer() = Redacted(std::move(result->consumer));
     return grpc::Status::OK;
@@ -255,7 +257,7 @@ AdminService::Reactor* AdminService::DeleteConsumer(
   return OnWorker(context, [this, request, response] {
     auto result = store_.DeleteConsumer(request->name());
     if (!result) return ToStatus(result.error());
-    Publish(*result, "consumer " + request->name() + " deleted");
+    Logged(*result, "consumer " + request->name() + " deleted");
     response->set_config_version((*result)->version());
     return grpc::Status::OK;
   });
@@ -264,41 +266,48 @@ AdminService::Reactor* AdminService::DeleteConsumer(
 AdminService::Reactor* AdminService::ListGateways(Context* context,
                                                   const gateway::v1::ListGatewaysRequest*,
                                                   gateway::v1::ListGatewaysResponse* response) {
-  for (auto& status : registry_.List()) *response->add_gateways() = std::move(status);
-  response->set_config_version(publisher_.Current()->version());
-  Reactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return OnWorker(context, [this, response] {
+    ClusterView view = cluster_.Read();
+    for (auto& status : view.gateways) *response->add_gateways() = std::move(status);
+    response->set_config_version(publisher_.Current()->version());
+    response->set_store_error(StatusMessage(view.store_error));
+    return grpc::Status::OK;
+  });
 }
 
 AdminService::Reactor* AdminService::PruneGateways(
     Context* context, const gateway::v1::PruneGatewaysRequest* request,
     gateway::v1::PruneGatewaysResponse* response) {
-  for (auto& node_id : registry_.Prune(request->older_than_ms())) {
-    LogInfo("forgot disconnected gateway " + node_id);
-    response->add_node_ids(std::move(node_id));
-  }
-  Reactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return OnWorker(context, [this, request, response] {
+    for (auto& node_id : cluster_.Prune(request->older_than_ms())) {
+      LogInfo("forgot disconnected gateway " + node_id);
+      response->add_node_ids(std::move(node_id));
+    }
+    return grpc::Status::OK;
+  });
 }
 
 AdminService::Reactor* AdminService::GetStatus(Context* context,
                                                const gateway::v1::GetStatusRequest*,
                                                gateway::v1::StatusResponse* response) {
-  const SnapshotPtr current = publisher_.Current();
-  const auto counts = registry_.Count();
-  response->set_build_version(GATEWAY_BUILD_VERSION);
-  response->set_config_bytes(current->config().ByteSizeLong());  // as the limit counts it
-  response->set_max_config_bytes(max_config_bytes_);
-  response->set_config_version(current->version());
-  response->set_services(static_cast<uint32_t>(current->config().services_size()));
-  response->set_routes(static_cast<uint32_t>(current->config().routes_size()));
-  response->set_gateways_connected(counts.connected);
-  response->set_gateways_total(counts.total);
-  Reactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return OnWorker(context, [this, response] {
+    const SnapshotPtr current = publisher_.Current();
+    ClusterView view = cluster_.Read();
+    response->set_build_version(GATEWAY_BUILD_VERSION);
+    response->set_config_bytes(current->config().ByteSizeLong());  // as the limit counts it
+    response->set_max_config_bytes(max_config_bytes_);
+    response->set_config_version(current->version());
+    response->set_services(static_cast<uint32_t>(current->config().services_size()));
+    response->set_routes(static_cast<uint32_t>(current->config().routes_size()));
+    uint32_t connected = 0;
+    for (const auto& gateway : view.gateways) connected += gateway.connected() ? 1 : 0;
+    response->set_gateways_connected(connected);
+    response->set_gateways_total(static_cast<uint32_t>(view.gateways.size()));
+    for (auto& replica : view.replicas) *response->add_replicas() = std::move(replica);
+    response->set_store(store_.backend().name());
+    response->set_store_error(StatusMessage(view.store_error));
+    return grpc::Status::OK;
+  });
 }
 
 }  // namespace gw

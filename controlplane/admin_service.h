@@ -1,14 +1,15 @@
 // AdminService: the unary admin API gatewayctl talks to (gateway.proto AdminService).
 //
-// Reads and writes of the config run on the StoreWorker, never in a gRPC reaction: each call
-// posts a closure that runs the ConfigStore operation, publishes the new snapshot after a
-// successful write, and finishes the RPC. ListGateways, PruneGateways and GetStatus answer from
-// memory.
+// Every call runs on the StoreWorker, never in a gRPC reaction: each posts a closure that runs
+// the ConfigStore (or Cluster) operation and finishes the RPC. A write reaches the gateways
+// through the store's change feed (ConfigStore::OnChange), not from here. ListGateways,
+// PruneGateways and GetStatus show the whole cluster (Cluster::Read).
 // Owned by the ControlPlane.
 #pragma once
 
 #include <functional>
 
+#include "controlplane/cluster.h"
 #include "controlplane/gateway_registry.h"
 #include "controlplane/snapshot_publisher.h"
 #include "controlplane/store/config_store.h"
@@ -25,11 +26,12 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
  public:
   // `max_config_bytes`: the store's limit, shown by GetStatus.
   AdminService(ConfigStore& store, StoreWorker& worker, SnapshotPublisher& publisher,
-               GatewayRegistry& registry, uint64_t max_config_bytes)
+               GatewayRegistry& registry, Cluster& cluster, uint64_t max_config_bytes)
       : store_(store),
         worker_(worker),
         publisher_(publisher),
         registry_(registry),
+        cluster_(cluster),
         max_config_bytes_(max_config_bytes) {}
 
   using Context = grpc::CallbackServerContext;
@@ -76,8 +78,8 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
  private:
   // Runs `call` on the StoreWorker and finishes the RPC with the status it returns.
   Reactor* OnWorker(Context* context, std::function<grpc::Status()> call);
-  // Publishes `config` when it is newer than the current snapshot (after a write).
-  void Publish(const ConfigPtr& config, const std::string& what);
+  // Logs the write that made `config` (a no-op, which made no version, is not logged).
+  void Logged(const ConfigPtr& config, const std::string& what);
 
   ConfigStore& store_;
   StoreWorker& worker_;
@@ -86,7 +88,9 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
 
   SnapshotPublisher& publisher_;
   GatewayRegistry& registry_;
+  Cluster& cluster_;
   const uint64_t max_config_bytes_;
+  uint64_t last_logged_version_ = 0;  // on the StoreWorker
 };
 
 }  // namespace gw

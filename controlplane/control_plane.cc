@@ -3,12 +3,24 @@
 #include <stdexcept>
 #include <system_error>
 
+#include <unistd.h>
+
 #include "common/byte_size.h"
+#include "common/duration.h"
 #include "common/listen_probe.h"
 #include "common/log.h"
 #include "controlplane/config_json.h"
 
 namespace gw {
+namespace {
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "controlplane";
+  return name;
+}
+
+}  // namespace
 
 ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(options) {
   // A port in use is one line, and nothing is created (the database file included).
@@ -24,19 +36,27 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   if (options.max_config_bytes == 0 || options.max_config_bytes > kMaxConfigBytes)
     throw std::runtime_error("the config size limit must be 1 byte to " +
                              DescribeByteSize(kMaxConfigBytes) + ", what gateways accept");
-  store_ = ConfigStore::Open(options.db_path, ConfigStoreOptions{options.max_config_bytes});
+  store_ = ConfigStore::Open(options.db, ConfigStoreOptions{options.max_config_bytes});
   auto initial = store_->LoadSnapshot();
   if (!initial) throw std::runtime_error(initial.error().message);
   const gateway::v1::Config& config = **initial;
-  LogInfo("database " + options.db_path + " open at config version " +
+  LogInfo(store_->backend().name() + " open at config version " +
           std::to_string(config.version()) + " (" + std::to_string(config.services_size()) +
           " services, " + std::to_string(config.routes_size()) + " routes)");
   if (std::string error = ValidateConfig(config); !error.empty())
     LogWarn("the stored config does not pass validation, gateways will refuse it: " + error);
   publisher_ = std::make_unique<SnapshotPublisher>(MakeSnapshot(*initial));
+  // The change feed: this replica's writes and every other replica's, in version order.
+  store_->OnChange([this](const ConfigPtr& config, bool local) {
+    if (!local)
+      LogInfo("config version " + std::to_string(config->version()) +
+              ": written by another replica");
+    publisher_->Publish(MakeSnapshot(config));
+  });
+  cluster_ = std::make_unique<Cluster>(*store_, worker_, registry_, *publisher_);
 
   admin_service_ = std::make_unique<AdminService>(*store_, worker_, *publisher_, registry_,
-                                                  options.max_config_bytes);
+                                                  *cluster_, options.max_config_bytes);
   discovery_service_ = std::make_unique<DiscoveryService>(*publisher_, registry_);
 
   const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
@@ -63,7 +83,15 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   if (!server_ || port == 0)
     throw std::runtime_error("cannot listen on " + listen + " for gRPC (address in use?)");
   grpc_address_ = FormatHostPort(options.grpc_listen.host, static_cast<uint32_t>(port));
-  LogInfo("grpc listening on " + grpc_address_);
+  replica_id_ = options.replica_id.empty() ? HostName() + ":" + std::to_string(port)
+                                           : options.replica_id;
+  gateway::v1::ReplicaStatus self;
+  self.set_id(replica_id_);
+  self.set_address(grpc_address_);
+  self.set_build_version(GATEWAY_BUILD_VERSION);
+  self.set_started_unix_ms(NowUnixMs());
+  cluster_->Start(self);
+  LogInfo("grpc listening on " + grpc_address_ + " (replica " + replica_id_ + ")");
 
   if (options.admin_listen) {
     admin_http_ = std::make_unique<AdminHttpServer>(
@@ -84,6 +112,7 @@ void ControlPlane::Shutdown() {
   // cancelled when it expires. Queued store work still runs (the worker is stopped after), so
   // every admin call is finished.
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_grace);
+  if (cluster_) cluster_->Stop();
   worker_.Stop();
   admin_http_.reset();
 }

@@ -1,6 +1,8 @@
 // ControlPlane: the whole control plane process minus flags and signals, so tests can run it
 // in-process. It owns the ConfigStore, the StoreWorker, the SnapshotPublisher, the
-// GatewayRegistry, the gRPC server (AdminService + DiscoveryService) and the admin HTTP page.
+// GatewayRegistry, the Cluster (change feed and heartbeat), the gRPC server (AdminService +
+// DiscoveryService) and the admin HTTP page. Any number of ControlPlanes may share one
+// PostgreSQL database; a SQLite file has one.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -15,6 +17,7 @@
 #include "common/validation.h"
 #include "common/wire_limits.h"
 #include "controlplane/admin_service.h"
+#include "controlplane/cluster.h"
 #include "controlplane/discovery_service.h"
 #include "controlplane/gateway_registry.h"
 #include "controlplane/snapshot_publisher.h"
@@ -25,7 +28,8 @@ namespace gw {
 
 struct ControlPlaneOptions {
   HostPort grpc_listen{"127.0.0.1", 50051};  // port 0 picks one
-  std::string db_path = "controlplane.db";
+  std::string db = "controlplane.db";  // a SQLite file, or a postgres:// URI (store_backend.h)
+  std::string replica_id;              // "": "<hostname>:<grpc port>"
   uint64_t max_config_bytes = kMaxConfigBytes;  // --max-config-size
   std::optional<HostPort> admin_listen;  // no admin page when unset; port 0 picks one
   // On Shutdown, calls still running after this are cancelled (gateway streams always are).
@@ -53,6 +57,7 @@ class ControlPlane {
 
   SnapshotPublisher& publisher() { return *publisher_; }
   GatewayRegistry& registry() { return registry_; }
+  const std::string& replica_id() const { return replica_id_; }
 
  private:
   AdminResponse ServeAdmin(std::string_view method, std::string_view path) const;
@@ -62,6 +67,8 @@ class ControlPlane {
   StoreWorker worker_;
   std::unique_ptr<SnapshotPublisher> publisher_;
   GatewayRegistry registry_;
+  std::unique_ptr<Cluster> cluster_;
+  std::string replica_id_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<DiscoveryService> discovery_service_;
   std::unique_ptr<grpc::Server> server_;

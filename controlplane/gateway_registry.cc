@@ -19,7 +19,10 @@ void GatewayRegistry::Connect(const gateway::v1::Hello& hello, std::string_view 
     it = entries_.emplace(node.id(), Entry{}).first;
     it->second.status.set_node_id(node.id());
   }
+  changed_.insert(node.id());
+  forgotten_.erase(node.id());
   Entry& entry = it->second;
+  entry.status.set_replica(replica_);
   entry.stream_id = stream_id;
   entry.node = node;
   auto& status = entry.status;
@@ -38,6 +41,7 @@ void GatewayRegistry::Connect(const gateway::v1::Hello& hello, std::string_view 
 GatewayRegistry::Entry* GatewayRegistry::Find(std::string_view node_id, uint64_t stream_id) {
   auto it = entries_.find(node_id);
   if (it == entries_.end() || it->second.stream_id != stream_id) return nullptr;
+  changed_.insert(it->first);
   return &it->second;
 }
 
@@ -112,6 +116,7 @@ bool GatewayRegistry::Conflict(std::string_view node_id, std::string_view who) {
   const int64_t now = NowUnixMs();
   const bool news = entry.status.conflict() != who ||
                     now - entry.conflict_logged_unix_ms >= 60'000;
+  changed_.insert(it->first);
   entry.status.set_conflict(std::string(who));
   entry.status.set_conflict_unix_ms(now);
   if (news) entry.conflict_logged_unix_ms = now;
@@ -128,6 +133,8 @@ std::vector<std::string> GatewayRegistry::Prune(uint64_t older_than_ms) {
     const auto& status = it->second.status;
     if (!status.connected() && status.disconnected_unix_ms() <= cutoff) {
       pruned.push_back(it->first);
+      changed_.erase(it->first);
+      forgotten_.insert(it->first);
       it = entries_.erase(it);
     } else {
       ++it;
@@ -136,20 +143,45 @@ std::vector<std::string> GatewayRegistry::Prune(uint64_t older_than_ms) {
   return pruned;
 }
 
+gateway::v1::GatewayStatus GatewayRegistry::Shown(const Entry& entry, int64_t now) const {
+  gateway::v1::GatewayStatus status = entry.status;
+  const int64_t shown_since =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(kConflictShownFor).count();
+  if (status.conflict_unix_ms() < shown_since) {
+    status.clear_conflict();
+    status.clear_conflict_unix_ms();
+  }
+  return status;
+}
+
 std::vector<gateway::v1::GatewayStatus> GatewayRegistry::List() const {
   std::lock_guard lock(mu_);
-  const int64_t shown_since =
-      NowUnixMs() - std::chrono::duration_cast<std::chrono::milliseconds>(kConflictShownFor).count();
+  const int64_t now = NowUnixMs();
   std::vector<gateway::v1::GatewayStatus> out;
   out.reserve(entries_.size());
-  for (const auto& [id, entry] : entries_) {
-    out.push_back(entry.status);
-    if (entry.status.conflict_unix_ms() < shown_since) {
-      out.back().clear_conflict();
-      out.back().clear_conflict_unix_ms();
-    }
-  }
+  for (const auto& [id, entry] : entries_) out.push_back(Shown(entry, now));
   return out;
+}
+
+GatewayRegistry::Changes GatewayRegistry::TakeChanges() {
+  std::lock_guard lock(mu_);
+  const int64_t now = NowUnixMs();
+  Changes changes;
+  for (const auto& id : changed_)
+    if (auto it = entries_.find(id); it != entries_.end())
+      changes.changed.push_back(Shown(it->second, now));
+  changes.forgotten.assign(forgotten_.begin(), forgotten_.end());
+  changed_.clear();
+  forgotten_.clear();
+  return changes;
+}
+
+void GatewayRegistry::Unsync(const Changes& changes) {
+  std::lock_guard lock(mu_);
+  for (const auto& status : changes.changed)
+    if (entries_.count(status.node_id())) changed_.insert(status.node_id());
+  for (const auto& id : changes.forgotten)
+    if (!entries_.count(id)) forgotten_.insert(id);
 }
 
 std::optional<gateway::v1::GatewayStatus> GatewayRegistry::Get(std::string_view node_id) const {
@@ -176,7 +208,11 @@ void GatewayRegistry::EvictOne() {
         it->second.status.last_seen_unix_ms() < oldest->second.status.last_seen_unix_ms())
       oldest = it;
   }
-  if (oldest != entries_.end()) entries_.erase(oldest);
+  if (oldest != entries_.end()) {
+    changed_.erase(oldest->first);
+    forgotten_.insert(oldest->first);
+    entries_.erase(oldest);
+  }
 }
 
 }  // namespace gw

@@ -1,8 +1,8 @@
 // GatewayRegistry: what the control plane knows about every gateway that subscribed: address,
 // the version it last ACKed, its last NACK, whether its stream is up and since when it is gone,
 // why its previous stream failed, whether its cache file holds what it runs, and whether
-// another gateway tried to use its node id. In memory only; a restarted control plane learns it
-// again as gateways reconnect.
+// another gateway tried to use its node id. This replica's gateways, in memory; the cluster's
+// view is in the store (controlplane/cluster.h writes the changed entries there every second).
 //
 // Written by the discovery streams, read by ListGateways / GetStatus. Thread-safe. Updates name
 // the stream they come from, so a replaced stream cannot touch its successor's entry.
@@ -33,6 +33,9 @@ class GatewayRegistry {
  public:
   explicit GatewayRegistry(size_t max_gateways = kDefaultMaxGateways)
       : max_gateways_(max_gateways) {}
+
+  // The replica id stamped on every entry (GatewayStatus.replica). Before the first Connect.
+  void SetReplica(std::string replica_id) { replica_ = std::move(replica_id); }
 
   // Stream `stream_id` said `hello`: the gateway is connected, this stream owns it, and its
   // acked_version is the version it says it runs (as if it ACKed it). A NACK error of a newer
@@ -75,6 +78,16 @@ class GatewayRegistry {
   };
   Counts Count() const;
 
+  // What changed since the last call, for the store: the entries as List() shows them, and the
+  // node ids forgotten (pruned or evicted). Give them back with Unsync when they could not be
+  // written, so that the next call has them again.
+  struct Changes {
+    std::vector<gateway::v1::GatewayStatus> changed;
+    std::vector<std::string> forgotten;
+  };
+  Changes TakeChanges();
+  void Unsync(const Changes& changes);
+
  private:
   struct Entry {
     gateway::v1::GatewayStatus status;
@@ -83,12 +96,17 @@ class GatewayRegistry {
     int64_t conflict_logged_unix_ms = 0;
   };
 
-  Entry* Find(std::string_view node_id, uint64_t stream_id);  // mu_ held; null if stale
+  // mu_ held. Null if stale; else the entry, marked changed.
+  Entry* Find(std::string_view node_id, uint64_t stream_id);
   void EvictOne();                                            // mu_ held
+  gateway::v1::GatewayStatus Shown(const Entry& entry, int64_t now) const;
 
   const size_t max_gateways_;
+  std::string replica_;
   mutable std::mutex mu_;
   std::map<std::string, Entry, std::less<>> entries_;
+  std::set<std::string, std::less<>> changed_;    // node ids changed since TakeChanges
+  std::set<std::string, std::less<>> forgotten_;  // node ids forgotten since TakeChanges
 };
 
 }  // namespace gw

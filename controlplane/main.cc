@@ -1,13 +1,15 @@
-// controlplane: the source of truth for routes and services. Stores them in SQLite, serves the
-// admin API to gatewayctl and streams every config version to the gateways.
+// controlplane: the source of truth for routes and services. Stores them in SQLite (one
+// replica) or PostgreSQL (any number of replicas on one database), serves the admin API to
+// gatewayctl and streams every config version to the gateways.
 //
-//   controlplane --listen HOST:PORT --db PATH [--admin HOST:PORT] [--max-config-size SIZE]
-//                [--log-level LEVEL] | --version
+//   controlplane --listen HOST:PORT --db PATH|postgres://... [--replica-id ID] [--admin HOST:PORT]
+//                [--max-config-size SIZE] [--log-level LEVEL] | --version
 //
 // Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, address), 2 on bad flags.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -37,10 +39,12 @@ int UsageError(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"controlplane: stores routes and services in SQLite and streams them to gateways"};
+  CLI::App app{"controlplane: stores routes and services (SQLite, or PostgreSQL for a cluster of "
+               "replicas) and streams them to gateways"};
   std::string listen = "127.0.0.1:50051";
   std::string db = "controlplane.db";
   std::string admin;
+  std::string replica_id;
   std::string log_level = "info";
   std::string max_config_size;
   app.set_version_flag("--version", std::string("controlplane ") + GATEWAY_BUILD_VERSION);
@@ -48,7 +52,13 @@ int main(int argc, char** argv) {
                  "gRPC address HOST:PORT for gatewayctl and gateways (port 0 "
                  "picks one)")
       ->capture_default_str();
-  app.add_option("--db", db, "SQLite database file (created if missing)")->capture_default_str();
+  app.add_option("--db", db,
+                 "SQLite database file (created if missing), or a PostgreSQL connection URI "
+                 "postgres://USER:PASS@HOST:PORT/DB?... (multi-host URIs too) shared by replicas")
+      ->envname("CONTROLPLANE_DB")
+      ->capture_default_str();
+  app.add_option("--replica-id", replica_id,
+                 "this replica's name in `gatewayctl status` (default HOSTNAME:PORT)");
   app.add_option("--admin", admin, "admin HTTP address HOST:PORT for /healthz, /ready, /config");
   app.add_option("--max-config-size", max_config_size,
                  "refuse a write that would make the config larger than SIZE (512k, 10m; "
@@ -66,7 +76,8 @@ int main(int argc, char** argv) {
   }
 
   gw::ControlPlaneOptions options;
-  options.db_path = db;
+  options.db = db;
+  options.replica_id = replica_id;
   std::string error;
   auto grpc_listen = gw::ParseListenAddress(listen, &error);
   if (!grpc_listen) return UsageError("--listen: " + error);
@@ -77,6 +88,9 @@ int main(int argc, char** argv) {
     options.admin_listen = *admin_listen;
   }
   if (db.empty()) return UsageError("--db: the path is empty");
+  if (replica_id.size() > 200 ||
+      std::any_of(replica_id.begin(), replica_id.end(), [](char c) { return c <= ' ' || c == 127; }))
+    return UsageError("--replica-id: at most 200 visible characters, no spaces");
   if (!max_config_size.empty()) {
     const auto bytes = gw::ParseByteSize(max_config_size, &error);
     if (!bytes) return UsageError("--max-config-size: " + error);

@@ -1,19 +1,23 @@
-// ConfigStore: the control plane's source of truth, the routes, services and consumers in one
-// SQLite file.
+// ConfigStore: the control plane's source of truth, the routes, services and consumers, and the
+// rules every write obeys, whichever backend stores the rows (store_backend.h: one SQLite file,
+// or a PostgreSQL database shared by replicas).
 //
-// Owned by the control plane and used from ONE thread (the StoreWorker). Every write is one
-// `BEGIN IMMEDIATE` transaction: the input is validated before anything is touched, existence
-// and conflicts are checked, rows are written, the config version is bumped by exactly 1 and a
-// history row is added; then the whole config the write produced is checked as a gateway checks
-// a pushed one (ValidateConfig) and against the size gateways accept, and only then it commits
-// and answers with the new full snapshot, which the caller publishes. A refused write changes
-// nothing, version included: what the store holds, every gateway accepts (but for a gateway's
-// own --max-routes).
+// Owned by the control plane and used from ONE thread (the StoreWorker). A write runs in one
+// write transaction of the backend, which holds the store's write lock: the input is put in
+// canonical form and validated before anything is read, the rule is applied to the stored config
+// in memory (existence, conflicts, references, update masks), the whole resulting config is
+// checked as a gateway checks a pushed one (ValidateConfig) and against the size gateways accept,
+// and only then the backend writes the delta's rows with the next version and a history row, and
+// commits. A refused write changes nothing, version included: what the store holds, every gateway
+// accepts (but for a gateway's own --max-routes). A write that lost a race with another replica
+// (kConflict) is run again on the newer config, a few times.
 //
-// Inputs are put in canonical form first (CanonicalizeRoute/CanonicalizeService: methods
-// upper-case and sorted, header names lower-case, defaults of a policy filled in), so equal
-// things compare equal. An update that changes nothing is accepted as a no-op: it does not bump
-// the version, and it answers with the current snapshot.
+// An update that changes nothing is accepted as a no-op: it does not bump the version, and it
+// answers with the current snapshot.
+//
+// The change feed: every config the store learns of, its own writes at once and other replicas'
+// writes when Refresh() finds a newer version, goes to the OnChange callback (the
+// SnapshotPublisher), in increasing version order.
 #pragma once
 
 #include <cstdint>
@@ -25,18 +29,12 @@
 #include <string_view>
 #include <vector>
 
-#include "controlplane/store/sqlite.h"
 #include "common/wire_limits.h"
+#include "controlplane/store/store_backend.h"
 #include "controlplane/store/store_result.h"
 #include "gateway.pb.h"
 
 namespace gw {
-
-// A published snapshot: services and consumers sorted by name, routes by (path, match, host,
-// methods, headers). Immutable.
-using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
-
-inline constexpr int kConfigSchemaVersion = 4;  // PRAGMA user_version after migration
 
 struct ConfigStoreOptions {
   // A write that would make the serialized config larger than this (and larger than it was) is
@@ -78,12 +76,23 @@ struct RouteRead {
 
 class ConfigStore {
  public:
-  // Opens the database file (Database::Open: mode 0600, locked for the store's life) and migrates
-  // its schema to kConfigSchemaVersion, then proves it can write. Throws std::runtime_error
-  // with one sentence when that fails (start-up only), and for a file that holds another
-  // application's tables.
-  static std::unique_ptr<ConfigStore> Open(const std::string& path,
+  // Opens the store `db` names (OpenStoreBackend: a SQLite path, or a postgres:// URI) and
+  // reads its config. Throws std::runtime_error with one sentence when that fails (start-up).
+  static std::unique_ptr<ConfigStore> Open(const std::string& db,
                                            const ConfigStoreOptions& options = {});
+  ConfigStore(std::unique_ptr<StoreBackend> backend, const ConfigStoreOptions& options);
+
+  StoreBackend& backend() { return *backend_; }
+
+  // The change feed's consumer, called with each newer config and whether this store wrote
+  // it; set before the first write.
+  void OnChange(std::function<void(const ConfigPtr&, bool local)> callback) {
+    on_change_ = std::move(callback);
+  }
+  // Reads the stored version and, when it is newer than the last one known, the config, which
+  // goes to OnChange. The feed calls it when the backend says the store may have changed, and
+  // every second as a safety net. An error (the database is unreachable) changes nothing.
+  std::optional<StoreError> Refresh();
 
   StoreResult<ServiceWrite> CreateService(const gateway::v1::Service& service);
   // Changes the fields `mask` names ("endpoints", "lb", "health_check", "health_check.path",
@@ -122,38 +131,31 @@ class ConfigStore {
   // Allowed while routes require auth: they then refuse that consumer's credentials.
   StoreResult<ConfigPtr> DeleteConsumer(std::string_view name);
 
-  // The whole current config, as published.
+  // The whole current config, as stored now.
   StoreResult<ConfigPtr> LoadSnapshot();
 
  private:
-  ConfigStore(std::unique_ptr<Database> db, const ConfigStoreOptions& options)
-      : db_(std::move(db)), options_(options) {}
+  // A rule: given the stored config (and the version a change would make), puts the config it
+  // wants in *next (a copy of current to change) and the history entry in *history; an error
+  // refuses the write. Leaving *next equal to current is a no-op.
+  using Rule = std::function<std::optional<StoreError>(
+      const gateway::v1::Config& current, uint64_t version, gateway::v1::Config* next,
+      HistoryEntry* history)>;
+  // Runs `rule` in a write transaction, checks and commits what it made; the config after (the
+  // current one for a no-op). Retries a kConflict.
+  StoreResult<ConfigPtr> Write(const Rule& rule);
+  StoreResult<ConfigPtr> WriteOnce(const Rule& rule);
+  // The config in the open transaction: the cached one when the stored version is still its.
+  StoreResult<ConfigPtr> ReadCurrent();
+  // Runs `read` on the current config in a read transaction.
+  template <typename T>
+  StoreResult<T> Read(const std::function<StoreResult<T>(const gateway::v1::Config&)>& read);
+  void Learn(const ConfigPtr& config, bool local);  // newer than known: cache it and feed it
 
-  void Migrate();  // throws at start-up
-  StoreResult<uint64_t> ReadVersion();
-  StoreResult<uint64_t> BumpVersion(std::string_view action, std::string_view detail);
-  StoreResult<ConfigPtr> ReadSnapshot();
-  // The snapshot a write produces, read inside its transaction and checked as gateways will
-  // check it (ValidateConfig, max_config_bytes), then the commit.
-  StoreResult<ConfigPtr> CommitWithSnapshot(Transaction& tx);
-  // The route a key names: the one with exactly the key's conditions (and kind, unless
-  // MATCH_UNSPECIFIED); else the only one that has them all; else kNotFound, or
-  // kFailedPrecondition naming the candidates. `key` is canonical.
-  StoreResult<gateway::v1::Route> FindRoute(const gateway::v1::RouteKey& key);
-  StoreResult<bool> ServiceExists(std::string_view name);
-  StoreResult<std::set<std::string, std::less<>>> ServiceNames();
-  // A split's bare names must be registered services.
-  std::optional<StoreError> CheckRouteAgainstServices(const gateway::v1::Route& route);
-  // Warnings for a route's single target: no service by that name, and no dot or port.
-  StoreResult<std::vector<std::string>> TargetWarnings(const gateway::v1::Route& route);
-  std::optional<StoreError> WriteEndpoints(const gateway::v1::Service& service);
-  // Every consumer sorted by name, or only `only` when not empty.
-  StoreResult<std::vector<gateway::v1::Consumer>> ReadConsumers(std::string_view only);
-  StoreError Internal(std::string_view what, const std::string& detail) const;
-
-  std::unique_ptr<Database> db_;
+  std::unique_ptr<StoreBackend> backend_;
   const ConfigStoreOptions options_;
-  uint64_t committed_bytes_ = 0;  // serialized size of the config last committed
+  ConfigPtr known_;  // the newest config read or written
+  std::function<void(const ConfigPtr&, bool)> on_change_;
 };
 
 }  // namespace gw

@@ -14,7 +14,9 @@ enum class StoreCode {
   kNotFound,            // update, get or delete of something that does not exist
   kFailedPrecondition,  // e.g. deleting a service that routes use; ambiguous route key
   kResourceExhausted,   // the config would grow past what gateways accept
-  kInternal,            // SQLite failed
+  kUnavailable,         // the database cannot be reached; retry later
+  kConflict,            // a write transaction lost a race with another replica: run it again
+  kInternal,            // the database failed
 };
 
 struct StoreError {

@@ -473,7 +473,7 @@ TEST_F(GatewayctlTest, Lists) {
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out,
             R"({"version":7,"services":2,"routes":1,"gateways_connected":1,"gateways_total":1,)"
-            R"("config_bytes":0,"max_config_bytes":0,"build_version":"9.9.9"})"
+            R"("config_bytes":0,"max_config_bytes":0,"build_version":"9.9.9","store":"","store_error":"",)" R"("replicas":[]})"
             "\n");
   r = Run({"status"});
   EXPECT_EQ(r.exit, 0) << r.err;

@@ -1,4 +1,5 @@
 #include "cli/output.h"
+#include "common/duration.h"
 
 #include <gtest/gtest.h>
 
@@ -186,11 +187,11 @@ TEST(AlignColumns, CutsLongCellsButTheLast) {
 
 TEST(RenderGateways, Json) {
   EXPECT_EQ(RenderGateways(SomeGateways(), OutputFormat::kJson),
-            R"([{"node_id":"gw-a","address":"127.0.0.1:8080","peer":"ipv4:127.0.0.1:40000",)"
+            R"([{"node_id":"gw-a","address":"127.0.0.1:8080","replica":"","peer":"ipv4:127.0.0.1:40000",)"
             R"("build_version":"0.1.0","version":7,"connected":true,"error":"","nacked_version":0,)"
             R"("stream_error":"","cache_error":"","conflict":"","behind":"",)"
             R"("last_seen_unix_ms":1700000000123},)"
-            R"({"node_id":"gw-b","address":"","peer":"","build_version":"","version":6,)"
+            R"({"node_id":"gw-b","address":"","replica":"","peer":"","build_version":"","version":6,)"
             R"("connected":false,"error":"route \"/x\": target is empty\nsecond line",)"
             R"("nacked_version":7,"stream_error":"","cache_error":"","conflict":"","behind":"",)"
             R"("last_seen_unix_ms":0,"disconnected_unix_ms":0}])"
@@ -217,8 +218,48 @@ TEST(RenderStatus, KeyValueLinesOrObject) {
             "gateways total: 2\n");
   EXPECT_EQ(RenderStatus(status, "127.0.0.1:50051", OutputFormat::kJson),
             R"({"version":6,"services":3,"routes":4,"gateways_connected":1,"gateways_total":2,)"
-            R"("config_bytes":1536,"max_config_bytes":67108864,"build_version":"0.2.0"})"
+            R"("config_bytes":1536,"max_config_bytes":67108864,"build_version":"0.2.0","store":"",)"
+            R"("store_error":"","replicas":[]})"
             "\n");
+}
+
+// Issue 10: the replicas of a cluster, this one marked, a dead one shown down since its last
+// heartbeat.
+TEST(RenderStatus, ListsTheReplicas) {
+  gateway::v1::StatusResponse status;
+  status.set_config_version(9);
+  status.set_store("database postgresql://gateway@db:5432/gateway");
+  auto* self = status.add_replicas();
+  self->set_id("cp-a");
+  self->set_address("10.0.0.1:7000");
+  self->set_loaded_version(9);
+  self->set_gateways_connected(2);
+  self->set_heartbeat_unix_ms(NowUnixMs());
+  self->set_alive(true);
+  self->set_self(true);
+  auto* dead = status.add_replicas();
+  dead->set_id("cp-b");
+  dead->set_address("10.0.0.2:7000");
+  dead->set_loaded_version(8);
+  dead->set_heartbeat_unix_ms(1700000000000);
+  const std::string table = RenderStatus(status, "10.0.0.1:7000", OutputFormat::kTable);
+  EXPECT_NE(table.find("store: database postgresql://gateway@db:5432/gateway\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("replicas:\nREPLICA"), std::string::npos) << table;
+  EXPECT_NE(table.find("cp-a (this one)  10.0.0.1:7000  9        2         0s ago"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("cp-b             10.0.0.2:7000  8        0         DOWN since "
+                       "2023-11-14T22:13:20Z"),
+            std::string::npos)
+      << table;
+  const std::string json = RenderStatus(status, "10.0.0.1:7000", OutputFormat::kJson);
+  EXPECT_NE(json.find(R"({"id":"cp-b","address":"10.0.0.2:7000","build_version":"",)"
+                      R"("loaded_version":8,"gateways_connected":0,"heartbeat_unix_ms":1700000000000,)"
+                      R"("alive":false,"self":false})"),
+            std::string::npos)
+      << json;
 }
 
 TEST(RenderWrites, OneSentenceOrTheObject) {

@@ -11,6 +11,7 @@
 #include "common/validation.h"
 #include "common/wire_limits.h"
 #include "controlplane/store/config_store.h"
+#include "controlplane/store/sqlite.h"
 #include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -79,10 +80,12 @@ TEST_F(StoreIntegrityTest, RoutesThatReadAlikeAreBothStoredAndPublishable) {
 // refused with the gateway's own message, and nothing of it is stored.
 TEST_F(StoreIntegrityTest, AWriteIsRefusedWhenTheWholeConfigWouldBeRefused) {
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "up-svc")).ok());
+  store_.reset();
   {
     auto raw = Database::Open(path_, Database::Lock::kShared);
     ASSERT_TRUE(raw->Exec("UPDATE routes SET target = '123' WHERE path = '/a'"));
   }
+  store_ = ConfigStore::Open(path_);
   const uint64_t before = Version();
   auto refused = store_->CreateRoute(MakeRoute("/b", "up-svc"));
   ASSERT_FALSE(refused.ok());
@@ -263,7 +266,7 @@ TEST_F(StoreIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
       update.BindBlob(1, blob).Bind(2, path);
       ASSERT_TRUE(update.Run()) << update.error();
     }
-    ASSERT_TRUE(raw->Exec("PRAGMA user_version = 3"));
+    ASSERT_TRUE(raw->Exec("DROP TABLE replicas; DROP TABLE gateways; PRAGMA user_version = 3"));
   }
   store_ = ConfigStore::Open(path_);
   auto snapshot = store_->LoadSnapshot();

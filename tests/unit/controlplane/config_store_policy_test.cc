@@ -11,6 +11,7 @@
 #include "common/api_key.h"
 #include "controlplane/config_json.h"
 #include "controlplane/store/config_store.h"
+#include "controlplane/store/sqlite.h"
 #include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/support/temp_dir.h"
 

@@ -1,6 +1,7 @@
 // ConfigStore on temp databases: CRUD, one version per write, refusals that change nothing,
 // persistence across reopen, schema versioning.
 #include "controlplane/store/config_store.h"
+#include "controlplane/store/sqlite.h"
 
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>

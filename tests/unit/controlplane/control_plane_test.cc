@@ -119,7 +119,7 @@ class ControlPlaneTest : public ::testing::Test {
     ControlPlaneOptions options;
     options.grpc_listen = {"127.0.0.1", 0};
     options.admin_listen = HostPort{"127.0.0.1", 0};
-    options.db_path = dir_.File("config.db");
+    options.db = dir_.File("config.db");
     control_plane_ = std::make_unique<ControlPlane>(options);
     channel_ =
         grpc::CreateChannel(control_plane_->grpc_address(), grpc::InsecureChannelCredentials());

@@ -1,0 +1,148 @@
+#include "common/config_delta.h"
+
+#include <algorithm>
+#include <map>
+#include <string_view>
+
+#include "common/route_identity.h"
+
+namespace gw {
+namespace {
+
+using gateway::v1::Config;
+using gateway::v1::ConfigDelta;
+using gateway::v1::Consumer;
+using gateway::v1::Route;
+using gateway::v1::RouteKey;
+using gateway::v1::Service;
+
+RouteKey KeyOfRoute(const Route& route) {
+  RouteKey key;
+  key.set_path(route.path());
+  key.set_match(route.match());
+  key.set_host(route.host());
+  *key.mutable_methods() = route.methods();
+  *key.mutable_headers() = route.headers();
+  return key;
+}
+
+template <typename T>
+bool SameBytes(const T& a, const T& b) {
+  return a.SerializeAsString() == b.SerializeAsString();
+}
+
+// The objects of a list by key, pointing into the list.
+template <typename T, typename KeyFn>
+std::map<std::string, const T*> ByKey(const google::protobuf::RepeatedPtrField<T>& items,
+                                      KeyFn key) {
+  std::map<std::string, const T*> out;
+  for (const T& item : items) out.emplace(key(item), &item);
+  return out;
+}
+
+const auto kServiceKey = [](const Service& s) { return s.name(); };
+const auto kConsumerKey = [](const Consumer& c) { return c.name(); };
+const auto kRouteKey = [](const Route& r) { return IdentityKey(IdentityOf(r)); };
+
+// Upserted: in `after` and not byte-equal in `before`; removed: in `before` only.
+template <typename T, typename KeyFn, typename OnUpsert, typename OnRemove>
+void DiffLists(const google::protobuf::RepeatedPtrField<T>& before,
+               const google::protobuf::RepeatedPtrField<T>& after, KeyFn key, OnUpsert upsert,
+               OnRemove remove) {
+  const auto old_items = ByKey(before, key);
+  const auto new_items = ByKey(after, key);
+  for (const auto& [name, item] : new_items) {
+    auto it = old_items.find(name);
+    if (it == old_items.end() || !SameBytes(*it->second, *item)) upsert(*item);
+  }
+  for (const auto& [name, item] : old_items)
+    if (!new_items.count(name)) remove(*item);
+}
+
+}  // namespace
+
+void SortConfig(Config* config) {
+  auto* services = config->mutable_services();
+  std::sort(services->begin(), services->end(),
+            [](const Service& a, const Service& b) { return a.name() < b.name(); });
+  auto* consumers = config->mutable_consumers();
+  std::sort(consumers->begin(), consumers->end(),
+            [](const Consumer& a, const Consumer& b) { return a.name() < b.name(); });
+  auto* routes = config->mutable_routes();
+  std::sort(routes->begin(), routes->end(),
+            [](const Route& a, const Route& b) { return IdentityOf(a) < IdentityOf(b); });
+}
+
+ConfigDelta DiffConfigs(const Config& before, const Config& after) {
+  ConfigDelta delta;
+  delta.set_base_version(before.version());
+  DiffLists(
+      before.services(), after.services(), kServiceKey,
+      [&](const Service& s) { *delta.add_upserted_services() = s; },
+      [&](const Service& s) { delta.add_removed_services(s.name()); });
+  DiffLists(
+      before.routes(), after.routes(), kRouteKey,
+      [&](const Route& r) { *delta.add_upserted_routes() = r; },
+      [&](const Route& r) { *delta.add_removed_routes() = KeyOfRoute(r); });
+  DiffLists(
+      before.consumers(), after.consumers(), kConsumerKey,
+      [&](const Consumer& c) { *delta.add_upserted_consumers() = c; },
+      [&](const Consumer& c) { delta.add_removed_consumers(c.name()); });
+  return delta;
+}
+
+bool DeltaIsEmpty(const ConfigDelta& delta) {
+  return delta.upserted_services().empty() && delta.removed_services().empty() &&
+         delta.upserted_routes().empty() && delta.removed_routes().empty() &&
+         delta.upserted_consumers().empty() && delta.removed_consumers().empty();
+}
+
+namespace {
+
+// `items` keyed, with removals and upserts applied; "" or the first removal that names nothing.
+template <typename T, typename KeyFn, typename RemovedKeys>
+std::string ApplyList(const google::protobuf::RepeatedPtrField<T>& items,
+                      const RemovedKeys& removed, const google::protobuf::RepeatedPtrField<T>& upserted,
+                      KeyFn key, std::string_view what,
+                      google::protobuf::RepeatedPtrField<T>* out) {
+  std::map<std::string, const T*> merged = ByKey(items, key);
+  for (const std::string& name : removed) {
+    if (merged.erase(name) == 0) return std::string("the delta removes a ") + std::string(what) +
+                                        " the base config does not have";
+  }
+  for (const T& item : upserted) merged[key(item)] = &item;
+  out->Clear();
+  out->Reserve(static_cast<int>(merged.size()));
+  for (const auto& [name, item] : merged) *out->Add() = *item;
+  return "";
+}
+
+}  // namespace
+
+std::string ApplyConfigDelta(const Config& base, const ConfigDelta& delta, uint64_t version,
+                             Config* out) {
+  if (delta.base_version() != base.version())
+    return "delta from version " + std::to_string(delta.base_version()) + ", but version " +
+           std::to_string(base.version()) + " is live";
+  Config result;
+  result.set_version(version);
+  std::vector<std::string> removed_routes;
+  removed_routes.reserve(static_cast<size_t>(delta.removed_routes_size()));
+  for (const RouteKey& key : delta.removed_routes())
+    removed_routes.push_back(IdentityKey(IdentityOf(key)));
+  std::string error = ApplyList(base.services(), delta.removed_services(),
+                                delta.upserted_services(), kServiceKey, "service",
+                                result.mutable_services());
+  if (error.empty())
+    error = ApplyList(base.routes(), removed_routes, delta.upserted_routes(), kRouteKey, "route",
+                      result.mutable_routes());
+  if (error.empty())
+    error = ApplyList(base.consumers(), delta.removed_consumers(), delta.upserted_consumers(),
+                      kConsumerKey, "consumer", result.mutable_consumers());
+  if (!error.empty()) return error;
+  SortConfig(&result);  // routes were keyed by IdentityKey, whose order is not the identity's
+  *out = std::move(result);
+  return "";
+}
+
+}  // namespace gw
