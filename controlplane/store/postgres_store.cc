@@ -745,7 +745,8 @@ std::string RedactPostgresUrl(const std::string& url) {
   for (size_t i = 0; i < std::max<size_t>(hosts.size(), 1); ++i) {
     if (i > 0) out += ",";
     out += hosts.empty() ? std::string("localhost") : hosts[i];
-    if (!ports.empty()) out += ":" + ports[std::min(i, ports.size() - 1)];
+    if (!ports.empty() && !ports[std::min(i, ports.size() - 1)].empty())
+      out += ":" + ports[std::min(i, ports.size() - 1)];
   }
   out += "/" + values["dbname"];
   return out;

@@ -13,6 +13,7 @@
 #include "controlplane/store/config_store.h"
 #include "controlplane/store/sqlite.h"
 #include "tests/unit/controlplane/store_test_support.h"
+#include "tests/unit/controlplane/store_backends.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {
@@ -46,7 +47,18 @@ std::string MessageOfOpen(const std::string& path, const ConfigStoreOptions& opt
   return "";
 }
 
-class StoreIntegrityTest : public ::testing::Test {
+class StoreIntegrityTest : public testing::StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(store_->CreateService(MakeService("up-svc")).ok());
+  }
+};
+GW_STORE_BACKENDS(StoreIntegrityTest);
+
+// What reaches a SQLite file from outside the control plane.
+class SqliteIntegrityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = ConfigStore::Open(path_);
@@ -61,7 +73,7 @@ class StoreIntegrityTest : public ::testing::Test {
 
 // Issue 9, point 1: two routes whose descriptions read alike are two routes, and the
 // published config holds both (a gateway's ValidateConfig accepts it).
-TEST_F(StoreIntegrityTest, RoutesThatReadAlikeAreBothStoredAndPublishable) {
+TEST_P(StoreIntegrityTest, RoutesThatReadAlikeAreBothStoredAndPublishable) {
   auto first = store_->CreateRoute(
       WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "x", "1"), "y", "2"));
   ASSERT_TRUE(first.ok()) << first.error().message;
@@ -78,7 +90,7 @@ TEST_F(StoreIntegrityTest, RoutesThatReadAlikeAreBothStoredAndPublishable) {
 
 // Whatever reached the database, a write whose resulting config a gateway would refuse is
 // refused with the gateway's own message, and nothing of it is stored.
-TEST_F(StoreIntegrityTest, AWriteIsRefusedWhenTheWholeConfigWouldBeRefused) {
+TEST_F(SqliteIntegrityTest, AWriteIsRefusedWhenTheWholeConfigWouldBeRefused) {
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "up-svc")).ok());
   store_.reset();
   {
@@ -161,7 +173,7 @@ TEST(StoreSizeLimit, TheDefaultIsWhatGatewaysAccept) {
 }
 
 // Issue 9, point 3: messages name a few items and count the rest.
-TEST_F(StoreIntegrityTest, MessagesAboutManyRoutesStayShort) {
+TEST_P(StoreIntegrityTest, MessagesAboutManyRoutesStayShort) {
   ASSERT_TRUE(store_->CreateService(MakeService("other-svc")).ok());
   for (int i = 0; i < 700; ++i) {
     ASSERT_TRUE(store_->CreateRoute(WithHeader(MakeRoute("/amb", "up-svc"), "x-n",
@@ -189,7 +201,7 @@ TEST_F(StoreIntegrityTest, MessagesAboutManyRoutesStayShort) {
 
 // A bare name that is no service is accepted (it is a DNS name) with a warning, and a
 // misspelt service is named.
-TEST_F(StoreIntegrityTest, ABareTargetThatIsNoServiceIsWarnedAbout) {
+TEST_P(StoreIntegrityTest, ABareTargetThatIsNoServiceIsWarnedAbout) {
   ASSERT_TRUE(store_->CreateService(MakeService("payment-svc")).ok());
   auto misspelt = store_->CreateRoute(MakeRoute("/pay", "PaymentSvc"));
   ASSERT_TRUE(misspelt.ok()) << misspelt.error().message;
@@ -229,7 +241,7 @@ TEST_F(StoreIntegrityTest, ABareTargetThatIsNoServiceIsWarnedAbout) {
   EXPECT_TRUE(updated->warnings.empty());
 }
 
-TEST_F(StoreIntegrityTest, SplitWeightZeroIsRefused) {
+TEST_P(StoreIntegrityTest, SplitWeightZeroIsRefused) {
   ASSERT_TRUE(store_->CreateService(MakeService("v2-svc")).ok());
   auto refused =
       store_->CreateRoute(WithSplit(MakeRoute("/s", ""), {{"up-svc", 0}, {"v2-svc", 100}}));
@@ -241,7 +253,7 @@ TEST_F(StoreIntegrityTest, SplitWeightZeroIsRefused) {
 
 // Schema v4 drops the zero-weight targets a v3 database may hold; a split left with one target
 // becomes a plain route to it.
-TEST_F(StoreIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
+TEST_F(SqliteIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
   ASSERT_TRUE(store_->CreateService(MakeService("v2-svc")).ok());
   ASSERT_TRUE(store_->CreateService(MakeService("v3-svc")).ok());
   ASSERT_TRUE(

@@ -13,6 +13,7 @@
 #include "controlplane/store/config_store.h"
 #include "controlplane/store/sqlite.h"
 #include "tests/unit/controlplane/store_test_support.h"
+#include "tests/unit/controlplane/store_backends.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {
@@ -48,35 +49,11 @@ RouteKey Key(const std::string& path, const std::string& host = "",
   return key;
 }
 
-// Every row of every table: "nothing changed" means this is equal.
-std::string DumpDatabase(const std::string& path) {
-  auto db = Database::Open(path, Database::Lock::kShared);
-  std::string out;
-  for (const char* sql :
-       {"SELECT key, value FROM meta ORDER BY key",
-        "SELECT name, version, hex(policy) FROM services ORDER BY 1",
-        "SELECT service, position, host, port FROM endpoints ORDER BY 1, 2",
-        "SELECT path, \"match\", host, methods, headers, target, version, max_body_size, "
-        "hex(policy) FROM routes ORDER BY 1, 2, 3, 4, 5",
-        "SELECT name, version, jwt_issuer, jwt_secret, jwt_public_key FROM consumers ORDER BY 1",
-        "SELECT sha256, consumer, position FROM consumer_api_keys ORDER BY 1",
-        "SELECT version, action, detail FROM history ORDER BY 1"}) {
-    Statement statement(*db, sql);
-    EXPECT_TRUE(statement.ok()) << statement.error();
-    out += std::string(sql) + "\n";
-    const int columns = statement.ColumnCount();
-    while (statement.Step() == SQLITE_ROW) {
-      for (int column = 0; column < columns; ++column) out += statement.ColumnText(column) + "|";
-      out += "\n";
-    }
-  }
-  return out;
-}
-
-class PolicyStoreTest : public ::testing::Test {
+class PolicyStoreTest : public testing::StoreTest {
  protected:
   void SetUp() override {
-    store_ = ConfigStore::Open(path_);
+    StoreTest::SetUp();
+    if (IsSkipped()) return;
     ASSERT_TRUE(store_->CreateService(MakeService("pay", 9001)).ok());
     ASSERT_TRUE(store_->CreateService(MakeService("pay-v2", 9002)).ok());
   }
@@ -85,21 +62,18 @@ class PolicyStoreTest : public ::testing::Test {
   // the database did not change at all.
   template <typename Write>
   void ExpectRefused(Write write, StoreCode code, const std::string& part) {
-    const std::string before = DumpDatabase(path_);
+    const std::string before = location_->Dump();
     auto result = write();
     ASSERT_FALSE(result.ok()) << "accepted; expected: " << part;
     EXPECT_EQ(result.error().code, code) << result.error().message;
     EXPECT_NE(result.error().message.find(part), std::string::npos) << result.error().message;
     EXPECT_EQ(result.error().message.find('\n'), std::string::npos);
-    EXPECT_EQ(DumpDatabase(path_), before);
+    EXPECT_EQ(location_->Dump(), before);
   }
-
-  testing::TempDir dir_;
-  std::string path_ = dir_.File("config.db");
-  std::unique_ptr<ConfigStore> store_;
 };
+GW_STORE_BACKENDS(PolicyStoreTest);
 
-TEST_F(PolicyStoreTest, RouteIdentityIncludesConditionsInCanonicalForm) {
+TEST_P(PolicyStoreTest, RouteIdentityIncludesConditionsInCanonicalForm) {
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "pay")).ok());
   Route narrow = MakeRoute("/api", "pay-v2");
   narrow.set_host("API.Example.com");
@@ -129,7 +103,7 @@ TEST_F(PolicyStoreTest, RouteIdentityIncludesConditionsInCanonicalForm) {
                 "already exists");
 }
 
-TEST_F(PolicyStoreTest, RouteKeysPickExactConditionsThenTheOnlyCandidate) {
+TEST_P(PolicyStoreTest, RouteKeysPickExactConditionsThenTheOnlyCandidate) {
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "pay")).ok());
   Route a = MakeRoute("/api", "pay-v2");
   a.set_host("a.example");
@@ -166,7 +140,7 @@ TEST_F(PolicyStoreTest, RouteKeysPickExactConditionsThenTheOnlyCandidate) {
   EXPECT_NE(ambiguous.error().message.find("--host"), std::string::npos);
 }
 
-TEST_F(PolicyStoreTest, SplitsAreCheckedAgainstServices) {
+TEST_P(PolicyStoreTest, SplitsAreCheckedAgainstServices) {
   auto created =
       store_->CreateRoute(WithSplit(MakeRoute("/pay", ""), {{"pay", 90}, {"pay-v2", 10}}));
   ASSERT_TRUE(created.ok()) << created.error().message;
@@ -199,7 +173,7 @@ TEST_F(PolicyStoreTest, SplitsAreCheckedAgainstServices) {
                 "used by route /pay (split)");
 }
 
-TEST_F(PolicyStoreTest, UpdateMaskReplacesNamedFieldsAndKeepsTheRest) {
+TEST_P(PolicyStoreTest, UpdateMaskReplacesNamedFieldsAndKeepsTheRest) {
   Route route = MakeRoute("/api", "pay");
   route.set_retries(2);
   route.set_timeout_ms(2000);
@@ -272,7 +246,7 @@ TEST_F(PolicyStoreTest, UpdateMaskReplacesNamedFieldsAndKeepsTheRest) {
       StoreCode::kInvalidArgument, "needs authentication");
 }
 
-TEST_F(PolicyStoreTest, EveryRoutePolicyRoundTripsThroughTheDatabase) {
+TEST_P(PolicyStoreTest, EveryRoutePolicyRoundTripsThroughTheDatabase) {
   Route route = MakeRoute("/api", "pay");
   route.set_host("*.example.com");
   route.add_methods("GET");
@@ -298,8 +272,7 @@ TEST_F(PolicyStoreTest, EveryRoutePolicyRoundTripsThroughTheDatabase) {
   route.set_max_body_size(1024);
   auto created = store_->CreateRoute(route);
   ASSERT_TRUE(created.ok()) << created.error().message;
-  store_.reset();
-  store_ = ConfigStore::Open(path_);
+  Reopen();
   auto snapshot = store_->LoadSnapshot();
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ((*snapshot)->routes_size(), 1);
@@ -308,7 +281,7 @@ TEST_F(PolicyStoreTest, EveryRoutePolicyRoundTripsThroughTheDatabase) {
   EXPECT_EQ((*snapshot)->routes(0).cors().methods(0), "GET");
 }
 
-TEST_F(PolicyStoreTest, ServicePoliciesWithDefaultsAndMasks) {
+TEST_P(PolicyStoreTest, ServicePoliciesWithDefaultsAndMasks) {
   Service service = MakeService("hashed", 9100);
   service.set_lb(gateway::v1::LB_RING_HASH);
   service.set_hash_header("x-user");
@@ -364,7 +337,7 @@ TEST_F(PolicyStoreTest, ServicePoliciesWithDefaultsAndMasks) {
                 StoreCode::kInvalidArgument, "service field 'name' cannot be updated");
 }
 
-TEST_F(PolicyStoreTest, ConsumersKeepOnlyKeyDigests) {
+TEST_P(PolicyStoreTest, ConsumersKeepOnlyKeyDigests) {
   Consumer alice;
   alice.set_name("alice");
   auto created = store_->CreateConsumer(alice, {std::string(kKey1), std::string(kKey2)});
@@ -379,7 +352,7 @@ TEST_F(PolicyStoreTest, ConsumersKeepOnlyKeyDigests) {
   carol.mutable_jwt()->set_secret(std::string(kSecret));
   ASSERT_TRUE(store_->CreateConsumer(carol, {}).ok());
 
-  const std::string dump = DumpDatabase(path_);
+  const std::string dump = location_->Dump();
   EXPECT_EQ(dump.find(kKey1), std::string::npos);  // never in clear, anywhere
   EXPECT_EQ(dump.find(kKey2), std::string::npos);
 
@@ -428,20 +401,20 @@ TEST_F(PolicyStoreTest, ConsumersKeepOnlyKeyDigests) {
                 "consumer nobody does not exist");
 }
 
-TEST_F(PolicyStoreTest, HistoryDescribesPolicyChanges) {
+TEST_P(PolicyStoreTest, HistoryDescribesPolicyChanges) {
   Route route = MakeRoute("/api", "pay");
   route.set_retries(1);
   ASSERT_TRUE(store_->CreateRoute(route).ok());
   route.set_retries(3);
   ASSERT_TRUE(store_->UpdateRoute(route, Mask({"retries"})).ok());
-  const std::string dump = DumpDatabase(path_);
-  EXPECT_NE(dump.find("create_route|/api (prefix) -> pay, retries=1|"), std::string::npos) << dump;
-  EXPECT_NE(dump.find("update_route|/api (prefix) -> pay, policies retries=3 (was retries=1)|"),
+  const std::string dump = location_->Dump();
+  EXPECT_NE(dump.find("create_route|/api (prefix) -> pay, retries=1\n"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("update_route|/api (prefix) -> pay, policies retries=3 (was retries=1)\n"),
             std::string::npos)
       << dump;
 }
 
-TEST_F(PolicyStoreTest, ConfigJsonShowsPoliciesButNoCredentials) {
+TEST_P(PolicyStoreTest, ConfigJsonShowsPoliciesButNoCredentials) {
   Route route = WithSplit(MakeRoute("/api", ""), {{"pay", 90}, {"pay-v2", 10}});
   route.set_host("a.example");
   route.set_retries(2);

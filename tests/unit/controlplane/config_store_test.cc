@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/controlplane/store_backends.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {
@@ -63,27 +64,12 @@ RouteKey Key(const std::string& path, MatchKind match = MATCH_UNSPECIFIED) {
   return key;
 }
 
-// Every row of every table, in a stable order: "nothing changed" means this is equal.
-std::string DumpDatabase(const std::string& path) {
-  auto db = Database::Open(path, Database::Lock::kShared);
-  std::string out;
-  for (const char* sql :
-       {"SELECT key, value FROM meta ORDER BY key", "SELECT name, version FROM services ORDER BY 1",
-        "SELECT service, position, host, port FROM endpoints ORDER BY 1, 2",
-        "SELECT path, \"match\", target, version, max_body_size FROM routes ORDER BY 1, 2",
-        "SELECT version, at_unix_ms, action, detail FROM history ORDER BY 1"}) {
-    Statement statement(*db, sql);
-    EXPECT_TRUE(statement.ok()) << statement.error();
-    out += std::string(sql) + "\n";
-    while (statement.Step() == SQLITE_ROW) {
-      for (int column = 0; column < 5; ++column) out += statement.ColumnText(column) + "|";
-      out += "\n";
-    }
-  }
-  return out;
-}
+// Runs against every backend (store_backends.h).
+class ConfigStoreTest : public testing::StoreTest {};
+GW_STORE_BACKENDS(ConfigStoreTest);
 
-class ConfigStoreTest : public ::testing::Test {
+// The SQLite file's own properties.
+class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { store_ = ConfigStore::Open(path_); }
 
@@ -98,7 +84,7 @@ class ConfigStoreTest : public ::testing::Test {
   std::unique_ptr<ConfigStore> store_;
 };
 
-TEST_F(ConfigStoreTest, EmptyDatabaseStartsAtVersionZero) {
+TEST_P(ConfigStoreTest, EmptyDatabaseStartsAtVersionZero) {
   auto snapshot = store_->LoadSnapshot();
   ASSERT_TRUE(snapshot.ok());
   EXPECT_EQ((*snapshot)->version(), 0u);
@@ -106,7 +92,7 @@ TEST_F(ConfigStoreTest, EmptyDatabaseStartsAtVersionZero) {
   EXPECT_EQ((*snapshot)->routes_size(), 0);
 }
 
-TEST_F(ConfigStoreTest, SchemaVersionAndConnectionSettings) {
+TEST_F(SqliteStoreTest, SchemaVersionAndConnectionSettings) {
   auto db = Database::Open(path_, Database::Lock::kShared);
   Statement user_version(*db, "PRAGMA user_version");
   ASSERT_EQ(user_version.Step(), SQLITE_ROW);
@@ -119,7 +105,7 @@ TEST_F(ConfigStoreTest, SchemaVersionAndConnectionSettings) {
   EXPECT_EQ(foreign_keys.ColumnInt(0), 1);
 }
 
-TEST_F(ConfigStoreTest, RefusesADatabaseFromANewerControlPlane) {
+TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerControlPlane) {
   store_.reset();
   {
     auto db = Database::Open(path_, Database::Lock::kShared);
@@ -134,7 +120,7 @@ TEST_F(ConfigStoreTest, RefusesADatabaseFromANewerControlPlane) {
   }
 }
 
-TEST_F(ConfigStoreTest, RefusesAFileThatIsNotADatabase) {
+TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
   const std::string bad = dir_.File("bad.db");
   {
     auto db = Database::Open(bad, Database::Lock::kShared);  // creates it; then overwrite with garbage
@@ -149,7 +135,7 @@ TEST_F(ConfigStoreTest, RefusesAFileThatIsNotADatabase) {
   EXPECT_THROW(ConfigStore::Open(dir_.File("missing-dir/x.db")), std::runtime_error);
 }
 
-TEST_F(ConfigStoreTest, ServiceCrud) {
+TEST_P(ConfigStoreTest, ServiceCrud) {
   auto created = store_->CreateService(MakeService("order-svc", {{"127.0.0.1", 9101}}));
   ASSERT_TRUE(created.ok()) << created.error().message;
   EXPECT_EQ(created->service.version(), 1u);
@@ -188,13 +174,11 @@ TEST_F(ConfigStoreTest, ServiceCrud) {
   ASSERT_EQ((*deleted)->services_size(), 1);
   EXPECT_EQ(store_->GetService("order-svc").error().code, StoreCode::kNotFound);
   // Its endpoints went with it (ON DELETE CASCADE).
-  auto db = Database::Open(path_, Database::Lock::kShared);
-  Statement count(*db, "SELECT count(*) FROM endpoints WHERE service = 'order-svc'");
-  ASSERT_EQ(count.Step(), SQLITE_ROW);
-  EXPECT_EQ(count.ColumnInt(0), 0);
+  EXPECT_EQ(location_->Query("SELECT count(*) FROM endpoints WHERE service = 'order-svc'"),
+            std::vector<std::string>{"0"});
 }
 
-TEST_F(ConfigStoreTest, RouteCrud) {
+TEST_P(ConfigStoreTest, RouteCrud) {
   ASSERT_TRUE(store_->CreateService(MakeService("order-svc", {{"127.0.0.1", 9101}})).ok());
   ASSERT_TRUE(store_->CreateService(MakeService("payment-svc", {{"127.0.0.1", 9102}})).ok());
   auto created = store_->CreateRoute(MakeRoute("/api", "order-svc"));
@@ -244,7 +228,7 @@ TEST_F(ConfigStoreTest, RouteCrud) {
   EXPECT_EQ(prefix->route.match(), MATCH_PREFIX);
 }
 
-TEST_F(ConfigStoreTest, EveryWriteBumpsTheVersionByOneAndAddsHistory) {
+TEST_P(ConfigStoreTest, EveryWriteBumpsTheVersionByOneAndAddsHistory) {
   std::vector<std::function<bool()>> writes = {
       [&] {
         return store_->CreateService(MakeService("a", {{"127.0.0.1", 1}})).ok();
@@ -262,22 +246,15 @@ TEST_F(ConfigStoreTest, EveryWriteBumpsTheVersionByOneAndAddsHistory) {
     ASSERT_TRUE(write());
     EXPECT_EQ(Version(), ++expected);
   }
-  auto db = Database::Open(path_, Database::Lock::kShared);
-  Statement history(*db, "SELECT version, action FROM history ORDER BY version");
-  std::vector<std::string> actions;
-  int64_t last = 0;
-  while (history.Step() == SQLITE_ROW) {
-    EXPECT_EQ(history.ColumnInt(0), ++last);
-    actions.push_back(history.ColumnText(1));
-  }
-  EXPECT_EQ(actions, (std::vector<std::string>{"create_service", "create_route", "update_service",
-                                               "update_route", "delete_route", "delete_service"}));
+  EXPECT_EQ(location_->Query("SELECT version, action FROM history ORDER BY version"),
+            (std::vector<std::string>{"1|create_service", "2|create_route", "3|update_service",
+                                      "4|update_route", "5|delete_route", "6|delete_service"}));
 }
 
-TEST_F(ConfigStoreTest, UpdateThatChangesNothingIsANoOp) {
+TEST_P(ConfigStoreTest, UpdateThatChangesNothingIsANoOp) {
   ASSERT_TRUE(store_->CreateService(MakeService("a", {{"127.0.0.1", 1}})).ok());
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "a")).ok());
-  const std::string before = DumpDatabase(path_);
+  const std::string before = location_->Dump();
   auto service = store_->UpdateService(MakeService("a", {{"127.0.0.1", 1}}));
   ASSERT_TRUE(service.ok());
   EXPECT_EQ(service->service.version(), 1u);
@@ -286,10 +263,10 @@ TEST_F(ConfigStoreTest, UpdateThatChangesNothingIsANoOp) {
   ASSERT_TRUE(route.ok());
   EXPECT_EQ(route->route.version(), 2u);
   EXPECT_EQ(route->snapshot->version(), 2u);
-  EXPECT_EQ(DumpDatabase(path_), before);
+  EXPECT_EQ(location_->Dump(), before);
 }
 
-TEST_F(ConfigStoreTest, RouteBodyLimitIsStoredListedAndPublished) {
+TEST_P(ConfigStoreTest, RouteBodyLimitIsStoredListedAndPublished) {
   ASSERT_TRUE(store_->CreateService(MakeService("files", {{"127.0.0.1", 9101}})).ok());
   auto created = store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 10 << 20));
   ASSERT_TRUE(created.ok()) << created.error().message;
@@ -309,18 +286,15 @@ TEST_F(ConfigStoreTest, RouteBodyLimitIsStoredListedAndPublished) {
   EXPECT_EQ((*list)->routes(1).max_body_size(), 10u << 20);
 
   // Survives a reopen, and the history says what was set.
-  store_.reset();
-  store_ = ConfigStore::Open(path_);
+  Reopen();
   got = store_->GetRoute(Key("/upload"));
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->route.max_body_size(), 10u << 20);
-  auto db = Database::Open(path_, Database::Lock::kShared);
-  Statement history(*db, "SELECT detail FROM history WHERE version = 2");
-  ASSERT_EQ(history.Step(), SQLITE_ROW);
-  EXPECT_EQ(history.ColumnText(0), "/upload (prefix) -> files, max_body_size 10m");
+  EXPECT_EQ(location_->Query("SELECT detail FROM history WHERE version = 2"),
+            std::vector<std::string>{"/upload (prefix) -> files, max_body_size 10m"});
 }
 
-TEST_F(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
+TEST_P(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
   ASSERT_TRUE(store_->CreateService(MakeService("files", {{"127.0.0.1", 9101}})).ok());
   ASSERT_TRUE(store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 1 << 20)).ok());
 
@@ -357,11 +331,8 @@ TEST_F(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
   EXPECT_EQ(updated->route.target(), "files");
   EXPECT_EQ(updated->route.max_body_size(), 4096u);
 
-  auto db = Database::Open(path_, Database::Lock::kShared);
-  Statement history(*db, "SELECT detail FROM history WHERE version >= 3 ORDER BY version");
-  std::vector<std::string> details;
-  while (history.Step() == SQLITE_ROW) details.push_back(history.ColumnText(0));
-  EXPECT_EQ(details, (std::vector<std::string>{
+  EXPECT_EQ(location_->Query("SELECT detail FROM history WHERE version >= 3 ORDER BY version"),
+            (std::vector<std::string>{
                          "/upload (prefix) -> files-v2 (was files)",
                          "/upload (prefix) -> files-v2, max_body_size 5m (was 1m)",
                          "/upload (prefix) -> files-v2, max_body_size the gateway's (was 5m)",
@@ -369,7 +340,7 @@ TEST_F(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
                          "gateway's)"}));
 }
 
-TEST_F(ConfigStoreTest, UpdateWithoutAMaskChangesTheFieldsThatAreSet) {
+TEST_P(ConfigStoreTest, UpdateWithoutAMaskChangesTheFieldsThatAreSet) {
   // What clients from before update_mask send: the key and a target. The limit stays.
   ASSERT_TRUE(store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 1 << 20)).ok());
   auto updated = store_->UpdateRoute(MakeRoute("/upload", "files-v2", MATCH_UNSPECIFIED));
@@ -383,20 +354,20 @@ TEST_F(ConfigStoreTest, UpdateWithoutAMaskChangesTheFieldsThatAreSet) {
   EXPECT_EQ(updated->route.max_body_size(), 2048u);
 }
 
-TEST_F(ConfigStoreTest, UpdateToTheSameLimitIsANoOp) {
+TEST_P(ConfigStoreTest, UpdateToTheSameLimitIsANoOp) {
   ASSERT_TRUE(store_->CreateRoute(WithBodyLimit(MakeRoute("/upload", "files"), 1 << 20)).ok());
-  const std::string before = DumpDatabase(path_);
+  const std::string before = location_->Dump();
   auto updated = store_->UpdateRoute(
       WithBodyLimit(MakeRoute("/upload", "", MATCH_UNSPECIFIED), 1 << 20), Mask({"max_body_size"}));
   ASSERT_TRUE(updated.ok()) << updated.error().message;
   EXPECT_EQ(updated->route.version(), 1u);
   EXPECT_EQ(updated->snapshot->version(), 1u);
-  EXPECT_EQ(DumpDatabase(path_), before);
+  EXPECT_EQ(location_->Dump(), before);
 }
 
 // A database written by the control plane before route body limits (schema version 1), with a
 // route in it, as that release left it.
-TEST_F(ConfigStoreTest, MigratesAVersion1DatabaseKeepingItsRoutes) {
+TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseKeepingItsRoutes) {
   store_.reset();
   testing::TempDir dir;
   const std::string path = dir.File("v1.db");
@@ -460,16 +431,14 @@ PRAGMA user_version = 1;
   EXPECT_EQ(updated->snapshot->version(), 3u);
 }
 
-TEST_F(ConfigStoreTest, ReopenKeepsSnapshotAndVersion) {
+TEST_P(ConfigStoreTest, ReopenKeepsSnapshotAndVersion) {
   ASSERT_TRUE(store_->CreateService(MakeService("order-svc", {{"127.0.0.1", 9101}})).ok());
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "order-svc")).ok());
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api/auth", "auth-svc", MATCH_EXACT)).ok());
   ASSERT_TRUE(store_->DeleteRoute(Key("/api/auth")).ok());
   auto before = store_->LoadSnapshot();
   ASSERT_TRUE(before.ok());
-  store_.reset();
-
-  store_ = ConfigStore::Open(path_);
+  Reopen();
   auto after = store_->LoadSnapshot();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ((*after)->version(), 4u);
@@ -626,29 +595,30 @@ std::vector<Refusal> Refusals() {
 // Named by its case, so test listings do not dump the struct's bytes.
 void PrintTo(const Refusal& refusal, std::ostream* os) { *os << refusal.name; }
 
-class RefusalTest : public ::testing::TestWithParam<Refusal> {};
+class RefusalTest : public ::testing::TestWithParam<std::tuple<testing::Backend, Refusal>> {};
 
 TEST_P(RefusalTest, IsRefusedAndChangesNothing) {
-  testing::TempDir dir;
-  const std::string path = dir.File("config.db");
-  auto store = ConfigStore::Open(path);
+  testing::StoreLocation location(std::get<0>(GetParam()));
+  if (location.skip()) GTEST_SKIP() << location.unavailable();
+  ASSERT_EQ(location.unavailable(), "");
+  auto store = ConfigStore::Open(location.db());
   ASSERT_TRUE(store->CreateService(MakeService("order-svc", {{"127.0.0.1", 9101}})).ok());
   ASSERT_TRUE(store->CreateService(MakeService("payment-svc", {{"127.0.0.1", 9102}})).ok());
   ASSERT_TRUE(store->CreateRoute(MakeRoute("/api", "order-svc")).ok());
   ASSERT_TRUE(store->CreateRoute(MakeRoute("/both", "order-svc", MATCH_PREFIX)).ok());
   ASSERT_TRUE(store->CreateRoute(MakeRoute("/both", "payment-svc", MATCH_EXACT)).ok());
-  const std::string before = DumpDatabase(path);
+  const std::string before = location.Dump();
   auto snapshot_before = store->LoadSnapshot();
   ASSERT_TRUE(snapshot_before.ok());
 
-  const Refusal& refusal = GetParam();
+  const Refusal& refusal = std::get<1>(GetParam());
   auto error = refusal.call(*store);
   ASSERT_TRUE(error.has_value()) << "accepted";
   EXPECT_EQ(static_cast<int>(error->code), static_cast<int>(refusal.code)) << error->message;
   EXPECT_NE(error->message.find(refusal.message_part), std::string::npos)
       << "message: " << error->message;
 
-  EXPECT_EQ(DumpDatabase(path), before);
+  EXPECT_EQ(location.Dump(), before);
   auto snapshot_after = store->LoadSnapshot();
   ASSERT_TRUE(snapshot_after.ok());
   EXPECT_EQ((*snapshot_after)->version(), 5u);
@@ -659,10 +629,15 @@ TEST_P(RefusalTest, IsRefusedAndChangesNothing) {
   EXPECT_EQ(next->snapshot->version(), 6u);
 }
 
-INSTANTIATE_TEST_SUITE_P(BadInput, RefusalTest, ::testing::ValuesIn(Refusals()),
-                         [](const ::testing::TestParamInfo<Refusal>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    BadInput, RefusalTest,
+    ::testing::Combine(::testing::Values(testing::Backend::kSqlite, testing::Backend::kPostgres),
+                       ::testing::ValuesIn(Refusals())),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param) == testing::Backend::kSqlite ? "Sqlite_"
+                                                                             : "Postgres_") +
+             std::get<1>(info.param).name;
+    });
 
 }  // namespace
 }  // namespace gw
