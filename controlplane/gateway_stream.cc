@@ -1,5 +1,7 @@
 #include "controlplane/gateway_stream.h"
 
+#include <algorithm>
+
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include <atomic>
@@ -96,9 +98,12 @@ bool GatewayStream::HandleFirst(const GatewayMessage& message) {
   const uint64_t running = message.hello().running_version();
   hello_ = message.hello();
   node_id_ = node.id();
+  const auto& capabilities = node.capabilities();
+  deltas_ = std::find(capabilities.begin(), capabilities.end(), "delta") != capabilities.end();
   {
     std::lock_guard lock(mu_);
     push_.SetRunningVersion(running);
+    if (running != 0) base_ = running;
   }
   // Offers the current version (see Offer()), unless another gateway holds this node id.
   std::string holder;
@@ -142,6 +147,16 @@ void GatewayStream::HandleAck(const gateway::v1::Ack& ack) {
 void GatewayStream::HandleNack(const gateway::v1::Nack& nack) {
   std::lock_guard lock(mu_);
   if (!Counts(push_.Answered(nack.nonce()), nack.version(), "refused")) return;
+  base_.reset();  // what it holds now is not sure: the next push is a snapshot
+  if (nack.needs_snapshot() && nack.version() == last_delta_) {
+    // A delta that did not apply to what the gateway holds: the snapshot settles it.
+    Log(LogLevel::kDebug, "gateway " + node_id_ + " could not apply the delta to version " +
+                              std::to_string(nack.version()) + " (" + nack.error() +
+                              "); sending the snapshot");
+    last_delta_ = 0;
+    if (push_.Resend(nack.version())) WriteLocked();
+    return;
+  }
   registry_.Nack(node_id_, stream_id_, nack.version(), nack.error());
   LogWarn("gateway " + node_id_ + " refused version " + std::to_string(nack.version()) + ": " +
           nack.error());
@@ -210,9 +225,20 @@ void GatewayStream::Replace() {
 }
 
 void GatewayStream::WriteLocked() {
-  out_ = newest_->Encode(push_.Sent(newest_->version()));
-  Log(LogLevel::kDebug,
-      "pushing version " + std::to_string(newest_->version()) + " to gateway " + node_id_);
+  const uint64_t version = newest_->version();
+  const std::string nonce = push_.Sent(version);
+  SnapshotPtr base;
+  if (deltas_ && base_ && *base_ < version) base = publisher_.Find(*base_);
+  if (base) {
+    out_ = newest_->EncodeDelta(nonce, *base);
+    last_delta_ = version;
+  } else {
+    out_ = newest_->Encode(nonce);
+  }
+  base_ = version;
+  Log(LogLevel::kDebug, "pushing version " + std::to_string(version) +
+                            (base ? " as a delta from " + std::to_string(base->version()) : "") +
+                            " to gateway " + node_id_);
   StartWrite(&out_);
 }
 

@@ -6,7 +6,11 @@
 // GatewayRegistry. A Hello for a node id another gateway process holds is refused with
 // ALREADY_EXISTS naming the holder (the holder keeps its stream; the registry shows the
 // conflict); one from the holder's own process (a reconnect) replaces the older stream. Messages travel as raw bytes so a snapshot's body is serialized once for all
-// streams (see Snapshot); they are ordinary GatewayMessage / ConfigMessage on the wire.
+// streams (see Snapshot); they are ordinary GatewayMessage / ConfigMessage on the wire. A gateway
+// that announces the "delta" capability gets only what changed since the version it holds (its
+// Hello's running version, then each version written to it), when the publisher still has that
+// version; else, and after any NACK, a whole snapshot. A delta the gateway could not apply
+// (Nack.needs_snapshot) is sent again as a snapshot.
 //
 // Threads: reactions run on gRPC threads, Offer()/Replace() on the publishing thread with the
 // publisher's lock held. mu_ guards all state; the stream is finished exactly once, and never
@@ -17,6 +21,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "controlplane/gateway_registry.h"
@@ -65,6 +70,7 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 
   // Set by the first read, before the stream subscribes; read-only afterwards.
   gateway::v1::Hello hello_;
+  bool deltas_ = false;  // it announced the "delta" capability
   bool behind_ = false;  // the newest version offered uses a feature this gateway lacks
   std::string node_id_;  // "" unless subscribed
   bool subscribed_ = false;
@@ -72,6 +78,10 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   mutable std::mutex mu_;
   PushState push_;
   SnapshotPtr newest_;      // the snapshot of push_.newest()
+  // The version the gateway holds once it applied what was written (a delta's base); unset
+  // after a NACK or with nothing known, which makes the next push a snapshot.
+  std::optional<uint64_t> base_;
+  uint64_t last_delta_ = 0;  // the version last pushed as a delta
   grpc::ByteBuffer in_;     // the read in flight (reactions only)
   grpc::ByteBuffer out_;    // the write in flight
   bool finishing_ = false;  // FinishLocked() was called

@@ -1,6 +1,7 @@
 #include "controlplane/push_state.h"
 
 #include <charconv>
+#include <utility>
 
 namespace gw {
 
@@ -18,9 +19,21 @@ std::optional<uint64_t> PushState::Offer(uint64_t version) {
   return version;
 }
 
+std::optional<uint64_t> PushState::Resend(uint64_t version) {
+  if (!newest_ || *newest_ != version) return std::nullopt;  // a newer one is on its way
+  if (in_flight_) {
+    resend_ = true;
+    return std::nullopt;
+  }
+  in_flight_ = true;
+  writing_ = version;
+  return version;
+}
+
 std::optional<uint64_t> PushState::WriteDone() {
   in_flight_ = false;
-  if (!newest_ || *newest_ <= writing_) return std::nullopt;
+  const bool again = std::exchange(resend_, false);
+  if (!newest_ || (*newest_ <= writing_ && !again)) return std::nullopt;
   in_flight_ = true;
   writing_ = *newest_;
   return writing_;

@@ -43,6 +43,10 @@ class PushState {
   // The write in flight finished. Returns the newest version waiting to be written, if any.
   std::optional<uint64_t> WriteDone();
 
+  // The gateway refused a delta of `version`: write it again (as a snapshot) unless a newer
+  // version is waiting anyway. Returns the version to write now, as Offer().
+  std::optional<uint64_t> Resend(uint64_t version);
+
   // Records that `version` is being written; returns the nonce to send with it.
   std::string Sent(uint64_t version);
 
@@ -69,6 +73,7 @@ class PushState {
   std::optional<uint64_t> newest_;
   bool in_flight_ = false;
   uint64_t writing_ = 0;                                  // valid while in_flight_
+  bool resend_ = false;                                   // write newest_ again after this one
   uint64_t next_sequence_ = 1;                            // of the next nonce
   std::deque<std::pair<uint64_t, uint64_t>> unanswered_;  // (sequence, version), oldest first
 };

@@ -7,6 +7,14 @@ bool SnapshotPublisher::Publish(SnapshotPtr snapshot) {
   {
     std::lock_guard current_lock(current_mu_);
     if (current_ && snapshot->version() <= current_->version()) return false;
+    if (current_) recent_.push_back(current_);
+    // Bounded by count and by bytes: large configs keep fewer bases.
+    size_t bytes = 0;
+    for (const auto& kept : recent_) bytes += kept->body_bytes();
+    while (!recent_.empty() && (recent_.size() > kRecentVersions || bytes > kRecentBytes)) {
+      bytes -= recent_.front()->body_bytes();
+      recent_.pop_front();
+    }
     current_ = snapshot;
   }
   for (auto& [node_id, subscriber] : subscribers_) subscriber->Offer(snapshot);
@@ -16,6 +24,14 @@ bool SnapshotPublisher::Publish(SnapshotPtr snapshot) {
 SnapshotPtr SnapshotPublisher::Current() const {
   std::lock_guard lock(current_mu_);
   return current_;
+}
+
+SnapshotPtr SnapshotPublisher::Find(uint64_t version) const {
+  std::lock_guard lock(current_mu_);
+  if (current_ && current_->version() == version) return current_;
+  for (const auto& snapshot : recent_)
+    if (snapshot->version() == version) return snapshot;
+  return nullptr;
 }
 
 bool SnapshotPublisher::Subscribe(const std::string& node_id, SnapshotSubscriber* subscriber,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class SnapshotSubscriber {
   virtual std::string Holder() const = 0;
 };
 
+inline constexpr size_t kRecentVersions = 16;
+inline constexpr size_t kRecentBytes = size_t{256} << 20;
+
 class SnapshotPublisher {
  public:
   explicit SnapshotPublisher(SnapshotPtr initial) : current_(std::move(initial)) {}
@@ -40,6 +44,9 @@ class SnapshotPublisher {
   bool Publish(SnapshotPtr snapshot);
 
   SnapshotPtr Current() const;
+  // A recently published version (the last kRecentVersions), or null: the base a delta to a
+  // gateway at that version is computed from.
+  SnapshotPtr Find(uint64_t version) const;
 
   // Registers `subscriber` (of gateway process `instance`) for `node_id` and offers it the
   // current snapshot, all under one lock, so no version is missed. An earlier subscriber of the
@@ -57,6 +64,7 @@ class SnapshotPublisher {
   std::unordered_map<std::string, SnapshotSubscriber*> subscribers_;
   mutable std::mutex current_mu_;
   SnapshotPtr current_;
+  std::deque<SnapshotPtr> recent_;  // the versions published before current_, oldest first
 };
 
 }  // namespace gw

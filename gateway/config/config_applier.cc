@@ -1,5 +1,6 @@
 #include "gateway/config/config_applier.h"
 
+#include "common/config_delta.h"
 #include "common/log.h"
 #include "gateway/config/config_cache.h"
 
@@ -47,6 +48,25 @@ bool ConfigApplier::LoadCache() {
 
 std::string ConfigApplier::Apply(const gateway::v1::Config& config) {
   std::lock_guard lock(apply_mutex_);
+  return ApplyLocked(config);
+}
+
+std::string ConfigApplier::ApplyDelta(const gateway::v1::ConfigDelta& delta, uint64_t version,
+                                      bool* not_applicable) {
+  std::lock_guard lock(apply_mutex_);
+  gateway::v1::Config config;
+  std::string error = current_ ? ApplyConfigDelta(*current_, delta, version, &config)
+                               : "a delta, but no config is live to apply it to";
+  *not_applicable = !error.empty();
+  if (!error.empty()) {
+    LogInfo("config version " + std::to_string(version) + " came as a delta that does not "
+            "apply (" + error + "); asking for the snapshot");
+    return error;
+  }
+  return ApplyLocked(config);
+}
+
+std::string ConfigApplier::ApplyLocked(const gateway::v1::Config& config) {
   if (source_.load() != Source::kNone && version_.load() == config.version()) {
     // Already live (for instance loaded from the cache, then confirmed by the control plane).
     source_.store(Source::kStream);
@@ -77,6 +97,7 @@ std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source sou
   registries_.rate_limiters.Prune();  // what only older tables held goes with them
   if (on_publish_) on_publish_(*table);
   applied_total_.fetch_add(1, std::memory_order_relaxed);
+  current_ = std::make_shared<const gateway::v1::Config>(config);
   version_.store(config.version());
   source_.store(source);
   LogInfo("applied config version " + std::to_string(config.version()) + " (" +
@@ -85,8 +106,7 @@ std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source sou
           (source == Source::kCache ? "cache" : "stream"));
 
   // Then persist, in the background. What came from the cache is already there.
-  if (cache_writer_ && source == Source::kStream)
-    cache_writer_->Write(std::make_shared<const gateway::v1::Config>(config));
+  if (cache_writer_ && source == Source::kStream) cache_writer_->Write(current_);
   return "";
 }
 

@@ -42,6 +42,11 @@ class ConfigApplier {
 
   // "" when applied (or that version is already live), else the reason to NACK with.
   std::string Apply(const gateway::v1::Config& config);
+  // The live config with `delta` applied, as `version` (common/config_delta.h), then as Apply.
+  // Refused when the delta's base is not the live version (*not_applicable set: a snapshot
+  // will do), or when the config it makes is refused.
+  std::string ApplyDelta(const gateway::v1::ConfigDelta& delta, uint64_t version,
+                         bool* not_applicable);
 
   uint64_t version() const;    // 0 if none
   bool ready() const;          // some config is loaded (stream or cache)
@@ -60,6 +65,7 @@ class ConfigApplier {
  private:
   enum class Source { kNone, kCache, kStream };
 
+  std::string ApplyLocked(const gateway::v1::Config& config);  // apply_mutex_ held
   std::string Publish(const gateway::v1::Config& config, Source source);
 
   RouteTableHolder& holder_;
@@ -68,6 +74,7 @@ class ConfigApplier {
   std::unique_ptr<CacheWriter> cache_writer_;  // null without a cache
   std::mutex apply_mutex_;  // one Apply/LoadCache at a time
   PolicyRegistries registries_;  // state kept from table to table (token buckets, endpoints)
+  std::shared_ptr<const gateway::v1::Config> current_;  // the live config (apply_mutex_)
   std::function<void(const RouteTable&)> on_publish_;
   std::atomic<uint64_t> version_{0};
   std::atomic<Source> source_{Source::kNone};

@@ -6,7 +6,7 @@
 namespace gw {
 
 const std::vector<std::string>& Subscription::Capabilities() {
-  static const std::vector<std::string> capabilities;  // snapshots only, for now
+  static const std::vector<std::string> capabilities = {"delta"};
   return capabilities;
 }
 
@@ -31,35 +31,40 @@ gateway::v1::GatewayMessage Subscription::Hello(std::string_view last_stream_err
 
 gateway::v1::GatewayMessage Subscription::OnConfig(const gateway::v1::ConfigMessage& message) {
   ++pushes_;
+  std::string error;
+  bool needs_snapshot = false;
   switch (message.payload_case()) {
-    case gateway::v1::ConfigMessage::kSnapshot: {
-      if (message.snapshot().version() != message.version()) {
+    case gateway::v1::ConfigMessage::kSnapshot:
+      if (message.snapshot().version() != message.version())
         return Nack(message, "push for version " + std::to_string(message.version()) +
                                  " carries a snapshot of version " +
                                  std::to_string(message.snapshot().version()));
-      }
-      if (std::string error = applier_.Apply(message.snapshot()); !error.empty())
-        return Nack(message, std::move(error));
-      gateway::v1::GatewayMessage reply;
-      reply.mutable_ack()->set_version(message.version());
-      reply.mutable_ack()->set_nonce(message.nonce());
-      return reply;
-    }
-    case gateway::v1::ConfigMessage::kDelta:
-      return Nack(message, "delta configs are not supported by this gateway");
-    case gateway::v1::ConfigMessage::PAYLOAD_NOT_SET:
+      error = applier_.Apply(message.snapshot());
       break;
+    case gateway::v1::ConfigMessage::kDelta:
+      error = applier_.ApplyDelta(message.delta(), message.version(), &needs_snapshot);
+      break;
+    case gateway::v1::ConfigMessage::PAYLOAD_NOT_SET:
+      return Nack(message,
+                  "push for version " + std::to_string(message.version()) + " carries no config");
   }
-  return Nack(message,
-              "push for version " + std::to_string(message.version()) + " carries no config");
+  if (!error.empty()) {
+    gateway::v1::GatewayMessage reply = Nack(message, std::move(error));
+    reply.mutable_nack()->set_needs_snapshot(needs_snapshot);
+    return reply;
+  }
+  gateway::v1::GatewayMessage reply;
+  reply.mutable_ack()->set_version(message.version());
+  reply.mutable_ack()->set_nonce(message.nonce());
+  return reply;
 }
 
 gateway::v1::GatewayMessage Subscription::Nack(const gateway::v1::ConfigMessage& message,
                                                std::string error) {
   ++nacks_;
   // Refusals by the applier are logged there; log the protocol-level ones here.
-  if (message.payload_case() != gateway::v1::ConfigMessage::kSnapshot ||
-      message.snapshot().version() != message.version()) {
+  if (message.payload_case() == gateway::v1::ConfigMessage::PAYLOAD_NOT_SET ||
+      (message.has_snapshot() && message.snapshot().version() != message.version())) {
     LogWarn("refused config version " + std::to_string(message.version()) + ": " + error);
   }
   gateway::v1::GatewayMessage reply;

@@ -5,7 +5,8 @@
 // only when it differs, + why the previous stream failed) and answers every ConfigMessage with an Ack or a Nack carrying that
 // push's version and nonce:
 //   snapshot whose version matches the push -> ConfigApplier::Apply -> Ack, or Nack(reason)
-//   delta (this gateway does not announce the "delta" capability) -> Nack
+//   delta -> ConfigApplier::ApplyDelta on the live config -> Ack, or Nack(reason; e.g. its base
+//            is not the live version, and the control plane then sends a snapshot)
 //   no payload, or a snapshot with another version than the push -> Nack
 #pragma once
 
@@ -26,7 +27,7 @@ struct GatewayIdentity {
 
 class Subscription {
  public:
-  // What this gateway build can handle; "delta" joins once deltas are supported.
+  // What this gateway build can handle: "delta" (ConfigDelta pushes).
   static const std::vector<std::string>& Capabilities();
 
   Subscription(GatewayIdentity identity, ConfigApplier& applier);

@@ -70,10 +70,13 @@ class FakeGateway {
       hello->mutable_node()->set_protocol_version(1);
       for (const auto& feature : *features) hello->mutable_node()->add_features(feature);
     }
+    if (deltas_) hello->mutable_node()->add_capabilities("delta");
     hello->set_running_version(running_version);
     hello->set_instance_id(instance_);
     return stream_->Write(message);
   }
+  // Its Hello announces the "delta" capability.
+  void AcceptDeltas() { deltas_ = true; }
   bool Ack(uint64_t version, const std::string& nonce) {
     GatewayMessage message;
     message.mutable_ack()->set_version(version);
@@ -109,6 +112,7 @@ class FakeGateway {
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<GatewayMessage, ConfigMessage>> stream_;
   bool finished_ = false;
+  bool deltas_ = false;
 };
 
 class ControlPlaneTest : public ::testing::Test {
@@ -304,6 +308,80 @@ TEST_F(ControlPlaneTest, SubscribeGetsSnapshotThenEveryWriteAndRecordsAckAndNack
   }));
   EXPECT_EQ(Status().gateways_total(), 1u);
   EXPECT_EQ(Status().gateways_connected(), 0u);
+}
+
+// Issue 10: a gateway that applies deltas gets a snapshot first, then only what changed; a
+// delta it refuses is sent again as a snapshot; one that says Hello at a known version starts
+// with a delta.
+TEST_F(ControlPlaneTest, DeltasCarryOnlyWhatChanged) {
+  ASSERT_TRUE(AddService("order-svc", 9101).ok());
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(AddRoute("/r" + std::to_string(i), "order-svc").ok());
+  FakeGateway gateway(channel_, "gw-delta");
+  gateway.AcceptDeltas();
+  ASSERT_TRUE(gateway.Hello(0));
+  ConfigMessage first;
+  ASSERT_TRUE(gateway.Read(&first));
+  ASSERT_TRUE(first.has_snapshot());  // nothing known of it: the whole config
+  EXPECT_EQ(first.version(), 51u);
+  ASSERT_TRUE(gateway.Ack(51, first.nonce()));
+
+  ASSERT_TRUE(AddRoute("/new", "order-svc").ok());
+  ConfigMessage delta;
+  ASSERT_TRUE(gateway.Read(&delta));
+  ASSERT_TRUE(delta.has_delta()) << delta.ShortDebugString();
+  EXPECT_EQ(delta.version(), 52u);
+  EXPECT_EQ(delta.delta().base_version(), 51u);
+  ASSERT_EQ(delta.delta().upserted_routes_size(), 1);
+  EXPECT_EQ(delta.delta().upserted_routes(0).path(), "/new");
+  EXPECT_EQ(delta.delta().upserted_services_size(), 0);
+  EXPECT_LT(delta.ByteSizeLong() * 10, first.ByteSizeLong());
+  ASSERT_TRUE(gateway.Ack(52, delta.nonce()));
+
+  // A refused delta: the same version follows as a snapshot, and no error is recorded.
+  ASSERT_TRUE(AddRoute("/newer", "order-svc").ok());
+  ConfigMessage refused;
+  ASSERT_TRUE(gateway.Read(&refused));
+  ASSERT_TRUE(refused.has_delta());
+  GatewayMessage cannot;
+  cannot.mutable_nack()->set_version(53);
+  cannot.mutable_nack()->set_nonce(refused.nonce());
+  cannot.mutable_nack()->set_error("delta from version 52, but version 9 is live");
+  cannot.mutable_nack()->set_needs_snapshot(true);
+  ASSERT_TRUE(gateway.Send(cannot));
+  ConfigMessage resent;
+  ASSERT_TRUE(gateway.Read(&resent));
+  EXPECT_EQ(resent.version(), 53u);
+  ASSERT_TRUE(resent.has_snapshot());
+  EXPECT_EQ(resent.snapshot().routes_size(), 52);
+  ASSERT_TRUE(gateway.Ack(53, resent.nonce()));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto s = Gateway("gw-delta");
+    return s && s->acked_version() == 53;
+  }));
+  EXPECT_EQ(Gateway("gw-delta")->error(), "");
+
+  // A deletion is a removal by key.
+  gateway::v1::DeleteRouteRequest remove;
+  remove.mutable_key()->set_path("/r7");
+  gateway::v1::DeleteResponse removed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(admin_->DeleteRoute(&context, remove, &removed).ok());
+  ConfigMessage removal;
+  ASSERT_TRUE(gateway.Read(&removal));
+  ASSERT_TRUE(removal.has_delta());
+  ASSERT_EQ(removal.delta().removed_routes_size(), 1);
+  EXPECT_EQ(removal.delta().removed_routes(0).path(), "/r7");
+  ASSERT_TRUE(gateway.Ack(54, removal.nonce()));
+
+  // Another gateway already at version 54 (its cache) gets the next change as a delta.
+  FakeGateway cached(channel_, "gw-cached");
+  cached.AcceptDeltas();
+  ASSERT_TRUE(cached.Hello(54));
+  ASSERT_TRUE(AddRoute("/last", "order-svc").ok());
+  ConfigMessage next;
+  ASSERT_TRUE(cached.Read(&next));
+  ASSERT_TRUE(next.has_delta());
+  EXPECT_EQ(next.delta().base_version(), 54u);
 }
 
 TEST_F(ControlPlaneTest, GatewayRunningTheCurrentVersionGetsNoPushUntilTheNextWrite) {

@@ -36,6 +36,23 @@ TEST(PushStateTest, NewGatewayGetsEvenTheEmptyVersionZero) {
   EXPECT_EQ(ahead.Offer(4), 4u);
 }
 
+// A refused delta is written again (as a snapshot): at once, or after the write in flight;
+// not when a newer version is on its way anyway.
+TEST(PushStateTest, ResendsARefusedDeltaUnlessANewerVersionFollows) {
+  PushState state;
+  EXPECT_EQ(state.Offer(3), 3u);
+  state.Sent(3);
+  EXPECT_EQ(state.WriteDone(), std::nullopt);
+  EXPECT_EQ(state.Resend(3), 3u);  // idle: now
+  state.Sent(3);
+  EXPECT_EQ(state.Resend(3), std::nullopt);  // in flight: after it
+  EXPECT_EQ(state.WriteDone(), 3u);
+  EXPECT_EQ(state.WriteDone(), std::nullopt);
+  EXPECT_EQ(state.Offer(4), 4u);
+  EXPECT_EQ(state.Resend(3), std::nullopt);  // version 4 replaces it
+  EXPECT_EQ(state.WriteDone(), std::nullopt);
+}
+
 TEST(PushStateTest, CoalescesVersionsPublishedWhileAWriteIsInFlight) {
   PushState state;
   state.SetRunningVersion(0);

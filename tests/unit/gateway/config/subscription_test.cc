@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/config_delta.h"
 #include "common/config_features.h"
 #include "tests/unit/gateway/config/test_support.h"
 
@@ -39,8 +40,8 @@ TEST_F(SubscriptionTest, HelloCarriesIdentityAndRunningVersion) {
   EXPECT_EQ(node.address(), "127.0.0.1:8080");
   EXPECT_EQ(node.build_version(), GATEWAY_BUILD_VERSION);
   EXPECT_FALSE(node.build_version().empty());
-  // Deltas are not supported, so the control plane must only ever send snapshots.
-  EXPECT_EQ(std::count(node.capabilities().begin(), node.capabilities().end(), "delta"), 0);
+  // It applies deltas (issue 10).
+  EXPECT_EQ(std::count(node.capabilities().begin(), node.capabilities().end(), "delta"), 1);
   // It states its protocol and every config feature it applies (rolling upgrades).
   EXPECT_EQ(node.protocol_version(), kProtocolVersion);
   EXPECT_EQ(std::vector<std::string>(node.features().begin(), node.features().end()),
@@ -117,20 +118,61 @@ TEST_F(SubscriptionTest, RepeatedVersionIsAckedAgainWithTheNewNonce) {
   EXPECT_EQ(reply.ack().nonce(), "second");
 }
 
-TEST_F(SubscriptionTest, DeltaIsNackedAsUnsupported) {
-  ASSERT_TRUE(subscription_.OnConfig(SnapshotPush(1, "a", SplitConfig(1))).has_ack());
-  gateway::v1::ConfigMessage push;
-  push.set_nonce("d");
-  push.set_version(2);
-  push.mutable_delta()->set_base_version(1);
-  push.mutable_delta()->add_removed_services("payment-svc");
+gateway::v1::ConfigMessage DeltaPush(uint64_t version, std::string nonce,
+                                     const gateway::v1::Config& before,
+                                     const gateway::v1::Config& after) {
+  gateway::v1::ConfigMessage message;
+  message.set_nonce(std::move(nonce));
+  message.set_version(version);
+  *message.mutable_delta() = DiffConfigs(before, after);
+  return message;
+}
 
-  const gateway::v1::GatewayMessage reply = subscription_.OnConfig(push);
-  ASSERT_TRUE(reply.has_nack());
-  EXPECT_EQ(reply.nack().version(), 2u);
-  EXPECT_EQ(reply.nack().nonce(), "d");
-  EXPECT_EQ(reply.nack().error(), "delta configs are not supported by this gateway");
+// A delta on the live version is applied as the snapshot it stands for would be, and cached.
+TEST_F(SubscriptionTest, DeltaOnTheLiveVersionIsAppliedAndAcked) {
+  ASSERT_TRUE(subscription_.OnConfig(SnapshotPush(1, "a", SplitConfig(1))).has_ack());
+  gateway::v1::Config next = testing::MakeConfig(2, {{"/api", "order-svc"}, {"/new", "new-svc"}});
+  const gateway::v1::GatewayMessage reply =
+      subscription_.OnConfig(DeltaPush(2, "d", SplitConfig(1), next));
+  ASSERT_TRUE(reply.has_ack()) << reply.DebugString();
+  EXPECT_EQ(reply.ack().version(), 2u);
+  EXPECT_EQ(reply.ack().nonce(), "d");
+  EXPECT_EQ(applier_.version(), 2u);
+  EXPECT_EQ(holder_.Load()->Match("/new")->target, "new-svc");
+  EXPECT_EQ(holder_.Load()->Match("/api/payment")->target, "order-svc");  // its route is gone
+  EXPECT_EQ(applier_.FlushCache(), "");
+  SortConfig(&next);
+  EXPECT_EQ(testing::CachedConfig(dir_.File("gateway.cache")), next.SerializeAsString());
+}
+
+// A delta from another version than the live one, or one that does not apply, is refused and
+// changes nothing (the control plane then sends the snapshot).
+TEST_F(SubscriptionTest, DeltaFromAnotherVersionIsNacked) {
+  gateway::v1::ConfigMessage early = DeltaPush(2, "d0", SplitConfig(1), SplitConfig(2));
+  const auto none = subscription_.OnConfig(early);
+  ASSERT_TRUE(none.has_nack());
+  EXPECT_EQ(none.nack().error(), "a delta, but no config is live to apply it to");
+  EXPECT_TRUE(none.nack().needs_snapshot());
+
+  ASSERT_TRUE(subscription_.OnConfig(SnapshotPush(1, "a", SplitConfig(1))).has_ack());
+  gateway::v1::Config other = SplitConfig(7);
+  const auto stale = subscription_.OnConfig(DeltaPush(8, "d1", other, SplitConfig(8)));
+  ASSERT_TRUE(stale.has_nack());
+  EXPECT_EQ(stale.nack().error(), "delta from version 7, but version 1 is live");
+  EXPECT_TRUE(stale.nack().needs_snapshot());
+  gateway::v1::ConfigMessage bad = DeltaPush(2, "d2", SplitConfig(1), SplitConfig(1));
+  bad.mutable_delta()->add_removed_services("nope-svc");
+  const auto unknown = subscription_.OnConfig(bad);
+  ASSERT_TRUE(unknown.has_nack());
+  EXPECT_NE(unknown.nack().error().find("removes a service the base config does not have"),
+            std::string::npos)
+      << unknown.nack().error();
   EXPECT_EQ(applier_.version(), 1u);
+  // A delta that applies but makes a config this gateway refuses is an ordinary NACK.
+  gateway::v1::ConfigMessage invalid = DeltaPush(2, "d3", SplitConfig(1), InvalidConfig(2));
+  const auto refused = subscription_.OnConfig(invalid);
+  ASSERT_TRUE(refused.has_nack());
+  EXPECT_FALSE(refused.nack().needs_snapshot());
 }
 
 TEST_F(SubscriptionTest, PushWithoutPayloadIsNacked) {
