@@ -35,7 +35,14 @@ const std::vector<std::string>& BaselineFeatures() {
   return features;
 }
 
-const std::vector<std::string>& GatewayFeatures() { return BaselineFeatures(); }
+const std::vector<std::string>& GatewayFeatures() {
+  static const std::vector<std::string> features = [] {
+    std::vector<std::string> all = BaselineFeatures();
+    all.push_back(kClusterRateLimit);
+    return all;
+  }();
+  return features;
+}
 
 std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
   std::set<std::string> used;

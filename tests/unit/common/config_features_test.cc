@@ -43,6 +43,10 @@ TEST(FeaturesUsed, ClusterRateLimitIsAFeatureOfItsOwn) {
   older.set_protocol_version(kProtocolVersion);
   for (const auto& feature : BaselineFeatures()) older.add_features(feature);
   EXPECT_EQ(MissingFeatures(used, older), std::vector<std::string>{"cluster_rate_limit"});
+  gateway::v1::Node current;  // this build's gateway
+  current.set_protocol_version(kProtocolVersion);
+  for (const auto& feature : GatewayFeatures()) current.add_features(feature);
+  EXPECT_TRUE(MissingFeatures(used, current).empty());
 }
 
 TEST(MissingFeatures, ProtocolZeroAppliesTheBaseline) {
