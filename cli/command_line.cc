@@ -127,8 +127,8 @@ bool HasRoutePolicyFlag(const Command& c) {
   return c.max_body_size || c.strip_prefix || c.rewrite_prefix || !c.set_request_headers.empty() ||
          !c.remove_request_headers.empty() || !c.set_response_headers.empty() ||
          !c.remove_response_headers.empty() || c.route_timeout || c.retries || c.per_try_timeout ||
-         c.rate_limit || c.burst || c.rate_limit_by || c.auth || !c.cors_origins.empty() ||
-         c.cors_methods || c.cors_headers || c.cors_max_age;
+         c.rate_limit || c.burst || c.rate_limit_by || c.rate_limit_scope || c.auth ||
+         !c.cors_origins.empty() || c.cors_methods || c.cors_headers || c.cors_max_age;
 }
 
 bool HasServicePolicyFlag(const Command& c) {
@@ -256,10 +256,14 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "each attempt's wait for the response header; past it the attempt fails and is "
           "retried (default: the gateway's --upstream-timeout; at most --timeout)");
     value(sub, "--rate-limit", command.rate_limit, "N/s|N/m|N/h",
-          "requests allowed per second, minute or hour per key, per gateway (429 beyond)");
+          "requests allowed per second, minute or hour per key (429 beyond), counted by each "
+          "gateway unless --rate-limit-scope cluster");
     value(sub, "--burst", command.burst, "N", "token bucket size (default: the rate's N)");
     value(sub, "--rate-limit-by", command.rate_limit_by, "ip|header:NAME|consumer",
           "what a rate limit counts by (default ip; consumer needs --auth)");
+    value(sub, "--rate-limit-scope", command.rate_limit_scope, "gateway|cluster",
+          "gateway (default): each gateway has its own buckets; cluster: one bucket per key "
+          "shared by every gateway, counted in Redis (gateway --redis)");
     value(sub, "--auth", command.auth, "api-key|jwt",
           "require a consumer's credentials: X-API-Key, or Authorization: Bearer JWT");
     repeated(sub, "--cors-origin", command.cors_origins, "ORIGIN",

@@ -64,6 +64,7 @@ inline constexpr ResetField kRouteResetFields[] = {
     {"rate-limit", "rate_limit"},
     {"burst", "rate_limit.burst"},
     {"rate-limit-by", "rate_limit.key"},
+    {"rate-limit-scope", "rate_limit.scope"},
     {"auth", "auth"},
     {"cors", "cors"},
     {"cors-methods", "cors.methods"},
@@ -119,8 +120,9 @@ struct Command {
   std::optional<std::string> per_try_timeout;
   std::optional<std::string> rate_limit;  // N/s, N/m, N/h
   std::optional<std::string> burst;
-  std::optional<std::string> rate_limit_by;  // ip | header:NAME | consumer
-  std::optional<std::string> auth;           // api-key | jwt | none
+  std::optional<std::string> rate_limit_by;     // ip | header:NAME | consumer
+  std::optional<std::string> rate_limit_scope;  // gateway | cluster
+  std::optional<std::string> auth;              // api-key | jwt | none
   std::vector<std::string> cors_origins;
   std::optional<std::string> cors_methods;  // A,B
   std::optional<std::string> cors_headers;  // A,B

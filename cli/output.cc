@@ -84,6 +84,7 @@ void WriteRoute(JsonWriter& json, const Route& route) {
     json.Key("period_seconds").Unsigned(limit.period_seconds());
     if (limit.burst() != 0) json.Key("burst").Unsigned(limit.burst());
     json.Key("key").String(limit.key());
+    json.Key("scope").String(RateLimitScopeName(limit.scope()));
     json.EndObject();
   }
   if (route.auth() != gateway::v1::AUTH_NONE) json.Key("auth").String(AuthName(route.auth()));
@@ -151,11 +152,14 @@ std::string RoutePolicyLines(const Route& route) {
   if (route.per_try_timeout_ms() != 0)
     rows.push_back({"per-try timeout:", FormatDurationMs(route.per_try_timeout_ms())});
   if (route.has_rate_limit()) {
-    const auto& limit = route.rate_limit();
+    gateway::v1::RateLimit limit = route.rate_limit();
+    const bool cluster = limit.scope() == gateway::v1::RateLimit::SCOPE_CLUSTER;
+    limit.clear_scope();  // said last, in words
     std::string text = FormatRateLimit(limit);
     if (limit.burst() == 0) text += " burst " + std::to_string(limit.requests());
     if (limit.key() == "ip" || limit.key().empty()) text += " by ip";
-    rows.push_back({"rate limit:", text + " (per gateway)"});
+    text += cluster ? " (cluster-wide)" : " (per gateway)";
+    rows.push_back({"rate limit:", text});
   }
   if (route.auth() != gateway::v1::AUTH_NONE)
     rows.push_back({"auth:", std::string(AuthName(route.auth()))});

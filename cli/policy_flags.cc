@@ -219,6 +219,16 @@ std::string BuildRoutePolicies(const Command& command, Route* route,
     route->mutable_rate_limit()->set_key(*command.rate_limit_by);
     Name(mask, "rate_limit.key");
   }
+  if (command.rate_limit_scope) {
+    const std::string& scope = *command.rate_limit_scope;
+    if (scope == "gateway")
+      route->mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_GATEWAY);
+    else if (scope == "cluster")
+      route->mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_CLUSTER);
+    else
+      return Bad("--rate-limit-scope", Quote(scope) + " is not gateway or cluster");
+    Name(mask, "rate_limit.scope");
+  }
   if (command.auth) {
     const std::string& auth = *command.auth;
     if (auth == "api-key")

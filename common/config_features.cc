@@ -21,6 +21,8 @@ constexpr const char* kHealthChecks = "health_checks";     // Service.health_che
 constexpr const char* kEjection = "ejection";              // eject_after, eject_for_ms
 constexpr const char* kCircuitBreaking = "circuit_breaking";  // max_connections, max_pending
 constexpr const char* kConnectTimeout = "connect_timeout";    // Service.connect_timeout_ms
+// Added in 0.3.0 (not in the baseline): RateLimit.scope cluster.
+constexpr const char* kClusterRateLimit = "cluster_rate_limit";
 
 }  // namespace
 
@@ -33,7 +35,14 @@ const std::vector<std::string>& BaselineFeatures() {
   return features;
 }
 
-const std::vector<std::string>& GatewayFeatures() { return BaselineFeatures(); }
+const std::vector<std::string>& GatewayFeatures() {
+  static const std::vector<std::string> features = [] {
+    std::vector<std::string> all = BaselineFeatures();
+    all.push_back(kClusterRateLimit);
+    return all;
+  }();
+  return features;
+}
 
 std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
   std::set<std::string> used;
@@ -49,6 +58,9 @@ std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
     if (route.timeout_ms() > 0 || route.per_try_timeout_ms() > 0) used.insert(kTimeouts);
     if (route.retries() > 0) used.insert(kRetries);
     if (route.has_rate_limit()) used.insert(kRateLimit);
+    if (route.has_rate_limit() &&
+        route.rate_limit().scope() == gateway::v1::RateLimit::SCOPE_CLUSTER)
+      used.insert(kClusterRateLimit);
     if (route.auth() != gateway::v1::AUTH_NONE) used.insert(kAuth);
     if (route.has_cors()) used.insert(kCors);
   }

@@ -41,7 +41,12 @@ std::string FormatRateLimit(const gateway::v1::RateLimit& limit) {
   }
   if (limit.burst() != 0) out += " burst " + std::to_string(limit.burst());
   if (!limit.key().empty() && limit.key() != "ip") out += " by " + limit.key();
+  if (limit.scope() == gateway::v1::RateLimit::SCOPE_CLUSTER) out += " cluster-wide";
   return out;
+}
+
+std::string_view RateLimitScopeName(gateway::v1::RateLimit::Scope scope) {
+  return scope == gateway::v1::RateLimit::SCOPE_CLUSTER ? "cluster" : "gateway";
 }
 
 std::string_view AuthName(gateway::v1::AuthKind auth) {
@@ -80,6 +85,8 @@ std::string DescribeRoutePolicies(const gateway::v1::Route& route) {
     Append(out, "rl=" + FormatRateLimit(rate));
     if (limit.burst() != 0) Append(out, "burst=" + std::to_string(limit.burst()));
     if (!limit.key().empty() && limit.key() != "ip") Append(out, "rl-by=" + limit.key());
+    if (limit.scope() != gateway::v1::RateLimit::SCOPE_GATEWAY)
+      Append(out, "rl-scope=" + std::string(RateLimitScopeName(limit.scope())));
   }
   if (route.retries() != 0) Append(out, "retries=" + std::to_string(route.retries()));
   if (route.timeout_ms() != 0) Append(out, "timeout=" + FormatDurationMs(route.timeout_ms()));

@@ -11,13 +11,16 @@ namespace gw {
 
 // "payment-svc", or "a=90,b=10" for a split.
 std::string FormatRouteTargets(const gateway::v1::Route& route);
-// "100/s", "5/m burst 10 by header:x-user" (burst and key only when not the default).
+// "100/s", "5/m burst 10 by header:x-user cluster-wide" (burst, key and scope only when not
+// the default).
 std::string FormatRateLimit(const gateway::v1::RateLimit& limit);
+// "gateway" or "cluster", as --rate-limit-scope takes it.
+std::string_view RateLimitScopeName(gateway::v1::RateLimit::Scope scope);
 std::string_view AuthName(gateway::v1::AuthKind auth);              // "none", "api-key", "jwt"
 std::string_view LoadBalancingName(gateway::v1::LoadBalancing lb);  // "round_robin", ...
 // Every policy set on the route, space-separated ("" when none): auth=jwt rl=100/s burst=200
-// rl-by=header:x-user retries=2 timeout=2s strip-prefix rewrite=/v2 set-req=1 rm-req=1
-// set-resp=1 rm-resp=1 cors=https://a.example
+// rl-by=header:x-user rl-scope=cluster retries=2 timeout=2s strip-prefix rewrite=/v2 set-req=1
+// rm-req=1 set-resp=1 rm-resp=1 cors=https://a.example
 std::string DescribeRoutePolicies(const gateway::v1::Route& route);
 // lb=ring_hash(x-user) health=/healthz/10s eject=5/30s max-conn=100 max-pending=10
 // connect-timeout=1s ("" when every field has its default).

@@ -107,6 +107,9 @@ std::string ValidateRateLimit(std::string_view name, const Route& route) {
   if (limit.burst() > kMaxRateLimitRequests)
     return std::string(name) + ": burst " + std::to_string(limit.burst()) + " is more than " +
            std::to_string(kMaxRateLimitRequests);
+  if (!gateway::v1::RateLimit::Scope_IsValid(limit.scope()))
+    return std::string(name) + ": rate limit scope " + std::to_string(limit.scope()) +
+           " is neither gateway nor cluster";
   const std::string& key = limit.key();
   if (key == "ip") return "";
   if (key == "consumer") {

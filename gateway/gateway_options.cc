@@ -11,6 +11,7 @@ namespace gw {
 namespace {
 
 constexpr size_t kMaxWorkers = 256;
+constexpr uint64_t kMaxRedisLease = 1'000'000;
 constexpr uint64_t kMaxHeaderSize = 65535;
 
 // A duration flag: kept as text by CLI11, checked after parsing.
@@ -54,7 +55,7 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   CLI::App app("gateway: the data plane. Proxies HTTP/1.1 by the routes the control plane streams.",
                "gateway");
   std::string listen, admin, workers, max_routes, max_body, max_header, max_response_body,
-      upstream_max_idle, underscore_headers = "drop", log_level = "info";
+      upstream_max_idle, underscore_headers = "drop", log_level = "info", redis, redis_lease;
   app.set_version_flag("--version", std::string("gateway ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
   app.add_option("--control-plane", options.control_plane,
@@ -76,6 +77,7 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
       {"--header-timeout", "10s", &options.proxy.header_timeout},
       {"--body-timeout", "30s", &options.proxy.body_timeout},
       {"--tunnel-idle-timeout", "60s", &options.proxy.tunnel_idle_timeout},
+      {"--redis-timeout", "250ms", &options.redis_timeout},
   };
   app.add_option("--upstream-timeout", durations[0].text,
                  "504 when the upstream has not answered by then (default 15s)");
@@ -94,6 +96,17 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
                  "when nothing was answered yet (default 30s)");
   app.add_option("--tunnel-idle-timeout", durations[7].text,
                  "closes an upgraded (WebSocket) tunnel idle in both directions (default 60s)");
+  app.add_option("--redis", redis,
+                 "HOST:PORT of the Redis that counts cluster-scope rate limits (route "
+                 "--rate-limit-scope cluster); without it they are counted per gateway");
+  CLI::Option* redis_timeout_flag =
+      app.add_option("--redis-timeout", durations[8].text,
+                     "bound on connecting to Redis and on each answer; past it the gateway counts "
+                     "cluster-scope limits itself until Redis answers again (default 250ms)");
+  CLI::Option* redis_lease_flag =
+      app.add_option("--redis-lease", redis_lease,
+                     "most requests of one key this gateway admits before Redis has counted them "
+                     "(a tenth of the bucket, at least 1, at most this; default 20)");
   app.add_option("--max-routes", max_routes, "refuse configs with more routes (default 10000)");
   app.add_option("--max-body-size", max_body,
                  "request body limit, 413 beyond: bytes or 512k, 10m, 1g; 0 for none; a route's "
@@ -162,6 +175,19 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     if (!value) return usage_error(std::string(flag.name) + ": " + error);
     *flag.out = *value;
   }
+  if (!redis.empty()) {
+    auto parsed_redis = ParseHostPort(redis, &error);
+    if (!parsed_redis) return usage_error("--redis: " + error);
+    options.redis = std::move(*parsed_redis);
+  }
+  if (options.redis_timeout.count() < 1) return usage_error("--redis-timeout must be at least 1ms");
+  if (!redis_lease.empty()) {
+    if (!ParseCount(redis_lease, 1, kMaxRedisLease, &count))
+      return usage_error("--redis-lease must be a number in 1-" + std::to_string(kMaxRedisLease));
+    options.redis_lease = count;
+  }
+  if ((redis_timeout_flag->count() > 0 || redis_lease_flag->count() > 0) && !options.redis)
+    return usage_error("--redis-timeout and --redis-lease need --redis");
   if (!max_routes.empty()) {
     if (!ParseCount(max_routes, 1, 100'000'000, &count))
       return usage_error("--max-routes must be a positive number");

@@ -6,6 +6,7 @@
 //           [--max-routes N] [--max-body-size BYTES] [--max-header-size BYTES]
 //           [--max-response-body-size BYTES] [--drain-timeout D] [--header-timeout D]
 //           [--body-timeout D] [--tunnel-idle-timeout D]
+//           [--redis HOST:PORT [--redis-timeout D] [--redis-lease N]]
 //           [--log-level debug|info|warn|error]
 //
 // Parsed once by main at start-up.
@@ -33,6 +34,10 @@ struct GatewayOptions {
   ProxySettings proxy;
   std::chrono::milliseconds drain_timeout{30000};  // in-flight requests' grace at shutdown
   std::string access_log;                          // a path, "-" for stdout, "" for none
+  // Cluster-scope rate limits (RedisBucketClient): counted in this Redis; none when unset.
+  std::optional<HostPort> redis;
+  std::chrono::milliseconds redis_timeout{250};  // to connect, and for each reply
+  uint64_t redis_lease = 20;                     // see LeaseFor (gateway/policy/cluster_lease.h)
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -1,8 +1,9 @@
 // gateway: the data plane. Serves HTTP/1.1 on --listen by the routes the control plane streams
 // (or its cache file holds), with admin pages on --admin. See gateway_options.h for the flags.
 //
-// Start-up: load the cache, check that nobody listens on --listen yet (exit 1 otherwise), bind
-// every worker's listener, start the admin pages, the workers, then the subscription.
+// Start-up: connect to --redis (in the background), load the cache, check that nobody listens on
+// --listen yet (exit 1 otherwise), bind every worker's listener, start the admin pages, the
+// workers, then the subscription.
 // SIGINT/SIGTERM: stop accepting, stop the subscription, let requests in flight finish (up to
 // --drain-timeout), exit 0.
 #include <boost/asio/error.hpp>
@@ -24,6 +25,7 @@
 #include "gateway/upstream/health_checker.h"
 #include "gateway/config/config_subscriber.h"
 #include "gateway/gateway_options.h"
+#include "gateway/redis/redis_bucket_client.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/worker.h"
 
@@ -57,6 +59,23 @@ int Run(const GatewayOptions& options) {
   health_checker.Start();
   applier.OnPublish(
       [&health_checker](const RouteTable& table) { health_checker.Reconfigure(table.service_states()); });
+  // Cluster-scope rate limits: counted in Redis by its own thread, which reconnects by itself.
+  // Stopped on every way out of Run, before the tables that hold its limiters go.
+  struct StopRedisOnExit {
+    std::shared_ptr<RedisBucketClient> client;
+    ~StopRedisOnExit() {
+      if (client) client->Stop();
+    }
+  } redis;
+  if (options.redis) {
+    RedisBucketOptions redis_options;
+    redis_options.address = *options.redis;
+    redis_options.timeout = options.redis_timeout;
+    redis_options.max_lease = options.redis_lease;
+    redis.client = std::make_shared<RedisBucketClient>(std::move(redis_options));
+    redis.client->Start();
+    applier.UseClusterBuckets(redis.client);
+  }
   applier.LoadCache();
 
   // Bind every worker before serving, on the port the probe found free (it picks one when
@@ -120,6 +139,12 @@ int Run(const GatewayOptions& options) {
           state.cache_version = cache.version;
           state.cache_write_failures = cache.failed_writes;
           state.cache_error = cache.last_error;
+          if (redis.client) {
+            state.redis_enabled = true;
+            state.redis_healthy = redis.client->available();
+            state.redis_errors = redis.client->errors();
+            state.redis_syncs = redis.client->syncs();
+          }
           return ServeAdminPage(method, path, state);
         });
     LogInfo("admin listening on " + admin->address());
@@ -142,6 +167,7 @@ int Run(const GatewayOptions& options) {
   for (auto& worker : workers) worker->Stop();
   for (auto& worker : workers) worker->Join();
   if (access_log) access_log->Stop();
+  if (redis.client) redis.client->Stop();
   admin.reset();
   LogInfo("gateway stopped");
   return 0;

@@ -96,6 +96,10 @@ AdminResponse MetricsPage(const GatewayState& state) {
   snapshot.cache_healthy = state.cache_healthy;
   snapshot.cache_version = state.cache_version;
   snapshot.cache_write_failures = state.cache_write_failures;
+  snapshot.redis_enabled = state.redis_enabled;
+  snapshot.redis_healthy = state.redis_healthy;
+  snapshot.redis_errors = state.redis_errors;
+  snapshot.redis_syncs = state.redis_syncs;
   if (state.table) snapshot.endpoints = EndpointStatuses(*state.table);
   AdminResponse response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -43,6 +43,10 @@ struct GatewayState {
   uint64_t cache_version = 0;  // the version the file holds (0: none)
   uint64_t cache_write_failures = 0;
   std::string cache_error;     // of the newest write
+  bool redis_enabled = false;  // --redis given; then RedisBucketClient's state:
+  bool redis_healthy = false;
+  uint64_t redis_errors = 0;
+  uint64_t redis_syncs = 0;
 };
 
 AdminResponse ServeAdminPage(std::string_view method, std::string_view path,

@@ -151,6 +151,9 @@ MetricsSnapshot MetricsRegistry::Snapshot() const {
     snapshot.upstream_retries += worker->upstream_retries.Load();
     snapshot.underscore_headers_dropped += worker->underscore_headers_dropped.Load();
     snapshot.underscore_headers_rejected += worker->underscore_headers_rejected.Load();
+    snapshot.rate_limit_redis_fallback_down += worker->rate_limit_redis_fallback_down.Load();
+    snapshot.rate_limit_redis_fallback_no_redis +=
+        worker->rate_limit_redis_fallback_no_redis.Load();
     snapshot.client_connections += worker->client_connections.Load();
     snapshot.upstream_connections += worker->upstream_connections.Load();
   }
@@ -295,6 +298,34 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
     out += "\"} ";
     AppendUnsigned(out, count);
     out.push_back('\n');
+  }
+  AppendHeader(out, "gateway_rate_limit_redis_fallback_total", "counter",
+               "Requests of cluster-scope rate-limited routes decided by this gateway's own "
+               "bucket: Redis does not answer (redis_down) or the gateway runs without --redis "
+               "(no_redis).");
+  for (const auto& [reason, count] :
+       {std::pair{"redis_down", snapshot.rate_limit_redis_fallback_down},
+        std::pair{"no_redis", snapshot.rate_limit_redis_fallback_no_redis}}) {
+    out += "gateway_rate_limit_redis_fallback_total{reason=\"";
+    out += reason;
+    out += "\"} ";
+    AppendUnsigned(out, count);
+    out.push_back('\n');
+  }
+  AppendGauge(out, "gateway_rate_limit_redis_enabled",
+              "1 when the gateway was started with --redis (cluster-scope rate limits).",
+              snapshot.redis_enabled ? 1 : 0);
+  AppendGauge(out, "gateway_rate_limit_redis_healthy",
+              "1 while Redis answers: cluster-scope rate limits are counted there; 0 while they "
+              "are counted by this gateway alone.",
+              snapshot.redis_healthy ? 1 : 0);
+  if (snapshot.redis_enabled) {
+    AppendCounter(out, "gateway_rate_limit_redis_errors_total",
+                  "Connects to Redis, commands and replies that failed or timed out.",
+                  snapshot.redis_errors);
+    AppendCounter(out, "gateway_rate_limit_redis_syncs_total",
+                  "Syncs of a key's lease with its bucket in Redis that were answered.",
+                  snapshot.redis_syncs);
   }
   AppendHeader(out, "gateway_control_plane_stream_failures_total", "counter",
                "Config streams (and attempts) to the control plane that failed, by gRPC status "

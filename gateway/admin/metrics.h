@@ -22,6 +22,12 @@
 //   config_version, ready, control_plane_connected   gauges (from main, at scrape time)
 //   config_applies_total, config_nacks_total         counters
 //   access_log_dropped_lines_total                   counter (from AccessLog::dropped_lines())
+//   rate_limit_redis_fallback_total{reason}  counter  requests of cluster-scope routes decided by
+//                                                    this gateway's own bucket: "redis_down"
+//                                                    (Redis does not answer) or "no_redis" (the
+//                                                    gateway runs without --redis)
+//   rate_limit_redis_enabled, rate_limit_redis_healthy  gauges (from main: RedisBucketClient)
+//   rate_limit_redis_errors_total, rate_limit_redis_syncs_total  counters (with --redis)
 //
 // Wiring (what main and the session do):
 //   main, start-up, before Worker::Start: MetricsRegistry registry; one
@@ -31,6 +37,7 @@
 //       pool, connection opened:    m.upstream_connections.Increment(); on close: .Decrement();
 //       upstream response headers:  m.ObserveUpstreamLatency(now - upstream exchange start);
 //       retries made for a request: m.upstream_retries.Add(n);
+//       a rate limit's decision:    m.RecordRateLimitSource(decision.source);
 //       an error answered locally:  m.RecordGatewayReply(error);
 //       response written (or the connection aborted after a status was chosen):
 //                                   m.RecordRequest(route /* null if none matched */, status);
@@ -136,12 +143,21 @@ class WorkerMetrics {
   // The gateway answered `error` itself (a 4xx/5xx of its own, not an upstream's).
   void RecordGatewayReply(ProxyError error) { gateway_replies_[static_cast<size_t>(error)].Add(); }
 
+  // A rate limit decided a request: counts the cluster-scope ones decided locally.
+  void RecordRateLimitSource(RateLimitSource source) {
+    if (source == RateLimitSource::kRedisDown) rate_limit_redis_fallback_down.Add();
+    if (source == RateLimitSource::kRedisNotEnabled) rate_limit_redis_fallback_no_redis.Add();
+  }
+
   SingleWriterGauge client_connections;
   SingleWriterGauge upstream_connections;
   SingleWriterCounter upstream_retries;
   // Request header fields with '_' in their name (--underscore-headers): dropped, or refused.
   SingleWriterCounter underscore_headers_dropped;
   SingleWriterCounter underscore_headers_rejected;
+  // Requests of cluster-scope routes decided by this gateway's own bucket, by why.
+  SingleWriterCounter rate_limit_redis_fallback_down;
+  SingleWriterCounter rate_limit_redis_fallback_no_redis;
 
  private:
   friend class MetricsRegistry;
@@ -204,6 +220,12 @@ struct MetricsSnapshot {
   uint64_t access_log_dropped_lines = 0;
   uint64_t underscore_headers_dropped = 0;
   uint64_t underscore_headers_rejected = 0;
+  uint64_t rate_limit_redis_fallback_down = 0;
+  uint64_t rate_limit_redis_fallback_no_redis = 0;
+  bool redis_enabled = false;  // --redis given; then:
+  bool redis_healthy = false;  // Redis answers (RedisBucketClient::available())
+  uint64_t redis_errors = 0;   // failed connects, commands and error replies
+  uint64_t redis_syncs = 0;    // bucket syncs answered
   // Failed config streams and attempts by gRPC status code (ConfigSubscriber).
   std::map<std::string, uint64_t> control_plane_stream_failures;
   bool cache_enabled = false;  // --cache given

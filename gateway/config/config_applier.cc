@@ -95,6 +95,7 @@ std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source sou
   // Serving first: workers pick the new table up with their next request.
   holder_.Store(table);
   registries_.rate_limiters.Prune();  // what only older tables held goes with them
+  registries_.cluster_rate_limiters.Prune();
   if (on_publish_) on_publish_(*table);
   applied_total_.fetch_add(1, std::memory_order_relaxed);
   current_ = std::make_shared<const gateway::v1::Config>(config);

@@ -30,6 +30,12 @@ class ConfigApplier {
   // An empty cache_path disables the cache (nothing is read or written).
   ConfigApplier(RouteTableHolder& holder, std::string cache_path, size_t max_routes);
 
+  // At start-up, before LoadCache: where cluster-scope rate limits are counted (the gateway's
+  // --redis); without it they are counted by this gateway alone.
+  void UseClusterBuckets(ClusterBucketsSharedPtr buckets) {
+    registries_.cluster_rate_limiters.SetBuckets(std::move(buckets));
+  }
+
   // At start-up, before LoadCache: called with each table once it serves (the health
   // checker follows the services of the table in use). On the applying thread.
   void OnPublish(std::function<void(const RouteTable&)> callback) {

@@ -28,9 +28,10 @@ uint64_t Fnv1a64(std::string_view s) {
   return hash;
 }
 
-// `key` itself when short enough; else its first bytes, '#' and the hash of the whole in hex,
-// kMaxRateLimitKeySize bytes in all, written into `buffer`.
-std::string_view BoundedKey(std::string_view key, std::array<char, kMaxRateLimitKeySize>& buffer) {
+}  // namespace
+
+std::string_view BoundRateLimitKey(std::string_view key,
+                                   std::array<char, kMaxRateLimitKeySize>& buffer) {
   if (key.size() <= kMaxRateLimitKeySize) return key;
   constexpr size_t kHashChars = 16;
   constexpr size_t kPrefix = kMaxRateLimitKeySize - kHashChars - 1;
@@ -44,8 +45,6 @@ std::string_view BoundedKey(std::string_view key, std::array<char, kMaxRateLimit
   }
   return std::string_view(buffer.data(), buffer.size());
 }
-
-}  // namespace
 
 std::string CheckRateLimitConfig(const RateLimitConfig& config) {
   if (config.requests == 0) return "rate limit must be > 0";
@@ -127,7 +126,7 @@ void RateLimiter::Evict(BucketMap& buckets, int64_t now_us) const {
 RateLimitDecision RateLimiter::Take(std::string_view key,
                                     std::chrono::steady_clock::time_point now) {
   std::array<char, kMaxRateLimitKeySize> buffer;
-  key = BoundedKey(key, buffer);
+  key = BoundRateLimitKey(key, buffer);
   const int64_t now_us = Micros(now);
   const size_t hash = Hash{}(key);
   // The top bits pick the shard; the map inside uses the hash modulo its bucket count.

@@ -7,8 +7,9 @@
 // the same as no bucket, so full ones are what gets dropped first when a limiter holds too many.
 //
 // Scope: per gateway. The limiter lives in the gateway's memory and is shared by all of its
-// workers; N gateways behind a load balancer let through up to N times the rate. A cluster-wide
-// limit comes later.
+// workers; N gateways behind a load balancer let through up to N times the rate. A route with
+// `--rate-limit-scope cluster` has a ClusterRateLimiter instead (cluster_rate_limiter.h), which
+// falls back to one of these while Redis is out of reach.
 //
 // Ownership: the published RouteTable holds a shared_ptr to each route's limiter, handed out by a
 // RateLimiterRegistry owned by the gateway's config side, so a bucket's state survives a config
@@ -55,9 +56,22 @@ inline constexpr uint64_t kMaxRateLimitTokens = 1'000'000'000;
 // a limiter's memory is bounded by max_keys * (kMaxRateLimitKeySize + overhead).
 inline constexpr size_t kMaxRateLimitKeySize = 256;
 
+// `key` itself when at most kMaxRateLimitKeySize bytes; else its first bytes, '#' and the hash
+// of the whole in hex, kMaxRateLimitKeySize bytes in all, written into `buffer`.
+std::string_view BoundRateLimitKey(std::string_view key,
+                                   std::array<char, kMaxRateLimitKeySize>& buffer);
+
 // Empty when `config` can be applied; else a one-line reason ("rate limit period must be 1, 60
 // or 3600 seconds"). The gateway NACKs a config whose limit fails this.
 std::string CheckRateLimitConfig(const RateLimitConfig& config);
+
+// Which bucket decided a request.
+enum class RateLimitSource {
+  kGateway,          // a gateway-scope limit: this gateway's bucket
+  kCluster,          // a cluster-scope limit: the bucket shared in Redis (ClusterRateLimiter)
+  kRedisDown,        // cluster scope, but Redis does not answer: this gateway's bucket
+  kRedisNotEnabled,  // cluster scope on a gateway without --redis: this gateway's bucket
+};
 
 // The outcome of one request against its key's bucket.
 struct RateLimitDecision {
@@ -69,6 +83,7 @@ struct RateLimitDecision {
   uint64_t retry_after_seconds = 0;
   // Seconds until the bucket is full again, rounded up; 0 when it is full (RateLimit-Reset).
   uint64_t reset_seconds = 0;
+  RateLimitSource source = RateLimitSource::kGateway;
 };
 
 class RateLimiter {
@@ -184,9 +199,12 @@ class RateLimiterRegistry {
   // Entries held, expired or not (for tests).
   size_t size() const;
 
- private:
+  // The key a limiter is kept under: the route's identity, what it limits by and the limit.
+  // ClusterRateLimiterRegistry names a cluster-scope limit's Redis buckets after it.
   static std::string Key(std::string_view route_identity, std::string_view limit_by,
                          const RateLimitConfig& config);
+
+ private:
   void PruneLocked();
 
   mutable std::mutex mutex_;

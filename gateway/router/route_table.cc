@@ -118,6 +118,9 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
   }
   RateLimiterRegistry fresh_limiters;
   RateLimiterRegistry& limiters = registries ? registries->rate_limiters : fresh_limiters;
+  ClusterRateLimiterRegistry fresh_cluster_limiters;
+  ClusterRateLimiterRegistry& cluster_limiters =
+      registries ? registries->cluster_rate_limiters : fresh_cluster_limiters;
   table->service_count_ = static_cast<size_t>(config.services_size());
 
   std::map<std::string, std::shared_ptr<const UpstreamTarget>, std::less<>> upstreams;
@@ -240,7 +243,12 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
       } else {
         entry.rate_limit_by = by;
       }
-      entry.rate_limiter = limiters.Get(IdentityKey(IdentityOf(route)), by, config_limit);
+      if (limit.scope() == gateway::v1::RateLimit::SCOPE_CLUSTER) {
+        entry.cluster_rate_limiter = cluster_limiters.Get(
+            IdentityKey(IdentityOf(route)), DescribeRouteMatch(route), by, config_limit);
+      } else {
+        entry.rate_limiter = limiters.Get(IdentityKey(IdentityOf(route)), by, config_limit);
+      }
     }
     for (const auto& header : route.headers()) {
       entry.headers.emplace_back(header.name(), header.value());

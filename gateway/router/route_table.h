@@ -19,6 +19,7 @@
 #include "common/jwt.h"
 #include "common/validation.h"
 #include "gateway.pb.h"
+#include "gateway/policy/cluster_rate_limiter.h"
 #include "gateway/policy/cors.h"
 #include "gateway/policy/rate_limiter.h"
 #include "gateway/proxy/http_message.h"
@@ -92,9 +93,19 @@ struct RouteEntry {
   // Protection (session.cc's phases: CORS preflight, authenticate, rate limit).
   std::shared_ptr<const CorsPolicy> cors;  // null: none
   gateway::v1::AuthKind auth = gateway::v1::AUTH_NONE;
-  RateLimiterSharedPtr rate_limiter;  // null: none; shared by every worker
-  std::string rate_limit_by;          // "ip", "consumer", or a header name (lower-case)
+  // At most one of the two: a limit of scope gateway, or of scope cluster. Shared by every worker.
+  RateLimiterSharedPtr rate_limiter;
+  ClusterRateLimiterSharedPtr cluster_rate_limiter;
+  std::string rate_limit_by;  // "ip", "consumer", or a header name (lower-case)
   bool rate_limit_by_header = false;
+
+  bool rate_limited() const { return rate_limiter || cluster_rate_limiter; }
+  // The limit phase's decision for a request of `key` (the route must be rate_limited()).
+  RateLimitDecision TakeRateLimit(std::string_view key,
+                                  std::chrono::steady_clock::time_point now) const {
+    return cluster_rate_limiter ? cluster_rate_limiter->Take(key, now)
+                                : rate_limiter->Take(key, now);
+  }
 
   // The path sent upstream for the normalized request path `path` this route matched:
   // `path` itself, or, written into `scratch`, with the matched prefix removed (keeping at
@@ -115,9 +126,10 @@ struct RouteEntry {
 };
 
 // Policy state that outlives a table: the next table built with the same registries reuses
-// what its unchanged routes had (token buckets). Owned by the config applier.
+// what its unchanged routes had (token buckets, leases). Owned by the config applier.
 struct PolicyRegistries {
   RateLimiterRegistry rate_limiters;
+  ClusterRateLimiterRegistry cluster_rate_limiters;  // SetBuckets: the gateway's --redis
   EndpointStateRegistry endpoint_states;
 };
 

@@ -345,7 +345,7 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
 
   // 3. The rate limit, by client address, a header (the address when it is missing) or the
   // consumer (the address without one).
-  if (route.rate_limiter) {
+  if (route.rate_limited()) {
     std::string_view key = client_ip_;
     if (route.rate_limit_by_header) {
       if (const std::string_view value = ToStd(request[ToBeast(route.rate_limit_by)]);
@@ -355,8 +355,8 @@ bool Session::ApplyRoutePolicies(bool unread_body) {
     } else if (route.rate_limit_by == "consumer" && !record_.consumer.empty()) {
       key = record_.consumer;
     }
-    const RateLimitDecision decision =
-        route.rate_limiter->Take(key, std::chrono::steady_clock::now());
+    const RateLimitDecision decision = route.TakeRateLimit(key, std::chrono::steady_clock::now());
+    if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordRateLimitSource(decision.source);
     if (!decision.allowed) {
       for (const RateLimitHeader& header : FormatRateLimitHeaders(decision)) {
         reply_headers_.emplace_back(header.name, header.value);

@@ -670,6 +670,93 @@ class PostgresServer:
         return self.process.stop(sig)
 
 
+def redis_available():
+    """True when redis-server is installed (scripts/install-deps.sh installs it)."""
+    return shutil.which("redis-server") is not None
+
+
+class RedisError(Exception):
+    """An error reply of Redis (`-ERR ...`)."""
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 at a port chosen at run time, its dir in the
+    cluster's temp dir, saving nothing (`--save '' --appendonly no`). `address` is HOST:PORT for
+    `gateway --redis`; `command(*args)` runs one command and returns its reply (bytes, int,
+    list, None; an error reply raises RedisError). `stop()` (SIGTERM) or `stop(signal.SIGKILL)`
+    (a crash) and `start()` again keep the port; the data goes with the process."""
+
+    def __init__(self, cluster, name="redis"):
+        self.cluster = cluster
+        self.name = name
+        self.dir = cluster.path(name + "-data")
+        self.port = None
+        self.process = None
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=15.0):
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        if self.port is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+            sock.close()
+        self.process = self.cluster.spawn(self.name, [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", self.dir])
+
+        def ready():
+            if not self.process.running():
+                raise AssertionError("redis-server exited:\n" + self.process.log_text())
+            return self.command("PING") == b"PONG"
+        wait_until(ready, timeout, interval=0.05, message="redis-server on port %d" % self.port)
+        return self
+
+    def command(self, *args, timeout=5.0):
+        """Sends one command (RESP) on a connection of its own; returns the parsed reply."""
+        payload = b"*%d\r\n" % len(args)
+        for arg in args:
+            data = arg if isinstance(arg, bytes) else str(arg).encode()
+            payload += b"$%d\r\n%s\r\n" % (len(data), data)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(payload)
+            reader = sock.makefile("rb")
+            try:
+                return self._read_reply(reader)
+            finally:
+                reader.close()
+
+    @classmethod
+    def _read_reply(cls, reader):
+        line = reader.readline()
+        if not line.endswith(b"\r\n"):
+            raise ConnectionError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            raise RedisError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            length = int(rest)
+            if length < 0:
+                return None
+            data = reader.read(length + 2)
+            return data[:-2]
+        if kind == b"*":
+            count = int(rest)
+            return None if count < 0 else [cls._read_reply(reader) for _ in range(count)]
+        raise ConnectionError("unexpected reply from redis: %r" % line)
+
+    def stop(self, sig=signal.SIGTERM):
+        """SIGTERM: a clean shutdown; SIGKILL: a crash."""
+        return self.process.stop(sig)
+
+
 class Cluster:
     """Everything one test starts: temp dir, processes, fake upstreams. close() ends it all."""
 
@@ -710,6 +797,10 @@ class Cluster:
     def start_postgres(self, name="postgres"):
         """A PostgreSQL server of this cluster's own (see PostgresServer)."""
         return PostgresServer(self, name).start()
+
+    def start_redis(self, name="redis"):
+        """A redis-server of this cluster's own (see RedisServer)."""
+        return RedisServer(self, name).start()
 
     def upstream(self, name, **kwargs):
         up = FakeUpstream(name, **kwargs)

@@ -159,6 +159,37 @@ class PostgresServerTest(unittest.TestCase):
         self.assertEqual(pg.psql("SELECT count(*) FROM t").strip(), "1")
 
 
+@unittest.skipUnless(harness.redis_available(), "redis-server is not installed "
+                     "(scripts/install-deps.sh installs it)")
+class RedisServerTest(unittest.TestCase):
+    """The throwaway redis-server of the cluster-wide rate limit tests: loopback, its own temp
+    dir, nothing saved, the same port after a restart or a crash."""
+
+    def setUp(self):
+        self.cluster = harness.Cluster("redis")
+        self.addCleanup(self.cluster.remove_dir)
+        self.addCleanup(self.cluster.close)
+
+    def test_starts_answers_and_restarts_on_its_port(self):
+        redis = self.cluster.start_redis()
+        self.assertTrue(redis.address.startswith("127.0.0.1:"), redis.address)
+        self.assertEqual(redis.command("SET", "k", "v"), b"OK")
+        self.assertEqual(redis.command("GET", "k"), b"v")
+        self.assertEqual(redis.command("INCRBY", "n", 5), 5)
+        self.assertEqual(sorted(redis.command("KEYS", "*")), [b"k", b"n"])
+        self.assertEqual(redis.command("CONFIG", "GET", "save"), [b"save", b""])
+        with self.assertRaises(harness.RedisError):
+            redis.command("NOSUCHCOMMAND")
+        self.assertTrue(redis.dir.startswith(self.cluster.dir))
+        port = redis.port
+        redis.stop(signal.SIGKILL)
+        with self.assertRaises(OSError):
+            redis.command("PING")
+        redis.start()
+        self.assertEqual(redis.port, port)
+        self.assertIsNone(redis.command("GET", "k"))  # nothing was saved
+
+
 def pwd_uid(name):
     import pwd
     return pwd.getpwnam(name).pw_uid

@@ -87,7 +87,7 @@ class PolicyConfigTest(harness.SharedClusterTestCase):
             "set_response_headers": [{"name": "Cache-Control", "value": "no-store"}],
             "remove_response_headers": ["Server"], "timeout_ms": 2000, "retries": 2,
             "rate_limit": {"requests": 100, "period_seconds": 1, "burst": 200,
-                           "key": "header:x-user"},
+                           "key": "header:x-user", "scope": "gateway"},
             "auth": "jwt",
             "cors": {"origins": ["https://a.example", "http://b.example:8080"],
                      "methods": ["GET", "POST"], "headers": ["X-Token"], "max_age_seconds": 600},
@@ -119,7 +119,7 @@ class PolicyConfigTest(harness.SharedClusterTestCase):
         self.ctl.ok("route", "update", "/rt/upd", "--burst", "5")
         route = self.ctl.json("route", "get", "/rt/upd")
         self.assertEqual(route["rate_limit"], {"requests": 10, "period_seconds": 60, "burst": 5,
-                                               "key": "ip"})
+                                               "key": "ip", "scope": "gateway"})
         self.assertEqual(route["retries"], 2)
         self.assertEqual(route["timeout_ms"], 2000)
 

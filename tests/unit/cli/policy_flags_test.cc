@@ -68,6 +68,8 @@ TEST(RouteFlags, AddSetsEveryPolicy) {
                                  "20",
                                  "--rate-limit-by",
                                  "header:x-user",
+                                 "--rate-limit-scope",
+                                 "cluster",
                                  "--auth",
                                  "api-key",
                                  "--cors-origin",
@@ -106,6 +108,7 @@ TEST(RouteFlags, AddSetsEveryPolicy) {
   EXPECT_EQ(route.rate_limit().period_seconds(), 60u);
   EXPECT_EQ(route.rate_limit().burst(), 20u);
   EXPECT_EQ(route.rate_limit().key(), "header:x-user");
+  EXPECT_EQ(route.rate_limit().scope(), gateway::v1::RateLimit::SCOPE_CLUSTER);
   EXPECT_EQ(route.auth(), gateway::v1::AUTH_API_KEY);
   EXPECT_EQ(route.cors().origins_size(), 2);
   EXPECT_EQ(route.cors().methods_size(), 2);
@@ -158,6 +161,27 @@ TEST(RouteFlags, UpdateNamesWhatIsGivenAndResets) {
             "");
   EXPECT_EQ(Paths(rate_mask),
             (std::vector<std::string>{"rate_limit.period_seconds", "rate_limit.requests"}));
+
+  // The scope alone is one sub-field, so the stored rate and burst are kept; --reset puts it
+  // back to gateway.
+  for (const char* scope : {"cluster", "gateway"}) {
+    google::protobuf::FieldMask scope_mask;
+    Route scoped;
+    ASSERT_EQ(BuildRoutePolicies(Parse({"route", "update", "/api", "--rate-limit-scope", scope}),
+                                 &scoped, &scope_mask),
+              "");
+    EXPECT_EQ(Paths(scope_mask), std::vector<std::string>{"rate_limit.scope"});
+    EXPECT_EQ(scoped.rate_limit().scope(), std::string_view(scope) == "cluster"
+                                               ? gateway::v1::RateLimit::SCOPE_CLUSTER
+                                               : gateway::v1::RateLimit::SCOPE_GATEWAY);
+  }
+  google::protobuf::FieldMask reset_mask;
+  Route reset;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "update", "/api", "--reset", "rate-limit-scope"}),
+                               &reset, &reset_mask),
+            "");
+  EXPECT_EQ(Paths(reset_mask), std::vector<std::string>{"rate_limit.scope"});
+  EXPECT_EQ(reset.rate_limit().scope(), gateway::v1::RateLimit::SCOPE_GATEWAY);
 }
 
 TEST(RouteFlags, BadValuesAreRefusedBeforeAnyCall) {
@@ -169,6 +193,8 @@ TEST(RouteFlags, BadValuesAreRefusedBeforeAnyCall) {
       {{"--rate-limit", "100/d"}, "is not N/s, N/m or N/h"},
       {{"--rate-limit", "x/s"}, "bad --rate-limit: 'x' is not a whole number"},
       {{"--auth", "basic"}, "bad --auth: 'basic' is not api-key, jwt or none"},
+      {{"--rate-limit-scope", "global"},
+       "bad --rate-limit-scope: 'global' is not gateway or cluster"},
       {{"--header", "novalue"}, "bad --header: 'novalue' is not NAME=VALUE"},
       {{"--set-request-header", "=x"}, "is not NAME=VALUE"},
       {{"--cors-max-age", "1500ms"}, "is not whole seconds"},
@@ -339,9 +365,19 @@ TEST(RouteOutput, GetShowsEveryPolicy) {
   EXPECT_EQ(RenderRoute(route, OutputFormat::kJson),
             R"({"path":"/api","match":"prefix","host":"a.example","target":"",)"
             R"("split":[{"target":"a","weight":90},{"target":"b","weight":10}],"retries":2,)"
-            R"("rate_limit":{"requests":100,"period_seconds":1,"key":"ip"},"auth":"jwt",)"
-            R"("version":4})"
+            R"("rate_limit":{"requests":100,"period_seconds":1,"key":"ip","scope":"gateway"},)"
+            R"("auth":"jwt","version":4})"
             "\n");
+
+  route.mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_CLUSTER);
+  const std::string table = RenderRoute(route, OutputFormat::kTable);
+  EXPECT_NE(table.find("auth=jwt rl=100/s rl-scope=cluster retries=2"), std::string::npos) << table;
+  EXPECT_NE(table.find("rate limit:  100/s burst 100 by ip (cluster-wide)\n"), std::string::npos)
+      << table;
+  EXPECT_NE(RenderRoute(route, OutputFormat::kJson)
+                .find(R"("rate_limit":{"requests":100,"period_seconds":1,"key":"ip",)"
+                      R"("scope":"cluster"})"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -23,6 +23,32 @@ TEST(FeaturesUsed, NamesWhatTheConfigUses) {
                                    "match_conditions", "retries"}));
 }
 
+TEST(FeaturesUsed, ClusterRateLimitIsAFeatureOfItsOwn) {
+  gateway::v1::Config config;
+  auto* route = config.add_routes();
+  route->set_path("/api");
+  route->set_target("order-svc");
+  route->mutable_rate_limit()->set_requests(100);
+  route->mutable_rate_limit()->set_period_seconds(1);
+  EXPECT_EQ(FeaturesUsed(config), std::set<std::string>{"rate_limit"});
+  route->mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_CLUSTER);
+  const std::set<std::string> used = FeaturesUsed(config);
+  EXPECT_EQ(used, (std::set<std::string>{"cluster_rate_limit", "rate_limit"}));
+
+  // Neither 0.2.0 (protocol 0) nor a gateway that states only the features it had before
+  // this one is sent it.
+  gateway::v1::Node old_node;
+  EXPECT_EQ(MissingFeatures(used, old_node), std::vector<std::string>{"cluster_rate_limit"});
+  gateway::v1::Node older;
+  older.set_protocol_version(kProtocolVersion);
+  for (const auto& feature : BaselineFeatures()) older.add_features(feature);
+  EXPECT_EQ(MissingFeatures(used, older), std::vector<std::string>{"cluster_rate_limit"});
+  gateway::v1::Node current;  // this build's gateway
+  current.set_protocol_version(kProtocolVersion);
+  for (const auto& feature : GatewayFeatures()) current.add_features(feature);
+  EXPECT_TRUE(MissingFeatures(used, current).empty());
+}
+
 TEST(MissingFeatures, ProtocolZeroAppliesTheBaseline) {
   const std::set<std::string> used = {"cors", "split"};
   gateway::v1::Node old_node;  // states nothing: 0.2.0

@@ -250,6 +250,22 @@ TEST(ValidateRoute, PolicyRules) {
          r.set_auth(gateway::v1::AUTH_API_KEY);
        },
        ""},
+      {"rate scope cluster",
+       [](Route& r) {
+         r.mutable_rate_limit()->set_requests(1);
+         r.mutable_rate_limit()->set_period_seconds(1);
+         r.mutable_rate_limit()->set_key("ip");
+         r.mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_CLUSTER);
+       },
+       ""},
+      {"rate scope unknown",
+       [](Route& r) {
+         r.mutable_rate_limit()->set_requests(1);
+         r.mutable_rate_limit()->set_period_seconds(1);
+         r.mutable_rate_limit()->set_key("ip");
+         r.mutable_rate_limit()->set_scope(static_cast<gateway::v1::RateLimit::Scope>(7));
+       },
+       "rate limit scope 7 is neither gateway nor cluster"},
       {"auth unknown", [](Route& r) { r.set_auth(static_cast<gateway::v1::AuthKind>(9)); },
        "auth kind 9"},
       {"cors star", [](Route& r) { r.mutable_cors()->add_origins("*"); }, ""},
@@ -528,6 +544,11 @@ TEST(DescribeRoutePolicies, CompactAndStable) {
   route.mutable_rate_limit()->set_key("header:x-user");
   EXPECT_EQ(DescribeRoutePolicies(route),
             "auth=jwt rl=100/m burst=10 rl-by=header:x-user retries=2");
+  route.mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_CLUSTER);
+  EXPECT_EQ(DescribeRoutePolicies(route),
+            "auth=jwt rl=100/m burst=10 rl-by=header:x-user rl-scope=cluster retries=2");
+  EXPECT_EQ(FormatRateLimit(route.rate_limit()), "100/m burst 10 by header:x-user cluster-wide");
+  EXPECT_EQ(RateLimitScopeName(gateway::v1::RateLimit::SCOPE_GATEWAY), "gateway");
   AddSplit(route, {{"a", 90}, {"b", 10}});
   EXPECT_EQ(FormatRouteTargets(route), "a=90,b=10");
   Service service = ValidService();

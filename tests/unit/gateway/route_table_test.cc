@@ -286,6 +286,45 @@ TEST(RouteTable, RefusesMoreRoutesThanTheLimit) {
   EXPECT_TRUE(RouteTable::Build(StoryConfig(), 3, &error));
 }
 
+TEST(RouteTable, RateLimitScopePicksTheLimiterAndPushesKeepIt) {
+  Config config = StoryConfig();
+  auto* limit = config.mutable_routes(0)->mutable_rate_limit();
+  limit->set_requests(100);
+  limit->set_period_seconds(1);
+  limit->set_key("ip");
+  limit = config.mutable_routes(1)->mutable_rate_limit();
+  limit->set_requests(100);
+  limit->set_period_seconds(1);
+  limit->set_key("ip");
+  limit->set_scope(gateway::v1::RateLimit::SCOPE_CLUSTER);
+  PolicyRegistries registries;
+  std::string error;
+  auto table = RouteTable::Build(config, 100, &error, &registries);
+  ASSERT_TRUE(table) << error;
+  const RouteEntry* per_gateway = table->Match("/api");
+  const RouteEntry* cluster = table->Match("/api/auth");
+  ASSERT_TRUE(per_gateway && cluster);
+  EXPECT_TRUE(per_gateway->rate_limiter && !per_gateway->cluster_rate_limiter);
+  EXPECT_TRUE(cluster->cluster_rate_limiter && !cluster->rate_limiter);
+  EXPECT_TRUE(cluster->rate_limited());
+  EXPECT_FALSE(table->Match("/api/payment")->rate_limited());
+  // No --redis (no buckets given to the registries): counted locally, and it says so.
+  EXPECT_EQ(cluster->TakeRateLimit("10.0.0.1", std::chrono::steady_clock::now()).source,
+            RateLimitSource::kRedisNotEnabled);
+
+  // A push that leaves the route alone keeps its limiter; one that changes the scope does not.
+  config.set_version(6);
+  auto next = RouteTable::Build(config, 100, &error, &registries);
+  ASSERT_TRUE(next) << error;
+  EXPECT_EQ(next->Match("/api/auth")->cluster_rate_limiter, cluster->cluster_rate_limiter);
+  config.mutable_routes(1)->mutable_rate_limit()->set_scope(
+      gateway::v1::RateLimit::SCOPE_GATEWAY);
+  auto local = RouteTable::Build(config, 100, &error, &registries);
+  ASSERT_TRUE(local) << error;
+  EXPECT_TRUE(local->Match("/api/auth")->rate_limiter);
+  EXPECT_FALSE(local->Match("/api/auth")->cluster_rate_limiter);
+}
+
 TEST(RouteTableHolder, RequestsKeepTheTableTheyStartedWith) {
   RouteTableHolder holder;
   EXPECT_EQ(holder.Load(), nullptr);

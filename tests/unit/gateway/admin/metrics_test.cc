@@ -135,6 +135,20 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "# TYPE gateway_underscore_headers_total counter\n"
             "gateway_underscore_headers_total{action=\"dropped\"} 6\n"
             "gateway_underscore_headers_total{action=\"rejected\"} 0\n"
+            "# HELP gateway_rate_limit_redis_fallback_total Requests of cluster-scope "
+            "rate-limited routes decided by this gateway's own bucket: Redis does not answer "
+            "(redis_down) or the gateway runs without --redis (no_redis).\n"
+            "# TYPE gateway_rate_limit_redis_fallback_total counter\n"
+            "gateway_rate_limit_redis_fallback_total{reason=\"redis_down\"} 0\n"
+            "gateway_rate_limit_redis_fallback_total{reason=\"no_redis\"} 0\n"
+            "# HELP gateway_rate_limit_redis_enabled 1 when the gateway was started with --redis "
+            "(cluster-scope rate limits).\n"
+            "# TYPE gateway_rate_limit_redis_enabled gauge\n"
+            "gateway_rate_limit_redis_enabled 0\n"
+            "# HELP gateway_rate_limit_redis_healthy 1 while Redis answers: cluster-scope rate "
+            "limits are counted there; 0 while they are counted by this gateway alone.\n"
+            "# TYPE gateway_rate_limit_redis_healthy gauge\n"
+            "gateway_rate_limit_redis_healthy 0\n"
             "# HELP gateway_control_plane_stream_failures_total Config streams (and attempts) "
             "to the control plane that failed, by gRPC status code (OK: closed by the control "
             "plane).\n"
@@ -153,6 +167,38 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "# HELP gateway_config_cache_write_failures_total Cache file writes that failed.\n"
             "# TYPE gateway_config_cache_write_failures_total counter\n"
             "gateway_config_cache_write_failures_total 2\n");
+}
+
+TEST(Metrics, RateLimitFallbacksAndRedisHealth) {
+  MetricsRegistry registry;
+  WorkerMetrics& first = registry.AddWorker();
+  WorkerMetrics& second = registry.AddWorker();
+  first.RecordRateLimitSource(RateLimitSource::kRedisDown);
+  first.RecordRateLimitSource(RateLimitSource::kCluster);  // counted in Redis: not a fallback
+  first.RecordRateLimitSource(RateLimitSource::kGateway);  // scope gateway: not a fallback
+  second.RecordRateLimitSource(RateLimitSource::kRedisDown);
+  second.RecordRateLimitSource(RateLimitSource::kRedisNotEnabled);
+  MetricsSnapshot snapshot = registry.Snapshot();
+  EXPECT_EQ(snapshot.rate_limit_redis_fallback_down, 2u);
+  EXPECT_EQ(snapshot.rate_limit_redis_fallback_no_redis, 1u);
+  std::string text = RenderPrometheus(snapshot);
+  EXPECT_EQ(LinesStartingWith(text, "gateway_rate_limit_redis"),
+            "gateway_rate_limit_redis_fallback_total{reason=\"redis_down\"} 2\n"
+            "gateway_rate_limit_redis_fallback_total{reason=\"no_redis\"} 1\n"
+            "gateway_rate_limit_redis_enabled 0\n"
+            "gateway_rate_limit_redis_healthy 0\n");
+  snapshot.redis_enabled = true;
+  snapshot.redis_healthy = true;
+  snapshot.redis_errors = 3;
+  snapshot.redis_syncs = 40;
+  text = RenderPrometheus(snapshot);
+  EXPECT_EQ(LinesStartingWith(text, "gateway_rate_limit_redis"),
+            "gateway_rate_limit_redis_fallback_total{reason=\"redis_down\"} 2\n"
+            "gateway_rate_limit_redis_fallback_total{reason=\"no_redis\"} 1\n"
+            "gateway_rate_limit_redis_enabled 1\n"
+            "gateway_rate_limit_redis_healthy 1\n"
+            "gateway_rate_limit_redis_errors_total 3\n"
+            "gateway_rate_limit_redis_syncs_total 40\n");
 }
 
 TEST(Metrics, EscapesLabelValues) {
