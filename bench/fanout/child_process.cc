@@ -35,7 +35,7 @@ constexpr auto kPollInterval = std::chrono::milliseconds(5);
 std::unique_ptr<ChildProcess> ChildProcess::Spawn(std::string name,
                                                   const std::vector<std::string>& argv,
                                                   const std::string& log_path,
-                                                  const std::string& cwd) {
+                                                  const std::string& cwd, bool die_with_bench) {
   if (argv.empty()) throw std::runtime_error("spawn " + name + ": no program");
   // Everything the child needs is prepared before fork(): between fork and exec only
   // async-signal-safe calls (gRPC threads may hold locks in the parent).
@@ -61,8 +61,10 @@ std::unique_ptr<ChildProcess> ChildProcess::Spawn(std::string name,
   }
   if (pid == 0) {
     ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the bench died before prctl took effect
+    if (die_with_bench) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the bench died before prctl took effect
+    }
     // The bench blocks its stop signals (its signal thread takes them) and ignores SIGPIPE;
     // the child starts with the defaults.
     sigset_t none;

@@ -3,10 +3,11 @@
 //
 // Nothing the bench starts may outlive it: every live child is also in a process-wide list,
 // and KillAllChildren() SIGKILLs each child's whole group. The bench's signal thread calls it
-// on SIGINT/SIGTERM/SIGHUP, and ~ChildProcess stops its own child. A child that runs as the
-// bench's user also gets PR_SET_PDEATHSIG(SIGKILL), so even a bench killed with SIGKILL takes
-// it along (a child run as another user through setpriv loses that setting when its
-// credentials change; only the two paths above cover it).
+// on SIGINT/SIGTERM/SIGHUP, and ~ChildProcess stops its own child. A child also gets
+// PR_SET_PDEATHSIG(SIGKILL), so even a bench killed with SIGKILL takes it along; a program
+// that changes its credentials (PostgreSQL run as nobody through setpriv) loses that setting,
+// so such a child is spawned with `die_with_bench` false and watches the bench itself (see
+// PostgresServer).
 //
 // Threads: Spawn/Stop/Running on any one thread per object; KillAllChildren from any thread.
 // Errors: Spawn throws std::runtime_error when fork or the log file fails (start-up only).
@@ -25,9 +26,10 @@ namespace gw::bench {
 class ChildProcess {
  public:
   // Starts argv[0] (a path) with `argv` in `cwd`, stdin from /dev/null, stdout and stderr
-  // appended to `log_path`.
+  // appended to `log_path`. `die_with_bench`: PR_SET_PDEATHSIG(SIGKILL).
   static std::unique_ptr<ChildProcess> Spawn(std::string name, const std::vector<std::string>& argv,
-                                             const std::string& log_path, const std::string& cwd);
+                                             const std::string& log_path, const std::string& cwd,
+                                             bool die_with_bench = true);
   ~ChildProcess();  // Stop(SIGKILL)
 
   ChildProcess(const ChildProcess&) = delete;

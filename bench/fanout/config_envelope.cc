@@ -20,8 +20,10 @@ constexpr int kMessageDelta = 4;
 constexpr int kConfigVersion = 1;
 constexpr int kDeltaBaseVersion = 1;
 
-// Reads the varint field `wanted` of the length-delimited message at the stream's position,
-// stepping over every other field; leaves the stream after that message.
+// Reads the varint field `wanted` of the length-delimited message at the stream's position
+// and leaves the stream after that message. Protobuf writes fields in field-number order, so
+// `wanted` (field 1 here) comes first and the rest (the routes) is skipped in one step, not
+// field by field; fields before it are stepped over.
 bool ReadNestedVarint(CodedInputStream& in, int wanted, uint64_t* value) {
   uint32_t length = 0;
   if (!in.ReadVarint32(&length)) return false;
@@ -30,12 +32,12 @@ bool ReadNestedVarint(CodedInputStream& in, int wanted, uint64_t* value) {
   while (const uint32_t tag = in.ReadTag()) {
     if (WireFormatLite::GetTagFieldNumber(tag) == wanted &&
         WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT) {
-      if (!in.ReadVarint64(value)) return false;
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return false;
+      if (!in.ReadVarint64(value) || !in.Skip(in.BytesUntilLimit())) return false;
+      break;
     }
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
   }
-  if (!in.ConsumedEntireMessage()) return false;
+  if (in.BytesUntilLimit() != 0) return false;
   in.PopLimit(limit);
   return true;
 }

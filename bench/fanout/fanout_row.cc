@@ -21,6 +21,12 @@ double Milliseconds(Clock::duration duration) {
   return std::chrono::duration<double, std::milli>(duration).count();
 }
 
+std::string Fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
 double BenchCpuSeconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -197,7 +203,7 @@ RowResult RunRow(const RowSettings& settings, uint64_t& change_counter) {
   row.sync_bytes = fleet.counters().bytes.load();
   const ProcessStats synced = replicas.Stats(&stats_error);
   row.replica_cpu_sync_s = synced.cpu_seconds - idle.cpu_seconds;
-  progress("synced in " + std::to_string(row.sync_seconds) + " s");
+  progress("synced in " + Fixed(row.sync_seconds, 2) + " s");
 
   const auto& counters = fleet.counters();
   const uint64_t bytes_before = counters.bytes.load();
@@ -223,7 +229,7 @@ RowResult RunRow(const RowSettings& settings, uint64_t& change_counter) {
     row.admin_ms.push_back(Milliseconds(answered - start));
     progress("change " + std::to_string(i + 1) + "/" + std::to_string(settings.changes) +
              " (version " + std::to_string(*made) + ", replica " + std::to_string(replica + 1) +
-             "): " + std::to_string(took) + " ms");
+             "): " + Fixed(took, 1) + " ms (admin call " + Fixed(row.admin_ms.back(), 1) + " ms)");
   }
   row.bench_cpu_changes_s = BenchCpuSeconds() - bench_cpu_before;
   row.change_bytes = counters.bytes.load() - bytes_before;

@@ -102,13 +102,25 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(const std::string& bin_dir
     *error = "no free port on 127.0.0.1 for PostgreSQL";
     return nullptr;
   }
-  auto process = ChildProcess::Spawn(
-      "postgres",
-      AsServerUser({bin_dir + "/postgres", "-D", data, "-p", std::to_string(port), "-k", socket_dir,
-                    "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                    "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
-                    "max_connections=200"}),
-      dir + "/postgres.log", dir);
+  // The server runs under a watchdog shell (as the bench's user): PR_SET_PDEATHSIG does not
+  // survive setpriv, so the shell polls the bench every second and gives the server a fast
+  // shutdown (SIGINT) once the bench is gone, however it ended. The shell ignores the SIGINT
+  // that Stop() sends to the whole group and waits for the server to finish.
+  std::vector<std::string> argv = {
+      "/bin/sh", "-c",
+      "trap '' INT TERM; \"$@\" & server=$!; "
+      "while kill -0 " +
+          std::to_string(::getpid()) +
+          " 2>/dev/null && kill -0 $server 2>/dev/null; "
+          "do sleep 1; done; kill -INT $server 2>/dev/null; wait $server",
+      "postgres-watchdog"};
+  for (std::string& arg : AsServerUser(
+           {bin_dir + "/postgres", "-D", data, "-p", std::to_string(port), "-k", socket_dir, "-c",
+            "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
+            "full_page_writes=off", "-c", "max_connections=200"}))
+    argv.push_back(std::move(arg));
+  auto process = ChildProcess::Spawn("postgres", argv, dir + "/postgres.log", dir,
+                                     /*die_with_bench=*/false);
   std::unique_ptr<PostgresServer> server(new PostgresServer(std::move(process), port));
   while (true) {
     if (!server->process_->Running()) {
