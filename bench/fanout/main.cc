@@ -343,7 +343,9 @@ int main(int argc, char** argv) {
     }
     if (status == 0 && skipped) status = 3;
     if (status != 0 && !keep_temp) {
-      std::fprintf(stderr, "fanout: logs are in the temp dir until exit; --keep-temp keeps them\n");
+      std::fprintf(stderr,
+                   "fanout: the logs (control planes, PostgreSQL) go with the temp dir; rerun "
+                   "with --keep-temp to keep them\n");
     }
   }
   std::fflush(stdout);
