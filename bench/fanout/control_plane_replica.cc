@@ -18,10 +18,9 @@ std::optional<std::string> ListeningAddress(const std::string& log_path) {
   while (std::getline(log, line)) {
     const auto at = line.find(kListening);
     if (at == std::string::npos) continue;
-    std::string address = line.substr(at + kListening.size());
-    while (!address.empty() && (address.back() == '\r' || address.back() == ' '))
-      address.pop_back();
-    return address;
+    // "grpc listening on 127.0.0.1:PORT", possibly followed by more words.
+    const std::string address = line.substr(at + kListening.size());
+    return address.substr(0, address.find_first_of(" \r\t"));
   }
   return std::nullopt;
 }
