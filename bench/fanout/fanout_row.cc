@@ -211,6 +211,8 @@ RowResult RunRow(const RowSettings& settings, uint64_t& change_counter) {
   const uint64_t snapshots_before = counters.snapshots.load();
   const uint64_t deltas_before = counters.deltas.load();
   const double bench_cpu_before = BenchCpuSeconds();
+  const double database_cpu_before =
+      settings.database_root ? ProcessTreeCpuSeconds(settings.database_root) : 0;
   for (size_t i = 0; i < settings.changes; ++i) {
     const size_t replica = i % settings.replicas;
     std::string error;
@@ -232,6 +234,9 @@ RowResult RunRow(const RowSettings& settings, uint64_t& change_counter) {
              "): " + Fixed(took, 1) + " ms (admin call " + Fixed(row.admin_ms.back(), 1) + " ms)");
   }
   row.bench_cpu_changes_s = BenchCpuSeconds() - bench_cpu_before;
+  if (settings.database_root)
+    row.database_cpu_changes_s =
+        ProcessTreeCpuSeconds(settings.database_root) - database_cpu_before;
   row.change_bytes = counters.bytes.load() - bytes_before;
   row.change_pushes = counters.messages.load() - pushes_before;
   row.change_snapshots = counters.snapshots.load() - snapshots_before;

@@ -8,6 +8,8 @@
 // Threads: the bench's main thread; progress lines go to stderr.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -21,6 +23,7 @@ struct RowSettings {
   std::string dir;           // scratch dir: replica logs
   std::string db;            // SQLite path or PostgreSQL URL, shared by the replicas
   std::string backend;       // "sqlite" or "postgres", for the table
+  pid_t database_root = 0;   // PostgreSQL's process tree, for its CPU; 0: none (SQLite)
   size_t replicas = 1;
   size_t streams = 0;
   size_t routes = 0;  // how many the database holds (checked before the row)

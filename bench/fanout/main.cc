@@ -134,6 +134,14 @@ std::string Seed(const std::string& controlplane, const std::string& db,
   return "";
 }
 
+// ", PostgreSQL 1.23 s" for the rows on a database server, "" for SQLite.
+std::string DatabaseCpu(const RowResult& row) {
+  if (row.database_cpu_changes_s < 0) return "";
+  char text[64];
+  std::snprintf(text, sizeof text, ", PostgreSQL %.2f s", row.database_cpu_changes_s);
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,6 +303,7 @@ int main(int argc, char** argv) {
           continue;
         }
         settings.db = postgres->url();
+        settings.database_root = postgres->process_root();
       }
       bool refused = false;
       const std::string seeded = Seed(controlplane, settings.db, scratch,
@@ -328,12 +337,12 @@ int main(int argc, char** argv) {
     for (const RowResult& row : rows) {
       if (row.completed())
         std::printf(
-            "%s: sync %.1f s (%s KiB pushed, replicas' CPU %.2f s); bench CPU during "
-            "the changes %.2f s; replicas' peak RSS %.1f MiB%s%s\n",
+            "%s: sync %.1f s (%s KiB pushed, replicas' CPU %.2f s); during the changes "
+            "the bench used %.2f s of CPU%s; replicas' peak RSS %.1f MiB%s%s\n",
             gw::bench::RowName(row.replicas, row.streams).c_str(), row.sync_seconds,
             gw::bench::WithCommas(row.sync_bytes / 1024).c_str(), row.replica_cpu_sync_s,
-            row.bench_cpu_changes_s, row.peak_rss_kib / 1024.0, row.nacks ? "; a NACK: " : "",
-            row.some_nack.c_str());
+            row.bench_cpu_changes_s, DatabaseCpu(row).c_str(), row.peak_rss_kib / 1024.0,
+            row.nacks ? "; a NACK: " : "", row.some_nack.c_str());
     }
     bool skipped = false;
     for (const RowResult& row : rows) {

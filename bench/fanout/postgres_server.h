@@ -27,6 +27,9 @@ class PostgresServer {
 
   std::string url() const;  // postgresql://gateway@127.0.0.1:PORT/gateway
   int port() const { return port_; }
+  // The root of its process tree: the watchdog, the server and its backends (see
+  // ProcessTreeCpuSeconds).
+  pid_t process_root() const { return process_->pid(); }
 
  private:
   PostgresServer(std::unique_ptr<ChildProcess> process, int port)

@@ -18,4 +18,9 @@ struct ProcessStats {
 // nullopt when the process is gone or /proc cannot be read.
 std::optional<ProcessStats> ReadProcessStats(pid_t pid);
 
+// CPU seconds (utime + stime, plus cutime + cstime: the children each has reaped) of `root`
+// and every process descended from it (PostgreSQL's postmaster and backends, which leave the
+// postmaster's process group).
+double ProcessTreeCpuSeconds(pid_t root);
+
 }  // namespace gw::bench

@@ -45,10 +45,13 @@ struct RowResult {
   uint64_t peak_rss_kib = 0;
 
   // CPU seconds: the replicas during the sync and during the changes; this bench process
-  // during the changes.
+  // during the changes; the database server during the changes.
   double replica_cpu_sync_s = 0;
   double replica_cpu_changes_s = 0;
   double bench_cpu_changes_s = 0;
+  // PostgreSQL's CPU seconds (server and backends) during the changes; negative: no database
+  // server (SQLite).
+  double database_cpu_changes_s = -1;
 
   bool ran() const { return skipped.empty(); }
   bool completed() const { return skipped.empty() && error.empty(); }
