@@ -83,6 +83,8 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
     case grpc::StatusCode::OK:
       return "";
     case grpc::StatusCode::UNAVAILABLE:
+      // Said by a control plane it reached (e.g. its database is down): its own words.
+      if (reached && !message.empty()) return message;
       return "cannot reach " + at + " (" + UnreachableReason(message) + ")";
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       if (!reached)

@@ -81,10 +81,15 @@ gateway::v1::GatewayMessage SimulatedGateway::Answer(const grpc::ByteBuffer& pus
       break;
     case ConfigEnvelope::Payload::kDelta:
       counters_.deltas.fetch_add(1, std::memory_order_relaxed);
-      if (held_ == 0 || envelope.delta_base_version != held_)
-        return Nack(envelope, "delta for version " + version + " is based on version " +
-                                  std::to_string(envelope.delta_base_version) +
-                                  ", this gateway serves version " + std::to_string(held_));
+      if (held_ == 0 || envelope.delta_base_version != held_) {
+        // As a real gateway: a delta that does not apply asks for the snapshot.
+        gateway::v1::GatewayMessage reply = Nack(
+            envelope, "delta for version " + version + " is based on version " +
+                          std::to_string(envelope.delta_base_version) +
+                          ", this gateway serves version " + std::to_string(held_));
+        reply.mutable_nack()->set_needs_snapshot(true);
+        return reply;
+      }
       break;
     case ConfigEnvelope::Payload::kNone:
       return Nack(envelope, "push for version " + version + " carries no config");

@@ -197,13 +197,19 @@ std::string FirstLine(const char* message) {
 }
 
 // Connects with bounded waits: the URI's own settings win over these defaults.
+// libpq prints server notices (and "terminating connection" on a crash) to stderr by default;
+// the store reports what matters itself.
+void IgnoreNotice(void*, const char*) {}
+
 Conn Connect(const std::string& url) {
   const char* keywords[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
                             "keepalives_interval", "keepalives_count", "application_name",
                             "dbname", nullptr};
   const char* values[] = {"3", "5000", "5", "2", "2", "gateway-controlplane", url.c_str(),
                           nullptr};
-  return Conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+  Conn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+  if (conn) PQsetNoticeProcessor(conn.get(), IgnoreNotice, nullptr);
+  return conn;
 }
 
 class PostgresStore final : public StoreBackend {
@@ -286,7 +292,8 @@ class PostgresStore final : public StoreBackend {
   // Connected, or why not (kUnavailable). Between failed attempts it waits the backoff.
   std::optional<StoreError> EnsureConnected();
   StoreError Unavailable() const {
-    return {StoreCode::kUnavailable, name_ + " is unreachable: " + last_error_};
+    return {StoreCode::kUnavailable,
+            name_ + " is unreachable (" + last_error_ + "); retry when it is back"};
   }
   StoreResult<Result> Exec(std::string_view sql, const Params& params, std::string_view what);
   void Migrate();
@@ -360,7 +367,8 @@ StoreResult<Result> PostgresStore::Exec(std::string_view sql, const Params& para
       in_tx_ = false;
     }
     return StoreError{StoreCode::kUnavailable,
-                      name_ + (gone ? " is unreachable: " : ": ") + message};
+                      name_ + (gone ? " is unreachable (" : " failed (") + message +
+                          "); retry when it is back"};
   }
   return StoreError{StoreCode::kInternal,
                     name_ + ": " + std::string(what) + " failed: " + message};
@@ -613,20 +621,31 @@ std::optional<StoreError> PostgresStore::WriteRegistry(
             .Int(replica.started_unix_ms()),
         "writing the replica's heartbeat");
     if (!beat) return beat.error();
-    for (const auto& gateway : changed) {
-      auto upsert = Exec(
-          "INSERT INTO gateways (node_id, replica, connected, disconnected_unix_ms, status) "
-          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node_id) DO UPDATE SET "
-          "replica = excluded.replica, connected = excluded.connected, "
-          "disconnected_unix_ms = excluded.disconnected_unix_ms, status = excluded.status "
-          "WHERE excluded.connected OR gateways.replica = excluded.replica",
-          Params()
-              .Text(gateway.node_id())
-              .Text(replica.id())
-              .Text(gateway.connected() ? "true" : "false")
-              .Int(gateway.disconnected_unix_ms())
-              .Bytes(gateway.SerializeAsString()),
-          "writing a gateway");
+    // Many rows per statement: after a change every gateway's row changed (its ACK), and one
+    // round trip per row would keep the StoreWorker busy for seconds at 10,000 gateways.
+    constexpr size_t kRowsPerStatement = 500;
+    for (size_t first = 0; first < changed.size(); first += kRowsPerStatement) {
+      const size_t end = std::min(changed.size(), first + kRowsPerStatement);
+      std::string sql =
+          "INSERT INTO gateways (node_id, replica, connected, disconnected_unix_ms, status) VALUES ";
+      Params params;
+      for (size_t i = first; i < end; ++i) {
+        const auto& gateway = changed[i];
+        const size_t n = (i - first) * 5;
+        sql += (i == first ? "(" : ", (") + ("$" + std::to_string(n + 1)) + ", $" +
+               std::to_string(n + 2) + ", $" + std::to_string(n + 3) + "::boolean, $" +
+               std::to_string(n + 4) + "::bigint, $" + std::to_string(n + 5) + "::bytea)";
+        params.Text(gateway.node_id())
+            .Text(replica.id())
+            .Text(gateway.connected() ? "true" : "false")
+            .Int(gateway.disconnected_unix_ms())
+            .Bytes(gateway.SerializeAsString());
+      }
+      sql += " ON CONFLICT (node_id) DO UPDATE SET replica = excluded.replica, "
+             "connected = excluded.connected, "
+             "disconnected_unix_ms = excluded.disconnected_unix_ms, status = excluded.status "
+             "WHERE excluded.connected OR gateways.replica = excluded.replica";
+      auto upsert = Exec(sql, params, "writing gateways");
       if (!upsert) return upsert.error();
     }
     for (const auto& node_id : forgotten) {

@@ -609,7 +609,7 @@ TEST_F(GatewayctlTest, ServerListPassesOverAReplicaThatCannotBeReached) {
   exit = RunGatewayctl({"--server", address_ + "," + down, "route", "add", "/x", "svc"},
                        std::nullopt, w_out, w_err);
   EXPECT_EQ(exit, 1);
-  EXPECT_NE(w_err.str().find(address_), std::string::npos) << w_err.str();
+  EXPECT_EQ(w_err.str(), "gatewayctl: database down\n");  // the replica's own words
 }
 
 TEST_F(GatewayctlTest, ServerFromEnvironment) {
