@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/route_identity.h"
 
@@ -44,7 +46,16 @@ const auto kServiceKey = [](const Service& s) { return s.name(); };
 const auto kConsumerKey = [](const Consumer& c) { return c.name(); };
 const auto kRouteKey = [](const Route& r) { return IdentityKey(IdentityOf(r)); };
 
-// Upserted: in `after` and not byte-equal in `before`; removed: in `before` only.
+// Whether an object changed. Objects of published configs carry the version that last changed
+// them, so different versions mean changed and equal non-zero ones unchanged; objects without
+// versions (0) are compared byte by byte.
+template <typename T>
+bool Changed(const T& before, const T& after) {
+  if (before.version() != after.version()) return true;
+  return before.version() == 0 && !SameBytes(before, after);
+}
+
+// Upserted: in `after` and changed from `before`; removed: in `before` only.
 template <typename T, typename KeyFn, typename OnUpsert, typename OnRemove>
 void DiffLists(const google::protobuf::RepeatedPtrField<T>& before,
                const google::protobuf::RepeatedPtrField<T>& after, KeyFn key, OnUpsert upsert,
@@ -53,7 +64,7 @@ void DiffLists(const google::protobuf::RepeatedPtrField<T>& before,
   const auto new_items = ByKey(after, key);
   for (const auto& [name, item] : new_items) {
     auto it = old_items.find(name);
-    if (it == old_items.end() || !SameBytes(*it->second, *item)) upsert(*item);
+    if (it == old_items.end() || Changed(*it->second, *item)) upsert(*item);
   }
   for (const auto& [name, item] : old_items)
     if (!new_items.count(name)) remove(*item);
@@ -68,9 +79,18 @@ void SortConfig(Config* config) {
   auto* consumers = config->mutable_consumers();
   std::sort(consumers->begin(), consumers->end(),
             [](const Consumer& a, const Consumer& b) { return a.name() < b.name(); });
+  // Routes by identity, each identity made once (not once per comparison); a list already in
+  // order (every write but the one that adds a route) is left as it is.
   auto* routes = config->mutable_routes();
-  std::sort(routes->begin(), routes->end(),
-            [](const Route& a, const Route& b) { return IdentityOf(a) < IdentityOf(b); });
+  std::vector<std::pair<RouteIdentity, int>> keyed;
+  keyed.reserve(static_cast<size_t>(routes->size()));
+  for (int i = 0; i < routes->size(); ++i) keyed.emplace_back(IdentityOf(routes->Get(i)), i);
+  if (std::is_sorted(keyed.begin(), keyed.end())) return;
+  std::sort(keyed.begin(), keyed.end());
+  google::protobuf::RepeatedPtrField<Route> sorted;
+  sorted.Reserve(routes->size());
+  for (const auto& [identity, index] : keyed) *sorted.Add() = std::move(*routes->Mutable(index));
+  routes->Swap(&sorted);
 }
 
 ConfigDelta DiffConfigs(const Config& before, const Config& after) {

@@ -17,7 +17,9 @@ namespace gw {
 // identity. Two stores holding the same rows publish byte-identical configs.
 void SortConfig(gateway::v1::Config* config);
 
-// What turns `before` into `after` (base_version = before.version()).
+// What turns `before` into `after` (base_version = before.version()). An object whose version
+// differs is upserted; with equal versions it is unchanged, unless both are 0 (objects that do
+// not carry versions), which are compared byte by byte.
 gateway::v1::ConfigDelta DiffConfigs(const gateway::v1::Config& before,
                                      const gateway::v1::Config& after);
 

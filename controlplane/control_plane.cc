@@ -87,7 +87,10 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
                                            : options.replica_id;
   gateway::v1::ReplicaStatus self;
   self.set_id(replica_id_);
-  self.set_address(grpc_address_);
+  // A wildcard listen address names no machine: others find this one by its host name.
+  const bool wildcard = options.grpc_listen.host == "0.0.0.0" || options.grpc_listen.host == "::";
+  self.set_address(wildcard ? FormatHostPort(HostName(), static_cast<uint32_t>(port))
+                            : grpc_address_);
   self.set_build_version(GATEWAY_BUILD_VERSION);
   self.set_started_unix_ms(NowUnixMs());
   cluster_->Start(self);
