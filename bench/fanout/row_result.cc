@@ -21,7 +21,7 @@ std::string Fixed(double value, int decimals) {
 
 double RowResult::rss_per_gateway_kib() const {
   if (streams == 0) return 0;
-  return (static_cast<double>(rss_kib) - static_cast<double>(rss_idle_kib)) /
+  return (static_cast<double>(rss_synced_kib) - static_cast<double>(rss_idle_kib)) /
          static_cast<double>(streams);
 }
 

@@ -38,9 +38,12 @@ struct RowResult {
   uint64_t nacks = 0;
   std::string some_nack;  // one NACK's reason, when there were any
 
-  // Replicas' VmRSS summed: with 0 streams (after two warm-up changes), and with every stream
-  // connected after the changes; the highest VmHWM summed.
+  // Replicas' VmRSS summed: idle (the config loaded, the window of recent versions full, one
+  // stream per replica), with every stream connected and synced, and after the changes; the
+  // highest VmHWM summed. Per gateway: (synced - idle) / streams; what the changes add after
+  // that (heap churn of reading and publishing versions) does not grow with the gateways.
   uint64_t rss_idle_kib = 0;
+  uint64_t rss_synced_kib = 0;
   uint64_t rss_kib = 0;
   uint64_t peak_rss_kib = 0;
 

@@ -580,6 +580,48 @@ class Ctl:
                           % (sorted(node_ids), target))
 
 
+class Load:
+    """Clients that GET `path` from each gateway in a loop, one keep-alive connection each, while
+    the `with` block runs. `failures` lists (node id, status) of every answer that was not a 200
+    from the upstream named `upstream`; `served` counts the answers."""
+
+    def __init__(self, gateways, path, upstream):
+        self.gateways, self.path, self.upstream = list(gateways), path, upstream
+        self.failures = []
+        self.served = 0
+        self._stop = threading.Event()
+        self._threads = []
+
+    def _client(self, gw):
+        http = gw.client()
+        try:
+            while not self._stop.is_set():
+                r = http.request(self.path)
+                if r.status != 200 or r.upstream_name() != self.upstream:
+                    self.failures.append((gw.node_id, r.status))
+                self.served += 1
+        finally:
+            http.close()
+
+    def __enter__(self):
+        for gw in self.gateways:
+            thread = threading.Thread(target=self._client, args=(gw,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+        return False
+
+    def wait_more(self, count, timeout=15.0, message="traffic"):
+        """Waits until `count` more answers came than now."""
+        target = self.served + count
+        wait_until(lambda: self.served >= target, timeout, message=message)
+
+
 # ------------------------------------------------------------------------------ cluster
 
 

@@ -13,7 +13,6 @@ are given the list of replicas:
   replica died (with it) is shown disconnected within seconds; `status` lists the replicas."""
 
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -86,25 +85,8 @@ class ClusterTest(harness.ClusterTestCase):
 
     def test_replicas_killed_under_load_fail_no_request(self):
         self.ctls[0].wait_acked(["gw-0", "gw-1", "gw-2"])
-        stop = threading.Event()
-        failures, served = [], [0]
-
-        def client(gw):
-            http = gw.client()
-            try:
-                while not stop.is_set():
-                    r = http.request("/api/x")
-                    if r.status != 200 or r.upstream_name() != "order":
-                        failures.append((gw.node_id, r.status))
-                    served[0] += 1
-            finally:
-                http.close()
-
-        threads = [threading.Thread(target=client, args=(gw,), daemon=True) for gw in self.gws]
-        for t in threads:
-            t.start()
-        try:
-            harness.wait_until(lambda: served[0] >= 100, 15, message="traffic before the crash")
+        with harness.Load(self.gws, "/api/x", "order") as load:
+            load.wait_more(100, message="traffic before the crash")
             dead = set()
             for victim in (0, 1):
                 self.cps[victim].stop(signal.SIGKILL)
@@ -114,14 +96,8 @@ class ClusterTest(harness.ClusterTestCase):
                     replicas = self.replicas_of(self.ctls[2])
                     return len(replicas) == 3 and not dead & set(replicas.values())
                 harness.wait_until(moved, 20, message="every gateway off %s" % sorted(dead))
-                before = served[0]
-                harness.wait_until(lambda: served[0] >= before + 100, 15,
-                                   message="traffic after %s died" % sorted(dead))
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(10)
-        self.assertEqual(failures, [], "no failed request while replicas died")
+                load.wait_more(100, message="traffic after %s died" % sorted(dead))
+        self.assertEqual(load.failures, [], "no failed request while replicas died")
 
         # A change made on the last replica reaches every gateway.
         self.ctls[2].ok("service", "add", "payment-svc", "--endpoint", self.payment.address)

@@ -2,11 +2,10 @@
 `--server A,B`): a replica that dies is replaced by the next one within the reconnect backoff,
 with no failed client request, and gatewayctl passes over a replica it cannot reach.
 
-Until the replicas share a database (PostgreSQL, issue 10), each control plane here has its own
-SQLite file and is given the same commands, so that both serve the same config."""
+Each control plane here has its own SQLite file and is given the same commands, so that both
+serve the same config; test_cluster.py runs replicas on one PostgreSQL database."""
 
 import signal
-import threading
 
 import harness
 
@@ -33,36 +32,13 @@ class FailoverTest(harness.ClusterTestCase):
         return sorted(n for n, g in ctl.gateways().items() if g["connected"])
 
     def test_a_replica_killed_under_load_fails_no_request(self):
-        stop = threading.Event()
-        failures, served = [], [0]
-
-        def client(gw):
-            http = gw.client()
-            try:
-                while not stop.is_set():
-                    r = http.request("/api/x")
-                    if r.status != 200 or r.upstream_name() != "order":
-                        failures.append((gw.node_id, r.status))
-                    served[0] += 1
-            finally:
-                http.close()
-
-        threads = [threading.Thread(target=client, args=(gw,), daemon=True) for gw in self.gws]
-        for t in threads:
-            t.start()
-        try:
-            harness.wait_until(lambda: served[0] >= 50, 10, message="traffic before the crash")
+        with harness.Load(self.gws, "/api/x", "order") as load:
+            load.wait_more(50, 10, message="traffic before the crash")
             self.cp1.stop(signal.SIGKILL)
             harness.wait_until(lambda: self.connected_to(self.ctl2) == ["gw-a", "gw-b"], 10,
                                message="both gateways move to cp2")
-            before = served[0]
-            harness.wait_until(lambda: served[0] >= before + 50, 10,
-                               message="traffic after the move")
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(10)
-        self.assertEqual(failures, [], "no failed request during the crash")
+            load.wait_more(50, 10, message="traffic after the move")
+        self.assertEqual(load.failures, [], "no failed request during the crash")
 
         # A change made on the replica left reaches every gateway.
         self.ctl2.ok("service", "add", "payment-svc", "--endpoint", self.payment.address)
