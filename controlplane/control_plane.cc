@@ -94,7 +94,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   self.set_build_version(GATEWAY_BUILD_VERSION);
   self.set_started_unix_ms(NowUnixMs());
   cluster_->Start(self);
-  LogInfo("grpc listening on " + grpc_address_ + " (replica " + replica_id_ + ")");
+  LogInfo("replica " + replica_id_ + " of " + store_->backend().name());
+  LogInfo("grpc listening on " + grpc_address_);  // the last word is the address (scripts read it)
 
   if (options.admin_listen) {
     admin_http_ = std::make_unique<AdminHttpServer>(

@@ -62,6 +62,8 @@ struct RelayOutcome {
 class RelaySink {
  public:
   virtual void OnRelayed(bool request_body, const RelayOutcome& outcome) = 0;
+  // The input message is read whole; its last bytes are about to be written.
+  virtual void OnInputDone(bool request_body) {}
 
  protected:
   ~RelaySink() = default;
@@ -174,6 +176,7 @@ class BodyRelay {
   void DoWrite(Owner owner, size_t bytes) {
     namespace asio = boost::asio;
     const bool last = parser_->is_done();
+    if (last && sink_) sink_->OnInputDone(isRequest);
     const bool chunked = framing_ == BodyFraming::kChunked;
     WireBuffers buffers;
     size_t count = 0;

@@ -417,6 +417,10 @@ void Forwarder::Retry(Owner owner) {
   Connect(std::move(owner));
 }
 
+void Forwarder::ResponseRead() {
+  if (connection_) connection_->circuit.Release();
+}
+
 void Forwarder::Release(bool response_complete) {
   if (!endpoint_) return;
   const bool reusable = response_complete && !early_ && upstream_keep_alive_ && parser_ &&

@@ -98,6 +98,10 @@ class Forwarder {
   // never reused after such an exchange.
   void ReadEarlyResponse(std::shared_ptr<void> owner, ProxyError otherwise);
 
+  // The upstream's response is read whole (its last bytes may still be on their way to the
+  // client): the connection is no longer in use, so it stops counting under the service's
+  // max_connections now; a client's next request, on another worker, must not find it taken.
+  void ResponseRead();
   // Ends the exchange. The connection returns to the pool when `response_complete` (the whole
   // response body was read) and the upstream allows keep-alive; otherwise it is closed.
   void Release(bool response_complete);

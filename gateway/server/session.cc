@@ -603,6 +603,10 @@ void Session::StartResponseBody(std::string_view head) {
                         forwarder_.exchange_deadline());
 }
 
+void Session::OnInputDone(bool request_body) {
+  if (!request_body) forwarder_.ResponseRead();
+}
+
 void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
   record_.bytes_out = outcome.bytes;
   const bool complete = outcome.result == RelayOutcome::Result::kDone;

@@ -115,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session>,
   // 4. The request body.
   void StartRequestBody();
   void OnRelayed(bool request_body, const RelayOutcome& outcome) override;
+  void OnInputDone(bool request_body) override;
   void OnRequestBodyRelayed(const RelayOutcome& outcome);
   // 5-6. The response.
   void OnResponseHeader(ProxyError error) override;

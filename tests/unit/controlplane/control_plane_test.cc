@@ -384,6 +384,28 @@ TEST_F(ControlPlaneTest, DeltasCarryOnlyWhatChanged) {
   EXPECT_EQ(next.delta().base_version(), 54u);
 }
 
+// Issue 10: status names the store and lists this replica; gateways name their replica.
+TEST_F(ControlPlaneTest, StatusListsTheReplicaAndGatewaysTheirReplica) {
+  const auto status = Status();
+  EXPECT_EQ(status.store(), "database " + dir_.File("config.db"));
+  ASSERT_EQ(status.replicas_size(), 1);
+  EXPECT_TRUE(status.replicas(0).self());
+  EXPECT_TRUE(status.replicas(0).alive());
+  EXPECT_EQ(status.replicas(0).id(), control_plane_->replica_id());
+  EXPECT_EQ(status.replicas(0).address(), control_plane_->grpc_address());
+  EXPECT_EQ(status.store_error(), "");
+  FakeGateway gateway(channel_, "gw-r");
+  ASSERT_TRUE(gateway.Hello(0));
+  ConfigMessage push;
+  ASSERT_TRUE(gateway.Read(&push));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto s = Gateway("gw-r");
+    return s && s->connected();
+  }));
+  EXPECT_EQ(Gateway("gw-r")->replica(), control_plane_->replica_id());
+  EXPECT_EQ(Status().replicas(0).gateways_connected(), 1u);
+}
+
 TEST_F(ControlPlaneTest, GatewayRunningTheCurrentVersionGetsNoPushUntilTheNextWrite) {
   uint64_t version = 0;
   ASSERT_TRUE(AddService("order-svc", 9101).ok());

@@ -36,6 +36,39 @@ TEST(GatewayRegistryTest, ConnectListsTheGateway) {
   EXPECT_EQ(registry.Count().connected, 2u);
 }
 
+// Issue 10: what changed since the last heartbeat goes to the store, stamped with the replica;
+// what could not be written comes back the next time.
+TEST(GatewayRegistryTest, TakeChangesHandsOverWhatChangedOnce) {
+  GatewayRegistry registry;
+  registry.SetReplica("cp-a");
+  registry.Connect(MakeHello("gw-a", 0), "ipv4:127.0.0.1:5000", 1);
+  registry.Connect(MakeHello("gw-b", 0), "ipv4:127.0.0.1:5001", 2);
+  auto first = registry.TakeChanges();
+  ASSERT_EQ(first.changed.size(), 2u);
+  EXPECT_EQ(first.changed[0].replica(), "cp-a");
+  EXPECT_TRUE(first.forgotten.empty());
+  EXPECT_TRUE(registry.TakeChanges().changed.empty());
+
+  ASSERT_TRUE(registry.Ack("gw-b", 2, 7));
+  EXPECT_FALSE(registry.Ack("gw-b", 99, 8));  // a stale stream changes nothing
+  auto second = registry.TakeChanges();
+  ASSERT_EQ(second.changed.size(), 1u);
+  EXPECT_EQ(second.changed[0].node_id(), "gw-b");
+  EXPECT_EQ(second.changed[0].acked_version(), 7u);
+
+  registry.Disconnect("gw-a", 1);
+  ASSERT_EQ(registry.Prune(0), std::vector<std::string>{"gw-a"});
+  auto third = registry.TakeChanges();
+  EXPECT_TRUE(third.changed.empty());
+  EXPECT_EQ(third.forgotten, std::vector<std::string>{"gw-a"});
+  registry.Unsync(third);  // the store could not be written
+  registry.Unsync(second);
+  auto again = registry.TakeChanges();
+  EXPECT_EQ(again.forgotten, std::vector<std::string>{"gw-a"});
+  ASSERT_EQ(again.changed.size(), 1u);
+  EXPECT_EQ(again.changed[0].node_id(), "gw-b");
+}
+
 TEST(GatewayRegistryTest, NackKeepsTheAckedVersionAndALaterAckClearsTheError) {
   GatewayRegistry registry;
   registry.Connect(MakeHello("gw", 0), "peer", 7);
