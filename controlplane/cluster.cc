@@ -15,7 +15,8 @@ void Cluster::Start(gateway::v1::ReplicaStatus self) {
   registry_.SetReplica(self_.id());
   std::promise<std::optional<StoreError>> done;
   if (!worker_.Post([this, &done] {
-        auto error = store_.backend().DisconnectReplica(self_.id(), NowUnixMs());
+        auto error = ClaimId();
+        if (!error) error = store_.backend().DisconnectReplica(self_.id(), NowUnixMs());
         if (!error) Heartbeat();
         done.set_value(std::move(error));
       }))
@@ -25,6 +26,23 @@ void Cluster::Start(gateway::v1::ReplicaStatus self) {
 }
 
 Cluster::~Cluster() { Stop(); }
+
+std::optional<StoreError> Cluster::ClaimId() {
+  auto rows = store_.backend().ReadRegistry();
+  if (!rows) return rows.error();
+  for (const auto& row : rows->replicas) {
+    // The same id at the same address is this replica's earlier run: that address is ours now.
+    if (row.status.id() != self_.id() || row.status.address() == self_.address() ||
+        row.heartbeat_age_ms >= kReplicaDeadAfter.count())
+      continue;
+    return StoreError{StoreCode::kAlreadyExists,
+                      "replica id " + self_.id() + " is in use by the running replica at " +
+                          row.status.address() + " (its last heartbeat " +
+                          std::to_string(row.heartbeat_age_ms / 1000) +
+                          " s ago); give each replica its own --replica-id"};
+  }
+  return std::nullopt;
+}
 
 void Cluster::Stop() {
   if (stopping_.exchange(true)) return;

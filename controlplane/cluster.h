@@ -43,9 +43,9 @@ class Cluster {
           SnapshotPublisher& publisher)
       : store_(store), worker_(worker), registry_(registry), publisher_(publisher) {}
   // `self`: id, address, build_version and started_unix_ms of this replica (known once the
-  // server listens). Marks this replica's gateway rows from an earlier run disconnected and
-  // writes its first heartbeat, on the StoreWorker (throws std::runtime_error when the store
-  // cannot be written), then starts the feed's thread.
+  // server listens). Refuses an id a live replica elsewhere holds, marks this replica's gateway
+  // rows from an earlier run disconnected and writes its first heartbeat, on the StoreWorker
+  // (throws std::runtime_error when any of that fails), then starts the feed's thread.
   void Start(gateway::v1::ReplicaStatus self);
   ~Cluster();  // Stop()
 
@@ -60,6 +60,9 @@ class Cluster {
   std::vector<std::string> Prune(uint64_t older_than_ms);
 
  private:
+  // Refuses this replica's id when a live replica elsewhere has it: two replicas writing one
+  // row would show each other's gateways disconnected. On the StoreWorker.
+  std::optional<StoreError> ClaimId();
   void Run();        // the feed's thread
   void Heartbeat();  // on the StoreWorker
   // A store failure of the feed or the heartbeat: logged when it starts and when it ends.

@@ -10,7 +10,7 @@
 // it started are killed and its temp dir removed at exit, on failure and on SIGINT/SIGTERM too.
 //
 // Exit status: 0 every row ran and met its targets; 1 a target was missed or a row failed;
-// 2 usage or set-up error; 3 nothing failed but some rows were skipped (not a pass).
+// 2 usage or set-up error.
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -40,7 +40,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using gw::bench::RowResult;
 
-constexpr const char* kNeedsPostgres = "needs controlplane --db postgres:// support";
 
 // SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken here: kill what the bench
 // started, remove its temp dir, exit 130.
@@ -107,17 +106,13 @@ std::string RunForOutput(const std::vector<std::string>& argv, const gw::bench::
 }
 
 // Creates the routes through a replica started on `db` for the purpose; "" or the error.
-// *refused: the replica did not start (it may not take that kind of database).
 std::string Seed(const std::string& controlplane, const std::string& db,
                  const gw::bench::ScratchDir& dir, const std::string& name, size_t routes,
-                 size_t in_flight, bool* refused) {
+                 size_t in_flight) {
   std::string error;
   auto replica = gw::bench::ControlPlaneReplica::Start(controlplane, db, dir.path(), name,
                                                        std::chrono::seconds(30), &error);
-  if (!replica) {
-    *refused = true;
-    return error;
-  }
+  if (!replica) return error;
   gw::bench::AdminClient admin(replica->address());
   const auto started = Clock::now();
   error = admin.CreateRoutes(routes, in_flight, std::chrono::seconds(60));
@@ -251,17 +246,6 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     uint64_t change_counter = 1;
-    const auto skip_all = [&](size_t replicas, const std::string& backend,
-                              const std::string& reason) {
-      for (size_t n : streams) {
-        RowResult row;
-        row.replicas = replicas;
-        row.streams = n;
-        row.backend = backend;
-        row.skipped = reason;
-        rows.push_back(row);
-      }
-    };
     const auto fail_all = [&](size_t replicas, const std::string& backend,
                               const std::string& reason) {
       for (size_t n : streams) {
@@ -305,24 +289,12 @@ int main(int argc, char** argv) {
         settings.db = postgres->url();
         settings.database_root = postgres->process_root();
       }
-      bool refused = false;
       const std::string seeded = Seed(controlplane, settings.db, scratch,
-                                      "seed-" + settings.backend, routes, seed_in_flight, &refused);
+                                      "seed-" + settings.backend, routes, seed_in_flight);
       if (!seeded.empty()) {
-        const std::string help =
-            RunForOutput({controlplane, "--help"}, scratch, "controlplane-help");
-        // The control plane of today's main takes any --db as a SQLite path and fails to open
-        // a URL; once its --help names PostgreSQL, a refusal is a failure, not a skip.
-        const bool knows_postgres = help.find("postgres") != std::string::npos;
-        if (refused && replicas > 1 && help.find("--db") != std::string::npos && !knows_postgres) {
-          std::fprintf(stderr, "%s: skipping the %zu-replica rows; the control plane said:\n%s",
-                       kNeedsPostgres, replicas, seeded.c_str());
-          skip_all(replicas, settings.backend, kNeedsPostgres);
-        } else {
-          std::fprintf(stderr, "seeding the %s database failed: %s\n", settings.backend.c_str(),
-                       seeded.c_str());
-          fail_all(replicas, settings.backend, "seeding failed");
-        }
+        std::fprintf(stderr, "seeding the %s database failed: %s\n", settings.backend.c_str(),
+                     seeded.c_str());
+        fail_all(replicas, settings.backend, "seeding failed");
         continue;
       }
       for (size_t n : streams) {
@@ -344,13 +316,9 @@ int main(int argc, char** argv) {
             row.bench_cpu_changes_s, DatabaseCpu(row).c_str(), row.peak_rss_kib / 1024.0,
             row.nacks ? "; a NACK: " : "", row.some_nack.c_str());
     }
-    bool skipped = false;
-    for (const RowResult& row : rows) {
-      if (!row.ran()) skipped = true;
+    for (const RowResult& row : rows)
       for (const auto& check : gw::bench::CheckTargets(row))
         if (!check.pass) status = 1;
-    }
-    if (status == 0 && skipped) status = 3;
     if (status != 0 && !keep_temp) {
       std::fprintf(stderr,
                    "fanout: the logs (control planes, PostgreSQL) go with the temp dir; rerun "

@@ -445,7 +445,6 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(const Rule& rule) {
   HistoryEntry history;
   if (auto e = rule(before, version, &next, &history)) return *e;
   SortConfig(&next);
-  next.set_version(before.version());
   gateway::v1::ConfigDelta delta = DiffConfigs(before, next);
   if (DeltaIsEmpty(delta)) {  // a no-op: no version, no history
     Learn(*current, false);

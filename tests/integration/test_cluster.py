@@ -71,6 +71,14 @@ class ClusterTest(harness.ClusterTestCase):
                         for r in self.ctls[1].json("status")["replicas"]),
             5, message="every replica's heartbeat says it serves the new version")
 
+        # A second replica with a live replica's id is refused: they would share one row.
+        twin = self.cluster.spawn("twin", [harness.binary("controlplane"), "--listen",
+                                           "127.0.0.1:0", "--db", self.pg.url,
+                                           "--replica-id", "cp2"])
+        harness.wait_until(lambda: not twin.running(), 15, message="the twin exits")
+        self.assertIn("replica id cp2 is in use by the running replica at %s"
+                      % self.cps[1].address, twin.log_text())
+
         # A gateway that goes down with its replica is shown disconnected within seconds.
         lone = self.cluster.start_gateway("gw-lone", control_plane=self.cps[0].address)
         self.ctls[1].wait_acked(["gw-lone"], version + 2)
