@@ -1,13 +1,12 @@
 #include "cli/admin_client.h"
 
-#include <grpc/support/log.h>
-
 #include <cstdlib>
-#include <mutex>
 #include <utility>
 
 #include "cli/output.h"
 #include "common/duration.h"
+#include "common/tls_files.h"
+#include "common/tls_probe.h"
 #include "common/validation.h"
 #include "common/wire_limits.h"
 
@@ -34,16 +33,6 @@ using gateway::v1::ServiceResponse;
 using gateway::v1::StatusResponse;
 using gateway::v1::UpdateRouteRequest;
 using gateway::v1::UpdateServiceRequest;
-
-// gatewayctl reports every failure in one line of its own; gRPC's internal log lines would
-// add noise to that, so they are dropped unless someone debugging asks for them.
-void QuietGrpcLogs() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (std::getenv("GRPC_VERBOSITY") == nullptr && std::getenv("GRPC_TRACE") == nullptr)
-      gpr_set_log_function([](gpr_log_func_args*) {});
-  });
-}
 
 // gRPC's UNAVAILABLE messages are long ("failed to connect to all addresses; last error: ...
 // Connection refused"); keep the part a person needs.
@@ -91,6 +80,10 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
         return "cannot reach " + at + " (no connection within " + FormatDuration(timeout) +
                "; see --timeout)";
       return at + " did not answer within " + FormatDuration(timeout) + " (see --timeout)";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return at + " refused the call: " + message;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "permission denied: " + message;
     case grpc::StatusCode::UNIMPLEMENTED:
       return at + " does not implement this call" + (message.empty() ? "" : " (" + message + ")");
     case grpc::StatusCode::CANCELLED:
@@ -101,9 +94,29 @@ std::string DescribeCallFailure(const grpc::Status& status, std::string_view ser
   }
 }
 
-AdminClient::AdminClient(std::string_view servers, std::chrono::milliseconds timeout)
-    : servers_(SplitList(servers)), timeout_(timeout), replicas_(servers_.size()) {
-  QuietGrpcLogs();
+AdminClient::AdminClient(std::string_view servers, std::chrono::milliseconds timeout,
+                         ClientSecurity security)
+    : servers_(SplitList(servers)),
+      timeout_(timeout),
+      security_(std::move(security)),
+      replicas_(servers_.size()) {
+  QuietGrpcLogs();  // common/tls_files.h
+  if (security_.tls_ca.empty()) {
+    credentials_ = grpc::InsecureChannelCredentials();
+    return;
+  }
+  std::string ca = ReadPemFile(security_.tls_ca, &tls_error_);
+  if (tls_error_.empty()) {
+    if (std::string problem = CheckCaBundle(ca); !problem.empty())
+      tls_error_ = security_.tls_ca + " " + problem;
+  }
+  if (!tls_error_.empty()) {
+    tls_error_ = "--tls-ca: " + tls_error_;
+    return;
+  }
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = std::move(ca);
+  credentials_ = grpc::SslCredentials(options);
 }
 
 AdminClient::Replica& AdminClient::ReplicaAt(size_t index) {
@@ -112,16 +125,53 @@ AdminClient::Replica& AdminClient::ReplicaAt(size_t index) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
     args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
-    replica.channel =
-        grpc::CreateCustomChannel(servers_[index], grpc::InsecureChannelCredentials(), args);
+    if (!security_.server_name.empty()) args.SetSslTargetNameOverride(security_.server_name);
+    replica.channel = grpc::CreateCustomChannel(servers_[index], credentials_, args);
     replica.stub = AdminService::NewStub(replica.channel);
   }
   return replica;
 }
 
+std::string AdminClient::TlsReason(const grpc::Status& status, size_t index) const {
+  const std::string message = AsciiLower(status.error_message());
+  const bool connected = status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                         message.find("connection refused") == std::string::npos &&
+                         message.find("dns") == std::string::npos &&
+                         message.find("unreachable") == std::string::npos &&
+                         message.find("no route") == std::string::npos;
+  if (connected || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // A TCP connection that ended before gRPC spoke: ask at the TLS layer why.
+    TlsProbeRequest probe;
+    probe.address = servers_[index];
+    probe.tls = !security_.tls_ca.empty();
+    probe.ca_file = security_.tls_ca;
+    probe.server_name = security_.server_name;
+    probe.timeout = std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(2));
+    probe.ca_flag = "--tls-ca";
+    probe.server_name_flag = "--tls-server-name";
+    return DiagnoseTls(probe);
+  }
+  return "";
+}
+
+std::string AdminClient::Describe(const grpc::Status& status, size_t index, bool reached) const {
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    const std::string at = "the control plane at " + servers_[index];
+    if (security_.token.empty())
+      return at + " needs a token: give --token TOKEN or set $GATEWAYCTL_TOKEN (" +
+             OneLine(status.error_message()) + ")";
+    return at + " refused the token: " + OneLine(status.error_message());
+  }
+  if (!reached) {
+    if (std::string reason = TlsReason(status, index); !reason.empty()) return reason;
+  }
+  return DescribeCallFailure(status, servers_[index], timeout_, reached);
+}
+
 template <typename Request, typename Response>
 std::string AdminClient::Call(Method<Request, Response> method, const Request& request,
                               Response* response) {
+  if (!tls_error_.empty()) return tls_error_;
   const auto deadline = std::chrono::system_clock::now() + timeout_;
   std::vector<std::string> unreachable;  // "address (reason)" of each replica not reached
   for (size_t i = 0; i < servers_.size(); ++i) {
@@ -130,6 +180,7 @@ std::string AdminClient::Call(Method<Request, Response> method, const Request& r
     context.set_deadline(deadline);
     // Fail fast: without a connection the call ends at once instead of waiting for one.
     context.set_wait_for_ready(false);
+    if (!security_.token.empty()) context.AddMetadata("authorization", "Bearer " + security_.token);
     const grpc::Status status = ((*replica.stub).*method)(&context, request, response);
     answered_ = i;
     if (status.ok()) return "";
@@ -139,12 +190,14 @@ std::string AdminClient::Call(Method<Request, Response> method, const Request& r
     const bool next = status.error_code() == grpc::StatusCode::UNAVAILABLE && !reached &&
                       i + 1 < servers_.size() && std::chrono::system_clock::now() < deadline;
     if (!next) {
-      std::string failure = DescribeCallFailure(status, servers_[i], timeout_, reached);
+      std::string failure = Describe(status, i, reached);
       if (!unreachable.empty())
         failure += " (and cannot reach " + JoinForMessage(unreachable, ", ") + ")";
       return failure;
     }
-    unreachable.push_back(servers_[i] + " (" + UnreachableReason(status.error_message()) + ")");
+    std::string reason = TlsReason(status, i);
+    if (reason.empty()) reason = UnreachableReason(status.error_message());
+    unreachable.push_back(servers_[i] + " (" + reason + ")");
   }
   return "";  // not reached: the last address always returns above
 }

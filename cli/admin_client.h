@@ -1,5 +1,5 @@
-// gatewayctl's connection to the control plane's AdminService: one insecure gRPC channel per
-// replica address (its message limits those of common/wire_limits.h, so a list of the largest
+// gatewayctl's connection to the control plane's AdminService: one gRPC channel per replica
+// address (TLS with --tls-ca, a bearer token with --token) (its message limits those of common/wire_limits.h, so a list of the largest
 // config arrives), one unary call per command, each with a deadline, and every failure turned
 // into one sentence. The channels never wait for ready: an unreachable replica fails the call
 // at once (connection refused) or at the deadline, never hangs. With several addresses a call
@@ -27,10 +27,18 @@ namespace gw::cli {
 std::string DescribeCallFailure(const grpc::Status& status, std::string_view server,
                                 std::chrono::milliseconds timeout, bool reached);
 
+// How gatewayctl proves who it is and checks whom it talks to.
+struct ClientSecurity {
+  std::string token;        // sent as "authorization: Bearer TOKEN" ("" for none)
+  std::string tls_ca;       // TLS on, the server verified by these CA certificates ("" for off)
+  std::string server_name;  // the name the server's certificate must carry ("" for the host)
+};
+
 class AdminClient {
  public:
   // `servers` is HOST:PORT[,HOST:PORT...]; `timeout` is the deadline of each call.
-  AdminClient(std::string_view servers, std::chrono::milliseconds timeout);
+  AdminClient(std::string_view servers, std::chrono::milliseconds timeout,
+              ClientSecurity security = {});
 
   // The address that answered the last call (the first one before any call).
   const std::string& server() const { return servers_[answered_]; }
@@ -88,8 +96,16 @@ class AdminClient {
   };
   Replica& ReplicaAt(size_t index);  // its channel made on first use
 
+  // Why a call that made no gRPC connection failed at the TLS layer ("" when it did not).
+  std::string TlsReason(const grpc::Status& status, size_t index) const;
+  // The one line for a failed call to servers_[index].
+  std::string Describe(const grpc::Status& status, size_t index, bool reached) const;
+
   std::vector<std::string> servers_;
   std::chrono::milliseconds timeout_;
+  const ClientSecurity security_;
+  std::string tls_error_;  // why --tls-ca cannot be used ("" when fine)
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::vector<Replica> replicas_;  // one per address
   size_t answered_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "cli/command_line.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <string>
 #include <utility>
@@ -97,7 +98,7 @@ CommandLine UsageError(const std::string& what, const std::string& command_path)
 // Subcommand help lists only the subcommand's own options; the root ones work there too.
 constexpr std::string_view kGlobalOptions =
     "Global options (see 'gatewayctl --help'): --server HOST:PORT, -o table|json, "
-    "--timeout DURATION.";
+    "--timeout DURATION, --token TOKEN, --tls-ca FILE, --tls-server-name NAME.";
 
 // --exact / --prefix on one route subcommand; they exclude each other.
 void AddMatchFlags(CLI::App* sub, bool* exact, bool* prefix, std::string_view exact_help,
@@ -169,6 +170,24 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   Command command;
+  app.add_option("--token", command.token,
+                 "bearer token for a control plane with a token file (default: $" +
+                     std::string(kTokenEnvironmentVariable) + ")")
+      ->envname(std::string(kTokenEnvironmentVariable))
+      ->type_name("TOKEN")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--tls-ca", command.tls_ca,
+                 "speak TLS and verify the control plane's certificate with these CA "
+                 "certificates (PEM; default: $" +
+                     std::string(kTlsCaEnvironmentVariable) + ")")
+      ->envname(std::string(kTlsCaEnvironmentVariable))
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--tls-server-name", command.tls_server_name,
+                 "the name the control plane's certificate must carry, when it is not the host "
+                 "of --server")
+      ->type_name("NAME")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   bool exact = false;
   bool prefix = false;
   std::string max_body_size_text;
@@ -495,6 +514,13 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     if (!timeout) return UsageError("--timeout: " + error, command_path);
     command.timeout = *timeout;
   }
+
+  if (!std::all_of(command.token.begin(), command.token.end(),
+                   [](char c) { return c > ' ' && c < 127; }))
+    return UsageError("--token: a token is visible ASCII without spaces", command_path);
+  if (!command.tls_server_name.empty() && command.tls_ca.empty())
+    return UsageError("--tls-server-name needs --tls-ca (it names the server TLS verifies)",
+                      command_path);
 
   std::string server_origin = "--server";
   if (server_text.empty()) {

@@ -21,6 +21,8 @@ inline constexpr int kExitUsage = 2;   // the command line itself is wrong
 
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:50051";
 inline constexpr std::string_view kServerEnvironmentVariable = "GATEWAYCTL_SERVER";
+inline constexpr std::string_view kTokenEnvironmentVariable = "GATEWAYCTL_TOKEN";
+inline constexpr std::string_view kTlsCaEnvironmentVariable = "GATEWAYCTL_TLS_CA";
 inline constexpr std::chrono::milliseconds kDefaultTimeout{5000};
 
 enum class Action {
@@ -91,6 +93,9 @@ struct Command {
   std::string server{kDefaultServer};  // HOST:PORT[,HOST:PORT...]: the control plane's replicas
   OutputFormat output = OutputFormat::kTable;
   std::chrono::milliseconds timeout = kDefaultTimeout;  // deadline of each call
+  std::string token;            // --token / $GATEWAYCTL_TOKEN: sent as "authorization: Bearer"
+  std::string tls_ca;           // --tls-ca / $GATEWAYCTL_TLS_CA: TLS on, verified by this CA
+  std::string tls_server_name;  // --tls-server-name: the name the certificate must carry
 
   std::string name;                    // service and consumer commands
   std::vector<std::string> endpoints;  // service add/update, as typed (HOST:PORT each)

@@ -27,7 +27,8 @@ int RunGatewayctl(const std::vector<std::string>& args,
       break;
   }
   const Command& command = line.command;
-  AdminClient client(command.server, command.timeout);
+  AdminClient client(command.server, command.timeout,
+                     {command.token, command.tls_ca, command.tls_server_name});
   int status = kExitOk;
   switch (command.action) {
     case Action::kServiceAdd:

@@ -44,16 +44,25 @@ grpc::Status ToStatus(const StoreError& error) {
   return {grpc::StatusCode::INTERNAL, message};
 }
 
-AdminService::Reactor* AdminService::OnWorker(Context* context,
-                                              std::function<grpc::Status()> call) {
+AdminService::Reactor* AdminService::OnWorker(Context* context, Access access,
+                                              std::string_view what,
+                                              std::function<grpc::Status(const Caller&)> call) {
   Reactor* reactor = context->DefaultReactor();
-  const bool queued = worker_.Post([context, reactor, call = std::move(call)] {
+  Caller caller;
+  if (grpc::Status status = authorizer_.Authorize(*context, access, what, &caller); !status.ok()) {
+    LogWarn("refused a call to " + std::string(what) + " from " + context->peer() + ": " +
+            status.error_message());
+    reactor->Finish(status);
+    return reactor;
+  }
+  const bool queued = worker_.Post([context, reactor, caller = std::move(caller),
+                                    call = std::move(call)] {
     // A caller that gave up (deadline, cancel) before its turn gets nothing written.
     if (context->IsCancelled()) {
       reactor->Finish({grpc::StatusCode::CANCELLED, "the call was cancelled before it ran"});
       return;
     }
-    reactor->Finish(call());
+    reactor->Finish(call(caller));
   });
   if (!queued)
     reactor->Finish({grpc::StatusCode::UNAVAILABLE,
@@ -61,10 +70,11 @@ AdminService::Reactor* AdminService::OnWorker(Context* context,
   return reactor;
 }
 
-void AdminService::Logged(const ConfigPtr& config, const std::string& what) {
+void AdminService::Logged(const ConfigPtr& config, const Caller& caller, const std::string& what) {
   if (config->version() <= last_logged_version_) return;  // a no-op update
   last_logged_version_ = config->version();
-  LogInfo("config version " + std::to_string(config->version()) + ": " + what);
+  LogInfo("config version " + std::to_string(config->version()) + " by " + caller.actor + ": " +
+          what);
 }
 
 std::vector<std::string> AdminService::FeatureWarnings() const {
@@ -80,10 +90,10 @@ std::vector<std::string> AdminService::FeatureWarnings() const {
 AdminService::Reactor* AdminService::CreateService(Context* context,
                                                    const gateway::v1::CreateServiceRequest* request,
                                                    gateway::v1::ServiceResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.CreateService(request->service());
+  return OnWorker(context, Access::kWrite, "create services", [this, request, response](const Caller& caller) {
+    auto result = store_.CreateService(request->service(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, "service " + result->service.name() + " created");
+    Logged(result->snapshot, caller, "service " + result->service.name() + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_service() = std::move(result->service);
     for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
@@ -94,10 +104,10 @@ AdminService::Reactor* AdminService::CreateService(Context* context,
 AdminService::Reactor* AdminService::UpdateService(Context* context,
                                                    const gateway::v1::UpdateServiceRequest* request,
                                                    gateway::v1::ServiceResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.UpdateService(request->service(), request->update_mask());
+  return OnWorker(context, Access::kWrite, "update services", [this, request, response](const Caller& caller) {
+    auto result = store_.UpdateService(request->service(), request->update_mask(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, "service " + result->service.name() + " updated");
+    Logged(result->snapshot, caller, "service " + result->service.name() + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_service() = std::move(result->service);
     for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
@@ -108,7 +118,7 @@ AdminService::Reactor* AdminService::UpdateService(Context* context,
 AdminService::Reactor* AdminService::GetService(Context* context,
                                                 const gateway::v1::GetServiceRequest* request,
                                                 gateway::v1::ServiceResponse* response) {
-  return OnWorker(context, [this, request, response] {
+  return OnWorker(context, Access::kRead, "read services", [this, request, response](const Caller&) {
     auto result = store_.GetService(request->name());
     if (!result) return ToStatus(result.error());
     response->set_config_version(result->config_version);
@@ -120,7 +130,7 @@ AdminService::Reactor* AdminService::GetService(Context* context,
 AdminService::Reactor* AdminService::ListServices(Context* context,
                                                   const gateway::v1::ListServicesRequest*,
                                                   gateway::v1::ListServicesResponse* response) {
-  return OnWorker(context, [this, response] {
+  return OnWorker(context, Access::kRead, "list services", [this, response](const Caller&) {
     auto result = store_.ListServices();
     if (!result) return ToStatus(result.error());
     const auto& config = **result;
@@ -133,10 +143,10 @@ AdminService::Reactor* AdminService::ListServices(Context* context,
 AdminService::Reactor* AdminService::DeleteService(Context* context,
                                                    const gateway::v1::DeleteServiceRequest* request,
                                                    gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.DeleteService(request->name());
+  return OnWorker(context, Access::kWrite, "delete services", [this, request, response](const Caller& caller) {
+    auto result = store_.DeleteService(request->name(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(*result, "service " + request->name() + " deleted");
+    Logged(*result, caller, "service " + request->name() + " deleted");
     response->set_config_version((*result)->version());
     return grpc::Status::OK;
   });
@@ -145,10 +155,10 @@ AdminService::Reactor* AdminService::DeleteService(Context* context,
 AdminService::Reactor* AdminService::CreateRoute(Context* context,
                                                  const gateway::v1::CreateRouteRequest* request,
                                                  gateway::v1::RouteResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.CreateRoute(request->route());
+  return OnWorker(context, Access::kWrite, "create routes", [this, request, response](const Caller& caller) {
+    auto result = store_.CreateRoute(request->route(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, "route " + RouteName(result->route) + " -> " +
+    Logged(result->snapshot, caller, "route " + RouteName(result->route) + " -> " +
                                   FormatRouteTargets(result->route) + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
@@ -161,10 +171,10 @@ AdminService::Reactor* AdminService::CreateRoute(Context* context,
 AdminService::Reactor* AdminService::UpdateRoute(Context* context,
                                                  const gateway::v1::UpdateRouteRequest* request,
                                                  gateway::v1::RouteResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.UpdateRoute(request->route(), request->update_mask());
+  return OnWorker(context, Access::kWrite, "update routes", [this, request, response](const Caller& caller) {
+    auto result = store_.UpdateRoute(request->route(), request->update_mask(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, "route " + RouteName(result->route) + " -> " +
+    Logged(result->snapshot, caller, "route " + RouteName(result->route) + " -> " +
                                   FormatRouteTargets(result->route) + " updated");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
@@ -177,7 +187,7 @@ AdminService::Reactor* AdminService::UpdateRoute(Context* context,
 AdminService::Reactor* AdminService::GetRoute(Context* context,
                                               const gateway::v1::GetRouteRequest* request,
                                               gateway::v1::RouteResponse* response) {
-  return OnWorker(context, [this, request, response] {
+  return OnWorker(context, Access::kRead, "read routes", [this, request, response](const Caller&) {
     auto result = store_.GetRoute(request->key());
     if (!result) return ToStatus(result.error());
     response->set_config_version(result->config_version);
@@ -189,7 +199,7 @@ AdminService::Reactor* AdminService::GetRoute(Context* context,
 AdminService::Reactor* AdminService::ListRoutes(Context* context,
                                                 const gateway::v1::ListRoutesRequest*,
                                                 gateway::v1::ListRoutesResponse* response) {
-  return OnWorker(context, [this, response] {
+  return OnWorker(context, Access::kRead, "list routes", [this, response](const Caller&) {
     auto result = store_.ListRoutes();
     if (!result) return ToStatus(result.error());
     const auto& config = **result;
@@ -202,10 +212,10 @@ AdminService::Reactor* AdminService::ListRoutes(Context* context,
 AdminService::Reactor* AdminService::DeleteRoute(Context* context,
                                                  const gateway::v1::DeleteRouteRequest* request,
                                                  gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.DeleteRoute(request->key());
+  return OnWorker(context, Access::kWrite, "delete routes", [this, request, response](const Caller& caller) {
+    auto result = store_.DeleteRoute(request->key(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, "route " + DescribeRouteMatch(result->route) + " deleted");
+    Logged(result->snapshot, caller, "route " + DescribeRouteMatch(result->route) + " deleted");
     response->set_config_version(result->snapshot->version());
     *response->mutable_route() = std::move(result->route);
     return grpc::Status::OK;
@@ -215,11 +225,11 @@ AdminService::Reactor* AdminService::DeleteRoute(Context* context,
 AdminService::Reactor* AdminService::CreateConsumer(
     Context* context, const gateway::v1::CreateConsumerRequest* request,
     gateway::v1::ConsumerResponse* response) {
-  return OnWorker(context, [this, request, response] {
+  return OnWorker(context, Access::kWrite, "create consumers", [this, request, response](const Caller& caller) {
     const std::vector<std::string> keys(request->api_keys().begin(), request->api_keys().end());
-    auto result = store_.CreateConsumer(request->consumer(), keys);
+    auto result = store_.CreateConsumer(request->consumer(), keys, caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, "consumer " + result->consumer.name() + " created");
+    Logged(result->snapshot, caller, "consumer " + result->consumer.name() + " created");
     response->set_config_version(result->snapshot->version());
     *response->mutable_consumer() = Redacted(std::move(result->consumer));
     return grpc::Status::OK;
@@ -229,7 +239,7 @@ AdminService::Reactor* AdminService::CreateConsumer(
 AdminService::Reactor* AdminService::GetConsumer(Context* context,
                                                  const gateway::v1::GetConsumerRequest* request,
                                                  gateway::v1::ConsumerResponse* response) {
-  return OnWorker(context, [this, request, response] {
+  return OnWorker(context, Access::kRead, "read consumers", [this, request, response](const Caller&) {
     auto result = store_.GetConsumer(request->name());
     if (!result) return ToStatus(result.error());
     response->set_config_version(result->config_version);
@@ -241,7 +251,7 @@ AdminService::Reactor* AdminService::GetConsumer(Context* context,
 AdminService::Reactor* AdminService::ListConsumers(Context* context,
                                                    const gateway::v1::ListConsumersRequest*,
                                                    gateway::v1::ListConsumersResponse* response) {
-  return OnWorker(context, [this, response] {
+  return OnWorker(context, Access::kRead, "list consumers", [this, response](const Caller&) {
     auto result = store_.ListConsumers();
     if (!result) return ToStatus(result.error());
     const auto& config = **result;
@@ -254,10 +264,10 @@ AdminService::Reactor* AdminService::ListConsumers(Context* context,
 AdminService::Reactor* AdminService::DeleteConsumer(
     Context* context, const gateway::v1::DeleteConsumerRequest* request,
     gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, [this, request, response] {
-    auto result = store_.DeleteConsumer(request->name());
+  return OnWorker(context, Access::kWrite, "delete consumers", [this, request, response](const Caller& caller) {
+    auto result = store_.DeleteConsumer(request->name(), caller.actor);
     if (!result) return ToStatus(result.error());
-    Logged(*result, "consumer " + request->name() + " deleted");
+    Logged(*result, caller, "consumer " + request->name() + " deleted");
     response->set_config_version((*result)->version());
     return grpc::Status::OK;
   });
@@ -266,7 +276,7 @@ AdminService::Reactor* AdminService::DeleteConsumer(
 AdminService::Reactor* AdminService::ListGateways(Context* context,
                                                   const gateway::v1::ListGatewaysRequest*,
                                                   gateway::v1::ListGatewaysResponse* response) {
-  return OnWorker(context, [this, response] {
+  return OnWorker(context, Access::kRead, "list gateways", [this, response](const Caller&) {
     ClusterView view = cluster_.Read();
     for (auto& status : view.gateways) *response->add_gateways() = std::move(status);
     response->set_config_version(publisher_.Current()->version());
@@ -278,9 +288,9 @@ AdminService::Reactor* AdminService::ListGateways(Context* context,
 AdminService::Reactor* AdminService::PruneGateways(
     Context* context, const gateway::v1::PruneGatewaysRequest* request,
     gateway::v1::PruneGatewaysResponse* response) {
-  return OnWorker(context, [this, request, response] {
+  return OnWorker(context, Access::kWrite, "prune gateways", [this, request, response](const Caller& caller) {
     for (auto& node_id : cluster_.Prune(request->older_than_ms())) {
-      LogInfo("forgot disconnected gateway " + node_id);
+      LogInfo("forgot disconnected gateway " + node_id + " (pruned by " + caller.actor + ")");
       response->add_node_ids(std::move(node_id));
     }
     return grpc::Status::OK;
@@ -290,7 +300,7 @@ AdminService::Reactor* AdminService::PruneGateways(
 AdminService::Reactor* AdminService::GetStatus(Context* context,
                                                const gateway::v1::GetStatusRequest*,
                                                gateway::v1::StatusResponse* response) {
-  return OnWorker(context, [this, response] {
+  return OnWorker(context, Access::kRead, "read the status", [this, response](const Caller&) {
     const SnapshotPtr current = publisher_.Current();
     ClusterView view = cluster_.Read();
     response->set_build_version(GATEWAY_BUILD_VERSION);

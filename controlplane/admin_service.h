@@ -1,6 +1,6 @@
 // AdminService: the unary admin API gatewayctl talks to (gateway.proto AdminService).
 //
-// Every call runs on the StoreWorker, never in a gRPC reaction: each posts a closure that runs
+// Every call is authorized first (controlplane/auth.h: token roles), then runs on the StoreWorker, never in a gRPC reaction: each posts a closure that runs
 // the ConfigStore (or Cluster) operation and finishes the RPC. A write reaches the gateways
 // through the store's change feed (ConfigStore::OnChange), not from here. ListGateways,
 // PruneGateways and GetStatus show the whole cluster (Cluster::Read).
@@ -9,6 +9,7 @@
 
 #include <functional>
 
+#include "controlplane/auth.h"
 #include "controlplane/cluster.h"
 #include "controlplane/gateway_registry.h"
 #include "controlplane/snapshot_publisher.h"
@@ -26,12 +27,14 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
  public:
   // `max_config_bytes`: the store's limit, shown by GetStatus.
   AdminService(ConfigStore& store, StoreWorker& worker, SnapshotPublisher& publisher,
-               GatewayRegistry& registry, Cluster& cluster, uint64_t max_config_bytes)
+               GatewayRegistry& registry, Cluster& cluster, const Authorizer& authorizer,
+               uint64_t max_config_bytes)
       : store_(store),
         worker_(worker),
         publisher_(publisher),
         registry_(registry),
         cluster_(cluster),
+        authorizer_(authorizer),
         max_config_bytes_(max_config_bytes) {}
 
   using Context = grpc::CallbackServerContext;
@@ -76,10 +79,14 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
                      gateway::v1::StatusResponse* response) override;
 
  private:
-  // Runs `call` on the StoreWorker and finishes the RPC with the status it returns.
-  Reactor* OnWorker(Context* context, std::function<grpc::Status()> call);
-  // Logs the write that made `config` (a no-op, which made no version, is not logged).
-  void Logged(const ConfigPtr& config, const std::string& what);
+  // Authorizes the call for `access` (refused: finished at once with the Authorizer's
+  // status), then runs `call` on the StoreWorker with the caller and finishes the RPC with the
+  // status it returns. `what` names the call in a refusal ("create routes").
+  Reactor* OnWorker(Context* context, Access access, std::string_view what,
+                    std::function<grpc::Status(const Caller&)> call);
+  // Logs the write that made `config` and who asked for it (a no-op, which made no version, is
+  // not logged).
+  void Logged(const ConfigPtr& config, const Caller& caller, const std::string& what);
 
   ConfigStore& store_;
   StoreWorker& worker_;
@@ -89,6 +96,7 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   SnapshotPublisher& publisher_;
   GatewayRegistry& registry_;
   Cluster& cluster_;
+  const Authorizer& authorizer_;
   const uint64_t max_config_bytes_;
   uint64_t last_logged_version_ = 0;  // on the StoreWorker
 };

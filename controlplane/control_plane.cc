@@ -5,10 +5,13 @@
 
 #include <unistd.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "common/byte_size.h"
 #include "common/duration.h"
 #include "common/listen_probe.h"
 #include "common/log.h"
+#include "common/validation.h"
 #include "controlplane/config_json.h"
 
 namespace gw {
@@ -20,9 +23,38 @@ std::string HostName() {
   return name;
 }
 
+bool IsLoopback(const std::string& host) {
+  if (AsciiLower(host) == "localhost") return true;
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(host, error);
+  return !error && address.is_loopback();
+}
+
+// Secure by default: who can reach a non-loopback address must meet TLS and tokens.
+void CheckSecurity(const ControlPlaneOptions& options) {
+  if (!options.tls.ca.empty() && options.tls.cert.empty())
+    throw std::runtime_error("--client-ca needs --tls-cert and --tls-key (client certificates "
+                             "are only asked for over TLS)");
+  const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
+  if (IsLoopback(options.grpc_listen.host)) return;
+  std::vector<std::string> missing;
+  if (options.tls.cert.empty()) missing.push_back("--tls-cert FILE --tls-key FILE");
+  if (options.token_file.empty()) missing.push_back("--auth-token-file FILE");
+  if (missing.empty()) return;
+  if (!options.insecure)
+    throw std::runtime_error(
+        "--listen " + listen + " is not a loopback address: add " +
+        JoinForMessage(missing, " and ") +
+        " so that only callers with a token reach the config over TLS (see README, Securing "
+        "the control channel), or --insecure to serve it as it is");
+  LogWarn("--insecure: serving " + listen + " without " + JoinForMessage(missing, " and ") +
+          "; anyone who reaches it can read and rewrite every route");
+}
+
 }  // namespace
 
 ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(options) {
+  CheckSecurity(options);
   // A port in use is one line, and nothing is created (the database file included).
   if (options.grpc_listen.port != 0) {
     if (std::string error = CheckListenAddress(options.grpc_listen, "gRPC"); !error.empty())
@@ -36,6 +68,9 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   if (options.max_config_bytes == 0 || options.max_config_bytes > kMaxConfigBytes)
     throw std::runtime_error("the config size limit must be 1 byte to " +
                              DescribeByteSize(kMaxConfigBytes) + ", what gateways accept");
+  if (!options.tls.cert.empty()) tls_ = std::make_unique<WatchedTlsFiles>(options.tls, "TLS");
+  authorizer_ = std::make_unique<Authorizer>(
+      AuthOptions{options.token_file, /*client_certificates=*/!options.tls.ca.empty()});
   store_ = ConfigStore::Open(options.db, ConfigStoreOptions{options.max_config_bytes});
   auto initial = store_->LoadSnapshot();
   if (!initial) throw std::runtime_error(initial.error().message);
@@ -56,13 +91,16 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   cluster_ = std::make_unique<Cluster>(*store_, worker_, registry_, *publisher_);
 
   admin_service_ = std::make_unique<AdminService>(*store_, worker_, *publisher_, registry_,
-                                                  *cluster_, options.max_config_bytes);
-  discovery_service_ = std::make_unique<DiscoveryService>(*publisher_, registry_);
+                                                  *cluster_, *authorizer_,
+                                                  options.max_config_bytes);
+  discovery_service_ =
+      std::make_unique<DiscoveryService>(*publisher_, registry_, *authorizer_);
 
   const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(
+      listen, tls_ ? tls_->ServerCredentials() : grpc::InsecureServerCredentials(), &port);
   // Gateways ping every few seconds to notice a dead control plane; accept those pings even
   // on idle streams, and ping back so dead gateways are noticed too.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
@@ -95,6 +133,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   self.set_started_unix_ms(NowUnixMs());
   cluster_->Start(self);
   LogInfo("replica " + replica_id_ + " of " + store_->backend().name());
+  LogInfo(std::string(tls_ ? "TLS" : "plaintext") + (options.tls.ca.empty() ? "" : " + client certificates") +
+          (options.token_file.empty() ? ", no tokens" : ", tokens"));
   LogInfo("grpc listening on " + grpc_address_);  // the last word is the address (scripts read it)
 
   if (options.admin_listen) {
@@ -107,6 +147,11 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
 }
 
 ControlPlane::~ControlPlane() { Shutdown(); }
+
+void ControlPlane::Reload() {
+  authorizer_->Reload(/*force=*/true);
+  if (tls_) tls_->Reload();
+}
 
 void ControlPlane::Shutdown() {
   if (stopped_) return;

@@ -14,9 +14,11 @@
 #include <string>
 
 #include "common/admin_http.h"
+#include "common/tls_files.h"
 #include "common/validation.h"
 #include "common/wire_limits.h"
 #include "controlplane/admin_service.h"
+#include "controlplane/auth.h"
 #include "controlplane/cluster.h"
 #include "controlplane/discovery_service.h"
 #include "controlplane/gateway_registry.h"
@@ -32,13 +34,21 @@ struct ControlPlaneOptions {
   std::string replica_id;              // "": "<hostname>:<grpc port>"
   uint64_t max_config_bytes = kMaxConfigBytes;  // --max-config-size
   std::optional<HostPort> admin_listen;  // no admin page when unset; port 0 picks one
+  // --tls-cert/--tls-key (gRPC over TLS) and --client-ca (gateways' client certificates);
+  // re-read when they change.
+  TlsFilePaths tls;
+  std::string token_file;  // --auth-token-file (controlplane/auth.h); "" for none
+  // A --listen address that is not loopback needs TLS and a token file, unless this is set.
+  bool insecure = false;
   // On Shutdown, calls still running after this are cancelled (gateway streams always are).
   std::chrono::milliseconds shutdown_grace{250};
 };
 
 class ControlPlane {
  public:
-  // Checks that its addresses are free (before anything is created), opens and migrates the
+  // Checks the security settings (a non-loopback --listen needs TLS and a token file unless
+  // `insecure`; certificate and token files are read) and that its addresses are free
+  // (before anything is created), opens and migrates the
   // database, publishes the stored config, starts serving and logs "grpc listening on
   // HOST:PORT" (and "admin listening on HOST:PORT"). Throws std::runtime_error /
   // std::system_error with one sentence when any of that fails.
@@ -47,6 +57,9 @@ class ControlPlane {
 
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
+
+  // SIGHUP: re-reads the token file and the certificate files now.
+  void Reload();
 
   // Stops the gRPC server (streams cancelled after the grace period), finishes the store work
   // already queued, and stops the admin page. Idempotent.
@@ -63,6 +76,8 @@ class ControlPlane {
   AdminResponse ServeAdmin(std::string_view method, std::string_view path) const;
 
   const ControlPlaneOptions options_;
+  std::unique_ptr<WatchedTlsFiles> tls_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<ConfigStore> store_;
   StoreWorker worker_;
   std::unique_ptr<SnapshotPublisher> publisher_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "controlplane/auth.h"
 #include "controlplane/gateway_registry.h"
 #include "controlplane/snapshot_publisher.h"
 #include "gateway.grpc.pb.h"
@@ -16,8 +17,9 @@ class DiscoveryService final
     : public gateway::v1::DiscoveryService::WithRawCallbackMethod_Subscribe<
           gateway::v1::DiscoveryService::Service> {
  public:
-  DiscoveryService(SnapshotPublisher& publisher, GatewayRegistry& registry)
-      : publisher_(publisher), registry_(registry) {}
+  DiscoveryService(SnapshotPublisher& publisher, GatewayRegistry& registry,
+                   const Authorizer& authorizer)
+      : publisher_(publisher), registry_(registry), authorizer_(authorizer) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context) override;
@@ -25,6 +27,7 @@ class DiscoveryService final
  private:
   SnapshotPublisher& publisher_;
   GatewayRegistry& registry_;
+  const Authorizer& authorizer_;  // each stream is authorized when it opens
   std::atomic<uint64_t> next_stream_id_{1};
 };
 

@@ -38,12 +38,20 @@ bool Parse(grpc::ByteBuffer* buffer, GatewayMessage* message) {
 }  // namespace
 
 GatewayStream::GatewayStream(grpc::CallbackServerContext* context, SnapshotPublisher& publisher,
-                             GatewayRegistry& registry, uint64_t stream_id)
+                             GatewayRegistry& registry, uint64_t stream_id, Caller caller,
+                             const grpc::Status& refused)
     : publisher_(publisher),
       registry_(registry),
       stream_id_(stream_id),
       peer_(context->peer()),
+      caller_(std::move(caller)),
       push_(NoncePrefix(stream_id)) {
+  if (!refused.ok()) {
+    LogWarn("refused a gateway stream from " + peer_ + ": " + refused.error_message());
+    std::lock_guard lock(mu_);
+    FinishLocked(refused);
+    return;
+  }
   StartRead(&in_);
 }
 
@@ -94,6 +102,13 @@ bool GatewayStream::HandleFirst(const GatewayMessage& message) {
     FinishLocked({grpc::StatusCode::INVALID_ARGUMENT, error});
     return false;
   }
+  // A gateway with a client certificate subscribes as a name the certificate carries.
+  if (grpc::Status status = Authorizer::CheckNodeId(caller_, node.id()); !status.ok()) {
+    LogWarn("refused gateway " + node.id() + " from " + peer_ + ": " + status.error_message());
+    std::lock_guard lock(mu_);
+    FinishLocked(status);
+    return false;
+  }
 
   const uint64_t running = message.hello().running_version();
   hello_ = message.hello();
@@ -129,7 +144,7 @@ bool GatewayStream::HandleFirst(const GatewayMessage& message) {
     pushing = push_.write_in_flight();
   }
   LogInfo("gateway " + node_id_ + " subscribed from " + peer_ + " (address " + node.address() +
-          "), running version " + std::to_string(running) +
+          ") as " + caller_.actor + ", running version " + std::to_string(running) +
           (pushing ? ", pushing version " + std::to_string(current) : ", up to date"));
   return true;
 }

@@ -27,6 +27,7 @@
 #include "controlplane/gateway_registry.h"
 #include "controlplane/push_state.h"
 #include "controlplane/snapshot_publisher.h"
+#include "controlplane/auth.h"
 #include "gateway.pb.h"
 
 namespace gw {
@@ -36,8 +37,11 @@ inline constexpr size_t kMaxNodeIdLength = 253;
 class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                             public SnapshotSubscriber {
  public:
+  // `caller` is who opened the stream (controlplane/auth.h); a stream whose authorization
+  // failed gets `refused` as its status at once and never subscribes.
   GatewayStream(grpc::CallbackServerContext* context, SnapshotPublisher& publisher,
-                GatewayRegistry& registry, uint64_t stream_id);
+                GatewayRegistry& registry, uint64_t stream_id, Caller caller,
+                const grpc::Status& refused);
 
   // SnapshotSubscriber (publisher's lock held).
   void Offer(const SnapshotPtr& snapshot) override;
@@ -67,6 +71,7 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   GatewayRegistry& registry_;
   const uint64_t stream_id_;
   const std::string peer_;
+  const Caller caller_;
 
   // Set by the first read, before the stream subscribes; read-only afterwards.
   gateway::v1::Hello hello_;

@@ -3,9 +3,12 @@
 // gatewayctl and streams every config version to the gateways.
 //
 //   controlplane --listen HOST:PORT --db PATH|postgres://... [--replica-id ID] [--admin HOST:PORT]
-//                [--max-config-size SIZE] [--log-level LEVEL] | --version
+//                [--tls-cert FILE --tls-key FILE [--client-ca FILE]] [--auth-token-file FILE]
+//                [--insecure] [--max-config-size SIZE] [--log-level LEVEL] | --version
 //
-// Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, address), 2 on bad flags.
+// SIGHUP re-reads the token file and the certificates (both are also re-read when they change).
+// Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, address, security
+// settings, certificate or token files), 2 on bad flags.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +21,7 @@
 
 #include "common/byte_size.h"
 #include "common/log.h"
+#include "common/tls_files.h"
 #include "common/wire_limits.h"
 #include "common/validation.h"
 #include "controlplane/control_plane.h"
@@ -47,6 +51,7 @@ int main(int argc, char** argv) {
   std::string replica_id;
   std::string log_level = "info";
   std::string max_config_size;
+  gw::ControlPlaneOptions options;
   app.set_version_flag("--version", std::string("controlplane ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen,
                  "gRPC address HOST:PORT for gatewayctl and gateways (port 0 "
@@ -60,6 +65,17 @@ int main(int argc, char** argv) {
   app.add_option("--replica-id", replica_id,
                  "this replica's name in `gatewayctl status` (default HOSTNAME:PORT)");
   app.add_option("--admin", admin, "admin HTTP address HOST:PORT for /healthz, /ready, /config");
+  app.add_option("--tls-cert", options.tls.cert,
+                 "serve gRPC over TLS with this certificate chain (PEM; re-read when it changes)");
+  app.add_option("--tls-key", options.tls.key, "the private key of --tls-cert (PEM)");
+  app.add_option("--client-ca", options.tls.ca,
+                 "CA certificates (PEM) that sign gateways' client certificates; a gateway with "
+                 "one subscribes as its certificate's CN or a DNS SAN");
+  app.add_option("--auth-token-file", options.token_file,
+                 "every call needs a bearer token from FILE: lines TOKEN,NAME,ROLE (admin, viewer "
+                 "or gateway); re-read on change and on SIGHUP");
+  app.add_flag("--insecure", options.insecure,
+               "allow a --listen address that is not loopback without TLS and a token file");
   app.add_option("--max-config-size", max_config_size,
                  "refuse a write that would make the config larger than SIZE (512k, 10m; "
                  "default and most: " +
@@ -75,7 +91,6 @@ int main(int argc, char** argv) {
     return UsageError(e.what());
   }
 
-  gw::ControlPlaneOptions options;
   options.db = db;
   options.replica_id = replica_id;
   std::string error;
@@ -88,6 +103,8 @@ int main(int argc, char** argv) {
     options.admin_listen = *admin_listen;
   }
   if (db.empty()) return UsageError("--db: the path is empty");
+  if (options.tls.cert.empty() != options.tls.key.empty())
+    return UsageError("--tls-cert and --tls-key go together");
   if (replica_id.size() > 200 ||
       std::any_of(replica_id.begin(), replica_id.end(), [](char c) { return c <= ' ' || c == 127; }))
     return UsageError("--replica-id: at most 200 visible characters, no spaces");
@@ -107,8 +124,10 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  gw::QuietGrpcLogs();
 
   std::optional<gw::ControlPlane> control_plane;
   try {
@@ -119,7 +138,10 @@ int main(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    gw::LogInfo("received SIGHUP, reloading the token file and certificates");
+    control_plane->Reload();
+  }
   gw::LogInfo(std::string("received ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
               ", shutting down");
   control_plane->Shutdown();

@@ -61,7 +61,19 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   app.add_option("--control-plane", options.control_plane,
                  "control plane's HOST:PORT, or a comma-separated list of its replicas (after a "
                  "lost stream the next one is tried)")->required();
-  app.add_option("--node-id", options.node_id, "this gateway's unique id")->required();
+  app.add_option("--node-id", options.node_id,
+                 "this gateway's unique id (with --tls-cert: the certificate's CN or a DNS SAN)")
+      ->required();
+  app.add_option("--control-plane-ca", options.control_plane_tls.ca,
+                 "speak TLS to the control plane and verify its certificate with these CA "
+                 "certificates (PEM; re-read when they change)");
+  app.add_option("--tls-cert", options.control_plane_tls.cert,
+                 "client certificate chain (PEM) shown to the control plane (needs "
+                 "--control-plane-ca; re-read when it changes)");
+  app.add_option("--tls-key", options.control_plane_tls.key, "the private key of --tls-cert (PEM)");
+  app.add_option("--token-file", options.token_file,
+                 "file whose first line is the bearer token for the control plane (re-read when "
+                 "it changes)");
   app.add_option("--cache", options.cache_path,
                  "config cache file (served when the control "
                  "plane is down)")
@@ -158,6 +170,11 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   for (const std::string& address : *control_planes)
     options.control_plane += (options.control_plane.empty() ? "" : ",") + address;
   if (options.node_id.empty()) return usage_error("--node-id must not be empty");
+  if (options.control_plane_tls.cert.empty() != options.control_plane_tls.key.empty())
+    return usage_error("--tls-cert and --tls-key go together");
+  if (!options.control_plane_tls.cert.empty() && options.control_plane_tls.ca.empty())
+    return usage_error("--tls-cert needs --control-plane-ca (a client certificate is shown over "
+                       "TLS only)");
   if (options.cache_path.empty()) return usage_error("--cache must not be empty");
   if (!admin.empty()) {
     auto parsed_admin = ParseListenAddress(admin, &error);

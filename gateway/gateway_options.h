@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "common/log.h"
+#include "common/tls_files.h"
 #include "common/validation.h"
 #include "gateway/proxy/proxy_settings.h"
 
@@ -28,6 +29,10 @@ struct GatewayOptions {
   HostPort listen;            // port 0 picks one
   std::string control_plane;  // HOST:PORT[,HOST:PORT...]: the control plane's replicas
   std::string node_id;
+  // --control-plane-ca (TLS on), --tls-cert/--tls-key (client certificate) and --token-file:
+  // how the gateway proves who it is to the control plane (SubscriberOptions).
+  TlsFilePaths control_plane_tls;
+  std::string token_file;
   std::string cache_path;
   std::optional<HostPort> admin;  // no admin pages when unset; port 0 picks one
   size_t workers = 1;             // default: the number of cores

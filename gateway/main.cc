@@ -13,6 +13,7 @@
 #include <csignal>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "common/admin_http.h"
 #include "common/listen_probe.h"
 #include "common/log.h"
+#include "common/tls_files.h"
 #include "gateway/admin/admin_pages.h"
 #include "gateway/config/config_applier.h"
 #include "gateway/upstream/health_checker.h"
@@ -45,6 +47,7 @@ int Run(const GatewayOptions& options) {
   asio::io_context main_io{1};
   asio::signal_set signals(main_io, SIGINT, SIGTERM);
   std::signal(SIGPIPE, SIG_IGN);
+  gw::QuietGrpcLogs();
 
   RouteTableHolder holder;
   ConfigApplier applier(holder, options.cache_path, options.proxy.max_routes);
@@ -112,8 +115,17 @@ int Run(const GatewayOptions& options) {
   LogInfo("http listening on " + http_address);
   LogInfo(std::to_string(options.workers) + " workers serving");
 
-  ConfigSubscriber subscriber(
-      SubscriberOptions{options.control_plane, options.node_id, http_address}, applier);
+  std::optional<ConfigSubscriber> subscriber_holder;
+  try {
+    subscriber_holder.emplace(SubscriberOptions{options.control_plane, options.node_id,
+                                                http_address, options.control_plane_tls,
+                                                options.token_file},
+                              applier);
+  } catch (const std::exception& e) {
+    LogError(e.what());
+    return 1;
+  }
+  ConfigSubscriber& subscriber = *subscriber_holder;
 
   std::unique_ptr<AdminHttpServer> admin;
   if (options.admin) {

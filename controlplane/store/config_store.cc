@@ -412,10 +412,10 @@ std::optional<StoreError> ConfigStore::Refresh() {
   return std::nullopt;
 }
 
-StoreResult<ConfigPtr> ConfigStore::Write(const Rule& rule) {
+StoreResult<ConfigPtr> ConfigStore::Write(std::string_view actor, const Rule& rule) {
   std::mt19937 random(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
-    auto result = WriteOnce(rule);
+    auto result = WriteOnce(actor, rule);
     if (result || result.error().code != StoreCode::kConflict) return result;
     if (attempt == kWriteAttempts)
       return StoreError{StoreCode::kUnavailable,
@@ -427,7 +427,7 @@ StoreResult<ConfigPtr> ConfigStore::Write(const Rule& rule) {
   }
 }
 
-StoreResult<ConfigPtr> ConfigStore::WriteOnce(const Rule& rule) {
+StoreResult<ConfigPtr> ConfigStore::WriteOnce(std::string_view actor, const Rule& rule) {
   if (auto e = backend_->Begin(true)) return *e;
   struct RollbackUnlessCommitted {
     StoreBackend& backend;
@@ -444,6 +444,7 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(const Rule& rule) {
   Config next = before;
   HistoryEntry history;
   if (auto e = rule(before, version, &next, &history)) return *e;
+  history.actor = actor;
   SortConfig(&next);
   gateway::v1::ConfigDelta delta = DiffConfigs(before, next);
   if (DeltaIsEmpty(delta)) {  // a no-op: no version, no history
@@ -479,12 +480,13 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(const Rule& rule) {
 
 // ---------------------------------------------------------------- services
 
-StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request) {
+StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request,
+                                                     std::string_view actor) {
   Service service = request;
   service.clear_version();
   CanonicalizeService(&service);
   if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
-  auto after = Write([&](const Config& current, uint64_t version, Config* next,
+  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     if (FindNamed(current.services(), service.name()))
       return StoreError{
@@ -500,14 +502,15 @@ StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request) {
 }
 
 StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request,
-                                                     const google::protobuf::FieldMask& mask) {
+                                                     const google::protobuf::FieldMask& mask,
+                                                     std::string_view actor) {
   if (std::string e = ValidateServiceName(request.name()); !e.empty()) return Invalid(e);
   google::protobuf::FieldMask fields = mask;
   if (fields.paths().empty()) fields.add_paths("endpoints");  // clients from before the mask
   if (auto e = CheckMask(fields, Service::descriptor(), kUpdatableServiceFields, "service"))
     return *e;
   Service service;
-  auto after = Write([&](const Config&, uint64_t version, Config* next,
+  auto after = Write(actor, [&](const Config&, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     Service* stored = FindNamed(next->mutable_services(), request.name());
     if (!stored) return ServiceNotFound(request.name());
@@ -537,9 +540,9 @@ StoreResult<ServiceRead> ConfigStore::GetService(std::string_view name) {
 
 StoreResult<ConfigPtr> ConfigStore::ListServices() { return LoadSnapshot(); }
 
-StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name) {
+StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name, std::string_view actor) {
   if (std::string e = ValidateServiceName(name); !e.empty()) return Invalid(e);
-  return Write([&](const Config& current, uint64_t, Config* next,
+  return Write(actor, [&](const Config& current, uint64_t, Config* next,
                    HistoryEntry* history) -> std::optional<StoreError> {
     if (!FindNamed(current.services(), name)) return ServiceNotFound(name);
     // Routes that send traffic to it: as their target, or as one target of a split.
@@ -571,13 +574,13 @@ StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name) {
 
 // ---------------------------------------------------------------- routes
 
-StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
+StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request, std::string_view actor) {
   Route route = request;
   route.clear_version();
   CanonicalizeRoute(&route);
   if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
   std::vector<std::string> warnings;
-  auto after = Write([&](const Config& current, uint64_t version, Config* next,
+  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     if (auto e = CheckRouteAgainstServices(current, route)) return *e;
     warnings = TargetWarnings(current, route);
@@ -595,7 +598,8 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
 }
 
 StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
-                                                 const google::protobuf::FieldMask& mask) {
+                                                 const google::protobuf::FieldMask& mask,
+                                                 std::string_view actor) {
   RouteKey key = KeyOf(request);
   CanonicalizeRouteKey(&key);
   if (auto e = CheckRouteKey(key)) return *e;
@@ -619,7 +623,7 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
 
   Route route;
   std::vector<std::string> warnings;
-  auto after = Write([&](const Config& current, uint64_t version, Config* next,
+  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     auto found = FindRoute(current, key);
     if (!found) return found.error();
@@ -656,12 +660,12 @@ StoreResult<RouteRead> ConfigStore::GetRoute(const RouteKey& request) {
 
 StoreResult<ConfigPtr> ConfigStore::ListRoutes() { return LoadSnapshot(); }
 
-StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request) {
+StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request, std::string_view actor) {
   RouteKey key = request;
   CanonicalizeRouteKey(&key);
   if (auto e = CheckRouteKey(key)) return *e;
   Route deleted;
-  auto after = Write([&](const Config& current, uint64_t, Config* next,
+  auto after = Write(actor, [&](const Config& current, uint64_t, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     auto found = FindRoute(current, key);
     if (!found) return found.error();
@@ -681,7 +685,8 @@ StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request) {
 // ---------------------------------------------------------------- consumers
 
 StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
-                                                       const std::vector<std::string>& api_keys) {
+                                                       const std::vector<std::string>& api_keys,
+                                                       std::string_view actor) {
   Consumer consumer = request;
   consumer.clear_version();
   for (const std::string& key : api_keys) {
@@ -691,7 +696,7 @@ StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
     consumer.add_api_key_sha256(ApiKeySha256Hex(key));
   }
   if (std::string e = ValidateConsumer(consumer); !e.empty()) return Invalid(e);
-  auto after = Write([&](const Config& current, uint64_t version, Config* next,
+  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     if (FindNamed(current.consumers(), consumer.name()))
       return StoreError{StoreCode::kAlreadyExists,
@@ -723,9 +728,9 @@ StoreResult<ConsumerRead> ConfigStore::GetConsumer(std::string_view name) {
 
 StoreResult<ConfigPtr> ConfigStore::ListConsumers() { return LoadSnapshot(); }
 
-StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name) {
+StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name, std::string_view actor) {
   if (auto e = ConsumerNameError(name)) return *e;
-  return Write([&](const Config& current, uint64_t, Config* next,
+  return Write(actor, [&](const Config& current, uint64_t, Config* next,
                    HistoryEntry* history) -> std::optional<StoreError> {
     if (!FindNamed(current.consumers(), name)) return ConsumerNotFound(name);
     EraseNamed(next->mutable_consumers(), name);

@@ -12,6 +12,9 @@
 // accepts (but for a gateway's own --max-routes). A write that lost a race with another replica
 // (kConflict) is run again on the newer config, a few times.
 //
+// Each write records who made it (`actor`: a token's name, a client certificate's subject, or
+// "anonymous") in its history row, with the time and the version it made.
+//
 // An update that changes nothing is accepted as a no-op: it does not bump the version, and it
 // answers with the current snapshot.
 //
@@ -94,22 +97,24 @@ class ConfigStore {
   // every second as a safety net. An error (the database is unreachable) changes nothing.
   std::optional<StoreError> Refresh();
 
-  StoreResult<ServiceWrite> CreateService(const gateway::v1::Service& service);
+  StoreResult<ServiceWrite> CreateService(const gateway::v1::Service& service,
+                                          std::string_view actor = kAnonymousActor);
   // Changes the fields `mask` names ("endpoints", "lb", "health_check", "health_check.path",
   // ...) of service `service.name` to their values in `service`; an empty mask names the
   // endpoints (clients from before update_mask). See UpdateServiceRequest.
   StoreResult<ServiceWrite> UpdateService(
       const gateway::v1::Service& service,
-      const google::protobuf::FieldMask& mask = google::protobuf::FieldMask());
+      const google::protobuf::FieldMask& mask = google::protobuf::FieldMask(),
+      std::string_view actor = kAnonymousActor);
   StoreResult<ServiceRead> GetService(std::string_view name);
   StoreResult<ConfigPtr> ListServices();  // the snapshot; its services are the list
   // Refused with kFailedPrecondition while a route targets the service, alone or in a split.
-  StoreResult<ConfigPtr> DeleteService(std::string_view name);
+  StoreResult<ConfigPtr> DeleteService(std::string_view name, std::string_view actor = kAnonymousActor);
 
   // route.match must be MATCH_PREFIX or MATCH_EXACT. A route's identity is (path, match, host,
   // methods, headers); a split's bare names must be services. A target that is no service and
   // has no dot and no port is stored (the gateways resolve it by DNS) with a warning.
-  StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route);
+  StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route, std::string_view actor = kAnonymousActor);
   // Changes the policy fields `mask` names ("target", "split", "max_body_size", "rate_limit",
   // "rate_limit.burst", "cors", ...) of the route `route`'s match names (see RouteKey, and
   // FindRoute below) to their values in `route`; the others keep theirs. "target" and "split"
@@ -117,19 +122,21 @@ class ConfigStore {
   // from before update_mask send). See UpdateRouteRequest in proto/gateway.proto.
   StoreResult<RouteWrite> UpdateRoute(
       const gateway::v1::Route& route,
-      const google::protobuf::FieldMask& mask = google::protobuf::FieldMask());
+      const google::protobuf::FieldMask& mask = google::protobuf::FieldMask(),
+      std::string_view actor = kAnonymousActor);
   StoreResult<RouteRead> GetRoute(const gateway::v1::RouteKey& key);
   StoreResult<ConfigPtr> ListRoutes();  // the snapshot; its routes are the list
   // The route deleted (as it was stored) and the config after.
-  StoreResult<RouteWrite> DeleteRoute(const gateway::v1::RouteKey& key);
+  StoreResult<RouteWrite> DeleteRoute(const gateway::v1::RouteKey& key, std::string_view actor = kAnonymousActor);
 
   // `api_keys` in clear are checked and stored as SHA-256 digests only.
   StoreResult<ConsumerWrite> CreateConsumer(const gateway::v1::Consumer& consumer,
-                                            const std::vector<std::string>& api_keys);
+                                            const std::vector<std::string>& api_keys,
+                                            std::string_view actor = kAnonymousActor);
   StoreResult<ConsumerRead> GetConsumer(std::string_view name);
   StoreResult<ConfigPtr> ListConsumers();  // the snapshot; its consumers are the list
   // Allowed while routes require auth: they then refuse that consumer's credentials.
-  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name);
+  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name, std::string_view actor = kAnonymousActor);
 
   // The whole current config, as stored now.
   StoreResult<ConfigPtr> LoadSnapshot();
@@ -143,8 +150,9 @@ class ConfigStore {
       HistoryEntry* history)>;
   // Runs `rule` in a write transaction, checks and commits what it made; the config after (the
   // current one for a no-op). Retries a kConflict.
-  StoreResult<ConfigPtr> Write(const Rule& rule);
-  StoreResult<ConfigPtr> WriteOnce(const Rule& rule);
+  // `actor` (who asked for it) goes to the history row.
+  StoreResult<ConfigPtr> Write(std::string_view actor, const Rule& rule);
+  StoreResult<ConfigPtr> WriteOnce(std::string_view actor, const Rule& rule);
   // The config in the open transaction: the cached one when the stored version is still its.
   StoreResult<ConfigPtr> ReadCurrent();
   // Runs `read` on the current config in a read transaction.

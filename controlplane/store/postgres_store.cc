@@ -101,7 +101,13 @@ CREATE TABLE gateways (
   status               BYTEA NOT NULL
 );
 )sql";
-constexpr std::string_view kMigrations[] = {kSchemaV5};
+
+// Version 6 (issue 11): who made each version (a token's name, a certificate's subject, or
+// "anonymous"; '' for versions made before).
+constexpr std::string_view kSchemaV6HistoryActor = R"sql(
+ALTER TABLE history ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+)sql";
+constexpr std::string_view kMigrations[] = {kSchemaV5, kSchemaV6HistoryActor};
 constexpr int kFirstPostgresSchema = 5;
 static_assert(kFirstPostgresSchema + std::size(kMigrations) - 1 == kConfigSchemaVersion);
 
@@ -588,9 +594,10 @@ std::optional<StoreError> PostgresStore::WriteChange(const ConfigDelta& delta, u
   if (auto e = run("UPDATE meta SET value = $1 WHERE key = 'config_version'", Params().Int(v),
                    "setting the config version"))
     return e;
-  if (auto e = run("INSERT INTO history (version, at_unix_ms, action, detail) VALUES ($1, " +
-                       std::string(kNowMs) + ", $2, $3)",
-                   Params().Int(v).Text(history.action).Text(history.detail), "writing history"))
+  if (auto e = run("INSERT INTO history (version, at_unix_ms, action, detail, actor) VALUES ($1, " +
+                       std::string(kNowMs) + ", $2, $3, $4)",
+                   Params().Int(v).Text(history.action).Text(history.detail).Text(history.actor),
+                   "writing history"))
     return e;
   // Delivered to every listening replica when (and only if) the transaction commits.
   return run("SELECT pg_notify($1, $2)", Params().Text(kChannel).Int(v), "announcing the write");

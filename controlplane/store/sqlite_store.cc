@@ -125,6 +125,12 @@ CREATE TABLE gateways (
 );
 )sql";
 
+// Version 6 (issue 11): who made each version (a token's name, a certificate's subject, or
+// "anonymous"; '' for versions made before).
+constexpr std::string_view kSchemaV6HistoryActor = R"sql(
+ALTER TABLE history ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+)sql";
+
 // Version 4 (issue 9): a split target's weight is 1..10000. A target of weight 0 took no
 // traffic: it is left out, and a split left with one target becomes a plain route to it (the
 // same traffic). The changed routes make a new config version (with a history row), so that a
@@ -187,8 +193,9 @@ struct Migration {
   std::string_view sql;
   std::string (*code)(Database& db) = nullptr;  // "" or why it failed
 };
-constexpr Migration kMigrations[] = {
-    {kSchemaV1}, {kSchemaV2}, {kSchemaV3}, {"", DropZeroWeightTargets}, {kSchemaV5}};
+constexpr Migration kMigrations[] = {{kSchemaV1}, {kSchemaV2},
+                                     {kSchemaV3}, {"", DropZeroWeightTargets},
+                                     {kSchemaV5}, {kSchemaV6HistoryActor}};
 static_assert(std::size(kMigrations) == kConfigSchemaVersion);
 
 // The tables of a schema this control plane made (any version); another application's are not.
@@ -486,9 +493,9 @@ std::optional<StoreError> SqliteStore::WriteChange(const ConfigDelta& delta, uin
   bump.Bind(1, static_cast<int64_t>(version));
   if (auto e = run(bump, "setting the config version")) return e;
   Statement row(*db_,
-                "INSERT INTO history (version, at_unix_ms, action, detail) VALUES (?, ?, ?, ?)");
+                "INSERT INTO history (version, at_unix_ms, action, detail, actor) VALUES (?, ?, ?, ?, ?)");
   row.Bind(1, static_cast<int64_t>(version)).Bind(2, NowUnixMs());
-  row.Bind(3, history.action).Bind(4, history.detail);
+  row.Bind(3, history.action).Bind(4, history.detail).Bind(5, history.actor);
   return run(row, "writing history");
 }
 

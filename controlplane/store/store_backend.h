@@ -27,12 +27,16 @@ using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
 
 // The schema both backends migrate to: 1-4 the config (see sqlite_store.cc), 5 the cluster
 // registry (replicas and their gateways).
-inline constexpr int kConfigSchemaVersion = 5;
+inline constexpr int kConfigSchemaVersion = 6;
 
 // What a write did, for the history table (and the log).
+// The actor of a write when auth is off.
+inline constexpr std::string_view kAnonymousActor = "anonymous";
+
 struct HistoryEntry {
   std::string action;  // "create_route", ...
   std::string detail;  // "/api (prefix) -> a"
+  std::string actor = std::string(kAnonymousActor);  // who asked (controlplane/auth.h Caller)
 };
 
 // What the backend keeps of the cluster: every replica's row and every gateway's row.

@@ -8,11 +8,15 @@
 
 #include <algorithm>
 #include <deque>
+#include <fstream>
+#include <stdexcept>
 #include <cstdio>
 #include <optional>
 #include <random>
 
+#include "common/file_watch.h"
 #include "common/log.h"
+#include "common/tls_probe.h"
 #include "common/validation.h"
 #include "common/wire_limits.h"
 #include "gateway/config/backoff.h"
@@ -124,7 +128,8 @@ std::string NewInstanceId() {
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options,
-                                          const std::string& address) {
+                                          const std::string& address,
+                                          std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   // Keepalive: notice a control plane that vanished without closing the connection. The
   // control plane must accept pings this often (min recv ping interval <= 10 s).
@@ -142,7 +147,25 @@ std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options,
   // Every config the control plane may store, never gRPC's 4 MiB default.
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   args.SetMaxSendMessageSize(kMaxGrpcMessageBytes);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
+}
+
+// The first line of a token file, trimmed; "" with *error set when there is none.
+std::string ReadToken(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    *error = "cannot read token file " + path;
+    return "";
+  }
+  const auto visible = [](char c) { return c > ' ' && c < 127; };
+  const auto begin = std::find_if(line.begin(), line.end(), visible);
+  const auto end = std::find_if(begin, line.end(), [&](char c) { return !visible(c); });
+  std::string token(begin, end);
+  if (token.empty() || std::find_if(end, line.end(), visible) != line.end())
+    *error = "token file " + path + " does not hold one token (visible characters, no spaces) "
+             "on its first line";
+  return token;
 }
 
 }  // namespace
@@ -151,9 +174,18 @@ ConfigSubscriber::ConfigSubscriber(SubscriberOptions options, ConfigApplier& app
     : options_(std::move(options)),
       applier_(applier),
       instance_id_(NewInstanceId()) {
+  if (!options_.tls.ca.empty())
+    tls_ = std::make_unique<WatchedTlsFiles>(options_.tls, "control plane TLS");
+  if (!options_.token_file.empty()) {
+    std::string error;
+    token_stamp_ = FileStamp({options_.token_file});
+    token_ = ReadToken(options_.token_file, &error);
+    if (!error.empty()) throw std::runtime_error(error);
+  }
+  const auto credentials = tls_ ? tls_->ChannelCredentials() : grpc::InsecureChannelCredentials();
   for (std::string& address : SplitList(options_.control_plane)) {
     Replica replica{std::move(address), nullptr, nullptr};
-    replica.channel = MakeChannel(options_, replica.address);
+    replica.channel = MakeChannel(options_, replica.address, credentials);
     replica.stub = gateway::v1::DiscoveryService::NewStub(replica.channel);
     replicas_.push_back(std::move(replica));
   }
@@ -194,6 +226,31 @@ std::map<std::string, uint64_t> ConfigSubscriber::stream_failures() const {
   return failures_;
 }
 
+std::string ConfigSubscriber::Token() {
+  if (options_.token_file.empty()) return "";
+  const std::string stamp = FileStamp({options_.token_file});
+  if (stamp == token_stamp_) return token_;
+  token_stamp_ = stamp;
+  std::string error;
+  std::string token = ReadToken(options_.token_file, &error);
+  if (!error.empty()) {
+    LogWarn(error + "; the previous token stays in use");
+  } else if (token != token_) {
+    LogInfo("token file " + options_.token_file + " changed: the next stream uses the new token");
+    token_ = std::move(token);
+  }
+  return token_;
+}
+
+std::string ConfigSubscriber::DiagnoseConnect(const std::string& address) const {
+  TlsProbeRequest probe;
+  probe.address = address;
+  probe.tls = !options_.tls.ca.empty();
+  probe.ca_file = options_.tls.ca;
+  probe.ca_flag = "--control-plane-ca";
+  return DiagnoseTls(probe);
+}
+
 bool ConfigSubscriber::Stopping() {
   std::lock_guard lock(mutex_);
   return stopping_;
@@ -213,6 +270,8 @@ void ConfigSubscriber::Run() {
     // starts the moment the control plane is back (the channel's reconnect backoff is short).
     // With several replicas no attempt waits: the next replica is tried instead.
     context.set_wait_for_ready(outage_logged && replicas_.size() == 1);
+    if (std::string token = Token(); !token.empty())
+      context.AddMetadata("authorization", "Bearer " + token);
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
@@ -246,10 +305,14 @@ void ConfigSubscriber::Run() {
     const std::string next =
         replicas_.size() > 1 ? "; trying " + replicas_[at_].address : "; retrying";
     if (!outage_logged) {
-      if (outcome.connected) {
+      if (outcome.code == "UNAUTHENTICATED" || outcome.code == "PERMISSION_DENIED") {
+        LogError("control plane " + address + " refused this gateway: " + outcome.reason + next);
+      } else if (outcome.connected) {
         LogWarn("control plane stream lost (" + address + "): " + outcome.reason + next);
       } else {
-        LogWarn("control plane " + address + " unreachable: " + outcome.reason + next);
+        const std::string tls = outcome.code == "UNAVAILABLE" ? DiagnoseConnect(address) : "";
+        LogWarn("control plane " + address + " unreachable: " +
+                (tls.empty() ? outcome.reason : tls) + next);
       }
       outage_logged = true;
       connected_logged = false;

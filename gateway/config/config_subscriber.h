@@ -1,4 +1,5 @@
-// ConfigSubscriber: keeps the gateway subscribed to the control plane. Owned by the gateway's
+// ConfigSubscriber: keeps the gateway subscribed to the control plane (over TLS with
+// --control-plane-ca, showing a client certificate or a bearer token when given). Owned by the gateway's
 // main; it owns one thread that opens a DiscoveryService.Subscribe stream, sends the Hello, and
 // answers every push through a Subscription (apply -> Ack/Nack). When the stream ends it waits
 // a jittered backoff and reconnects, forever; the gateway keeps serving its last config
@@ -19,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/tls_files.h"
 #include "gateway.grpc.pb.h"
 #include "gateway/config/config_applier.h"
 
@@ -31,11 +33,17 @@ struct SubscriberOptions {
   std::string control_plane;
   std::string node_id;
   std::string listen_address;  // announced in Hello
+  // TLS to the control plane when tls.ca is set (with a client certificate when tls.cert is),
+  // files re-read when they change; and the bearer token file, re-read when it changes.
+  TlsFilePaths tls;
+  std::string token_file;
   std::chrono::milliseconds max_backoff{2000};
 };
 
 class ConfigSubscriber {
  public:
+  // Reads the certificate and token files; throws std::runtime_error with one sentence when one
+  // is unreadable or bad.
   ConfigSubscriber(SubscriberOptions options, ConfigApplier& applier);
   ~ConfigSubscriber();  // Stop()
   ConfigSubscriber(const ConfigSubscriber&) = delete;
@@ -62,12 +70,20 @@ class ConfigSubscriber {
   };
 
   void Run();
+  // The token to send ("" for none): the token file's first line, re-read when the file changed;
+  // a file that became unreadable or empty keeps the previous token (logged once).
+  std::string Token();
+  // Why a stream to `address` that never connected failed, at the TLS layer ("" when not).
+  std::string DiagnoseConnect(const std::string& address) const;
   // One stream from start to end; `announce` logs "control plane connected".
   StreamOutcome RunStream(grpc::ClientContext& context, bool announce);
   bool Stopping();
 
   const SubscriberOptions options_;
   ConfigApplier& applier_;
+  std::unique_ptr<WatchedTlsFiles> tls_;
+  std::string token_;        // the Run thread's alone, as token_stamp_
+  std::string token_stamp_;
   struct Replica {
     std::string address;
     std::shared_ptr<grpc::Channel> channel;

@@ -51,6 +51,71 @@ def binary(name):
     return path
 
 
+# ------------------------------------------------------------------------------ certificates
+
+
+class Pki:
+    """A test CA and certificates signed by it, made with the openssl command line in `directory`
+    (EC P-256, valid for a day). Each method returns file paths."""
+
+    def __init__(self, directory, name="test-ca"):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.ca_cert, self.ca_key = self._path(name + ".crt"), self._path(name + ".key")
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-keyout", self.ca_key, "-out", self.ca_cert, "-days", "1",
+                      "-subj", "/CN=" + name)
+        self._serial = 0
+
+    def _path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _openssl(self, *args):
+        result = subprocess.run(["openssl"] + list(args), capture_output=True, timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError("openssl %s: %s" % (" ".join(args), result.stderr.decode()))
+
+    def issue(self, file_name, common_name, dns=(), ips=()):
+        """A certificate for `common_name` with the given DNS and IP SANs: (cert, key)."""
+        self._serial += 1
+        cert = self._path(file_name + ".crt")
+        key = self._path(file_name + ".key")
+        csr = self._path(file_name + ".csr")
+        ext = self._path(file_name + ".ext")
+        sans = ["DNS:" + d for d in dns] + ["IP:" + i for i in ips]
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n")
+            if sans:
+                f.write("subjectAltName=" + ",".join(sans) + "\n")
+        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                      "-keyout", key, "-out", csr, "-subj", "/CN=" + common_name)
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", self.ca_key,
+                      "-set_serial", str(1000 + self._serial), "-out", cert, "-days", "1",
+                      "-extfile", ext)
+        return cert, key
+
+    def server(self, file_name="controlplane"):
+        """A server certificate for the loopback names: localhost, 127.0.0.1, ::1."""
+        return self.issue(file_name, "controlplane", dns=["localhost"], ips=["127.0.0.1", "::1"])
+
+
+def served_certificate(address, ca_file):
+    """The DER certificate a TLS server at host:port presents (verified against ca_file)."""
+    import ssl
+    host, port = split_host_port(address)
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = False
+    with socket.create_connection((host, port), timeout=5) as sock:
+        with context.wrap_socket(sock) as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def pem_to_der(path):
+    import ssl
+    with open(path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
 # ------------------------------------------------------------------------------ waiting
 
 
@@ -521,17 +586,19 @@ class Gateway:
 
 
 class Ctl:
-    """Runs gatewayctl against one control plane."""
+    """Runs gatewayctl against one control plane; `args` go before every command (e.g.
+    ["--tls-ca", ca, "--token", token])."""
 
-    def __init__(self, server_address):
+    def __init__(self, server_address, args=()):
         self.server_address = server_address
+        self.args = [str(a) for a in args]
 
     def run(self, *args, server=True, timeout=20.0, env=None):
         """Returns (exit code, stdout, stderr). `server=False` omits --server."""
         argv = [binary("gatewayctl")]
         if server:
             argv += ["--server", self.server_address]
-        argv += [str(a) for a in args]
+        argv += self.args + [str(a) for a in args]
         full_env = dict(os.environ)
         full_env.pop("GATEWAYCTL_SERVER", None)
         full_env.update(env or {})

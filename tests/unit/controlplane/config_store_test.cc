@@ -251,6 +251,16 @@ TEST_P(ConfigStoreTest, EveryWriteBumpsTheVersionByOneAndAddsHistory) {
                                       "4|update_route", "5|delete_route", "6|delete_service"}));
 }
 
+TEST_P(ConfigStoreTest, EachVersionRecordsWhoMadeIt) {
+  ASSERT_TRUE(store_->CreateService(MakeService("a", {{"127.0.0.1", 1}}), "alice").ok());
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "a")).ok());  // auth off: anonymous
+  ASSERT_TRUE(store_->DeleteRoute(Key("/a"), "CN=ci,O=example").ok());
+  // A refused write records nothing.
+  EXPECT_FALSE(store_->DeleteService("missing", "mallory").ok());
+  EXPECT_EQ(location_->Query("SELECT version, actor FROM history ORDER BY version"),
+            (std::vector<std::string>{"1|alice", "2|anonymous", "3|CN=ci,O=example"}));
+}
+
 TEST_P(ConfigStoreTest, UpdateThatChangesNothingIsANoOp) {
   ASSERT_TRUE(store_->CreateService(MakeService("a", {{"127.0.0.1", 1}})).ok());
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "a")).ok());
