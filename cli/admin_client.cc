@@ -158,8 +158,7 @@ std::string AdminClient::Describe(const grpc::Status& status, size_t index, bool
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     const std::string at = "the control plane at " + servers_[index];
     if (security_.token.empty())
-      return at + " needs a token: give --token TOKEN or set $GATEWAYCTL_TOKEN (" +
-             OneLine(status.error_message()) + ")";
+      return at + " needs a token: give --token TOKEN or set $GATEWAYCTL_TOKEN";
     return at + " refused the token: " + OneLine(status.error_message());
   }
   if (!reached) {

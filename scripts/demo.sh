@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The issue-2 story, live, on loopback: installs what is missing, builds, starts a control plane
 # on a SQLite file in a temp dir, one gateway and three small demo services (order, payment,
-# auth), then runs each gatewayctl command and shows requests through the gateway, including
+# auth), then runs each gatewayctl command over TLS with a token (certificates made with openssl,
+# the gateway authenticated by its client certificate) and shows requests through the gateway, including
 # /api/payment moving from order to payment under load without a failed request.
 # Stops everything it started and exits 0 (non-zero if a step fails). Bounded: every wait has
 # a deadline.
@@ -89,18 +90,43 @@ PAYMENT=$(wait_for_line "$WORK/payment.log" "^upstream payment listening on ")
 AUTH=$(wait_for_line "$WORK/auth.log" "^upstream auth listening on ")
 echo "order on $ORDER, payment on $PAYMENT, auth on $AUTH"
 
-say "control plane on a SQLite file, and one gateway"
+say "certificates and tokens (README: Securing the control channel)"
+PKI="$WORK/pki"
+mkdir -p "$PKI"
+# issue NAME SUBJECT_CN SANS: a certificate signed by the demo CA.
+issue() {
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
+    -keyout "$PKI/$1.key" -out "$PKI/$1.csr" 2>/dev/null
+  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 1 -out "$PKI/$1.crt" \
+    -extfile <(printf 'basicConstraints=critical,CA:FALSE\nsubjectAltName=%s\n' "$3") 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/CN=demo-ca" -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
+issue controlplane controlplane "DNS:localhost,IP:127.0.0.1"
+issue demo-gw-1 demo-gw-1 "DNS:demo-gw-1"
+ADMIN_TOKEN=$(openssl rand -hex 32)
+VIEWER_TOKEN=$(openssl rand -hex 32)
+printf '# TOKEN,NAME,ROLE\n%s,demo-admin,admin\n%s,demo-viewer,viewer\n' \
+  "$ADMIN_TOKEN" "$VIEWER_TOKEN" >"$WORK/tokens.csv"
+ls "$PKI"/*.crt
+
+say "control plane on a SQLite file (TLS, client certificates, tokens), and one gateway"
 "$BIN/controlplane" --listen 127.0.0.1:0 --db "$WORK/gateway.db" --admin 127.0.0.1:0 \
+  --tls-cert "$PKI/controlplane.crt" --tls-key "$PKI/controlplane.key" \
+  --client-ca "$PKI/ca.crt" --auth-token-file "$WORK/tokens.csv" \
   2>"$WORK/controlplane.log" &
 PIDS+=($!)
 CONTROL_PLANE=$(wait_for_line "$WORK/controlplane.log" "grpc listening on ")
 "$BIN/gateway" --listen 127.0.0.1:0 --control-plane "$CONTROL_PLANE" --node-id demo-gw-1 \
+  --control-plane-ca "$PKI/ca.crt" --tls-cert "$PKI/demo-gw-1.crt" --tls-key "$PKI/demo-gw-1.key" \
   --cache "$WORK/gateway.cache" --admin 127.0.0.1:0 2>"$WORK/gateway.log" &
 PIDS+=($!)
 GATEWAY=$(wait_for_line "$WORK/gateway.log" "http listening on ")
 GATEWAY_ADMIN=$(wait_for_line "$WORK/gateway.log" "admin listening on ")
 echo "control plane (gRPC) on $CONTROL_PLANE; gateway on $GATEWAY (admin $GATEWAY_ADMIN)"
-export GATEWAYCTL_SERVER=$CONTROL_PLANE
+export GATEWAYCTL_SERVER=$CONTROL_PLANE GATEWAYCTL_TLS_CA="$PKI/ca.crt"
+export GATEWAYCTL_TOKEN=$ADMIN_TOKEN
 
 say "register the services and the routes"
 ctl service add order-svc --endpoint "$ORDER"
@@ -186,6 +212,17 @@ ctl gateways
 ctl status
 ctl route list
 ctl -o json route get /api/payment
+
+say "without a token, or with a viewer's, nothing changes"
+echo "(no token)"
+GATEWAYCTL_TOKEN= ctl route list || echo "(exit $?)"
+echo "(the viewer's token)"
+GATEWAYCTL_TOKEN=$VIEWER_TOKEN ctl route list
+GATEWAYCTL_TOKEN=$VIEWER_TOKEN ctl route delete /api || echo "(exit $?)"
+echo "(no --tls-ca)"
+GATEWAYCTL_TLS_CA= ctl status || echo "(exit $?)"
+echo "\$ grep 'by demo-admin' controlplane.log"
+grep -o 'config version .* by demo-admin: .*' "$WORK/controlplane.log" | tail -n 3
 
 say "a bad command is refused and changes nothing"
 ctl route add api/x order-svc || echo "(exit $?)"
