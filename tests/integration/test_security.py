@@ -202,6 +202,22 @@ class SecurityTest(harness.ClusterTestCase):
                            message="the token back after SIGHUP")
         self.assert_refused(ctl.run("route", "delete", "/api"), "nina", "viewer")
 
+    def test_a_gateway_token_file_replaced_is_used_on_the_next_stream(self):
+        token_file = self.cluster.path("gateway.token")
+        write(token_file, GATEWAY + "\n")
+        gw = self.gateway("gw-1", "--token-file", token_file)
+        self.admin.wait_acked(["gw-1"])
+        rotated = "rotated-gateway-token-0123456789"
+        write(self.tokens, "%s,alice,admin\n%s,fleet-2,gateway\n" % (ADMIN, rotated))
+        write(token_file, rotated + "\n")
+        # The open stream stays; the next one (the control plane restarted) uses the new token.
+        self.cp.restart()
+        self.admin.wait_acked(["gw-1"])
+        self.admin.ok("route", "add", "/d", "orders")
+        self.admin.wait_acked(["gw-1"])
+        self.assertEqual(gw.get("/d/1").upstream_name(), "orders")
+        self.assertIn("as fleet-2", self.cp.process.log_text(this_run_only=True))
+
 
 class SecureByDefaultTest(harness.ClusterTestCase):
     def run_controlplane(self, *args, timeout=10):
