@@ -128,8 +128,8 @@ std::optional<StoreError> CheckMask(const google::protobuf::FieldMask& mask,
            field->message_type()->FindFieldByName(sub) != nullptr;
     }
     if (!ok)
-      return Invalid(std::string(what) + " field '" + path +
-                     "' cannot be updated (updatable: " + JoinNames(allowed) + ")");
+      return Invalid(std::string(what) + " field " + Quote(path) +
+                     " cannot be updated (updatable: " + JoinNames(allowed) + ")");
   }
   return std::nullopt;
 }
@@ -687,7 +687,7 @@ StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
   for (const std::string& key : api_keys) {
     std::string error;
     if (!ValidateApiKey(key, &error))
-      return Invalid("consumer '" + consumer.name() + "': " + error);
+      return Invalid("consumer " + Quote(consumer.name()) + ": " + error);
     consumer.add_api_key_sha256(ApiKeySha256Hex(key));
   }
   if (std::string e = ValidateConsumer(consumer); !e.empty()) return Invalid(e);

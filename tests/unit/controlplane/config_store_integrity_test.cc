@@ -367,5 +367,36 @@ TEST(StoreFile, AFileItCannotWriteIsRefused) {
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
+// Found by admin_validation_property_test: a refusal quotes the values of the request it
+// names. A consumer name or a field mask path with a line break (or of any length) made a
+// message of several lines that grew with the request.
+TEST_P(StoreIntegrityTest, RefusalsQuoteTheRequestsValues) {
+  const std::string odd = "a\r\nb" + std::string(5000, 'x');
+  gateway::v1::Consumer consumer;
+  consumer.set_name(odd);
+  auto created = store_->CreateConsumer(consumer, {"short"});
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, StoreCode::kInvalidArgument);
+  EXPECT_EQ(created.error().message.find_first_of("\r\n"), std::string::npos)
+      << created.error().message;
+  EXPECT_LT(created.error().message.size(), 400u);
+
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "up-svc")).ok());
+  google::protobuf::FieldMask mask;
+  mask.add_paths(odd);
+  auto route = store_->UpdateRoute(MakeRoute("/api", "up-svc"), mask);
+  ASSERT_FALSE(route.ok());
+  EXPECT_EQ(route.error().message.find_first_of("\r\n"), std::string::npos)
+      << route.error().message;
+  EXPECT_LT(route.error().message.size(), 600u);
+  EXPECT_NE(route.error().message.find("route field 'a?"), std::string::npos)
+      << route.error().message;
+  auto service = store_->UpdateService(MakeService("up-svc"), mask);
+  ASSERT_FALSE(service.ok());
+  EXPECT_EQ(service.error().message.find_first_of("\r\n"), std::string::npos)
+      << service.error().message;
+  EXPECT_LT(service.error().message.size(), 600u);
+}
+
 }  // namespace
 }  // namespace gw
