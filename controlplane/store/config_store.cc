@@ -32,6 +32,17 @@ StoreError Invalid(std::string message) {
   return {StoreCode::kInvalidArgument, std::move(message)};
 }
 
+// A request's object without the fields this control plane does not know (a newer client's, or
+// junk): the store keeps only what it validated, and its rows could not keep them all
+// (endpoints, header conditions and consumers are columns), so the config re-read after a
+// restart would differ from the one published at the same version.
+template <typename Message>
+Message Known(const Message& request) {
+  Message known = request;
+  known.DiscardUnknownFields();
+  return known;
+}
+
 RouteKey KeyOf(const Route& route) {
   RouteKey key;
   key.set_path(route.path());
@@ -480,7 +491,7 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(const Rule& rule) {
 // ---------------------------------------------------------------- services
 
 StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request) {
-  Service service = request;
+  Service service = Known(request);
   service.clear_version();
   CanonicalizeService(&service);
   if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
@@ -512,7 +523,7 @@ StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request,
     Service* stored = FindNamed(next->mutable_services(), request.name());
     if (!stored) return ServiceNotFound(request.name());
     service = *stored;  // the stored service with the named fields changed
-    ApplyMask(request, fields, &service);
+    ApplyMask(Known(request), fields, &service);
     CanonicalizeService(&service);
     if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
     if (google::protobuf::util::MessageDifferencer::Equals(service, *stored))
@@ -572,7 +583,7 @@ StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name) {
 // ---------------------------------------------------------------- routes
 
 StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request) {
-  Route route = request;
+  Route route = Known(request);
   route.clear_version();
   CanonicalizeRoute(&route);
   if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
@@ -625,7 +636,7 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
     if (!found) return found.error();
     const Route& before = *found;
     route = before;  // the stored route with the named fields changed
-    ApplyMask(request, fields, &route);
+    ApplyMask(Known(request), fields, &route);
     if (names_target) route.clear_split();  // "target" and "split" replace each other
     if (names_split) route.clear_target();
     CanonicalizeRoute(&route);
@@ -682,7 +693,7 @@ StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request) {
 
 StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
                                                        const std::vector<std::string>& api_keys) {
-  Consumer consumer = request;
+  Consumer consumer = Known(request);
   consumer.clear_version();
   for (const std::string& key : api_keys) {
     std::string error;
