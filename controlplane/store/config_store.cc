@@ -702,6 +702,13 @@ StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
     consumer.add_api_key_sha256(ApiKeySha256Hex(key));
   }
   if (std::string e = ValidateConsumer(consumer); !e.empty()) return Invalid(e);
+  // A text column ends at a NUL byte (PostgreSQL's, as libpq sends it): a credential holding
+  // one would be published whole but stored cut, another key after a restart.
+  // (The issuer is refused any control character already.)
+  if (consumer.jwt().secret().find('\0') != std::string::npos ||
+      consumer.jwt().public_key_pem().find('\0') != std::string::npos)
+    return Invalid("consumer " + Quote(consumer.name()) +
+                   ": a jwt secret or public key cannot hold a NUL byte");
   auto after = Write([&](const Config& current, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
     if (FindNamed(current.consumers(), consumer.name()))

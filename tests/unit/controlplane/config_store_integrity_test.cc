@@ -450,5 +450,23 @@ TEST_P(StoreIntegrityTest, UnknownFieldsOfARequestAreNotStored) {
   EXPECT_EQ((*published)->routes(0).split_size(), 2);
 }
 
+// Found by admin_validation_property_test on PostgreSQL: a JWT secret with a NUL byte was
+// accepted, published whole and stored cut at the NUL (libpq sends text as C strings), so after
+// a restart (or on another replica) the consumer had another HS256 key. Refused on every
+// backend alike (as a public key with one: a PEM key holds none).
+TEST_P(StoreIntegrityTest, AJwtSecretWithANulByteIsRefused) {
+  const uint64_t version = Version();
+  gateway::v1::Consumer consumer;
+  consumer.set_name("alice");
+  consumer.mutable_jwt()->set_issuer("https://issuer.example");
+  consumer.mutable_jwt()->set_secret("0123456789abcdef0123456789abcdef" + std::string("\0b", 2));
+  auto created = store_->CreateConsumer(consumer, {});
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, StoreCode::kInvalidArgument);
+  EXPECT_NE(created.error().message.find("NUL byte"), std::string::npos)
+      << created.error().message;
+  EXPECT_EQ(Version(), version);
+}
+
 }  // namespace
 }  // namespace gw
