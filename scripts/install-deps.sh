@@ -7,12 +7,14 @@
 set -euo pipefail
 
 PACKAGES=(
+  # GCC brings its sanitizer runtimes (libasan, libubsan, libtsan) for scripts/sanitize.sh.
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libsqlite3-dev libcli11-dev
   libssl-dev  # common/jwt, common/api_key: OpenSSL libcrypto
   libgtest-dev libgmock-dev python3
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes (compiler-rt)
+  clang-format           # scripts/check-format.sh
   # The cluster work (issue 10): the PostgreSQL store (libpq; tests start their own server from
   # postgresql-15's binaries, as an unprivileged user) and cluster-wide rate limits (hiredis;
   # tests start their own redis-server). Their system services are not used.

@@ -15,7 +15,8 @@ namespace {
 using std::chrono::seconds;
 const auto kT0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
 
-// Redis as the limiter sees it: up or down, and the syncs queued.
+// Redis as the limiter sees it: up or down, and the syncs queued. The queue holds its limiters
+// weakly: the limiter holds the buckets, and the real client breaks that cycle in Stop().
 class FakeBuckets : public ClusterBuckets {
  public:
   bool available() const override { return up.load(); }
@@ -26,7 +27,7 @@ class FakeBuckets : public ClusterBuckets {
 
   std::atomic<bool> up{true};
   uint64_t lease = 20;
-  std::vector<std::pair<std::shared_ptr<ClusterRateLimiter>, std::string>> queued;
+  std::vector<std::pair<std::weak_ptr<ClusterRateLimiter>, std::string>> queued;
 };
 
 RateLimitConfig Limit(uint64_t requests, uint32_t period_seconds, uint64_t burst = 0) {
@@ -62,7 +63,7 @@ TEST(ClusterRateLimiter, CountsInTheSharedBucketAndQueuesOneSyncPerRoundTrip) {
     EXPECT_EQ(decision.source, RateLimitSource::kCluster);
   }
   ASSERT_EQ(buckets->queued.size(), 1u);  // ten admissions, one sync
-  EXPECT_EQ(buckets->queued[0].first, limiter);
+  EXPECT_EQ(buckets->queued[0].first.lock(), limiter);
   EXPECT_EQ(buckets->queued[0].second, "10.0.0.1");
   EXPECT_FALSE(limiter->Take("10.0.0.1", kT0).allowed);  // the lease is used up
 

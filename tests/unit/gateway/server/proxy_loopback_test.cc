@@ -117,6 +117,7 @@ class ScriptedUpstream {
       }
       const Action action = script_(connection, index, request);
       if (action.kind == Action::kCloseWithoutAnswer) {
+        std::lock_guard lock(mutex_);  // the destructor reads the socket's handle under it
         socket.close(ec);
         return;
       }
