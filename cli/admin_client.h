@@ -1,10 +1,10 @@
 // gatewayctl's connection to the control plane's AdminService: one gRPC channel per replica
-// address (TLS with --tls-ca, a bearer token with --token) (its message limits those of common/wire_limits.h, so a list of the largest
-// config arrives), one unary call per command, each with a deadline, and every failure turned
-// into one sentence. The channels never wait for ready: an unreachable replica fails the call
-// at once (connection refused) or at the deadline, never hangs. With several addresses a call
-// that could not reach one (no connection, so nothing was sent) goes to the next, in order,
-// within the same deadline. Owned by cli/.
+// address (TLS with --tls-ca, a bearer token with --token) (its message limits those of
+// common/wire_limits.h, so a list of the largest config arrives), one unary call per command, each
+// with a deadline, and every failure turned into one sentence. The channels never wait for ready:
+// an unreachable replica fails the call at once (connection refused) or at the deadline, never
+// hangs. With several addresses a call that could not reach one (no connection, so nothing was
+// sent) goes to the next, in order, within the same deadline. Owned by cli/.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

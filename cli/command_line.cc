@@ -21,7 +21,6 @@ constexpr std::string_view kFooter =
     "2 usage error: unknown command or flag, missing argument, --exact with --prefix, an unknown\n"
     "--reset name, nothing to update, or a malformed --server, -o or --timeout.";
 
-
 // The deepest subcommand the parser entered, e.g. `route add`.
 CLI::App* DeepestCommand(CLI::App& app) {
   CLI::App* command = &app;
@@ -461,8 +460,8 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
            "cache, another gateway claiming its node id",
            Action::kGateways);
   gateways->require_subcommand(0, 1);
-  CLI::App* prune = leaf(gateways, "prune", "forget gateways that are disconnected",
-                         Action::kGatewaysPrune);
+  CLI::App* prune =
+      leaf(gateways, "prune", "forget gateways that are disconnected", Action::kGatewaysPrune);
   value(prune, "--older-than", command.older_than, "DURATION",
         "only those gone at least this long, e.g. 1h (default: every disconnected one)");
   // The parent's callback runs after the subcommand's: keep prune's action.

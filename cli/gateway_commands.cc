@@ -12,8 +12,8 @@ namespace {
 // The control plane answered from what it knows alone: its database is unreachable.
 void PrintStoreError(std::ostream& err, const std::string& store_error) {
   if (store_error.empty()) return;
-  err << "gatewayctl: warning: only this replica's part is shown: " << OneLine(store_error)
-      << '\n' << std::flush;
+  err << "gatewayctl: warning: only this replica's part is shown: " << OneLine(store_error) << '\n'
+      << std::flush;
 }
 
 }  // namespace

@@ -230,8 +230,7 @@ void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
   json.Key("conflict").String(gateway.conflict());
   json.Key("behind").String(gateway.behind());
   json.Key("last_seen_unix_ms").Number(gateway.last_seen_unix_ms());
-  if (!gateway.connected())
-    json.Key("disconnected_unix_ms").Number(gateway.disconnected_unix_ms());
+  if (!gateway.connected()) json.Key("disconnected_unix_ms").Number(gateway.disconnected_unix_ms());
   json.EndObject();
 }
 
@@ -434,7 +433,8 @@ std::string RenderGateways(const ProtoList<GatewayStatus>& gateways, OutputForma
   // The replica column once a control plane names them (every one since 0.3.0).
   const bool replicas = std::any_of(gateways.begin(), gateways.end(),
                                     [](const GatewayStatus& g) { return !g.replica().empty(); });
-  std::vector<std::vector<std::string>> rows = {{"NODE", "ADDRESS", "VERSION", "CONNECTED", "ERROR"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "ADDRESS", "VERSION", "CONNECTED", "ERROR"}};
   if (replicas) rows[0].insert(rows[0].begin() + 2, "REPLICA");
   for (const auto& gateway : gateways) {
     rows.push_back({Cell(gateway.node_id()), Cell(gateway.address()),
@@ -446,7 +446,8 @@ std::string RenderGateways(const ProtoList<GatewayStatus>& gateways, OutputForma
 }
 
 void PrintWarnings(std::ostream& err, const ProtoList<std::string>& warnings) {
-  for (const std::string& warning : warnings) err << "gatewayctl: warning: " << OneLine(warning) << '\n';
+  for (const std::string& warning : warnings)
+    err << "gatewayctl: warning: " << OneLine(warning) << '\n';
   err << std::flush;
 }
 
@@ -538,8 +539,8 @@ std::string RenderStatus(const gateway::v1::StatusResponse& status, std::string_
     std::vector<std::vector<std::string>> rows = {
         {"REPLICA", "ADDRESS", "VERSION", "GATEWAYS", "HEARTBEAT"}};
     for (const auto& replica : status.replicas()) {
-      const auto age = std::chrono::seconds(
-          std::max<int64_t>(0, (now - replica.heartbeat_unix_ms()) / 1000));
+      const auto age =
+          std::chrono::seconds(std::max<int64_t>(0, (now - replica.heartbeat_unix_ms()) / 1000));
       rows.push_back({Cell(replica.id()) + (replica.self() ? " (this one)" : ""),
                       Cell(replica.address()), std::to_string(replica.loaded_version()),
                       std::to_string(replica.gateways_connected()),

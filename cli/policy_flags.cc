@@ -15,7 +15,6 @@ namespace {
 using gateway::v1::Route;
 using gateway::v1::Service;
 
-
 std::string Bad(std::string_view flag, const std::string& why) {
   return "bad " + std::string(flag) + ": " + why;
 }

@@ -1,13 +1,12 @@
 #include "common/admin_http.h"
 
-#include <chrono>
-#include <system_error>
-#include <thread>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <system_error>
+#include <thread>
 
 namespace gw {
 namespace {
@@ -31,19 +30,17 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   void DoRead() {
     request_ = {};
     stream_.expires_after(kTimeout);
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, request_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec) return;  // closed, timed out or malformed: drop the connection
     std::string_view target(request_.target().data(), request_.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
-    AdminResponse answer =
-        handler_(std::string_view(request_.method_string().data(), request_.method_string().size()),
-                 path);
+    AdminResponse answer = handler_(
+        std::string_view(request_.method_string().data(), request_.method_string().size()), path);
     response_ = {};
     response_.version(request_.version());
     response_.result(answer.status);
@@ -103,9 +100,9 @@ AdminHttpServer::AdminHttpServer(const HostPort& listen, Handler handler)
     acceptor.bind(endpoint);
     acceptor.listen(asio::socket_base::max_listen_connections);
   } catch (const boost::system::system_error& e) {
-    throw std::system_error(e.code().value(), std::generic_category(),
-                            "cannot listen on " + FormatHostPort(listen.host, listen.port) +
-                                " for the admin page");
+    throw std::system_error(
+        e.code().value(), std::generic_category(),
+        "cannot listen on " + FormatHostPort(listen.host, listen.port) + " for the admin page");
   }
   state_->Accept();
   state_->thread = std::thread([state = state_.get()] { state->io.run(); });

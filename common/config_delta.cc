@@ -122,13 +122,14 @@ namespace {
 // `items` keyed, with removals and upserts applied; "" or the first removal that names nothing.
 template <typename T, typename KeyFn, typename RemovedKeys>
 std::string ApplyList(const google::protobuf::RepeatedPtrField<T>& items,
-                      const RemovedKeys& removed, const google::protobuf::RepeatedPtrField<T>& upserted,
-                      KeyFn key, std::string_view what,
-                      google::protobuf::RepeatedPtrField<T>* out) {
+                      const RemovedKeys& removed,
+                      const google::protobuf::RepeatedPtrField<T>& upserted, KeyFn key,
+                      std::string_view what, google::protobuf::RepeatedPtrField<T>* out) {
   std::map<std::string, const T*> merged = ByKey(items, key);
   for (const std::string& name : removed) {
-    if (merged.erase(name) == 0) return std::string("the delta removes a ") + std::string(what) +
-                                        " the base config does not have";
+    if (merged.erase(name) == 0)
+      return std::string("the delta removes a ") + std::string(what) +
+             " the base config does not have";
   }
   for (const T& item : upserted) merged[key(item)] = &item;
   out->Clear();
@@ -150,9 +151,9 @@ std::string ApplyConfigDelta(const Config& base, const ConfigDelta& delta, uint6
   removed_routes.reserve(static_cast<size_t>(delta.removed_routes_size()));
   for (const RouteKey& key : delta.removed_routes())
     removed_routes.push_back(IdentityKey(IdentityOf(key)));
-  std::string error = ApplyList(base.services(), delta.removed_services(),
-                                delta.upserted_services(), kServiceKey, "service",
-                                result.mutable_services());
+  std::string error =
+      ApplyList(base.services(), delta.removed_services(), delta.upserted_services(), kServiceKey,
+                "service", result.mutable_services());
   if (error.empty())
     error = ApplyList(base.routes(), removed_routes, delta.upserted_routes(), kRouteKey, "route",
                       result.mutable_routes());

@@ -6,19 +6,19 @@ namespace gw {
 namespace {
 
 // One name per feature a config can use; a new one is added, never renamed.
-constexpr const char* kSplit = "split";                    // Route.split
-constexpr const char* kConditions = "match_conditions";    // Route host, methods, headers
-constexpr const char* kBodyLimit = "body_limit";           // Route.max_body_size
-constexpr const char* kPathRewrite = "path_rewrite";       // strip_prefix, rewrite_prefix
-constexpr const char* kHeaderRules = "header_rules";       // set/remove request/response headers
-constexpr const char* kTimeouts = "timeouts";              // timeout_ms, per_try_timeout_ms
-constexpr const char* kRetries = "retries";                // Route.retries
-constexpr const char* kRateLimit = "rate_limit";           // Route.rate_limit
-constexpr const char* kAuth = "auth";                      // Route.auth, consumers
-constexpr const char* kCors = "cors";                      // Route.cors
-constexpr const char* kLoadBalancing = "load_balancing";   // Service lb, hash_header
-constexpr const char* kHealthChecks = "health_checks";     // Service.health_check
-constexpr const char* kEjection = "ejection";              // eject_after, eject_for_ms
+constexpr const char* kSplit = "split";                       // Route.split
+constexpr const char* kConditions = "match_conditions";       // Route host, methods, headers
+constexpr const char* kBodyLimit = "body_limit";              // Route.max_body_size
+constexpr const char* kPathRewrite = "path_rewrite";          // strip_prefix, rewrite_prefix
+constexpr const char* kHeaderRules = "header_rules";          // set/remove request/response headers
+constexpr const char* kTimeouts = "timeouts";                 // timeout_ms, per_try_timeout_ms
+constexpr const char* kRetries = "retries";                   // Route.retries
+constexpr const char* kRateLimit = "rate_limit";              // Route.rate_limit
+constexpr const char* kAuth = "auth";                         // Route.auth, consumers
+constexpr const char* kCors = "cors";                         // Route.cors
+constexpr const char* kLoadBalancing = "load_balancing";      // Service lb, hash_header
+constexpr const char* kHealthChecks = "health_checks";        // Service.health_check
+constexpr const char* kEjection = "ejection";                 // eject_after, eject_for_ms
 constexpr const char* kCircuitBreaking = "circuit_breaking";  // max_connections, max_pending
 constexpr const char* kConnectTimeout = "connect_timeout";    // Service.connect_timeout_ms
 // Added in 0.3.0 (not in the baseline): RateLimit.scope cluster.
@@ -29,9 +29,9 @@ constexpr const char* kClusterRateLimit = "cluster_rate_limit";
 const std::vector<std::string>& BaselineFeatures() {
   // Every feature 0.2.0 applied.
   static const std::vector<std::string> features = {
-      kAuth,          kBodyLimit, kCircuitBreaking, kConditions, kConnectTimeout,
-      kCors,          kEjection,  kHeaderRules,     kHealthChecks, kLoadBalancing,
-      kPathRewrite,   kRateLimit, kRetries,         kSplit,      kTimeouts};
+      kAuth,        kBodyLimit, kCircuitBreaking, kConditions,   kConnectTimeout,
+      kCors,        kEjection,  kHeaderRules,     kHealthChecks, kLoadBalancing,
+      kPathRewrite, kRateLimit, kRetries,         kSplit,        kTimeouts};
   return features;
 }
 

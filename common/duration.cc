@@ -20,11 +20,16 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text, st
   if (digits == 0) return fail();
   const std::string_view unit = text.substr(digits);
   uint64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
-  else return fail();
+  if (unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else
+    return fail();
   if (value == 0) {
     if (error) *error = "duration '" + std::string(text) + "' must be greater than zero";
     return std::nullopt;

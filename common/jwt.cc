@@ -351,8 +351,8 @@ PkeyPtr ReadPublicKey(std::string_view pem, JwtAlgorithm& algorithm, std::string
   // damaged key passed or failed from one call to the next (found by token_fuzzer); acceptance
   // must be deterministic. A damaged RSA key verifies no token, which is all it can do.
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  const bool consistent = algorithm == JwtAlgorithm::kRs256 ||
-                          (check && EVP_PKEY_public_check(check.get()) == 1);
+  const bool consistent =
+      algorithm == JwtAlgorithm::kRs256 || (check && EVP_PKEY_public_check(check.get()) == 1);
   if (!consistent) {
     ForgetOpensslErrors();
     error = "the public key fails OpenSSL's consistency check";

@@ -60,10 +60,10 @@ struct JwtCredential {
 // from the token, so it can be logged and sent back in WWW-Authenticate's error_description.
 struct JwtVerification {
   bool ok = false;
-  std::string error;     // why not ok
-  std::string issuer;    // ok only: the token's `iss`
-  std::string subject;   // ok only: the token's `sub`, "" without one
-  std::string consumer;  // JwtKeySet::Verify and ok only: the consumer whose key verified it
+  std::string error;       // why not ok
+  std::string issuer;      // ok only: the token's `iss`
+  std::string subject;     // ok only: the token's `sub`, "" without one
+  std::string consumer;    // JwtKeySet::Verify and ok only: the consumer whose key verified it
   int64_t expires_at = 0;  // ok only: the token's `exp`, seconds since the epoch
 };
 

@@ -54,7 +54,8 @@ bool IsReservedHeader(std::string_view lower_name) {
 std::string ValidateHostCondition(std::string_view host) {
   std::string_view name = host;
   if (host.starts_with("*.")) name = host.substr(2);
-  if (ValidateHost(name).empty() && name.find(':') == std::string_view::npos && name == AsciiLower(name))
+  if (ValidateHost(name).empty() && name.find(':') == std::string_view::npos &&
+      name == AsciiLower(name))
     return "";
   return "host " + Quote(host) +
          " is neither a host name nor '*.' followed by one (e.g. *.example.com)";
@@ -170,12 +171,12 @@ std::string CanonicalOrigin(std::string_view origin) {
   const auto host_port = ParseHostPort(authority, nullptr, uint16_t{80});
   if (!host_port) return {};
   const size_t bracket = authority.rfind(']');
-  const bool port_given =
-      authority.find(':', bracket == std::string_view::npos ? 0 : bracket) != std::string_view::npos;
+  const bool port_given = authority.find(':', bracket == std::string_view::npos ? 0 : bracket) !=
+                          std::string_view::npos;
   const std::string lower_scheme = AsciiLower(scheme);
   const bool v6 = host_port->host.find(':') != std::string::npos;
-  std::string canonical = lower_scheme + "://" + (v6 ? "[" : "") + AsciiLower(host_port->host) +
-                          (v6 ? "]" : "");
+  std::string canonical =
+      lower_scheme + "://" + (v6 ? "[" : "") + AsciiLower(host_port->host) + (v6 ? "]" : "");
   const bool default_port = (lower_scheme == "http" && host_port->port == 80) ||
                             (lower_scheme == "https" && host_port->port == 443);
   if (port_given && !default_port) canonical += ":" + std::to_string(host_port->port);

@@ -19,8 +19,7 @@ RouteIdentity IdentityOfMessage(const Message& route) {
   identity.path = route.path();
   identity.match = route.match();
   identity.host = AsciiLower(route.host());
-  for (const std::string& method : route.methods())
-    identity.methods.push_back(AsciiUpper(method));
+  for (const std::string& method : route.methods()) identity.methods.push_back(AsciiUpper(method));
   std::sort(identity.methods.begin(), identity.methods.end());
   identity.methods.erase(std::unique(identity.methods.begin(), identity.methods.end()),
                          identity.methods.end());

@@ -1,5 +1,6 @@
 #include "common/tls_files.h"
 
+#include <arpa/inet.h>
 #include <grpc/support/log.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -8,7 +9,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,8 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
@@ -109,9 +109,8 @@ std::string CheckCertificateChain(const std::string& pem) {
 std::string CheckKeyMatches(const std::string& cert_pem, const std::string& key_pem) {
   Bio bio = MemoryBio(key_pem);
   // No password callback: an encrypted key fails here rather than prompting on a terminal.
-  std::unique_ptr<EVP_PKEY, KeyFree> key(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, [](char*, int, int, void*) { return 0; },
-                              nullptr));
+  std::unique_ptr<EVP_PKEY, KeyFree> key(PEM_read_bio_PrivateKey(
+      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
   ERR_clear_error();
   if (!key) return "holds no PEM private key (or an encrypted one)";
   const std::vector<Cert> certs = ReadCertificates(cert_pem);
@@ -144,8 +143,8 @@ CertificateNames ReadCertificateNames(const std::string& cert_pem) {
     names.common_name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
                              static_cast<size_t>(ASN1_STRING_length(value)));
   }
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
     if (name->type == GEN_DNS) {
@@ -171,8 +170,8 @@ WatchedTlsFiles::WatchedTlsFiles(TlsFilePaths paths, std::string owner)
   if (paths_.cert.empty() != paths_.key.empty())
     throw std::runtime_error(owner_ + ": a certificate needs its key and a key its certificate");
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/gateway-tls-XXXXXX";
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/gateway-tls-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
     throw std::runtime_error(owner_ + ": cannot make a private directory for the certificates (" +
                              std::strerror(errno) + ")");

@@ -81,7 +81,7 @@ class WatchedTlsFiles {
 
   const TlsFilePaths paths_;
   const std::string owner_;
-  std::string dir_;  // the private staging directory
+  std::string dir_;     // the private staging directory
   std::string stamps_;  // what the given files looked like when last read
   unsigned generation_ = 0;
   std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_;

@@ -130,15 +130,16 @@ std::string DiagnoseTls(const TlsProbeRequest& request) {
 
   if (!request.tls) {
     if (handshake != Handshake::kDone) return "";
-    return at + " speaks TLS: give the CA certificate that signed its certificate with " +
-           ca_flag + " FILE";
+    return at + " speaks TLS: give the CA certificate that signed its certificate with " + ca_flag +
+           " FILE";
   }
   if (handshake == Handshake::kNotTls)
     return at + " does not speak TLS (plain gRPC there?): drop " + ca_flag +
            " or point it at a TLS address";
   if (handshake == Handshake::kNoAnswer)
-    return at + " closed the TLS handshake without a word (does it speak TLS? does it want a "
-                "client certificate?)";
+    return at +
+           " closed the TLS handshake without a word (does it speak TLS? does it want a "
+           "client certificate?)";
   const long verdict = SSL_get_verify_result(ssl.get());
   if (verdict == X509_V_OK) return "";
   X509* peer = SSL_get1_peer_certificate(ssl.get());
@@ -153,8 +154,7 @@ std::string DiagnoseTls(const TlsProbeRequest& request) {
     X509_free(peer);
   }
   if (verdict == X509_V_ERR_HOSTNAME_MISMATCH || verdict == X509_V_ERR_IP_ADDRESS_MISMATCH)
-    return at + " presents a certificate that is not for " + name + " (it is for " + names +
-           ")" +
+    return at + " presents a certificate that is not for " + name + " (it is for " + names + ")" +
            (request.server_name_flag.empty()
                 ? std::string(": dial a name it is for")
                 : ": dial a name it is for, or give " + request.server_name_flag + " NAME");

@@ -1,15 +1,15 @@
 #include "common/validation.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
 
-#include <arpa/inet.h>
-
+#include "common/api_key.h"
 #include "common/byte_size.h"
 #include "common/path.h"
 #include "common/policy_validation.h"
-#include "common/api_key.h"
 #include "common/route_identity.h"
 
 namespace gw {
@@ -41,7 +41,8 @@ bool IsDnsName(std::string_view s) {
     start = dot + 1;
   }
   // An all-numeric last label would be mistaken for an IPv4 address.
-  const std::string_view last = s.substr(s.rfind('.') == std::string_view::npos ? 0 : s.rfind('.') + 1);
+  const std::string_view last =
+      s.substr(s.rfind('.') == std::string_view::npos ? 0 : s.rfind('.') + 1);
   for (char c : last)
     if (!(c >= '0' && c <= '9')) return true;
   return false;
@@ -151,7 +152,8 @@ std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error,
   uint32_t port = 0;
   for (char c : port_text) {
     if (c < '0' || c > '9')
-      return fail("port " + Quote(port_text) + " in " + Quote(text) + " is not a number in 1-65535");
+      return fail("port " + Quote(port_text) + " in " + Quote(text) +
+                  " is not a number in 1-65535");
     port = port * 10 + static_cast<uint32_t>(c - '0');
   }
   if (port < 1 || port > 65535)
@@ -346,9 +348,12 @@ std::string ValidateConfig(const gateway::v1::Config& config) {
 
 std::string_view MatchName(gateway::v1::MatchKind match) {
   switch (match) {
-    case gateway::v1::MATCH_PREFIX: return "prefix";
-    case gateway::v1::MATCH_EXACT: return "exact";
-    default: return "unspecified";
+    case gateway::v1::MATCH_PREFIX:
+      return "prefix";
+    case gateway::v1::MATCH_EXACT:
+      return "exact";
+    default:
+      return "unspecified";
   }
 }
 

@@ -55,15 +55,15 @@ AdminService::Reactor* AdminService::OnWorker(Context* context, Access access,
     reactor->Finish(status);
     return reactor;
   }
-  const bool queued = worker_.Post([context, reactor, caller = std::move(caller),
-                                    call = std::move(call)] {
-    // A caller that gave up (deadline, cancel) before its turn gets nothing written.
-    if (context->IsCancelled()) {
-      reactor->Finish({grpc::StatusCode::CANCELLED, "the call was cancelled before it ran"});
-      return;
-    }
-    reactor->Finish(call(caller));
-  });
+  const bool queued =
+      worker_.Post([context, reactor, caller = std::move(caller), call = std::move(call)] {
+        // A caller that gave up (deadline, cancel) before its turn gets nothing written.
+        if (context->IsCancelled()) {
+          reactor->Finish({grpc::StatusCode::CANCELLED, "the call was cancelled before it ran"});
+          return;
+        }
+        reactor->Finish(call(caller));
+      });
   if (!queued)
     reactor->Finish({grpc::StatusCode::UNAVAILABLE,
                      "the control plane is overloaded or stopping; retry shortly"});
@@ -84,47 +84,52 @@ std::vector<std::string> AdminService::FeatureWarnings() const {
   if (lacking.empty()) return {};
   return {"version " + std::to_string(current->version()) +
           " uses config features that connected gateways do not apply; they keep their "
-          "version until upgraded: " + JoinForMessage(lacking, "; ")};
+          "version until upgraded: " +
+          JoinForMessage(lacking, "; ")};
 }
 
 AdminService::Reactor* AdminService::CreateService(Context* context,
                                                    const gateway::v1::CreateServiceRequest* request,
                                                    gateway::v1::ServiceResponse* response) {
-  return OnWorker(context, Access::kWrite, "create services", [this, request, response](const Caller& caller) {
-    auto result = store_.CreateService(request->service(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, caller, "service " + result->service.name() + " created");
-    response->set_config_version(result->snapshot->version());
-    *response->mutable_service() = std::move(result->service);
-    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
-    return grpc::Status::OK;
-  });
+  return OnWorker(
+      context, Access::kWrite, "create services", [this, request, response](const Caller& caller) {
+        auto result = store_.CreateService(request->service(), caller.actor);
+        if (!result) return ToStatus(result.error());
+        Logged(result->snapshot, caller, "service " + result->service.name() + " created");
+        response->set_config_version(result->snapshot->version());
+        *response->mutable_service() = std::move(result->service);
+        for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::UpdateService(Context* context,
                                                    const gateway::v1::UpdateServiceRequest* request,
                                                    gateway::v1::ServiceResponse* response) {
-  return OnWorker(context, Access::kWrite, "update services", [this, request, response](const Caller& caller) {
-    auto result = store_.UpdateService(request->service(), request->update_mask(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, caller, "service " + result->service.name() + " updated");
-    response->set_config_version(result->snapshot->version());
-    *response->mutable_service() = std::move(result->service);
-    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
-    return grpc::Status::OK;
-  });
+  return OnWorker(
+      context, Access::kWrite, "update services", [this, request, response](const Caller& caller) {
+        auto result =
+            store_.UpdateService(request->service(), request->update_mask(), caller.actor);
+        if (!result) return ToStatus(result.error());
+        Logged(result->snapshot, caller, "service " + result->service.name() + " updated");
+        response->set_config_version(result->snapshot->version());
+        *response->mutable_service() = std::move(result->service);
+        for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::GetService(Context* context,
                                                 const gateway::v1::GetServiceRequest* request,
                                                 gateway::v1::ServiceResponse* response) {
-  return OnWorker(context, Access::kRead, "read services", [this, request, response](const Caller&) {
-    auto result = store_.GetService(request->name());
-    if (!result) return ToStatus(result.error());
-    response->set_config_version(result->config_version);
-    *response->mutable_service() = std::move(result->service);
-    return grpc::Status::OK;
-  });
+  return OnWorker(context, Access::kRead, "read services",
+                  [this, request, response](const Caller&) {
+                    auto result = store_.GetService(request->name());
+                    if (!result) return ToStatus(result.error());
+                    response->set_config_version(result->config_version);
+                    *response->mutable_service() = std::move(result->service);
+                    return grpc::Status::OK;
+                  });
 }
 
 AdminService::Reactor* AdminService::ListServices(Context* context,
@@ -143,45 +148,52 @@ AdminService::Reactor* AdminService::ListServices(Context* context,
 AdminService::Reactor* AdminService::DeleteService(Context* context,
                                                    const gateway::v1::DeleteServiceRequest* request,
                                                    gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, Access::kWrite, "delete services", [this, request, response](const Caller& caller) {
-    auto result = store_.DeleteService(request->name(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(*result, caller, "service " + request->name() + " deleted");
-    response->set_config_version((*result)->version());
-    return grpc::Status::OK;
-  });
+  return OnWorker(context, Access::kWrite, "delete services",
+                  [this, request, response](const Caller& caller) {
+                    auto result = store_.DeleteService(request->name(), caller.actor);
+                    if (!result) return ToStatus(result.error());
+                    Logged(*result, caller, "service " + request->name() + " deleted");
+                    response->set_config_version((*result)->version());
+                    return grpc::Status::OK;
+                  });
 }
 
 AdminService::Reactor* AdminService::CreateRoute(Context* context,
                                                  const gateway::v1::CreateRouteRequest* request,
                                                  gateway::v1::RouteResponse* response) {
-  return OnWorker(context, Access::kWrite, "create routes", [this, request, response](const Caller& caller) {
-    auto result = store_.CreateRoute(request->route(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, caller, "route " + RouteName(result->route) + " -> " +
-                                  FormatRouteTargets(result->route) + " created");
-    response->set_config_version(result->snapshot->version());
-    *response->mutable_route() = std::move(result->route);
-    for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
-    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
-    return grpc::Status::OK;
-  });
+  return OnWorker(context, Access::kWrite, "create routes",
+                  [this, request, response](const Caller& caller) {
+                    auto result = store_.CreateRoute(request->route(), caller.actor);
+                    if (!result) return ToStatus(result.error());
+                    Logged(result->snapshot, caller,
+                           "route " + RouteName(result->route) + " -> " +
+                               FormatRouteTargets(result->route) + " created");
+                    response->set_config_version(result->snapshot->version());
+                    *response->mutable_route() = std::move(result->route);
+                    for (auto& warning : result->warnings)
+                      response->add_warnings(std::move(warning));
+                    for (auto& warning : FeatureWarnings())
+                      response->add_warnings(std::move(warning));
+                    return grpc::Status::OK;
+                  });
 }
 
 AdminService::Reactor* AdminService::UpdateRoute(Context* context,
                                                  const gateway::v1::UpdateRouteRequest* request,
                                                  gateway::v1::RouteResponse* response) {
-  return OnWorker(context, Access::kWrite, "update routes", [this, request, response](const Caller& caller) {
-    auto result = store_.UpdateRoute(request->route(), request->update_mask(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, caller, "route " + RouteName(result->route) + " -> " +
-                                  FormatRouteTargets(result->route) + " updated");
-    response->set_config_version(result->snapshot->version());
-    *response->mutable_route() = std::move(result->route);
-    for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
-    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
-    return grpc::Status::OK;
-  });
+  return OnWorker(
+      context, Access::kWrite, "update routes", [this, request, response](const Caller& caller) {
+        auto result = store_.UpdateRoute(request->route(), request->update_mask(), caller.actor);
+        if (!result) return ToStatus(result.error());
+        Logged(result->snapshot, caller,
+               "route " + RouteName(result->route) + " -> " + FormatRouteTargets(result->route) +
+                   " updated");
+        response->set_config_version(result->snapshot->version());
+        *response->mutable_route() = std::move(result->route);
+        for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
+        for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::GetRoute(Context* context,
@@ -212,40 +224,43 @@ AdminService::Reactor* AdminService::ListRoutes(Context* context,
 AdminService::Reactor* AdminService::DeleteRoute(Context* context,
                                                  const gateway::v1::DeleteRouteRequest* request,
                                                  gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, Access::kWrite, "delete routes", [this, request, response](const Caller& caller) {
-    auto result = store_.DeleteRoute(request->key(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, caller, "route " + DescribeRouteMatch(result->route) + " deleted");
-    response->set_config_version(result->snapshot->version());
-    *response->mutable_route() = std::move(result->route);
-    return grpc::Status::OK;
-  });
+  return OnWorker(
+      context, Access::kWrite, "delete routes", [this, request, response](const Caller& caller) {
+        auto result = store_.DeleteRoute(request->key(), caller.actor);
+        if (!result) return ToStatus(result.error());
+        Logged(result->snapshot, caller, "route " + DescribeRouteMatch(result->route) + " deleted");
+        response->set_config_version(result->snapshot->version());
+        *response->mutable_route() = std::move(result->route);
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::CreateConsumer(
     Context* context, const gateway::v1::CreateConsumerRequest* request,
     gateway::v1::ConsumerResponse* response) {
-  return OnWorker(context, Access::kWrite, "create consumers", [this, request, response](const Caller& caller) {
-    const std::vector<std::string> keys(request->api_keys().begin(), request->api_keys().end());
-    auto result = store_.CreateConsumer(request->consumer(), keys, caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(result->snapshot, caller, "consumer " + result->consumer.name() + " created");
-    response->set_config_version(result->snapshot->version());
-    *response->mutable_consumer() = Redacted(std::move(result->consumer));
-    return grpc::Status::OK;
-  });
+  return OnWorker(
+      context, Access::kWrite, "create consumers", [this, request, response](const Caller& caller) {
+        const std::vector<std::string> keys(request->api_keys().begin(), request->api_keys().end());
+        auto result = store_.CreateConsumer(request->consumer(), keys, caller.actor);
+        if (!result) return ToStatus(result.error());
+        Logged(result->snapshot, caller, "consumer " + result->consumer.name() + " created");
+        response->set_config_version(result->snapshot->version());
+        *response->mutable_consumer() = Redacted(std::move(result->consumer));
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::GetConsumer(Context* context,
                                                  const gateway::v1::GetConsumerRequest* request,
                                                  gateway::v1::ConsumerResponse* response) {
-  return OnWorker(context, Access::kRead, "read consumers", [this, request, response](const Caller&) {
-    auto result = store_.GetConsumer(request->name());
-    if (!result) return ToStatus(result.error());
-    response->set_config_version(result->config_version);
-    *response->mutable_consumer() = Redacted(std::move(result->consumer));
-    return grpc::Status::OK;
-  });
+  return OnWorker(context, Access::kRead, "read consumers",
+                  [this, request, response](const Caller&) {
+                    auto result = store_.GetConsumer(request->name());
+                    if (!result) return ToStatus(result.error());
+                    response->set_config_version(result->config_version);
+                    *response->mutable_consumer() = Redacted(std::move(result->consumer));
+                    return grpc::Status::OK;
+                  });
 }
 
 AdminService::Reactor* AdminService::ListConsumers(Context* context,
@@ -264,13 +279,14 @@ AdminService::Reactor* AdminService::ListConsumers(Context* context,
 AdminService::Reactor* AdminService::DeleteConsumer(
     Context* context, const gateway::v1::DeleteConsumerRequest* request,
     gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, Access::kWrite, "delete consumers", [this, request, response](const Caller& caller) {
-    auto result = store_.DeleteConsumer(request->name(), caller.actor);
-    if (!result) return ToStatus(result.error());
-    Logged(*result, caller, "consumer " + request->name() + " deleted");
-    response->set_config_version((*result)->version());
-    return grpc::Status::OK;
-  });
+  return OnWorker(context, Access::kWrite, "delete consumers",
+                  [this, request, response](const Caller& caller) {
+                    auto result = store_.DeleteConsumer(request->name(), caller.actor);
+                    if (!result) return ToStatus(result.error());
+                    Logged(*result, caller, "consumer " + request->name() + " deleted");
+                    response->set_config_version((*result)->version());
+                    return grpc::Status::OK;
+                  });
 }
 
 AdminService::Reactor* AdminService::ListGateways(Context* context,
@@ -285,16 +301,17 @@ AdminService::Reactor* AdminService::ListGateways(Context* context,
   });
 }
 
-AdminService::Reactor* AdminService::PruneGateways(
-    Context* context, const gateway::v1::PruneGatewaysRequest* request,
-    gateway::v1::PruneGatewaysResponse* response) {
-  return OnWorker(context, Access::kWrite, "prune gateways", [this, request, response](const Caller& caller) {
-    for (auto& node_id : cluster_.Prune(request->older_than_ms())) {
-      LogInfo("forgot disconnected gateway " + node_id + " (pruned by " + caller.actor + ")");
-      response->add_node_ids(std::move(node_id));
-    }
-    return grpc::Status::OK;
-  });
+AdminService::Reactor* AdminService::PruneGateways(Context* context,
+                                                   const gateway::v1::PruneGatewaysRequest* request,
+                                                   gateway::v1::PruneGatewaysResponse* response) {
+  return OnWorker(
+      context, Access::kWrite, "prune gateways", [this, request, response](const Caller& caller) {
+        for (auto& node_id : cluster_.Prune(request->older_than_ms())) {
+          LogInfo("forgot disconnected gateway " + node_id + " (pruned by " + caller.actor + ")");
+          response->add_node_ids(std::move(node_id));
+        }
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::GetStatus(Context* context,

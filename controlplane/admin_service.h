@@ -1,10 +1,10 @@
 // AdminService: the unary admin API gatewayctl talks to (gateway.proto AdminService).
 //
-// Every call is authorized first (controlplane/auth.h: token roles), then runs on the StoreWorker, never in a gRPC reaction: each posts a closure that runs
-// the ConfigStore (or Cluster) operation and finishes the RPC. A write reaches the gateways
-// through the store's change feed (ConfigStore::OnChange), not from here. ListGateways,
-// PruneGateways and GetStatus show the whole cluster (Cluster::Read).
-// Owned by the ControlPlane.
+// Every call is authorized first (controlplane/auth.h: token roles), then runs on the StoreWorker,
+// never in a gRPC reaction: each posts a closure that runs the ConfigStore (or Cluster) operation
+// and finishes the RPC. A write reaches the gateways through the store's change feed
+// (ConfigStore::OnChange), not from here. ListGateways, PruneGateways and GetStatus show the whole
+// cluster (Cluster::Read). Owned by the ControlPlane.
 #pragma once
 
 #include <functional>

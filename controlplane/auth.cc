@@ -145,10 +145,8 @@ Authorizer::Authorizer(AuthOptions options) : options_(std::move(options)) {
   if (options_.token_file.empty()) return;
   auto tokens = std::make_shared<std::vector<TokenEntry>>();
   stamp_ = FileStamp({options_.token_file});
-  if (std::string error = ReadTokens(tokens.get()); !error.empty())
-    throw std::runtime_error(error);
-  LogInfo("token file " + options_.token_file + ": " + std::to_string(tokens->size()) +
-          " tokens");
+  if (std::string error = ReadTokens(tokens.get()); !error.empty()) throw std::runtime_error(error);
+  LogInfo("token file " + options_.token_file + ": " + std::to_string(tokens->size()) + " tokens");
   tokens_ = std::move(tokens);
   watcher_ = std::make_unique<Ticker>(std::chrono::seconds(1), [this] { Reload(); });
 }

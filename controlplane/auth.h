@@ -43,8 +43,7 @@ struct TokenEntry {
 
 // The entries of a token file's content, or nullopt with "line N: ..." in *error (never the
 // token itself).
-std::optional<std::vector<TokenEntry>> ParseTokenFile(std::string_view content,
-                                                      std::string* error);
+std::optional<std::vector<TokenEntry>> ParseTokenFile(std::string_view content, std::string* error);
 
 // Who made a call.
 struct Caller {
@@ -53,7 +52,7 @@ struct Caller {
 };
 
 struct AuthOptions {
-  std::string token_file;     // "" for none
+  std::string token_file;            // "" for none
   bool client_certificates = false;  // the server verifies client certificates (--client-ca)
 };
 

@@ -1,11 +1,10 @@
 #include "controlplane/control_plane.h"
 
-#include <stdexcept>
-#include <system_error>
-
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <stdexcept>
+#include <system_error>
 
 #include "common/byte_size.h"
 #include "common/duration.h"
@@ -33,8 +32,9 @@ bool IsLoopback(const std::string& host) {
 // Secure by default: who can reach a non-loopback address must meet TLS and tokens.
 void CheckSecurity(const ControlPlaneOptions& options) {
   if (!options.tls.ca.empty() && options.tls.cert.empty())
-    throw std::runtime_error("--client-ca needs --tls-cert and --tls-key (client certificates "
-                             "are only asked for over TLS)");
+    throw std::runtime_error(
+        "--client-ca needs --tls-cert and --tls-key (client certificates "
+        "are only asked for over TLS)");
   const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
   if (IsLoopback(options.grpc_listen.host)) return;
   std::vector<std::string> missing;
@@ -75,9 +75,9 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   auto initial = store_->LoadSnapshot();
   if (!initial) throw std::runtime_error(initial.error().message);
   const gateway::v1::Config& config = **initial;
-  LogInfo(store_->backend().name() + " open at config version " +
-          std::to_string(config.version()) + " (" + std::to_string(config.services_size()) +
-          " services, " + std::to_string(config.routes_size()) + " routes)");
+  LogInfo(store_->backend().name() + " open at config version " + std::to_string(config.version()) +
+          " (" + std::to_string(config.services_size()) + " services, " +
+          std::to_string(config.routes_size()) + " routes)");
   if (std::string error = ValidateConfig(config); !error.empty())
     LogWarn("the stored config does not pass validation, gateways will refuse it: " + error);
   publisher_ = std::make_unique<SnapshotPublisher>(MakeSnapshot(*initial));
@@ -90,11 +90,9 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   });
   cluster_ = std::make_unique<Cluster>(*store_, worker_, registry_, *publisher_);
 
-  admin_service_ = std::make_unique<AdminService>(*store_, worker_, *publisher_, registry_,
-                                                  *cluster_, *authorizer_,
-                                                  options.max_config_bytes);
-  discovery_service_ =
-      std::make_unique<DiscoveryService>(*publisher_, registry_, *authorizer_);
+  admin_service_ = std::make_unique<AdminService>(
+      *store_, worker_, *publisher_, registry_, *cluster_, *authorizer_, options.max_config_bytes);
+  discovery_service_ = std::make_unique<DiscoveryService>(*publisher_, registry_, *authorizer_);
 
   const std::string listen = FormatHostPort(options.grpc_listen.host, options.grpc_listen.port);
   int port = 0;
@@ -121,8 +119,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   if (!server_ || port == 0)
     throw std::runtime_error("cannot listen on " + listen + " for gRPC (address in use?)");
   grpc_address_ = FormatHostPort(options.grpc_listen.host, static_cast<uint32_t>(port));
-  replica_id_ = options.replica_id.empty() ? HostName() + ":" + std::to_string(port)
-                                           : options.replica_id;
+  replica_id_ =
+      options.replica_id.empty() ? HostName() + ":" + std::to_string(port) : options.replica_id;
   gateway::v1::ReplicaStatus self;
   self.set_id(replica_id_);
   // A wildcard listen address names no machine: others find this one by its host name.
@@ -133,14 +131,16 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   self.set_started_unix_ms(NowUnixMs());
   cluster_->Start(self);
   LogInfo("replica " + replica_id_ + " of " + store_->backend().name());
-  LogInfo(std::string(tls_ ? "TLS" : "plaintext") + (options.tls.ca.empty() ? "" : " + client certificates") +
+  LogInfo(std::string(tls_ ? "TLS" : "plaintext") +
+          (options.tls.ca.empty() ? "" : " + client certificates") +
           (options.token_file.empty() ? ", no tokens" : ", tokens"));
   LogInfo("grpc listening on " + grpc_address_);  // the last word is the address (scripts read it)
 
   if (options.admin_listen) {
     admin_http_ = std::make_unique<AdminHttpServer>(
-        *options.admin_listen,
-        [this](std::string_view method, std::string_view path) { return ServeAdmin(method, path); });
+        *options.admin_listen, [this](std::string_view method, std::string_view path) {
+          return ServeAdmin(method, path);
+        });
     LogInfo("admin listening on " + admin_http_->address());
   }
   ready_ = true;

@@ -71,8 +71,7 @@ bool GatewayRegistry::Nack(std::string_view node_id, uint64_t stream_id, uint64_
   if (!entry) return false;
   auto& status = entry->status;
   status.set_nacked_version(version);
-  status.set_error(error.empty() ? std::string("refused without a reason")
-                                 : StatusMessage(error));
+  status.set_error(error.empty() ? std::string("refused without a reason") : StatusMessage(error));
   status.set_last_seen_unix_ms(NowUnixMs());
   return true;
 }
@@ -114,8 +113,7 @@ bool GatewayRegistry::Conflict(std::string_view node_id, std::string_view who) {
   if (it == entries_.end()) return true;
   Entry& entry = it->second;
   const int64_t now = NowUnixMs();
-  const bool news = entry.status.conflict() != who ||
-                    now - entry.conflict_logged_unix_ms >= 60'000;
+  const bool news = entry.status.conflict() != who || now - entry.conflict_logged_unix_ms >= 60'000;
   changed_.insert(it->first);
   entry.status.set_conflict(std::string(who));
   entry.status.set_conflict_unix_ms(now);

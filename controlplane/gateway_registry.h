@@ -98,7 +98,7 @@ class GatewayRegistry {
 
   // mu_ held. Null if stale; else the entry, marked changed.
   Entry* Find(std::string_view node_id, uint64_t stream_id);
-  void EvictOne();                                            // mu_ held
+  void EvictOne();  // mu_ held
   gateway::v1::GatewayStatus Shown(const Entry& entry, int64_t now) const;
 
   const size_t max_gateways_;

@@ -1,9 +1,8 @@
 #include "controlplane/gateway_stream.h"
 
-#include <algorithm>
-
 #include <grpcpp/impl/codegen/proto_utils.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -129,9 +128,10 @@ bool GatewayStream::HandleFirst(const GatewayMessage& message) {
               " is held by the gateway connected from " + holder);
     std::lock_guard lock(mu_);
     FinishLocked({grpc::StatusCode::ALREADY_EXISTS,
-                  StatusMessage("node id " + node_id_ + " is already in use by the gateway "
-                                "connected from " + holder +
-                                "; give every gateway its own --node-id")});
+                  StatusMessage("node id " + node_id_ +
+                                " is already in use by the gateway "
+                                "connected from " +
+                                holder + "; give every gateway its own --node-id")});
     node_id_.clear();  // never subscribed: OnDone leaves the holder's entry alone
     return false;
   }
@@ -153,7 +153,8 @@ void GatewayStream::HandleAck(const gateway::v1::Ack& ack) {
   std::lock_guard lock(mu_);
   if (!Counts(push_.Answered(ack.nonce()), ack.version(), "acknowledged")) return;
   registry_.Ack(node_id_, stream_id_, ack.version(), ack.cache_error());
-  Log(LogLevel::kDebug, "gateway " + node_id_ + " applied version " + std::to_string(ack.version()));
+  Log(LogLevel::kDebug,
+      "gateway " + node_id_ + " applied version " + std::to_string(ack.version()));
   if (!ack.cache_error().empty())
     LogWarn("gateway " + node_id_ + " serves version " + std::to_string(ack.version()) +
             " but could not write it to its cache: " + ack.cache_error());

@@ -5,12 +5,13 @@
 // write in flight (PushState decides what and when) and records ACK/NACKs in the
 // GatewayRegistry. A Hello for a node id another gateway process holds is refused with
 // ALREADY_EXISTS naming the holder (the holder keeps its stream; the registry shows the
-// conflict); one from the holder's own process (a reconnect) replaces the older stream. Messages travel as raw bytes so a snapshot's body is serialized once for all
-// streams (see Snapshot); they are ordinary GatewayMessage / ConfigMessage on the wire. A gateway
-// that announces the "delta" capability gets only what changed since the version it holds (its
-// Hello's running version, then each version written to it), when the publisher still has that
-// version; else, and after any NACK, a whole snapshot. A delta the gateway could not apply
-// (Nack.needs_snapshot) is sent again as a snapshot.
+// conflict); one from the holder's own process (a reconnect) replaces the older stream. Messages
+// travel as raw bytes so a snapshot's body is serialized once for all streams (see Snapshot); they
+// are ordinary GatewayMessage / ConfigMessage on the wire. A gateway that announces the "delta"
+// capability gets only what changed since the version it holds (its Hello's running version, then
+// each version written to it), when the publisher still has that version; else, and after any NACK,
+// a whole snapshot. A delta the gateway could not apply (Nack.needs_snapshot) is sent again as a
+// snapshot.
 //
 // Threads: reactions run on gRPC threads, Offer()/Replace() on the publishing thread with the
 // publisher's lock held. mu_ guards all state; the stream is finished exactly once, and never
@@ -24,10 +25,10 @@
 #include <optional>
 #include <string>
 
+#include "controlplane/auth.h"
 #include "controlplane/gateway_registry.h"
 #include "controlplane/push_state.h"
 #include "controlplane/snapshot_publisher.h"
-#include "controlplane/auth.h"
 #include "gateway.pb.h"
 
 namespace gw {
@@ -82,14 +83,14 @@ class GatewayStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
 
   mutable std::mutex mu_;
   PushState push_;
-  SnapshotPtr newest_;      // the snapshot of push_.newest()
+  SnapshotPtr newest_;  // the snapshot of push_.newest()
   // The version the gateway holds once it applied what was written (a delta's base); unset
   // after a NACK or with nothing known, which makes the next push a snapshot.
   std::optional<uint64_t> base_;
   uint64_t last_delta_ = 0;  // the version last pushed as a delta
-  grpc::ByteBuffer in_;     // the read in flight (reactions only)
-  grpc::ByteBuffer out_;    // the write in flight
-  bool finishing_ = false;  // FinishLocked() was called
+  grpc::ByteBuffer in_;      // the read in flight (reactions only)
+  grpc::ByteBuffer out_;     // the write in flight
+  bool finishing_ = false;   // FinishLocked() was called
   bool finish_sent_ = false;
   grpc::Status finish_status_;
 };

@@ -22,8 +22,8 @@
 #include "common/byte_size.h"
 #include "common/log.h"
 #include "common/tls_files.h"
-#include "common/wire_limits.h"
 #include "common/validation.h"
+#include "common/wire_limits.h"
 #include "controlplane/control_plane.h"
 
 namespace {
@@ -43,8 +43,9 @@ int UsageError(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"controlplane: stores routes and services (SQLite, or PostgreSQL for a cluster of "
-               "replicas) and streams them to gateways"};
+  CLI::App app{
+      "controlplane: stores routes and services (SQLite, or PostgreSQL for a cluster of "
+      "replicas) and streams them to gateways"};
   std::string listen = "127.0.0.1:50051";
   std::string db = "controlplane.db";
   std::string admin;
@@ -105,15 +106,15 @@ int main(int argc, char** argv) {
   if (db.empty()) return UsageError("--db: the path is empty");
   if (options.tls.cert.empty() != options.tls.key.empty())
     return UsageError("--tls-cert and --tls-key go together");
-  if (replica_id.size() > 200 ||
-      std::any_of(replica_id.begin(), replica_id.end(), [](char c) { return c <= ' ' || c == 127; }))
+  if (replica_id.size() > 200 || std::any_of(replica_id.begin(), replica_id.end(),
+                                             [](char c) { return c <= ' ' || c == 127; }))
     return UsageError("--replica-id: at most 200 visible characters, no spaces");
   if (!max_config_size.empty()) {
     const auto bytes = gw::ParseByteSize(max_config_size, &error);
     if (!bytes) return UsageError("--max-config-size: " + error);
     if (*bytes == 0 || *bytes > gw::kMaxConfigBytes)
-      return UsageError("--max-config-size must be 1 to " + gw::FormatByteSize(gw::kMaxConfigBytes) +
-                        " (what gateways accept)");
+      return UsageError("--max-config-size must be 1 to " +
+                        gw::FormatByteSize(gw::kMaxConfigBytes) + " (what gateways accept)");
     options.max_config_bytes = *bytes;
   }
   gw::SetLogLevel(ToLogLevel(log_level));

@@ -10,13 +10,12 @@
 #include <grpcpp/support/slice.h>
 
 #include <cstdint>
-#include <memory>
-#include <string_view>
-
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "controlplane/store/config_store.h"
 

@@ -66,14 +66,22 @@ constexpr std::initializer_list<const char*> kBadConsumers = {"Bad_Name"};
 std::string PathOf(Choices& in) {
   if (in.OneIn(16)) return in.Pick({"/x y", "api", "/a/../b", ""});  // refused
   switch (in.Below(8)) {
-    case 0: return "/";
-    case 1: return "/api";
-    case 2: return "/api/pay";
-    case 3: return "/hc";
-    case 4: return "/amb";
-    case 5: return "/a%2Fb";
-    case 6: return "/long/" + std::string(100 + in.Below(900), 'p');  // fills the size limit
-    default: return "/r" + std::to_string(in.Below(40));
+    case 0:
+      return "/";
+    case 1:
+      return "/api";
+    case 2:
+      return "/api/pay";
+    case 3:
+      return "/hc";
+    case 4:
+      return "/amb";
+    case 5:
+      return "/a%2Fb";
+    case 6:
+      return "/long/" + std::string(100 + in.Below(900), 'p');  // fills the size limit
+    default:
+      return "/r" + std::to_string(in.Below(40));
   }
 }
 
@@ -82,8 +90,8 @@ template <typename Message>
 void FillIdentity(Choices& in, Message& m, bool key) {
   m.set_path(PathOf(in));
   if (key) {
-    m.set_match(in.Pick({gateway::v1::MATCH_UNSPECIFIED, gateway::v1::MATCH_PREFIX,
-                         gateway::v1::MATCH_EXACT}));
+    m.set_match(in.Pick(
+        {gateway::v1::MATCH_UNSPECIFIED, gateway::v1::MATCH_PREFIX, gateway::v1::MATCH_EXACT}));
   } else {
     m.set_match(in.OneIn(3) ? gateway::v1::MATCH_EXACT : gateway::v1::MATCH_PREFIX);
   }
@@ -91,7 +99,8 @@ void FillIdentity(Choices& in, Message& m, bool key) {
     m.set_host(in.Pick({"api.example.com", "*.example.com", "API.Example.COM"}, {"bad_host", "*"}));
   if (in.OneIn(4)) {
     const uint32_t count = 1 + in.Below(3);
-    for (uint32_t i = 0; i < count; ++i) m.add_methods(in.Pick({"GET", "post", "DELETE"}, {"G(T", ""}));
+    for (uint32_t i = 0; i < count; ++i)
+      m.add_methods(in.Pick({"GET", "post", "DELETE"}, {"G(T", ""}));
   }
   const uint32_t headers = in.OneIn(2) ? in.Below(4) : 0;
   for (uint32_t i = 0; i < headers; ++i) {
@@ -106,8 +115,8 @@ void FillIdentity(Choices& in, Message& m, bool key) {
 void FillTarget(Choices& in, Route& route) {
   if (!in.OneIn(4)) {
     route.set_target(in.OneIn(5) ? in.Pick({"legacy.internal:8080", "PaymentSvc", "payment-svc",
-                                             "127.0.0.1:9101"},
-                                            {"123", "", "bad_host:80"})
+                                            "127.0.0.1:9101"},
+                                           {"123", "", "bad_host:80"})
                                  : in.Pick(kServices));
     return;
   }
@@ -150,8 +159,8 @@ void FillPolicies(Choices& in, Route& route) {
     limit->set_key(in.Pick({"", "ip", "header:x-user", "consumer"}, {"bogus"}));
   }
   if (which & 32)
-    route.set_auth(in.Pick({gateway::v1::AUTH_NONE, gateway::v1::AUTH_API_KEY,
-                            gateway::v1::AUTH_JWT}));
+    route.set_auth(
+        in.Pick({gateway::v1::AUTH_NONE, gateway::v1::AUTH_API_KEY, gateway::v1::AUTH_JWT}));
   if (which & 64) {
     auto* cors = route.mutable_cors();
     cors->add_origins(in.Pick({"*", "https://a.example", "HTTPS://A.example:443"}, {"foo"}));
@@ -169,8 +178,8 @@ Service ServiceOf(Choices& in) {
     endpoint->set_port(in.Pick<uint32_t>({9101, 9102, 80}, {0}));
   }
   if (in.OneIn(3)) {
-    service.set_lb(in.Pick({gateway::v1::LB_ROUND_ROBIN, gateway::v1::LB_LEAST_REQUEST,
-                            gateway::v1::LB_RING_HASH}));
+    service.set_lb(in.Pick(
+        {gateway::v1::LB_ROUND_ROBIN, gateway::v1::LB_LEAST_REQUEST, gateway::v1::LB_RING_HASH}));
     if (service.lb() == gateway::v1::LB_RING_HASH || in.OneIn(16))
       service.set_hash_header("x-user");
   }
@@ -224,8 +233,8 @@ class Sequence {
       }
       case 2: {
         Service service = ServiceOf(in_);
-        FieldMask mask = MaskOf(in_, {"endpoints", "lb", "hash_header", "health_check",
-                                      "max_connections"});
+        FieldMask mask =
+            MaskOf(in_, {"endpoints", "lb", "hash_header", "health_check", "max_connections"});
         Note("service update " + OneLineOf(service) + " mask " + OneLineOf(mask));
         Check(store_->UpdateService(service, mask));
         break;
@@ -275,7 +284,8 @@ class Sequence {
         std::vector<std::string> keys;
         const bool jwt = in_.OneIn(2);
         if (!jwt || in_.OneIn(2))
-          keys.push_back(in_.OneIn(16) ? std::string("short") : "key-0123456789abcdef-" + consumer.name());
+          keys.push_back(in_.OneIn(16) ? std::string("short")
+                                       : "key-0123456789abcdef-" + consumer.name());
         if (jwt) {
           consumer.mutable_jwt()->set_issuer("https://issuer.example");
           consumer.mutable_jwt()->set_secret(
@@ -298,8 +308,8 @@ class Sequence {
   template <typename Message>
   void ExistingOrNewIdentity(Message& m) {
     if (current_->routes_size() == 0 || in_.OneIn(4)) return FillIdentity(in_, m, false);
-    const Route& route =
-        current_->routes(static_cast<int>(in_.Below(static_cast<uint32_t>(current_->routes_size()))));
+    const Route& route = current_->routes(
+        static_cast<int>(in_.Below(static_cast<uint32_t>(current_->routes_size()))));
     m.set_path(route.path());
     m.set_match(route.match());
     m.set_host(route.host());
@@ -335,8 +345,7 @@ class Sequence {
         return Fail("a refusal is not one short line (" + std::to_string(message.size()) +
                     " bytes): " + message.substr(0, 500));
       if (result.error().code == StoreCode::kResourceExhausted) ++result_.refused_for_size;
-      if (result.error().code == StoreCode::kInternal)
-        return Fail("internal error: " + message);
+      if (result.error().code == StoreCode::kInternal) return Fail("internal error: " + message);
       if (!google::protobuf::util::MessageDifferencer::Equals(**stored, *current_))
         return Fail("a refused command (" + message + ") changed the config");
       return;

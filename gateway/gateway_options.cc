@@ -60,7 +60,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
   app.add_option("--control-plane", options.control_plane,
                  "control plane's HOST:PORT, or a comma-separated list of its replicas (after a "
-                 "lost stream the next one is tried)")->required();
+                 "lost stream the next one is tried)")
+      ->required();
   app.add_option("--node-id", options.node_id,
                  "this gateway's unique id (with --tls-cert: the certificate's CN or a DNS SAN)")
       ->required();
@@ -173,8 +174,9 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   if (options.control_plane_tls.cert.empty() != options.control_plane_tls.key.empty())
     return usage_error("--tls-cert and --tls-key go together");
   if (!options.control_plane_tls.cert.empty() && options.control_plane_tls.ca.empty())
-    return usage_error("--tls-cert needs --control-plane-ca (a client certificate is shown over "
-                       "TLS only)");
+    return usage_error(
+        "--tls-cert needs --control-plane-ca (a client certificate is shown over "
+        "TLS only)");
   if (options.cache_path.empty()) return usage_error("--cache must not be empty");
   if (!admin.empty()) {
     auto parsed_admin = ParseListenAddress(admin, &error);

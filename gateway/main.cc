@@ -24,12 +24,12 @@
 #include "common/tls_files.h"
 #include "gateway/admin/admin_pages.h"
 #include "gateway/config/config_applier.h"
-#include "gateway/upstream/health_checker.h"
 #include "gateway/config/config_subscriber.h"
 #include "gateway/gateway_options.h"
 #include "gateway/redis/redis_bucket_client.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/worker.h"
+#include "gateway/upstream/health_checker.h"
 
 namespace gw {
 namespace {
@@ -60,8 +60,9 @@ int Run(const GatewayOptions& options) {
   };
   HealthChecker health_checker(std::move(check_options));
   health_checker.Start();
-  applier.OnPublish(
-      [&health_checker](const RouteTable& table) { health_checker.Reconfigure(table.service_states()); });
+  applier.OnPublish([&health_checker](const RouteTable& table) {
+    health_checker.Reconfigure(table.service_states());
+  });
   // Cluster-scope rate limits: counted in Redis by its own thread, which reconnects by itself.
   // Stopped on every way out of Run, before the tables that hold its limiters go.
   struct StopRedisOnExit {
@@ -117,10 +118,10 @@ int Run(const GatewayOptions& options) {
 
   std::optional<ConfigSubscriber> subscriber_holder;
   try {
-    subscriber_holder.emplace(SubscriberOptions{options.control_plane, options.node_id,
-                                                http_address, options.control_plane_tls,
-                                                options.token_file},
-                              applier);
+    subscriber_holder.emplace(
+        SubscriberOptions{options.control_plane, options.node_id, http_address,
+                          options.control_plane_tls, options.token_file},
+        applier);
   } catch (const std::exception& e) {
     LogError(e.what());
     return 1;

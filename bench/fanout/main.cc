@@ -40,7 +40,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using gw::bench::RowResult;
 
-
 // SIGINT/SIGTERM/SIGHUP are blocked in every thread and taken here: kill what the bench
 // started, remove its temp dir, exit 130.
 void StartSignalThread() {

@@ -83,10 +83,10 @@ gateway::v1::GatewayMessage SimulatedGateway::Answer(const grpc::ByteBuffer& pus
       counters_.deltas.fetch_add(1, std::memory_order_relaxed);
       if (held_ == 0 || envelope.delta_base_version != held_) {
         // As a real gateway: a delta that does not apply asks for the snapshot.
-        gateway::v1::GatewayMessage reply = Nack(
-            envelope, "delta for version " + version + " is based on version " +
-                          std::to_string(envelope.delta_base_version) +
-                          ", this gateway serves version " + std::to_string(held_));
+        gateway::v1::GatewayMessage reply =
+            Nack(envelope, "delta for version " + version + " is based on version " +
+                               std::to_string(envelope.delta_base_version) +
+                               ", this gateway serves version " + std::to_string(held_));
         reply.mutable_nack()->set_needs_snapshot(true);
         return reply;
       }

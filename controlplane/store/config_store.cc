@@ -221,7 +221,6 @@ std::string DescribeConsumer(const Consumer& consumer) {
   return out;
 }
 
-
 // Edits (insert, delete, substitute) from `a` to `b`.
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -260,7 +259,6 @@ std::string ClosestService(std::string_view target,
   }
   return best;
 }
-
 
 // Finds objects in a config (sorted: see SortConfig).
 template <typename T>
@@ -380,8 +378,8 @@ constexpr int kWriteAttempts = 8;
 
 std::unique_ptr<ConfigStore> ConfigStore::Open(const std::string& db,
                                                const ConfigStoreOptions& options) {
-  auto store = std::make_unique<ConfigStore>(OpenStoreBackend(db, std::chrono::seconds(30)),
-                                             options);
+  auto store =
+      std::make_unique<ConfigStore>(OpenStoreBackend(db, std::chrono::seconds(30)), options);
   auto snapshot = store->LoadSnapshot();
   if (!snapshot) throw std::runtime_error(snapshot.error().message);
   return store;
@@ -497,17 +495,19 @@ StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request,
   service.clear_version();
   CanonicalizeService(&service);
   if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
-  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
-                         HistoryEntry* history) -> std::optional<StoreError> {
-    if (FindNamed(current.services(), service.name()))
-      return StoreError{
-          StoreCode::kAlreadyExists,
-          "service " + service.name() + " already exists; use `service update` to change it"};
-    service.set_version(version);
-    *next->add_services() = service;
-    *history = {"create_service", DescribeService(service)};
-    return std::nullopt;
-  });
+  auto after =
+      Write(actor,
+            [&](const Config& current, uint64_t version, Config* next,
+                HistoryEntry* history) -> std::optional<StoreError> {
+              if (FindNamed(current.services(), service.name()))
+                return StoreError{StoreCode::kAlreadyExists,
+                                  "service " + service.name() +
+                                      " already exists; use `service update` to change it"};
+              service.set_version(version);
+              *next->add_services() = service;
+              *history = {"create_service", DescribeService(service)};
+              return std::nullopt;
+            });
   if (!after) return after.error();
   return ServiceWrite{std::move(service), std::move(*after)};
 }
@@ -521,21 +521,22 @@ StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request,
   if (auto e = CheckMask(fields, Service::descriptor(), kUpdatableServiceFields, "service"))
     return *e;
   Service service;
-  auto after = Write(actor, [&](const Config&, uint64_t version, Config* next,
+  auto after = Write(actor,
+                     [&](const Config&, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
-    Service* stored = FindNamed(next->mutable_services(), request.name());
-    if (!stored) return ServiceNotFound(request.name());
-    service = *stored;  // the stored service with the named fields changed
-    ApplyMask(Known(request), fields, &service);
-    CanonicalizeService(&service);
-    if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
-    if (google::protobuf::util::MessageDifferencer::Equals(service, *stored))
-      return std::nullopt;  // a no-op
-    service.set_version(version);
-    *stored = service;
-    *history = {"update_service", DescribeService(service)};
-    return std::nullopt;
-  });
+                       Service* stored = FindNamed(next->mutable_services(), request.name());
+                       if (!stored) return ServiceNotFound(request.name());
+                       service = *stored;  // the stored service with the named fields changed
+                       ApplyMask(Known(request), fields, &service);
+                       CanonicalizeService(&service);
+                       if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
+                       if (google::protobuf::util::MessageDifferencer::Equals(service, *stored))
+                         return std::nullopt;  // a no-op
+                       service.set_version(version);
+                       *stored = service;
+                       *history = {"update_service", DescribeService(service)};
+                       return std::nullopt;
+                     });
   if (!after) return after.error();
   return ServiceWrite{std::move(service), std::move(*after)};
 }
@@ -553,34 +554,36 @@ StoreResult<ConfigPtr> ConfigStore::ListServices() { return LoadSnapshot(); }
 
 StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name, std::string_view actor) {
   if (std::string e = ValidateServiceName(name); !e.empty()) return Invalid(e);
-  return Write(actor, [&](const Config& current, uint64_t, Config* next,
+  return Write(actor,
+               [&](const Config& current, uint64_t, Config* next,
                    HistoryEntry* history) -> std::optional<StoreError> {
-    if (!FindNamed(current.services(), name)) return ServiceNotFound(name);
-    // Routes that send traffic to it: as their target, or as one target of a split.
-    std::vector<std::string> users;
-    for (const Route& route : current.routes()) {
-      bool uses = route.target() == name;
-      for (const auto& target : route.split()) uses = uses || target.target() == name;
-      if (!uses) continue;
-      std::string user = route.path();
-      if (route.match() == gateway::v1::MATCH_EXACT) user += " (exact)";
-      if (route.host() != "" || !route.methods().empty() || !route.headers().empty())
-        user = DescribeRouteMatch(route);
-      if (!route.split().empty()) user += " (split)";
-      users.push_back(std::move(user));
-    }
-    if (!users.empty()) {
-      const bool one = users.size() == 1;
-      return StoreError{StoreCode::kFailedPrecondition,
-                        "service " + std::string(name) + " is used by " +
-                            (one ? std::string("route ") : FormatCount(users.size()) + " routes: ") +
-                            JoinForMessage(users, ", ") + "; move or delete " +
-                            (one ? "it" : "them") + " first"};
-    }
-    EraseNamed(next->mutable_services(), name);
-    *history = {"delete_service", std::string(name)};
-    return std::nullopt;
-  });
+                 if (!FindNamed(current.services(), name)) return ServiceNotFound(name);
+                 // Routes that send traffic to it: as their target, or as one target of a split.
+                 std::vector<std::string> users;
+                 for (const Route& route : current.routes()) {
+                   bool uses = route.target() == name;
+                   for (const auto& target : route.split()) uses = uses || target.target() == name;
+                   if (!uses) continue;
+                   std::string user = route.path();
+                   if (route.match() == gateway::v1::MATCH_EXACT) user += " (exact)";
+                   if (route.host() != "" || !route.methods().empty() || !route.headers().empty())
+                     user = DescribeRouteMatch(route);
+                   if (!route.split().empty()) user += " (split)";
+                   users.push_back(std::move(user));
+                 }
+                 if (!users.empty()) {
+                   const bool one = users.size() == 1;
+                   return StoreError{
+                       StoreCode::kFailedPrecondition,
+                       "service " + std::string(name) + " is used by " +
+                           (one ? std::string("route ") : FormatCount(users.size()) + " routes: ") +
+                           JoinForMessage(users, ", ") + "; move or delete " +
+                           (one ? "it" : "them") + " first"};
+                 }
+                 EraseNamed(next->mutable_services(), name);
+                 *history = {"delete_service", std::string(name)};
+                 return std::nullopt;
+               });
 }
 
 // ---------------------------------------------------------------- routes
@@ -591,19 +594,21 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request, std::stri
   CanonicalizeRoute(&route);
   if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
   std::vector<std::string> warnings;
-  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
-                         HistoryEntry* history) -> std::optional<StoreError> {
-    if (auto e = CheckRouteAgainstServices(current, route)) return *e;
-    warnings = TargetWarnings(current, route);
-    if (const Route* existing = FindRouteByIdentity(next, IdentityOf(route)))
-      return StoreError{StoreCode::kAlreadyExists, "route " + DescribeRouteMatch(route) +
-                                                       " already exists -> " +
-                                                       FormatRouteTargets(*existing)};
-    route.set_version(version);
-    *next->add_routes() = route;
-    *history = {"create_route", DescribeRoute(route)};
-    return std::nullopt;
-  });
+  auto after =
+      Write(actor,
+            [&](const Config& current, uint64_t version, Config* next,
+                HistoryEntry* history) -> std::optional<StoreError> {
+              if (auto e = CheckRouteAgainstServices(current, route)) return *e;
+              warnings = TargetWarnings(current, route);
+              if (const Route* existing = FindRouteByIdentity(next, IdentityOf(route)))
+                return StoreError{StoreCode::kAlreadyExists, "route " + DescribeRouteMatch(route) +
+                                                                 " already exists -> " +
+                                                                 FormatRouteTargets(*existing)};
+              route.set_version(version);
+              *next->add_routes() = route;
+              *history = {"create_route", DescribeRoute(route)};
+              return std::nullopt;
+            });
   if (!after) return after.error();
   return RouteWrite{std::move(route), std::move(*after), std::move(warnings)};
 }
@@ -634,26 +639,30 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
 
   Route route;
   std::vector<std::string> warnings;
-  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
-                         HistoryEntry* history) -> std::optional<StoreError> {
-    auto found = FindRoute(current, key);
-    if (!found) return found.error();
-    const Route& before = *found;
-    route = before;  // the stored route with the named fields changed
-    ApplyMask(Known(request), fields, &route);
-    if (names_target) route.clear_split();  // "target" and "split" replace each other
-    if (names_split) route.clear_target();
-    CanonicalizeRoute(&route);
-    if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
-    if (auto e = CheckRouteAgainstServices(current, route)) return *e;
-    // Warned about when the update names the target; a route kept on a DNS name is not news.
-    warnings = names_target ? TargetWarnings(current, route) : std::vector<std::string>{};
-    if (google::protobuf::util::MessageDifferencer::Equals(route, before)) return std::nullopt;
-    route.set_version(version);
-    *FindRouteByIdentity(next, IdentityOf(before)) = route;
-    *history = {"update_route", DescribeRouteChange(before, route)};
-    return std::nullopt;
-  });
+  auto after =
+      Write(actor,
+            [&](const Config& current, uint64_t version, Config* next,
+                HistoryEntry* history) -> std::optional<StoreError> {
+              auto found = FindRoute(current, key);
+              if (!found) return found.error();
+              const Route& before = *found;
+              route = before;  // the stored route with the named fields changed
+              ApplyMask(Known(request), fields, &route);
+              if (names_target) route.clear_split();  // "target" and "split" replace each other
+              if (names_split) route.clear_target();
+              CanonicalizeRoute(&route);
+              if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
+              if (auto e = CheckRouteAgainstServices(current, route)) return *e;
+              // Warned about when the update names the target; a route kept on a DNS name is not
+              // news.
+              warnings = names_target ? TargetWarnings(current, route) : std::vector<std::string>{};
+              if (google::protobuf::util::MessageDifferencer::Equals(route, before))
+                return std::nullopt;
+              route.set_version(version);
+              *FindRouteByIdentity(next, IdentityOf(before)) = route;
+              *history = {"update_route", DescribeRouteChange(before, route)};
+              return std::nullopt;
+            });
   if (!after) return after.error();
   return RouteWrite{std::move(route), std::move(*after), std::move(warnings)};
 }
@@ -676,19 +685,21 @@ StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request, std::s
   CanonicalizeRouteKey(&key);
   if (auto e = CheckRouteKey(key)) return *e;
   Route deleted;
-  auto after = Write(actor, [&](const Config& current, uint64_t, Config* next,
-                         HistoryEntry* history) -> std::optional<StoreError> {
-    auto found = FindRoute(current, key);
-    if (!found) return found.error();
-    deleted = std::move(*found);
-    const RouteIdentity identity = IdentityOf(deleted);
-    auto* routes = next->mutable_routes();
-    routes->erase(std::remove_if(routes->begin(), routes->end(),
-                                 [&](const Route& r) { return IdentityOf(r) == identity; }),
-                  routes->end());
-    *history = {"delete_route", DescribeRoute(deleted)};
-    return std::nullopt;
-  });
+  auto after = Write(
+      actor,
+      [&](const Config& current, uint64_t, Config* next,
+          HistoryEntry* history) -> std::optional<StoreError> {
+        auto found = FindRoute(current, key);
+        if (!found) return found.error();
+        deleted = std::move(*found);
+        const RouteIdentity identity = IdentityOf(deleted);
+        auto* routes = next->mutable_routes();
+        routes->erase(std::remove_if(routes->begin(), routes->end(),
+                                     [&](const Route& r) { return IdentityOf(r) == identity; }),
+                      routes->end());
+        *history = {"delete_route", DescribeRoute(deleted)};
+        return std::nullopt;
+      });
   if (!after) return after.error();
   return RouteWrite{std::move(deleted), std::move(*after), {}};
 }
@@ -714,23 +725,25 @@ StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
       consumer.jwt().public_key_pem().find('\0') != std::string::npos)
     return Invalid("consumer " + Quote(consumer.name()) +
                    ": a jwt secret or public key cannot hold a NUL byte");
-  auto after = Write(actor, [&](const Config& current, uint64_t version, Config* next,
-                         HistoryEntry* history) -> std::optional<StoreError> {
-    if (FindNamed(current.consumers(), consumer.name()))
-      return StoreError{StoreCode::kAlreadyExists,
-                        "consumer " + consumer.name() +
-                            " already exists; delete it first to change its credentials"};
-    for (const std::string& digest : consumer.api_key_sha256())
-      for (const Consumer& other : current.consumers())
-        if (std::find(other.api_key_sha256().begin(), other.api_key_sha256().end(), digest) !=
-            other.api_key_sha256().end())
+  auto after = Write(
+      actor,
+      [&](const Config& current, uint64_t version, Config* next,
+          HistoryEntry* history) -> std::optional<StoreError> {
+        if (FindNamed(current.consumers(), consumer.name()))
           return StoreError{StoreCode::kAlreadyExists,
-                            "an api key given is already a key of consumer " + other.name()};
-    consumer.set_version(version);
-    *next->add_consumers() = consumer;
-    *history = {"create_consumer", DescribeConsumer(consumer)};
-    return std::nullopt;
-  });
+                            "consumer " + consumer.name() +
+                                " already exists; delete it first to change its credentials"};
+        for (const std::string& digest : consumer.api_key_sha256())
+          for (const Consumer& other : current.consumers())
+            if (std::find(other.api_key_sha256().begin(), other.api_key_sha256().end(), digest) !=
+                other.api_key_sha256().end())
+              return StoreError{StoreCode::kAlreadyExists,
+                                "an api key given is already a key of consumer " + other.name()};
+        consumer.set_version(version);
+        *next->add_consumers() = consumer;
+        *history = {"create_consumer", DescribeConsumer(consumer)};
+        return std::nullopt;
+      });
   if (!after) return after.error();
   return ConsumerWrite{std::move(consumer), std::move(*after)};
 }
@@ -748,13 +761,14 @@ StoreResult<ConfigPtr> ConfigStore::ListConsumers() { return LoadSnapshot(); }
 
 StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name, std::string_view actor) {
   if (auto e = ConsumerNameError(name)) return *e;
-  return Write(actor, [&](const Config& current, uint64_t, Config* next,
+  return Write(actor,
+               [&](const Config& current, uint64_t, Config* next,
                    HistoryEntry* history) -> std::optional<StoreError> {
-    if (!FindNamed(current.consumers(), name)) return ConsumerNotFound(name);
-    EraseNamed(next->mutable_consumers(), name);
-    *history = {"delete_consumer", std::string(name)};
-    return std::nullopt;
-  });
+                 if (!FindNamed(current.consumers(), name)) return ConsumerNotFound(name);
+                 EraseNamed(next->mutable_consumers(), name);
+                 *history = {"delete_consumer", std::string(name)};
+                 return std::nullopt;
+               });
 }
 
 }  // namespace gw

@@ -109,12 +109,14 @@ class ConfigStore {
   StoreResult<ServiceRead> GetService(std::string_view name);
   StoreResult<ConfigPtr> ListServices();  // the snapshot; its services are the list
   // Refused with kFailedPrecondition while a route targets the service, alone or in a split.
-  StoreResult<ConfigPtr> DeleteService(std::string_view name, std::string_view actor = kAnonymousActor);
+  StoreResult<ConfigPtr> DeleteService(std::string_view name,
+                                       std::string_view actor = kAnonymousActor);
 
   // route.match must be MATCH_PREFIX or MATCH_EXACT. A route's identity is (path, match, host,
   // methods, headers); a split's bare names must be services. A target that is no service and
   // has no dot and no port is stored (the gateways resolve it by DNS) with a warning.
-  StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route, std::string_view actor = kAnonymousActor);
+  StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route,
+                                      std::string_view actor = kAnonymousActor);
   // Changes the policy fields `mask` names ("target", "split", "max_body_size", "rate_limit",
   // "rate_limit.burst", "cors", ...) of the route `route`'s match names (see RouteKey, and
   // FindRoute below) to their values in `route`; the others keep theirs. "target" and "split"
@@ -127,7 +129,8 @@ class ConfigStore {
   StoreResult<RouteRead> GetRoute(const gateway::v1::RouteKey& key);
   StoreResult<ConfigPtr> ListRoutes();  // the snapshot; its routes are the list
   // The route deleted (as it was stored) and the config after.
-  StoreResult<RouteWrite> DeleteRoute(const gateway::v1::RouteKey& key, std::string_view actor = kAnonymousActor);
+  StoreResult<RouteWrite> DeleteRoute(const gateway::v1::RouteKey& key,
+                                      std::string_view actor = kAnonymousActor);
 
   // `api_keys` in clear are checked and stored as SHA-256 digests only.
   StoreResult<ConsumerWrite> CreateConsumer(const gateway::v1::Consumer& consumer,
@@ -136,7 +139,8 @@ class ConfigStore {
   StoreResult<ConsumerRead> GetConsumer(std::string_view name);
   StoreResult<ConfigPtr> ListConsumers();  // the snapshot; its consumers are the list
   // Allowed while routes require auth: they then refuse that consumer's credentials.
-  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name, std::string_view actor = kAnonymousActor);
+  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name,
+                                        std::string_view actor = kAnonymousActor);
 
   // The whole current config, as stored now.
   StoreResult<ConfigPtr> LoadSnapshot();
@@ -145,9 +149,9 @@ class ConfigStore {
   // A rule: given the stored config (and the version a change would make), puts the config it
   // wants in *next (a copy of current to change) and the history entry in *history; an error
   // refuses the write. Leaving *next equal to current is a no-op.
-  using Rule = std::function<std::optional<StoreError>(
-      const gateway::v1::Config& current, uint64_t version, gateway::v1::Config* next,
-      HistoryEntry* history)>;
+  using Rule =
+      std::function<std::optional<StoreError>(const gateway::v1::Config& current, uint64_t version,
+                                              gateway::v1::Config* next, HistoryEntry* history)>;
   // Runs `rule` in a write transaction, checks and commits what it made; the config after (the
   // current one for a no-op). Retries a kConflict.
   // `actor` (who asked for it) goes to the history row.

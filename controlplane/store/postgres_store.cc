@@ -111,9 +111,9 @@ constexpr std::string_view kMigrations[] = {kSchemaV5, kSchemaV6HistoryActor};
 constexpr int kFirstPostgresSchema = 5;
 static_assert(kFirstPostgresSchema + std::size(kMigrations) - 1 == kConfigSchemaVersion);
 
-constexpr std::string_view kOwnTables[] = {
-    "meta",      "services", "endpoints", "routes",  "history",
-    "consumers", "consumer_api_keys",     "replicas", "gateways"};
+constexpr std::string_view kOwnTables[] = {"meta",    "services",  "endpoints",         "routes",
+                                           "history", "consumers", "consumer_api_keys", "replicas",
+                                           "gateways"};
 
 // The database's clock in Unix milliseconds, as SQL.
 constexpr std::string_view kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -133,9 +133,7 @@ class Result {
   Result& operator=(const Result&) = delete;
 
   ExecStatusType status() const { return PQresultStatus(result_); }
-  bool ok() const {
-    return status() == PGRES_COMMAND_OK || status() == PGRES_TUPLES_OK;
-  }
+  bool ok() const { return status() == PGRES_COMMAND_OK || status() == PGRES_TUPLES_OK; }
   std::string sqlstate() const {
     const char* state = PQresultErrorField(result_, PG_DIAG_SQLSTATE);
     return state ? state : "";
@@ -145,7 +143,9 @@ class Result {
     return std::string(PQgetvalue(result_, row, column),
                        static_cast<size_t>(PQgetlength(result_, row, column)));
   }
-  int64_t Int(int row, int column) const { return std::strtoll(PQgetvalue(result_, row, column), nullptr, 10); }
+  int64_t Int(int row, int column) const {
+    return std::strtoll(PQgetvalue(result_, row, column), nullptr, 10);
+  }
   bool Bool(int row, int column) const { return PQgetvalue(result_, row, column)[0] == 't'; }
   std::string Bytes(int row, int column) const {  // a bytea column in text form
     size_t length = 0;
@@ -208,11 +208,10 @@ std::string FirstLine(const char* message) {
 void IgnoreNotice(void*, const char*) {}
 
 Conn Connect(const std::string& url) {
-  const char* keywords[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
-                            "keepalives_interval", "keepalives_count", "application_name",
-                            "dbname", nullptr};
-  const char* values[] = {"3", "5000", "5", "2", "2", "gateway-controlplane", url.c_str(),
-                          nullptr};
+  const char* keywords[] = {
+      "connect_timeout",  "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "application_name", "dbname",          nullptr};
+  const char* values[] = {"3", "5000", "5", "2", "2", "gateway-controlplane", url.c_str(), nullptr};
   Conn conn(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (conn) PQsetNoticeProcessor(conn.get(), IgnoreNotice, nullptr);
   return conn;
@@ -372,12 +371,10 @@ StoreResult<Result> PostgresStore::Exec(std::string_view sql, const Params& para
       conn_.reset();
       in_tx_ = false;
     }
-    return StoreError{StoreCode::kUnavailable,
-                      name_ + (gone ? " is unreachable (" : " failed (") + message +
-                          "); retry when it is back"};
+    return StoreError{StoreCode::kUnavailable, name_ + (gone ? " is unreachable (" : " failed (") +
+                                                   message + "); retry when it is back"};
   }
-  return StoreError{StoreCode::kInternal,
-                    name_ + ": " + std::string(what) + " failed: " + message};
+  return StoreError{StoreCode::kInternal, name_ + ": " + std::string(what) + " failed: " + message};
 }
 
 void PostgresStore::Migrate() {
@@ -400,8 +397,9 @@ void PostgresStore::Migrate() {
     }
   } unlock{conn_};
 
-  Result tables = exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                       "ORDER BY tablename");
+  Result tables = exec(
+      "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+      "ORDER BY tablename");
   std::vector<std::string> foreign;
   bool has_meta = false;
   for (int i = 0; i < tables.rows(); ++i) {
@@ -430,8 +428,7 @@ void PostgresStore::Migrate() {
        version < kConfigSchemaVersion; ++version) {
     exec("BEGIN");
     exec(kMigrations[version + 1 - kFirstPostgresSchema]);
-    exec("UPDATE meta SET value = $1 WHERE key = 'schema_version'",
-         Params().Int(version + 1));
+    exec("UPDATE meta SET value = $1 WHERE key = 'schema_version'", Params().Int(version + 1));
     exec("COMMIT");
     LogInfo(name_ + " migrated to schema version " + std::to_string(version + 1));
   }
@@ -453,8 +450,8 @@ StoreResult<ConfigPtr> PostgresStore::ReadConfig() {
     service->set_version(static_cast<uint64_t>(services->Int(i, 1)));
     by_name.emplace(service->name(), service);
   }
-  auto endpoints = Exec("SELECT service, host, port FROM endpoints ORDER BY service, position",
-                        {}, "reading endpoints");
+  auto endpoints = Exec("SELECT service, host, port FROM endpoints ORDER BY service, position", {},
+                        "reading endpoints");
   if (!endpoints) return endpoints.error();
   for (int i = 0; i < endpoints->rows(); ++i) {
     auto it = by_name.find(endpoints->Text(i, 0));
@@ -475,9 +472,9 @@ StoreResult<ConfigPtr> PostgresStore::ReadConfig() {
                          config->add_routes()))
       return StoreError{StoreCode::kInternal, name_ + ": a route's policy does not parse"};
   }
-  auto consumers = Exec(
-      "SELECT name, version, jwt_issuer, jwt_secret, jwt_public_key FROM consumers", {},
-      "reading consumers");
+  auto consumers =
+      Exec("SELECT name, version, jwt_issuer, jwt_secret, jwt_public_key FROM consumers", {},
+           "reading consumers");
   if (!consumers) return consumers.error();
   std::unordered_map<std::string, Consumer*> by_consumer;
   for (int i = 0; i < consumers->rows(); ++i) {
@@ -492,8 +489,8 @@ StoreResult<ConfigPtr> PostgresStore::ReadConfig() {
     }
     by_consumer.emplace(consumer->name(), consumer);
   }
-  auto keys = Exec("SELECT consumer, sha256 FROM consumer_api_keys ORDER BY consumer, position",
-                   {}, "reading api keys");
+  auto keys = Exec("SELECT consumer, sha256 FROM consumer_api_keys ORDER BY consumer, position", {},
+                   "reading api keys");
   if (!keys) return keys.error();
   for (int i = 0; i < keys->rows(); ++i) {
     auto it = by_consumer.find(keys->Text(i, 0));
@@ -524,8 +521,8 @@ std::optional<StoreError> PostgresStore::WriteChange(const ConfigDelta& delta, u
                      identity(rows::ColumnsOf(key)), "deleting a route"))
       return e;
   for (const auto& name : delta.removed_services())
-    if (auto e = run("DELETE FROM services WHERE name = $1", Params().Text(name),
-                     "deleting a service"))
+    if (auto e =
+            run("DELETE FROM services WHERE name = $1", Params().Text(name), "deleting a service"))
       return e;
   for (const auto& name : delta.removed_consumers())
     if (auto e = run("DELETE FROM consumers WHERE name = $1", Params().Text(name),
@@ -634,7 +631,8 @@ std::optional<StoreError> PostgresStore::WriteRegistry(
     for (size_t first = 0; first < changed.size(); first += kRowsPerStatement) {
       const size_t end = std::min(changed.size(), first + kRowsPerStatement);
       std::string sql =
-          "INSERT INTO gateways (node_id, replica, connected, disconnected_unix_ms, status) VALUES ";
+          "INSERT INTO gateways (node_id, replica, connected, disconnected_unix_ms, status) "
+          "VALUES ";
       Params params;
       for (size_t i = first; i < end; ++i) {
         const auto& gateway = changed[i];
@@ -648,10 +646,11 @@ std::optional<StoreError> PostgresStore::WriteRegistry(
             .Int(gateway.disconnected_unix_ms())
             .Bytes(gateway.SerializeAsString());
       }
-      sql += " ON CONFLICT (node_id) DO UPDATE SET replica = excluded.replica, "
-             "connected = excluded.connected, "
-             "disconnected_unix_ms = excluded.disconnected_unix_ms, status = excluded.status "
-             "WHERE excluded.connected OR gateways.replica = excluded.replica";
+      sql +=
+          " ON CONFLICT (node_id) DO UPDATE SET replica = excluded.replica, "
+          "connected = excluded.connected, "
+          "disconnected_unix_ms = excluded.disconnected_unix_ms, status = excluded.status "
+          "WHERE excluded.connected OR gateways.replica = excluded.replica";
       auto upsert = Exec(sql, params, "writing gateways");
       if (!upsert) return upsert.error();
     }
@@ -681,11 +680,11 @@ std::optional<StoreError> PostgresStore::DisconnectReplica(const std::string& re
 
 StoreResult<ClusterRows> PostgresStore::ReadRegistry() {
   ClusterRows out;
-  auto replicas = Exec("SELECT id, address, build_version, loaded_version, gateways, "
-                       "started_unix_ms, heartbeat_unix_ms, " +
-                           std::string(kNowMs) +
-                           " - heartbeat_unix_ms FROM replicas ORDER BY id",
-                       {}, "reading replicas");
+  auto replicas = Exec(
+      "SELECT id, address, build_version, loaded_version, gateways, "
+      "started_unix_ms, heartbeat_unix_ms, " +
+          std::string(kNowMs) + " - heartbeat_unix_ms FROM replicas ORDER BY id",
+      {}, "reading replicas");
   if (!replicas) return replicas.error();
   for (int i = 0; i < replicas->rows(); ++i) {
     auto& replica = out.replicas.emplace_back();
@@ -698,9 +697,10 @@ StoreResult<ClusterRows> PostgresStore::ReadRegistry() {
     replica.status.set_heartbeat_unix_ms(replicas->Int(i, 6));
     replica.heartbeat_age_ms = replicas->Int(i, 7);
   }
-  auto gateways = Exec("SELECT replica, connected, disconnected_unix_ms, status FROM gateways "
-                       "ORDER BY node_id",
-                       {}, "reading gateways");
+  auto gateways = Exec(
+      "SELECT replica, connected, disconnected_unix_ms, status FROM gateways "
+      "ORDER BY node_id",
+      {}, "reading gateways");
   if (!gateways) return gateways.error();
   for (int i = 0; i < gateways->rows(); ++i) {
     gateway::v1::GatewayStatus status;

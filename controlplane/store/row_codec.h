@@ -15,7 +15,8 @@ namespace gw::rows {
 // identity: methods are tokens (no ','), header names tokens (no '='), header values visible
 // ASCII (no '\n'); the parts come in canonical order (CanonicalizeRoute).
 std::string JoinMethods(const google::protobuf::RepeatedPtrField<std::string>& methods);
-std::string JoinHeaders(const google::protobuf::RepeatedPtrField<gateway::v1::HeaderMatch>& headers);
+std::string JoinHeaders(
+    const google::protobuf::RepeatedPtrField<gateway::v1::HeaderMatch>& headers);
 
 // The policy columns: the object without its identity and without the fields that have columns.
 std::string RoutePolicyBytes(const gateway::v1::Route& route);

@@ -30,8 +30,7 @@ long FlockHolder(ino_t inode) {
     long pid = 0;
     if (!(fields >> id >> type >> advisory >> mode >> pid >> device) || type != "FLOCK") continue;
     const size_t colon = device.rfind(':');
-    if (colon != std::string::npos && device.substr(colon + 1) == std::to_string(inode))
-      return pid;
+    if (colon != std::string::npos && device.substr(colon + 1) == std::to_string(inode)) return pid;
   }
   return 0;
 }
@@ -73,8 +72,8 @@ int OpenAndLock(const std::string& path) {
   // SQLite creates with the database's mode.
   if ((info.st_mode & 077) != 0) {
     if (::fchmod(fd, 0600) != 0)
-      LogWarn("database " + path + " is readable by others and cannot be made 0600: " +
-              std::strerror(errno));
+      LogWarn("database " + path +
+              " is readable by others and cannot be made 0600: " + std::strerror(errno));
     for (const char* suffix : {"-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
   }
   return fd;

@@ -52,7 +52,8 @@ class Database {
 
   sqlite3* db_;
   std::string path_;
-  int lock_fd_;  // the database file, flock()ed exclusively (-1 with kShared); closed after the connection
+  int lock_fd_;  // the database file, flock()ed exclusively (-1 with kShared); closed after the
+                 // connection
 };
 
 // One prepared statement. Bind indexes start at 1, column indexes at 0 (as in SQLite).

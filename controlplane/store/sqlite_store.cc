@@ -173,8 +173,7 @@ std::string DropZeroWeightTargets(Database& db) {
   const int64_t version = bump.ColumnInt(0);
   if (!bump.Run()) return bump.error();
   for (const Change& change : changes) {
-    Statement update(db,
-                     "UPDATE routes SET target = ?, policy = ?, version = ? WHERE rowid = ?");
+    Statement update(db, "UPDATE routes SET target = ?, policy = ?, version = ? WHERE rowid = ?");
     update.Bind(1, change.target).BindBlob(2, change.policy);
     update.Bind(3, version).Bind(4, change.rowid);
     if (!update.Run()) return update.error();
@@ -199,10 +198,9 @@ constexpr Migration kMigrations[] = {{kSchemaV1}, {kSchemaV2},
 static_assert(std::size(kMigrations) == kConfigSchemaVersion);
 
 // The tables of a schema this control plane made (any version); another application's are not.
-constexpr std::string_view kOwnTables[] = {
-    "meta",      "services", "endpoints", "routes",  "history",
-    "consumers", "consumer_api_keys",     "replicas", "gateways"};
-
+constexpr std::string_view kOwnTables[] = {"meta",    "services",  "endpoints",         "routes",
+                                           "history", "consumers", "consumer_api_keys", "replicas",
+                                           "gateways"};
 
 // The identity columns bound from `first` on, and the WHERE clause that names them.
 void BindRouteIdentity(Statement& statement, int first, const rows::RouteColumns& columns) {
@@ -304,8 +302,8 @@ void SqliteStore::Migrate() {
     current = read.ColumnInt(0);
   }
   if (current > kConfigSchemaVersion)
-    throw std::runtime_error("database " + path + " has schema version " +
-                             std::to_string(current) + ", newer than this control plane (" +
+    throw std::runtime_error("database " + path + " has schema version " + std::to_string(current) +
+                             ", newer than this control plane (" +
                              std::to_string(kConfigSchemaVersion) + ")");
   {
     // Our tables, or none at all: a file another application uses is not taken over.
@@ -341,8 +339,8 @@ void SqliteStore::Migrate() {
   std::string error;
   if (!db_->Exec("UPDATE meta SET value = value WHERE key = 'config_version'", &error) ||
       !tx.Commit())
-    throw std::runtime_error("database " + path + " cannot be written: " +
-                             (error.empty() ? tx.error() : error));
+    throw std::runtime_error("database " + path +
+                             " cannot be written: " + (error.empty() ? tx.error() : error));
 }
 
 StoreResult<ConfigPtr> SqliteStore::ReadConfig() {
@@ -415,7 +413,8 @@ StoreResult<ConfigPtr> SqliteStore::ReadConfig() {
 
 std::optional<StoreError> SqliteStore::WriteChange(const ConfigDelta& delta, uint64_t version,
                                                    const HistoryEntry& history) {
-  const auto run = [this](Statement& statement, std::string_view what) -> std::optional<StoreError> {
+  const auto run = [this](Statement& statement,
+                          std::string_view what) -> std::optional<StoreError> {
     if (!statement.Run()) return Internal(what, statement.error());
     return std::nullopt;
   };
@@ -492,8 +491,9 @@ std::optional<StoreError> SqliteStore::WriteChange(const ConfigDelta& delta, uin
   Statement bump(*db_, "UPDATE meta SET value = ? WHERE key = 'config_version'");
   bump.Bind(1, static_cast<int64_t>(version));
   if (auto e = run(bump, "setting the config version")) return e;
-  Statement row(*db_,
-                "INSERT INTO history (version, at_unix_ms, action, detail, actor) VALUES (?, ?, ?, ?, ?)");
+  Statement row(
+      *db_,
+      "INSERT INTO history (version, at_unix_ms, action, detail, actor) VALUES (?, ?, ?, ?, ?)");
   row.Bind(1, static_cast<int64_t>(version)).Bind(2, NowUnixMs());
   row.Bind(3, history.action).Bind(4, history.detail).Bind(5, history.actor);
   return run(row, "writing history");

@@ -34,8 +34,8 @@ inline constexpr int kConfigSchemaVersion = 6;
 inline constexpr std::string_view kAnonymousActor = "anonymous";
 
 struct HistoryEntry {
-  std::string action;  // "create_route", ...
-  std::string detail;  // "/api (prefix) -> a"
+  std::string action;                                // "create_route", ...
+  std::string detail;                                // "/api (prefix) -> a"
   std::string actor = std::string(kAnonymousActor);  // who asked (controlplane/auth.h Caller)
 };
 

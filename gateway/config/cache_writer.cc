@@ -9,8 +9,7 @@
 
 namespace gw {
 
-CacheWriter::CacheWriter(std::string path)
-    : path_(std::move(path)), thread_([this] { Run(); }) {}
+CacheWriter::CacheWriter(std::string path) : path_(std::move(path)), thread_([this] { Run(); }) {}
 
 CacheWriter::~CacheWriter() {
   {

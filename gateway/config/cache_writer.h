@@ -36,10 +36,10 @@ class CacheWriter {
   std::string Flush();
 
   struct Status {
-    bool healthy = true;          // the newest write succeeded, or none yet and the file loaded
-    uint64_t version = 0;         // the version the file holds (0: none loaded or written)
-    uint64_t failed_writes = 0;   // since start
-    std::string last_error;       // of the newest write (or load); "" when it succeeded
+    bool healthy = true;         // the newest write succeeded, or none yet and the file loaded
+    uint64_t version = 0;        // the version the file holds (0: none loaded or written)
+    uint64_t failed_writes = 0;  // since start
+    std::string last_error;      // of the newest write (or load); "" when it succeeded
   };
   Status status() const;
 

@@ -59,8 +59,10 @@ std::string ConfigApplier::ApplyDelta(const gateway::v1::ConfigDelta& delta, uin
                                : "a delta, but no config is live to apply it to";
   *not_applicable = !error.empty();
   if (!error.empty()) {
-    LogInfo("config version " + std::to_string(version) + " came as a delta that does not "
-            "apply (" + error + "); asking for the snapshot");
+    LogInfo("config version " + std::to_string(version) +
+            " came as a delta that does not "
+            "apply (" +
+            error + "); asking for the snapshot");
     return error;
   }
   return ApplyLocked(config);

@@ -8,8 +8,8 @@
 // host, their fsyncs yield the CPU to serving). FlushCache() waits for that write: the
 // subscriber ACKs a version only after it, so an ACK without a cache error means the version
 // survives a restart. A cache write failure is logged, reported with the ACK (the control plane
-// shows it) and in /metrics, and the config stays applied. A refused config changes nothing: the old
-// table stays live and the cache file keeps the old config. A version already live is a no-op.
+// shows it) and in /metrics, and the config stays applied. A refused config changes nothing: the
+// old table stays live and the cache file keeps the old config. A version already live is a no-op.
 #pragma once
 
 #include <atomic>
@@ -78,7 +78,7 @@ class ConfigApplier {
   const std::string cache_path_;  // "": no cache
   const size_t max_routes_;
   std::unique_ptr<CacheWriter> cache_writer_;  // null without a cache
-  std::mutex apply_mutex_;  // one Apply/LoadCache at a time
+  std::mutex apply_mutex_;                     // one Apply/LoadCache at a time
   PolicyRegistries registries_;  // state kept from table to table (token buckets, endpoints)
   std::shared_ptr<const gateway::v1::Config> current_;  // the live config (apply_mutex_)
   std::function<void(const RouteTable&)> on_publish_;

@@ -7,12 +7,12 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <fstream>
-#include <stdexcept>
-#include <cstdio>
 #include <optional>
 #include <random>
+#include <stdexcept>
 
 #include "common/file_watch.h"
 #include "common/log.h"
@@ -128,8 +128,8 @@ std::string NewInstanceId() {
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const SubscriberOptions& options,
-                                          const std::string& address,
-                                          std::shared_ptr<grpc::ChannelCredentials> credentials) {
+                                           const std::string& address,
+                                           std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   // Keepalive: notice a control plane that vanished without closing the connection. The
   // control plane must accept pings this often (min recv ping interval <= 10 s).
@@ -163,7 +163,8 @@ std::string ReadToken(const std::string& path, std::string* error) {
   const auto end = std::find_if(begin, line.end(), [&](char c) { return !visible(c); });
   std::string token(begin, end);
   if (token.empty() || std::find_if(end, line.end(), visible) != line.end())
-    *error = "token file " + path + " does not hold one token (visible characters, no spaces) "
+    *error = "token file " + path +
+             " does not hold one token (visible characters, no spaces) "
              "on its first line";
   return token;
 }
@@ -171,9 +172,7 @@ std::string ReadToken(const std::string& path, std::string* error) {
 }  // namespace
 
 ConfigSubscriber::ConfigSubscriber(SubscriberOptions options, ConfigApplier& applier)
-    : options_(std::move(options)),
-      applier_(applier),
-      instance_id_(NewInstanceId()) {
+    : options_(std::move(options)), applier_(applier), instance_id_(NewInstanceId()) {
   if (!options_.tls.ca.empty())
     tls_ = std::make_unique<WatchedTlsFiles>(options_.tls, "control plane TLS");
   if (!options_.token_file.empty()) {
@@ -311,8 +310,8 @@ void ConfigSubscriber::Run() {
         LogWarn("control plane stream lost (" + address + "): " + outcome.reason + next);
       } else {
         const std::string tls = outcome.code == "UNAVAILABLE" ? DiagnoseConnect(address) : "";
-        LogWarn("control plane " + address + " unreachable: " +
-                (tls.empty() ? outcome.reason : tls) + next);
+        LogWarn("control plane " + address +
+                " unreachable: " + (tls.empty() ? outcome.reason : tls) + next);
       }
       outage_logged = true;
       connected_logged = false;

@@ -1,8 +1,8 @@
 // ConfigSubscriber: keeps the gateway subscribed to the control plane (over TLS with
-// --control-plane-ca, showing a client certificate or a bearer token when given). Owned by the gateway's
-// main; it owns one thread that opens a DiscoveryService.Subscribe stream, sends the Hello, and
-// answers every push through a Subscription (apply -> Ack/Nack). When the stream ends it waits
-// a jittered backoff and reconnects, forever; the gateway keeps serving its last config
+// --control-plane-ca, showing a client certificate or a bearer token when given). Owned by the
+// gateway's main; it owns one thread that opens a DiscoveryService.Subscribe stream, sends the
+// Hello, and answers every push through a Subscription (apply -> Ack/Nack). When the stream ends it
+// waits a jittered backoff and reconnects, forever; the gateway keeps serving its last config
 // meanwhile, and the next Hello tells the control plane why the stream ended (shown by
 // `gatewayctl gateways`; counted by gRPC status code in /metrics). gRPC keepalive detects a
 // control plane that vanished without closing the stream. Messages up to kMaxGrpcMessageBytes
@@ -82,7 +82,7 @@ class ConfigSubscriber {
   const SubscriberOptions options_;
   ConfigApplier& applier_;
   std::unique_ptr<WatchedTlsFiles> tls_;
-  std::string token_;        // the Run thread's alone, as token_stamp_
+  std::string token_;  // the Run thread's alone, as token_stamp_
   std::string token_stamp_;
   struct Replica {
     std::string address;

@@ -2,8 +2,8 @@
 // gRPC in here; ConfigSubscriber moves its messages). One per stream, owned by ConfigSubscriber.
 //
 // It opens with a Hello (identity + the version already running, so the control plane pushes
-// only when it differs, + why the previous stream failed) and answers every ConfigMessage with an Ack or a Nack carrying that
-// push's version and nonce:
+// only when it differs, + why the previous stream failed) and answers every ConfigMessage with an
+// Ack or a Nack carrying that push's version and nonce:
 //   snapshot whose version matches the push -> ConfigApplier::Apply -> Ack, or Nack(reason)
 //   delta -> ConfigApplier::ApplyDelta on the live config -> Ack, or Nack(reason; e.g. its base
 //            is not the live version, and the control plane then sends a snapshot)

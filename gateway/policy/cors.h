@@ -125,7 +125,6 @@ class CorsPolicy {
 
 using CorsPolicyConstSharedPtr = std::shared_ptr<const CorsPolicy>;
 
-
 // Whether a request is a CORS preflight: OPTIONS with a non-empty Origin and a non-empty
 // Access-Control-Request-Method (the values of those fields; empty when absent).
 bool IsCorsPreflight(std::string_view method, std::string_view origin,

@@ -147,7 +147,7 @@ class BodyRelay {
     if (ec == boost::beast::http::error::need_buffer) ec = {};
     if (ec) {
       return Finish(ec == boost::beast::error::timeout ? RelayOutcome::Result::kReadTimeout
-                                                        : RelayOutcome::Result::kReadFailed,
+                                                       : RelayOutcome::Result::kReadFailed,
                     ec);
     }
     const size_t produced = kRelayBufferSize - body().size;

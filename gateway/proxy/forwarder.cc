@@ -241,9 +241,8 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
 }
 
 std::chrono::steady_clock::duration Forwarder::ConnectTimeout() const {
-  const std::chrono::milliseconds own = target_->connect_timeout.count() > 0
-                                            ? target_->connect_timeout
-                                            : settings_.connect_timeout;
+  const std::chrono::milliseconds own =
+      target_->connect_timeout.count() > 0 ? target_->connect_timeout : settings_.connect_timeout;
   // Within the route's time for the whole exchange.
   const auto left = exchange_deadline_ - std::chrono::steady_clock::now();
   return std::min<std::chrono::steady_clock::duration>(own, std::max(left, {}));

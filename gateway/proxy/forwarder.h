@@ -189,8 +189,8 @@ class Forwarder {
   uint32_t retries_left_ = 0;
   uint32_t retries_done_ = 0;
   ProxyError retried_answer_ = ProxyError::kNone;  // what a dropped 502/503/504 answer said
-  RetryBudget::ActiveRequest budget_request_;  // counts this request in the service's budget
-  RetryBudget::ActiveRetry budget_retry_;      // the retry in progress, if any
+  RetryBudget::ActiveRequest budget_request_;      // counts this request in the service's budget
+  RetryBudget::ActiveRetry budget_retry_;          // the retry in progress, if any
   SteadyTimer retry_timer_;
   size_t attempt_ = 0;  // endpoints tried so far
   bool any_connect_failure_ = false;

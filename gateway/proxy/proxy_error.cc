@@ -77,8 +77,8 @@ ProxyError ClassifyRequestReadError(const beast::error_code& ec, std::string_vie
     // RFC 9110 15.5.15: a request-target too long to parse is 414; the rest of the header 431.
     // Beast consumes each complete header line as it parses: once the request line is parsed,
     // the bytes left are a header line's, and a long one is a 431, not a 414.
-    const bool line_unfinished = !request_line_parsed && !unparsed.empty() &&
-                                 unparsed.find('\n') == std::string_view::npos;
+    const bool line_unfinished =
+        !request_line_parsed && !unparsed.empty() && unparsed.find('\n') == std::string_view::npos;
     return line_unfinished ? ProxyError::kUriTooLong : ProxyError::kHeaderTooLarge;
   }
   return ProxyError::kBadRequest;

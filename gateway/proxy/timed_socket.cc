@@ -46,9 +46,8 @@ void TimedSocket::StartTimer(const std::shared_ptr<State>& state, Clock::time_po
   const uint64_t generation = ++state->generation;  // a wait replaced here does nothing
   state->timer_at = when;
   state->timer.expires_at(when);
-  state->timer.async_wait([state, generation](const boost::system::error_code& ec) {
-    OnTimer(state, generation, ec);
-  });
+  state->timer.async_wait(
+      [state, generation](const boost::system::error_code& ec) { OnTimer(state, generation, ec); });
 }
 
 void TimedSocket::OnTimer(const std::shared_ptr<State>& state, uint64_t generation,

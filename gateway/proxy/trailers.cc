@@ -10,22 +10,41 @@ namespace gw {
 bool IsForwardableTrailer(std::string_view name) {
   // RFC 9110 section 6.5.1: framing, routing, request modifiers, authentication, response
   // control and content handling fields do not belong in a trailer; nor do hop-by-hop fields.
-  static constexpr std::array<std::string_view, 26> kNever = {
-      "Authorization",     "Cache-Control",   "Connection",        "Content-Encoding",
-      "Content-Length",    "Content-Range",   "Content-Type",      "Cookie",
-      "Expect",            "Host",            "If-Match",          "If-Modified-Since",
-      "If-None-Match",     "If-Range",        "If-Unmodified-Since", "Keep-Alive",
-      "Max-Forwards",      "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-      "Range",             "Set-Cookie",      "TE",                "Trailer",
-      "Transfer-Encoding", "Upgrade"};
+  static constexpr std::array<std::string_view, 26> kNever = {"Authorization",
+                                                              "Cache-Control",
+                                                              "Connection",
+                                                              "Content-Encoding",
+                                                              "Content-Length",
+                                                              "Content-Range",
+                                                              "Content-Type",
+                                                              "Cookie",
+                                                              "Expect",
+                                                              "Host",
+                                                              "If-Match",
+                                                              "If-Modified-Since",
+                                                              "If-None-Match",
+                                                              "If-Range",
+                                                              "If-Unmodified-Since",
+                                                              "Keep-Alive",
+                                                              "Max-Forwards",
+                                                              "Proxy-Authenticate",
+                                                              "Proxy-Authorization",
+                                                              "Proxy-Connection",
+                                                              "Range",
+                                                              "Set-Cookie",
+                                                              "TE",
+                                                              "Trailer",
+                                                              "Transfer-Encoding",
+                                                              "Upgrade"};
   // Nor a field that could pass for one the gateway sets: its own X-Consumer, or a name with
   // '_' that CGI-style servers read as one with '-' (whatever --underscore-headers says: a
   // trailer cannot be refused once the body is on its way).
   if (name.find('_') != std::string_view::npos ||
       boost::beast::iequals(ToBeast(name), ToBeast(std::string_view("X-Consumer"))))
     return false;
-  return std::none_of(kNever.begin(), kNever.end(),
-                      [name](std::string_view never) { return boost::beast::iequals(ToBeast(name), ToBeast(never)); });
+  return std::none_of(kNever.begin(), kNever.end(), [name](std::string_view never) {
+    return boost::beast::iequals(ToBeast(name), ToBeast(never));
+  });
 }
 
 void Trailers::OnChunkHeader(std::uint64_t size) {

@@ -46,8 +46,8 @@ class Trailers {
   void Clear();
 
  private:
-  using Callback = std::function<void(std::uint64_t, boost::beast::string_view,
-                                      boost::beast::error_code&)>;
+  using Callback =
+      std::function<void(std::uint64_t, boost::beast::string_view, boost::beast::error_code&)>;
 
   void OnChunkHeader(std::uint64_t size);
 

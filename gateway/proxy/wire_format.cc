@@ -38,17 +38,17 @@ void AppendResponseHead(const HttpResponseHeader& response, std::string& out) {
   out.append(VersionText(response.version()));
   const unsigned status = response.result_int();
   char digits[4] = {' ', static_cast<char>('0' + status / 100 % 10),
-                    static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10)};
+                    static_cast<char>('0' + status / 10 % 10),
+                    static_cast<char>('0' + status % 10)};
   out.append(digits, sizeof digits);
   out.push_back(' ');
   // Beast gives the standard reason when none was received, and a placeholder for a status it
   // does not know; its table also names three private codes (nginx's 444 and 499, 599) that
   // no standard defines. Then there is none: the reason phrase is optional.
   const std::string_view reason = ToStd(response.reason());
-  const bool made_up =
-      reason == ToStd(http::obsolete_reason(http::status::unknown)) ||
-      (IsPrivateStatus(status) &&
-       reason == ToStd(http::obsolete_reason(static_cast<http::status>(status))));
+  const bool made_up = reason == ToStd(http::obsolete_reason(http::status::unknown)) ||
+                       (IsPrivateStatus(status) &&
+                        reason == ToStd(http::obsolete_reason(static_cast<http::status>(status))));
   if (!made_up) out.append(reason);
   out.append(kCrlf);
   AppendFields(response, out);

@@ -18,8 +18,9 @@
 // consumer is null unless the route authenticated one; reason is null when the upstream
 // answered, else why the gateway did ("unauthorized", "rate_limited", "circuit_open",
 // "upstream_unavailable", "upstream_timeout", "cors_preflight", ...: ErrorReply::code);
-// retries counts the route's retries; upstream_ms is null when no upstream answered. Strings are JSON-escaped; bytes that are not
-// valid UTF-8 are written as \u00XX (their Latin-1 reading) so every line stays valid JSON.
+// retries counts the route's retries; upstream_ms is null when no upstream answered. Strings are
+// JSON-escaped; bytes that are not valid UTF-8 are written as \u00XX (their Latin-1 reading) so
+// every line stays valid JSON.
 //
 // Wiring (what main and the session do):
 //   main, start-up, when --access-log is given:

@@ -388,10 +388,9 @@ void Session::DoReadShortBody() {
     return;
   }
   stream_.expires_after(worker_.settings().body_timeout);
-  http::async_read_some(stream_, buffer_, *parser_,
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
-                          self->OnReadShortBody(ec);
-                        });
+  http::async_read_some(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnReadShortBody(ec); });
 }
 
 void Session::OnReadShortBody(const boost::system::error_code& ec) {

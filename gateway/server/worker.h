@@ -17,13 +17,13 @@
 #include <random>
 #include <thread>
 
-#include "gateway/proxy/proxy_settings.h"
 #include "gateway/admin/metrics.h"
 #include "gateway/policy/verified_tokens.h"
+#include "gateway/proxy/proxy_settings.h"
 #include "gateway/proxy/relay_buffers.h"
 #include "gateway/proxy/request_id.h"
-#include "gateway/server/access_log.h"
 #include "gateway/router/route_table_holder.h"
+#include "gateway/server/access_log.h"
 #include "gateway/server/session.h"
 #include "gateway/upstream/upstream_pool.h"
 
@@ -71,8 +71,8 @@ class Worker {
   RelayBuffers& relay_buffers() { return relay_buffers_; }
   VerifiedTokens& verified_tokens() { return verified_tokens_; }
   bool draining() const { return draining_; }
-  WorkerMetrics* metrics() { return metrics_; }           // null when not observed
-  AccessLogBuffer* access_log() { return access_log_; }   // null without --access-log
+  WorkerMetrics* metrics() { return metrics_; }          // null when not observed
+  AccessLogBuffer* access_log() { return access_log_; }  // null without --access-log
 
  private:
   void DoAccept();

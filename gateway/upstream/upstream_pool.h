@@ -59,8 +59,7 @@ IdleReuse ChooseIdleReuse(std::chrono::steady_clock::duration idle_for, bool ide
 // One connection to an upstream endpoint, with the read buffer that belongs to it.
 struct UpstreamConnection {
   // `open_connections`, when given, counts this connection while it exists (/metrics).
-  UpstreamConnection(const NetExecutor& executor,
-                     SingleWriterGauge* open_connections)
+  UpstreamConnection(const NetExecutor& executor, SingleWriterGauge* open_connections)
       : stream(executor), open_connections(open_connections) {
     if (open_connections) open_connections->Increment();
   }

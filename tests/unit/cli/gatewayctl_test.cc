@@ -6,12 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
 #include <utility>
-#include <fstream>
 
 #include "gateway.grpc.pb.h"
 #include "tests/unit/support/closed_port.h"
@@ -212,8 +212,7 @@ class FakeAdmin final : public AdminService::Service {
       gateway->set_connected(true);
     });
   }
-  grpc::Status PruneGateways(grpc::ServerContext*,
-                             const gateway::v1::PruneGatewaysRequest* request,
+  grpc::Status PruneGateways(grpc::ServerContext*, const gateway::v1::PruneGatewaysRequest* request,
                              gateway::v1::PruneGatewaysResponse* response) override {
     return Answer([&] {
       prune_ = *request;
@@ -323,8 +322,9 @@ TEST_F(GatewayctlTest, RouteAddPrintsTheControlPlanesWarningsOnStderr) {
   Result r = Run({"route", "add", "/pay", "PaymentSvc"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out, "route /pay (prefix) -> PaymentSvc created at version 7\n");
-  EXPECT_EQ(r.err, "gatewayctl: warning: target 'PaymentSvc' is not a registered service ; did "
-                   "you mean?\n");
+  EXPECT_EQ(r.err,
+            "gatewayctl: warning: target 'PaymentSvc' is not a registered service ; did "
+            "you mean?\n");
 }
 
 TEST_F(GatewayctlTest, GatewaysPruneSendsTheAgeAndNamesThePruned) {
@@ -334,7 +334,8 @@ TEST_F(GatewayctlTest, GatewaysPruneSendsTheAgeAndNamesThePruned) {
   EXPECT_EQ(admin_.last_prune().older_than_ms(), 3'600'000u);
   r = Run({"gateways", "prune", "-o", "json"});
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, R"({"pruned":["gw-old"]})" "\n");
+  EXPECT_EQ(r.out, R"({"pruned":["gw-old"]})"
+                   "\n");
   EXPECT_EQ(admin_.last_prune().older_than_ms(), 0u);  // every disconnected gateway
   const int calls = admin_.calls();
   r = Run({"gateways", "prune", "--older-than", "soon"});
@@ -346,11 +347,12 @@ TEST_F(GatewayctlTest, GatewaysPruneSendsTheAgeAndNamesThePruned) {
 TEST_F(GatewayctlTest, VersionNamesBothEnds) {
   Result r = Run({"version"});
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ +
-                       "\n");
+  EXPECT_EQ(r.out,
+            "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ + "\n");
   r = Run({"version", "-o", "json"});
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out, R"({"gatewayctl":")" GATEWAY_BUILD_VERSION R"(","controlplane":"9.9.9","server":")" +
+  EXPECT_EQ(r.out, R"({"gatewayctl":")" GATEWAY_BUILD_VERSION
+                   R"(","controlplane":"9.9.9","server":")" +
                        address_ + "\"}\n");
   admin_.FailNext(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
   r = Run({"version"});
@@ -471,10 +473,12 @@ TEST_F(GatewayctlTest, Lists) {
             "gw-a  127.0.0.1:8080  7        yes        -\n");
   r = Run({"status", "-o", "json"});
   EXPECT_EQ(r.exit, 0) << r.err;
-  EXPECT_EQ(r.out,
-            R"({"version":7,"services":2,"routes":1,"gateways_connected":1,"gateways_total":1,)"
-            R"("config_bytes":0,"max_config_bytes":0,"build_version":"9.9.9","store":"","store_error":"",)" R"("replicas":[]})"
-            "\n");
+  EXPECT_EQ(
+      r.out,
+      R"({"version":7,"services":2,"routes":1,"gateways_connected":1,"gateways_total":1,)"
+      R"("config_bytes":0,"max_config_bytes":0,"build_version":"9.9.9","store":"","store_error":"",)"
+      R"("replicas":[]})"
+      "\n");
   r = Run({"status"});
   EXPECT_EQ(r.exit, 0) << r.err;
   EXPECT_EQ(r.out.rfind("server: " + address_ + "\nversion: 7\n", 0), 0u) << r.out;
@@ -586,8 +590,8 @@ TEST_F(GatewayctlTest, ServerListPassesOverAReplicaThatCannotBeReached) {
   std::ostringstream out, err;
   int exit = RunGatewayctl({"--server", down + "," + address_, "version"}, std::nullopt, out, err);
   EXPECT_EQ(exit, 0) << err.str();
-  EXPECT_EQ(out.str(), "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ +
-                           "\n");
+  EXPECT_EQ(out.str(),
+            "gatewayctl " GATEWAY_BUILD_VERSION "\ncontrolplane 9.9.9 at " + address_ + "\n");
   EXPECT_EQ(admin_.calls(), 1);
   // From the environment too.
   out.str("");

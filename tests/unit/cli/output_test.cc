@@ -1,9 +1,10 @@
 #include "cli/output.h"
-#include "common/duration.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+
+#include "common/duration.h"
 
 namespace gw::cli {
 namespace {
@@ -186,16 +187,17 @@ TEST(AlignColumns, CutsLongCellsButTheLast) {
 }
 
 TEST(RenderGateways, Json) {
-  EXPECT_EQ(RenderGateways(SomeGateways(), OutputFormat::kJson),
-            R"([{"node_id":"gw-a","address":"127.0.0.1:8080","replica":"","peer":"ipv4:127.0.0.1:40000",)"
-            R"("build_version":"0.1.0","version":7,"connected":true,"error":"","nacked_version":0,)"
-            R"("stream_error":"","cache_error":"","conflict":"","behind":"",)"
-            R"("last_seen_unix_ms":1700000000123},)"
-            R"({"node_id":"gw-b","address":"","replica":"","peer":"","build_version":"","version":6,)"
-            R"("connected":false,"error":"route \"/x\": target is empty\nsecond line",)"
-            R"("nacked_version":7,"stream_error":"","cache_error":"","conflict":"","behind":"",)"
-            R"("last_seen_unix_ms":0,"disconnected_unix_ms":0}])"
-            "\n");
+  EXPECT_EQ(
+      RenderGateways(SomeGateways(), OutputFormat::kJson),
+      R"([{"node_id":"gw-a","address":"127.0.0.1:8080","replica":"","peer":"ipv4:127.0.0.1:40000",)"
+      R"("build_version":"0.1.0","version":7,"connected":true,"error":"","nacked_version":0,)"
+      R"("stream_error":"","cache_error":"","conflict":"","behind":"",)"
+      R"("last_seen_unix_ms":1700000000123},)"
+      R"({"node_id":"gw-b","address":"","replica":"","peer":"","build_version":"","version":6,)"
+      R"("connected":false,"error":"route \"/x\": target is empty\nsecond line",)"
+      R"("nacked_version":7,"stream_error":"","cache_error":"","conflict":"","behind":"",)"
+      R"("last_seen_unix_ms":0,"disconnected_unix_ms":0}])"
+      "\n");
 }
 
 TEST(RenderStatus, KeyValueLinesOrObject) {
@@ -243,8 +245,7 @@ TEST(RenderStatus, ListsTheReplicas) {
   dead->set_loaded_version(8);
   dead->set_heartbeat_unix_ms(1700000000000);
   const std::string table = RenderStatus(status, "10.0.0.1:7000", OutputFormat::kTable);
-  EXPECT_NE(table.find("store: database postgresql://gateway@db:5432/gateway\n"),
-            std::string::npos)
+  EXPECT_NE(table.find("store: database postgresql://gateway@db:5432/gateway\n"), std::string::npos)
       << table;
   EXPECT_NE(table.find("replicas:\nREPLICA"), std::string::npos) << table;
   EXPECT_NE(table.find("cp-a (this one)  10.0.0.1:7000  9        2         0s ago"),
@@ -255,10 +256,11 @@ TEST(RenderStatus, ListsTheReplicas) {
             std::string::npos)
       << table;
   const std::string json = RenderStatus(status, "10.0.0.1:7000", OutputFormat::kJson);
-  EXPECT_NE(json.find(R"({"id":"cp-b","address":"10.0.0.2:7000","build_version":"",)"
-                      R"("loaded_version":8,"gateways_connected":0,"heartbeat_unix_ms":1700000000000,)"
-                      R"("alive":false,"self":false})"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(R"({"id":"cp-b","address":"10.0.0.2:7000","build_version":"",)"
+                R"("loaded_version":8,"gateways_connected":0,"heartbeat_unix_ms":1700000000000,)"
+                R"("alive":false,"self":false})"),
+      std::string::npos)
       << json;
 }
 

@@ -48,8 +48,8 @@ TEST(ConfigDelta, CarriesOnlyWhatChangedAndRebuildsTheSameConfig) {
   Config after = before;
   after.set_version(5);
   after.mutable_routes(1)->set_target("a-svc");  // changed: /a on x.example
-  after.mutable_routes()->DeleteSubrange(2, 1);   // removed: /b
-  auto* added = after.add_routes();                // added
+  after.mutable_routes()->DeleteSubrange(2, 1);  // removed: /b
+  auto* added = after.add_routes();              // added
   added->set_path("/c");
   added->set_match(gateway::v1::MATCH_EXACT);
   added->set_target("b-svc");
@@ -82,7 +82,8 @@ TEST(ConfigDelta, RefusesAnotherBaseOrARemovalOfNothing) {
   auto delta = DiffConfigs(before, before);
   EXPECT_TRUE(DeltaIsEmpty(delta));
   delta.set_base_version(3);
-  EXPECT_EQ(ApplyConfigDelta(before, delta, 5, &out), "delta from version 3, but version 4 is live");
+  EXPECT_EQ(ApplyConfigDelta(before, delta, 5, &out),
+            "delta from version 3, but version 4 is live");
   delta.set_base_version(4);
   auto* key = delta.add_removed_routes();
   key->set_path("/a");

@@ -19,8 +19,8 @@ TEST(FeaturesUsed, NamesWhatTheConfigUses) {
   service->set_lb(gateway::v1::LB_RING_HASH);
   service->set_max_pending(5);
   EXPECT_EQ(FeaturesUsed(config),
-            (std::set<std::string>{"circuit_breaking", "cors", "load_balancing",
-                                   "match_conditions", "retries"}));
+            (std::set<std::string>{"circuit_breaking", "cors", "load_balancing", "match_conditions",
+                                   "retries"}));
 }
 
 TEST(FeaturesUsed, ClusterRateLimitIsAFeatureOfItsOwn) {

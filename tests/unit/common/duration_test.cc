@@ -15,8 +15,8 @@ TEST(ParseDuration, Units) {
 }
 
 TEST(ParseDuration, RefusesAnythingElse) {
-  for (const char* bad : {"", "5", "5x", "s", "-1s", "1.5s", "0s", " 1s", "1s ", "1 s", "1S",
-                          "99999999999999h"}) {
+  for (const char* bad :
+       {"", "5", "5x", "s", "-1s", "1.5s", "0s", " 1s", "1s ", "1 s", "1S", "99999999999999h"}) {
     std::string error;
     EXPECT_FALSE(ParseDuration(bad, &error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;

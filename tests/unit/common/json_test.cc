@@ -19,11 +19,29 @@ TEST(IsStrictJson, AcceptsRfc8259) {
 }
 
 TEST(IsStrictJson, RefusesWhatLenientParsersTake) {
-  for (const char* text :
-       {"", " ", R"({'a':1})", R"({a:1})", R"({"a":1,})", R"([1,])", R"({"a":NaN})", "01", "+1",
-        "1.", ".5", "1e", R"({"a":1} x)", R"({"a" 1})", R"(["\x"])", R"(["\u12"])",
-        "[\"a\x01\"]", "\xef\xbb\xbf{}", R"({"a":1}/*c*/)", R"({"a":1 "b":2})", "tru",
-        R"(["unterminated)", "[1 2]"}) {
+  for (const char* text : {"",
+                           " ",
+                           R"({'a':1})",
+                           R"({a:1})",
+                           R"({"a":1,})",
+                           R"([1,])",
+                           R"({"a":NaN})",
+                           "01",
+                           "+1",
+                           "1.",
+                           ".5",
+                           "1e",
+                           R"({"a":1} x)",
+                           R"({"a" 1})",
+                           R"(["\x"])",
+                           R"(["\u12"])",
+                           "[\"a\x01\"]",
+                           "\xef\xbb\xbf{}",
+                           R"({"a":1}/*c*/)",
+                           R"({"a":1 "b":2})",
+                           "tru",
+                           R"(["unterminated)",
+                           "[1 2]"}) {
     EXPECT_FALSE(IsStrictJson(text)) << text;
   }
 }

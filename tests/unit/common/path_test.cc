@@ -35,8 +35,8 @@ TEST(NormalizePath, RemovesDotSegments) {
 TEST(NormalizePath, DecodesOnlyUnreservedEscapes) {
   EXPECT_EQ(Normalized("/%61pi/%7Euser"), "/api/~user");
   EXPECT_EQ(Normalized("/api/%2e%2e/secret"), "/secret");  // encoded dots are dots
-  EXPECT_EQ(Normalized("/api%2forder"), "/api%2Forder");  // never a separator
-  EXPECT_EQ(Normalized("/api%5corder"), "/api%5Corder");  // encoded backslash stays encoded
+  EXPECT_EQ(Normalized("/api%2forder"), "/api%2Forder");   // never a separator
+  EXPECT_EQ(Normalized("/api%5corder"), "/api%5Corder");   // encoded backslash stays encoded
   EXPECT_EQ(Normalized("/a%20b"), "/a%20b");
 }
 

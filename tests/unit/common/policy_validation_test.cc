@@ -36,11 +36,26 @@ TEST(CanonicalOrigin, AcceptsSchemeHostAndPort) {
 }
 
 TEST(CanonicalOrigin, RefusesWhatIsNotAnOrigin) {
-  for (const char* bad : {"", "foo", "*", "null", "app.example.com", "://a.example", "https://",
-                          "https://a.example/", "https://a.example/path", "https://user@a.example",
-                          "https://a.example:", "https://a.example:0", "https://a.example:65536",
-                          "https://a.example:123456", "https://a.example:80x", "1http://a.example",
-                          "https://[zz]", "https://a example", "https://a.example?x", "https://a_b.example"}) {
+  for (const char* bad : {"",
+                          "foo",
+                          "*",
+                          "null",
+                          "app.example.com",
+                          "://a.example",
+                          "https://",
+                          "https://a.example/",
+                          "https://a.example/path",
+                          "https://user@a.example",
+                          "https://a.example:",
+                          "https://a.example:0",
+                          "https://a.example:65536",
+                          "https://a.example:123456",
+                          "https://a.example:80x",
+                          "1http://a.example",
+                          "https://[zz]",
+                          "https://a example",
+                          "https://a.example?x",
+                          "https://a_b.example"}) {
     EXPECT_EQ(CanonicalOrigin(bad), "") << bad;
   }
 }

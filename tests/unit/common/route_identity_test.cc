@@ -85,9 +85,9 @@ TEST(RouteIdentity, KeyAndRouteAgree) {
 TEST(IdentityKey, IsInjectiveWhereConcatenationIsNot) {
   std::set<std::string> keys;
   const std::vector<Route> routes = {
-      HeaderRoute({{"ab", "c"}}),        HeaderRoute({{"a", "bc"}}),
+      HeaderRoute({{"ab", "c"}}),           HeaderRoute({{"a", "bc"}}),
       HeaderRoute({{"a", "b"}, {"c", ""}}), HeaderRoute({{"a", "b:c"}}),
-      HeaderRoute({{"a", "1:b"}}),       HeaderRoute({}),
+      HeaderRoute({{"a", "1:b"}}),          HeaderRoute({}),
   };
   for (const Route& route : routes) keys.insert(IdentityKey(IdentityOf(route)));
   EXPECT_EQ(keys.size(), routes.size());

@@ -104,8 +104,8 @@ TEST(ValidateRoutePath, AcceptsNormalPaths) {
 }
 
 TEST(ValidateRoutePath, RefusesMalformedPaths) {
-  for (const char* bad : {"", "api", "api/payment", "/api/", "//api", "/a//b", "/a/../b",
-                          "/a/./b", "/a?x=1", "/a#frag", "/a b", "/a%zz", "/a%2f", "/%61"}) {
+  for (const char* bad : {"", "api", "api/payment", "/api/", "//api", "/a//b", "/a/../b", "/a/./b",
+                          "/a?x=1", "/a#frag", "/a b", "/a%zz", "/a%2f", "/%61"}) {
     EXPECT_NE(ValidateRoutePath(bad), "") << bad;
   }
   EXPECT_NE(ValidateRoutePath(std::string(2000, 'a').insert(0, "/")), "");
@@ -167,7 +167,9 @@ Config TwoRouteConfig() {
   return config;
 }
 
-TEST(ValidateConfig, AcceptsPrefixAndExactOnOnePath) { EXPECT_EQ(ValidateConfig(TwoRouteConfig()), ""); }
+TEST(ValidateConfig, AcceptsPrefixAndExactOnOnePath) {
+  EXPECT_EQ(ValidateConfig(TwoRouteConfig()), "");
+}
 
 TEST(ValidateConfig, RefusesDuplicatesAndBadParts) {
   Config config = TwoRouteConfig();

@@ -30,7 +30,8 @@ std::vector<uint8_t> RandomBytes(uint64_t seed) {
 
 TEST(AdminSequence, EveryAcceptedConfigIsOneGatewaysAccept) {
   uint64_t first = 1, last = kSeeds;
-  if (const char* only = std::getenv("ADMIN_SEQUENCE_SEED")) first = last = std::strtoull(only, nullptr, 10);
+  if (const char* only = std::getenv("ADMIN_SEQUENCE_SEED"))
+    first = last = std::strtoull(only, nullptr, 10);
   size_t commands = 0, accepted = 0, refused_for_size = 0;
   for (uint64_t seed = first; seed <= last; ++seed) {
     testing::TempDir dir;

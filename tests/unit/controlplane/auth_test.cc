@@ -9,7 +9,8 @@ TEST(TokenFileTest, ParsesTokensNamesAndRolesSkippingCommentsAndBlankLines) {
   std::string error;
   const auto entries = ParseTokenFile(
       "# token,name,role\n\n  tok-admin-0123456789 , alice , admin \r\n"
-      "tok-viewer-0123456789,victor,viewer\ntok-gw-0123456789012,fleet,gateway", &error);
+      "tok-viewer-0123456789,victor,viewer\ntok-gw-0123456789012,fleet,gateway",
+      &error);
   ASSERT_TRUE(entries) << error;
   ASSERT_EQ(entries->size(), 3u);
   EXPECT_EQ((*entries)[0].name, "alice");
@@ -33,7 +34,8 @@ TEST(TokenFileTest, ABadLineIsRefusedByNumberWithoutShowingTheToken) {
       {"secret token 1234567,alice,admin", "line 1: the token is empty or has spaces"},
       {"secret-token-1234567,,admin", "line 1: the name must be"},
       {"secret-token-1234567,alice,root", "line 1: role 'root' is not admin, viewer or gateway"},
-      {"secret-token-1234567,a,admin\nsecret-token-1234567,b,viewer", "line 2: the same token as line 1"},
+      {"secret-token-1234567,a,admin\nsecret-token-1234567,b,viewer",
+       "line 2: the same token as line 1"},
   };
   for (const Case& c : cases) {
     std::string error;

@@ -75,9 +75,8 @@ TEST_F(ReplicaStoreTest, ConcurrentWritesGetUniqueIncreasingVersions) {
 // config to its OnChange, marked as not its own.
 TEST_F(ReplicaStoreTest, TheChangeFeedDeliversAnotherReplicasWrite) {
   std::vector<std::pair<uint64_t, bool>> fed;
-  second_->OnChange([&](const ConfigPtr& config, bool local) {
-    fed.emplace_back(config->version(), local);
-  });
+  second_->OnChange(
+      [&](const ConfigPtr& config, bool local) { fed.emplace_back(config->version(), local); });
   second_->backend().WaitForChange(std::chrono::milliseconds(100));  // LISTEN is set up
   ASSERT_TRUE(first_->CreateService(MakeService("a-svc")).ok());
   const auto start = std::chrono::steady_clock::now();
@@ -121,8 +120,8 @@ TEST_F(ReplicaStoreTest, ReplicasStartingTogetherShareOneSchema) {
 // never its password.
 TEST(PostgresStore, AnUnreachableDatabaseIsNamedWithoutItsPassword) {
   testing::ClosedPort closed;
-  const std::string url = "postgresql://gateway:s3cret@127.0.0.1:" +
-                          std::to_string(closed.port()) + "/gateway";
+  const std::string url =
+      "postgresql://gateway:s3cret@127.0.0.1:" + std::to_string(closed.port()) + "/gateway";
   const auto start = std::chrono::steady_clock::now();
   try {
     OpenStoreBackend(url, std::chrono::milliseconds(1500));
@@ -141,8 +140,9 @@ TEST(PostgresStore, AnUnreachableDatabaseIsNamedWithoutItsPassword) {
 TEST(PostgresStore, UrlsAreNamedWithoutPasswords) {
   EXPECT_EQ(RedactPostgresUrl("postgres://u:pw@db.internal:6432/cfg?sslmode=require"),
             "postgresql://u@db.internal:6432/cfg");
-  EXPECT_EQ(RedactPostgresUrl("postgresql://u:pw@h1:5432,h2:5433/cfg?target_session_attrs=read-write"),
-            "postgresql://u@h1:5432,h2:5433/cfg");
+  EXPECT_EQ(
+      RedactPostgresUrl("postgresql://u:pw@h1:5432,h2:5433/cfg?target_session_attrs=read-write"),
+      "postgresql://u@h1:5432,h2:5433/cfg");
   EXPECT_EQ(RedactPostgresUrl("postgresql://h/cfg?password=pw"), "postgresql://h/cfg");
   EXPECT_TRUE(IsPostgresUrl("postgres://h/db"));
   EXPECT_TRUE(IsPostgresUrl("postgresql://h/db"));

@@ -12,8 +12,8 @@
 #include "common/wire_limits.h"
 #include "controlplane/store/config_store.h"
 #include "controlplane/store/sqlite.h"
-#include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/controlplane/store_backends.h"
+#include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {
@@ -74,16 +74,16 @@ class SqliteIntegrityTest : public ::testing::Test {
 // Issue 9, point 1: two routes whose descriptions read alike are two routes, and the
 // published config holds both (a gateway's ValidateConfig accepts it).
 TEST_P(StoreIntegrityTest, RoutesThatReadAlikeAreBothStoredAndPublishable) {
-  auto first = store_->CreateRoute(
-      WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "x", "1"), "y", "2"));
+  auto first =
+      store_->CreateRoute(WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "x", "1"), "y", "2"));
   ASSERT_TRUE(first.ok()) << first.error().message;
   auto second = store_->CreateRoute(WithHeader(MakeRoute("/hc", "up-svc"), "x", "1, header y=2"));
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(second->snapshot->routes_size(), 2);
   EXPECT_EQ(ValidateConfig(*second->snapshot), "");
   // The same conditions in another case and order are the same route.
-  auto again = store_->CreateRoute(
-      WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "Y", "2"), "X", "1"));
+  auto again =
+      store_->CreateRoute(WithHeader(WithHeader(MakeRoute("/hc", "up-svc"), "Y", "2"), "X", "1"));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, StoreCode::kAlreadyExists) << again.error().message;
 }
@@ -132,11 +132,12 @@ TEST(StoreSizeLimit, AWriteThatWouldPassTheLimitIsRefused) {
   EXPECT_EQ((*snapshot)->routes_size(), stored);
   EXPECT_EQ((*snapshot)->version(), static_cast<uint64_t>(stored) + 1);
   // Deleting still works, and makes room.
-  ASSERT_TRUE(store->DeleteRoute([] {
-                     RouteKey key;
-                     key.set_path("/r0");
-                     return key;
-                   }())
+  ASSERT_TRUE(store
+                  ->DeleteRoute([] {
+                    RouteKey key;
+                    key.set_path("/r0");
+                    return key;
+                  }())
                   .ok());
   EXPECT_TRUE(store->CreateRoute(MakeRoute("/small", "up-svc")).ok());
 }
@@ -150,8 +151,9 @@ TEST(StoreSizeLimit, ALoweredLimitLeavesTheWayBackOpen) {
     auto store = ConfigStore::Open(path);
     ASSERT_TRUE(store->CreateService(MakeService("up-svc")).ok());
     for (int i = 0; i < 20; ++i)
-      ASSERT_TRUE(store->CreateRoute(WithHeader(MakeRoute("/r" + std::to_string(i), "up-svc"), "x",
-                                                std::string(200, 'v')))
+      ASSERT_TRUE(store
+                      ->CreateRoute(WithHeader(MakeRoute("/r" + std::to_string(i), "up-svc"), "x",
+                                               std::string(200, 'v')))
                       .ok());
   }
   auto store = ConfigStore::Open(path, {.max_config_bytes = 1024});
@@ -176,27 +178,24 @@ TEST(StoreSizeLimit, TheDefaultIsWhatGatewaysAccept) {
 TEST_P(StoreIntegrityTest, MessagesAboutManyRoutesStayShort) {
   ASSERT_TRUE(store_->CreateService(MakeService("other-svc")).ok());
   for (int i = 0; i < 700; ++i) {
-    ASSERT_TRUE(store_->CreateRoute(WithHeader(MakeRoute("/amb", "up-svc"), "x-n",
-                                               std::to_string(i)))
-                    .ok());
+    ASSERT_TRUE(
+        store_->CreateRoute(WithHeader(MakeRoute("/amb", "up-svc"), "x-n", std::to_string(i)))
+            .ok());
   }
   RouteKey key;
   key.set_path("/amb");
   auto get = store_->GetRoute(key);
   ASSERT_FALSE(get.ok());
   EXPECT_LT(get.error().message.size(), 600u) << get.error().message;
-  EXPECT_NE(get.error().message.find("names 700 routes"), std::string::npos)
-      << get.error().message;
-  EXPECT_NE(get.error().message.find("... and 695 more"), std::string::npos)
-      << get.error().message;
+  EXPECT_NE(get.error().message.find("names 700 routes"), std::string::npos) << get.error().message;
+  EXPECT_NE(get.error().message.find("... and 695 more"), std::string::npos) << get.error().message;
 
   auto del = store_->DeleteService("up-svc");
   ASSERT_FALSE(del.ok());
   EXPECT_LT(del.error().message.size(), 600u) << del.error().message;
   EXPECT_NE(del.error().message.find("used by 700 routes"), std::string::npos)
       << del.error().message;
-  EXPECT_NE(del.error().message.find("... and 695 more"), std::string::npos)
-      << del.error().message;
+  EXPECT_NE(del.error().message.find("... and 695 more"), std::string::npos) << del.error().message;
 }
 
 // A bare name that is no service is accepted (it is a DNS name) with a warning, and a
@@ -258,8 +257,9 @@ TEST_F(SqliteIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
   ASSERT_TRUE(store_->CreateService(MakeService("v3-svc")).ok());
   ASSERT_TRUE(
       store_->CreateRoute(WithSplit(MakeRoute("/two", ""), {{"up-svc", 1}, {"v2-svc", 2}})).ok());
-  ASSERT_TRUE(store_->CreateRoute(WithSplit(MakeRoute("/three", ""),
-                                            {{"up-svc", 1}, {"v2-svc", 2}, {"v3-svc", 3}}))
+  ASSERT_TRUE(store_
+                  ->CreateRoute(WithSplit(MakeRoute("/three", ""),
+                                          {{"up-svc", 1}, {"v2-svc", 2}, {"v3-svc", 3}}))
                   .ok());
   store_.reset();
   {
@@ -279,8 +279,9 @@ TEST_F(SqliteIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
       ASSERT_TRUE(update.Run()) << update.error();
     }
     // Back to schema 3: without what versions 5 and 6 added.
-    ASSERT_TRUE(raw->Exec("DROP TABLE replicas; DROP TABLE gateways; "
-                          "ALTER TABLE history DROP COLUMN actor; PRAGMA user_version = 3"));
+    ASSERT_TRUE(
+        raw->Exec("DROP TABLE replicas; DROP TABLE gateways; "
+                  "ALTER TABLE history DROP COLUMN actor; PRAGMA user_version = 3"));
   }
   store_ = ConfigStore::Open(path_);
   auto snapshot = store_->LoadSnapshot();
@@ -332,8 +333,7 @@ TEST(StoreFile, ASecondStoreOnTheSameFileIsRefused) {
   EXPECT_NE(message.find("database " + path + " is in use by another control plane"),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find("(pid " + std::to_string(::getpid()) + ")"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("(pid " + std::to_string(::getpid()) + ")"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos);
   // The first keeps working; once it is closed the file opens again.
   EXPECT_TRUE(first->CreateService(MakeService("up-svc")).ok());
@@ -359,8 +359,9 @@ TEST(StoreFile, AFileWithAnotherApplicationsTablesIsRefused) {
 }
 
 TEST(StoreFile, AFileItCannotWriteIsRefused) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root writes read-only files (the integration test "
-                                        "runs the control plane as nobody)";
+  if (::geteuid() == 0)
+    GTEST_SKIP() << "root writes read-only files (the integration test "
+                    "runs the control plane as nobody)";
   testing::TempDir dir;
   const std::string path = dir.File("config.db");
   ConfigStore::Open(path).reset();
@@ -465,8 +466,7 @@ TEST_P(StoreIntegrityTest, AJwtSecretWithANulByteIsRefused) {
   auto created = store_->CreateConsumer(consumer, {});
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.error().code, StoreCode::kInvalidArgument);
-  EXPECT_NE(created.error().message.find("NUL byte"), std::string::npos)
-      << created.error().message;
+  EXPECT_NE(created.error().message.find("NUL byte"), std::string::npos) << created.error().message;
   EXPECT_EQ(Version(), version);
 }
 

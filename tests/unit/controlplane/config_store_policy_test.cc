@@ -12,8 +12,8 @@
 #include "controlplane/config_json.h"
 #include "controlplane/store/config_store.h"
 #include "controlplane/store/sqlite.h"
-#include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/controlplane/store_backends.h"
+#include "tests/unit/controlplane/store_test_support.h"
 #include "tests/unit/support/temp_dir.h"
 
 namespace gw {

@@ -1,7 +1,6 @@
 // ConfigStore on temp databases: CRUD, one version per write, refusals that change nothing,
 // persistence across reopen, schema versioning.
 #include "controlplane/store/config_store.h"
-#include "controlplane/store/sqlite.h"
 
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/store/sqlite.h"
 #include "tests/unit/controlplane/store_backends.h"
 #include "tests/unit/support/temp_dir.h"
 
@@ -123,7 +123,8 @@ TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerControlPlane) {
 TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
   const std::string bad = dir_.File("bad.db");
   {
-    auto db = Database::Open(bad, Database::Lock::kShared);  // creates it; then overwrite with garbage
+    auto db =
+        Database::Open(bad, Database::Lock::kShared);  // creates it; then overwrite with garbage
   }
   std::filesystem::remove(bad + "-wal");
   std::filesystem::remove(bad + "-shm");
@@ -343,11 +344,11 @@ TEST_P(ConfigStoreTest, UpdateChangesOnlyTheFieldsItNames) {
 
   EXPECT_EQ(location_->Query("SELECT detail FROM history WHERE version >= 3 ORDER BY version"),
             (std::vector<std::string>{
-                         "/upload (prefix) -> files-v2 (was files)",
-                         "/upload (prefix) -> files-v2, max_body_size 5m (was 1m)",
-                         "/upload (prefix) -> files-v2, max_body_size the gateway's (was 5m)",
-                         "/upload (prefix) -> files (was files-v2), max_body_size 4k (was the "
-                         "gateway's)"}));
+                "/upload (prefix) -> files-v2 (was files)",
+                "/upload (prefix) -> files-v2, max_body_size 5m (was 1m)",
+                "/upload (prefix) -> files-v2, max_body_size the gateway's (was 5m)",
+                "/upload (prefix) -> files (was files-v2), max_body_size 4k (was the "
+                "gateway's)"}));
 }
 
 TEST_P(ConfigStoreTest, UpdateWithoutAMaskChangesTheFieldsThatAreSet) {
@@ -639,15 +640,16 @@ TEST_P(RefusalTest, IsRefusedAndChangesNothing) {
   EXPECT_EQ(next->snapshot->version(), 6u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    BadInput, RefusalTest,
-    ::testing::Combine(::testing::Values(testing::Backend::kSqlite, testing::Backend::kPostgres),
-                       ::testing::ValuesIn(Refusals())),
-    [](const auto& info) {
-      return std::string(std::get<0>(info.param) == testing::Backend::kSqlite ? "Sqlite_"
-                                                                             : "Postgres_") +
-             std::get<1>(info.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(BadInput, RefusalTest,
+                         ::testing::Combine(::testing::Values(testing::Backend::kSqlite,
+                                                              testing::Backend::kPostgres),
+                                            ::testing::ValuesIn(Refusals())),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == testing::Backend::kSqlite
+                                                  ? "Sqlite_"
+                                                  : "Postgres_") +
+                                  std::get<1>(info.param).name;
+                         });
 
 }  // namespace
 }  // namespace gw

@@ -113,7 +113,7 @@ TEST(GatewayRegistryTest, HelloRecordsTheRunningVersionAndKeepsANewerNack) {
   registry.Connect(MakeHello("gw", 5), "peer", 2);  // back with its cache of version 5
   auto status = registry.Get("gw");
   EXPECT_EQ(status->acked_version(), 5u);
-  EXPECT_EQ(status->error(), "too many routes");   // 7 is still refused
+  EXPECT_EQ(status->error(), "too many routes");    // 7 is still refused
   registry.Connect(MakeHello("gw", 8), "peer", 3);  // later runs 8: the NACK is history
   status = registry.Get("gw");
   EXPECT_EQ(status->acked_version(), 8u);

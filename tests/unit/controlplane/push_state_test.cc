@@ -102,9 +102,9 @@ TEST(PushStateTest, AnswersCarryTheVersionOfTheirPush) {
 TEST(PushStateTest, NoncesThisStreamNeverSentAreForeign) {
   PushState state("stream-7");
   state.Sent(1);
-  for (const char* forged : {"", "forged", "stream-7", "stream-7-", "stream-7-2", "stream-7-0",
-                             "stream-7-x", "stream-7-1x", "stream-8-1", "stream-71-1",
-                             "stream-7-99999999999999999999999"})
+  for (const char* forged :
+       {"", "forged", "stream-7", "stream-7-", "stream-7-2", "stream-7-0", "stream-7-x",
+        "stream-7-1x", "stream-8-1", "stream-71-1", "stream-7-99999999999999999999999"})
     EXPECT_EQ(state.Answered(forged).kind, Kind::kForeign) << forged;
 }
 

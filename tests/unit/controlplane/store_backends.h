@@ -6,11 +6,11 @@
 // ctest, without that variable, the PostgreSQL variants are skipped and say so.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "controlplane/store/config_store.h"
 #include "tests/unit/support/temp_dir.h"
@@ -64,10 +64,10 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<ConfigStore> store_;
 };
 
-#define GW_STORE_BACKENDS(Suite)                                                          \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                             \
-                           ::testing::Values(::gw::testing::Backend::kSqlite,           \
-                                             ::gw::testing::Backend::kPostgres),        \
-                           ::gw::testing::BackendName)
+#define GW_STORE_BACKENDS(Suite)                                                             \
+  INSTANTIATE_TEST_SUITE_P(                                                                  \
+      Backends, Suite,                                                                       \
+      ::testing::Values(::gw::testing::Backend::kSqlite, ::gw::testing::Backend::kPostgres), \
+      ::gw::testing::BackendName)
 
 }  // namespace gw::testing

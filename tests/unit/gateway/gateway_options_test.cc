@@ -57,20 +57,19 @@ TEST(GatewayOptions, Redis) {
   ASSERT_TRUE(options->redis);
   EXPECT_EQ(options->redis->host, "127.0.0.1");
   EXPECT_EQ(options->redis->port, 6379);
-  options = Parse({"--redis", "redis.internal:7000", "--redis-timeout", "1s", "--redis-lease",
-                   "5"},
+  options = Parse({"--redis", "redis.internal:7000", "--redis-timeout", "1s", "--redis-lease", "5"},
                   &exit_code);
   ASSERT_TRUE(options);
   EXPECT_EQ(options->redis->host, "redis.internal");
   EXPECT_EQ(options->redis_timeout, 1s);
   EXPECT_EQ(options->redis_lease, 5u);
   for (const std::vector<const char*>& bad : std::vector<std::vector<const char*>>{
-           {"--redis", "127.0.0.1"},              // no port
-           {"--redis", "127.0.0.1:0"},            // port 0
+           {"--redis", "127.0.0.1"},    // no port
+           {"--redis", "127.0.0.1:0"},  // port 0
            {"--redis", "127.0.0.1:6379", "--redis-timeout", "0ms"},
            {"--redis", "127.0.0.1:6379", "--redis-lease", "0"},
            {"--redis", "127.0.0.1:6379", "--redis-lease", "x"},
-           {"--redis-timeout", "1s"},             // without --redis
+           {"--redis-timeout", "1s"},  // without --redis
            {"--redis-lease", "5"}}) {
     EXPECT_FALSE(Parse(bad, &exit_code)) << bad[0] << " " << bad[1];
     EXPECT_EQ(exit_code, 2);

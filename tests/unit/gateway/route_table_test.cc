@@ -150,8 +150,8 @@ TEST(RouteTable, RoutesCarryTheirBodyLimit) {
 Config ConditionsConfig() {
   Config config;
   config.set_version(9);
-  for (const char* name : {"any", "exact-host", "wild-host", "deep-wild", "post", "canary",
-                           "short"}) {
+  for (const char* name :
+       {"any", "exact-host", "wild-host", "deep-wild", "post", "canary", "short"}) {
     AddService(config, name, {9200});
   }
   AddRoute(config, "/api", "any");
@@ -196,7 +196,8 @@ TEST(RouteTable, TheMostSpecificRouteOnAPathWins) {
   EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "GET"), "any");
   HttpFields canary;
   canary.insert("X-Canary", "1");
-  EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "POST", &canary), "canary");  // header > method
+  EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "POST", &canary),
+            "canary");  // header > method
   HttpFields other;
   other.insert("X-Canary", "2");
   EXPECT_EQ(TargetFor(*table, "/api/x", "other.org", "GET", &other), "any");
@@ -211,8 +212,7 @@ TEST(RouteTable, ALongerPathWhoseConditionsFailFallsBackToAShorterOne) {
   ASSERT_TRUE(table);
   EXPECT_EQ(TargetFor(*table, "/v1/orders/7", "orders.example.com", "GET"), "short");
   EXPECT_EQ(TargetFor(*table, "/v1/orders/7", "elsewhere.example.com", "GET"), "short");
-  EXPECT_EQ(table->Match("/v1/orders/7", RequestTraits{"orders.example.com", "GET", nullptr})
-                ->host,
+  EXPECT_EQ(table->Match("/v1/orders/7", RequestTraits{"orders.example.com", "GET", nullptr})->host,
             "orders.example.com");
 }
 
@@ -317,8 +317,7 @@ TEST(RouteTable, RateLimitScopePicksTheLimiterAndPushesKeepIt) {
   auto next = RouteTable::Build(config, 100, &error, &registries);
   ASSERT_TRUE(next) << error;
   EXPECT_EQ(next->Match("/api/auth")->cluster_rate_limiter, cluster->cluster_rate_limiter);
-  config.mutable_routes(1)->mutable_rate_limit()->set_scope(
-      gateway::v1::RateLimit::SCOPE_GATEWAY);
+  config.mutable_routes(1)->mutable_rate_limit()->set_scope(gateway::v1::RateLimit::SCOPE_GATEWAY);
   auto local = RouteTable::Build(config, 100, &error, &registries);
   ASSERT_TRUE(local) << error;
   EXPECT_TRUE(local->Match("/api/auth")->rate_limiter);

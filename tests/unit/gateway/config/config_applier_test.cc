@@ -219,7 +219,6 @@ TEST_F(ConfigApplierTest, EmptyCachePathDisablesTheCache) {
   EXPECT_TRUE(dir_.Entries().empty());
 }
 
-
 TEST_F(ConfigApplierTest, CountsAppliedAndRefusedVersions) {
   ConfigApplier applier(holder_, cache_, /*max_routes=*/2);
   ASSERT_EQ(applier.Apply(MakeConfig(1, {{"/api", "order-svc"}})), "");

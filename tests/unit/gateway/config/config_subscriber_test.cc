@@ -228,7 +228,6 @@ TEST_F(ConfigSubscriberTest, ReconnectsAfterTheControlPlaneRestarts) {
   StopServer(server_);
 }
 
-
 TEST_F(ConfigSubscriberTest, StopIsPromptWhileTheControlPlaneIsUnreachable) {
   ClosedPort closed;
   ASSERT_GT(closed.port(), 0);
@@ -286,8 +285,9 @@ TEST_F(ConfigSubscriberTest, MovesToTheNextReplicaWhenOneIsGone) {
   std::unique_ptr<grpc::Server> second_server = StartServer(second, &second_port);
   ASSERT_NE(second_server, nullptr);
   SubscriberOptions options = Options();
-  options.control_plane = "127.0.0.1:" + std::to_string(closed.port()) + ",127.0.0.1:" +
-                          std::to_string(port_) + ",127.0.0.1:" + std::to_string(second_port);
+  options.control_plane = "127.0.0.1:" + std::to_string(closed.port()) +
+                          ",127.0.0.1:" + std::to_string(port_) +
+                          ",127.0.0.1:" + std::to_string(second_port);
   ConfigSubscriber subscriber(options, applier_);
   subscriber.Start();
 
