@@ -23,6 +23,7 @@
 
 #include "common/file_watch.h"
 #include "common/log.h"
+#include "common/validation.h"
 
 namespace gw {
 namespace {
@@ -222,12 +223,20 @@ std::string WatchedTlsFiles::Reload() {
     LogWarn(owner_ + ": refused the changed files, the previous ones stay in use: " + error);
     return error;
   }
-  Stage(cert, key, ca);
-  if (!first) {
-    std::string what = paths_.cert.empty() ? paths_.ca : paths_.cert;
-    LogInfo(owner_ + ": reloaded " + what +
-            (paths_.cert.empty() || paths_.ca.empty() ? "" : " and " + paths_.ca));
+  if (first) {
+    Stage(cert, key, ca);  // a failure here fails the start
+    return "";
   }
+  try {
+    Stage(cert, key, ca);
+  } catch (const std::exception& e) {  // the watcher thread: log it, keep the previous files
+    LogWarn(std::string(e.what()) + "; the previous files stay in use");
+    return e.what();
+  }
+  std::vector<std::string> files;
+  for (const std::string& path : {paths_.cert, paths_.key, paths_.ca})
+    if (!path.empty()) files.push_back(path);
+  LogInfo(owner_ + ": took the changed files (" + JoinForMessage(files, ", ") + ")");
   return "";
 }
 
