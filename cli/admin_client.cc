@@ -1,6 +1,5 @@
 #include "cli/admin_client.h"
 
-#include <cstdlib>
 #include <utility>
 
 #include "cli/output.h"

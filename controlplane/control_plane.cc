@@ -131,9 +131,10 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   self.set_started_unix_ms(NowUnixMs());
   cluster_->Start(self);
   LogInfo("replica " + replica_id_ + " of " + store_->backend().name());
-  LogInfo(std::string(tls_ ? "TLS" : "plaintext") +
-          (options.tls.ca.empty() ? "" : " + client certificates") +
-          (options.token_file.empty() ? ", no tokens" : ", tokens"));
+  LogInfo(std::string("gRPC ") + (tls_ ? "over TLS" : "in plaintext") +
+          (options.tls.ca.empty() ? "" : ", client certificates verified by " + options.tls.ca) +
+          (options.token_file.empty() ? ", no token file (every call anonymous)"
+                                      : ", tokens from " + options.token_file));
   LogInfo("grpc listening on " + grpc_address_);  // the last word is the address (scripts read it)
 
   if (options.admin_listen) {
