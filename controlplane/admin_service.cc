@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "common/api_key.h"
 #include "common/log.h"
 #include "common/policy_text.h"
 #include "common/validation.h"
@@ -14,10 +15,37 @@ namespace {
 std::string RouteName(const gateway::v1::Route& route) { return DescribeRouteMatch(route); }
 
 // What the admin API shows of a consumer: an HS256 secret stays in the store and the configs
-// pushed to gateways, never in an answer (the issuer without a public key says it has one).
+// pushed to gateways, never in an answer; its SHA-256 stands for it (apply gives it back to keep
+// the secret).
 gateway::v1::Consumer Redacted(gateway::v1::Consumer consumer) {
-  if (consumer.has_jwt()) consumer.mutable_jwt()->clear_secret();
+  if (consumer.has_jwt() && !consumer.jwt().secret().empty()) {
+    consumer.mutable_jwt()->set_secret_sha256(ApiKeySha256Hex(consumer.jwt().secret()));
+    consumer.mutable_jwt()->clear_secret();
+  }
   return consumer;
+}
+
+void Redact(gateway::v1::ObjectChange* change) {
+  if (change->has_consumer_before())
+    *change->mutable_consumer_before() = Redacted(change->consumer_before());
+  if (change->has_consumer_after())
+    *change->mutable_consumer_after() = Redacted(change->consumer_after());
+}
+
+// The longest WriteOptions.command kept in the history.
+constexpr size_t kMaxCommandBytes = 1024;
+
+// Who asked and on what condition, for the store.
+WriteContext ContextOf(const Caller& caller, const gateway::v1::WriteOptions& options,
+                       bool dry_run = false) {
+  WriteContext context;
+  context.actor = caller.actor;
+  if (options.has_if_version()) context.if_version = options.if_version();
+  context.command = options.command().substr(0, kMaxCommandBytes);
+  for (char& c : context.command)  // one line in a table, whatever was sent
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  context.dry_run = dry_run;
+  return context;
 }
 
 }  // namespace
@@ -93,7 +121,8 @@ AdminService::Reactor* AdminService::CreateService(Context* context,
                                                    gateway::v1::ServiceResponse* response) {
   return OnWorker(
       context, Access::kWrite, "create services", [this, request, response](const Caller& caller) {
-        auto result = store_.CreateService(request->service(), caller.actor);
+        auto result =
+            store_.CreateService(request->service(), ContextOf(caller, request->options()));
         if (!result) return ToStatus(result.error());
         Logged(result->snapshot, caller, "service " + result->service.name() + " created");
         response->set_config_version(result->snapshot->version());
@@ -108,8 +137,8 @@ AdminService::Reactor* AdminService::UpdateService(Context* context,
                                                    gateway::v1::ServiceResponse* response) {
   return OnWorker(
       context, Access::kWrite, "update services", [this, request, response](const Caller& caller) {
-        auto result =
-            store_.UpdateService(request->service(), request->update_mask(), caller.actor);
+        auto result = store_.UpdateService(request->service(), request->update_mask(),
+                                           ContextOf(caller, request->options()));
         if (!result) return ToStatus(result.error());
         Logged(result->snapshot, caller, "service " + result->service.name() + " updated");
         response->set_config_version(result->snapshot->version());
@@ -148,26 +177,45 @@ AdminService::Reactor* AdminService::ListServices(Context* context,
 AdminService::Reactor* AdminService::DeleteService(Context* context,
                                                    const gateway::v1::DeleteServiceRequest* request,
                                                    gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, Access::kWrite, "delete services",
-                  [this, request, response](const Caller& caller) {
-                    auto result = store_.DeleteService(request->name(), caller.actor);
-                    if (!result) return ToStatus(result.error());
-                    Logged(*result, caller, "service " + request->name() + " deleted");
-                    response->set_config_version((*result)->version());
-                    return grpc::Status::OK;
-                  });
+  return OnWorker(
+      context, Access::kWrite, "delete services", [this, request, response](const Caller& caller) {
+        auto result = store_.DeleteService(request->name(), ContextOf(caller, request->options()));
+        if (!result) return ToStatus(result.error());
+        Logged(*result, caller, "service " + request->name() + " deleted");
+        response->set_config_version((*result)->version());
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::CreateRoute(Context* context,
                                                  const gateway::v1::CreateRouteRequest* request,
                                                  gateway::v1::RouteResponse* response) {
-  return OnWorker(context, Access::kWrite, "create routes",
+  return OnWorker(
+      context, Access::kWrite, "create routes", [this, request, response](const Caller& caller) {
+        auto result = store_.CreateRoute(request->route(), ContextOf(caller, request->options()));
+        if (!result) return ToStatus(result.error());
+        Logged(result->snapshot, caller,
+               "route " + RouteName(result->route) + " -> " + FormatRouteTargets(result->route) +
+                   " created");
+        response->set_config_version(result->snapshot->version());
+        *response->mutable_route() = std::move(result->route);
+        for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
+        for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
+        return grpc::Status::OK;
+      });
+}
+
+AdminService::Reactor* AdminService::UpdateRoute(Context* context,
+                                                 const gateway::v1::UpdateRouteRequest* request,
+                                                 gateway::v1::RouteResponse* response) {
+  return OnWorker(context, Access::kWrite, "update routes",
                   [this, request, response](const Caller& caller) {
-                    auto result = store_.CreateRoute(request->route(), caller.actor);
+                    auto result = store_.UpdateRoute(request->route(), request->update_mask(),
+                                                     ContextOf(caller, request->options()));
                     if (!result) return ToStatus(result.error());
                     Logged(result->snapshot, caller,
                            "route " + RouteName(result->route) + " -> " +
-                               FormatRouteTargets(result->route) + " created");
+                               FormatRouteTargets(result->route) + " updated");
                     response->set_config_version(result->snapshot->version());
                     *response->mutable_route() = std::move(result->route);
                     for (auto& warning : result->warnings)
@@ -176,24 +224,6 @@ AdminService::Reactor* AdminService::CreateRoute(Context* context,
                       response->add_warnings(std::move(warning));
                     return grpc::Status::OK;
                   });
-}
-
-AdminService::Reactor* AdminService::UpdateRoute(Context* context,
-                                                 const gateway::v1::UpdateRouteRequest* request,
-                                                 gateway::v1::RouteResponse* response) {
-  return OnWorker(
-      context, Access::kWrite, "update routes", [this, request, response](const Caller& caller) {
-        auto result = store_.UpdateRoute(request->route(), request->update_mask(), caller.actor);
-        if (!result) return ToStatus(result.error());
-        Logged(result->snapshot, caller,
-               "route " + RouteName(result->route) + " -> " + FormatRouteTargets(result->route) +
-                   " updated");
-        response->set_config_version(result->snapshot->version());
-        *response->mutable_route() = std::move(result->route);
-        for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
-        for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
-        return grpc::Status::OK;
-      });
 }
 
 AdminService::Reactor* AdminService::GetRoute(Context* context,
@@ -226,7 +256,7 @@ AdminService::Reactor* AdminService::DeleteRoute(Context* context,
                                                  gateway::v1::DeleteResponse* response) {
   return OnWorker(
       context, Access::kWrite, "delete routes", [this, request, response](const Caller& caller) {
-        auto result = store_.DeleteRoute(request->key(), caller.actor);
+        auto result = store_.DeleteRoute(request->key(), ContextOf(caller, request->options()));
         if (!result) return ToStatus(result.error());
         Logged(result->snapshot, caller, "route " + DescribeRouteMatch(result->route) + " deleted");
         response->set_config_version(result->snapshot->version());
@@ -241,7 +271,8 @@ AdminService::Reactor* AdminService::CreateConsumer(
   return OnWorker(
       context, Access::kWrite, "create consumers", [this, request, response](const Caller& caller) {
         const std::vector<std::string> keys(request->api_keys().begin(), request->api_keys().end());
-        auto result = store_.CreateConsumer(request->consumer(), keys, caller.actor);
+        auto result =
+            store_.CreateConsumer(request->consumer(), keys, ContextOf(caller, request->options()));
         if (!result) return ToStatus(result.error());
         Logged(result->snapshot, caller, "consumer " + result->consumer.name() + " created");
         response->set_config_version(result->snapshot->version());
@@ -279,14 +310,14 @@ AdminService::Reactor* AdminService::ListConsumers(Context* context,
 AdminService::Reactor* AdminService::DeleteConsumer(
     Context* context, const gateway::v1::DeleteConsumerRequest* request,
     gateway::v1::DeleteResponse* response) {
-  return OnWorker(context, Access::kWrite, "delete consumers",
-                  [this, request, response](const Caller& caller) {
-                    auto result = store_.DeleteConsumer(request->name(), caller.actor);
-                    if (!result) return ToStatus(result.error());
-                    Logged(*result, caller, "consumer " + request->name() + " deleted");
-                    response->set_config_version((*result)->version());
-                    return grpc::Status::OK;
-                  });
+  return OnWorker(
+      context, Access::kWrite, "delete consumers", [this, request, response](const Caller& caller) {
+        auto result = store_.DeleteConsumer(request->name(), ContextOf(caller, request->options()));
+        if (!result) return ToStatus(result.error());
+        Logged(*result, caller, "consumer " + request->name() + " deleted");
+        response->set_config_version((*result)->version());
+        return grpc::Status::OK;
+      });
 }
 
 AdminService::Reactor* AdminService::ListGateways(Context* context,
@@ -335,6 +366,89 @@ AdminService::Reactor* AdminService::GetStatus(Context* context,
     response->set_store_error(StatusMessage(view.store_error));
     return grpc::Status::OK;
   });
+}
+
+// ---------------------------------------------------------------- declarative config and history
+
+// Apply and Rollback answer alike: the changes (consumers redacted), the version after and the
+// warnings; a write that changed something is logged (a dry run never is).
+grpc::Status AdminService::Answer(StoreResult<ApplyWrite>& result, const Caller& caller,
+                                  std::string_view action, bool dry_run,
+                                  gateway::v1::ApplyResponse* response) {
+  if (!result) return ToStatus(result.error());
+  if (dry_run) {
+    response->set_config_version(publisher_.Current()->version());
+  } else {
+    response->set_config_version(result->snapshot->version());
+    Logged(result->snapshot, caller, std::string(action) + ": " + result->summary);
+  }
+  for (auto& change : result->changes) {
+    Redact(&change);
+    *response->add_changes() = std::move(change);
+  }
+  for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
+  if (!dry_run && !result->changes.empty())
+    for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
+  return grpc::Status::OK;
+}
+
+AdminService::Reactor* AdminService::Apply(Context* context,
+                                           const gateway::v1::ApplyRequest* request,
+                                           gateway::v1::ApplyResponse* response) {
+  const bool dry_run = request->dry_run();
+  return OnWorker(context, dry_run ? Access::kRead : Access::kWrite,
+                  dry_run ? "diff the config" : "apply config",
+                  [this, request, response, dry_run](const Caller& caller) {
+                    auto result =
+                        store_.Apply(*request, ContextOf(caller, request->options(), dry_run));
+                    return Answer(result, caller, "apply", dry_run, response);
+                  });
+}
+
+AdminService::Reactor* AdminService::Rollback(Context* context,
+                                              const gateway::v1::RollbackRequest* request,
+                                              gateway::v1::ApplyResponse* response) {
+  const bool dry_run = request->dry_run();
+  return OnWorker(context, dry_run ? Access::kRead : Access::kWrite,
+                  dry_run ? "preview rollbacks" : "roll back the config",
+                  [this, request, response, dry_run](const Caller& caller) {
+                    auto result = store_.Rollback(request->version(),
+                                                  ContextOf(caller, request->options(), dry_run));
+                    return Answer(result, caller, "rollback", dry_run, response);
+                  });
+}
+
+AdminService::Reactor* AdminService::ListHistory(Context* context,
+                                                 const gateway::v1::ListHistoryRequest* request,
+                                                 gateway::v1::ListHistoryResponse* response) {
+  return OnWorker(
+      context, Access::kRead, "read the history", [this, request, response](const Caller&) {
+        constexpr uint32_t kDefaultLimit = 20;
+        auto records = store_.ListHistory(request->limit() == 0 ? kDefaultLimit : request->limit());
+        if (!records) return ToStatus(records.error());
+        auto oldest = store_.OldestHistoryVersion();
+        if (!oldest) return ToStatus(oldest.error());
+        for (auto& record : *records) *response->add_records() = std::move(record);
+        response->set_oldest_version(*oldest);
+        response->set_config_version(publisher_.Current()->version());
+        return grpc::Status::OK;
+      });
+}
+
+AdminService::Reactor* AdminService::GetHistory(Context* context,
+                                                const gateway::v1::GetHistoryRequest* request,
+                                                gateway::v1::GetHistoryResponse* response) {
+  return OnWorker(context, Access::kRead, "read the history",
+                  [this, request, response](const Caller&) {
+                    auto result = store_.GetHistory(request->version());
+                    if (!result) return ToStatus(result.error());
+                    *response->mutable_record() = std::move(result->record);
+                    for (auto& change : result->changes) {
+                      Redact(&change);
+                      *response->add_changes() = std::move(change);
+                    }
+                    return grpc::Status::OK;
+                  });
 }
 
 }  // namespace gw

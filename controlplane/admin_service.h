@@ -78,6 +78,15 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   Reactor* GetStatus(Context* context, const gateway::v1::GetStatusRequest* request,
                      gateway::v1::StatusResponse* response) override;
 
+  Reactor* Apply(Context* context, const gateway::v1::ApplyRequest* request,
+                 gateway::v1::ApplyResponse* response) override;
+  Reactor* Rollback(Context* context, const gateway::v1::RollbackRequest* request,
+                    gateway::v1::ApplyResponse* response) override;
+  Reactor* ListHistory(Context* context, const gateway::v1::ListHistoryRequest* request,
+                       gateway::v1::ListHistoryResponse* response) override;
+  Reactor* GetHistory(Context* context, const gateway::v1::GetHistoryRequest* request,
+                      gateway::v1::GetHistoryResponse* response) override;
+
  private:
   // Authorizes the call for `access` (refused: finished at once with the Authorizer's
   // status), then runs `call` on the StoreWorker with the caller and finishes the RPC with the
@@ -87,6 +96,9 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   // Logs the write that made `config` and who asked for it (a no-op, which made no version, is
   // not logged).
   void Logged(const ConfigPtr& config, const Caller& caller, const std::string& what);
+  // Apply and Rollback answer alike.
+  grpc::Status Answer(StoreResult<ApplyWrite>& result, const Caller& caller,
+                      std::string_view action, bool dry_run, gateway::v1::ApplyResponse* response);
 
   ConfigStore& store_;
   StoreWorker& worker_;

@@ -71,7 +71,8 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   if (!options.tls.cert.empty()) tls_ = std::make_unique<WatchedTlsFiles>(options.tls, "TLS");
   authorizer_ = std::make_unique<Authorizer>(
       AuthOptions{options.token_file, /*client_certificates=*/!options.tls.ca.empty()});
-  store_ = ConfigStore::Open(options.db, ConfigStoreOptions{options.max_config_bytes});
+  store_ = ConfigStore::Open(options.db,
+                             ConfigStoreOptions{options.max_config_bytes, options.history_keep});
   auto initial = store_->LoadSnapshot();
   if (!initial) throw std::runtime_error(initial.error().message);
   const gateway::v1::Config& config = **initial;

@@ -33,6 +33,7 @@ struct ControlPlaneOptions {
   std::string db = "controlplane.db";  // a SQLite file, or a postgres:// URI (store_backend.h)
   std::string replica_id;              // "": "<hostname>:<grpc port>"
   uint64_t max_config_bytes = kMaxConfigBytes;  // --max-config-size
+  uint64_t history_keep = kDefaultHistoryKeep;  // --history-keep (config_store.h)
   std::optional<HostPort> admin_listen;         // no admin page when unset; port 0 picks one
   // --tls-cert/--tls-key (gRPC over TLS) and --client-ca (gateways' client certificates);
   // re-read when they change.

@@ -4,7 +4,8 @@
 //
 //   controlplane --listen HOST:PORT --db PATH|postgres://... [--replica-id ID] [--admin HOST:PORT]
 //                [--tls-cert FILE --tls-key FILE [--client-ca FILE]] [--auth-token-file FILE]
-//                [--insecure] [--max-config-size SIZE] [--log-level LEVEL] | --version
+//                [--insecure] [--max-config-size SIZE] [--history-keep N] [--log-level LEVEL]
+//                | --version
 //
 // SIGHUP re-reads the token file and the certificates (both are also re-read when they change).
 // Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, address, security
@@ -81,6 +82,11 @@ int main(int argc, char** argv) {
                  "refuse a write that would make the config larger than SIZE (512k, 10m; "
                  "default and most: " +
                      gw::FormatByteSize(gw::kMaxConfigBytes) + ", what gateways accept)");
+  app.add_option("--history-keep", options.history_keep,
+                 "keep the history (and rollback) of the newest N versions; older ones are "
+                 "forgotten, oldest first")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

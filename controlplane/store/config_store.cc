@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
+#include <utility>
 
 #include "common/api_key.h"
 #include "common/byte_size.h"
@@ -371,6 +374,141 @@ StoreError ServiceNotFound(std::string_view name) {
   return {StoreCode::kNotFound, "service " + std::string(name) + " does not exist"};
 }
 
+// kFailedPrecondition naming the routes that send traffic to service `name` (as their target,
+// or as one target of a split); nullopt when none does.
+std::optional<StoreError> ServiceInUse(const Config& config, std::string_view name) {
+  std::vector<std::string> users;
+  for (const Route& route : config.routes()) {
+    bool uses = route.target() == name;
+    for (const auto& target : route.split()) uses = uses || target.target() == name;
+    if (!uses) continue;
+    std::string user = route.path();
+    if (route.match() == gateway::v1::MATCH_EXACT) user += " (exact)";
+    if (route.host() != "" || !route.methods().empty() || !route.headers().empty())
+      user = DescribeRouteMatch(route);
+    if (!route.split().empty()) user += " (split)";
+    users.push_back(std::move(user));
+  }
+  if (users.empty()) return std::nullopt;
+  const bool one = users.size() == 1;
+  return StoreError{StoreCode::kFailedPrecondition,
+                    "service " + std::string(name) + " is used by " +
+                        (one ? std::string("route ") : FormatCount(users.size()) + " routes: ") +
+                        JoinForMessage(users, ", ") + "; move or delete " + (one ? "it" : "them") +
+                        " first"};
+}
+
+// ---------------------------------------------------------------- declarative writes
+
+using gateway::v1::ConfigDelta;
+using gateway::v1::ObjectChange;
+
+template <typename T>
+bool SameButVersion(const T& a, const T& b) {
+  T x = a, y = b;
+  x.clear_version();
+  y.clear_version();
+  return google::protobuf::util::MessageDifferencer::Equals(x, y);
+}
+
+std::string NameOf(const Service& service) { return service.name(); }
+std::string NameOf(const Consumer& consumer) { return consumer.name(); }
+RouteIdentity NameOf(const Route& route) { return IdentityOf(route); }
+RouteIdentity NameOf(const RouteKey& key) { return IdentityOf(key); }
+const std::string& NameOf(const std::string& name) { return name; }
+
+// `stored` with each object of `desired` in place of the stored one of its name (or added), and
+// with `prune` without the objects `desired` does not name. An object equal to the stored one
+// but for its version keeps it; the others take `version`.
+template <typename T>
+void MergeList(const google::protobuf::RepeatedPtrField<T>& desired, bool prune, uint64_t version,
+               google::protobuf::RepeatedPtrField<T>* stored) {
+  using Name = decltype(NameOf(std::declval<const T&>()));
+  std::map<std::decay_t<Name>, int> index;
+  for (int i = 0; i < stored->size(); ++i) index.emplace(NameOf(stored->Get(i)), i);
+  std::set<std::decay_t<Name>> wanted;
+  for (const T& object : desired) {
+    wanted.insert(NameOf(object));
+    auto it = index.find(NameOf(object));
+    T* slot = it != index.end() ? stored->Mutable(it->second) : nullptr;
+    if (slot && SameButVersion(*slot, object)) continue;
+    if (!slot) slot = stored->Add();
+    *slot = object;
+    slot->set_version(version);
+  }
+  if (prune)
+    stored->erase(std::remove_if(stored->begin(), stored->end(),
+                                 [&](const T& object) { return !wanted.count(NameOf(object)); }),
+                  stored->end());
+}
+
+// The ObjectChanges of one kind of object, from a version's change both ways, in name order:
+// upserted objects are CHANGED when the reverse change holds their earlier state, else CREATED;
+// removed ones are DELETED, with their last state from the reverse change.
+template <typename T, typename Removed>
+void AddChanges(const google::protobuf::RepeatedPtrField<T>& upserted, const Removed& removed,
+                const google::protobuf::RepeatedPtrField<T>& earlier, T* (ObjectChange::*before)(),
+                T* (ObjectChange::*after)(), std::vector<ObjectChange>* out) {
+  using Name = std::decay_t<decltype(NameOf(std::declval<const T&>()))>;
+  std::map<Name, const T*> was;
+  for (const T& object : earlier) was.emplace(NameOf(object), &object);
+  std::map<Name, ObjectChange> changes;
+  for (const T& object : upserted) {
+    ObjectChange& change = changes[NameOf(object)];
+    auto it = was.find(NameOf(object));
+    change.set_action(it == was.end() ? ObjectChange::CREATED : ObjectChange::CHANGED);
+    if (it != was.end()) *(change.*before)() = *it->second;
+    *(change.*after)() = object;
+  }
+  for (const auto& key : removed) {
+    auto it = was.find(NameOf(key));
+    if (it == was.end()) continue;  // (a reverse change always holds what was removed)
+    ObjectChange& change = changes[it->first];
+    change.set_action(ObjectChange::DELETED);
+    *(change.*before)() = *it->second;
+  }
+  for (auto& [name, change] : changes) out->push_back(std::move(change));
+}
+
+std::vector<ObjectChange> ChangesOf(const ConfigDelta& forward, const ConfigDelta& reverse) {
+  std::vector<ObjectChange> changes;
+  AddChanges(forward.upserted_services(), forward.removed_services(), reverse.upserted_services(),
+             &ObjectChange::mutable_service_before, &ObjectChange::mutable_service_after, &changes);
+  AddChanges(forward.upserted_routes(), forward.removed_routes(), reverse.upserted_routes(),
+             &ObjectChange::mutable_route_before, &ObjectChange::mutable_route_after, &changes);
+  AddChanges(forward.upserted_consumers(), forward.removed_consumers(),
+             reverse.upserted_consumers(), &ObjectChange::mutable_consumer_before,
+             &ObjectChange::mutable_consumer_after, &changes);
+  return changes;
+}
+
+// "service cart created; route /api (prefix) changed; ..." for the history (the first few).
+std::string SummarizeChanges(const std::vector<ObjectChange>& changes) {
+  constexpr size_t kNamed = 10;
+  std::vector<std::string> parts;
+  for (const ObjectChange& change : changes) {
+    if (parts.size() == kNamed) {
+      parts.push_back("and " + FormatCount(changes.size() - kNamed) + " more");
+      break;
+    }
+    std::string part;
+    if (change.has_service_after() || change.has_service_before())
+      part = "service " + (change.has_service_after() ? change.service_after().name()
+                                                      : change.service_before().name());
+    else if (change.has_route_after() || change.has_route_before())
+      part = "route " + DescribeRouteMatch(change.has_route_after() ? change.route_after()
+                                                                    : change.route_before());
+    else
+      part = "consumer " + (change.has_consumer_after() ? change.consumer_after().name()
+                                                        : change.consumer_before().name());
+    part += change.action() == ObjectChange::CREATED   ? " created"
+            : change.action() == ObjectChange::CHANGED ? " changed"
+                                                       : " deleted";
+    parts.push_back(std::move(part));
+  }
+  return JoinForMessage(parts, "; ");
+}
+
 // Retries of a write that lost a race with another replica's, before it is refused.
 constexpr int kWriteAttempts = 8;
 
@@ -421,10 +559,10 @@ std::optional<StoreError> ConfigStore::Refresh() {
   return std::nullopt;
 }
 
-StoreResult<ConfigPtr> ConfigStore::Write(std::string_view actor, const Rule& rule) {
+StoreResult<ConfigPtr> ConfigStore::Write(const WriteContext& context, const Rule& rule) {
   std::mt19937 random(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
-    auto result = WriteOnce(actor, rule);
+    auto result = WriteOnce(context, rule);
     if (result || result.error().code != StoreCode::kConflict) return result;
     if (attempt == kWriteAttempts)
       return StoreError{StoreCode::kUnavailable,
@@ -436,7 +574,7 @@ StoreResult<ConfigPtr> ConfigStore::Write(std::string_view actor, const Rule& ru
   }
 }
 
-StoreResult<ConfigPtr> ConfigStore::WriteOnce(std::string_view actor, const Rule& rule) {
+StoreResult<ConfigPtr> ConfigStore::WriteOnce(const WriteContext& context, const Rule& rule) {
   if (auto e = backend_->Begin(true)) return *e;
   struct RollbackUnlessCommitted {
     StoreBackend& backend;
@@ -449,11 +587,17 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(std::string_view actor, const Rule
   auto current = ReadCurrent();
   if (!current) return current.error();
   const Config& before = **current;
+  if (context.if_version && *context.if_version != before.version())
+    return StoreError{StoreCode::kFailedPrecondition,
+                      "the config is at version " + std::to_string(before.version()) + ", not " +
+                          std::to_string(*context.if_version) +
+                          " (--if-version): it changed since; nothing was written"};
   const uint64_t version = before.version() + 1;
   Config next = before;
   HistoryEntry history;
   if (auto e = rule(before, version, &next, &history)) return *e;
-  history.actor = actor;
+  history.actor = context.actor;
+  history.command = context.command;
   SortConfig(&next);
   gateway::v1::ConfigDelta delta = DiffConfigs(before, next);
   if (DeltaIsEmpty(delta)) {  // a no-op: no version, no history
@@ -479,7 +623,11 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(std::string_view actor, const Rule
                           " gateways are sent (--max-config-size); remove routes or header "
                           "rules first"};
   }
+  if (context.dry_run) return ConfigPtr(std::make_shared<const Config>(std::move(next)));
+  history.reverse = DiffConfigs(next, before);
   if (auto e = backend_->WriteChange(delta, version, history)) return *e;
+  if (version > options_.history_keep)
+    if (auto e = backend_->ForgetHistory(version - options_.history_keep)) return *e;
   if (auto e = backend_->Commit()) return *e;
   guard.done = true;
   auto after = std::make_shared<const Config>(std::move(next));
@@ -490,13 +638,13 @@ StoreResult<ConfigPtr> ConfigStore::WriteOnce(std::string_view actor, const Rule
 // ---------------------------------------------------------------- services
 
 StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request,
-                                                     std::string_view actor) {
+                                                     const WriteContext& context) {
   Service service = Known(request);
   service.clear_version();
   CanonicalizeService(&service);
   if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
   auto after =
-      Write(actor,
+      Write(context,
             [&](const Config& current, uint64_t version, Config* next,
                 HistoryEntry* history) -> std::optional<StoreError> {
               if (FindNamed(current.services(), service.name()))
@@ -505,7 +653,8 @@ StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request,
                                       " already exists; use `service update` to change it"};
               service.set_version(version);
               *next->add_services() = service;
-              *history = {"create_service", DescribeService(service)};
+              history->action = "create_service";
+              history->detail = DescribeService(service);
               return std::nullopt;
             });
   if (!after) return after.error();
@@ -514,14 +663,14 @@ StoreResult<ServiceWrite> ConfigStore::CreateService(const Service& request,
 
 StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request,
                                                      const google::protobuf::FieldMask& mask,
-                                                     std::string_view actor) {
+                                                     const WriteContext& context) {
   if (std::string e = ValidateServiceName(request.name()); !e.empty()) return Invalid(e);
   google::protobuf::FieldMask fields = mask;
   if (fields.paths().empty()) fields.add_paths("endpoints");  // clients from before the mask
   if (auto e = CheckMask(fields, Service::descriptor(), kUpdatableServiceFields, "service"))
     return *e;
   Service service;
-  auto after = Write(actor,
+  auto after = Write(context,
                      [&](const Config&, uint64_t version, Config* next,
                          HistoryEntry* history) -> std::optional<StoreError> {
                        Service* stored = FindNamed(next->mutable_services(), request.name());
@@ -534,7 +683,8 @@ StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request,
                          return std::nullopt;  // a no-op
                        service.set_version(version);
                        *stored = service;
-                       *history = {"update_service", DescribeService(service)};
+                       history->action = "update_service";
+                       history->detail = DescribeService(service);
                        return std::nullopt;
                      });
   if (!after) return after.error();
@@ -552,50 +702,32 @@ StoreResult<ServiceRead> ConfigStore::GetService(std::string_view name) {
 
 StoreResult<ConfigPtr> ConfigStore::ListServices() { return LoadSnapshot(); }
 
-StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name, std::string_view actor) {
+StoreResult<ConfigPtr> ConfigStore::DeleteService(std::string_view name,
+                                                  const WriteContext& context) {
   if (std::string e = ValidateServiceName(name); !e.empty()) return Invalid(e);
-  return Write(actor,
+  return Write(context,
                [&](const Config& current, uint64_t, Config* next,
                    HistoryEntry* history) -> std::optional<StoreError> {
                  if (!FindNamed(current.services(), name)) return ServiceNotFound(name);
-                 // Routes that send traffic to it: as their target, or as one target of a split.
-                 std::vector<std::string> users;
-                 for (const Route& route : current.routes()) {
-                   bool uses = route.target() == name;
-                   for (const auto& target : route.split()) uses = uses || target.target() == name;
-                   if (!uses) continue;
-                   std::string user = route.path();
-                   if (route.match() == gateway::v1::MATCH_EXACT) user += " (exact)";
-                   if (route.host() != "" || !route.methods().empty() || !route.headers().empty())
-                     user = DescribeRouteMatch(route);
-                   if (!route.split().empty()) user += " (split)";
-                   users.push_back(std::move(user));
-                 }
-                 if (!users.empty()) {
-                   const bool one = users.size() == 1;
-                   return StoreError{
-                       StoreCode::kFailedPrecondition,
-                       "service " + std::string(name) + " is used by " +
-                           (one ? std::string("route ") : FormatCount(users.size()) + " routes: ") +
-                           JoinForMessage(users, ", ") + "; move or delete " +
-                           (one ? "it" : "them") + " first"};
-                 }
+                 if (auto e = ServiceInUse(current, name)) return *e;
                  EraseNamed(next->mutable_services(), name);
-                 *history = {"delete_service", std::string(name)};
+                 history->action = "delete_service";
+                 history->detail = std::string(name);
                  return std::nullopt;
                });
 }
 
 // ---------------------------------------------------------------- routes
 
-StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request, std::string_view actor) {
+StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request,
+                                                 const WriteContext& context) {
   Route route = Known(request);
   route.clear_version();
   CanonicalizeRoute(&route);
   if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
   std::vector<std::string> warnings;
   auto after =
-      Write(actor,
+      Write(context,
             [&](const Config& current, uint64_t version, Config* next,
                 HistoryEntry* history) -> std::optional<StoreError> {
               if (auto e = CheckRouteAgainstServices(current, route)) return *e;
@@ -606,7 +738,8 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request, std::stri
                                                                  FormatRouteTargets(*existing)};
               route.set_version(version);
               *next->add_routes() = route;
-              *history = {"create_route", DescribeRoute(route)};
+              history->action = "create_route";
+              history->detail = DescribeRoute(route);
               return std::nullopt;
             });
   if (!after) return after.error();
@@ -615,7 +748,7 @@ StoreResult<RouteWrite> ConfigStore::CreateRoute(const Route& request, std::stri
 
 StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
                                                  const google::protobuf::FieldMask& mask,
-                                                 std::string_view actor) {
+                                                 const WriteContext& context) {
   RouteKey key = KeyOf(request);
   CanonicalizeRouteKey(&key);
   if (auto e = CheckRouteKey(key)) return *e;
@@ -640,7 +773,7 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
   Route route;
   std::vector<std::string> warnings;
   auto after =
-      Write(actor,
+      Write(context,
             [&](const Config& current, uint64_t version, Config* next,
                 HistoryEntry* history) -> std::optional<StoreError> {
               auto found = FindRoute(current, key);
@@ -660,7 +793,8 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
                 return std::nullopt;
               route.set_version(version);
               *FindRouteByIdentity(next, IdentityOf(before)) = route;
-              *history = {"update_route", DescribeRouteChange(before, route)};
+              history->action = "update_route";
+              history->detail = DescribeRouteChange(before, route);
               return std::nullopt;
             });
   if (!after) return after.error();
@@ -680,13 +814,14 @@ StoreResult<RouteRead> ConfigStore::GetRoute(const RouteKey& request) {
 
 StoreResult<ConfigPtr> ConfigStore::ListRoutes() { return LoadSnapshot(); }
 
-StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request, std::string_view actor) {
+StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request,
+                                                 const WriteContext& context) {
   RouteKey key = request;
   CanonicalizeRouteKey(&key);
   if (auto e = CheckRouteKey(key)) return *e;
   Route deleted;
   auto after = Write(
-      actor,
+      context,
       [&](const Config& current, uint64_t, Config* next,
           HistoryEntry* history) -> std::optional<StoreError> {
         auto found = FindRoute(current, key);
@@ -697,7 +832,8 @@ StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request, std::s
         routes->erase(std::remove_if(routes->begin(), routes->end(),
                                      [&](const Route& r) { return IdentityOf(r) == identity; }),
                       routes->end());
-        *history = {"delete_route", DescribeRoute(deleted)};
+        history->action = "delete_route";
+        history->detail = DescribeRoute(deleted);
         return std::nullopt;
       });
   if (!after) return after.error();
@@ -708,9 +844,10 @@ StoreResult<RouteWrite> ConfigStore::DeleteRoute(const RouteKey& request, std::s
 
 StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
                                                        const std::vector<std::string>& api_keys,
-                                                       std::string_view actor) {
+                                                       const WriteContext& context) {
   Consumer consumer = Known(request);
   consumer.clear_version();
+  if (consumer.has_jwt()) consumer.mutable_jwt()->clear_secret_sha256();  // answers only
   for (const std::string& key : api_keys) {
     std::string error;
     if (!ValidateApiKey(key, &error))
@@ -726,7 +863,7 @@ StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
     return Invalid("consumer " + Quote(consumer.name()) +
                    ": a jwt secret or public key cannot hold a NUL byte");
   auto after = Write(
-      actor,
+      context,
       [&](const Config& current, uint64_t version, Config* next,
           HistoryEntry* history) -> std::optional<StoreError> {
         if (FindNamed(current.consumers(), consumer.name()))
@@ -741,7 +878,8 @@ StoreResult<ConsumerWrite> ConfigStore::CreateConsumer(const Consumer& request,
                                 "an api key given is already a key of consumer " + other.name()};
         consumer.set_version(version);
         *next->add_consumers() = consumer;
-        *history = {"create_consumer", DescribeConsumer(consumer)};
+        history->action = "create_consumer";
+        history->detail = DescribeConsumer(consumer);
         return std::nullopt;
       });
   if (!after) return after.error();
@@ -759,16 +897,208 @@ StoreResult<ConsumerRead> ConfigStore::GetConsumer(std::string_view name) {
 
 StoreResult<ConfigPtr> ConfigStore::ListConsumers() { return LoadSnapshot(); }
 
-StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name, std::string_view actor) {
+StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name,
+                                                   const WriteContext& context) {
   if (auto e = ConsumerNameError(name)) return *e;
-  return Write(actor,
+  return Write(context,
                [&](const Config& current, uint64_t, Config* next,
                    HistoryEntry* history) -> std::optional<StoreError> {
                  if (!FindNamed(current.consumers(), name)) return ConsumerNotFound(name);
                  EraseNamed(next->mutable_consumers(), name);
-                 *history = {"delete_consumer", std::string(name)};
+                 history->action = "delete_consumer";
+                 history->detail = std::string(name);
                  return std::nullopt;
                });
+}
+
+// ---------------------------------------------------------------- declarative writes
+
+StoreResult<ApplyWrite> ConfigStore::WriteDesired(
+    const WriteContext& context, const std::string& action, const std::string& summary_prefix,
+    const std::function<StoreResult<Config>(const Config& current)>& desired, bool prune) {
+  ApplyWrite result;
+  auto after = Write(context,
+                     [&](const Config& current, uint64_t version, Config* next,
+                         HistoryEntry* history) -> std::optional<StoreError> {
+                       auto wanted = desired(current);
+                       if (!wanted) return wanted.error();
+                       MergeList(wanted->services(), prune, version, next->mutable_services());
+                       MergeList(wanted->routes(), prune, version, next->mutable_routes());
+                       MergeList(wanted->consumers(), prune, version, next->mutable_consumers());
+                       for (const Service& service : current.services())
+                         if (!FindNamed(next->services(), service.name()))
+                           if (auto e = ServiceInUse(*next, service.name())) return *e;
+                       result.warnings.clear();
+                       for (const Route& route : next->routes()) {
+                         if (route.version() != version) continue;
+                         if (auto e = CheckRouteAgainstServices(*next, route)) return *e;
+                         for (auto& warning : TargetWarnings(*next, route))
+                           result.warnings.push_back(std::move(warning));
+                       }
+                       SortConfig(next);
+                       next->set_version(version);
+                       result.changes =
+                           ChangesOf(DiffConfigs(current, *next), DiffConfigs(*next, current));
+                       result.summary = summary_prefix + SummarizeChanges(result.changes);
+                       history->action = action;
+                       history->detail = result.summary;
+                       return std::nullopt;
+                     });
+  if (!after) return after.error();
+  result.snapshot = std::move(*after);
+  return result;
+}
+
+StoreResult<ApplyWrite> ConfigStore::Apply(const gateway::v1::ApplyRequest& request,
+                                           const WriteContext& context) {
+  // Each object canonical and valid on its own, and given once; refusals say where it is.
+  Config given;
+  std::set<std::string, std::less<>> names;
+  for (int i = 0; i < request.services_size(); ++i) {
+    Service service = Known(request.services(i));
+    service.clear_version();
+    CanonicalizeService(&service);
+    const std::string where = "services[" + std::to_string(i) + "]: ";
+    if (std::string e = ValidateService(service); !e.empty()) return Invalid(where + e);
+    if (!names.insert(service.name()).second)
+      return Invalid(where + "service " + service.name() + " is given twice");
+    *given.add_services() = std::move(service);
+  }
+  std::set<RouteIdentity> routes;
+  for (int i = 0; i < request.routes_size(); ++i) {
+    Route route = Known(request.routes(i));
+    route.clear_version();
+    CanonicalizeRoute(&route);
+    const std::string where = "routes[" + std::to_string(i) + "]: ";
+    if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(where + e);
+    if (!routes.insert(IdentityOf(route)).second)
+      return Invalid(where + "route " + DescribeRouteMatch(route) + " is given twice");
+    *given.add_routes() = std::move(route);
+  }
+  names.clear();
+  std::vector<Consumer> consumers;
+  for (int i = 0; i < request.consumers_size(); ++i) {
+    Consumer consumer = Known(request.consumers(i).consumer());
+    consumer.clear_version();
+    const std::string where = "consumers[" + std::to_string(i) + "]: ";
+    if (auto e = ConsumerNameError(consumer.name())) return Invalid(where + e->message);
+    if (!names.insert(consumer.name()).second)
+      return Invalid(where + "consumer " + consumer.name() + " is given twice");
+    for (const std::string& key : request.consumers(i).api_keys()) {
+      std::string error;
+      if (!ValidateApiKey(key, &error))
+        return Invalid(where + "consumer " + consumer.name() + ": " + error);
+      consumer.add_api_key_sha256(ApiKeySha256Hex(key));
+    }
+    if (consumer.jwt().secret().find('\0') != std::string::npos ||
+        consumer.jwt().public_key_pem().find('\0') != std::string::npos)
+      return Invalid(where + "consumer " + consumer.name() +
+                     ": a jwt secret or public key cannot hold a NUL byte");
+    consumers.push_back(std::move(consumer));
+  }
+  return WriteDesired(
+      context, "apply", "",
+      [&](const Config& current) -> StoreResult<Config> {
+        Config desired = given;
+        for (size_t i = 0; i < consumers.size(); ++i) {
+          Consumer consumer = consumers[i];
+          const std::string where = "consumers[" + std::to_string(i) + "]: ";
+          if (consumer.has_jwt() && !consumer.jwt().secret_sha256().empty()) {
+            // The stored secret, kept: it is never shown, only its digest.
+            const Consumer* stored = FindNamed(current.consumers(), consumer.name());
+            if (!consumer.jwt().secret().empty())
+              return Invalid(where + "consumer " + consumer.name() +
+                             ": give jwt.secret or jwt.secret_sha256, not both");
+            if (!stored || stored->jwt().secret().empty() ||
+                ApiKeySha256Hex(stored->jwt().secret()) !=
+                    AsciiLower(consumer.jwt().secret_sha256()))
+              return Invalid(where + "consumer " + consumer.name() +
+                             ": jwt.secret_sha256 is not the digest of its stored secret; give "
+                             "the secret itself as jwt.secret");
+            consumer.mutable_jwt()->set_secret(stored->jwt().secret());
+          }
+          if (consumer.has_jwt()) consumer.mutable_jwt()->clear_secret_sha256();
+          if (std::string e = ValidateConsumer(consumer); !e.empty()) return Invalid(where + e);
+          *desired.add_consumers() = std::move(consumer);
+        }
+        return desired;
+      },
+      request.prune());
+}
+
+StoreResult<ApplyWrite> ConfigStore::Rollback(uint64_t version, const WriteContext& context) {
+  return WriteDesired(
+      context, "rollback", "to version " + std::to_string(version) + ": ",
+      [&](const Config& current) -> StoreResult<Config> {
+        if (version > current.version())
+          return StoreError{StoreCode::kNotFound, "there is no version " + std::to_string(version) +
+                                                      " (the config is at version " +
+                                                      std::to_string(current.version()) + ")"};
+        auto rows =
+            backend_->ReadHistory({.after = version, .up_to = current.version(), .changes = true});
+        if (!rows) return rows.error();
+        // Walked back from the newest: each row's reverse change turns its version into the
+        // one before.
+        Config config = current;
+        uint64_t expected = current.version();
+        for (const HistoryRow& row : *rows) {
+          if (row.record.version() != expected) break;
+          if (!row.record.has_changes())
+            return StoreError{StoreCode::kFailedPrecondition,
+                              "cannot roll back to version " + std::to_string(version) +
+                                  ": version " + std::to_string(expected) +
+                                  " was made before the control plane kept whole changes "
+                                  "(its history has the summary only)"};
+          Config earlier;
+          if (std::string e = ApplyConfigDelta(config, row.reverse, expected - 1, &earlier);
+              !e.empty())
+            return StoreError{
+                StoreCode::kInternal,
+                "the history of version " + std::to_string(expected) + " does not apply: " + e};
+          config = std::move(earlier);
+          --expected;
+        }
+        if (expected != version)
+          return StoreError{StoreCode::kFailedPrecondition,
+                            "cannot roll back to version " + std::to_string(version) +
+                                ": the history kept (--history-keep) reaches back to version " +
+                                std::to_string(expected) + " only"};
+        return config;
+      },
+      /*prune=*/true);
+}
+
+StoreResult<std::vector<gateway::v1::HistoryRecord>> ConfigStore::ListHistory(uint32_t limit) {
+  if (auto e = backend_->Begin(false)) return *e;
+  auto rows = backend_->ReadHistory({.limit = limit});
+  backend_->Rollback();
+  if (!rows) return rows.error();
+  std::vector<gateway::v1::HistoryRecord> records;
+  for (HistoryRow& row : *rows) records.push_back(std::move(row.record));
+  return records;
+}
+
+StoreResult<uint64_t> ConfigStore::OldestHistoryVersion() {
+  if (auto e = backend_->Begin(false)) return *e;
+  auto oldest = backend_->ReadOldestHistoryVersion();
+  backend_->Rollback();
+  return oldest;
+}
+
+StoreResult<HistoryChange> ConfigStore::GetHistory(uint64_t version) {
+  const StoreError not_kept{StoreCode::kNotFound,
+                            "the history has no version " + std::to_string(version) +
+                                " (see `gatewayctl history`; --history-keep bounds what is kept)"};
+  if (version == 0) return not_kept;
+  if (auto e = backend_->Begin(false)) return *e;
+  auto rows = backend_->ReadHistory({.after = version - 1, .up_to = version, .changes = true});
+  backend_->Rollback();
+  if (!rows) return rows.error();
+  if (rows->empty()) return not_kept;
+  HistoryRow& row = rows->front();
+  HistoryChange change{std::move(row.record), {}};
+  if (change.record.has_changes()) change.changes = ChangesOf(row.forward, row.reverse);
+  return change;
 }
 
 }  // namespace gw

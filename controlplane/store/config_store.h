@@ -39,11 +39,26 @@
 
 namespace gw {
 
+// The history rows kept by default (controlplane --history-keep): each holds a version's change
+// both ways, so ten thousand small changes take a few megabytes.
+inline constexpr uint64_t kDefaultHistoryKeep = 10000;
+
 struct ConfigStoreOptions {
   // A write that would make the serialized config larger than this (and larger than it was) is
   // refused (RESOURCE_EXHAUSTED). At most kMaxConfigBytes (common/wire_limits.h), what gateways
   // accept.
   uint64_t max_config_bytes = kMaxConfigBytes;
+  // The newest versions whose history rows are kept (at least 1); older ones are forgotten by
+  // each write, oldest first. Rollback reaches back to the version before the oldest kept.
+  uint64_t history_keep = kDefaultHistoryKeep;
+};
+
+// Who asks for a write, and on what condition (gateway.proto WriteOptions).
+struct WriteContext {
+  std::string actor = std::string(kAnonymousActor);  // for the history row (and the log)
+  std::optional<uint64_t> if_version;  // refused (kFailedPrecondition) unless at this version
+  std::string command;                 // what made it, for the history row
+  bool dry_run = false;                // everything checked, nothing written
 };
 
 struct ServiceWrite {
@@ -60,6 +75,21 @@ struct RouteWrite {
 struct ConsumerWrite {
   gateway::v1::Consumer consumer;  // as stored: api key digests, never keys
   ConfigPtr snapshot;
+};
+
+// What Apply and Rollback did (or, for a dry run, would do).
+struct ApplyWrite {
+  // Objects whole, consumers with their secrets (the admin service redacts them).
+  std::vector<gateway::v1::ObjectChange> changes;
+  ConfigPtr snapshot;  // the config after: the current one when nothing changed; for a dry run
+                       // the one it would make (not published)
+  std::vector<std::string> warnings;
+  std::string summary;  // the history row's: "service cart created; route /api (prefix) changed"
+};
+
+struct HistoryChange {
+  gateway::v1::HistoryRecord record;
+  std::vector<gateway::v1::ObjectChange> changes;  // none when !record.has_changes()
 };
 
 struct ConsumerRead {
@@ -98,25 +128,24 @@ class ConfigStore {
   std::optional<StoreError> Refresh();
 
   StoreResult<ServiceWrite> CreateService(const gateway::v1::Service& service,
-                                          std::string_view actor = kAnonymousActor);
+                                          const WriteContext& context = {});
   // Changes the fields `mask` names ("endpoints", "lb", "health_check", "health_check.path",
   // ...) of service `service.name` to their values in `service`; an empty mask names the
   // endpoints (clients from before update_mask). See UpdateServiceRequest.
   StoreResult<ServiceWrite> UpdateService(
       const gateway::v1::Service& service,
       const google::protobuf::FieldMask& mask = google::protobuf::FieldMask(),
-      std::string_view actor = kAnonymousActor);
+      const WriteContext& context = {});
   StoreResult<ServiceRead> GetService(std::string_view name);
   StoreResult<ConfigPtr> ListServices();  // the snapshot; its services are the list
   // Refused with kFailedPrecondition while a route targets the service, alone or in a split.
-  StoreResult<ConfigPtr> DeleteService(std::string_view name,
-                                       std::string_view actor = kAnonymousActor);
+  StoreResult<ConfigPtr> DeleteService(std::string_view name, const WriteContext& context = {});
 
   // route.match must be MATCH_PREFIX or MATCH_EXACT. A route's identity is (path, match, host,
   // methods, headers); a split's bare names must be services. A target that is no service and
   // has no dot and no port is stored (the gateways resolve it by DNS) with a warning.
   StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route,
-                                      std::string_view actor = kAnonymousActor);
+                                      const WriteContext& context = {});
   // Changes the policy fields `mask` names ("target", "split", "max_body_size", "rate_limit",
   // "rate_limit.burst", "cors", ...) of the route `route`'s match names (see RouteKey, and
   // FindRoute below) to their values in `route`; the others keep theirs. "target" and "split"
@@ -125,25 +154,43 @@ class ConfigStore {
   StoreResult<RouteWrite> UpdateRoute(
       const gateway::v1::Route& route,
       const google::protobuf::FieldMask& mask = google::protobuf::FieldMask(),
-      std::string_view actor = kAnonymousActor);
+      const WriteContext& context = {});
   StoreResult<RouteRead> GetRoute(const gateway::v1::RouteKey& key);
   StoreResult<ConfigPtr> ListRoutes();  // the snapshot; its routes are the list
   // The route deleted (as it was stored) and the config after.
   StoreResult<RouteWrite> DeleteRoute(const gateway::v1::RouteKey& key,
-                                      std::string_view actor = kAnonymousActor);
+                                      const WriteContext& context = {});
 
   // `api_keys` in clear are checked and stored as SHA-256 digests only.
   StoreResult<ConsumerWrite> CreateConsumer(const gateway::v1::Consumer& consumer,
                                             const std::vector<std::string>& api_keys,
-                                            std::string_view actor = kAnonymousActor);
+                                            const WriteContext& context = {});
   StoreResult<ConsumerRead> GetConsumer(std::string_view name);
   StoreResult<ConfigPtr> ListConsumers();  // the snapshot; its consumers are the list
   // Allowed while routes require auth: they then refuse that consumer's credentials.
-  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name,
-                                        std::string_view actor = kAnonymousActor);
+  StoreResult<ConfigPtr> DeleteConsumer(std::string_view name, const WriteContext& context = {});
 
   // The whole current config, as stored now.
   StoreResult<ConfigPtr> LoadSnapshot();
+
+  // Declarative: each object of `request` replaces the stored one of its name (routes: of its
+  // match) or is created, and with request.prune the objects not given are deleted; all as ONE
+  // version, or refused as a whole with the object named. Objects equal to the stored ones make
+  // no change (and no version). Consumers' api_keys are stored as digests; a jwt.secret_sha256
+  // keeps the stored secret it matches. request.dry_run and request.options are ignored:
+  // `context` says them.
+  StoreResult<ApplyWrite> Apply(const gateway::v1::ApplyRequest& request,
+                                const WriteContext& context = {});
+  // The config exactly as it was at `version` (rebuilt from the newest back with each
+  // version's reverse change), as a new version. Refused when the history no longer reaches it.
+  StoreResult<ApplyWrite> Rollback(uint64_t version, const WriteContext& context = {});
+
+  // The newest `limit` history records, newest first.
+  StoreResult<std::vector<gateway::v1::HistoryRecord>> ListHistory(uint32_t limit);
+  // The oldest version the history still holds (0: none).
+  StoreResult<uint64_t> OldestHistoryVersion();
+  // One version's record and its changes.
+  StoreResult<HistoryChange> GetHistory(uint64_t version);
 
  private:
   // A rule: given the stored config (and the version a change would make), puts the config it
@@ -153,10 +200,17 @@ class ConfigStore {
       std::function<std::optional<StoreError>(const gateway::v1::Config& current, uint64_t version,
                                               gateway::v1::Config* next, HistoryEntry* history)>;
   // Runs `rule` in a write transaction, checks and commits what it made; the config after (the
-  // current one for a no-op). Retries a kConflict.
-  // `actor` (who asked for it) goes to the history row.
-  StoreResult<ConfigPtr> Write(std::string_view actor, const Rule& rule);
-  StoreResult<ConfigPtr> WriteOnce(std::string_view actor, const Rule& rule);
+  // current one for a no-op; for a dry run the one it would make, not committed). Retries a
+  // kConflict. `context` says who asked (for the history row) and on what condition.
+  StoreResult<ConfigPtr> Write(const WriteContext& context, const Rule& rule);
+  StoreResult<ConfigPtr> WriteOnce(const WriteContext& context, const Rule& rule);
+  // Apply and Rollback: `desired` merged into the stored config (see Apply) as one write.
+  // `action` and `summary_prefix` + the changes make its history row.
+  StoreResult<ApplyWrite> WriteDesired(
+      const WriteContext& context, const std::string& action, const std::string& summary_prefix,
+      const std::function<StoreResult<gateway::v1::Config>(const gateway::v1::Config& current)>&
+          desired,
+      bool prune);
   // The config in the open transaction: the cached one when the stored version is still its.
   StoreResult<ConfigPtr> ReadCurrent();
   // Runs `read` on the current config in a read transaction.

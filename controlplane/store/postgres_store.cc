@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -107,7 +108,15 @@ CREATE TABLE gateways (
 constexpr std::string_view kSchemaV6HistoryActor = R"sql(
 ALTER TABLE history ADD COLUMN actor TEXT NOT NULL DEFAULT '';
 )sql";
-constexpr std::string_view kMigrations[] = {kSchemaV5, kSchemaV6HistoryActor};
+// Version 7: each version's change kept whole, both ways, and the command that made it
+// (sqlite_store.cc has the same).
+constexpr std::string_view kSchemaV7HistoryChanges = R"sql(
+ALTER TABLE history ADD COLUMN command TEXT NOT NULL DEFAULT '';
+ALTER TABLE history ADD COLUMN forward BYTEA;
+ALTER TABLE history ADD COLUMN reverse BYTEA;
+)sql";
+constexpr std::string_view kMigrations[] = {kSchemaV5, kSchemaV6HistoryActor,
+                                            kSchemaV7HistoryChanges};
 constexpr int kFirstPostgresSchema = 5;
 static_assert(kFirstPostgresSchema + std::size(kMigrations) - 1 == kConfigSchemaVersion);
 
@@ -280,6 +289,18 @@ class PostgresStore final : public StoreBackend {
   StoreResult<ConfigPtr> ReadConfig() override;
   std::optional<StoreError> WriteChange(const ConfigDelta& delta, uint64_t version,
                                         const HistoryEntry& history) override;
+  std::optional<StoreError> ForgetHistory(uint64_t version) override {
+    auto result = Exec("DELETE FROM history WHERE version <= $1",
+                       Params().Int(static_cast<int64_t>(version)), "forgetting history");
+    if (!result) return result.error();
+    return std::nullopt;
+  }
+  StoreResult<std::vector<HistoryRow>> ReadHistory(const HistoryQuery& query) override;
+  StoreResult<uint64_t> ReadOldestHistoryVersion() override {
+    auto result = Exec("SELECT coalesce(min(version), 0) FROM history", {}, "reading history");
+    if (!result) return result.error();
+    return static_cast<uint64_t>(result->Int(0, 0));
+  }
   std::optional<StoreError> WriteRegistry(const gateway::v1::ReplicaStatus& replica,
                                           const std::vector<gateway::v1::GatewayStatus>& changed,
                                           const std::vector<std::string>& forgotten) override;
@@ -591,13 +612,56 @@ std::optional<StoreError> PostgresStore::WriteChange(const ConfigDelta& delta, u
   if (auto e = run("UPDATE meta SET value = $1 WHERE key = 'config_version'", Params().Int(v),
                    "setting the config version"))
     return e;
-  if (auto e = run("INSERT INTO history (version, at_unix_ms, action, detail, actor) VALUES ($1, " +
-                       std::string(kNowMs) + ", $2, $3, $4)",
-                   Params().Int(v).Text(history.action).Text(history.detail).Text(history.actor),
+  if (auto e = run("INSERT INTO history (version, at_unix_ms, action, detail, actor, command, "
+                   "forward, reverse) VALUES ($1, " +
+                       std::string(kNowMs) + ", $2, $3, $4, $5, $6, $7)",
+                   Params()
+                       .Int(v)
+                       .Text(history.action)
+                       .Text(history.detail)
+                       .Text(history.actor)
+                       .Text(history.command)
+                       .Bytes(delta.SerializeAsString())
+                       .Bytes(history.reverse.SerializeAsString()),
                    "writing history"))
     return e;
   // Delivered to every listening replica when (and only if) the transaction commits.
   return run("SELECT pg_notify($1, $2)", Params().Text(kChannel).Int(v), "announcing the write");
+}
+
+StoreResult<std::vector<HistoryRow>> PostgresStore::ReadHistory(const HistoryQuery& query) {
+  Params params;
+  params.Int(static_cast<int64_t>(query.after))
+      .Int(static_cast<int64_t>(std::min<uint64_t>(query.up_to, INT64_MAX)));
+  std::string sql = std::string(
+                        "SELECT version, at_unix_ms, actor, action, detail, command, "
+                        "forward IS NOT NULL AND reverse IS NOT NULL, ") +
+                    (query.changes ? "forward, reverse" : "NULL, NULL") +
+                    " FROM history WHERE version > $1 AND version <= $2 ORDER BY version DESC";
+  if (query.limit != 0) {
+    sql += " LIMIT $3";
+    params.Int(query.limit);
+  }
+  auto result = Exec(sql, params, "reading history");
+  if (!result) return result.error();
+  std::vector<HistoryRow> rows;
+  for (int i = 0; i < result->rows(); ++i) {
+    HistoryRow& row = rows.emplace_back();
+    row.record.set_version(static_cast<uint64_t>(result->Int(i, 0)));
+    row.record.set_at_unix_ms(result->Int(i, 1));
+    row.record.set_actor(result->Text(i, 2));
+    row.record.set_action(result->Text(i, 3));
+    row.record.set_summary(result->Text(i, 4));
+    row.record.set_command(result->Text(i, 5));
+    row.record.set_has_changes(result->Bool(i, 6));
+    if (query.changes && row.record.has_changes() &&
+        (!row.forward.ParseFromString(result->Bytes(i, 7)) ||
+         !row.reverse.ParseFromString(result->Bytes(i, 8))))
+      return StoreError{StoreCode::kInternal, name_ + ": the change of version " +
+                                                  std::to_string(row.record.version()) +
+                                                  " does not parse"};
+  }
+  return rows;
 }
 
 std::optional<StoreError> PostgresStore::WriteRegistry(

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -131,6 +132,14 @@ constexpr std::string_view kSchemaV6HistoryActor = R"sql(
 ALTER TABLE history ADD COLUMN actor TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 7 (issue 12): each version's change kept whole, both ways (gateway.v1.ConfigDelta;
+// NULL for versions made before), for `history show` and rollback, and the command that made it.
+constexpr std::string_view kSchemaV7HistoryChanges = R"sql(
+ALTER TABLE history ADD COLUMN command TEXT NOT NULL DEFAULT '';
+ALTER TABLE history ADD COLUMN forward BLOB;
+ALTER TABLE history ADD COLUMN reverse BLOB;
+)sql";
+
 // Version 4 (issue 9): a split target's weight is 1..10000. A target of weight 0 took no
 // traffic: it is left out, and a split left with one target becomes a plain route to it (the
 // same traffic). The changed routes make a new config version (with a history row), so that a
@@ -192,9 +201,13 @@ struct Migration {
   std::string_view sql;
   std::string (*code)(Database& db) = nullptr;  // "" or why it failed
 };
-constexpr Migration kMigrations[] = {{kSchemaV1}, {kSchemaV2},
-                                     {kSchemaV3}, {"", DropZeroWeightTargets},
-                                     {kSchemaV5}, {kSchemaV6HistoryActor}};
+constexpr Migration kMigrations[] = {{kSchemaV1},
+                                     {kSchemaV2},
+                                     {kSchemaV3},
+                                     {"", DropZeroWeightTargets},
+                                     {kSchemaV5},
+                                     {kSchemaV6HistoryActor},
+                                     {kSchemaV7HistoryChanges}};
 static_assert(std::size(kMigrations) == kConfigSchemaVersion);
 
 // The tables of a schema this control plane made (any version); another application's are not.
@@ -253,6 +266,18 @@ class SqliteStore final : public StoreBackend {
   StoreResult<ConfigPtr> ReadConfig() override;
   std::optional<StoreError> WriteChange(const ConfigDelta& delta, uint64_t version,
                                         const HistoryEntry& history) override;
+  std::optional<StoreError> ForgetHistory(uint64_t version) override {
+    Statement forget(*db_, "DELETE FROM history WHERE version <= ?");
+    forget.Bind(1, static_cast<int64_t>(version));
+    if (!forget.Run()) return Internal("forgetting history", forget.error());
+    return std::nullopt;
+  }
+  StoreResult<std::vector<HistoryRow>> ReadHistory(const HistoryQuery& query) override;
+  StoreResult<uint64_t> ReadOldestHistoryVersion() override {
+    Statement read(*db_, "SELECT coalesce(min(version), 0) FROM history");
+    if (read.Step() != SQLITE_ROW) return Internal("reading history", read.error());
+    return static_cast<uint64_t>(read.ColumnInt(0));
+  }
 
   std::optional<StoreError> WriteRegistry(const gateway::v1::ReplicaStatus& replica,
                                           const std::vector<gateway::v1::GatewayStatus>& changed,
@@ -491,12 +516,45 @@ std::optional<StoreError> SqliteStore::WriteChange(const ConfigDelta& delta, uin
   Statement bump(*db_, "UPDATE meta SET value = ? WHERE key = 'config_version'");
   bump.Bind(1, static_cast<int64_t>(version));
   if (auto e = run(bump, "setting the config version")) return e;
-  Statement row(
-      *db_,
-      "INSERT INTO history (version, at_unix_ms, action, detail, actor) VALUES (?, ?, ?, ?, ?)");
+  Statement row(*db_,
+                "INSERT INTO history (version, at_unix_ms, action, detail, actor, command, "
+                "forward, reverse) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   row.Bind(1, static_cast<int64_t>(version)).Bind(2, NowUnixMs());
   row.Bind(3, history.action).Bind(4, history.detail).Bind(5, history.actor);
+  row.Bind(6, history.command).BindBlob(7, delta.SerializeAsString());
+  row.BindBlob(8, history.reverse.SerializeAsString());
   return run(row, "writing history");
+}
+
+StoreResult<std::vector<HistoryRow>> SqliteStore::ReadHistory(const HistoryQuery& query) {
+  Statement read(*db_, std::string("SELECT version, at_unix_ms, actor, action, detail, command, "
+                                   "forward IS NOT NULL AND reverse IS NOT NULL, ") +
+                           (query.changes ? "forward, reverse" : "NULL, NULL") +
+                           " FROM history WHERE version > ? AND version <= ? "
+                           "ORDER BY version DESC LIMIT ?");
+  read.Bind(1, static_cast<int64_t>(query.after))
+      .Bind(2, static_cast<int64_t>(std::min<uint64_t>(query.up_to, INT64_MAX)))
+      .Bind(3, query.limit == 0 ? int64_t{-1} : int64_t{query.limit});
+  std::vector<HistoryRow> rows;
+  int rc;
+  while ((rc = read.Step()) == SQLITE_ROW) {
+    HistoryRow& row = rows.emplace_back();
+    row.record.set_version(static_cast<uint64_t>(read.ColumnInt(0)));
+    row.record.set_at_unix_ms(read.ColumnInt(1));
+    row.record.set_actor(read.ColumnText(2));
+    row.record.set_action(read.ColumnText(3));
+    row.record.set_summary(read.ColumnText(4));
+    row.record.set_command(read.ColumnText(5));
+    row.record.set_has_changes(read.ColumnInt(6) != 0);
+    if (query.changes && row.record.has_changes() &&
+        (!row.forward.ParseFromString(read.ColumnBlob(7)) ||
+         !row.reverse.ParseFromString(read.ColumnBlob(8))))
+      return Internal(
+          "reading history",
+          "the change of version " + std::to_string(row.record.version()) + " does not parse");
+  }
+  if (rc != SQLITE_DONE) return Internal("reading history", read.error());
+  return rows;
 }
 
 std::optional<StoreError> SqliteStore::InTransaction(

@@ -26,8 +26,9 @@ namespace gw {
 using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
 
 // The schema both backends migrate to: 1-4 the config (see sqlite_store.cc), 5 the cluster
-// registry (replicas and their gateways).
-inline constexpr int kConfigSchemaVersion = 6;
+// registry (replicas and their gateways), 6 the actor of each version, 7 each version's change
+// kept whole (both ways) with the command that made it.
+inline constexpr int kConfigSchemaVersion = 7;
 
 // What a write did, for the history table (and the log).
 // The actor of a write when auth is off.
@@ -37,6 +38,27 @@ struct HistoryEntry {
   std::string action;                                // "create_route", ...
   std::string detail;                                // "/api (prefix) -> a"
   std::string actor = std::string(kAnonymousActor);  // who asked (controlplane/auth.h Caller)
+  std::string command;                               // what made it (WriteOptions.command)
+  // What turns this version back into the one before (base_version: this version); the
+  // forward change is the delta WriteChange writes. Rollback walks these back from the newest.
+  gateway::v1::ConfigDelta reverse;
+};
+
+// A history row as read back: the record, and when it has them (record.has_changes) its change
+// both ways.
+struct HistoryRow {
+  gateway::v1::HistoryRecord record;
+  gateway::v1::ConfigDelta forward;  // version - 1 -> version
+  gateway::v1::ConfigDelta reverse;  // version -> version - 1
+};
+
+// Which history rows to read: versions in (after, up_to], newest first, at most `limit` (0: no
+// limit), with their changes or only the records.
+struct HistoryQuery {
+  uint64_t after = 0;
+  uint64_t up_to = UINT64_MAX;
+  uint32_t limit = 0;
+  bool changes = false;
 };
 
 // What the backend keeps of the cluster: every replica's row and every gateway's row.
@@ -73,6 +95,11 @@ class StoreBackend {
   // version to the other replicas, on commit.
   virtual std::optional<StoreError> WriteChange(const gateway::v1::ConfigDelta& delta,
                                                 uint64_t version, const HistoryEntry& history) = 0;
+  // In a write transaction: forgets the history rows of versions up to `version` (--history-keep).
+  virtual std::optional<StoreError> ForgetHistory(uint64_t version) = 0;
+  // Inside a transaction.
+  virtual StoreResult<std::vector<HistoryRow>> ReadHistory(const HistoryQuery& query) = 0;
+  virtual StoreResult<uint64_t> ReadOldestHistoryVersion() = 0;  // 0: no rows
 
   // --- the cluster registry; each call is its own transaction.
   // This replica's row (heartbeat now), the gateways of this replica that changed, and those it

@@ -252,12 +252,18 @@ TEST_P(ConfigStoreTest, EveryWriteBumpsTheVersionByOneAndAddsHistory) {
                                       "4|update_route", "5|delete_route", "6|delete_service"}));
 }
 
+WriteContext By(std::string actor) {
+  WriteContext context;
+  context.actor = std::move(actor);
+  return context;
+}
+
 TEST_P(ConfigStoreTest, EachVersionRecordsWhoMadeIt) {
-  ASSERT_TRUE(store_->CreateService(MakeService("a", {{"127.0.0.1", 1}}), "alice").ok());
+  ASSERT_TRUE(store_->CreateService(MakeService("a", {{"127.0.0.1", 1}}), By("alice")).ok());
   ASSERT_TRUE(store_->CreateRoute(MakeRoute("/a", "a")).ok());  // auth off: anonymous
-  ASSERT_TRUE(store_->DeleteRoute(Key("/a"), "CN=ci,O=example").ok());
+  ASSERT_TRUE(store_->DeleteRoute(Key("/a"), By("CN=ci,O=example")).ok());
   // A refused write records nothing.
-  EXPECT_FALSE(store_->DeleteService("missing", "mallory").ok());
+  EXPECT_FALSE(store_->DeleteService("missing", By("mallory")).ok());
   EXPECT_EQ(location_->Query("SELECT version, actor FROM history ORDER BY version"),
             (std::vector<std::string>{"1|alice", "2|anonymous", "3|CN=ci,O=example"}));
 }
