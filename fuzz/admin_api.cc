@@ -8,12 +8,14 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
 #include "common/api_key.h"
 #include "common/config_delta.h"
+#include "common/policy_validation.h"
 #include "common/route_identity.h"
 #include "common/validation.h"
 #include "common/wire_limits.h"
@@ -186,6 +188,35 @@ struct Expected {
   std::string label;
 };
 
+// What AdminService makes of a request's WriteOptions.
+WriteContext ContextOf(const gateway::v1::WriteOptions& options, bool dry_run) {
+  WriteContext context;
+  if (options.has_if_version()) context.if_version = options.if_version();
+  context.dry_run = dry_run;
+  return context;
+}
+
+Config WithoutVersions(Config config) {
+  config.clear_version();
+  for (auto& service : *config.mutable_services()) service.clear_version();
+  for (auto& route : *config.mutable_routes()) route.clear_version();
+  for (auto& consumer : *config.mutable_consumers()) consumer.clear_version();
+  return config;
+}
+
+// The names an Apply request gives (routes by their canonical identity).
+Objects NamesOf(const gateway::v1::ApplyRequest& request) {
+  Config named;
+  *named.mutable_services() = request.services();
+  for (const Route& given : request.routes()) {
+    Route route = given;
+    CanonicalizeRoute(&route);
+    *named.add_routes() = std::move(route);
+  }
+  for (const auto& spec : request.consumers()) *named.add_consumers() = spec.consumer();
+  return ObjectsOf(named);
+}
+
 class Checker {
  public:
   Checker(std::string db, const ConfigStoreOptions& options)
@@ -193,7 +224,7 @@ class Checker {
     store_ = ConfigStore::Open(db_, options_);
     auto snapshot = store_->LoadSnapshot();
     if (!snapshot) throw std::runtime_error(snapshot.error().message);
-    current_ = *snapshot;
+    Advance(*snapshot);
   }
 
   const std::string& failure() const { return failure_; }
@@ -312,28 +343,137 @@ class Checker {
                     " other than the stored one: " + expected.label);
       return CheckUnchanged("a no-op");
     }
-    ++stats_.accepted;
-    if (version != before.version() + 1)
-      return Fail("the version went from " + std::to_string(before.version()) + " to " +
-                  std::to_string(version));
-    if (Bytes(*written) != Canonical(*written))
-      return Fail("version " + std::to_string(version) + " is not in published order");
-    if (std::string e = ValidateConfig(*written); !e.empty())
-      return Fail("version " + std::to_string(version) + " fails ValidateConfig: " + e);
-    Config known = *written;
-    known.DiscardUnknownFields();
-    if (Bytes(known) != Bytes(*written))
-      return Fail("version " + std::to_string(version) +
-                  " holds fields this control plane does not know, taken from a request");
-    const uint64_t bytes = written->ByteSizeLong();
-    if (bytes > options_.max_config_bytes && bytes > before.ByteSizeLong())
-      return Fail("version " + std::to_string(version) + " grew to " + std::to_string(bytes) +
-                  " bytes, over the limit of " + std::to_string(options_.max_config_bytes));
+    CheckNewVersion(before, *written);
+    if (!ok()) return;
     CheckOneChange(before, *written, expected);
     if (!ok()) return;
     CheckStored(*written, "an accepted write");
     if (!ok()) return;
+    Advance(written);
+  }
+
+  // `written`, a new version made from `before`: one version more, in published order, valid as
+  // gateways check it, holding no unknown field, within the size limit (unless it did not grow).
+  void CheckNewVersion(const Config& before, const Config& written) {
+    const uint64_t version = written.version();
+    ++stats_.accepted;
+    if (version != before.version() + 1)
+      return Fail("the version went from " + std::to_string(before.version()) + " to " +
+                  std::to_string(version));
+    if (Bytes(written) != Canonical(written))
+      return Fail("version " + std::to_string(version) + " is not in published order");
+    if (std::string e = ValidateConfig(written); !e.empty())
+      return Fail("version " + std::to_string(version) + " fails ValidateConfig: " + e);
+    Config known = written;
+    known.DiscardUnknownFields();
+    if (Bytes(known) != Bytes(written))
+      return Fail("version " + std::to_string(version) +
+                  " holds fields this control plane does not know, taken from a request");
+    const uint64_t bytes = written.ByteSizeLong();
+    if (bytes > options_.max_config_bytes && bytes > before.ByteSizeLong())
+      return Fail("version " + std::to_string(version) + " grew to " + std::to_string(bytes) +
+                  " bytes, over the limit of " + std::to_string(options_.max_config_bytes));
+  }
+
+  void Advance(const ConfigPtr& written) {
     current_ = written;
+    seen_[written->version()] = written;
+  }
+
+  // An accepted Apply or Rollback: a new version whose differences from the one before are
+  // exactly the objects `changes` names, as they answered them, or, without changes, nothing.
+  // `names`: with prune, the only objects the config may hold after.
+  void AcceptedChanges(const ConfigPtr& written,
+                       const std::vector<gateway::v1::ObjectChange>& changes,
+                       const std::optional<Objects>& names) {
+    using gateway::v1::ObjectChange;
+    if (!written) return Fail("an accepted write answered no config");
+    const Config& before = *current_;
+    Note("  -> ok, version " + std::to_string(written->version()) + ", " +
+         std::to_string(changes.size()) + " change(s)");
+    if (written->version() == before.version()) {
+      ++stats_.no_ops;
+      if (!changes.empty()) return Fail("a write answered changes but made no version");
+      if (Canonical(*written) != Canonical(before))
+        return Fail("a no-op answered another config than the one it started from");
+      return CheckUnchanged("a no-op");
+    }
+    if (changes.empty()) return Fail("a write made a new version but answered no changes");
+    CheckNewVersion(before, *written);
+    if (!ok()) return;
+    const Objects was = ObjectsOf(before), now = ObjectsOf(*written);
+    if (!now.duplicate.empty()) return Fail("version holds " + now.duplicate + " twice");
+    // What changed, by kind and key: the answer's and the configs'.
+    std::set<std::string> answered, differs;
+    for (const ObjectChange& change : changes) {
+      Kind kind = Kind::kConsumer;
+      const Message* before_object = nullptr;  // as the answer shows them
+      const Message* after_object = nullptr;
+      std::string key;
+      if (change.has_service_after() || change.has_service_before()) {
+        kind = Kind::kService;
+        if (change.has_service_before()) before_object = &change.service_before();
+        if (change.has_service_after()) after_object = &change.service_after();
+        key =
+            (change.has_service_after() ? change.service_after() : change.service_before()).name();
+      } else if (change.has_route_after() || change.has_route_before()) {
+        kind = Kind::kRoute;
+        if (change.has_route_before()) before_object = &change.route_before();
+        if (change.has_route_after()) after_object = &change.route_after();
+        key = RouteKeyOf(change.has_route_after() ? change.route_after() : change.route_before());
+      } else {
+        if (change.has_consumer_before()) before_object = &change.consumer_before();
+        if (change.has_consumer_after()) after_object = &change.consumer_after();
+        key = (change.has_consumer_after() ? change.consumer_after() : change.consumer_before())
+                  .name();
+      }
+      const int k = static_cast<int>(kind);
+      const bool existed = was.of[k].count(key) > 0, exists = now.of[k].count(key) > 0;
+      bool right = false;
+      switch (change.action()) {
+        case ObjectChange::CREATED:
+          right = !existed && exists && !before_object && after_object;
+          break;
+        case ObjectChange::CHANGED:
+          right = existed && exists && before_object && after_object;
+          break;
+        case ObjectChange::DELETED:
+          right = existed && !exists && before_object && !after_object;
+          break;
+        default:
+          break;
+      }
+      const std::string label = std::string(KindName(kind)) + " " + key;
+      if (!right)
+        return Fail("the answer says " + label + " was " +
+                    ObjectChange::Action_Name(change.action()) + ", which the configs contradict");
+      if (after_object && now.of[k].at(key).bytes != Bytes(*after_object))
+        return Fail("the answer's " + label + " is not the one stored");
+      if (before_object && was.of[k].at(key).bytes != Bytes(*before_object))
+        return Fail("the answer's earlier " + label + " is not the one that was stored");
+      if (!answered.insert(std::to_string(k) + key).second)
+        return Fail("the answer names " + label + " twice");
+    }
+    for (int k = 0; k < 3; ++k) {
+      for (const auto& [key, object] : was.of[k]) {
+        auto it = now.of[k].find(key);
+        if (it == now.of[k].end() || it->second.bytes != object.bytes)
+          differs.insert(std::to_string(k) + key);
+      }
+      for (const auto& [key, object] : now.of[k]) {
+        if (!was.of[k].count(key)) differs.insert(std::to_string(k) + key);
+        if (names && !names->of[k].count(key))
+          return Fail(std::string("a pruning apply kept ") + KindName(static_cast<Kind>(k)) + " " +
+                      object.label + ", which the document does not name");
+      }
+    }
+    if (answered != differs)
+      return Fail("the changes answered (" + std::to_string(answered.size()) +
+                  ") are not the objects that differ between the versions (" +
+                  std::to_string(differs.size()) + ")");
+    CheckStored(*written, "an accepted apply");
+    if (!ok()) return;
+    Advance(written);
   }
 
   // `after` differs from `before` in the one object `expected` names, and nowhere else.
@@ -642,10 +782,71 @@ class Checker {
         }
         return;
       }
+      case AdminCall::kApply: {
+        const auto& request = call.apply();
+        auto result = store_->Apply(request, ContextOf(request.options(), request.dry_run()));
+        if (!result) return Refused(result.error(), true);
+        if (request.dry_run()) return DryRun(result->snapshot);
+        std::optional<Objects> names;
+        if (request.prune()) names = NamesOf(request);
+        const uint64_t before = current_->version();
+        AcceptedChanges(result->snapshot, result->changes, names);
+        if (top && ok() && current_->version() != before) {
+          // Applied again, the same document changes nothing.
+          AdminCall again = call;
+          again.mutable_apply()->clear_options();
+          Expect(again, std::nullopt);
+          if (ok() && current_->version() != before + 1)
+            Fail("the same document applied again made another version");
+        }
+        return;
+      }
+      case AdminCall::kRollback: {
+        const auto& request = call.rollback();
+        const uint64_t target = request.version();
+        auto result = store_->Rollback(target, ContextOf(request.options(), request.dry_run()));
+        const bool stale = request.options().has_if_version() &&
+                           request.options().if_version() != current_->version();
+        if (!result) {
+          Refused(result.error(), true);
+          // Every version this store made is in its history (kept: 10,000).
+          if (ok() && target <= current_->version() && !stale &&
+              result.error().code != StoreCode::kResourceExhausted)
+            Fail("rollback to version " + std::to_string(target) + " of " +
+                 std::to_string(current_->version()) + " was refused: " + result.error().message);
+          return;
+        }
+        if (target > current_->version() || stale)
+          return Fail("rollback to version " + std::to_string(target) +
+                      " was accepted at version " + std::to_string(current_->version()) +
+                      (stale ? " despite if_version" : ""));
+        if (request.dry_run()) return DryRun(result->snapshot);
+        AcceptedChanges(result->snapshot, result->changes, std::nullopt);
+        if (!ok()) return;
+        auto it = seen_.find(target);
+        if (it != seen_.end() &&
+            Canonical(WithoutVersions(*current_)) != Canonical(WithoutVersions(*it->second)))
+          Fail("rollback to version " + std::to_string(target) +
+               " made a config other than that version's: " + OneLine(*current_, 1500));
+        return;
+      }
       case AdminCall::CALL_NOT_SET:
         Note("  (no call)");
         return;
     }
+  }
+
+  // A dry run answered `would_be`: nothing changed, and what it would write is valid.
+  void DryRun(const ConfigPtr& would_be) {
+    ++stats_.reads;
+    Note("  -> ok (dry run)");
+    if (!would_be) return Fail("a dry run answered no config");
+    if (would_be->version() != current_->version() &&
+        would_be->version() != current_->version() + 1)
+      return Fail("a dry run answered version " + std::to_string(would_be->version()));
+    if (std::string e = ValidateConfig(*would_be); !e.empty())
+      return Fail("a dry run would write a config gateways refuse: " + e);
+    CheckUnchanged("a dry run");
   }
 
   // Runs a check's call, which must be accepted (nullopt) or refused with `code`.
@@ -708,7 +909,8 @@ class Checker {
   const std::string db_;
   const ConfigStoreOptions options_;
   std::unique_ptr<ConfigStore> store_;
-  ConfigPtr current_;  // the config the calls so far left
+  ConfigPtr current_;                   // the config the calls so far left
+  std::map<uint64_t, ConfigPtr> seen_;  // every version the calls made (rollback's targets)
   AdminApiStats stats_;
   std::deque<std::string> log_;
   std::string failure_;

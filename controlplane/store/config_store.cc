@@ -915,35 +915,39 @@ StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name,
 
 StoreResult<ApplyWrite> ConfigStore::WriteDesired(
     const WriteContext& context, const std::string& action, const std::string& summary_prefix,
-    const std::function<StoreResult<Config>(const Config& current)>& desired, bool prune) {
+    const std::function<StoreResult<Config>(const Config& current)>& desired, bool prune,
+    bool restore) {
   ApplyWrite result;
-  auto after = Write(context,
-                     [&](const Config& current, uint64_t version, Config* next,
-                         HistoryEntry* history) -> std::optional<StoreError> {
-                       auto wanted = desired(current);
-                       if (!wanted) return wanted.error();
-                       MergeList(wanted->services(), prune, version, next->mutable_services());
-                       MergeList(wanted->routes(), prune, version, next->mutable_routes());
-                       MergeList(wanted->consumers(), prune, version, next->mutable_consumers());
-                       for (const Service& service : current.services())
-                         if (!FindNamed(next->services(), service.name()))
-                           if (auto e = ServiceInUse(*next, service.name())) return *e;
-                       result.warnings.clear();
-                       for (const Route& route : next->routes()) {
-                         if (route.version() != version) continue;
-                         if (auto e = CheckRouteAgainstServices(*next, route)) return *e;
-                         for (auto& warning : TargetWarnings(*next, route))
-                           result.warnings.push_back(std::move(warning));
-                       }
-                       SortConfig(next);
-                       next->set_version(version);
-                       result.changes =
-                           ChangesOf(DiffConfigs(current, *next), DiffConfigs(*next, current));
-                       result.summary = summary_prefix + SummarizeChanges(result.changes);
-                       history->action = action;
-                       history->detail = result.summary;
-                       return std::nullopt;
-                     });
+  const Rule rule = [&](const Config& current, uint64_t version, Config* next,
+                        HistoryEntry* history) -> std::optional<StoreError> {
+    auto wanted = desired(current);
+    if (!wanted) return wanted.error();
+    MergeList(wanted->services(), prune, version, next->mutable_services());
+    MergeList(wanted->routes(), prune, version, next->mutable_routes());
+    MergeList(wanted->consumers(), prune, version, next->mutable_consumers());
+    // A service deleted under a route that keeps its name as target would turn the route to
+    // DNS, which is refused as `service delete` refuses it; a rollback restores a config that
+    // was (a route may have named a service created only later).
+    if (!restore)
+      for (const Service& service : current.services())
+        if (!FindNamed(next->services(), service.name()))
+          if (auto e = ServiceInUse(*next, service.name())) return *e;
+    result.warnings.clear();
+    for (const Route& route : next->routes()) {
+      if (route.version() != version) continue;
+      if (auto e = CheckRouteAgainstServices(*next, route)) return *e;
+      for (auto& warning : TargetWarnings(*next, route))
+        result.warnings.push_back(std::move(warning));
+    }
+    SortConfig(next);
+    next->set_version(version);
+    result.changes = ChangesOf(DiffConfigs(current, *next), DiffConfigs(*next, current));
+    result.summary = summary_prefix + SummarizeChanges(result.changes);
+    history->action = action;
+    history->detail = result.summary;
+    return std::nullopt;
+  };
+  auto after = Write(context, rule);
   if (!after) return after.error();
   result.snapshot = std::move(*after);
   return result;
@@ -1023,7 +1027,7 @@ StoreResult<ApplyWrite> ConfigStore::Apply(const gateway::v1::ApplyRequest& requ
         }
         return desired;
       },
-      request.prune());
+      request.prune(), /*restore=*/false);
 }
 
 StoreResult<ApplyWrite> ConfigStore::Rollback(uint64_t version, const WriteContext& context) {
@@ -1065,7 +1069,7 @@ StoreResult<ApplyWrite> ConfigStore::Rollback(uint64_t version, const WriteConte
                                 std::to_string(expected) + " only"};
         return config;
       },
-      /*prune=*/true);
+      /*prune=*/true, /*restore=*/true);
 }
 
 StoreResult<std::vector<gateway::v1::HistoryRecord>> ConfigStore::ListHistory(uint32_t limit) {

@@ -205,12 +205,13 @@ class ConfigStore {
   StoreResult<ConfigPtr> Write(const WriteContext& context, const Rule& rule);
   StoreResult<ConfigPtr> WriteOnce(const WriteContext& context, const Rule& rule);
   // Apply and Rollback: `desired` merged into the stored config (see Apply) as one write.
-  // `action` and `summary_prefix` + the changes make its history row.
+  // `action` and `summary_prefix` + the changes make its history row. `restore`: `desired` is
+  // an earlier version's config (a rollback), whose references held then.
   StoreResult<ApplyWrite> WriteDesired(
       const WriteContext& context, const std::string& action, const std::string& summary_prefix,
       const std::function<StoreResult<gateway::v1::Config>(const gateway::v1::Config& current)>&
           desired,
-      bool prune);
+      bool prune, bool restore);
   // The config in the open transaction: the cached one when the stored version is still its.
   StoreResult<ConfigPtr> ReadCurrent();
   // Runs `read` on the current config in a read transaction.

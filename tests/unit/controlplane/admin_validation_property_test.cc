@@ -349,6 +349,34 @@ class Generator {
     return mask;
   }
 
+  // A consumer to create, with its api keys in clear added to `keys`.
+  void NewConsumer(gateway::v1::Consumer* consumer,
+                   google::protobuf::RepeatedPtrField<std::string>* keys) {
+    consumer->set_name(ConsumerName());
+    const uint32_t count = Below(3);
+    for (uint32_t i = 0; i < count; ++i) *keys->Add() = ApiKey();
+    if (Bad(8))  // a client sending digests itself
+      consumer->add_api_key_sha256(OneIn(2) ? ApiKeySha256Hex(ApiKey())
+                                            : Pick({"zz", "", "ABCDEF"}));
+    if (count == 0 || OneIn(2)) {
+      auto* jwt = consumer->mutable_jwt();
+      jwt->set_issuer(Bad(8) ? Weird()
+                             : Pick({"https://issuer.example", "https://other.example"},
+                                    {"", "a\nb", "\xc3\xa9"}));
+      if (OneIn(4))
+        jwt->set_public_key_pem(Bad(4) ? std::string("-----BEGIN PUBLIC KEY-----\nxx\n")
+                                       : kRsaPublicKeyPem);
+      else
+        jwt->set_secret(Bad(8) ? "0123456789abcdef0123456789abcde" + Weird()
+                               : Pick({"0123456789abcdef0123456789abcdef"}, {"too-short", ""}));
+      if (Bad(10)) jwt->set_secret("0123456789abcdef0123456789abcdef");  // maybe both
+      if (Bad(10))  // the digest export shows, of this secret or another
+        jwt->set_secret_sha256(
+            ApiKeySha256Hex(OneIn(2) ? std::string("0123456789abcdef0123456789abcdef") : ApiKey()));
+    }
+    if (OneIn(20)) consumer->set_version(7);
+  }
+
   std::string ApiKey() {
     return Pick({"key-0123456789abcdef-1", "key-0123456789abcdef-2", "key-0123456789abcdef-3"},
                 {"short", "", "key with spaces 0123456789", "key-0123456789abcdef-\xc3\xa9"});
@@ -357,7 +385,7 @@ class Generator {
   AdminCall Call() {
     clean_ = OneIn(2);  // half the calls hold only values the store accepts
     AdminCall call;
-    switch (Below(24)) {
+    switch (Below(28)) {
       case 0:
       case 1:
       case 2:
@@ -421,27 +449,7 @@ class Generator {
       case 19:
       case 20: {
         auto* request = call.mutable_create_consumer();
-        auto* consumer = request->mutable_consumer();
-        consumer->set_name(ConsumerName());
-        const uint32_t keys = Below(3);
-        for (uint32_t i = 0; i < keys; ++i) request->add_api_keys(ApiKey());
-        if (Bad(8))  // a client sending digests itself
-          consumer->add_api_key_sha256(OneIn(2) ? ApiKeySha256Hex(ApiKey())
-                                                : Pick({"zz", "", "ABCDEF"}));
-        if (keys == 0 || OneIn(2)) {
-          auto* jwt = consumer->mutable_jwt();
-          jwt->set_issuer(Bad(8) ? Weird()
-                                 : Pick({"https://issuer.example", "https://other.example"},
-                                        {"", "a\nb", "\xc3\xa9"}));
-          if (OneIn(4))
-            jwt->set_public_key_pem(Bad(4) ? std::string("-----BEGIN PUBLIC KEY-----\nxx\n")
-                                           : kRsaPublicKeyPem);
-          else
-            jwt->set_secret(Bad(8) ? "0123456789abcdef0123456789abcde" + Weird()
-                                   : Pick({"0123456789abcdef0123456789abcdef"}, {"too-short", ""}));
-          if (Bad(10)) jwt->set_secret("0123456789abcdef0123456789abcdef");  // maybe both
-        }
-        if (OneIn(20)) consumer->set_version(7);
+        NewConsumer(request->mutable_consumer(), request->mutable_api_keys());
         break;
       }
       case 21:
@@ -450,9 +458,35 @@ class Generator {
       case 22:
         call.mutable_list_consumers();
         break;
-      default:
+      case 23:
         call.mutable_delete_consumer()->set_name(ConsumerName());
         break;
+      case 24:
+      case 25: {
+        // A document of a few objects, maybe pruning, maybe a dry run.
+        auto* request = call.mutable_apply();
+        for (uint32_t i = Below(3); i > 0; --i) *request->add_services() = NewService();
+        for (uint32_t i = Below(4); i > 0; --i) {
+          Route route = NewRoute();
+          routes_.push_back(route);
+          *request->add_routes() = std::move(route);
+        }
+        for (uint32_t i = Below(2); i > 0; --i) {
+          auto* spec = request->add_consumers();
+          NewConsumer(spec->mutable_consumer(), spec->mutable_api_keys());
+        }
+        request->set_prune(OneIn(4));
+        request->set_dry_run(OneIn(6));
+        if (OneIn(8)) request->mutable_options()->set_if_version(Below(6));
+        break;
+      }
+      default: {
+        auto* request = call.mutable_rollback();
+        request->set_version(Bad(10) ? kU64Max : Below(24));
+        request->set_dry_run(OneIn(6));
+        if (OneIn(8)) request->mutable_options()->set_if_version(Below(24));
+        break;
+      }
     }
     if (Bad(6)) return Mutated(call);
     return call;
