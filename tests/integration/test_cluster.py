@@ -10,8 +10,14 @@ are given the list of replicas:
 - the database stopped: writes are refused at once with a message naming the database, the
   gateways keep serving; started again: writes work and every replica and gateway converges;
 - `gatewayctl gateways` on any replica lists every gateway with its replica, and a gateway whose
-  replica died (with it) is shown disconnected within seconds; `status` lists the replicas."""
+  replica died (with it) is shown disconnected within seconds; `status` lists the replicas.
 
+Issue 12 on the cluster: `apply --wait` on one replica returns when every gateway, whichever
+replica it is on, serves the change; another replica's history shows who made it and how; a
+rollback through a third replica restores the earlier config exactly on every gateway."""
+
+import json
+import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +96,40 @@ class ClusterTest(harness.ClusterTestCase):
         self.assertLess(time.monotonic() - start, 10)
         table = self.ctls[2].ok("status")
         self.assertIn("DOWN since", table)
+
+    def test_apply_wait_history_and_rollback_across_replicas(self):
+        self.ctls[0].wait_acked(["gw-0", "gw-1", "gw-2"])
+        before = self.ctls[0].ok("export", "-o", "json")
+        start = self.ctls[0].version()
+        change = os.path.join(self.cluster.dir, "payment.json")
+        with open(change, "w") as f:
+            json.dump({"services": [{"name": "payment-svc",
+                                     "endpoints": [self.payment.address]}],
+                       "routes": [{"path": "/api/payment", "match": "prefix",
+                                   "target": "payment-svc", "timeout_ms": 5000}]}, f)
+        out = self.ctls[0].ok("apply", "-f", change, "--wait", "--wait-timeout", "20s")
+        self.assertIn("service payment-svc created", out)
+        self.assertIn("version %d" % (start + 1), out)
+        # --wait returned: every gateway serves it now, on whichever replica it is.
+        for gw in self.gws:
+            self.assertEqual(gw.get("/api/payment/1").upstream_name(), "payment")
+
+        # Another replica's history has the version, who made it and the command.
+        newest = self.ctls[1].json("history", "--limit", "3")[0]
+        self.assertEqual(newest["version"], start + 1)
+        self.assertEqual(newest["actor"], "anonymous")
+        self.assertIn("apply -f %s" % change, newest["command"])
+        self.assertIn("payment-svc", self.ctls[1].ok("history", "show", str(start + 1)))
+
+        # A rollback through a third replica: the config is exactly the earlier one, as a new
+        # version, live on every gateway when the command returns.
+        out = self.ctls[2].ok("rollback", str(start), "--wait")
+        self.assertIn("version %d" % (start + 2), out)
+        for gw in self.gws:
+            self.assertEqual(gw.get("/api/payment/1").upstream_name(), "order")
+            self.assertEqual(gw.config()["version"], start + 2)
+        self.assertEqual(self.ctls[0].ok("export", "-o", "json"), before)
+        self.assertEqual(self.ctls[1].json("history", "--limit", "1")[0]["action"], "rollback")
 
     def test_replicas_killed_under_load_fail_no_request(self):
         self.ctls[0].wait_acked(["gw-0", "gw-1", "gw-2"])

@@ -112,11 +112,27 @@ class SecurityTest(harness.ClusterTestCase):
         self.assert_refused(viewer.run("route", "add", "/b", "orders"), "permission denied",
                             "victor", "viewer", "create routes")
         self.assert_refused(viewer.run("gateways", "prune"), "victor", "viewer")
+        # Declarative config: a viewer may see what a file would change, export and read the
+        # history, but not apply nor roll back.
+        change = self.cluster.path("change.yaml")
+        write(change, "routes:\n  - path: /b\n    target: orders\n")
+        code, out, err = viewer.run("diff", "-f", change)
+        self.assertEqual(code, 1, err)  # 1: there is something to change
+        self.assertIn("/b", out)
+        self.assertIn("/api", viewer.ok("export"))
+        viewer.ok("history")
+        self.assert_refused(viewer.run("apply", "-f", change), "permission denied", "victor",
+                            "viewer", "apply config")
+        self.assert_refused(viewer.run("rollback", "1"), "victor", "viewer", "roll back")
 
         fleet = self.ctl(*self.tls, "--token", GATEWAY)
         self.assert_refused(fleet.run("route", "list"), "permission denied", "fleet", "gateway",
                             "list routes")
         self.assert_refused(fleet.run("service", "delete", "orders"), "fleet", "gateway")
+        code, _, err = fleet.run("diff", "-f", change)
+        self.assertEqual(code, 2, err)  # diff: 2 on any error, as kubectl diff
+        self.assertIn("permission denied", err)
+        self.assert_refused(fleet.run("history"), "fleet", "gateway", "history")
 
         self.assert_refused(self.ctl(*self.tls).run("route", "list"), "needs a token",
                             "--token", "GATEWAYCTL_TOKEN")
