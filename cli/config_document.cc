@@ -207,7 +207,8 @@ class DocumentReader {
       spellings.emplace_back(name);
     }
     return Fail(path, node,
-                Quote(text) + " is not " + JoinForMessage(spellings, ", ", spellings.size()));
+                Quote(text) + " is not one of " +
+                    JoinForMessage(spellings, ", ", spellings.size()));
   }
 
  private:
@@ -624,7 +625,10 @@ std::string FlowText(const Node& node) {
       const std::string& text = node.Scalar();
       if (IsPlain(node)) return text;
       const bool bare = !NeedsQuotesInYaml(text) &&
-                        text.find_first_of(" ,:#[]{}\"'\n\r\t\\") == std::string::npos;
+                        text.find_first_of(",[]{}\"'\n\r\t\\") == std::string::npos &&
+                        text.find(": ") == std::string::npos &&
+                        text.find(" #") == std::string::npos && text.front() != ' ' &&
+                        text.back() != ' ' && text.back() != ':';
       return bare ? text : JsonQuote(text);
     }
     case YAML::NodeType::Null:
