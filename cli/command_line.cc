@@ -556,8 +556,8 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
         "lists whose items have the fields of 'service|route|consumer get -o json' (see "
         "'gatewayctl export' and the README). The whole file is checked first and applied as "
         "one new config version, or not at all.";
-    auto file = [&command](CLI::App* sub) {
-      sub->add_option("-f,--file", command.file, "the document to apply; - reads stdin")
+    auto file = [&command](CLI::App* sub, const std::string& what) {
+      sub->add_option("-f,--file", command.file, what + "; - reads stdin")
           ->required()
           ->type_name("FILE");
       sub->add_flag("--prune", command.prune,
@@ -568,7 +568,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
              "make the config what a file declares, as one version: prints each object "
              "created, changed or deleted and the new version, or 'no changes'",
              Action::kApply, kDocument);
-    file(apply);
+    file(apply, "the document to apply");
     apply->add_flag("--dry-run", command.dry_run,
                     "check everything and print what would change; write nothing");
     write_flags(apply);
@@ -577,7 +577,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
                           "show field by field what 'apply' would change; exit 0 when nothing, "
                           "1 when something, 2 on any error",
                           Action::kDiff, kDocument);
-    file(diff);
+    file(diff, "the document to compare with the config");
 
     leaf(&app, "export",
          "print the whole config in the apply format (-o yaml, the default, or -o json); API "
