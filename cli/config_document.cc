@@ -206,9 +206,9 @@ class DocumentReader {
       }
       spellings.emplace_back(name);
     }
-    return Fail(path, node,
-                Quote(text) + " is not one of " +
-                    JoinForMessage(spellings, ", ", spellings.size()));
+    return Fail(
+        path, node,
+        Quote(text) + " is not one of " + JoinForMessage(spellings, ", ", spellings.size()));
   }
 
  private:
@@ -624,11 +624,10 @@ std::string FlowText(const Node& node) {
     case YAML::NodeType::Scalar: {
       const std::string& text = node.Scalar();
       if (IsPlain(node)) return text;
-      const bool bare = !NeedsQuotesInYaml(text) &&
-                        text.find_first_of(",[]{}\"'\n\r\t\\") == std::string::npos &&
-                        text.find(": ") == std::string::npos &&
-                        text.find(" #") == std::string::npos && text.front() != ' ' &&
-                        text.back() != ' ' && text.back() != ':';
+      const bool bare =
+          !NeedsQuotesInYaml(text) && text.find_first_of(",[]{}\"'\n\r\t\\") == std::string::npos &&
+          text.find(": ") == std::string::npos && text.find(" #") == std::string::npos &&
+          text.front() != ' ' && text.back() != ' ' && text.back() != ':';
       return bare ? text : JsonQuote(text);
     }
     case YAML::NodeType::Null:
