@@ -1,5 +1,6 @@
 #include "cli/rollout_wait.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "common/duration.h"
