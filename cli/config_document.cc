@@ -551,7 +551,9 @@ void EmitYaml(YAML::Emitter& out, const Node& node) {
       } else if (text.find('\n') != std::string::npos && text.ends_with('\n') &&
                  !text.ends_with("\n\n") && text.find_first_of("\r\t") == std::string::npos &&
                  text.front() != ' ') {
-        out << YAML::Literal << text;  // a PEM key, one line each
+        // A PEM key, one line each. The block's "|" gives back the one final line break, which
+        // the emitter would otherwise write as a blank line.
+        out << YAML::Literal << text.substr(0, text.size() - 1);
       } else if (NeedsQuotesInYaml(text) || text.find('\n') != std::string::npos) {
         out << YAML::DoubleQuoted << text;
       } else {
