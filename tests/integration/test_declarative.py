@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import time
+import unittest
 
 import harness
 
@@ -249,6 +250,36 @@ class DeclarativeTest(harness.ClusterTestCase):
         shown = self.ctl.ok("history", "show", good + 3)
         self.assertIn("~ route /orders (prefix)\n    timeout_ms: 5000 (5s) -> 9000 (9s)\n", shown)
         self.assertIn("route update /orders --timeout 9s", shown)
+
+
+@unittest.skipUnless(harness.postgres_available(), "PostgreSQL 15 server binaries not installed")
+class DeclarativeClusterTest(harness.ClusterTestCase):
+    """Two control-plane replicas on one PostgreSQL database, a gateway on each: --wait on one
+    replica waits for the gateway on the other too (it lists every gateway of the cluster)."""
+
+    def test_wait_on_one_replica_covers_the_gateways_of_the_other(self):
+        c = self.cluster
+        pg = c.start_postgres()
+        order = c.upstream("order")
+        payment = c.upstream("payment")
+        cps = [c.start_control_plane("cp%d" % i, db=pg.url, extra_args=["--replica-id", "cp%d" % i])
+               for i in (1, 2)]
+        ctls = [harness.Ctl(cp.address) for cp in cps]
+        gws = [c.start_gateway("gw-%d" % i, control_plane=cps[i].address) for i in (0, 1)]
+        ctls[0].wait_acked(["gw-0", "gw-1"])
+        path = c.path("change.yaml")
+        with open(path, "w") as f:
+            f.write(CHANGE_SET.format(order=order.address, payment=payment.address))
+        out = ctls[0].ok("apply", "-f", path, "--wait")
+        self.assertIn("live on 2 gateways", out)
+        for gw in gws:
+            r = gw.get("/pay")
+            self.assertEqual((r.status, r.upstream_name()), (200, "payment"), r)
+        # And back, from the other replica.
+        out = ctls[1].ok("rollback", ctls[1].version() - 1, "--wait")
+        self.assertIn("live on 2 gateways", out)
+        for gw in gws:
+            self.assertEqual(gw.get("/pay").status, 404)
 
 
 if __name__ == "__main__":
