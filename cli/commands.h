@@ -1,8 +1,8 @@
 // The command groups of gatewayctl, one file each: service_commands.cc, route_commands.cc,
 // consumer_commands.cc, gateway_commands.cc (gateways + status) and config_commands.cc (apply,
-// diff, export, history, rollback). Each runs one parsed Command
-// against the control plane, prints the result on `out` or one line "gatewayctl: ..." on `err`, and
-// returns the exit status. Owned by cli/.
+// diff, export, history, rollback). Each runs one parsed Command against the control plane,
+// prints the result on `out` or one line "gatewayctl: ..." on `err`, and returns the exit status.
+// Owned by cli/.
 #pragma once
 
 #include <ostream>
