@@ -266,4 +266,21 @@ std::string AdminClient::GetStatus(const GetStatusRequest& request, StatusRespon
   return Call(&Stub::GetStatus, request, response);
 }
 
+std::string AdminClient::Apply(const gateway::v1::ApplyRequest& request,
+                               gateway::v1::ApplyResponse* response) {
+  return Call(&Stub::Apply, request, response);
+}
+std::string AdminClient::Rollback(const gateway::v1::RollbackRequest& request,
+                                  gateway::v1::ApplyResponse* response) {
+  return Call(&Stub::Rollback, request, response);
+}
+std::string AdminClient::ListHistory(const gateway::v1::ListHistoryRequest& request,
+                                     gateway::v1::ListHistoryResponse* response) {
+  return Call(&Stub::ListHistory, request, response);
+}
+std::string AdminClient::GetHistory(const gateway::v1::GetHistoryRequest& request,
+                                    gateway::v1::GetHistoryResponse* response) {
+  return Call(&Stub::GetHistory, request, response);
+}
+
 }  // namespace gw::cli

@@ -82,6 +82,14 @@ class AdminClient {
   std::string GetStatus(const gateway::v1::GetStatusRequest& request,
                         gateway::v1::StatusResponse* response);
 
+  std::string Apply(const gateway::v1::ApplyRequest& request, gateway::v1::ApplyResponse* response);
+  std::string Rollback(const gateway::v1::RollbackRequest& request,
+                       gateway::v1::ApplyResponse* response);
+  std::string ListHistory(const gateway::v1::ListHistoryRequest& request,
+                          gateway::v1::ListHistoryResponse* response);
+  std::string GetHistory(const gateway::v1::GetHistoryRequest& request,
+                         gateway::v1::GetHistoryResponse* response);
+
  private:
   using Stub = gateway::v1::AdminService::Stub;
   template <typename Request, typename Response>

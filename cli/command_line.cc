@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -19,7 +20,11 @@ constexpr std::string_view kFooter =
     "value is invalid (e.g. an --endpoint that is not HOST:PORT with a port in 1-65535, a\n"
     "--max-body-size that is not a size, a duration like 5x, a rate like 10/d);\n"
     "2 usage error: unknown command or flag, missing argument, --exact with --prefix, an unknown\n"
-    "--reset name, nothing to update, or a malformed --server, -o or --timeout.";
+    "--reset name, nothing to update, or a malformed --server, -o or --timeout.\n"
+    "diff: 0 nothing to change, 1 changes, 2 any error (kubectl's convention).\n"
+    "Every command that writes the config takes --if-version N (refused unless the config is at\n"
+    "version N) and --wait [--wait-timeout DURATION] (return once every connected gateway runs\n"
+    "the new version).";
 
 // The deepest subcommand the parser entered, e.g. `route add`.
 CLI::App* DeepestCommand(CLI::App& app) {
@@ -139,6 +144,60 @@ bool HasServicePolicyFlag(const Command& c) {
 
 }  // namespace
 
+bool IsWrite(Action action) {
+  switch (action) {
+    case Action::kServiceAdd:
+    case Action::kServiceUpdate:
+    case Action::kServiceDelete:
+    case Action::kRouteAdd:
+    case Action::kRouteUpdate:
+    case Action::kRouteDelete:
+    case Action::kConsumerAdd:
+    case Action::kConsumerDelete:
+    case Action::kApply:
+    case Action::kRollback:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string RedactedCommandLine(const std::vector<std::string>& args) {
+  static constexpr std::string_view kSecretFlags[] = {"--api-key", "--jwt-secret", "--token"};
+  auto is_secret = [](std::string_view arg) {
+    return std::find(std::begin(kSecretFlags), std::end(kSecretFlags), arg) !=
+           std::end(kSecretFlags);
+  };
+  // 'it'\''s' for a shell; plain words stay as they are.
+  auto shell_word = [](const std::string& arg) {
+    const bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) ||
+             (c != 0 && std::strchr("-_./:=,@%+", c));
+    });
+    if (plain) return arg;
+    std::string quoted = "'";
+    for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+  };
+  std::string line = "gatewayctl";
+  bool secret_next = false;
+  for (const std::string& arg : args) {
+    std::string word;
+    if (secret_next) {
+      word = "***";
+      secret_next = false;
+    } else if (const size_t eq = arg.find('='); eq != std::string::npos && arg.starts_with("--") &&
+                                                is_secret(std::string_view(arg).substr(0, eq))) {
+      word = arg.substr(0, eq) + "=***";
+    } else {
+      secret_next = is_secret(arg);
+      word = shell_word(arg);
+    }
+    line += " " + word;
+  }
+  return line;
+}
+
 CommandLine ParseCommandLine(const std::vector<std::string>& args,
                              std::optional<std::string_view> server_from_environment) {
   CLI::App app(
@@ -151,7 +210,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   app.require_subcommand(1);
 
   std::string server_text;
-  std::string output_text = "table";
+  std::string output_text;  // "": table, or yaml for export
   std::string timeout_text;
   app.add_option("--server", server_text,
                  "control plane's gRPC address, or a comma-separated list of its replicas, tried "
@@ -159,8 +218,9 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
                      std::string(kDefaultServer) + ")")
       ->type_name("HOST:PORT[,...]")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("-o,--output", output_text, "output format: table (default) or json")
-      ->type_name("table|json")
+  app.add_option("-o,--output", output_text,
+                 "output format: table (default) or json; export: yaml (default) or json")
+      ->type_name("table|json|yaml")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--timeout", timeout_text,
                  "deadline of each call to the control plane, e.g. 500ms, 5s, 1m (default " +
@@ -322,6 +382,20 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   };
   const std::string kRouteResets = ResetNames(kRouteResetFields);
   const std::string kServiceResets = ResetNames(kServiceResetFields);
+  // --if-version, --wait and --wait-timeout, on every command that writes the config.
+  std::optional<std::string> wait_timeout_text;
+  auto write_flags = [&](CLI::App* sub) {
+    sub->add_option_function<uint64_t>(
+           "--if-version", [&command](const uint64_t& version) { command.if_version = version; },
+           "write only if the config is still at version N (else exit 1, nothing written)")
+        ->type_name("N")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    sub->add_flag("--wait", command.wait,
+                  "return only once every connected gateway runs the new version (exit 1 "
+                  "naming each gateway that refused it, left or was late)");
+    value(sub, "--wait-timeout", wait_timeout_text, "DURATION",
+          "how long --wait waits (default " + FormatDuration(kDefaultWaitTimeout) + ")");
+  };
   auto resets = [&](CLI::App* sub, std::string_view names) {
     repeated(sub, "--reset", command.resets, "NAME",
              "set a field back to its default (repeatable): " + std::string(names), true);
@@ -337,6 +411,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     positional(add, "NAME", command.name, "service name, a DNS label such as payment-svc");
     endpoints(add)->required();
     service_policies(add);
+    write_flags(add);
 
     CLI::App* update =
         leaf(service, "update", "change a service: the flags given replace those fields",
@@ -345,6 +420,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     endpoints(update);
     service_policies(update);
     resets(update, kServiceResets);
+    write_flags(update);
 
     leaf(service, "list", "list every service", Action::kServiceList);
 
@@ -354,6 +430,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     CLI::App* remove = leaf(service, "delete", "remove a service (refused while a route uses it)",
                             Action::kServiceDelete);
     positional(remove, "NAME", command.name, "service name");
+    write_flags(remove);
   }
 
   CLI::App* route = app.add_subcommand("route", "add, change, show or remove routes");
@@ -391,6 +468,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
                   "request bodies larger than SIZE get 413 (default: the gateway's "
                   "--max-body-size)");
     route_policies(add, false);
+    write_flags(add);
 
     CLI::App* update =
         leaf(route, "update",
@@ -409,6 +487,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
                   "--max-body-size");
     route_policies(update, true);
     resets(update, kRouteResets);
+    write_flags(update);
 
     CLI::App* get =
         leaf(route, "get", "show one route and every policy it has", Action::kRouteGet, kWhich);
@@ -422,6 +501,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     positional(remove, "PATH", command.path, "the route's path");
     AddMatchFlags(remove, &exact, &prefix, kExact, kPrefix);
     match_conditions(remove, true);
+    write_flags(remove);
   }
 
   CLI::App* consumer =
@@ -444,6 +524,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
                              "PEM public key: RSA >= 2048 bits (RS256) or P-256 (ES256)");
     secret->excludes(key);
     key->excludes(secret);
+    write_flags(add);
 
     leaf(consumer, "list", "list every consumer (never their keys)", Action::kConsumerList);
     CLI::App* get = leaf(consumer, "get", "show one consumer", Action::kConsumerGet);
@@ -451,6 +532,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     CLI::App* remove =
         leaf(consumer, "delete", "remove a consumer and its credentials", Action::kConsumerDelete);
     positional(remove, "NAME", command.name, "consumer name");
+    write_flags(remove);
   }
 
   CLI::App* gateways =
@@ -468,6 +550,69 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   gateways->callback([&command, prune] {
     if (!*prune) command.action = Action::kGateways;
   });
+  {
+    constexpr std::string_view kDocument =
+        "FILE is YAML or JSON (JSON when it starts with '{'): services:, routes: and consumers: "
+        "lists whose items have the fields of 'service|route|consumer get -o json' (see "
+        "'gatewayctl export' and the README). The whole file is checked first and applied as "
+        "one new config version, or not at all.";
+    auto file = [&command](CLI::App* sub, const std::string& what) {
+      sub->add_option("-f,--file", command.file, what + "; - reads stdin")
+          ->required()
+          ->type_name("FILE");
+      sub->add_flag("--prune", command.prune,
+                    "also delete the services, routes and consumers the file does not name");
+    };
+    CLI::App* apply =
+        leaf(&app, "apply",
+             "make the config what a file declares, as one version: prints each object "
+             "created, changed or deleted and the new version, or 'no changes'",
+             Action::kApply, kDocument);
+    file(apply, "the document to apply");
+    apply->add_flag("--dry-run", command.dry_run,
+                    "check everything and print what would change; write nothing");
+    write_flags(apply);
+
+    CLI::App* diff = leaf(&app, "diff",
+                          "show field by field what 'apply' would change; exit 0 when nothing, "
+                          "1 when something, 2 on any error",
+                          Action::kDiff, kDocument);
+    file(diff, "the document to compare with the config");
+
+    leaf(&app, "export",
+         "print the whole config in the apply format (-o yaml, the default, or -o json); API "
+         "keys and JWT secrets only as their digests, which apply keeps",
+         Action::kExport);
+
+    CLI::App* history = leaf(&app, "history",
+                             "list the latest config versions: when, who, what command, what "
+                             "changed (newest first)",
+                             Action::kHistory);
+    history->require_subcommand(0, 1);
+    history
+        ->add_option_function<uint32_t>(
+            "--limit", [&command](const uint32_t& limit) { command.history_limit = limit; },
+            "how many versions (default 20)")
+        ->type_name("N");
+    CLI::App* show = leaf(history, "show", "show one version and its change, field by field",
+                          Action::kHistoryShow);
+    show->add_option("VERSION", command.version, "the config version")->required()->type_name("");
+    // The parent's callback runs after the subcommand's: keep show's action.
+    history->callback([&command, show] {
+      if (!*show) command.action = Action::kHistory;
+    });
+
+    CLI::App* rollback =
+        leaf(&app, "rollback",
+             "make the config exactly what it was at VERSION, as a new version (history is "
+             "kept); prints what changes like apply",
+             Action::kRollback);
+    rollback->add_option("VERSION", command.version, "the config version to go back to")
+        ->required()
+        ->type_name("");
+    rollback->add_flag("--dry-run", command.dry_run, "print what would change; write nothing");
+    write_flags(rollback);
+  }
   leaf(&app, "status", "show the control plane's config version, counts and config size",
        Action::kStatus);
   leaf(&app, "version", "show gatewayctl's version and the control plane's", Action::kVersion);
@@ -499,13 +644,31 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
   // The root options are explained by the root help.
   const std::string command_path = "gatewayctl";
 
-  if (output_text == "table") {
-    command.output = OutputFormat::kTable;
-  } else if (output_text == "json") {
+  const bool exporting = command.action == Action::kExport;
+  if (output_text == "json") {
     command.output = OutputFormat::kJson;
+  } else if (exporting && (output_text.empty() || output_text == "yaml")) {
+    command.output = OutputFormat::kYaml;
+  } else if (!exporting && (output_text.empty() || output_text == "table")) {
+    command.output = OutputFormat::kTable;
+  } else if (exporting) {
+    return UsageError("-o must be yaml or json for export, not " + Quote(output_text),
+                      "gatewayctl export");
   } else {
-    return UsageError("-o must be table or json, not " + Quote(output_text), command_path);
+    return UsageError("-o must be table or json, not " + Quote(output_text) +
+                          (output_text == "yaml" ? " (yaml is for export)" : ""),
+                      command_path);
   }
+
+  if (wait_timeout_text) {
+    const std::string path = CommandPath(DeepestCommand(app));
+    if (!command.wait) return UsageError("--wait-timeout needs --wait", path);
+    std::string error;
+    const auto timeout = ParseDuration(*wait_timeout_text, &error);
+    if (!timeout) return UsageError("--wait-timeout: " + error, path);
+    command.wait_timeout = *timeout;
+  }
+  command.command_line = RedactedCommandLine(args);
 
   if (!timeout_text.empty()) {
     std::string error;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/output.h"
+#include "cli/rollout_wait.h"
 #include "gateway.pb.h"
 
 namespace gw::cli {
@@ -44,7 +45,16 @@ enum class Action {
   kGatewaysPrune,
   kStatus,
   kVersion,
+  kApply,
+  kDiff,
+  kExport,
+  kHistory,
+  kHistoryShow,
+  kRollback,
 };
+
+// Whether the action writes the config (and so takes --if-version and --wait).
+bool IsWrite(Action action);
 
 // What `route update --reset NAME` / `service update --reset NAME` set back to its default: the
 // update-mask path sent with the field's zero value.
@@ -153,7 +163,24 @@ struct Command {
   std::optional<std::string> jwt_public_key_file;
   // gateways prune --older-than DURATION: only those disconnected at least this long.
   std::optional<std::string> older_than;
+
+  // Every write (IsWrite): --if-version N, --wait [--wait-timeout DURATION], and the command
+  // line as typed with secret values as *** (WriteOptions.command, kept in the history).
+  std::optional<uint64_t> if_version;
+  bool wait = false;
+  std::chrono::milliseconds wait_timeout = kDefaultWaitTimeout;
+  std::string command_line;
+  // apply / diff -f FILE ("-": stdin) [--prune]; apply and rollback --dry-run.
+  std::string file;
+  bool prune = false;
+  bool dry_run = false;
+  uint64_t version = 0;                   // rollback VERSION, history show VERSION
+  std::optional<uint32_t> history_limit;  // history --limit N
 };
+
+// "gatewayctl route add /api svc": `args` as typed, each quoted for a shell when it needs it,
+// the values of --api-key, --jwt-secret and --token (and any NAME=VALUE of theirs) as ***.
+std::string RedactedCommandLine(const std::vector<std::string>& args);
 
 struct CommandLine {
   enum class Outcome { kRun, kHelp, kUsageError };

@@ -39,6 +39,7 @@ int RunConsumerCommand(const Command& command, AdminClient& client, std::ostream
   switch (command.action) {
     case Action::kConsumerAdd: {
       CreateConsumerRequest request;
+      *request.mutable_options() = WriteOptionsOf(command);
       request.mutable_consumer()->set_name(command.name);
       for (const std::string& key : command.api_keys) request.add_api_keys(key);
       if (command.jwt_issuer) {
@@ -60,7 +61,7 @@ int RunConsumerCommand(const Command& command, AdminClient& client, std::ostream
         return Fail(err, error);
       out << RenderConsumerWrite(response.consumer(), "created", response.config_version(),
                                  command.output);
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     case Action::kConsumerGet: {
       GetConsumerRequest request;
@@ -82,12 +83,13 @@ int RunConsumerCommand(const Command& command, AdminClient& client, std::ostream
     case Action::kConsumerDelete: {
       DeleteConsumerRequest request;
       request.set_name(command.name);
+      *request.mutable_options() = WriteOptionsOf(command);
       DeleteResponse response;
       if (std::string error = client.DeleteConsumer(request, &response); !error.empty())
         return Fail(err, error);
       out << RenderDeleted("consumer " + command.name, command.name, response.config_version(),
                            command.output);
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     default:
       return Fail(err, "internal error: not a consumer command");

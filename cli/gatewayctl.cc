@@ -4,12 +4,27 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/rollout_wait.h"
 
 namespace gw::cli {
 
 int Fail(std::ostream& err, std::string_view message) {
   err << "gatewayctl: " << OneLine(message) << '\n' << std::flush;
   return kExitFailed;
+}
+
+gateway::v1::WriteOptions WriteOptionsOf(const Command& command) {
+  gateway::v1::WriteOptions options;
+  if (command.if_version) options.set_if_version(*command.if_version);
+  options.set_command(command.command_line);
+  return options;
+}
+
+int FinishWrite(const Command& command, AdminClient& client, uint64_t version, std::ostream& out,
+                std::ostream& err) {
+  if (!command.wait) return kExitOk;
+  return WaitForRollout(client, version, command.wait_timeout,
+                        command.output == OutputFormat::kJson ? err : out, err);
 }
 
 int RunGatewayctl(const std::vector<std::string>& args,
@@ -56,6 +71,14 @@ int RunGatewayctl(const std::vector<std::string>& args,
     case Action::kStatus:
     case Action::kVersion:
       status = RunGatewayCommand(command, client, out, err);
+      break;
+    case Action::kApply:
+    case Action::kDiff:
+    case Action::kExport:
+    case Action::kHistory:
+    case Action::kHistoryShow:
+    case Action::kRollback:
+      status = RunConfigCommand(command, client, out, err);
       break;
   }
   out << std::flush;

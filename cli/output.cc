@@ -47,7 +47,9 @@ void WriteStrings(JsonWriter& json, std::string_view key, const ProtoList<std::s
 
 // Like protobuf's JSON mapping, a field appears only when set: an absent policy is the default
 // (no max_body_size: the gateway's --max-body-size; no rate_limit: none; ...).
-void WriteRoute(JsonWriter& json, const Route& route) {
+}  // namespace
+
+void WriteRouteJson(JsonWriter& json, const Route& route, bool with_version) {
   json.BeginObject();
   json.Key("path").String(route.path());
   json.Key("match").String(MatchName(route.match()));
@@ -99,9 +101,11 @@ void WriteRoute(JsonWriter& json, const Route& route) {
     if (cors.max_age_seconds() != 0) json.Key("max_age_seconds").Unsigned(cors.max_age_seconds());
     json.EndObject();
   }
-  json.Key("version").Unsigned(route.version());
+  if (with_version) json.Key("version").Unsigned(route.version());
   json.EndObject();
 }
+
+namespace {
 
 // "host=a.example method=GET,POST header:x-v=2", or "-".
 std::string ConditionsCell(const Route& route) {
@@ -181,7 +185,9 @@ std::string MaxBodySizeCell(const Route& route) {
   return route.max_body_size() == 0 ? "default" : FormatByteSize(route.max_body_size());
 }
 
-void WriteService(JsonWriter& json, const Service& service) {
+}  // namespace
+
+void WriteServiceJson(JsonWriter& json, const Service& service, bool with_version) {
   json.BeginObject();
   json.Key("name").String(service.name());
   json.Key("endpoints").BeginArray();
@@ -210,9 +216,11 @@ void WriteService(JsonWriter& json, const Service& service) {
   if (service.max_pending() != 0) json.Key("max_pending").Unsigned(service.max_pending());
   if (service.connect_timeout_ms() != 0)
     json.Key("connect_timeout_ms").Unsigned(service.connect_timeout_ms());
-  json.Key("version").Unsigned(service.version());
+  if (with_version) json.Key("version").Unsigned(service.version());
   json.EndObject();
 }
+
+namespace {
 
 void WriteGateway(JsonWriter& json, const GatewayStatus& gateway) {
   json.BeginObject();
@@ -247,16 +255,6 @@ std::string FormatElapsed(std::chrono::seconds elapsed) {
     if (rest != 0) out += std::to_string(rest) + kUnits[i + 1].second;
   }
   return out;
-}
-
-// "2026-12-05T19:07:28Z".
-std::string UtcTime(int64_t unix_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 // "yes", or "no, since 2026-12-05T19:07:28Z (5m12s)".
@@ -330,20 +328,35 @@ std::vector<std::string> ConsumerRow(const gateway::v1::Consumer& consumer) {
           std::to_string(consumer.version())};
 }
 
-void WriteConsumer(JsonWriter& json, const gateway::v1::Consumer& consumer) {
+}  // namespace
+
+void WriteConsumerJson(JsonWriter& json, const gateway::v1::Consumer& consumer, bool with_version) {
   json.BeginObject();
   json.Key("name").String(consumer.name());
-  json.Key("api_keys").Unsigned(static_cast<uint64_t>(consumer.api_key_sha256_size()));
+  WriteStrings(json, "api_key_sha256", consumer.api_key_sha256());
   if (consumer.has_jwt()) {
-    json.Key("jwt").BeginObject().Key("issuer").String(consumer.jwt().issuer());
-    json.Key("key").String(consumer.jwt().public_key_pem().empty() ? "secret" : "public_key");
+    // Never a secret: the admin API answers an HS256 secret's digest, which apply reads back as
+    // "keep the stored secret".
+    const auto& jwt = consumer.jwt();
+    json.Key("jwt").BeginObject().Key("issuer").String(jwt.issuer());
+    if (!jwt.public_key_pem().empty())
+      json.Key("public_key_pem").String(jwt.public_key_pem());
+    else
+      json.Key("secret_sha256").String(jwt.secret_sha256());
     json.EndObject();
   }
-  json.Key("version").Unsigned(consumer.version());
+  if (with_version) json.Key("version").Unsigned(consumer.version());
   json.EndObject();
 }
 
-}  // namespace
+std::string UtcTime(int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 std::string OneLine(std::string_view text) {
   std::string out;
@@ -399,7 +412,7 @@ std::string RenderRoutes(const ProtoList<Route>& routes, OutputFormat format) {
   if (format == OutputFormat::kJson) {
     JsonWriter json;
     json.BeginArray();
-    for (const auto& route : routes) WriteRoute(json, route);
+    for (const auto& route : routes) WriteRouteJson(json, route);
     json.EndArray();
     return json.str() + "\n";
   }
@@ -412,7 +425,7 @@ std::string RenderServices(const ProtoList<Service>& services, OutputFormat form
   if (format == OutputFormat::kJson) {
     JsonWriter json;
     json.BeginArray();
-    for (const auto& service : services) WriteService(json, service);
+    for (const auto& service : services) WriteServiceJson(json, service);
     json.EndArray();
     return json.str() + "\n";
   }
@@ -468,7 +481,7 @@ std::string RenderPruned(const ProtoList<std::string>& node_ids, OutputFormat fo
 std::string RenderRoute(const Route& route, OutputFormat format) {
   if (format == OutputFormat::kJson) {
     JsonWriter json;
-    WriteRoute(json, route);
+    WriteRouteJson(json, route);
     return json.str() + "\n";
   }
   return AlignColumns({kRouteHeader, RouteRow(route)}) + RoutePolicyLines(route);
@@ -477,7 +490,7 @@ std::string RenderRoute(const Route& route, OutputFormat format) {
 std::string RenderService(const Service& service, OutputFormat format) {
   if (format == OutputFormat::kJson) {
     JsonWriter json;
-    WriteService(json, service);
+    WriteServiceJson(json, service);
     return json.str() + "\n";
   }
   return AlignColumns({kServiceHeader, ServiceRow(service)});
@@ -582,7 +595,7 @@ std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers,
   if (format == OutputFormat::kJson) {
     JsonWriter json;
     json.BeginArray();
-    for (const auto& consumer : consumers) WriteConsumer(json, consumer);
+    for (const auto& consumer : consumers) WriteConsumerJson(json, consumer);
     json.EndArray();
     return json.str() + "\n";
   }
@@ -594,7 +607,7 @@ std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers,
 std::string RenderConsumer(const gateway::v1::Consumer& consumer, OutputFormat format) {
   if (format == OutputFormat::kJson) {
     JsonWriter json;
-    WriteConsumer(json, consumer);
+    WriteConsumerJson(json, consumer);
     return json.str() + "\n";
   }
   return AlignColumns({kConsumerHeader, ConsumerRow(consumer)});

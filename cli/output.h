@@ -9,11 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json.h"
 #include "gateway.pb.h"
 
 namespace gw::cli {
 
-enum class OutputFormat { kTable, kJson };
+// kYaml: `export` only (its default); everything else prints tables or JSON.
+enum class OutputFormat { kTable, kJson, kYaml };
 
 template <typename T>
 using ProtoList = google::protobuf::RepeatedPtrField<T>;
@@ -29,6 +31,9 @@ std::string AlignColumns(const std::vector<std::vector<std::string>>& rows);
 // surrounding whitespace is trimmed.
 std::string OneLine(std::string_view text);
 
+// "2026-12-05T19:07:28Z": a *_unix_ms time in UTC (RFC 3339), as tables and JSON show times.
+std::string UtcTime(int64_t unix_ms);
+
 // Lists: a table with a header row, or a JSON array.
 std::string RenderRoutes(const ProtoList<gateway::v1::Route>& routes, OutputFormat format);
 std::string RenderServices(const ProtoList<gateway::v1::Service>& services, OutputFormat format);
@@ -38,11 +43,21 @@ std::string RenderGateways(const ProtoList<gateway::v1::GatewayStatus>& gateways
 std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers, OutputFormat format);
 
 // One object (get): a one-row table, or a JSON object. A route's table is followed by one
-// "name: value" line per policy it sets (after a blank line), when it sets any. A consumer
-// shows how many API keys it has, never a key or a secret.
+// "name: value" line per policy it sets (after a blank line), when it sets any. A consumer's
+// table shows how many API keys it has; its JSON their digests (never a key or a secret).
 std::string RenderConsumer(const gateway::v1::Consumer& consumer, OutputFormat format);
 std::string RenderRoute(const gateway::v1::Route& route, OutputFormat format);
 std::string RenderService(const gateway::v1::Service& service, OutputFormat format);
+
+// One object as `get -o json` prints it, into `json`. The same field names and units make the
+// items of a declarative document (cli/config_document.h), which leaves out `version`. A
+// consumer shows its API keys as their SHA-256 digests and an HS256 secret as its digest
+// (jwt.secret_sha256), never in clear.
+void WriteRouteJson(JsonWriter& json, const gateway::v1::Route& route, bool with_version = true);
+void WriteServiceJson(JsonWriter& json, const gateway::v1::Service& service,
+                      bool with_version = true);
+void WriteConsumerJson(JsonWriter& json, const gateway::v1::Consumer& consumer,
+                       bool with_version = true);
 
 // The control plane accepted a write but has something to say (a target that will be resolved
 // by DNS, gateways that lack a feature): "gatewayctl: warning: ..." lines on `err`.

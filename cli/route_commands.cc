@@ -39,6 +39,7 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
   switch (command.action) {
     case Action::kRouteAdd: {
       CreateRouteRequest request;
+      *request.mutable_options() = WriteOptionsOf(command);
       Route* route = request.mutable_route();
       if (std::string error = BuildRouteMatch(command, route); !error.empty())
         return Fail(err, error);
@@ -50,11 +51,12 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
       out << RenderRouteWrite(response.route(), "created", response.config_version(),
                               command.output);
       PrintWarnings(err, response.warnings());
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     case Action::kRouteUpdate: {
       // Only what was given changes: each field given (or reset) is named in the update mask.
       UpdateRouteRequest request;
+      *request.mutable_options() = WriteOptionsOf(command);
       Route* route = request.mutable_route();
       if (std::string error = BuildRouteMatch(command, route); !error.empty())
         return Fail(err, error);
@@ -67,7 +69,7 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
       out << RenderRouteWrite(response.route(), "updated", response.config_version(),
                               command.output);
       PrintWarnings(err, response.warnings());
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     case Action::kRouteGet: {
       GetRouteRequest request;
@@ -89,6 +91,7 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
     }
     case Action::kRouteDelete: {
       DeleteRouteRequest request;
+      *request.mutable_options() = WriteOptionsOf(command);
       std::string key_error;
       *request.mutable_key() = BuildRouteKey(command, &key_error);
       if (!key_error.empty()) return Fail(err, key_error);
@@ -100,7 +103,7 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
                                    ? DescribeKey(command)
                                    : "route " + DescribeRouteMatch(response.route());
       out << RenderDeleted(what, command.path, response.config_version(), command.output);
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     default:
       return Fail(err, "internal error: not a route command");

@@ -25,6 +25,7 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
   switch (command.action) {
     case Action::kServiceAdd: {
       CreateServiceRequest request;
+      *request.mutable_options() = WriteOptionsOf(command);
       if (std::string error = BuildServicePolicies(command, request.mutable_service(), nullptr);
           !error.empty())
         return Fail(err, error);
@@ -34,11 +35,12 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
       out << RenderServiceWrite(response.service(), "created", response.config_version(),
                                 command.output);
       PrintWarnings(err, response.warnings());
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     case Action::kServiceUpdate: {
       // Only what was given changes: each field given (or reset) is named in the update mask.
       UpdateServiceRequest request;
+      *request.mutable_options() = WriteOptionsOf(command);
       if (std::string error = BuildServicePolicies(command, request.mutable_service(),
                                                    request.mutable_update_mask());
           !error.empty())
@@ -49,7 +51,7 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
       out << RenderServiceWrite(response.service(), "updated", response.config_version(),
                                 command.output);
       PrintWarnings(err, response.warnings());
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     case Action::kServiceGet: {
       GetServiceRequest request;
@@ -70,12 +72,13 @@ int RunServiceCommand(const Command& command, AdminClient& client, std::ostream&
     case Action::kServiceDelete: {
       DeleteServiceRequest request;
       request.set_name(command.name);
+      *request.mutable_options() = WriteOptionsOf(command);
       DeleteResponse response;
       if (std::string error = client.DeleteService(request, &response); !error.empty())
         return Fail(err, error);
       out << RenderDeleted("service " + command.name, command.name, response.config_version(),
                            command.output);
-      return kExitOk;
+      return FinishWrite(command, client, response.config_version(), out, err);
     }
     default:
       return Fail(err, "internal error: not a service command");

@@ -11,6 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libsqlite3-dev libcli11-dev
+  libyaml-cpp-dev  # gatewayctl apply/diff/export: YAML documents
   libssl-dev  # common/jwt, common/api_key: OpenSSL libcrypto
   libgtest-dev libgmock-dev python3
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and the sanitizer runtimes (compiler-rt)

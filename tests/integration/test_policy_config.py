@@ -8,6 +8,7 @@ config. One control plane, one gateway, one fake upstream.
 """
 
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -314,10 +315,14 @@ class PolicyConfigTest(harness.SharedClusterTestCase):
         for hidden in (key, other, secret):
             self.assertNotIn(hidden, shown)
         consumers = {c["name"]: c for c in json.loads(as_json)}
-        self.assertEqual(consumers["alice"]["api_keys"], 2)
-        self.assertEqual(consumers["carol"]["jwt"], {"issuer": "https://idp.example",
-                                                     "key": "secret"})
-        self.assertEqual(consumers["bob"]["jwt"]["key"], "public_key")
+        # Keys and secrets only as their SHA-256 digests (what `export` writes and apply keeps).
+        self.assertEqual(sorted(consumers["alice"]["api_key_sha256"]),
+                         sorted(hashlib.sha256(k.encode()).hexdigest() for k in (key, other)))
+        self.assertEqual(consumers["carol"]["jwt"],
+                         {"issuer": "https://idp.example",
+                          "secret_sha256": hashlib.sha256(secret.encode()).hexdigest()})
+        self.assertTrue(consumers["bob"]["jwt"]["public_key_pem"].startswith("-----BEGIN"))
+        self.assertNotIn("secret_sha256", consumers["bob"]["jwt"])
 
         # Neither key is anywhere in the control plane's files (database, WAL).
         for path in glob.glob(self.cluster.control_plane.db_path + "*"):

@@ -227,7 +227,8 @@ TEST(ParseCommandLine, ExactExcludesPrefix) {
 
 TEST(ParseCommandLine, MalformedGlobalOptionValues) {
   EXPECT_EQ(UsageError({"-o", "yaml", "route", "list"}),
-            "gatewayctl: -o must be table or json, not 'yaml'; see 'gatewayctl --help'");
+            "gatewayctl: -o must be table or json, not 'yaml' (yaml is for export); see "
+            "'gatewayctl --help'");
   EXPECT_NE(UsageError({"--timeout", "5x", "status"}).find("--timeout: '5x' is not a duration"),
             std::string::npos);
   UsageError({"--timeout", "0s", "status"});

@@ -317,6 +317,42 @@ TEST_F(GatewayctlTest, RouteAddSendsAPrefixRouteAndPrintsOneLine) {
                    "\n");
 }
 
+TEST_F(GatewayctlTest, WritesSendIfVersionAndTheCommandWithSecretsHidden) {
+  Result r = Run({"route", "add", "/api", "order-svc", "--if-version", "6"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  const gateway::v1::WriteOptions sent = admin_.last_create_route().options();
+  EXPECT_TRUE(sent.has_if_version());
+  EXPECT_EQ(sent.if_version(), 6u);
+  EXPECT_EQ(sent.command(),
+            "gatewayctl --server " + address_ + " route add /api order-svc --if-version 6");
+
+  r = Run({"consumer", "add", "alice", "--api-key", "alice-key-0123456789", "--jwt-issuer", "iss",
+           "--jwt-secret=0123456789abcdef0123456789abcdef"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  const gateway::v1::CreateConsumerRequest consumer = admin_.last_create_consumer();
+  EXPECT_FALSE(consumer.options().has_if_version());
+  EXPECT_EQ(consumer.options().command(),
+            "gatewayctl --server " + address_ +
+                " consumer add alice --api-key *** --jwt-issuer iss --jwt-secret=***");
+  EXPECT_EQ(consumer.api_keys(0), "alice-key-0123456789");  // the key itself still goes
+}
+
+TEST_F(GatewayctlTest, WaitNamesTheGatewayThatDidNotApplyTheVersion) {
+  // The fake's one gateway stays at version 7; the route add makes version 7, the delete 10.
+  Result r = Run({"route", "add", "/api", "order-svc", "--wait"});
+  EXPECT_EQ(r.exit, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("route /api (prefix) -> order-svc created at version 7\n"
+                        "version 7 live on 1 gateway (",
+                        0),
+            0u)
+      << r.out;
+  r = Run({"route", "delete", "/api", "--wait", "--wait-timeout", "300ms"});
+  EXPECT_EQ(r.exit, 1);
+  EXPECT_EQ(r.err,
+            "gatewayctl: gateway gw-a (127.0.0.1:8080) has not applied version 10 within 300ms "
+            "(at version 7)\n");
+}
+
 TEST_F(GatewayctlTest, RouteAddPrintsTheControlPlanesWarningsOnStderr) {
   admin_.WarnNext("target 'PaymentSvc' is not a registered service\n; did you mean?");
   Result r = Run({"route", "add", "/pay", "PaymentSvc"});

@@ -321,6 +321,7 @@ TEST(ConsumerOutput, NeverShowsKeysOrSecrets) {
   consumer.set_name("alice");
   consumer.add_api_key_sha256(std::string(64, 'a'));
   consumer.mutable_jwt()->set_issuer("https://idp");
+  consumer.mutable_jwt()->set_secret_sha256(std::string(64, 'b'));  // as admin answers have it
   consumer.set_version(3);
   ProtoList<gateway::v1::Consumer> list;
   *list.Add() = consumer;
@@ -328,9 +329,10 @@ TEST(ConsumerOutput, NeverShowsKeysOrSecrets) {
             "NAME   API KEYS  JWT                  VERSION\n"
             "alice  1         https://idp (HS256)  3\n");
   EXPECT_EQ(RenderConsumer(consumer, OutputFormat::kJson),
-            R"({"name":"alice","api_keys":1,"jwt":{"issuer":"https://idp","key":"secret"},)"
-            R"("version":3})"
-            "\n");
+            R"({"name":"alice","api_key_sha256":[")" + std::string(64, 'a') +
+                R"("],"jwt":{"issuer":"https://idp","secret_sha256":")" + std::string(64, 'b') +
+                R"("},"version":3})"
+                "\n");
   EXPECT_EQ(RenderConsumerWrite(consumer, "created", 3, OutputFormat::kTable),
             "consumer alice (1 api key, jwt https://idp (HS256)) created at version 3\n");
 }
