@@ -1,5 +1,8 @@
 // gatewayctl apply | diff | export | history [show] | rollback: the config as a whole, as a
 // declarative document (config_document.h) and as a history of versions.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -35,10 +38,14 @@ std::string ReadDocument(const std::string& path, std::string* text) {
     contents << std::cin.rdbuf();
     if (std::cin.bad()) return "cannot read stdin";
   } else {
+    std::error_code ignored;
+    if (std::filesystem::is_directory(path, ignored)) return "it is a directory, not a file";
+    errno = 0;
     std::ifstream file(path, std::ios::binary);
-    if (!file) return "cannot read the file";
+    if (!file) return std::string("cannot read the file: ") + std::strerror(errno ? errno : EIO);
     contents << file.rdbuf();
-    if (file.bad()) return "cannot read the file";
+    if (file.bad())
+      return std::string("cannot read the file: ") + std::strerror(errno ? errno : EIO);
   }
   *text = std::move(contents).str();
   // A document is at most a whole config and its keys in clear: what one call may carry.
