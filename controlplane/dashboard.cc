@@ -221,7 +221,9 @@ std::optional<AdminResponse> Dashboard::Serve(const AdminRequest& request) {
   const std::string_view path = request.path;
   const bool page = path == "/" || path == "/index.html";
   const bool api = path == "/api/dashboard";
-  if (!page && !api && path != "/dashboard.js" && path != "/dashboard.css") return std::nullopt;
+  if (!page && !api && path != "/dashboard.js" && path != "/dashboard.css" &&
+      path != "/favicon.svg")
+    return std::nullopt;
   if (request.method != "GET" && request.method != "HEAD") {
     AdminResponse refusal = JsonError(405, "method not allowed: the dashboard is read-only");
     refusal.headers.emplace_back("Allow", "GET, HEAD");
@@ -232,6 +234,8 @@ std::optional<AdminResponse> Dashboard::Serve(const AdminRequest& request) {
     return PageResponse(200, "text/javascript; charset=utf-8", std::string(kDashboardJs));
   if (path == "/dashboard.css")
     return PageResponse(200, "text/css; charset=utf-8", std::string(kDashboardCss));
+  if (path == "/favicon.svg")
+    return PageResponse(200, "image/svg+xml", std::string(kDashboardIcon));
   if (auto refusal = ReadRefusal(authorizer_, request, "read the dashboard")) return refusal;
   return Api();
 }

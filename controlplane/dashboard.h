@@ -1,6 +1,7 @@
 // Dashboard: the control plane's read-only web page on its admin port (--admin).
 //
-//   GET /, /index.html        the page; /dashboard.js and /dashboard.css: static, public
+//   GET /, /index.html        the page; /dashboard.js, /dashboard.css, /favicon.svg: static,
+//                             public
 //                             (controlplane/dashboard_page.h)
 //   GET /api/dashboard        what the page shows, as JSON (DashboardJson below); the page
 //                             polls it every second and redraws without a reload

@@ -1,6 +1,6 @@
-// The dashboard's page, script and style sheet (controlplane/dashboard_page.h). Edit them here;
-// they are sent as they are written. The script must keep to textContent and createElement: the
-// data it shows is attacker-influenced (route paths, gateways' errors, history commands).
+// The dashboard's page, script, style sheet and icon (controlplane/dashboard_page.h). Edit them
+// here; they are sent as they are written. The script must keep to textContent and createElement:
+// the data it shows is attacker-influenced (route paths, gateways' errors, history commands).
 #include "controlplane/dashboard_page.h"
 
 namespace gw {
@@ -12,6 +12,7 @@ const std::string_view kDashboardHtml = R"html(<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Control plane dashboard</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard.css">
 <script src="/dashboard.js" defer></script>
 </head>
@@ -20,7 +21,7 @@ const std::string_view kDashboardHtml = R"html(<!DOCTYPE html>
   <h1>Control plane <span id="replica" class="muted"></span></h1>
   <button id="forget" type="button" hidden>Forget token</button>
 </header>
-<dl class="summary">
+<dl class="overview">
   <div><dt>Config version</dt><dd id="version">&ndash;</dd></div>
   <div><dt>Gateways</dt><dd id="gateway-count">&ndash;</dd></div>
   <div><dt>Routes</dt><dd id="route-count">&ndash;</dd></div>
@@ -81,7 +82,7 @@ const std::string_view kDashboardHtml = R"html(<!DOCTYPE html>
       <thead><tr><th>Version</th><th>Time</th><th>Actor</th><th>Action</th><th>Summary</th><th>Command</th></tr></thead>
       <tbody></tbody>
     </table>
-    <p id="history-empty" class="empty" hidden>No history kept.</p>
+    <p id="history-empty" class="empty" hidden>No versions written yet.</p>
   </section>
 </main>
 <footer class="muted">Read-only. Refreshed every second; changes with <code>gatewayctl</code>.</footer>
@@ -150,21 +151,22 @@ button {
   color: var(--fg);
   cursor: pointer;
 }
-.summary {
+.overview {
   display: grid;
   grid-template-columns: repeat(auto-fit, minmax(150px, 1fr));
   gap: 0.6rem;
   margin: 1rem 0 0.5rem;
 }
-.summary div {
+.overview div {
   background: var(--card);
   border: 1px solid var(--line);
   border-radius: 8px;
   padding: 0.5rem 0.8rem;
 }
-.summary dt { color: var(--muted); font-size: 0.8rem; }
-.summary dd { margin: 0; font-size: 1.1rem; font-weight: 600; overflow-wrap: anywhere; }
+.overview dt { color: var(--muted); font-size: 0.8rem; }
+.overview dd { margin: 0; font-size: 1.1rem; font-weight: 600; overflow-wrap: anywhere; }
 #version { font-size: 1.5rem; }
+#store, #updated { font-size: 0.9rem; font-weight: 500; }
 .status { margin: 0.4rem 0; color: var(--muted); }
 .status.bad { color: var(--bad); }
 .errors { margin: 0.4rem 0; padding: 0; list-style: none; }
@@ -238,6 +240,10 @@ tr.state-disconnected td { color: var(--off); }
 footer { margin-top: 2rem; font-size: 0.8rem; }
 )css";
 
+const std::string_view kDashboardIcon =
+    R"svg(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d2330"/><circle cx="5" cy="8" r="2" fill="#6fdc97"/><circle cx="11" cy="4.5" r="1.6" fill="#6fdc97"/><circle cx="11" cy="11.5" r="1.6" fill="#f3c15b"/><path d="M6.8 7.2 9.6 5.2M6.8 8.8l2.8 2" stroke="#e6e8ec" stroke-width="1"/></svg>
+)svg";
+
 const std::string_view kDashboardJs =
     R"js(// The control plane's dashboard: polls /api/dashboard and redraws the page without a reload.
 // Every value from the API is attacker-influenced (route paths, gateways' errors, history
@@ -249,6 +255,7 @@ const std::string_view kDashboardJs =
   const POLL_MS = 1000;           // while the page is visible
   const HIDDEN_POLL_MS = 5000;    // while the tab is in the background
   const MAX_RETRY_MS = 10000;     // the longest wait after failures
+  const REQUEST_TIMEOUT_MS = 10000;  // a request not answered by then counts as failed
   const TOKEN_KEY = 'controlplane-dashboard-token';
   const STATES = {
     'in-sync': 'in sync',
@@ -329,7 +336,7 @@ const std::string_view kDashboardJs =
     row.appendChild(cell(g.connected ? String(g.lag) : '', 'lag' + (g.lag > 0 ? ' lagging' : '')));
     row.appendChild(cell(g.address));
     row.appendChild(cell(g.replica));
-    const seen = g.connected ? formatAge(g.last_seen_unix_ms, now)
+    const seen = g.connected ? 'last message ' + formatAge(g.last_seen_unix_ms, now)
                              : 'left ' + formatAge(g.disconnected_unix_ms, now);
     const seenCell = cell(seen);
     seenCell.title = formatTime(g.connected ? g.last_seen_unix_ms : g.disconnected_unix_ms);
@@ -429,6 +436,20 @@ const std::string_view kDashboardJs =
     view.auth = 'ok';
   }
 
+  // One line on the state of the fleet.
+  function summarize(data) {
+    const count = (state) => data.gateways.filter((g) => g.state === state).length;
+    const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
+    const parts = [];
+    if (count('nacked')) parts.push(plural(count('nacked'), 'gateway') + ' refused a version');
+    if (count('behind')) parts.push(plural(count('behind'), 'gateway') + ' cannot apply it');
+    if (count('syncing')) parts.push(plural(count('syncing'), 'gateway') + ' catching up');
+    if (parts.length) return 'Live. v' + data.config_version + ': ' + parts.join(', ') + '.';
+    if (data.gateways_connected)
+      return 'Live. Every connected gateway runs v' + data.config_version + '.';
+    return 'Live.';
+  }
+
   function setStatus(text, bad) {
     const status = byId('status');
     status.textContent = text;
@@ -481,6 +502,8 @@ const std::string_view kDashboardJs =
     inFlight = true;
     try {
       await pollOnce();
+    } catch (e) {
+      failed('The page could not show the answer (' + e.message + ')');
     } finally {
       inFlight = false;
     }
@@ -492,14 +515,21 @@ const std::string_view kDashboardJs =
     if (token) headers['Authorization'] = 'Bearer ' + token;
     let response;
     let body;
+    const abort = new AbortController();
+    const deadline = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
     try {
       response = await fetch(API, { headers, cache: 'no-store', credentials: 'omit',
-                                    redirect: 'error' });
-      body = await response.json().catch(() => ({}));
+                                    redirect: 'error', signal: abort.signal });
+      body = await response.json().catch(() => null);
     } catch (e) {
-      failed('The control plane does not answer: ' + e.message);
+      failed(abort.signal.aborted
+                 ? 'The control plane did not answer within ' + REQUEST_TIMEOUT_MS / 1000 + ' s'
+                 : 'The control plane does not answer: ' + e.message);
       return;
+    } finally {
+      clearTimeout(deadline);
     }
+    body = body || {};
     view.polls += 1;
     if (response.status === 401 || response.status === 403) {
       showLogin(response.status, body.error, !!token);
@@ -509,14 +539,17 @@ const std::string_view kDashboardJs =
       failed('The control plane answered ' + response.status + ': ' + (body.error || ''));
       return;
     }
+    try {
+      render(body);
+    } catch (e) {
+      failed('The control plane sent an answer this page cannot read (' + e.message + ')');
+      return;
+    }
     failures = 0;
     failingSince = 0;
     view.error = '';
     byId('forget').hidden = !token;
-    render(body);
-    setStatus(body.gateways.some((g) => g.connected && g.lag > 0)
-                  ? 'Gateways are catching up with v' + body.config_version + '.'
-                  : 'Live.', false);
+    setStatus(summarize(body), false);
     schedule(document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 

@@ -270,6 +270,7 @@ TEST(DashboardPageTest, ThePageLoadsOnlyItsOwnScriptAndStyleAndTheScriptNeverWri
     while (end < html.size() && std::isalpha(static_cast<unsigned char>(html[end]))) ++end;
     EXPECT_FALSE(end < html.size() && html[end] == '=') << html.substr(at, end - at + 1);
   }
+  EXPECT_EQ(std::string_view(kDashboardIcon).find("<script"), std::string_view::npos);
   for (std::string_view text : {html, kDashboardJs, kDashboardCss}) {
     EXPECT_EQ(text.find("http://"), std::string::npos);
     EXPECT_EQ(text.find("https://"), std::string::npos);
@@ -416,6 +417,7 @@ TEST_F(DashboardTest, TheStaticFilesAndTheApiCarryTheStrictHeaders) {
       {"/index.html", "text/html; charset=utf-8"},
       {"/dashboard.js", "text/javascript; charset=utf-8"},
       {"/dashboard.css", "text/css; charset=utf-8"},
+      {"/favicon.svg", "image/svg+xml"},
       {"/api/dashboard", "application/json"},
   };
   for (const auto& [path, type] : types) {
