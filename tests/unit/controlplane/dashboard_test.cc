@@ -137,6 +137,20 @@ TEST(DashboardJsonTest, ShowsVersionGatewaysWithLagRoutesServicesAndHistory) {
   record.set_summary("route /api created");
   record.set_command(std::string("gatewayctl route add ") + kHostile);
   data.history = {record};
+  gateway::v1::ReplicaStatus self;
+  self.set_id("cp-1");
+  self.set_address("10.2.0.1:50051");
+  self.set_loaded_version(7);
+  self.set_gateways_connected(3);
+  self.set_alive(true);
+  self.set_self(true);
+  self.set_heartbeat_unix_ms(1699999999900);
+  gateway::v1::ReplicaStatus down = self;
+  down.set_id("cp-2");
+  down.set_loaded_version(6);
+  down.set_alive(false);
+  down.set_self(false);
+  data.replicas = {self, down};
   data.oldest_history_version = 1;
   data.store_read_unix_ms = 1699999999500;
   data.errors = {"the store is slow"};
@@ -175,6 +189,19 @@ TEST(DashboardJsonTest, ShowsVersionGatewaysWithLagRoutesServicesAndHistory) {
   EXPECT_FALSE(Field(by_id["gw-gone"], "connected").bool_value());
   EXPECT_EQ(Field(by_id["gw-gone"], "lag").number_value(), 5);
   EXPECT_EQ(Field(by_id["gw-gone"], "disconnected_unix_ms").number_value(), 1699999000000);
+
+  const auto& replicas = Field(json, "replicas").list_value();
+  ASSERT_EQ(replicas.values_size(), 2);
+  const Struct& first = replicas.values(0).struct_value();
+  EXPECT_EQ(Field(first, "id").string_value(), "cp-1");
+  EXPECT_EQ(Field(first, "address").string_value(), "10.2.0.1:50051");
+  EXPECT_EQ(Field(first, "loaded_version").number_value(), 7);
+  EXPECT_EQ(Field(first, "gateways_connected").number_value(), 3);
+  EXPECT_TRUE(Field(first, "alive").bool_value());
+  EXPECT_TRUE(Field(first, "self").bool_value());
+  EXPECT_EQ(Field(first, "heartbeat_unix_ms").number_value(), 1699999999900);
+  EXPECT_FALSE(Field(replicas.values(1).struct_value(), "alive").bool_value());
+  EXPECT_FALSE(Field(replicas.values(1).struct_value(), "self").bool_value());
 
   EXPECT_EQ(Field(json, "routes_total").number_value(), 2);
   const auto& routes = Field(json, "routes").list_value();
