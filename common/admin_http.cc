@@ -37,18 +37,28 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
 
   void OnRead(beast::error_code ec) {
     if (ec) return;  // closed, timed out or malformed: drop the connection
-    std::string_view target(request_.target().data(), request_.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
-    AdminResponse answer = handler_(
-        std::string_view(request_.method_string().data(), request_.method_string().size()), path);
+    const std::string_view target(request_.target().data(), request_.target().size());
+    const size_t question = target.find('?');
+    AdminRequest request;
+    request.method =
+        std::string_view(request_.method_string().data(), request_.method_string().size());
+    request.path = target.substr(0, question);
+    if (question != std::string_view::npos) request.query = target.substr(question + 1);
+    if (const auto found = request_.find(http::field::authorization); found != request_.end())
+      request.authorization = std::string_view(found->value().data(), found->value().size());
+    AdminResponse answer = handler_(request);
     response_ = {};
     response_.version(request_.version());
     response_.result(answer.status);
     response_.set(http::field::content_type, answer.content_type);
     response_.set(http::field::cache_control, "no-store");
+    response_.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : answer.headers) response_.set(name, value);
     response_.body() = std::move(answer.body);
-    response_.keep_alive(request_.keep_alive());
     response_.prepare_payload();
+    // HEAD: the GET's header fields, Content-Length included, and no body.
+    if (request_.method() == http::verb::head) response_.body().clear();
+    response_.keep_alive(request_.keep_alive());
     stream_.expires_after(kTimeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {

@@ -66,15 +66,22 @@ std::string_view WhatRoleMay(Role role) {
   return "";
 }
 
-// The token of "authorization: Bearer TOKEN", "" when there is no such metadata, nullopt when
-// it is there but not a bearer token.
+// The token of an authorization value "Bearer TOKEN" (the scheme in any case), "" for an
+// empty value, nullopt when it is not a bearer token.
+std::optional<std::string_view> ParseBearer(std::string_view value) {
+  if (value.empty()) return std::string_view();
+  if (value.size() <= 7 || AsciiLower(value.substr(0, 7)) != "bearer ") return std::nullopt;
+  return Trim(value.substr(7));
+}
+
+// The token of the metadata "authorization: Bearer TOKEN", "" when there is no such metadata.
 std::optional<std::string_view> BearerToken(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   const auto found = metadata.find("authorization");
   if (found == metadata.end()) return std::string_view();
   const std::string_view value(found->second.data(), found->second.size());
-  if (value.size() <= 7 || AsciiLower(value.substr(0, 7)) != "bearer ") return std::nullopt;
-  return Trim(value.substr(7));
+  if (value.empty()) return std::nullopt;  // present but empty: not a bearer token
+  return ParseBearer(value);
 }
 
 }  // namespace
@@ -198,15 +205,24 @@ grpc::Status Authorizer::Authorize(const grpc::ServerContextBase& context, Acces
           caller->certificate_names.emplace_back(value.data(), value.size());
     }
   }
+  return Decide(BearerToken(context), subject, access, what, caller);
+}
+
+grpc::Status Authorizer::AuthorizeHeader(std::string_view authorization, Access access,
+                                         std::string_view what, Caller* caller) const {
+  *caller = Caller();
+  return Decide(ParseBearer(Trim(authorization)), "", access, what, caller);
+}
+
+grpc::Status Authorizer::Decide(std::optional<std::string_view> bearer, const std::string& subject,
+                                Access access, std::string_view what, Caller* caller) const {
   std::shared_ptr<const std::vector<TokenEntry>> tokens;
   {
     std::lock_guard lock(mutex_);
     tokens = tokens_;
   }
-  const auto bearer = BearerToken(context);
   if (!bearer)
-    return {grpc::StatusCode::UNAUTHENTICATED,
-            "the authorization metadata is not \"Bearer TOKEN\""};
+    return {grpc::StatusCode::UNAUTHENTICATED, "the authorization is not \"Bearer TOKEN\""};
 
   if (tokens && !bearer->empty()) {
     const auto digest = Digest(*bearer);
@@ -237,7 +253,7 @@ grpc::Status Authorizer::Authorize(const grpc::ServerContextBase& context, Acces
             access == Access::kSubscribe
                 ? "this control plane needs a token (gateway --token-file) or a client "
                   "certificate (gateway --tls-cert and --tls-key)"
-                : "this control plane needs a token (metadata authorization: Bearer TOKEN)"};
+                : "this control plane needs a token (authorization: Bearer TOKEN)"};
   if (access == Access::kSubscribe && options_.client_certificates)
     return {grpc::StatusCode::UNAUTHENTICATED,
             "this control plane needs a client certificate signed by its --client-ca from "

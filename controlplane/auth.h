@@ -72,12 +72,23 @@ class Authorizer {
   grpc::Status Authorize(const grpc::ServerContextBase& context, Access access,
                          std::string_view what, Caller* caller) const;
 
+  // The same decision for an HTTP request to the admin page (its dashboard API and /config):
+  // `authorization` is the request's Authorization header ("" when absent), "Bearer TOKEN".
+  // Client certificates play no part there.
+  grpc::Status AuthorizeHeader(std::string_view authorization, Access access, std::string_view what,
+                               Caller* caller) const;
+
   // For a subscribing gateway: OK unless it presented a certificate that is not for `node_id`
   // (PERMISSION_DENIED naming both).
   static grpc::Status CheckNodeId(const Caller& caller, std::string_view node_id);
 
  private:
   std::string ReadTokens(std::vector<TokenEntry>* tokens) const;
+  // Authorize and AuthorizeHeader after the credentials were taken from the call: `bearer` is
+  // the token ("" for none; nullopt when the credential was not a bearer token), `subject` the
+  // verified client certificate's subject ("" for none), caller->certificate_names its names.
+  grpc::Status Decide(std::optional<std::string_view> bearer, const std::string& subject,
+                      Access access, std::string_view what, Caller* caller) const;
 
   const AuthOptions options_;
   mutable std::mutex mutex_;

@@ -139,10 +139,10 @@ ControlPlane::ControlPlane(const ControlPlaneOptions& options) : options_(option
   LogInfo("grpc listening on " + grpc_address_);  // the last word is the address (scripts read it)
 
   if (options.admin_listen) {
+    dashboard_ = std::make_unique<Dashboard>(*store_, worker_, *publisher_, registry_, *cluster_,
+                                             *authorizer_, replica_id_);
     admin_http_ = std::make_unique<AdminHttpServer>(
-        *options.admin_listen, [this](std::string_view method, std::string_view path) {
-          return ServeAdmin(method, path);
-        });
+        *options.admin_listen, [this](const AdminRequest& request) { return ServeAdmin(request); });
     LogInfo("admin listening on " + admin_http_->address());
   }
   ready_ = true;
@@ -172,16 +172,26 @@ std::string ControlPlane::admin_address() const {
   return admin_http_ ? admin_http_->address() : std::string();
 }
 
-AdminResponse ControlPlane::ServeAdmin(std::string_view method, std::string_view path) const {
-  if (method != "GET" && method != "HEAD")
-    return {405, "application/json", R"({"error":"method not allowed"})"};
-  if (path == "/healthz") return {200, "text/plain", "ok"};
-  if (path == "/ready") {
-    if (ready_.load()) return {200, "text/plain", "ready"};
-    return {503, "text/plain", "not ready"};
-  }
-  if (path == "/config")
+AdminResponse ControlPlane::ServeAdmin(const AdminRequest& request) {
+  const std::string_view path = request.path;
+  if (path == "/healthz" || path == "/ready" || path == "/config") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      AdminResponse refusal{405, "application/json", R"({"error":"method not allowed"})"};
+      refusal.headers.emplace_back("Allow", "GET, HEAD");
+      return refusal;
+    }
+    if (path == "/healthz") return {200, "text/plain", "ok"};
+    if (path == "/ready") {
+      if (ready_.load()) return {200, "text/plain", "ready"};
+      return {503, "text/plain", "not ready"};
+    }
+    // The config names every consumer and its key digests: a reader's, as on the gRPC port.
+    if (auto refusal = ReadRefusal(*authorizer_, request, "read the config")) return *refusal;
     return {200, "application/json", ConfigToJson(publisher_->Current()->config())};
+  }
+  if (auto answer = dashboard_->Serve(request)) return *std::move(answer);
+  if (request.method != "GET" && request.method != "HEAD")
+    return {405, "application/json", R"({"error":"method not allowed"})"};
   return {404, "application/json", R"({"error":"not found"})"};
 }
 

@@ -1,8 +1,8 @@
 // ControlPlane: the whole control plane process minus flags and signals, so tests can run it
 // in-process. It owns the ConfigStore, the StoreWorker, the SnapshotPublisher, the
 // GatewayRegistry, the Cluster (change feed and heartbeat), the gRPC server (AdminService +
-// DiscoveryService) and the admin HTTP page. Any number of ControlPlanes may share one
-// PostgreSQL database; a SQLite file has one.
+// DiscoveryService) and the admin HTTP page with its dashboard. Any number of ControlPlanes may
+// share one PostgreSQL database; a SQLite file has one.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -20,6 +20,7 @@
 #include "controlplane/admin_service.h"
 #include "controlplane/auth.h"
 #include "controlplane/cluster.h"
+#include "controlplane/dashboard.h"
 #include "controlplane/discovery_service.h"
 #include "controlplane/gateway_registry.h"
 #include "controlplane/snapshot_publisher.h"
@@ -34,7 +35,9 @@ struct ControlPlaneOptions {
   std::string replica_id;              // "": "<hostname>:<grpc port>"
   uint64_t max_config_bytes = kMaxConfigBytes;  // --max-config-size
   uint64_t history_keep = kDefaultHistoryKeep;  // --history-keep (config_store.h)
-  std::optional<HostPort> admin_listen;         // no admin page when unset; port 0 picks one
+  // The admin page (/healthz, /ready, /config, the dashboard at /); none when unset; port 0
+  // picks one.
+  std::optional<HostPort> admin_listen;
   // --tls-cert/--tls-key (gRPC over TLS) and --client-ca (gateways' client certificates);
   // re-read when they change.
   TlsFilePaths tls;
@@ -74,7 +77,9 @@ class ControlPlane {
   const std::string& replica_id() const { return replica_id_; }
 
  private:
-  AdminResponse ServeAdmin(std::string_view method, std::string_view path) const;
+  // The admin page: /healthz and /ready (public), /config (needs a viewer or admin token when
+  // there is a token file), the dashboard (controlplane/dashboard.h).
+  AdminResponse ServeAdmin(const AdminRequest& request);
 
   const ControlPlaneOptions options_;
   std::unique_ptr<WatchedTlsFiles> tls_;
@@ -89,6 +94,7 @@ class ControlPlane {
   std::unique_ptr<DiscoveryService> discovery_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string grpc_address_;
+  std::unique_ptr<Dashboard> dashboard_;
   std::unique_ptr<AdminHttpServer> admin_http_;
   std::atomic<bool> ready_{false};
   bool stopped_ = false;

@@ -66,7 +66,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--replica-id", replica_id,
                  "this replica's name in `gatewayctl status` (default HOSTNAME:PORT)");
-  app.add_option("--admin", admin, "admin HTTP address HOST:PORT for /healthz, /ready, /config");
+  app.add_option("--admin", admin,
+                 "admin HTTP address HOST:PORT: a live read-only dashboard at / (version, "
+                 "gateways, routes, services, history), /healthz, /ready, /config; with "
+                 "--auth-token-file the dashboard's data and /config need a viewer or admin "
+                 "token. Plain HTTP: keep it on loopback or an internal network");
   app.add_option("--tls-cert", options.tls.cert,
                  "serve gRPC over TLS with this certificate chain (PEM; re-read when it changes)");
   app.add_option("--tls-key", options.tls.key, "the private key of --tls-cert (PEM)");

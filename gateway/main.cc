@@ -130,36 +130,35 @@ int Run(const GatewayOptions& options) {
 
   std::unique_ptr<AdminHttpServer> admin;
   if (options.admin) {
-    admin = std::make_unique<AdminHttpServer>(
-        *options.admin, [&](std::string_view method, std::string_view path) {
-          const RouteTableConstSharedPtr table = holder.Load();
-          const std::string source = applier.source();
-          GatewayState state;
-          state.ready = applier.ready();
-          state.version = applier.version();
-          state.source = source;
-          state.control_plane_connected = subscriber.connected();
-          state.table = table.get();
-          state.config_applies = applier.applied_total();
-          state.config_nacks = applier.refused_total();
-          state.metrics = &metrics;
-          state.access_log_dropped_lines = access_log ? access_log->dropped_lines() : 0;
-          state.control_plane_error = subscriber.last_stream_error();
-          state.control_plane_stream_failures = subscriber.stream_failures();
-          state.cache_enabled = !options.cache_path.empty();
-          const CacheWriter::Status cache = applier.cache_status();
-          state.cache_healthy = cache.healthy;
-          state.cache_version = cache.version;
-          state.cache_write_failures = cache.failed_writes;
-          state.cache_error = cache.last_error;
-          if (redis.client) {
-            state.redis_enabled = true;
-            state.redis_healthy = redis.client->available();
-            state.redis_errors = redis.client->errors();
-            state.redis_syncs = redis.client->syncs();
-          }
-          return ServeAdminPage(method, path, state);
-        });
+    admin = std::make_unique<AdminHttpServer>(*options.admin, [&](const AdminRequest& request) {
+      const RouteTableConstSharedPtr table = holder.Load();
+      const std::string source = applier.source();
+      GatewayState state;
+      state.ready = applier.ready();
+      state.version = applier.version();
+      state.source = source;
+      state.control_plane_connected = subscriber.connected();
+      state.table = table.get();
+      state.config_applies = applier.applied_total();
+      state.config_nacks = applier.refused_total();
+      state.metrics = &metrics;
+      state.access_log_dropped_lines = access_log ? access_log->dropped_lines() : 0;
+      state.control_plane_error = subscriber.last_stream_error();
+      state.control_plane_stream_failures = subscriber.stream_failures();
+      state.cache_enabled = !options.cache_path.empty();
+      const CacheWriter::Status cache = applier.cache_status();
+      state.cache_healthy = cache.healthy;
+      state.cache_version = cache.version;
+      state.cache_write_failures = cache.failed_writes;
+      state.cache_error = cache.last_error;
+      if (redis.client) {
+        state.redis_enabled = true;
+        state.redis_healthy = redis.client->available();
+        state.redis_errors = redis.client->errors();
+        state.redis_syncs = redis.client->syncs();
+      }
+      return ServeAdminPage(request.method, request.path, state);
+    });
     LogInfo("admin listening on " + admin->address());
   }
 

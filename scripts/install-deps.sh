@@ -20,6 +20,9 @@ PACKAGES=(
   # postgresql-15's binaries, as an unprivileged user) and cluster-wide rate limits (hiredis;
   # tests start their own redis-server). Their system services are not used.
   postgresql-15 libpq-dev redis-server libhiredis-dev
+  # The dashboard test (tests/integration/test_dashboard.py) drives headless Chromium over
+  # WebDriver.
+  chromium chromium-driver
 )
 
 case "${1:-}" in

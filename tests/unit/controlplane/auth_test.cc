@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "tests/unit/support/temp_dir.h"
+
 namespace gw {
 namespace {
 
@@ -62,6 +66,47 @@ TEST(NodeIdTest, ACertificateAuthorizesOnlyTheNamesItCarries) {
   EXPECT_NE(other.error_message().find("CN=gw-1"), std::string::npos);
   // A token caller (no certificate) may use any node id.
   EXPECT_TRUE(Authorizer::CheckNodeId(Caller{"fleet", {}}, "gw-2").ok());
+}
+
+// The admin page's requests (its dashboard API, /config) carry the token in an HTTP
+// Authorization header and get the same decisions as gRPC calls.
+TEST(AuthorizeHeaderTest, ReadersPassAGatewayTokenIsDeniedAndAnythingElseIsUnauthenticated) {
+  testing::TempDir dir;
+  const std::string file = dir.File("tokens.csv");
+  std::ofstream(file) << "admin-token-0123456789,alice,admin\n"
+                      << "viewer-token-0123456789,victor,viewer\n"
+                      << "gateway-token-0123456789,fleet,gateway\n";
+  const Authorizer authorizer(AuthOptions{file, false});
+  Caller caller;
+  EXPECT_TRUE(
+      authorizer.AuthorizeHeader("Bearer admin-token-0123456789", Access::kRead, "read", &caller)
+          .ok());
+  EXPECT_EQ(caller.actor, "alice");
+  EXPECT_TRUE(
+      authorizer
+          .AuthorizeHeader("bearer   viewer-token-0123456789 ", Access::kRead, "read", &caller)
+          .ok());
+  EXPECT_EQ(caller.actor, "victor");
+  const grpc::Status gateway = authorizer.AuthorizeHeader(
+      "Bearer gateway-token-0123456789", Access::kRead, "read the dashboard", &caller);
+  EXPECT_EQ(gateway.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(gateway.error_message(),
+            "token fleet has role gateway, which may not read the dashboard (subscribing to "
+            "config only)");
+  EXPECT_EQ(
+      authorizer.AuthorizeHeader("Bearer viewer-token-0123456789", Access::kWrite, "write", &caller)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  for (const char* header : {"", "Bearer", "Bearer ", "Bearer unknown-token-0123456789",
+                             "Basic YWxpY2U6eA==", "admin-token-0123456789"})
+    EXPECT_EQ(authorizer.AuthorizeHeader(header, Access::kRead, "read", &caller).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << header;
+
+  // Without a token file everything reads, as anonymous.
+  const Authorizer open(AuthOptions{});
+  EXPECT_TRUE(open.AuthorizeHeader("", Access::kRead, "read", &caller).ok());
+  EXPECT_EQ(caller.actor, "anonymous");
 }
 
 }  // namespace
