@@ -178,7 +178,8 @@ routes:
   EXPECT_EQ(r.err, "gatewayctl: " + typo + ": routes[0].timeot: unknown field (line 4)\n");
   r = Run({"apply", "-f", dir_.File("missing.yaml")});
   EXPECT_EQ(r.exit, 1);
-  EXPECT_EQ(r.err, "gatewayctl: " + dir_.File("missing.yaml") + ": cannot read the file\n");
+  EXPECT_EQ(r.err, "gatewayctl: " + dir_.File("missing.yaml") +
+                       ": cannot read the file: No such file or directory\n");
 }
 
 TEST_F(ConfigCommandsTest, DiffExitsZeroOneOrTwo) {
