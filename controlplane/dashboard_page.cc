@@ -216,6 +216,7 @@ td.lagging { color: var(--warn); font-weight: 600; }
 td.problems div { color: var(--bad); }
 td.summary { max-width: 40rem; }
 td.command { color: var(--muted); max-width: 24rem; }
+td.word { white-space: nowrap; }
 tr.state-disconnected td { color: var(--off); }
 .pill {
   display: inline-block;
@@ -286,6 +287,10 @@ const std::string_view kDashboardJs =
 
   function cell(text, className) {
     return element('td', text === '' ? '\u2013' : text, className);
+  }
+
+  function plural(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
   }
 
   function pad(n) {
@@ -395,9 +400,9 @@ const std::string_view kDashboardJs =
     const row = element('tr');
     row.dataset.version = String(h.version);
     row.appendChild(cell('v' + h.version));
-    row.appendChild(cell(formatTime(h.at_unix_ms)));
-    row.appendChild(cell(h.actor));
-    row.appendChild(cell(h.action));
+    row.appendChild(cell(formatTime(h.at_unix_ms), 'word'));
+    row.appendChild(cell(h.actor, 'word'));
+    row.appendChild(cell(h.action, 'word'));
     row.appendChild(cell(h.summary, 'summary'));
     row.appendChild(cell(h.command, 'command'));
     return row;
@@ -414,7 +419,7 @@ const std::string_view kDashboardJs =
                  ? ' (' + (data.gateways_total - data.gateways_connected) + ' gone)' : ''));
     setText('route-count', String(data.routes_total));
     setText('service-count', String(data.services_total) +
-            (data.consumers_total ? ' (' + data.consumers_total + ' consumers)' : ''));
+            (data.consumers_total ? ' (' + plural(data.consumers_total, 'consumer') + ')' : ''));
     setText('store', data.store);
     setText('updated', formatTime(now));
     byId('updated').title = data.build_version ? 'control plane ' + data.build_version : '';
@@ -439,7 +444,6 @@ const std::string_view kDashboardJs =
   // One line on the state of the fleet.
   function summarize(data) {
     const count = (state) => data.gateways.filter((g) => g.state === state).length;
-    const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
     const parts = [];
     if (count('nacked')) parts.push(plural(count('nacked'), 'gateway') + ' refused a version');
     if (count('behind')) parts.push(plural(count('behind'), 'gateway') + ' cannot apply it');
