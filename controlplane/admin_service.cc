@@ -377,7 +377,10 @@ grpc::Status AdminService::Answer(StoreResult<ApplyWrite>& result, const Caller&
                                   gateway::v1::ApplyResponse* response) {
   if (!result) return ToStatus(result.error());
   if (dry_run) {
-    response->set_config_version(publisher_.Current()->version());
+    // The version the store is at (read in the write's transaction: a replica's own snapshot
+    // may trail it); the would-be config is one past it when anything changes.
+    const uint64_t would_be = result->snapshot->version();
+    response->set_config_version(result->changes.empty() ? would_be : would_be - 1);
   } else {
     response->set_config_version(result->snapshot->version());
     Logged(result->snapshot, caller, std::string(action) + ": " + result->summary);
