@@ -1,5 +1,6 @@
 #include "cli/config_document.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -668,13 +669,16 @@ std::string ParseConfigDocument(std::string_view text, gateway::v1::ApplyRequest
   std::vector<Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& error) {
+    return std::string(text[first] == '{' ? "not valid JSON: " : "not valid YAML: ") +
+           "nested too deep at line " + std::to_string(error.mark.line + 1);
   } catch (const YAML::Exception& error) {
     return (text[first] == '{' ? "not valid JSON: " : "not valid YAML: ") +
            DescribeYamlError(error);
   }
   if (text[first] == '{' && !IsStrictJson(text))
     return "not valid JSON (RFC 8259): a trailing comma, a comment, single quotes, an unquoted "
-           "key or text after the closing brace?";
+           "key, text after the closing brace, or more than 64 levels of nesting?";
   if (documents.size() != 1)
     return "expected one document, found " + std::to_string(documents.size());
   const Node& root = documents.front();

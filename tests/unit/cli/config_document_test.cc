@@ -272,6 +272,11 @@ TEST(ConfigDocument, ErrorsNameThePlace) {
             "the document must be a mapping with services:, routes: or consumers: (line 1)");
   EXPECT_EQ(ErrorOf("services: []\n---\nroutes: []\n"), "expected one document, found 2");
   EXPECT_EQ(ErrorOf("routes: [\n").substr(0, 21), "not valid YAML: line ");
+  // Nesting deep enough to exhaust a recursive parser's stack is refused in words.
+  EXPECT_EQ(ErrorOf("routes: " + std::string(100000, '[') + "\n"),
+            "not valid YAML: nested too deep at line 2");
+  EXPECT_EQ(ErrorOf("{\"routes\": " + std::string(100000, '[') + std::string(100000, ']') + "}"),
+            "not valid JSON: nested too deep at line 1");
   // JSON is strict: trailing garbage, a trailing comma, a comment.
   for (const char* bad : {R"({"services":[]} x)", R"({"services":[],})", "{\"services\":[]} // c",
                           R"({"services":[]}{"routes":[]})"})
