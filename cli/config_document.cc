@@ -119,7 +119,8 @@ class DocumentReader {
     if (!node.IsMap()) return Fail(path, node, "expected an object, got " + Describe(node));
     std::set<std::string, std::less<>> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const Node& key_node = it->first;
+      // A copy: yaml-cpp's iterator hands out its pair through a temporary.
+      const Node key_node = it->first;
       if (!key_node.IsScalar()) return Fail(path, key_node, "a key must be a name");
       const std::string& key = key_node.Scalar();
       const std::string where = Join(path, key);
