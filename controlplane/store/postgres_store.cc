@@ -252,7 +252,9 @@ class PostgresStore final : public StoreBackend {
   const std::string& name() const override { return name_; }
 
   std::optional<StoreError> Begin(bool write) override {
-    if (auto e = EnsureConnected()) return e;
+    // An operator's write tries the database at once, even inside the backoff: once it is back,
+    // a write on any replica works, not only on the one whose timer ran out first.
+    if (auto e = EnsureConnected(/*now=*/write)) return e;
     write_ = write;
     auto result = Exec(write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                              : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -315,8 +317,9 @@ class PostgresStore final : public StoreBackend {
   }
 
  private:
-  // Connected, or why not (kUnavailable). Between failed attempts it waits the backoff.
-  std::optional<StoreError> EnsureConnected();
+  // Connected, or why not (kUnavailable). Between failed attempts it waits the backoff, unless
+  // `now`.
+  std::optional<StoreError> EnsureConnected(bool now = false);
   StoreError Unavailable() const {
     return {StoreCode::kUnavailable,
             name_ + " is unreachable (" + last_error_ + "); retry when it is back"};
@@ -338,12 +341,12 @@ class PostgresStore final : public StoreBackend {
   int wake_fd_ = -1;
 };
 
-std::optional<StoreError> PostgresStore::EnsureConnected() {
+std::optional<StoreError> PostgresStore::EnsureConnected(bool now) {
   if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return std::nullopt;
   const bool was_connected = conn_ != nullptr;
   conn_.reset();
   in_tx_ = false;
-  if (std::chrono::steady_clock::now() < retry_at_) return Unavailable();
+  if (!now && std::chrono::steady_clock::now() < retry_at_) return Unavailable();
   Conn conn = Connect(url_);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     last_error_ = FirstLine(PQerrorMessage(conn.get()));
