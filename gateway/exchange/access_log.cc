@@ -1,4 +1,4 @@
-#include "gateway/server/access_log.h"
+#include "gateway/exchange/access_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>

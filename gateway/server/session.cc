@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "common/path.h"
+#include "gateway/exchange/local_reply.h"
+#include "gateway/exchange/phases.h"
 #include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/header_rewrite.h"
 #include "gateway/proxy/request_target.h"
@@ -92,17 +94,9 @@ void Session::DoReadRequest() {
   // table now could refuse what the table in force when the header arrives allows. No limit is
   // the largest one: Beast 1.74 compares a Content-Length with an empty limit as if exceeded.
   parser_->body_limit(UINT64_MAX);
-  request_id_.clear();
-  upgrade_.clear();
-  client_version_ = 11;
-  client_keep_alive_ = true;
-  response_keep_alive_ = true;
+  message_ = {};
   worker_.relay_buffers().Give(std::move(body_start_));
   body_start_size_ = 0;
-  head_request_ = false;
-  request_unfinished_ = false;
-  short_body_probed_ = false;
-  expects_continue_ = false;
   awaiting_request_ = true;
   if (buffer_.size() > 0) return DoReadHeader();  // pipelined: already here
   // A new connection must send its first byte within --header-timeout; one that served a
@@ -122,8 +116,7 @@ void Session::DoWaitForRequest() {
 }
 
 void Session::DoReadHeader() {
-  record_ = {};
-  record_.started = std::chrono::steady_clock::now();
+  header_started_ = std::chrono::steady_clock::now();
   // Nearly every request header arrives whole in one read: parse it at once.
   beast::error_code ec;
   buffer_.consume(parser_->put(buffer_.data(), ec));
@@ -140,26 +133,31 @@ void Session::OnReadHeader(const boost::system::error_code& ec) {
   if (ec == beast::error::timeout) {
     // A header begun and not finished in time: 408. Nothing begun: just close.
     if (parser_->got_some() || buffer_.size() > 0) {
-      ++requests_;
-      in_request_ = true;
+      BeginRequest();
       return ReplyError(ProxyError::kRequestTimeout, true);
     }
     return OnReadError(beast::error::timeout);
   }
   if (ec && !IsAnswerableReadError(ec)) return OnReadError(ec);
-  ++requests_;
-  in_request_ = true;
+  BeginRequest();
   if (ec) return OnReadError(ec);
   // Before any byte of the body is read: a Transfer-Encoding the parser does not frame as
   // chunked would leave the body to be read as the next request (request smuggling).
-  client_version_ = parser_->get().version();
-  head_request_ = parser_->get().method() == http::verb::head;
-  if (const ProxyError framing = CheckTransferEncoding(parser_->get(), client_version_);
+  message_.client_version = parser_->get().version();
+  ctx_->head_request = parser_->get().method() == http::verb::head;
+  if (const ProxyError framing = CheckTransferEncoding(parser_->get(), message_.client_version);
       framing != ProxyError::kNone) {
     return ReplyError(framing, true);
   }
-  expects_continue_ = !parser_->is_done() && ExpectsContinue(parser_->get());
+  message_.expects_continue = !parser_->is_done() && ExpectsContinue(parser_->get());
   HandleRequest();
+}
+
+void Session::BeginRequest() {
+  ++requests_;
+  ctx_.emplace();
+  ctx_->client_ip = client_ip_;
+  ctx_->record.started = header_started_;
 }
 
 void Session::OnReadError(const boost::system::error_code& ec) {
@@ -173,7 +171,7 @@ void Session::OnReadError(const boost::system::error_code& ec) {
             !parser_->get().target().empty()),
         true);
   }
-  if (in_request_) CompleteRequest(RequestRecord::End::kClientGone);
+  if (ctx_) CompleteRequest(RequestRecord::End::kClientGone);
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
@@ -184,7 +182,7 @@ void Session::HandleRequest() {
   HttpRequest& request = parser_->get();
   // Unless every byte of the body was read, an early answer must close the connection.
   const bool unread_body = !parser_->is_done();
-  client_keep_alive_ = KeepAlive(request, client_version_);  // version: see OnReadHeader
+  message_.client_keep_alive = KeepAlive(request, message_.client_version);
 
   // Before anything reads a header: a field named X_Consumer must not pass for X-Consumer.
   if (const UnderscoreHeaders policy = worker_.settings().underscore_headers;
@@ -201,12 +199,12 @@ void Session::HandleRequest() {
 
   // RFC 9112 section 3.2: one Host with a valid value; only HTTP/1.0 may send none (or empty).
   const size_t hosts = request.count(http::field::host);
-  if (hosts > 1 || (client_version_ >= 11 && hosts == 0)) {
+  if (hosts > 1 || (message_.client_version >= 11 && hosts == 0)) {
     return ReplyError(ProxyError::kBadRequest, true);
   }
   if (hosts == 1) {
     const std::string_view host = ToStd(request[http::field::host]);
-    if (host.empty() && client_version_ < 11) {
+    if (host.empty() && message_.client_version < 11) {
       request.erase(http::field::host);  // then set to the upstream endpoint (OpenUpstream)
     } else if (!IsValidHost(host)) {
       return ReplyError(ProxyError::kBadRequest, true);
@@ -222,29 +220,20 @@ void Session::HandleRequest() {
     request.set(http::field::host, ToBeast(scratch_));
   }
 
-  // The route, on the request as the client sent it.
-  table_ = worker_.routes().Load();
-  if (!table_) return ReplyError(ProxyError::kNotReady, unread_body);
-  RequestTraits traits;
-  traits.host = HostWithoutPort(ToStd(request[http::field::host]));
-  traits.method = ToStd(request.method_string());
-  traits.fields = &request;
-  record_.route = table_->Match(*path, traits);
-  if (!record_.route) return ReplyError(ProxyError::kNoRoute, unread_body, *path);
-  const RouteEntry& route = *record_.route;
-
-  // The request for the upstream: its target (the route may rewrite the path; `target` still
-  // views the unchanged request-target), the gateway's header rules, then the route's.
-  BuildUpstreamTarget(upstream_target_, route.RewritePath(*path, scratch_), *target);
-  upgrade_.assign(RequestedUpgrade(request, client_version_));  // before hop-by-hop stripping
-  if (!RewriteRequestHeaders(request, client_ip_, worker_.request_ids(), request_id_, scratch_)) {
-    return ReplyError(ProxyError::kHeaderTooLarge, unread_body);
+  // The exchange's phases up to the upstream.
+  if (const ProxyError error = RouteRequest(*ctx_, request, *path, worker_.routes());
+      error != ProxyError::kNone) {
+    return ReplyError(error, unread_body, *path);
   }
-  if (!ApplyRoutePolicies(unread_body)) return;
-  for (const std::string& name : route.remove_request_headers) request.erase(ToBeast(name));
-  for (const auto& [name, value] : route.set_request_headers) {
-    request.set(ToBeast(name), ToBeast(value));
+  ctx_->upgrade.assign(RequestedUpgrade(request, message_.client_version));  // before stripping
+  if (const Verdict verdict = RequestFilter(*ctx_, request, worker_.exchange(), scratch_);
+      verdict.answered()) {
+    if (verdict.error != ProxyError::kNone) return ReplyError(verdict.error, unread_body);
+    return ReplyLocal(verdict.status, {}, unread_body);
   }
+  PickUpstream(*ctx_, worker_.Random());
+  UpstreamRequestFilter(*ctx_, request, *path, *target, scratch_);
+  const RouteEntry& route = *ctx_->record.route;
 
   // The route's body limit, else --max-body-size, else none. A Content-Length over it: 413
   // before any body byte is read. A chunked body: the parser counts every chunk it parses from
@@ -264,109 +253,11 @@ void Session::HandleRequest() {
   // A small body of a request the route may resend is read whole first: it goes upstream with
   // the head, and again with a retry (a streamed body never is resent).
   if (const uint64_t length = parser_->content_length().value_or(0);
-      route.exchange.retries > 0 && length > 0 && length <= kRelayBufferSize && upgrade_.empty() &&
-      IsIdempotentMethod(ToStd(request.method_string()))) {
+      route.exchange.retries > 0 && length > 0 && length <= kRelayBufferSize &&
+      ctx_->upgrade.empty() && IsIdempotentMethod(ToStd(request.method_string()))) {
     return DoReadShortBody();
   }
   OpenUpstream(ToStdOptional(parser_->content_length()), false);
-}
-
-bool Session::ApplyRoutePolicies(bool unread_body) {
-  const RouteEntry& route = *record_.route;
-  HttpRequest& request = parser_->get();
-  const std::string_view method = ToStd(request.method_string());
-
-  // 1. A CORS preflight is answered here, before credentials are asked for (browsers send none).
-  if (route.cors) {
-    const std::string_view origin = ToStd(request[http::field::origin]);
-    const std::string_view wanted = ToStd(request[http::field::access_control_request_method]);
-    if (IsCorsPreflight(method, origin, wanted)) {
-      const CorsPreflightAnswer answer = AnswerCorsPreflight(
-          *route.cors, origin, wanted, ToStd(request[http::field::access_control_request_headers]));
-      for (const CorsHeader& header : answer.headers) {
-        reply_headers_.emplace_back(header.name, header.value);
-      }
-      record_.reason = "cors_preflight";
-      ReplyLocal(answer.status, {}, unread_body);
-      return false;
-    }
-  }
-
-  // 2. Authentication: the consumer, never taken from the client, goes upstream as X-Consumer;
-  // an API key does not go upstream at all.
-  request.erase("X-Consumer");
-  if (route.auth == gateway::v1::AUTH_API_KEY) {
-    // Exactly one key: with two, which one a client meant is ambiguous.
-    const std::string_view key = ToStd(request["X-API-Key"]);
-    const std::string* name = table_->api_keys() && request.count("X-API-Key") == 1
-                                  ? table_->api_keys()->Find(key)
-                                  : nullptr;
-    if (!name) {
-      reply_headers_.emplace_back("WWW-Authenticate",
-                                  R"(ApiKey realm="gateway", header="X-API-Key")");
-      ReplyError(ProxyError::kUnauthorized, unread_body);
-      return false;
-    }
-    record_.consumer = *name;
-    request.erase("X-API-Key");
-  } else if (route.auth == gateway::v1::AUTH_JWT) {
-    std::string_view credentials = ToStd(request[http::field::authorization]);
-    JwtVerification verified;
-    if (credentials.size() > 7 && beast::iequals(ToBeast(credentials.substr(0, 7)), "Bearer ")) {
-      const std::string_view token = credentials.substr(7);
-      const auto now = std::chrono::system_clock::now();
-      const int64_t now_s =
-          std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-      VerifiedTokens& cache = worker_.verified_tokens();
-      if (const std::string* known = cache.Find(table_->version(), token, now_s)) {
-        verified.ok = true;
-        verified.consumer = *known;
-      } else if (table_->jwt_keys()) {
-        verified = table_->jwt_keys()->Verify(token, now);
-        if (verified.ok) {
-          cache.Remember(table_->version(), token, verified.consumer, verified.expires_at);
-        }
-      } else {
-        verified.error = "no consumer has a JWT credential";
-      }
-    }
-    if (!verified.ok) {
-      std::string challenge = R"(Bearer realm="gateway")";
-      if (!verified.error.empty()) {
-        challenge += R"(, error="invalid_token", error_description=")" + verified.error + "\"";
-      }
-      reply_headers_.emplace_back("WWW-Authenticate", std::move(challenge));
-      ReplyError(ProxyError::kUnauthorized, unread_body);
-      return false;
-    }
-    record_.consumer = std::move(verified.consumer);
-  }
-  if (!record_.consumer.empty()) request.set("X-Consumer", ToBeast(record_.consumer));
-
-  // 3. The rate limit, by client address, a header (the address when it is missing) or the
-  // consumer (the address without one).
-  if (route.rate_limited()) {
-    std::string_view key = client_ip_;
-    if (route.rate_limit_by_header) {
-      if (const std::string_view value = ToStd(request[ToBeast(route.rate_limit_by)]);
-          !value.empty()) {
-        key = value;
-      }
-    } else if (route.rate_limit_by == "consumer" && !record_.consumer.empty()) {
-      key = record_.consumer;
-    }
-    const RateLimitDecision decision = route.TakeRateLimit(key, std::chrono::steady_clock::now());
-    if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordRateLimitSource(decision.source);
-    if (!decision.allowed) {
-      for (const RateLimitHeader& header : FormatRateLimitHeaders(decision)) {
-        reply_headers_.emplace_back(header.name, header.value);
-      }
-      ReplyError(ProxyError::kRateLimited, unread_body);
-      return false;
-    }
-    record_.rate_limit = decision;
-  }
-  return true;
 }
 
 void Session::DoReadShortBody() {
@@ -377,8 +268,8 @@ void Session::DoReadShortBody() {
     body.data = body_start_.get();
     body.size = kRelayBufferSize;
   }
-  if (expects_continue_) {
-    expects_continue_ = false;  // answered here, before any upstream is involved
+  if (message_.expects_continue) {
+    message_.expects_continue = false;  // answered here, before any upstream is involved
     stream_.expires_after(worker_.settings().body_timeout);
     asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -411,11 +302,11 @@ void Session::OnReadShortBody(const boost::system::error_code& ec) {
     if (!request_relay_.trailers().empty()) return OpenUpstream(std::nullopt, true);
     return OpenUpstream(body_start_size_, false);
   }
-  if (full && !short_body_probed_) {
+  if (full && !message_.short_body_probed) {
     // Exactly one buffer's worth so far: the last chunk may be all that follows. One more
     // read into the full window finishes the message if so, and leaves body bytes unread if
     // not.
-    short_body_probed_ = true;
+    message_.short_body_probed = true;
     return DoReadShortBody();
   }
   if (full) return OpenUpstream(std::nullopt, true);  // longer: it streams chunked
@@ -425,32 +316,34 @@ void Session::OnReadShortBody(const boost::system::error_code& ec) {
 void Session::OpenUpstream(std::optional<uint64_t> content_length, bool chunked) {
   HttpRequest& request = parser_->get();
   const bool host_missing = request.count(http::field::host) == 0;
-  FrameUpstreamRequest(request, upstream_target_, content_length, chunked);
-  upstream_chunked_ = chunked;
-  if (!upgrade_.empty()) {  // the two hop-by-hop headers an upgrade needs on the next hop
+  FrameUpstreamRequest(request, ctx_->upstream_target, content_length, chunked);
+  message_.upstream_chunked = chunked;
+  if (!ctx_->upgrade.empty()) {  // the two hop-by-hop headers an upgrade needs on the next hop
     request.set(http::field::connection, "Upgrade");
-    request.set(http::field::upgrade, ToBeast(upgrade_));
+    request.set(http::field::upgrade, ToBeast(ctx_->upgrade));
   }
   // A whole body read before (DoReadShortBody) of a request that may be resent goes with the
   // head: the forwarder can send both again.
-  body_with_head_ = !chunked && body_start_size_ > 0 && parser_->is_done() &&
-                    IsIdempotentMethod(ToStd(request.method_string()));
-  const std::string_view body =
-      body_with_head_ ? std::string_view(body_start_.get(), body_start_size_) : std::string_view();
-  record_.upstream_opened = std::chrono::steady_clock::now();
-  forwarder_.Open(shared_from_this(), *this, request, record_.route->PickUpstream(worker_.Random()),
-                  host_missing, !upgrade_.empty(), record_.route->exchange, body);
+  message_.body_with_head = !chunked && body_start_size_ > 0 && parser_->is_done() &&
+                            IsIdempotentMethod(ToStd(request.method_string()));
+  const std::string_view body = message_.body_with_head
+                                    ? std::string_view(body_start_.get(), body_start_size_)
+                                    : std::string_view();
+  ctx_->record.upstream_opened = std::chrono::steady_clock::now();
+  forwarder_.Open(shared_from_this(), *this, request, *ctx_->upstream, host_missing,
+                  !ctx_->upgrade.empty(), ctx_->record.route->exchange, body);
 }
 
 void Session::OnUpstreamOpen(ProxyError error) {
   if (error == ProxyError::kCircuitOpen) {
-    reply_headers_.emplace_back("X-Circuit-Breaker", forwarder_.circuit_refusal());
+    ctx_->reply_headers.emplace_back("X-Circuit-Breaker", forwarder_.circuit_refusal());
   }
   if (error != ProxyError::kNone) return ReplyError(error, !parser_->is_done());
   if (worker_.access_log()) {  // only the access log names it: no string per request otherwise
-    record_.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
+    ctx_->record.upstream =
+        FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
   }
-  if (!expects_continue_) return StartRequestBody();
+  if (!message_.expects_continue) return StartRequestBody();
   // The body is wanted now that it has somewhere to go.
   stream_.expires_after(worker_.settings().body_timeout);
   asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
@@ -466,11 +359,11 @@ void Session::OnUpstreamOpen(ProxyError error) {
 // 4. The request body --------------------------------------------------------------------------
 
 void Session::StartRequestBody() {
-  if (body_with_head_) {  // sent with the head; kept until the response header for resends
-    record_.bytes_in = body_start_size_;
+  if (message_.body_with_head) {  // sent with the head; kept for resends until the response
+    ctx_->record.bytes_in = body_start_size_;
     return forwarder_.ReadResponse(shared_from_this(), false);
   }
-  if (parser_->is_done() && body_start_size_ == 0 && !upstream_chunked_) {
+  if (parser_->is_done() && body_start_size_ == 0 && !message_.upstream_chunked) {
     // No body, or an empty one: the head said it all.
     worker_.relay_buffers().Give(std::move(body_start_));
     return forwarder_.ReadResponse(shared_from_this(), false);
@@ -480,7 +373,7 @@ void Session::StartRequestBody() {
   body_start_size_ = 0;
   request_relay_.Start(
       shared_from_this(), *this, stream_, buffer_, *parser_, forwarder_.connection().stream, {},
-      upstream_chunked_ ? BodyFraming::kChunked : BodyFraming::kRaw, settings.body_timeout,
+      message_.upstream_chunked ? BodyFraming::kChunked : BodyFraming::kRaw, settings.body_timeout,
       settings.upstream_timeout, std::move(body_start_), filled);
 }
 
@@ -490,7 +383,7 @@ void Session::OnRelayed(bool request_body, const RelayOutcome& outcome) {
 }
 
 void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
-  record_.bytes_in = outcome.bytes;
+  ctx_->record.bytes_in = outcome.bytes;
   using Result = RelayOutcome::Result;
   if (outcome.result == Result::kDone) {
     return forwarder_.ReadResponse(shared_from_this(), outcome.bytes > 0);
@@ -499,7 +392,7 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
     // The upstream stopped taking the body: often because it answered already (401, 413...)
     // and closed. That answer goes to the client, whose connection then closes: the rest of
     // its body is never read.
-    request_unfinished_ = true;
+    message_.request_unfinished = true;
     return forwarder_.ReadEarlyResponse(
         shared_from_this(), ClassifyUpstreamError(UpstreamStage::kExchange, outcome.error));
   }
@@ -519,62 +412,35 @@ void Session::OnRequestBodyRelayed(const RelayOutcome& outcome) {
 
 void Session::OnResponseHeader(ProxyError error) {
   ReleaseBodyStart();  // the request will not be resent any more
-  record_.retries = forwarder_.retries_done();
-  if (WorkerMetrics* metrics = worker_.metrics(); metrics && record_.retries > 0) {
-    metrics->upstream_retries.Add(record_.retries);
+  RequestRecord& record = ctx_->record;
+  record.retries = forwarder_.retries_done();
+  if (WorkerMetrics* metrics = worker_.metrics(); metrics && record.retries > 0) {
+    metrics->upstream_retries.Add(record.retries);
   }
-  if (error != ProxyError::kNone) return ReplyError(error, request_unfinished_);
-  record_.upstream_answered = std::chrono::steady_clock::now();
+  if (error != ProxyError::kNone) return ReplyError(error, message_.request_unfinished);
+  record.upstream_answered = std::chrono::steady_clock::now();
   if (WorkerMetrics* metrics = worker_.metrics())
-    metrics->ObserveUpstreamLatency(record_.upstream_answered - record_.upstream_opened);
+    metrics->ObserveUpstreamLatency(record.upstream_answered - record.upstream_opened);
   ResponseParser& upstream = forwarder_.response_parser();
   if (upstream.get().result_int() == 101) return StartTunnel();
   HttpResponse& response = upstream.get();
-  RewriteResponseHeaders(response, request_id_);
-  for (const std::string& name : record_.route->remove_response_headers) {
-    response.erase(ToBeast(name));
-  }
-  for (const auto& [name, value] : record_.route->set_response_headers) {
-    response.set(ToBeast(name), ToBeast(value));
-  }
-  if (record_.rate_limit) {  // what is left of the client's quota, as on a 429
-    for (const RateLimitHeader& header : FormatRateLimitHeaders(*record_.rate_limit)) {
-      response.set(ToBeast(header.name), ToBeast(header.value));
-    }
-  }
-  if (const auto& cors = record_.route->cors) {
-    // The route's CORS policy is the only one the browser sees.
-    for (const http::field field :
-         {http::field::access_control_allow_origin, http::field::access_control_allow_credentials,
-          http::field::access_control_expose_headers, http::field::access_control_allow_methods,
-          http::field::access_control_allow_headers, http::field::access_control_max_age}) {
-      response.erase(field);
-    }
-    const std::string_view origin = ToStd(parser_->get()[http::field::origin]);
-    for (const CorsHeader& header : CorsResponseHeaders(*cors, origin)) {
-      if (header.append) {
-        response.insert(ToBeast(header.name), ToBeast(header.value));
-      } else {
-        response.set(ToBeast(header.name), ToBeast(header.value));
-      }
-    }
-  }
+  ResponseFilter(*ctx_, response, ToStd(parser_->get()[http::field::origin]));
   // Draining may have begun while the upstream answered: then say so rather than advertise a
   // keep-alive the gateway will not honour.
-  response_keep_alive_ =
-      FrameClientResponse(response, head_request_, client_version_,
-                          client_keep_alive_ && !worker_.draining() && !request_unfinished_,
-                          head_request_ ? std::nullopt : ToStdOptional(upstream.content_length()));
+  const bool head_request = ctx_->head_request;
+  message_.response_keep_alive = FrameClientResponse(
+      response, head_request, message_.client_version,
+      message_.client_keep_alive && !worker_.draining() && !message_.request_unfinished,
+      head_request ? std::nullopt : ToStdOptional(upstream.content_length()));
   const unsigned status = response.result_int();
-  record_.status = status;
-  const bool bodiless = head_request_ || status < 200 || status == 204 || status == 304;
-  response_framing_ = bodiless             ? BodyFraming::kNone
-                      : response.chunked() ? BodyFraming::kChunked
-                                           : BodyFraming::kRaw;
+  record.status = status;
+  const bool bodiless = head_request || status < 200 || status == 204 || status == 304;
+  message_.response_framing = bodiless             ? BodyFraming::kNone
+                              : response.chunked() ? BodyFraming::kChunked
+                                                   : BodyFraming::kRaw;
   if (upstream.chunked()) response_relay_.trailers().Watch(upstream);
   response_head_.clear();
   AppendResponseHead(response, response_head_);
-  response_head_sent_ = false;
   // When body bytes are already here, the head goes out with the first of them (one write for
   // a small response); else at once, so a client of a slow or open-ended body (events, long
   // polling) is not kept waiting for it.
@@ -585,7 +451,7 @@ void Session::OnResponseHeader(ProxyError error) {
   EagerWrite(stream_, head, worker_.settings().body_timeout,
              [self = shared_from_this()](beast::error_code ec) {
                if (!ec) {
-                 self->response_head_sent_ = true;
+                 self->message_.response_head_sent = true;
                  return self->StartResponseBody({});
                }
                self->forwarder_.Release(false);
@@ -597,7 +463,7 @@ void Session::StartResponseBody(std::string_view head) {
   const ProxySettings& settings = worker_.settings();
   UpstreamConnection& connection = forwarder_.connection();
   response_relay_.Start(shared_from_this(), *this, connection.stream, connection.buffer,
-                        forwarder_.response_parser(), stream_, head, response_framing_,
+                        forwarder_.response_parser(), stream_, head, message_.response_framing,
                         settings.upstream_timeout, settings.body_timeout, nullptr, 0,
                         forwarder_.exchange_deadline());
 }
@@ -607,9 +473,9 @@ void Session::OnInputDone(bool request_body) {
 }
 
 void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
-  record_.bytes_out = outcome.bytes;
+  ctx_->record.bytes_out = outcome.bytes;
   const bool complete = outcome.result == RelayOutcome::Result::kDone;
-  const bool header_sent = response_head_sent_ || outcome.head_written;
+  const bool header_sent = message_.response_head_sent || outcome.head_written;
   forwarder_.Release(complete);
   if (!complete && !header_sent && outcome.result != RelayOutcome::Result::kWriteFailed) {
     // The upstream failed before the client got anything: it can still be told so.
@@ -625,17 +491,17 @@ void Session::OnResponseBodyRelayed(const RelayOutcome& outcome) {
     return CompleteRequest(RequestRecord::End::kAborted);
   }
   CompleteRequest(RequestRecord::End::kResponded);
-  if (request_unfinished_) return DoLingeringClose();  // the client may still be sending
-  ContinueOrClose(response_keep_alive_);
+  if (message_.request_unfinished) return DoLingeringClose();  // the client may still send
+  ContinueOrClose(message_.response_keep_alive);
 }
 
 void Session::StartTunnel() {
   HttpResponse& response = forwarder_.response_parser().get();
   scratch_.assign(ToStd(response[http::field::upgrade]));  // before hop-by-hop stripping
-  RewriteResponseHeaders(response, request_id_);
+  RewriteResponseHeaders(response, ctx_->request_id);
   response.set(http::field::connection, "Upgrade");
   if (!scratch_.empty()) response.set(http::field::upgrade, ToBeast(scratch_));
-  record_.status = 101;
+  ctx_->record.status = 101;
   response_head_.clear();
   AppendResponseHead(response, response_head_);
   WireBuffers head{asio::buffer(response_head_)};
@@ -656,48 +522,21 @@ void Session::StartTunnel() {
 // 7. The end of a request ----------------------------------------------------------------------
 
 void Session::CompleteRequest(RequestRecord::End end) {
-  if (!in_request_) return;
-  in_request_ = false;
-  record_.end = end;
-  // Every request ends here exactly once, with record_ complete: status, bytes both ways,
-  // route, upstream, and the times since it began.
-  if (WorkerMetrics* metrics = worker_.metrics())
-    metrics->RecordRequest(record_.route, record_.status);
-  if (worker_.access_log()) LogRequest();
+  if (!ctx_) return;
+  std::string_view method, target;
+  if (parser_ && parser_->is_header_done()) {
+    method = ToStd(parser_->get().method_string());
+    target = ToStd(parser_->get().target());
+  }
+  LogExchange(*ctx_, end, worker_.exchange(), method, target);
   ReleaseBodyStart();
-  table_.reset();  // the route's config may go now
-  record_.route = nullptr;
+  ctx_.reset();  // the route's config may go now
 }
 
 void Session::ReleaseBodyStart() {
-  body_with_head_ = false;
+  message_.body_with_head = false;
   body_start_size_ = 0;
   worker_.relay_buffers().Give(std::move(body_start_));
-}
-
-void Session::LogRequest() {
-  const auto now = std::chrono::steady_clock::now();
-  AccessLogRecord line;
-  line.duration = now - record_.started;
-  line.time = std::chrono::system_clock::now() -
-              std::chrono::duration_cast<std::chrono::system_clock::duration>(line.duration);
-  line.request_id = request_id_;
-  if (parser_ && parser_->is_header_done()) {
-    const HttpRequest& request = parser_->get();
-    line.method = ToStd(request.method_string());
-    line.path = ToStd(request.target());
-  }
-  if (record_.route) line.route = record_.route->path;
-  line.upstream = record_.upstream;
-  line.consumer = record_.consumer;
-  line.reason = record_.reason;
-  line.retries = record_.retries;
-  line.status = record_.status;
-  line.bytes_in = record_.bytes_in;
-  line.bytes_out = record_.bytes_out;
-  if (record_.upstream_answered != std::chrono::steady_clock::time_point{})
-    line.upstream_duration = record_.upstream_answered - record_.upstream_opened;
-  worker_.access_log()->Append(line);
 }
 
 void Session::ContinueOrClose(bool keep_alive) {
@@ -710,38 +549,30 @@ void Session::ContinueOrClose(bool keep_alive) {
 }
 
 void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
-  const ErrorReply reply = ReplyFor(error);
-  record_.reason = reply.code;
-  if (WorkerMetrics* metrics = worker_.metrics()) metrics->RecordGatewayReply(error);
-  // A browser reads the gateway's own answers (401, 429, 503...) only with the route's CORS
-  // headers, as it would the upstream's.
-  if (record_.route && record_.route->cors && parser_ && parser_->is_header_done()) {
-    const std::string_view origin = ToStd(parser_->get()[http::field::origin]);
-    for (const CorsHeader& header : CorsResponseHeaders(*record_.route->cors, origin)) {
-      reply_headers_.emplace_back(header.name, header.value);
-    }
-  }
-  ReplyLocal(reply.status, ErrorBody(error, path), close);
+  const HttpRequestHeader* request =
+      parser_ && parser_->is_header_done() ? &parser_->get() : nullptr;
+  LocalReply reply = MakeErrorReply(*ctx_, error, path, request, worker_.metrics());
+  ReplyLocal(reply.status, std::move(reply.body), close);
 }
 
 void Session::ReplyLocal(unsigned status, std::string body, bool close) {
-  record_.status = status;
+  ctx_->record.status = status;
   error_response_ = {};
   error_response_.result(status);
-  if (!request_id_.empty()) error_response_.set("X-Request-Id", ToBeast(request_id_));
-  for (const auto& [name, value] : reply_headers_) {
+  if (!ctx_->request_id.empty()) error_response_.set("X-Request-Id", ToBeast(ctx_->request_id));
+  for (const auto& [name, value] : ctx_->reply_headers) {
     error_response_.insert(ToBeast(name), ToBeast(value));
   }
-  reply_headers_.clear();
   if (status != 204) {
     error_response_.set(http::field::content_type, "application/json");
     error_response_.body() = std::move(body);
     error_response_.content_length(error_response_.body().size());
   }
-  if (head_request_) error_response_.body().clear();  // the length is announced, the body not sent
-  error_response_.version(client_version_ >= 11 ? 11 : 10);
-  error_response_.keep_alive(!close && client_keep_alive_ && !worker_.draining());
-  record_.bytes_out = error_response_.body().size();
+  // For HEAD the length is announced, the body not sent.
+  if (ctx_->head_request) error_response_.body().clear();
+  error_response_.version(message_.client_version >= 11 ? 11 : 10);
+  error_response_.keep_alive(!close && message_.client_keep_alive && !worker_.draining());
+  ctx_->record.bytes_out = error_response_.body().size();
   stream_.expires_after(worker_.settings().idle_timeout);
   http::async_write(stream_, error_response_,
                     [self = shared_from_this(), close](beast::error_code ec, size_t) {

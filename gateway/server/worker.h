@@ -18,12 +18,13 @@
 #include <thread>
 
 #include "gateway/admin/metrics.h"
+#include "gateway/exchange/access_log.h"
+#include "gateway/exchange/request_context.h"
 #include "gateway/policy/verified_tokens.h"
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/proxy/relay_buffers.h"
 #include "gateway/proxy/request_id.h"
 #include "gateway/router/route_table_holder.h"
-#include "gateway/server/access_log.h"
 #include "gateway/server/session.h"
 #include "gateway/upstream/upstream_pool.h"
 
@@ -46,8 +47,8 @@ class Worker {
   // Start-up, before Start: where this worker's requests are counted and, with --access-log,
   // logged. Both are owned by main and outlive the worker.
   void Observe(WorkerMetrics& metrics, AccessLogBuffer* access_log) {
-    metrics_ = &metrics;
-    access_log_ = access_log;
+    exchange_.metrics = &metrics;
+    exchange_.access_log = access_log;
     pool_.CountConnections(&metrics.upstream_connections);
   }
 
@@ -71,8 +72,9 @@ class Worker {
   RelayBuffers& relay_buffers() { return relay_buffers_; }
   VerifiedTokens& verified_tokens() { return verified_tokens_; }
   bool draining() const { return draining_; }
-  WorkerMetrics* metrics() { return metrics_; }          // null when not observed
-  AccessLogBuffer* access_log() { return access_log_; }  // null without --access-log
+  WorkerMetrics* metrics() { return exchange_.metrics; }          // null when not observed
+  AccessLogBuffer* access_log() { return exchange_.access_log; }  // null without --access-log
+  ExchangeServices& exchange() { return exchange_; }  // what the phases of its requests use
 
  private:
   void DoAccept();
@@ -85,6 +87,7 @@ class Worker {
   std::mt19937_64 random_;
   RelayBuffers relay_buffers_;
   VerifiedTokens verified_tokens_;
+  ExchangeServices exchange_{settings_, routes_, request_ids_, verified_tokens_};
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.
   boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;
   // One thread runs it; only posts (Drain) and stop come from other threads, so the reactor's
@@ -96,8 +99,6 @@ class Worker {
   boost::asio::steady_timer accept_retry_timer_;
   boost::asio::steady_timer sweep_timer_;
   bool draining_ = false;
-  WorkerMetrics* metrics_ = nullptr;
-  AccessLogBuffer* access_log_ = nullptr;
   std::promise<void> drained_;
   std::future<void> drained_future_;
   std::thread thread_;

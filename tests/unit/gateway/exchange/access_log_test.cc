@@ -1,4 +1,4 @@
-#include "gateway/server/access_log.h"
+#include "gateway/exchange/access_log.h"
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
