@@ -187,7 +187,9 @@ CertificateTableConstSharedPtr CertificateTable::Build(
   if (table->ticket_keys_) {
     SSL_CTX_set_tlsext_ticket_key_evp_cb(base, OnTicketKey);
   } else {
+    // No tickets at all: TLS 1.3 would otherwise send stateful ones, useless without a cache.
     SSL_CTX_set_options(base, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(base, 0);
   }
 
   for (const CertificateSource& source : sources) {

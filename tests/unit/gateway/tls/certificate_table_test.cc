@@ -626,6 +626,8 @@ TEST_P(CertificateTableResumptionTest, WithoutTicketKeysEveryHandshakeIsFull) {
   ASSERT_TRUE(full.ok);
   EXPECT_EQ(Transfer(full.server.get(), full.client.get(), "hello"), "hello");
   const SessionPtr session(SSL_get1_session(full.client.get()));
+  ASSERT_TRUE(session);
+  EXPECT_FALSE(SSL_SESSION_has_ticket(session.get()));
   const Handshake again = Connect(*table, "api.example.com", "", session.get());
   ASSERT_TRUE(again.ok);
   EXPECT_FALSE(DescribeHandshake(again.server.get()).resumed);
