@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gw {
@@ -205,12 +206,18 @@ int ReasonOf(unsigned long error) { return ERR_GET_REASON(error); }
 
 class CertificateTableTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ec_key_.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    other_ec_key_.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    rsa_key_.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
-    ASSERT_TRUE(ec_key_ && other_ec_key_ && rsa_key_);
+  // Made once per process, on first use (an RSA key takes a while): ctest runs each test in a
+  // process of its own.
+  static EVP_PKEY* Key(KeyPtr& key, const char* type) {
+    if (!key) {
+      key.reset(std::string_view(type) == "RSA"
+                    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048))
+                    : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    }
+    EXPECT_TRUE(key);
+    return key.get();
   }
+  static EVP_PKEY* RsaKey() { return Key(rsa_key_, "RSA"); }
   static void TearDownTestSuite() {
     ec_key_.reset();
     other_ec_key_.reset();
@@ -268,20 +275,21 @@ class CertificateTableTest : public ::testing::Test {
   static inline KeyPtr ec_key_;
   static inline KeyPtr other_ec_key_;
   static inline KeyPtr rsa_key_;
+  EVP_PKEY* const ec_ = Key(ec_key_, "EC");
+  EVP_PKEY* const other_ec_ = Key(other_ec_key_, "EC");
   std::shared_ptr<TicketKeyRing> ring_ = std::make_shared<TicketKeyRing>();
   TlsEdgeOptions options_;
   SslCtxPtr client_ctx_;
 };
 
 TEST_F(CertificateTableTest, ServesTheCertificateTheNameSelects) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr www = MakeCertificate(rsa_key_.get(), {.dns = {"www.example.com", "example.org"}});
-  const X509Ptr wildcard = MakeCertificate(ec_key_.get(), {.dns = {"*.example.com"}});
-  const X509Ptr fallback = MakeCertificate(ec_key_.get(), {.dns = {"default.test"}});
-  const auto table = Build({Source("api", 1, api.get(), ec_key_.get()),
-                            Source("www", 1, www.get(), rsa_key_.get()),
-                            Source("wildcard", 1, wildcard.get(), ec_key_.get()),
-                            Source("fallback", 1, fallback.get(), ec_key_.get(), true)});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr www = MakeCertificate(RsaKey(), {.dns = {"www.example.com", "example.org"}});
+  const X509Ptr wildcard = MakeCertificate(ec_, {.dns = {"*.example.com"}});
+  const X509Ptr fallback = MakeCertificate(ec_, {.dns = {"default.test"}});
+  const auto table = Build({Source("api", 1, api.get(), ec_), Source("www", 1, www.get(), RsaKey()),
+                            Source("wildcard", 1, wildcard.get(), ec_),
+                            Source("fallback", 1, fallback.get(), ec_, true)});
   ASSERT_TRUE(table);
   EXPECT_EQ(table->size(), 4u);
   EXPECT_TRUE(table->has_default());
@@ -320,8 +328,8 @@ TEST_F(CertificateTableTest, ServesTheCertificateTheNameSelects) {
 }
 
 TEST_F(CertificateTableTest, WithoutADefaultAnUnknownNameIsRefused) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const auto table = Build({Source("api", 1, api.get(), ec_key_.get())});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const auto table = Build({Source("api", 1, api.get(), ec_)});
   ASSERT_TRUE(table);
   EXPECT_FALSE(table->has_default());
   for (const char* sni : {"unknown.test", static_cast<const char*>(nullptr)}) {
@@ -334,11 +342,9 @@ TEST_F(CertificateTableTest, WithoutADefaultAnUnknownNameIsRefused) {
 }
 
 TEST_F(CertificateTableTest, SendsTheChain) {
-  const X509Ptr ca =
-      MakeCertificate(rsa_key_.get(), {.common_name = "test CA", .dns = {}, .ca = true});
-  const X509Ptr leaf =
-      MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}}, ca.get(), rsa_key_.get());
-  CertificateSource source = Source("api", 1, leaf.get(), ec_key_.get(), true);
+  const X509Ptr ca = MakeCertificate(RsaKey(), {.common_name = "test CA", .dns = {}, .ca = true});
+  const X509Ptr leaf = MakeCertificate(ec_, {.dns = {"api.example.com"}}, ca.get(), RsaKey());
+  CertificateSource source = Source("api", 1, leaf.get(), ec_, true);
   source.cert_pem += PemOf(ca.get());
   const auto table = Build({source});
   ASSERT_TRUE(table);
@@ -353,8 +359,8 @@ TEST_F(CertificateTableTest, SendsTheChain) {
 
 TEST_F(CertificateTableTest, ServesAnExpiredCertificate) {
   const X509Ptr expired = MakeCertificate(
-      ec_key_.get(), {.dns = {"old.example.com"}, .valid_from_days = -30, .valid_to_days = -1});
-  const auto table = Build({Source("old", 1, expired.get(), ec_key_.get(), true)});
+      ec_, {.dns = {"old.example.com"}, .valid_from_days = -30, .valid_to_days = -1});
+  const auto table = Build({Source("old", 1, expired.get(), ec_, true)});
   ASSERT_TRUE(table);
   const Handshake h = Connect(*table, "old.example.com");
   ASSERT_TRUE(h.ok);
@@ -362,20 +368,19 @@ TEST_F(CertificateTableTest, ServesAnExpiredCertificate) {
 }
 
 TEST_F(CertificateTableTest, ACertificateWithoutSansIsChosenByItsCommonName) {
-  const X509Ptr cert =
-      MakeCertificate(ec_key_.get(), {.common_name = "Legacy.Example.com", .dns = {}});
-  const X509Ptr fallback = MakeCertificate(ec_key_.get(), {.dns = {"default.test"}});
-  const auto table = Build({Source("legacy", 1, cert.get(), ec_key_.get()),
-                            Source("fallback", 1, fallback.get(), ec_key_.get(), true)});
+  const X509Ptr cert = MakeCertificate(ec_, {.common_name = "Legacy.Example.com", .dns = {}});
+  const X509Ptr fallback = MakeCertificate(ec_, {.dns = {"default.test"}});
+  const auto table = Build(
+      {Source("legacy", 1, cert.get(), ec_), Source("fallback", 1, fallback.get(), ec_, true)});
   ASSERT_TRUE(table);
   EXPECT_TRUE(ServedCertificateIs(Connect(*table, "legacy.example.com"), cert.get()));
 }
 
 TEST_F(CertificateTableTest, TheFirstCertificateToClaimANameServesIt) {
-  const X509Ptr first = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr second = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const auto table = Build({Source("first", 1, first.get(), ec_key_.get()),
-                            Source("second", 1, second.get(), ec_key_.get())});
+  const X509Ptr first = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr second = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const auto table =
+      Build({Source("first", 1, first.get(), ec_), Source("second", 1, second.get(), ec_)});
   ASSERT_TRUE(table);
   EXPECT_TRUE(ServedCertificateIs(Connect(*table, "api.example.com"), first.get()));
 }
@@ -383,15 +388,14 @@ TEST_F(CertificateTableTest, TheFirstCertificateToClaimANameServesIt) {
 // A certificate updated by a new config version: the connection made with the old one keeps it
 // and keeps working after the old table is gone; a new handshake gets the new certificate.
 TEST_F(CertificateTableTest, ANewTableServesNewHandshakesWhileOpenConnectionsKeepTheirs) {
-  const X509Ptr old_cert = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr new_cert = MakeCertificate(other_ec_key_.get(), {.dns = {"api.example.com"}});
-  auto table = Build({Source("api", 1, old_cert.get(), ec_key_.get(), true)});
+  const X509Ptr old_cert = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr new_cert = MakeCertificate(other_ec_, {.dns = {"api.example.com"}});
+  auto table = Build({Source("api", 1, old_cert.get(), ec_, true)});
   ASSERT_TRUE(table);
   Handshake open = Connect(*table, "api.example.com");
   ASSERT_TRUE(open.ok);
 
-  const auto next =
-      Build({Source("api", 2, new_cert.get(), other_ec_key_.get(), true)}, table.get());
+  const auto next = Build({Source("api", 2, new_cert.get(), other_ec_, true)}, table.get());
   ASSERT_TRUE(next);
   table.reset();  // the connection alone holds the old table now
 
@@ -406,18 +410,16 @@ TEST_F(CertificateTableTest, ANewTableServesNewHandshakesWhileOpenConnectionsKee
 }
 
 TEST_F(CertificateTableTest, ReusesTheContextOfAnUnchangedCertificate) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr www = MakeCertificate(ec_key_.get(), {.dns = {"www.example.com"}});
-  const X509Ptr www2 = MakeCertificate(other_ec_key_.get(), {.dns = {"www.example.com"}});
-  const auto first = Build(
-      {Source("api", 1, api.get(), ec_key_.get()), Source("www", 1, www.get(), ec_key_.get())});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr www = MakeCertificate(ec_, {.dns = {"www.example.com"}});
+  const X509Ptr www2 = MakeCertificate(other_ec_, {.dns = {"www.example.com"}});
+  const auto first = Build({Source("api", 1, api.get(), ec_), Source("www", 1, www.get(), ec_)});
   ASSERT_TRUE(first);
   // The unchanged certificate's PEM is not even read again: garbage in its place is not seen.
-  CertificateSource same_api = Source("api", 1, api.get(), ec_key_.get());
+  CertificateSource same_api = Source("api", 1, api.get(), ec_);
   same_api.cert_pem = "not read";
   same_api.key_pem = "not read";
-  const auto second =
-      Build({same_api, Source("www", 2, www2.get(), other_ec_key_.get())}, first.get());
+  const auto second = Build({same_api, Source("www", 2, www2.get(), other_ec_)}, first.get());
   ASSERT_TRUE(second);
 
   const Handshake api_before = Connect(*first, "api.example.com");
@@ -432,8 +434,8 @@ TEST_F(CertificateTableTest, ReusesTheContextOfAnUnchangedCertificate) {
 }
 
 TEST_F(CertificateTableTest, SpeaksTls12AndTls13Only) {
-  const X509Ptr cert = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const auto table = Build({Source("api", 1, cert.get(), ec_key_.get(), true)});
+  const X509Ptr cert = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const auto table = Build({Source("api", 1, cert.get(), ec_, true)});
   ASSERT_TRUE(table);
 
   const Handshake tls13 = Connect(*table, "api.example.com");
@@ -463,10 +465,10 @@ TEST_F(CertificateTableTest, SpeaksTls12AndTls13Only) {
 }
 
 TEST_F(CertificateTableTest, NegotiatesAlpnOnEveryCertificate) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr fallback = MakeCertificate(rsa_key_.get(), {.dns = {"default.test"}});
-  const auto table = Build({Source("api", 1, api.get(), ec_key_.get()),
-                            Source("fallback", 1, fallback.get(), rsa_key_.get(), true)});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr fallback = MakeCertificate(RsaKey(), {.dns = {"default.test"}});
+  const auto table = Build(
+      {Source("api", 1, api.get(), ec_), Source("fallback", 1, fallback.get(), RsaKey(), true)});
   ASSERT_TRUE(table);
   struct Case {
     std::string offered;
@@ -492,7 +494,7 @@ TEST_F(CertificateTableTest, NegotiatesAlpnOnEveryCertificate) {
   }
 
   options_.alpn_protocols = {"http/1.1"};  // h2 switched off
-  const auto h1_only = Build({Source("api", 1, api.get(), ec_key_.get(), true)});
+  const auto h1_only = Build({Source("api", 1, api.get(), ec_, true)});
   ASSERT_TRUE(h1_only);
   EXPECT_EQ(
       DescribeHandshake(Connect(*h1_only, "api.example.com", Alpn({"h2", "http/1.1"})).server.get())
@@ -503,14 +505,14 @@ TEST_F(CertificateTableTest, NegotiatesAlpnOnEveryCertificate) {
 }
 
 TEST_F(CertificateTableTest, RefusesWhatCannotBeServed) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr www = MakeCertificate(rsa_key_.get(), {.dns = {"www.example.com"}});
-  const CertificateSource good = Source("api", 1, api.get(), ec_key_.get());
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr www = MakeCertificate(RsaKey(), {.dns = {"www.example.com"}});
+  const CertificateSource good = Source("api", 1, api.get(), ec_);
 
   CertificateSource wrong_key = good;
-  wrong_key.key_pem = PemOf(other_ec_key_.get());
+  wrong_key.key_pem = PemOf(other_ec_);
   EXPECT_EQ(BuildError({wrong_key}), "certificate 'api': its key does not match the certificate");
-  CertificateSource other_type = Source("www", 1, www.get(), ec_key_.get());
+  CertificateSource other_type = Source("www", 1, www.get(), ec_);
   EXPECT_EQ(BuildError({other_type}), "certificate 'www': its key does not match the certificate");
 
   CertificateSource no_cert = good;
@@ -519,8 +521,8 @@ TEST_F(CertificateTableTest, RefusesWhatCannotBeServed) {
 
   CertificateSource encrypted = good;
   BioPtr bio(BIO_new(BIO_s_mem()));
-  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), ec_key_.get(), EVP_aes_256_cbc(), nullptr, 0,
-                                     nullptr, const_cast<char*>("secret")),
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), ec_, EVP_aes_256_cbc(), nullptr, 0, nullptr,
+                                     const_cast<char*>("secret")),
             1);
   encrypted.key_pem = BioText(bio.get());
   EXPECT_EQ(BuildError({encrypted}),
@@ -537,7 +539,7 @@ TEST_F(CertificateTableTest, RefusesWhatCannotBeServed) {
   EXPECT_EQ(BuildError({unnamed}), "a certificate has no name");
   CertificateSource first_default = good;
   first_default.is_default = true;
-  CertificateSource second_default = Source("www", 1, www.get(), rsa_key_.get(), true);
+  CertificateSource second_default = Source("www", 1, www.get(), RsaKey(), true);
   EXPECT_EQ(BuildError({first_default, second_default}),
             "certificates 'api' and 'www' are both the default");
 
@@ -556,8 +558,8 @@ class CertificateTableResumptionTest : public CertificateTableTest,
 };
 
 TEST_P(CertificateTableResumptionTest, ResumesWithATicketUntilItsKeyIsDropped) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const auto table = Build({Source("api", 1, api.get(), ec_key_.get(), true)});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const auto table = Build({Source("api", 1, api.get(), ec_, true)});
   ASSERT_TRUE(table);
   Handshake full = Connect(*table, "api.example.com");
   ASSERT_TRUE(full.ok);
@@ -571,7 +573,7 @@ TEST_P(CertificateTableResumptionTest, ResumesWithATicketUntilItsKeyIsDropped) {
   EXPECT_EQ(Transfer(resumed.client.get(), resumed.server.get(), "request"), "request");
 
   // A new config version, same ring: tickets survive it.
-  const auto next = Build({Source("api", 1, api.get(), ec_key_.get(), true)}, table.get());
+  const auto next = Build({Source("api", 1, api.get(), ec_, true)}, table.get());
   ASSERT_TRUE(next);
   EXPECT_TRUE(
       DescribeHandshake(Connect(*next, "api.example.com", "", session.get()).server.get()).resumed);
@@ -600,10 +602,9 @@ TEST_P(CertificateTableResumptionTest, ResumesWithATicketUntilItsKeyIsDropped) {
 }
 
 TEST_P(CertificateTableResumptionTest, ATicketResumesOnlyTheCertificateItWasIssuedUnder) {
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const X509Ptr www = MakeCertificate(ec_key_.get(), {.dns = {"www.example.com"}});
-  const auto table = Build(
-      {Source("api", 1, api.get(), ec_key_.get()), Source("www", 1, www.get(), ec_key_.get())});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const X509Ptr www = MakeCertificate(ec_, {.dns = {"www.example.com"}});
+  const auto table = Build({Source("api", 1, api.get(), ec_), Source("www", 1, www.get(), ec_)});
   ASSERT_TRUE(table);
   Handshake full = Connect(*table, "api.example.com");
   ASSERT_TRUE(full.ok);
@@ -619,8 +620,8 @@ TEST_P(CertificateTableResumptionTest, ATicketResumesOnlyTheCertificateItWasIssu
 
 TEST_P(CertificateTableResumptionTest, WithoutTicketKeysEveryHandshakeIsFull) {
   options_.ticket_keys = nullptr;
-  const X509Ptr api = MakeCertificate(ec_key_.get(), {.dns = {"api.example.com"}});
-  const auto table = Build({Source("api", 1, api.get(), ec_key_.get(), true)});
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const auto table = Build({Source("api", 1, api.get(), ec_, true)});
   ASSERT_TRUE(table);
   Handshake full = Connect(*table, "api.example.com");
   ASSERT_TRUE(full.ok);
