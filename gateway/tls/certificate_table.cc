@@ -110,7 +110,7 @@ std::string LoadCertificate(SSL_CTX* ctx, const CertificateSource& source,
     chain.emplace_back(cert);
   }
   ERR_clear_error();  // the end of the input reads as an error
-  if (chain.empty()) return "no PEM certificate in its certificate";
+  if (chain.empty()) return "its certificate is not PEM";
   if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1) {
     return "OpenSSL refused the certificate: " + OpenSslReason();
   }

@@ -517,7 +517,7 @@ TEST_F(CertificateTableTest, RefusesWhatCannotBeServed) {
 
   CertificateSource no_cert = good;
   no_cert.cert_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
-  EXPECT_EQ(BuildError({no_cert}), "certificate 'api': no PEM certificate in its certificate");
+  EXPECT_EQ(BuildError({no_cert}), "certificate 'api': its certificate is not PEM");
 
   CertificateSource encrypted = good;
   BioPtr bio(BIO_new(BIO_s_mem()));
