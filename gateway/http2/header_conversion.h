@@ -44,7 +44,7 @@ class RequestHeaderBuilder {
   // One field of the header block, in the order received.
   void Add(std::string_view name, std::string_view value);
   // At END_HEADERS: the verdict on the whole block; the header is complete only when kOk.
-  RequestVerdict Finish();
+  [[nodiscard]] RequestVerdict Finish();
 
   // HTTP version 2.0; :path as the target, :authority as Host (a Host field is kept only when
   // there is no :authority), cookie crumbs joined into one Cookie field.
@@ -69,7 +69,7 @@ class TrailerBuilder {
  public:
   explicit TrailerBuilder(size_t max_bytes) : max_bytes_(max_bytes) {}
   void Add(std::string_view name, std::string_view value);
-  RequestVerdict Finish() const { return verdict_; }
+  [[nodiscard]] RequestVerdict Finish() const { return verdict_; }
   const HttpFields& fields() const { return fields_; }
 
  private:
