@@ -20,6 +20,8 @@ PACKAGES=(
   # postgresql-15's binaries, as an unprivileged user) and cluster-wide rate limits (hiredis;
   # tests start their own redis-server). Their system services are not used.
   postgresql-15 libpq-dev redis-server libhiredis-dev
+  # HTTP/2 to clients (gateway/http2): nghttp2; its tests drive it with h2load and python3-h2.
+  libnghttp2-dev nghttp2-client python3-h2
   # The dashboard test (tests/integration/test_dashboard.py) drives headless Chromium over
   # WebDriver.
   chromium chromium-driver
