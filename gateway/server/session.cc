@@ -13,6 +13,7 @@
 #include "common/path.h"
 #include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/phases.h"
+#include "gateway/http2/preface.h"
 #include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/header_rewrite.h"
 #include "gateway/proxy/request_target.h"
@@ -111,8 +112,27 @@ void Session::DoWaitForRequest() {
                             self->buffer_.commit(n);
                             // Timeout, EOF, drained: nobody to answer.
                             if (ec) return self->OnReadError(ec);
+                            if (!self->preface_checked_) return self->CheckPreface();
                             self->DoReadHeader();
                           });
+}
+
+void Session::CheckPreface() {
+  const auto data = buffer_.data();
+  const std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+  switch (http2::IsHttp2Preface(bytes)) {
+    case http2::PrefaceMatch::kNo:
+      preface_checked_ = true;
+      return DoReadHeader();
+    case http2::PrefaceMatch::kNeedMore:
+      return DoWaitForRequest();  // still within the first byte's --header-timeout
+    case http2::PrefaceMatch::kYes:
+      break;
+  }
+  // HTTP/2 with prior knowledge: the connection is the worker's http2::Connection from here
+  // on, and this session ends with the handler.
+  stream_.expires_never();
+  worker_.ServeHttp2(std::move(stream_.socket()), bytes, client_ip_);
 }
 
 void Session::DoReadHeader() {

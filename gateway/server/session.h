@@ -23,7 +23,10 @@
 //      upstream failing before anything was written gets 502/504, one failing mid-body aborts
 //      the client connection (reset), so a truncated body never looks complete;
 //   7. CompleteRequest: the one place where a request ends, whatever happened (LogExchange).
-// A 101 to an upgrade request turns the connection into a Tunnel instead of step 6.
+// A 101 to an upgrade request turns the connection into a Tunnel instead of step 6. A
+// connection whose first bytes are the HTTP/2 preface (prior knowledge, h2c) is handed to the
+// worker's HTTP/2 carrier before step 1 (Worker::ServeHttp2); Upgrade: h2c is an ordinary
+// upgrade.
 // A response written once the worker drains says Connection: close.
 // Owned by its pending operations through shared_from_this(); created by a Worker's acceptor
 // and run on that worker's thread only. Never throws.
@@ -78,6 +81,8 @@ class Session : public std::enable_shared_from_this<Session>,
   // 1. The request header.
   void DoReadRequest();
   void DoWaitForRequest();
+  // The first bytes of the connection: HTTP/2's preface hands it over, else HTTP/1.1.
+  void CheckPreface();
   void DoReadHeader();
   void OnReadHeader(const boost::system::error_code& ec);
   void BeginRequest();  // a request began: its context is made
@@ -146,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session>,
   };
   Message message_;
   bool awaiting_request_ = false;  // waiting for the header of the next request
+  bool preface_checked_ = false;   // the first bytes were not HTTP/2's preface
 };
 
 }  // namespace gw

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "common/log.h"
+#include "gateway/proxy/timed_socket.h"
+#include "gateway/server/http2_exchange.h"
 
 namespace gw {
 
@@ -102,6 +104,18 @@ void Worker::OnAccept(const boost::system::error_code& ec, TcpSocket socket) {
   DoAccept();
 }
 
+void Worker::ServeHttp2(TcpSocket socket, std::string_view received, std::string client_ip) {
+  if (http2_connections_.size() >= 64 &&
+      http2_connections_.size() == http2_connections_.capacity()) {
+    std::erase_if(http2_connections_, [](const auto& weak) { return weak.expired(); });
+  }
+  auto connection = std::make_shared<http2::SocketConnection<TimedSocket>>(
+      io_.get_executor(), http2_settings_, MakeExchangeHandlerFactory(*this, std::move(client_ip)),
+      http2_counters_, std::move(socket));
+  http2_connections_.push_back(connection);
+  connection->Start(received);
+}
+
 void Worker::ScheduleSweep() {
   const auto period = std::clamp<std::chrono::milliseconds>(settings_.upstream_idle_timeout / 4,
                                                             std::chrono::milliseconds(250),
@@ -124,6 +138,10 @@ void Worker::Drain() {
     sweep_timer_.cancel();
     pool_.Close();
     for (Session& session : sessions_) session.CloseIfIdle();
+    for (const auto& weak : http2_connections_) {
+      if (const auto connection = weak.lock()) connection->Drain();
+    }
+    http2_connections_.clear();
   });
 }
 

@@ -14,12 +14,17 @@
 #include <chrono>
 #include <cstddef>
 #include <future>
+#include <memory>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "gateway/admin/metrics.h"
 #include "gateway/exchange/access_log.h"
 #include "gateway/exchange/request_context.h"
+#include "gateway/http2/connection.h"
 #include "gateway/policy/verified_tokens.h"
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/proxy/relay_buffers.h"
@@ -52,11 +57,14 @@ class Worker {
     pool_.CountConnections(&metrics.upstream_connections);
   }
 
+  // Start-up, before Start: the limits of the HTTP/2 connections (h2c with prior knowledge).
+  void ConfigureHttp2(const http2::ConnectionSettings& settings) { http2_settings_ = settings; }
+
   void Start();  // starts the thread: accepting and serving
 
   // From any thread. Stops accepting, closes idle client and upstream connections, lets the
-  // requests in flight finish (their connections close after the response); the thread ends
-  // when nothing is left.
+  // requests in flight finish (their connections close after the response; an HTTP/2 one gets
+  // GOAWAY and closes when its streams finished); the thread ends when nothing is left.
   void Drain();
   // True once the thread has nothing left to do (after Drain), false at the deadline.
   bool WaitUntilDrained(std::chrono::steady_clock::time_point deadline);
@@ -75,6 +83,13 @@ class Worker {
   WorkerMetrics* metrics() { return exchange_.metrics; }          // null when not observed
   AccessLogBuffer* access_log() { return exchange_.access_log; }  // null without --access-log
   ExchangeServices& exchange() { return exchange_; }  // what the phases of its requests use
+  NetExecutor executor() { return io_.get_executor(); }
+  // The counters of this worker's HTTP/2 connections (gateway_http2_*).
+  const http2::Http2Counters& http2_counters() const { return http2_counters_; }
+
+  // A cleartext connection that opened with the HTTP/2 preface becomes an http2::Connection
+  // whose streams are exchanges (http2_exchange.h); `received`: the bytes read so far.
+  void ServeHttp2(TcpSocket socket, std::string_view received, std::string client_ip);
 
  private:
   void DoAccept();
@@ -90,6 +105,10 @@ class Worker {
   ExchangeServices exchange_{settings_, routes_, request_ids_, verified_tokens_};
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.
   boost::intrusive::list<Session, boost::intrusive::constant_time_size<false>> sessions_;
+  http2::ConnectionSettings http2_settings_;
+  http2::Http2Counters http2_counters_;
+  // Live HTTP/2 connections, for Drain: expired ones are dropped as new ones come.
+  std::vector<std::weak_ptr<http2::Connection>> http2_connections_;
   // One thread runs it; only posts (Drain) and stop come from other threads, so the reactor's
   // per-socket locking is off.
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};

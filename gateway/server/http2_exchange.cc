@@ -1,0 +1,492 @@
+#include "gateway/server/http2_exchange.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "common/path.h"
+#include "gateway/exchange/local_reply.h"
+#include "gateway/exchange/phases.h"
+#include "gateway/proxy/forwarder.h"
+#include "gateway/proxy/header_rewrite.h"
+#include "gateway/proxy/request_target.h"
+#include "gateway/proxy/trailers.h"
+#include "gateway/proxy/wire_format.h"
+#include "gateway/server/worker.h"
+
+namespace gw {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+
+// "Name: value\r\n" lines (Trailers::wire) as fields.
+HttpFields ParseWireFields(std::string_view wire) {
+  HttpFields fields;
+  while (!wire.empty()) {
+    const size_t end = wire.find("\r\n");
+    const std::string_view line = wire.substr(0, end);
+    wire.remove_prefix(end == std::string_view::npos ? wire.size() : end + 2);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    fields.insert(ToBeast(line.substr(0, colon)), ToBeast(value));
+  }
+  return fields;
+}
+
+class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public ForwardSink {
+ public:
+  Http2Exchange(Worker& worker, http2::Stream& stream, const std::string& client_ip)
+      : worker_(worker),
+        stream_(&stream),
+        client_ip_(client_ip),
+        forwarder_(worker.executor(), worker.pool(), worker.settings(), worker.Random()) {}
+
+  void Start();
+
+  // StreamHandler, through ExchangeHandler.
+  void OnRequestBody() {
+    if (phase_ == Phase::kRequestBody) PumpRequest();
+  }
+  void OnRequestEnd() { OnRequestBody(); }
+  http2::BodyPull PullResponseBody(std::span<uint8_t> out);
+  void OnClose(uint32_t error_code);
+
+ private:
+  enum class Phase {
+    kHeader,          // the request header is being decided on
+    kOpening,         // Forwarder::Open in progress
+    kRequestBody,     // the request body goes upstream
+    kResponseHeader,  // Forwarder::ReadResponse in progress
+    kResponseBody,    // the response body goes to the client
+    kLocal,           // the gateway's own answer goes to the client
+    kDone,            // nothing left but the stream's close
+  };
+
+  UpstreamConnection& upstream() { return forwarder_.connection(); }
+  auto& response_body() { return forwarder_.response_parser().get().body(); }
+
+  void OpenUpstream(bool chunked);
+  void OnUpstreamOpen(ProxyError error) override;
+  void PumpRequest();
+  // Writes write_buffers_[0, count); `consume`: the request body bytes among them.
+  void WriteUpstream(size_t count, size_t consume);
+  void OnRequestWritten(const boost::system::error_code& ec, size_t consume);
+  void OnResponseHeader(ProxyError error) override;
+  // Parses what the upstream connection's buffer holds into the response window; true when
+  // that produced body bytes or ended the body (false with an error, too).
+  bool ParseBuffered(beast::error_code& ec);
+  void ReadUpstream();
+  void OnUpstreamRead(beast::error_code ec);
+  void OnUpstreamBody(size_t produced);
+  void FailMidResponse();
+  void ReplyError(ProxyError error, std::string_view path = {});
+  void ReplyLocal(unsigned status, std::string body);
+  // Ends the exchange once the stream is closed and no operation of its own is pending: the
+  // upstream released (closed unless the exchange completed), the log line, the stream freed.
+  void MaybeFinish();
+
+  Worker& worker_;
+  http2::Stream* stream_;  // null once released
+  std::string client_ip_;
+  RequestContext ctx_;
+  HttpRequest request_;
+  std::string method_, target_;  // as the client sent them, for the log
+  std::string scratch_;
+  Forwarder forwarder_;
+  Phase phase_ = Phase::kHeader;
+  bool forwarder_pending_ = false;  // Open or ReadResponse will call back
+  bool writing_ = false;            // a write to the upstream is in flight
+  bool reading_ = false;            // a read from the upstream is in flight
+  bool closed_ = false;             // OnClose came
+  bool aborted_ = false;            // the gateway reset the stream mid-response
+  bool client_reset_ = false;       // the stream closed with an error
+  bool finished_ = false;
+  // Request body.
+  bool upstream_chunked_ = false;
+  bool request_tail_sent_ = false;
+  uint64_t body_limit_ = 0;  // 0: none
+  char size_line_[kMaxChunkSizeLine];
+  std::array<asio::const_buffer, 3> write_buffers_;  // of the write in flight
+  std::string tail_;                                 // the last chunk and the trailers
+  // Response body: the window [offset_, filled_) of buffer_ not yet pulled.
+  RelayBuffers::Buffer buffer_;
+  size_t offset_ = 0;
+  size_t filled_ = 0;
+  bool upstream_done_ = false;  // the upstream's response body is read whole
+  Trailers trailers_;
+  std::string local_body_;
+};
+
+void Http2Exchange::Start() {
+  ctx_.client_ip = client_ip_;
+  ctx_.record.started = Clock::now();
+  request_.base() = stream_->request();
+  method_.assign(ToStd(request_.method_string()));
+  target_.assign(ToStd(request_.target()));
+  ctx_.head_request = request_.method() == http::verb::head;
+
+  if (const UnderscoreHeaders policy = worker_.settings().underscore_headers;
+      policy != UnderscoreHeaders::kAllow) {
+    if (const size_t found = StripUnderscoreHeaders(request_, policy == UnderscoreHeaders::kDrop)) {
+      WorkerMetrics* metrics = worker_.metrics();
+      if (policy == UnderscoreHeaders::kReject) {
+        if (metrics) metrics->underscore_headers_rejected.Add(found);
+        return ReplyError(ProxyError::kUnderscoreHeader);
+      }
+      if (metrics) metrics->underscore_headers_dropped.Add(found);
+    }
+  }
+  const auto target = SplitRequestTarget(target_);
+  // :path is origin-form (RFC 9113 section 8.3.1); the authority is :authority's alone.
+  if (!target || target->absolute_form) return ReplyError(ProxyError::kBadRequest);
+  const auto path = NormalizePath(target->path);
+  if (!path) return ReplyError(ProxyError::kInvalidPath);
+
+  if (const ProxyError error = RouteRequest(ctx_, request_, *path, worker_.routes());
+      error != ProxyError::kNone) {
+    return ReplyError(error, *path);
+  }
+  if (const Verdict verdict = RequestFilter(ctx_, request_, worker_.exchange(), scratch_);
+      verdict.answered()) {
+    if (verdict.error != ProxyError::kNone) return ReplyError(verdict.error);
+    return ReplyLocal(verdict.status, {});
+  }
+  PickUpstream(ctx_, worker_.Random());
+  UpstreamRequestFilter(ctx_, request_, *path, *target, scratch_);
+
+  body_limit_ = ctx_.record.route->BodyLimit(worker_.settings().max_body_size);
+  std::optional<uint64_t> length;
+  if (const auto value = request_[http::field::content_length]; !value.empty()) {
+    // nghttp2 holds the DATA to it: a mismatch or a malformed value resets the stream.
+    uint64_t parsed = 0;
+    if (std::from_chars(value.data(), value.data() + value.size(), parsed).ec != std::errc()) {
+      return ReplyError(ProxyError::kBadRequest);
+    }
+    length = parsed;
+  }
+  if (stream_->request_ended()) length = 0;  // END_STREAM on the HEADERS: no body
+  if (body_limit_ != 0 && length.value_or(0) > body_limit_) {
+    return ReplyError(ProxyError::kBodyTooLarge);
+  }
+  request_.version(11);
+  FrameUpstreamRequest(request_, ctx_.upstream_target, length, !length);
+  OpenUpstream(!length);
+}
+
+void Http2Exchange::OpenUpstream(bool chunked) {
+  upstream_chunked_ = chunked;
+  phase_ = Phase::kOpening;
+  forwarder_pending_ = true;
+  ctx_.record.upstream_opened = Clock::now();
+  forwarder_.Open(shared_from_this(), *this, request_, *ctx_.upstream,
+                  request_.count(http::field::host) == 0, false, ctx_.record.route->exchange);
+}
+
+void Http2Exchange::OnUpstreamOpen(ProxyError error) {
+  forwarder_pending_ = false;
+  if (closed_) return MaybeFinish();
+  if (error == ProxyError::kCircuitOpen) {
+    ctx_.reply_headers.emplace_back("X-Circuit-Breaker", forwarder_.circuit_refusal());
+  }
+  if (error != ProxyError::kNone) return ReplyError(error);
+  if (worker_.access_log()) {
+    ctx_.record.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
+  }
+  phase_ = Phase::kRequestBody;
+  PumpRequest();
+}
+
+void Http2Exchange::PumpRequest() {
+  if (writing_ || closed_) return;
+  const std::string_view body = stream_->body();
+  if (!body.empty()) {
+    const size_t n = std::min(body.size(), kRelayBufferSize);
+    if (body_limit_ != 0 && ctx_.record.bytes_in + n > body_limit_) {
+      forwarder_.Release(false);  // the upstream got part of a request: never reused
+      return ReplyError(ProxyError::kBodyTooLarge);
+    }
+    if (!buffer_) buffer_ = worker_.relay_buffers().Take();
+    std::memcpy(buffer_.get(), body.data(), n);
+    size_t count = 0;
+    if (upstream_chunked_) {
+      write_buffers_[count++] = asio::buffer(size_line_, FormatChunkSizeLine(n, size_line_));
+    }
+    write_buffers_[count++] = asio::buffer(buffer_.get(), n);
+    if (upstream_chunked_) write_buffers_[count++] = asio::buffer(kCrlf.data(), kCrlf.size());
+    return WriteUpstream(count, n);
+  }
+  if (!stream_->request_ended()) return;  // OnRequestBody calls again
+  if (upstream_chunked_ && !request_tail_sent_) {
+    request_tail_sent_ = true;
+    tail_.assign(kLastChunk);
+    for (const auto& field : stream_->request_trailers()) {
+      if (!IsForwardableTrailer(ToStd(field.name_string()))) continue;
+      tail_.append(ToStd(field.name_string())).append(": ").append(ToStd(field.value()));
+      tail_.append(kCrlf);
+    }
+    tail_.append(kCrlf);
+    write_buffers_[0] = asio::buffer(tail_);
+    return WriteUpstream(1, 0);
+  }
+  worker_.relay_buffers().Give(std::move(buffer_));
+  phase_ = Phase::kResponseHeader;
+  forwarder_pending_ = true;
+  forwarder_.ReadResponse(shared_from_this(), ctx_.record.bytes_in > 0);
+}
+
+void Http2Exchange::WriteUpstream(size_t count, size_t consume) {
+  writing_ = true;
+  upstream().stream.expires_after(worker_.settings().upstream_timeout);
+  asio::async_write(
+      upstream().stream, std::span(write_buffers_.data(), count),
+      [self = shared_from_this(), consume](const boost::system::error_code& ec, size_t) {
+        self->OnRequestWritten(ec, consume);
+      });
+}
+
+void Http2Exchange::OnRequestWritten(const boost::system::error_code& ec, size_t consume) {
+  writing_ = false;
+  if (closed_) return MaybeFinish();
+  upstream().stream.expires_never();
+  if (ec) {
+    // The upstream stopped taking the body, often because it answered already (401, 413...):
+    // that answer goes to the client, the rest of the request body is not passed on.
+    worker_.relay_buffers().Give(std::move(buffer_));
+    phase_ = Phase::kResponseHeader;
+    forwarder_pending_ = true;
+    return forwarder_.ReadEarlyResponse(shared_from_this(),
+                                        ClassifyUpstreamError(UpstreamStage::kExchange, ec));
+  }
+  ctx_.record.bytes_in += consume;
+  stream_->Consume(consume);  // the client may send the next window
+  PumpRequest();
+}
+
+void Http2Exchange::OnResponseHeader(ProxyError error) {
+  forwarder_pending_ = false;
+  if (closed_) return MaybeFinish();
+  RequestRecord& record = ctx_.record;
+  record.retries = forwarder_.retries_done();
+  if (WorkerMetrics* metrics = worker_.metrics(); metrics && record.retries > 0) {
+    metrics->upstream_retries.Add(record.retries);
+  }
+  if (error != ProxyError::kNone) return ReplyError(error);
+  record.upstream_answered = Clock::now();
+  if (WorkerMetrics* metrics = worker_.metrics()) {
+    metrics->ObserveUpstreamLatency(record.upstream_answered - record.upstream_opened);
+  }
+  ResponseParser& parser = forwarder_.response_parser();
+  HttpResponse& response = parser.get();
+  ResponseFilter(ctx_, response, ToStd(request_[http::field::origin]));
+  const unsigned status = response.result_int();
+  record.status = status;
+  HttpResponseHeader header = response.base();
+  header.version(20);
+  if (ctx_.head_request || status < 200 || status == 204 || status == 304) {
+    // No body: the upstream connection is free before the client has the answer.
+    forwarder_.ResponseRead();
+    forwarder_.Release(parser.is_done());
+    phase_ = Phase::kDone;
+    return stream_->SubmitResponse(header, false);
+  }
+  phase_ = Phase::kResponseBody;
+  if (parser.is_done()) {  // an empty body (Content-Length: 0)
+    OnUpstreamBody(0);
+    return stream_->SubmitResponse(header, false);
+  }
+  if (parser.chunked()) trailers_.Watch(parser);
+  if (!buffer_) buffer_ = worker_.relay_buffers().Take();
+  offset_ = filled_ = 0;
+  upstream_done_ = false;
+  stream_->SubmitResponse(header, true);
+}
+
+http2::BodyPull Http2Exchange::PullResponseBody(std::span<uint8_t> out) {
+  if (phase_ == Phase::kLocal) {
+    const size_t n = std::min(out.size(), local_body_.size() - offset_);
+    std::memcpy(out.data(), local_body_.data() + offset_, n);
+    offset_ += n;
+    return {n, offset_ == local_body_.size()};
+  }
+  if (offset_ == filled_ && !upstream_done_ && !reading_) {
+    // Drained: refill from what the upstream connection holds, else read more.
+    beast::error_code ec;
+    if (ParseBuffered(ec)) {
+      if (ec) {
+        FailMidResponse();
+        return {};
+      }
+      OnUpstreamBody(kRelayBufferSize - response_body().size);
+    } else {
+      ReadUpstream();
+    }
+  }
+  const size_t n = std::min(out.size(), filled_ - offset_);
+  if (n > 0) std::memcpy(out.data(), buffer_.get() + offset_, n);
+  offset_ += n;
+  ctx_.record.bytes_out += n;
+  return {n, upstream_done_ && offset_ == filled_};
+}
+
+bool Http2Exchange::ParseBuffered(beast::error_code& ec) {
+  ResponseParser& parser = forwarder_.response_parser();
+  if (upstream_done_) return false;
+  response_body().data = buffer_.get();
+  response_body().size = kRelayBufferSize;
+  auto& in = upstream().buffer;
+  while (in.size() > 0 && response_body().size > 0 && !parser.is_done()) {
+    const size_t used = parser.put(in.data(), ec);
+    in.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) {
+      ec = {};
+      break;
+    }
+    if (ec) return true;
+    if (used == 0) break;
+  }
+  return response_body().size < kRelayBufferSize || parser.is_done();
+}
+
+void Http2Exchange::ReadUpstream() {
+  reading_ = true;
+  UpstreamConnection& connection = upstream();
+  connection.stream.expires_at(
+      std::min(Clock::now() + worker_.settings().upstream_timeout, forwarder_.exchange_deadline()));
+  http::async_read_some(
+      connection.stream, connection.buffer, forwarder_.response_parser(),
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnUpstreamRead(ec); });
+}
+
+void Http2Exchange::OnUpstreamRead(beast::error_code ec) {
+  reading_ = false;
+  if (closed_) return MaybeFinish();
+  upstream().stream.expires_never();
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) return FailMidResponse();
+  const size_t produced = kRelayBufferSize - response_body().size;
+  if (produced == 0 && !forwarder_.response_parser().is_done()) return ReadUpstream();
+  OnUpstreamBody(produced);
+  stream_->Resume();
+}
+
+void Http2Exchange::OnUpstreamBody(size_t produced) {
+  offset_ = 0;
+  filled_ = produced;
+  ResponseParser& parser = forwarder_.response_parser();
+  if (!parser.is_done()) return;
+  upstream_done_ = true;
+  trailers_.Collect();
+  if (!trailers_.empty()) stream_->SetResponseTrailers(ParseWireFields(trailers_.wire()));
+  forwarder_.ResponseRead();
+  forwarder_.Release(true);
+  phase_ = Phase::kDone;
+}
+
+void Http2Exchange::FailMidResponse() {
+  // The client has the header: only a reset tells it the body is incomplete.
+  forwarder_.Release(false);
+  aborted_ = true;
+  phase_ = Phase::kDone;
+  stream_->Reset(NGHTTP2_INTERNAL_ERROR);
+}
+
+void Http2Exchange::ReplyError(ProxyError error, std::string_view path) {
+  LocalReply reply = MakeErrorReply(ctx_, error, path, &request_.base(), worker_.metrics());
+  ReplyLocal(reply.status, std::move(reply.body));
+}
+
+void Http2Exchange::ReplyLocal(unsigned status, std::string body) {
+  phase_ = Phase::kLocal;
+  worker_.relay_buffers().Give(std::move(buffer_));
+  ctx_.record.status = status;
+  HttpResponseHeader header;
+  header.version(20);
+  header.result(status);
+  if (!ctx_.request_id.empty()) header.set("X-Request-Id", ToBeast(ctx_.request_id));
+  for (const auto& [name, value] : ctx_.reply_headers) header.insert(ToBeast(name), ToBeast(value));
+  if (status != 204) {
+    header.set(http::field::content_type, "application/json");
+    header.set(http::field::content_length, std::to_string(body.size()));
+  }
+  // For HEAD the length is announced, the body not sent.
+  if (ctx_.head_request) body.clear();
+  local_body_ = std::move(body);
+  offset_ = 0;
+  ctx_.record.bytes_out = local_body_.size();
+  stream_->SubmitResponse(header, !local_body_.empty());
+}
+
+void Http2Exchange::OnClose(uint32_t error_code) {
+  closed_ = true;
+  client_reset_ = error_code != NGHTTP2_NO_ERROR;
+  // An operation on the upstream connection in flight ends at once: the connection closes.
+  if (writing_ || reading_) upstream().stream.close();
+  MaybeFinish();
+}
+
+void Http2Exchange::MaybeFinish() {
+  if (!closed_ || finished_ || forwarder_pending_ || writing_ || reading_) return;
+  finished_ = true;
+  forwarder_.Release(false);  // still active: the exchange did not complete, never pooled
+  const RequestRecord::End end = aborted_        ? RequestRecord::End::kAborted
+                                 : client_reset_ ? RequestRecord::End::kClientGone
+                                                 : RequestRecord::End::kResponded;
+  LogExchange(ctx_, end, worker_.exchange(), method_, target_);
+  worker_.relay_buffers().Give(std::move(buffer_));
+  trailers_.Clear();
+  http2::Stream* stream = std::exchange(stream_, nullptr);
+  stream->Release();
+}
+
+// Owned by the stream; the exchange is shared with its pending operations, which may outlive
+// the handler by the time they take to complete.
+class ExchangeHandler final : public http2::StreamHandler {
+ public:
+  explicit ExchangeHandler(std::shared_ptr<Http2Exchange> exchange)
+      : exchange_(std::move(exchange)) {}
+  void OnRequestBody() override { exchange_->OnRequestBody(); }
+  void OnRequestEnd() override { exchange_->OnRequestEnd(); }
+  http2::BodyPull PullResponseBody(std::span<uint8_t> out) override {
+    return exchange_->PullResponseBody(out);
+  }
+  void OnClose(uint32_t error_code) override { exchange_->OnClose(error_code); }
+
+ private:
+  std::shared_ptr<Http2Exchange> exchange_;
+};
+
+}  // namespace
+
+http2::StreamHandlerFactory MakeExchangeHandlerFactory(Worker& worker, std::string client_ip) {
+  return [&worker, client_ip = std::move(client_ip)](http2::Stream& stream) {
+    auto exchange = std::make_shared<Http2Exchange>(worker, stream, client_ip);
+    auto handler = std::make_unique<ExchangeHandler>(exchange);
+    exchange->Start();
+    return handler;
+  };
+}
+
+}  // namespace gw
