@@ -13,6 +13,11 @@ namespace {
 constexpr size_t kMaxWorkers = 256;
 constexpr uint64_t kMaxRedisLease = 1'000'000;
 constexpr uint64_t kMaxHeaderSize = 65535;
+constexpr uint64_t kMaxHttp2Streams = 10'000;
+// RFC 9113 section 6.9.1: a window is at most 2^31-1; under one stream's window (65535) a
+// single stream could not fill its own.
+constexpr uint64_t kMinHttp2Window = 65535;
+constexpr uint64_t kMaxHttp2Window = (uint64_t{1} << 31) - 1;
 
 // A duration flag: kept as text by CLI11, checked after parsing.
 struct DurationFlag {
@@ -55,7 +60,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   CLI::App app("gateway: the data plane. Proxies HTTP/1.1 by the routes the control plane streams.",
                "gateway");
   std::string listen, admin, workers, max_routes, max_body, max_header, max_response_body,
-      upstream_max_idle, underscore_headers = "drop", log_level = "info", redis, redis_lease;
+      http2_streams, http2_window, upstream_max_idle, underscore_headers = "drop",
+                                                      log_level = "info", redis, redis_lease;
   app.set_version_flag("--version", std::string("gateway ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
   app.add_option("--control-plane", options.control_plane,
@@ -127,6 +133,12 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   app.add_option("--max-header-size", max_header,
                  "request header limit in bytes, 431 beyond "
                  "(default 16384)");
+  app.add_option("--http2-max-concurrent-streams", http2_streams,
+                 "HTTP/2 (prior knowledge): streams one connection may have open at once "
+                 "(default 100)");
+  app.add_option("--http2-connection-window", http2_window,
+                 "HTTP/2: request body bytes one connection may have in flight to the gateway, "
+                 "bytes or 512k, 1m (default 1m)");
   app.add_option("--max-response-body-size", max_response_body,
                  "upstream response body limit in bytes: 502, or the client connection aborted "
                  "once streaming began; 0 for none (default 0)");
@@ -224,6 +236,19 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
       return usage_error("--max-header-size must be a number of bytes in 1-" +
                          std::to_string(kMaxHeaderSize));
     options.proxy.max_header_size = static_cast<uint32_t>(count);
+  }
+  if (!http2_streams.empty()) {
+    if (!ParseCount(http2_streams, 1, kMaxHttp2Streams, &count))
+      return usage_error("--http2-max-concurrent-streams must be a number in 1-" +
+                         std::to_string(kMaxHttp2Streams));
+    options.http2_max_concurrent_streams = static_cast<uint32_t>(count);
+  }
+  if (!http2_window.empty()) {
+    const auto size = ParseByteSize(http2_window, &error);
+    if (!size || *size < kMinHttp2Window || *size > kMaxHttp2Window)
+      return usage_error("--http2-connection-window must be a size in 65535-" +
+                         std::to_string(kMaxHttp2Window) + " bytes");
+    options.http2_connection_window = static_cast<uint32_t>(*size);
   }
   if (!max_response_body.empty()) {
     if (!ParseCount(max_response_body, 0, UINT64_MAX, &count))

@@ -6,6 +6,7 @@
 //           [--max-routes N] [--max-body-size BYTES] [--max-header-size BYTES]
 //           [--max-response-body-size BYTES] [--drain-timeout D] [--header-timeout D]
 //           [--body-timeout D] [--tunnel-idle-timeout D]
+//           [--http2-max-concurrent-streams N] [--http2-connection-window BYTES]
 //           [--redis HOST:PORT [--redis-timeout D] [--redis-lease N]]
 //           [--log-level debug|info|warn|error]
 //
@@ -43,6 +44,10 @@ struct GatewayOptions {
   std::optional<HostPort> redis;
   std::chrono::milliseconds redis_timeout{250};  // to connect, and for each reply
   uint64_t redis_lease = 20;                     // see LeaseFor (gateway/policy/cluster_lease.h)
+  // HTTP/2 with prior knowledge (http2::ConnectionSettings): streams open at once on one
+  // connection, and the request body bytes one connection may have buffered.
+  uint32_t http2_max_concurrent_streams = 100;
+  uint32_t http2_connection_window = 1 << 20;
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -26,6 +26,7 @@
 #include "gateway/config/config_applier.h"
 #include "gateway/config/config_subscriber.h"
 #include "gateway/gateway_options.h"
+#include "gateway/http2/connection.h"
 #include "gateway/redis/redis_bucket_client.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/worker.h"
@@ -103,9 +104,17 @@ int Run(const GatewayOptions& options) {
   const bool reuse_port = options.workers > 1;
   std::vector<std::unique_ptr<Worker>> workers;
   workers.reserve(options.workers);
+  // HTTP/2 with prior knowledge takes the HTTP/1.1 limits where they mean the same.
+  http2::ConnectionSettings http2_settings;
+  http2_settings.max_concurrent_streams = options.http2_max_concurrent_streams;
+  http2_settings.connection_window = static_cast<int32_t>(options.http2_connection_window);
+  http2_settings.max_header_list_size = options.proxy.max_header_size;
+  http2_settings.settings_timeout = options.proxy.header_timeout;
+  http2_settings.idle_timeout = options.proxy.idle_timeout;
   for (size_t i = 0; i < options.workers; ++i) {
     auto worker = std::make_unique<Worker>(options.proxy, holder);
     worker->Observe(metrics.AddWorker(), access_log ? &access_log->AddWorker() : nullptr);
+    worker->ConfigureHttp2(http2_settings);
     if (const auto ec = worker->Listen(endpoint, reuse_port)) {
       LogCannotListen(options.listen, ec);
       return 1;

@@ -149,6 +149,14 @@ MetricsSnapshot MetricsRegistry::Snapshot() const {
       snapshot.gateway_replies[i] += worker->gateway_replies_[i].Load();
     }
     snapshot.upstream_retries += worker->upstream_retries.Load();
+    if (const http2::Http2Counters* h2 = worker->http2) {
+      snapshot.http2_streams += h2->streams;
+      snapshot.http2_resets_by_client += h2->resets_by_client;
+      snapshot.http2_resets_by_gateway += h2->resets_by_gateway;
+      for (size_t i = 0; i < http2::kGoawayReasonCount; ++i) {
+        snapshot.http2_goaways[i] += h2->goaways[i];
+      }
+    }
     snapshot.underscore_headers_dropped += worker->underscore_headers_dropped.Load();
     snapshot.underscore_headers_rejected += worker->underscore_headers_rejected.Load();
     snapshot.rate_limit_redis_fallback_down += worker->rate_limit_redis_fallback_down.Load();
@@ -227,6 +235,27 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   AppendCounter(out, "gateway_upstream_retries_total",
                 "Route retries: requests sent again to an upstream after a failed attempt.",
                 snapshot.upstream_retries);
+  AppendCounter(out, "gateway_http2_streams_total",
+                "HTTP/2 streams opened by clients (each one request).", snapshot.http2_streams);
+  AppendHeader(out, "gateway_http2_resets_total", "counter",
+               "HTTP/2 streams reset (RST_STREAM), by the side that reset them.");
+  for (const auto& [by, count] : {std::pair{"client", snapshot.http2_resets_by_client},
+                                  std::pair{"gateway", snapshot.http2_resets_by_gateway}}) {
+    out += "gateway_http2_resets_total{by=\"";
+    out += by;
+    out += "\"} ";
+    AppendUnsigned(out, count);
+    out.push_back('\n');
+  }
+  AppendHeader(out, "gateway_http2_goaway_total", "counter",
+               "HTTP/2 connections the gateway sent GOAWAY, by why.");
+  for (size_t i = 0; i < http2::kGoawayReasonCount; ++i) {
+    out += "gateway_http2_goaway_total{reason=\"";
+    out += http2::GoawayReasonName(static_cast<http2::GoawayReason>(i));
+    out += "\"} ";
+    AppendUnsigned(out, snapshot.http2_goaways[i]);
+    out.push_back('\n');
+  }
 
   AppendHeader(out, "gateway_upstream_latency_seconds", "histogram",
                "Time from the start of an upstream exchange to its response headers.");

@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "gateway.pb.h"
+#include "gateway/http2/connection.h"
 #include "gateway/proxy/proxy_error.h"
 #include "gateway/router/route_table.h"
 
@@ -158,6 +159,8 @@ class WorkerMetrics {
   // Requests of cluster-scope routes decided by this gateway's own bucket, by why.
   SingleWriterCounter rate_limit_redis_fallback_down;
   SingleWriterCounter rate_limit_redis_fallback_no_redis;
+  // The worker's HTTP/2 connections (set by Worker::Observe; null: none counted).
+  const http2::Http2Counters* http2 = nullptr;
 
  private:
   friend class MetricsRegistry;
@@ -210,6 +213,10 @@ struct MetricsSnapshot {
   uint64_t latency_sum_us = 0;
   std::array<uint64_t, kProxyErrorCount> gateway_replies{};  // by ProxyError
   uint64_t upstream_retries = 0;
+  uint64_t http2_streams = 0;
+  uint64_t http2_resets_by_client = 0;
+  uint64_t http2_resets_by_gateway = 0;
+  std::array<uint64_t, http2::kGoawayReasonCount> http2_goaways{};  // by http2::GoawayReason
   int64_t client_connections = 0;
   int64_t upstream_connections = 0;
   uint64_t config_version = 0;

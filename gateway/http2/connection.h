@@ -27,6 +27,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/error_code.hpp>
@@ -71,13 +72,26 @@ enum class GoawayReason {
 inline constexpr size_t kGoawayReasonCount = 5;
 std::string_view GoawayReasonName(GoawayReason reason);
 
-// Plain counters of the connections of one worker, read by the metrics on that worker.
+// A count written by one worker's thread only and read by the metrics page's: relaxed loads
+// and stores, no locked instruction on the write.
+class Http2Count {
+ public:
+  void operator++() {
+    value_.store(value_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  operator uint64_t() const { return value_.load(std::memory_order_relaxed); }  // NOLINT
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// The counters of the connections of one worker, exported by its WorkerMetrics.
 struct Http2Counters {
-  uint64_t connections = 0;
-  uint64_t streams = 0;                                // gateway_http2_streams_total
-  uint64_t resets_by_client = 0;                       // gateway_http2_resets_total{by="client"}
-  uint64_t resets_by_gateway = 0;                      // gateway_http2_resets_total{by="gateway"}
-  std::array<uint64_t, kGoawayReasonCount> goaways{};  // by GoawayReason
+  Http2Count connections;
+  Http2Count streams;                                    // gateway_http2_streams_total
+  Http2Count resets_by_client;                           // gateway_http2_resets_total{by="client"}
+  Http2Count resets_by_gateway;                          // gateway_http2_resets_total{by="gateway"}
+  std::array<Http2Count, kGoawayReasonCount> goaways{};  // by GoawayReason
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

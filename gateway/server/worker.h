@@ -54,6 +54,7 @@ class Worker {
   void Observe(WorkerMetrics& metrics, AccessLogBuffer* access_log) {
     exchange_.metrics = &metrics;
     exchange_.access_log = access_log;
+    metrics.http2 = &http2_counters_;
     pool_.CountConnections(&metrics.upstream_connections);
   }
 
