@@ -48,6 +48,17 @@ TEST(GatewayOptions, Defaults) {
   EXPECT_FALSE(options->redis);  // cluster-scope limits are counted per gateway
   EXPECT_EQ(options->redis_timeout, 250ms);
   EXPECT_EQ(options->redis_lease, 20u);
+  EXPECT_EQ(options->http2_max_concurrent_streams, 100u);
+  EXPECT_EQ(options->http2_connection_window, 1u << 20);
+}
+
+TEST(GatewayOptions, Http2Limits) {
+  int exit_code;
+  const auto options = Parse(
+      {"--http2-max-concurrent-streams", "250", "--http2-connection-window", "4m"}, &exit_code);
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->http2_max_concurrent_streams, 250u);
+  EXPECT_EQ(options->http2_connection_window, 4u << 20);
 }
 
 TEST(GatewayOptions, Redis) {
@@ -149,14 +160,26 @@ TEST(GatewayOptions, MaxBodySizeTakesSizesLikeRoutesDo) {
 
 TEST(GatewayOptions, UsageErrorsExitWithTwo) {
   const std::vector<std::vector<const char*>> bad = {
-      {"--unknown-flag"},           {"--workers", "0"},
-      {"--workers", "many"},        {"--upstream-timeout", "15"},
-      {"--connect-timeout", "-1s"}, {"--max-body-size", "8MiB"},
-      {"--max-header-size", "0"},   {"--max-header-size", "65536"},
-      {"--admin", "localhost"},     {"--log-level", "verbose"},
-      {"--header-timeout", "x"},    {"--max-body-size", "-1"},
-      {"--max-body-size", "10x"},   {"--max-body-size", "18446744073709551616"},
-      {"--max-body-size", "1.5m"},  {"--max-body-size", "17179869184g"},
+      {"--unknown-flag"},
+      {"--workers", "0"},
+      {"--workers", "many"},
+      {"--upstream-timeout", "15"},
+      {"--connect-timeout", "-1s"},
+      {"--max-body-size", "8MiB"},
+      {"--max-header-size", "0"},
+      {"--max-header-size", "65536"},
+      {"--admin", "localhost"},
+      {"--log-level", "verbose"},
+      {"--header-timeout", "x"},
+      {"--max-body-size", "-1"},
+      {"--max-body-size", "10x"},
+      {"--max-body-size", "18446744073709551616"},
+      {"--max-body-size", "1.5m"},
+      {"--max-body-size", "17179869184g"},
+      {"--http2-max-concurrent-streams", "0"},
+      {"--http2-max-concurrent-streams", "10001"},
+      {"--http2-connection-window", "65534"},
+      {"--http2-connection-window", "2g"},
   };
   for (const auto& args : bad) {
     int exit_code;

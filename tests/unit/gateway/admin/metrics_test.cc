@@ -52,6 +52,9 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
   snapshot.gateway_replies[static_cast<size_t>(ProxyError::kNoRoute)] = 3;
   snapshot.gateway_replies[static_cast<size_t>(ProxyError::kCircuitOpen)] = 2;
   snapshot.upstream_retries = 4;
+  snapshot.http2_streams = 9;
+  snapshot.http2_resets_by_client = 2;
+  snapshot.http2_goaways[static_cast<size_t>(http2::GoawayReason::kAbuse)] = 1;
   snapshot.client_connections = 3;
   snapshot.upstream_connections = 2;
   snapshot.config_version = 42;
@@ -83,6 +86,23 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "upstream after a failed attempt.\n"
             "# TYPE gateway_upstream_retries_total counter\n"
             "gateway_upstream_retries_total 4\n"
+            "# HELP gateway_http2_streams_total HTTP/2 streams opened by clients (each one "
+            "request).\n"
+            "# TYPE gateway_http2_streams_total counter\n"
+            "gateway_http2_streams_total 9\n"
+            "# HELP gateway_http2_resets_total HTTP/2 streams reset (RST_STREAM), by the side "
+            "that reset them.\n"
+            "# TYPE gateway_http2_resets_total counter\n"
+            "gateway_http2_resets_total{by=\"client\"} 2\n"
+            "gateway_http2_resets_total{by=\"gateway\"} 0\n"
+            "# HELP gateway_http2_goaway_total HTTP/2 connections the gateway sent GOAWAY, by "
+            "why.\n"
+            "# TYPE gateway_http2_goaway_total counter\n"
+            "gateway_http2_goaway_total{reason=\"idle\"} 0\n"
+            "gateway_http2_goaway_total{reason=\"drain\"} 0\n"
+            "gateway_http2_goaway_total{reason=\"abuse\"} 1\n"
+            "gateway_http2_goaway_total{reason=\"protocol_error\"} 0\n"
+            "gateway_http2_goaway_total{reason=\"settings_timeout\"} 0\n"
             "# HELP gateway_upstream_latency_seconds Time from the start of an upstream exchange "
             "to its response headers.\n"
             "# TYPE gateway_upstream_latency_seconds histogram\n"
@@ -296,6 +316,7 @@ TEST(Metrics, AggregatesAcrossWorkers) {
   MetricsSnapshot snapshot = registry.Snapshot();
   EXPECT_EQ(snapshot.client_connections, 3);
   EXPECT_EQ(snapshot.upstream_connections, 2);
+  EXPECT_EQ(snapshot.http2_streams, 0u);  // no worker's HTTP/2 counters were given
   snapshot.config_nacks = 1;
   snapshot.ready = true;
   EXPECT_EQ(snapshot.latency_buckets[1] + snapshot.latency_buckets[5], 2u);
