@@ -135,6 +135,17 @@ struct Connection::Callbacks {
 
   static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     auto& c = *static_cast<Connection*>(user);
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+      // The response is complete before the request (an early answer, a 408): RFC 9113
+      // section 8.1 asks for RST_STREAM(NO_ERROR), else a client that stalls its body holds
+      // the stream open for good.
+      if (Stream* stream = StreamOf(session, frame->hd.stream_id);
+          stream && !stream->request_ended_ && !stream->closed_) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+      }
+    }
     switch (frame->hd.type) {
       case NGHTTP2_HEADERS:
         if (Stream* stream = StreamOf(session, frame->hd.stream_id)) {

@@ -62,7 +62,8 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
       : worker_(worker),
         stream_(&stream),
         client_ip_(client_ip),
-        forwarder_(worker.executor(), worker.pool(), worker.settings(), worker.Random()) {}
+        forwarder_(worker.executor(), worker.pool(), worker.settings(), worker.Random()),
+        body_timer_(worker.executor()) {}
 
   void Start();
 
@@ -91,6 +92,8 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
   void OpenUpstream(bool chunked);
   void OnUpstreamOpen(ProxyError error) override;
   void PumpRequest();
+  // The client sends no more of the body for --body-timeout: 408, as over HTTP/1.1.
+  void AwaitRequestBody();
   // Writes write_buffers_[0, count); `consume`: the request body bytes among them.
   void WriteUpstream(size_t count, size_t consume);
   void OnRequestWritten(const boost::system::error_code& ec, size_t consume);
@@ -116,6 +119,7 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
   std::string method_, target_;  // as the client sent them, for the log
   std::string scratch_;
   Forwarder forwarder_;
+  SteadyTimer body_timer_;
   Phase phase_ = Phase::kHeader;
   bool forwarder_pending_ = false;  // Open or ReadResponse will call back
   bool writing_ = false;            // a write to the upstream is in flight
@@ -238,7 +242,7 @@ void Http2Exchange::PumpRequest() {
     if (upstream_chunked_) write_buffers_[count++] = asio::buffer(kCrlf.data(), kCrlf.size());
     return WriteUpstream(count, n);
   }
-  if (!stream_->request_ended()) return;  // OnRequestBody calls again
+  if (!stream_->request_ended()) return AwaitRequestBody();  // OnRequestBody calls again
   if (upstream_chunked_ && !request_tail_sent_) {
     request_tail_sent_ = true;
     tail_.assign(kLastChunk);
@@ -255,6 +259,15 @@ void Http2Exchange::PumpRequest() {
   phase_ = Phase::kResponseHeader;
   forwarder_pending_ = true;
   forwarder_.ReadResponse(shared_from_this(), ctx_.record.bytes_in > 0);
+}
+
+void Http2Exchange::AwaitRequestBody() {
+  body_timer_.expires_after(worker_.settings().body_timeout);  // cancels the previous wait
+  body_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->closed_ || self->phase_ != Phase::kRequestBody || self->writing_) return;
+    self->forwarder_.Release(false);  // the upstream got part of a request: never reused
+    self->ReplyError(ProxyError::kRequestTimeout);
+  });
 }
 
 void Http2Exchange::WriteUpstream(size_t count, size_t consume) {
@@ -450,6 +463,7 @@ void Http2Exchange::OnClose(uint32_t error_code) {
 void Http2Exchange::MaybeFinish() {
   if (!closed_ || finished_ || forwarder_pending_ || writing_ || reading_) return;
   finished_ = true;
+  body_timer_.cancel();
   forwarder_.Release(false);  // still active: the exchange did not complete, never pooled
   const RequestRecord::End end = aborted_        ? RequestRecord::End::kAborted
                                  : client_reset_ ? RequestRecord::End::kClientGone

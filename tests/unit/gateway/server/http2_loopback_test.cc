@@ -96,7 +96,9 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
     nghttp2_data_provider provider{};
     Upload* source = nullptr;
     if (upload) {
-      uploads_.push_back(std::make_unique<Upload>(Upload{*upload, 0, std::move(trailers)}));
+      uploads_.push_back(
+          std::make_unique<Upload>(Upload{*upload, 0, std::move(trailers), stall_next_}));
+      stall_next_ = false;
       source = uploads_.back().get();
       provider.source.ptr = source;
       provider.read_callback = &H2Client::ReadUpload;
@@ -106,6 +108,11 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
     if (id > 0) responses_[id];
     Flush();
     return id;
+  }
+  // A POST whose body stops after `size` bytes without ending.
+  int32_t RequestStalled(const std::string& path, size_t size) {
+    stall_next_ = true;
+    return Request("POST", path, {}, size);
   }
   void Reset(int32_t id, uint32_t code = NGHTTP2_CANCEL) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, code);
@@ -131,6 +138,7 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
     size_t size;
     size_t sent;
     std::vector<std::pair<std::string, std::string>> trailers;
+    bool stall = false;  // sends nothing after the first `size` bytes, and never ends
   };
 
   explicit H2Client(asio::io_context& io) : socket_(io) {
@@ -176,10 +184,11 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
   static ssize_t ReadUpload(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
                             uint32_t* flags, nghttp2_data_source* source, void*) {
     auto& up = *static_cast<Upload*>(source->ptr);
+    if (up.stall && up.sent == up.size) return NGHTTP2_ERR_DEFERRED;
     const size_t n = std::min(length, up.size - up.sent);
     for (size_t i = 0; i < n; ++i) buf[i] = static_cast<uint8_t>(Pattern(up.sent + i));
     up.sent += n;
-    if (up.sent == up.size) {
+    if (up.sent == up.size && !up.stall) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!up.trailers.empty()) {
         std::vector<nghttp2_nv> nva;
@@ -245,6 +254,7 @@ class H2Client : public std::enable_shared_from_this<H2Client> {
   int32_t goaway_last_stream_ = -1;
   std::map<int32_t, Response> responses_;
   std::vector<std::unique_ptr<Upload>> uploads_;
+  bool stall_next_ = false;
 };
 
 // An HTTP/1.1 upstream answering whole messages on a thread per connection: GET /size/N gets N
@@ -587,6 +597,22 @@ TEST_F(Http2LoopbackTest, SlowUpstreamIs504AndOtherStreamsGoOn) {
   ASSERT_TRUE(RunUntil([&] { return client->done(late) && client->done(quick); }));
   EXPECT_EQ(client->response(late).status, 504);
   EXPECT_EQ(client->response(quick).status, 200);
+}
+
+TEST_F(Http2LoopbackTest, AStalledRequestBodyIs408AndClosesTheUpstreamConnection) {
+  std::atomic<bool> upstream_closed{false};
+  RawUpstream sink([&](tcp::socket& socket) {
+    ReadUntilClosed(socket);
+    upstream_closed = true;
+  });
+  AddRoute("/", sink.port());
+  settings_.body_timeout = 200ms;
+  Start();
+  auto client = Client();
+  const int32_t id = client->RequestStalled("/upload", 1000);
+  ASSERT_TRUE(RunUntil([&] { return client->response(id).status != 0; }));
+  EXPECT_EQ(client->response(id).status, 408);
+  ASSERT_TRUE(RunUntil([&] { return upstream_closed.load(); }));
 }
 
 TEST_F(Http2LoopbackTest, AClientResetMidDownloadClosesTheUpstreamConnection) {
