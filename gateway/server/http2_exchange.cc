@@ -104,6 +104,10 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
   void ReadUpstream();
   void OnUpstreamRead(beast::error_code ec);
   void OnUpstreamBody(size_t produced);
+  // The client takes none of the response window for --body-timeout (its flow control window
+  // stays shut): the stream is reset and the upstream connection closed, as HTTP/1.1 aborts a
+  // stalled write.
+  void AwaitPull();
   void FailMidResponse();
   void ReplyError(ProxyError error, std::string_view path = {});
   void ReplyLocal(unsigned status, std::string body);
@@ -139,6 +143,7 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
   RelayBuffers::Buffer buffer_;
   size_t offset_ = 0;
   size_t filled_ = 0;
+  uint64_t pulls_ = 0;          // PullResponseBody calls that took bytes
   bool upstream_done_ = false;  // the upstream's response body is read whole
   Trailers trailers_;
   std::string local_body_;
@@ -358,7 +363,10 @@ http2::BodyPull Http2Exchange::PullResponseBody(std::span<uint8_t> out) {
     }
   }
   const size_t n = std::min(out.size(), filled_ - offset_);
-  if (n > 0) std::memcpy(out.data(), buffer_.get() + offset_, n);
+  if (n > 0) {
+    std::memcpy(out.data(), buffer_.get() + offset_, n);
+    ++pulls_;
+  }
   offset_ += n;
   ctx_.record.bytes_out += n;
   return {n, upstream_done_ && offset_ == filled_};
@@ -405,9 +413,20 @@ void Http2Exchange::OnUpstreamRead(beast::error_code ec) {
   stream_->Resume();
 }
 
+void Http2Exchange::AwaitPull() {
+  body_timer_.expires_after(worker_.settings().body_timeout);
+  body_timer_.async_wait(
+      [self = shared_from_this(), pulls = pulls_](const boost::system::error_code& ec) {
+        if (ec || self->closed_ || self->offset_ == self->filled_) return;
+        if (self->pulls_ != pulls) return self->AwaitPull();  // slow, not stalled
+        self->FailMidResponse();
+      });
+}
+
 void Http2Exchange::OnUpstreamBody(size_t produced) {
   offset_ = 0;
   filled_ = produced;
+  if (produced > 0) AwaitPull();
   ResponseParser& parser = forwarder_.response_parser();
   if (!parser.is_done()) return;
   upstream_done_ = true;
@@ -420,6 +439,7 @@ void Http2Exchange::OnUpstreamBody(size_t produced) {
 
 void Http2Exchange::FailMidResponse() {
   // The client has the header: only a reset tells it the body is incomplete.
+  body_timer_.cancel();
   forwarder_.Release(false);
   aborted_ = true;
   phase_ = Phase::kDone;

@@ -615,6 +615,34 @@ TEST_F(Http2LoopbackTest, AStalledRequestBodyIs408AndClosesTheUpstreamConnection
   ASSERT_TRUE(RunUntil([&] { return upstream_closed.load(); }));
 }
 
+TEST_F(Http2LoopbackTest, AClientThatStopsReadingIsResetAndTheUpstreamClosed) {
+  std::atomic<bool> upstream_closed{false};
+  RawUpstream streaming([&](tcp::socket& socket) {
+    std::string rest;
+    if (ReadHead(socket, rest).empty()) return;
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n";
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(head), ec);
+    const std::string piece = PatternBody(23 * 1024);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!ec && std::chrono::steady_clock::now() < deadline) {
+      asio::write(socket, asio::buffer(piece), ec);
+    }
+    upstream_closed = static_cast<bool>(ec);
+  });
+  AddRoute("/", streaming.port());
+  settings_.body_timeout = 200ms;
+  Start();
+  auto client = Client();
+  const int32_t id = client->Request("GET", "/stream");
+  ASSERT_TRUE(RunUntil([&] { return client->response(id).body_bytes > 0; }));
+  // The client's thread runs nothing: no WINDOW_UPDATE, the stream's window stays shut.
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(RunUntil([&] { return client->done(id) && upstream_closed.load(); }));
+  EXPECT_EQ(client->response(id).error_code, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_LT(client->response(id).body_bytes, size_t{1} << 30);
+}
+
 TEST_F(Http2LoopbackTest, AClientResetMidDownloadClosesTheUpstreamConnection) {
   std::atomic<bool> upstream_closed{false};
   std::atomic<size_t> sent{0};
