@@ -229,7 +229,7 @@ void Session::HandleRequest() {
   if (const Verdict verdict = RequestFilter(*ctx_, request, worker_.exchange(), scratch_);
       verdict.answered()) {
     if (verdict.error != ProxyError::kNone) return ReplyError(verdict.error, unread_body);
-    return ReplyLocal(verdict.status, {}, unread_body);
+    return ReplyLocal({verdict.status}, unread_body);
   }
   PickUpstream(*ctx_, worker_.Random());
   UpstreamRequestFilter(*ctx_, request, *path, *target, scratch_);
@@ -551,11 +551,11 @@ void Session::ContinueOrClose(bool keep_alive) {
 void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   const HttpRequestHeader* request =
       parser_ && parser_->is_header_done() ? &parser_->get() : nullptr;
-  LocalReply reply = MakeErrorReply(*ctx_, error, path, request, worker_.metrics());
-  ReplyLocal(reply.status, std::move(reply.body), close);
+  ReplyLocal(MakeErrorReply(*ctx_, error, path, request, worker_.metrics()), close);
 }
 
-void Session::ReplyLocal(unsigned status, std::string body, bool close) {
+void Session::ReplyLocal(LocalReply reply, bool close) {
+  const unsigned status = reply.status;
   ctx_->record.status = status;
   error_response_ = {};
   error_response_.result(status);
@@ -564,8 +564,8 @@ void Session::ReplyLocal(unsigned status, std::string body, bool close) {
     error_response_.insert(ToBeast(name), ToBeast(value));
   }
   if (status != 204) {
-    error_response_.set(http::field::content_type, "application/json");
-    error_response_.body() = std::move(body);
+    error_response_.set(http::field::content_type, ToBeast(reply.content_type));
+    error_response_.body() = std::move(reply.body);
     error_response_.content_length(error_response_.body().size());
   }
   // For HEAD the length is announced, the body not sent.

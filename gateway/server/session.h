@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/request_context.h"
 #include "gateway/proxy/body_relay.h"
 #include "gateway/proxy/forwarder.h"
@@ -103,8 +104,8 @@ class Session : public std::enable_shared_from_this<Session>,
   void ReleaseBodyStart();
   void ContinueOrClose(bool keep_alive);
   void ReplyError(ProxyError error, bool close, std::string_view path = {});
-  // A response made by the gateway: `status`, JSON `body` (none for 204), ctx_->reply_headers.
-  void ReplyLocal(unsigned status, std::string body, bool close);
+  // A response made by the gateway, with ctx_->reply_headers.
+  void ReplyLocal(LocalReply reply, bool close);
   void OnErrorWritten(const boost::system::error_code& ec, bool close);
   void AbortConnection();
   void DoLingeringClose();
