@@ -13,6 +13,7 @@ namespace asio = boost::asio;
 ClientStream::ClientStream(TcpSocket socket) : timed_(std::move(socket)) {}
 
 ClientStream::ClientStream(TcpSocket socket, SslPtr ssl) : timed_(std::move(socket)) {
+  if (!ssl) return;
   boost::system::error_code ignored;
   timed_.socket().non_blocking(true, ignored);
   SSL* raw = ssl.get();

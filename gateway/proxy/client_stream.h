@@ -40,17 +40,13 @@
 
 #include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/net.h"
+#include "gateway/proxy/ssl_ptr.h"
 #include "gateway/proxy/timed_socket.h"
 
 namespace gw {
 
 // The plaintext of one TLS record at most (TLS's maximum fragment).
 inline constexpr size_t kTlsRecordSize = 16 * 1024;
-
-struct SslFree {
-  void operator()(SSL* ssl) const { SSL_free(ssl); }
-};
-using SslPtr = std::unique_ptr<SSL, SslFree>;
 
 class ClientStream {
  public:
@@ -60,7 +56,7 @@ class ClientStream {
   // Plain TCP.
   explicit ClientStream(TcpSocket socket);
   // TLS on `socket`, the server's end: AsyncHandshake comes first. Makes the socket
-  // non-blocking.
+  // non-blocking. A null `ssl`: plain TCP.
   ClientStream(TcpSocket socket, SslPtr ssl);
   ~ClientStream();
 
