@@ -205,8 +205,8 @@ std::string RedactedCommandLine(const std::vector<std::string>& args) {
 CommandLine ParseCommandLine(const std::vector<std::string>& args,
                              std::optional<std::string_view> server_from_environment) {
   CLI::App app(
-      "gatewayctl edits the routes, services and consumers of the API gateway on its control "
-      "plane and shows which gateway runs which config version.",
+      "gatewayctl edits the routes, services, consumers and TLS certificates of the API gateway on "
+      "its control plane and shows which gateway runs which config version.",
       "gatewayctl");
   // Root options are also accepted after a subcommand (`gatewayctl route list -o json`);
   // fallthrough is inherited by every subcommand created below.
