@@ -23,8 +23,9 @@ constexpr const char* kCircuitBreaking = "circuit_breaking";  // max_connections
 constexpr const char* kConnectTimeout = "connect_timeout";    // Service.connect_timeout_ms
 // Added in 0.3.0 (not in the baseline): RateLimit.scope cluster.
 constexpr const char* kClusterRateLimit = "cluster_rate_limit";
-// Issue 13, the TLS edge: not in GatewayFeatures until the gateway applies them, so a config
-// that uses one waits (gateways shown behind) rather than being served without it.
+// Issue 13, the TLS edge. h2c_service is not in GatewayFeatures until the gateway speaks h2c to
+// upstreams, so a config that uses it waits (gateways shown behind) rather than being served
+// without it.
 constexpr const char* kTlsCertificates = "tls_certificates";     // Config.certificates
 constexpr const char* kHttpsRoutePolicy = "https_route_policy";  // https_redirect, hsts_max_age_s
 constexpr const char* kH2cService = "h2c_service";               // Service.protocol h2c
@@ -44,6 +45,8 @@ const std::vector<std::string>& GatewayFeatures() {
   static const std::vector<std::string> features = [] {
     std::vector<std::string> all = BaselineFeatures();
     all.push_back(kClusterRateLimit);
+    all.push_back(kTlsCertificates);
+    all.push_back(kHttpsRoutePolicy);
     return all;
   }();
   return features;

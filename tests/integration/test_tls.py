@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import time
+import warnings
 
 import harness
 
@@ -158,7 +159,9 @@ class TlsTest(harness.ClusterTestCase):
         # does not get a session).
         old = client_context()
         try:
-            old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
         except ValueError:
             old = None
         if old is not None:

@@ -180,16 +180,15 @@ TEST(FeaturesUsed, TheEdgeFeaturesWhichGatewaysDoNotListYet) {
   service->set_name("grpc");
   service->set_protocol(gateway::v1::UPSTREAM_H2C);
   const std::set<std::string> used = FeaturesUsed(config);
+  gateway::v1::Node node;  // a gateway of this build
+  node.set_protocol_version(kProtocolVersion);
+  for (const auto& f : GatewayFeatures()) node.add_features(f);
   for (const char* feature : {"tls_certificates", "https_route_policy", "h2c_service"}) {
     EXPECT_TRUE(used.count(feature)) << feature;
-    // A gateway of this build lacks them until it serves TLS, h2c and the route policies: it
-    // is shown behind for configs that use them rather than serving them half.
-    gateway::v1::Node node;
-    node.set_protocol_version(kProtocolVersion);
-    for (const auto& f : GatewayFeatures()) node.add_features(f);
-    const auto missing = MissingFeatures({feature}, node);
-    EXPECT_EQ(missing, std::vector<std::string>{feature});
   }
+  // It serves TLS and the route policies; until it speaks h2c to upstreams it is shown behind
+  // for configs with an h2c service rather than serving them half.
+  EXPECT_EQ(MissingFeatures(used, node), std::vector<std::string>{"h2c_service"});
   route->set_https_redirect(false);
   route->set_hsts_max_age_s(31'536'000);
   EXPECT_TRUE(FeaturesUsed(config).count("https_route_policy"));
