@@ -254,6 +254,27 @@ std::string AdminClient::DeleteConsumer(const gateway::v1::DeleteConsumerRequest
   return Call(&Stub::DeleteConsumer, request, response);
 }
 
+std::string AdminClient::CreateCertificate(const gateway::v1::CreateCertificateRequest& request,
+                                           gateway::v1::CertificateResponse* response) {
+  return Call(&Stub::CreateCertificate, request, response);
+}
+std::string AdminClient::UpdateCertificate(const gateway::v1::UpdateCertificateRequest& request,
+                                           gateway::v1::CertificateResponse* response) {
+  return Call(&Stub::UpdateCertificate, request, response);
+}
+std::string AdminClient::GetCertificate(const gateway::v1::GetCertificateRequest& request,
+                                        gateway::v1::CertificateResponse* response) {
+  return Call(&Stub::GetCertificate, request, response);
+}
+std::string AdminClient::ListCertificates(const gateway::v1::ListCertificatesRequest& request,
+                                          gateway::v1::ListCertificatesResponse* response) {
+  return Call(&Stub::ListCertificates, request, response);
+}
+std::string AdminClient::DeleteCertificate(const gateway::v1::DeleteCertificateRequest& request,
+                                           DeleteResponse* response) {
+  return Call(&Stub::DeleteCertificate, request, response);
+}
+
 std::string AdminClient::ListGateways(const ListGatewaysRequest& request,
                                       ListGatewaysResponse* response) {
   return Call(&Stub::ListGateways, request, response);

@@ -75,6 +75,17 @@ class AdminClient {
   std::string DeleteConsumer(const gateway::v1::DeleteConsumerRequest& request,
                              gateway::v1::DeleteResponse* response);
 
+  std::string CreateCertificate(const gateway::v1::CreateCertificateRequest& request,
+                                gateway::v1::CertificateResponse* response);
+  std::string UpdateCertificate(const gateway::v1::UpdateCertificateRequest& request,
+                                gateway::v1::CertificateResponse* response);
+  std::string GetCertificate(const gateway::v1::GetCertificateRequest& request,
+                             gateway::v1::CertificateResponse* response);
+  std::string ListCertificates(const gateway::v1::ListCertificatesRequest& request,
+                               gateway::v1::ListCertificatesResponse* response);
+  std::string DeleteCertificate(const gateway::v1::DeleteCertificateRequest& request,
+                                gateway::v1::DeleteResponse* response);
+
   std::string ListGateways(const gateway::v1::ListGatewaysRequest& request,
                            gateway::v1::ListGatewaysResponse* response);
   std::string PruneGateways(const gateway::v1::PruneGatewaysRequest& request,

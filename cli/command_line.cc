@@ -133,13 +133,14 @@ bool HasRoutePolicyFlag(const Command& c) {
          !c.remove_request_headers.empty() || !c.set_response_headers.empty() ||
          !c.remove_response_headers.empty() || c.route_timeout || c.retries || c.per_try_timeout ||
          c.rate_limit || c.burst || c.rate_limit_by || c.rate_limit_scope || c.auth ||
-         !c.cors_origins.empty() || c.cors_methods || c.cors_headers || c.cors_max_age;
+         !c.cors_origins.empty() || c.cors_methods || c.cors_headers || c.cors_max_age ||
+         c.https_redirect || c.hsts;
 }
 
 bool HasServicePolicyFlag(const Command& c) {
   return !c.endpoints.empty() || c.lb || c.hash_header || c.health_path || c.health_interval ||
          c.unhealthy_threshold || c.healthy_threshold || c.eject_after || c.eject_for ||
-         c.max_connections || c.max_pending || c.connect_timeout;
+         c.max_connections || c.max_pending || c.connect_timeout || c.protocol;
 }
 
 }  // namespace
@@ -154,6 +155,9 @@ bool IsWrite(Action action) {
     case Action::kRouteDelete:
     case Action::kConsumerAdd:
     case Action::kConsumerDelete:
+    case Action::kCertAdd:
+    case Action::kCertUpdate:
+    case Action::kCertDelete:
     case Action::kApply:
     case Action::kRollback:
       return true;
@@ -201,8 +205,8 @@ std::string RedactedCommandLine(const std::vector<std::string>& args) {
 CommandLine ParseCommandLine(const std::vector<std::string>& args,
                              std::optional<std::string_view> server_from_environment) {
   CLI::App app(
-      "gatewayctl edits the routes, services and consumers of the API gateway on its control "
-      "plane and shows which gateway runs which config version.",
+      "gatewayctl edits the routes, services, consumers and TLS certificates of the API gateway on "
+      "its control plane and shows which gateway runs which config version.",
       "gatewayctl");
   // Root options are also accepted after a subcommand (`gatewayctl route list -o json`);
   // fallthrough is inherited by every subcommand created below.
@@ -352,6 +356,12 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "request headers allowed in a CORS preflight");
     value(sub, "--cors-max-age", command.cors_max_age, "DURATION",
           "how long browsers may cache a preflight (at most 24h)");
+    sub->add_flag("--https-redirect", command.https_redirect,
+                  "answer a cleartext request 308 to https:// (the gateway's --listen-tls)" +
+                      std::string(update ? "; --reset https-redirect turns it off" : ""));
+    value(sub, "--hsts", command.hsts, "DURATION",
+          "send Strict-Transport-Security with this max-age over TLS, e.g. 8760h (at most 2 "
+          "years; 0: none)");
   };
   auto service_policies = [&](CLI::App* sub) {
     value(sub, "--lb", command.lb, "round_robin|least_request|random|ring_hash",
@@ -379,6 +389,9 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "once (0: no limit, and no queue)");
     value(sub, "--connect-timeout", command.connect_timeout, "DURATION",
           "connect deadline to an endpoint (1ms..1m; default the gateway's)");
+    value(sub, "--protocol", command.protocol, "http1|h2c",
+          "what the gateway speaks to the endpoints: HTTP/1.1 (default), or HTTP/2 without TLS "
+          "(gRPC services; no health checks)");
   };
   const std::string kRouteResets = ResetNames(kRouteResetFields);
   const std::string kServiceResets = ResetNames(kServiceResetFields);
@@ -532,6 +545,58 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     CLI::App* remove =
         leaf(consumer, "delete", "remove a consumer and its credentials", Action::kConsumerDelete);
     positional(remove, "NAME", command.name, "consumer name");
+    write_flags(remove);
+  }
+
+  CLI::App* cert = app.add_subcommand(
+      "cert", "add, change, show or remove the TLS certificates gateways serve to clients");
+  cert->require_subcommand(1);
+  cert->footer(std::string(kGlobalOptions));
+  {
+    constexpr std::string_view kCertNotes =
+        "FILE is PEM: the certificate chain (leaf first) and its unencrypted private key. The "
+        "key is sent to the control plane once and never shown again (answers show its "
+        "SHA-256). A gateway serves the certificate whose DNS names hold the client's SNI name, "
+        "else the --default one.";
+    auto files = [&](CLI::App* sub, bool required) {
+      CLI::Option* chain = value(sub, "--cert", command.cert_file, "FILE",
+                                 "the certificate chain in PEM, leaf first");
+      CLI::Option* key =
+          value(sub, "--key", command.key_file, "FILE", "the certificate's private key in PEM");
+      if (required) {
+        chain->required();
+        key->required();
+      }
+    };
+    CLI::App* add = leaf(cert, "add", "add a certificate for the gateways to serve",
+                         Action::kCertAdd, kCertNotes);
+    positional(add, "NAME", command.name, "certificate name, a DNS label such as api");
+    files(add, true);
+    add->add_flag_callback(
+        "--default", [&command] { command.make_default = true; },
+        "serve it to clients whose SNI name no certificate has (moves the flag from the "
+        "certificate that has it)");
+    write_flags(add);
+
+    CLI::App* update = leaf(cert, "update", "replace a certificate's chain or key, or its flag",
+                            Action::kCertUpdate, kCertNotes);
+    positional(update, "NAME", command.name, "certificate name");
+    files(update, false);
+    CLI::Option* on = update->add_flag_callback(
+        "--default", [&command] { command.make_default = true; },
+        "make it the default (moves the flag from the certificate that has it)");
+    CLI::Option* off = update->add_flag_callback(
+        "--no-default", [&command] { command.make_default = false; },
+        "it is no longer the default");
+    on->excludes(off);
+    off->excludes(on);
+    write_flags(update);
+
+    leaf(cert, "list", "list every certificate (never their keys)", Action::kCertList);
+    CLI::App* get = leaf(cert, "get", "show one certificate", Action::kCertGet);
+    positional(get, "NAME", command.name, "certificate name");
+    CLI::App* remove = leaf(cert, "delete", "remove a certificate", Action::kCertDelete);
+    positional(remove, "NAME", command.name, "certificate name");
     write_flags(remove);
   }
 
@@ -738,6 +803,11 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "--jwt-secret or --jwt-public-key",
           "gatewayctl consumer add");
   }
+
+  if (command.action == Action::kCertUpdate && !command.cert_file && !command.key_file &&
+      !command.make_default)
+    return UsageError("nothing to update: give --cert, --key, --default or --no-default",
+                      "gatewayctl cert update");
 
   if (exact) command.match = gateway::v1::MATCH_EXACT;
   if (prefix) command.match = gateway::v1::MATCH_PREFIX;

@@ -41,6 +41,11 @@ enum class Action {
   kConsumerGet,
   kConsumerList,
   kConsumerDelete,
+  kCertAdd,
+  kCertUpdate,
+  kCertGet,
+  kCertList,
+  kCertDelete,
   kGateways,
   kGatewaysPrune,
   kStatus,
@@ -82,6 +87,8 @@ inline constexpr ResetField kRouteResetFields[] = {
     {"cors-methods", "cors.methods"},
     {"cors-headers", "cors.headers"},
     {"cors-max-age", "cors.max_age_seconds"},
+    {"https-redirect", "https_redirect"},
+    {"hsts", "hsts_max_age_s"},
 };
 inline constexpr ResetField kServiceResetFields[] = {
     {"lb", "lb"},
@@ -95,6 +102,7 @@ inline constexpr ResetField kServiceResetFields[] = {
     {"max-connections", "max_connections"},
     {"max-pending", "max_pending"},
     {"connect-timeout", "connect_timeout_ms"},
+    {"protocol", "protocol"},
 };
 
 // One parsed invocation. Only the fields of its action are meaningful.
@@ -107,7 +115,7 @@ struct Command {
   std::string tls_ca;           // --tls-ca / $GATEWAYCTL_TLS_CA: TLS on, verified by this CA
   std::string tls_server_name;  // --tls-server-name: the name the certificate must carry
 
-  std::string name;                    // service and consumer commands
+  std::string name;                    // service, consumer and cert commands
   std::vector<std::string> endpoints;  // service add/update, as typed (HOST:PORT each)
 
   std::string path;    // route commands
@@ -142,6 +150,8 @@ struct Command {
   std::optional<std::string> cors_methods;  // A,B
   std::optional<std::string> cors_headers;  // A,B
   std::optional<std::string> cors_max_age;
+  bool https_redirect = false;      // --https-redirect (cleared by --reset https-redirect)
+  std::optional<std::string> hsts;  // --hsts DURATION (0 clears)
   // Service policies.
   std::optional<std::string> lb;
   std::optional<std::string> hash_header;
@@ -154,6 +164,7 @@ struct Command {
   std::optional<std::string> max_connections;
   std::optional<std::string> max_pending;
   std::optional<std::string> connect_timeout;
+  std::optional<std::string> protocol;  // http1 | h2c
   // route/service update --reset NAME (repeatable): fields set back to their defaults.
   std::vector<std::string> resets;
   // Consumers.
@@ -161,6 +172,11 @@ struct Command {
   std::optional<std::string> jwt_issuer;
   std::optional<std::string> jwt_secret;
   std::optional<std::string> jwt_public_key_file;
+  // Certificates: cert add|update NAME --cert FILE --key FILE, --default / --no-default
+  // (update: nullopt keeps the flag as it is).
+  std::optional<std::string> cert_file;
+  std::optional<std::string> key_file;
+  std::optional<bool> make_default;
   // gateways prune --older-than DURATION: only those disconnected at least this long.
   std::optional<std::string> older_than;
 

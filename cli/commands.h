@@ -1,8 +1,8 @@
 // The command groups of gatewayctl, one file each: service_commands.cc, route_commands.cc,
-// consumer_commands.cc, gateway_commands.cc (gateways + status) and config_commands.cc (apply,
-// diff, export, history, rollback). Each runs one parsed Command against the control plane,
-// prints the result on `out` or one line "gatewayctl: ..." on `err`, and returns the exit status.
-// Owned by cli/.
+// consumer_commands.cc, certificate_commands.cc, gateway_commands.cc (gateways + status) and
+// config_commands.cc (apply, diff, export, history, rollback). Each runs one parsed Command against
+// the control plane, prints the result on `out` or one line "gatewayctl: ..." on `err`, and returns
+// the exit status. Owned by cli/.
 #pragma once
 
 #include <ostream>
@@ -19,6 +19,8 @@ int RunRouteCommand(const Command& command, AdminClient& client, std::ostream& o
                     std::ostream& err);
 int RunConsumerCommand(const Command& command, AdminClient& client, std::ostream& out,
                        std::ostream& err);
+int RunCertificateCommand(const Command& command, AdminClient& client, std::ostream& out,
+                          std::ostream& err);
 int RunGatewayCommand(const Command& command, AdminClient& client, std::ostream& out,
                       std::ostream& err);
 int RunConfigCommand(const Command& command, AdminClient& client, std::ostream& out,

@@ -151,7 +151,7 @@ std::string RenderHistoryChange(const gateway::v1::GetHistoryResponse& response,
   return out + RenderChangeDiff(response.changes());
 }
 
-// The whole config through the three list calls, which must answer the same version (a write
+// The whole config through the four list calls, which must answer the same version (a write
 // between them is retried).
 std::string LoadConfig(AdminClient& client, gateway::v1::Config* config) {
   constexpr int kAttempts = 5;
@@ -162,13 +162,17 @@ std::string LoadConfig(AdminClient& client, gateway::v1::Config* config) {
     if (std::string e = client.ListServices({}, &services); !e.empty()) return e;
     if (std::string e = client.ListRoutes({}, &routes); !e.empty()) return e;
     if (std::string e = client.ListConsumers({}, &consumers); !e.empty()) return e;
+    gateway::v1::ListCertificatesResponse certificates;
+    if (std::string e = client.ListCertificates({}, &certificates); !e.empty()) return e;
     if (services.config_version() != routes.config_version() ||
-        routes.config_version() != consumers.config_version())
+        routes.config_version() != consumers.config_version() ||
+        consumers.config_version() != certificates.config_version())
       continue;
     config->set_version(services.config_version());
     *config->mutable_services() = std::move(*services.mutable_services());
     *config->mutable_routes() = std::move(*routes.mutable_routes());
     *config->mutable_consumers() = std::move(*consumers.mutable_consumers());
+    *config->mutable_certificates() = std::move(*certificates.mutable_certificates());
     return "";
   }
   return "the config kept changing while it was read; try again";

@@ -33,6 +33,7 @@ DocumentFields BeforeFields(const ObjectChange& change) {
   if (change.has_service_before()) return FieldsOf(change.service_before());
   if (change.has_route_before()) return FieldsOf(change.route_before());
   if (change.has_consumer_before()) return FieldsOf(change.consumer_before());
+  if (change.has_certificate_before()) return FieldsOf(change.certificate_before());
   return {};
 }
 
@@ -40,6 +41,7 @@ DocumentFields AfterFields(const ObjectChange& change) {
   if (change.has_service_after()) return FieldsOf(change.service_after());
   if (change.has_route_after()) return FieldsOf(change.route_after());
   if (change.has_consumer_after()) return FieldsOf(change.consumer_after());
+  if (change.has_certificate_after()) return FieldsOf(change.certificate_after());
   return {};
 }
 
@@ -52,17 +54,21 @@ const std::string* Find(const DocumentFields& fields, const std::string& key) {
 std::string_view Kind(const ObjectChange& change) {
   if (change.has_service_before() || change.has_service_after()) return "service";
   if (change.has_route_before() || change.has_route_after()) return "route";
-  return "consumer";
+  if (change.has_consumer_before() || change.has_consumer_after()) return "consumer";
+  return "certificate";
 }
 
-// The object's key as its kind names it: a service or consumer name, a route's match.
+// The object's key as its kind names it: a service, consumer or certificate name, a route's
+// match.
 std::string KeyOf(const ObjectChange& change) {
   if (change.has_service_after()) return change.service_after().name();
   if (change.has_service_before()) return change.service_before().name();
   if (change.has_route_after()) return DescribeRouteMatch(change.route_after());
   if (change.has_route_before()) return DescribeRouteMatch(change.route_before());
   if (change.has_consumer_after()) return change.consumer_after().name();
-  return change.consumer_before().name();
+  if (change.has_consumer_before()) return change.consumer_before().name();
+  if (change.has_certificate_after()) return change.certificate_after().name();
+  return change.certificate_before().name();
 }
 
 }  // namespace
@@ -138,11 +144,15 @@ void WriteChangesJson(JsonWriter& json, const ObjectChanges& changes) {
     if (change.has_route_before()) WriteRouteJson(json.Key("before"), change.route_before(), false);
     if (change.has_consumer_before())
       WriteConsumerJson(json.Key("before"), change.consumer_before(), false);
+    if (change.has_certificate_before())
+      WriteCertificateDocument(json.Key("before"), change.certificate_before());
     if (change.has_service_after())
       WriteServiceJson(json.Key("after"), change.service_after(), false);
     if (change.has_route_after()) WriteRouteJson(json.Key("after"), change.route_after(), false);
     if (change.has_consumer_after())
       WriteConsumerJson(json.Key("after"), change.consumer_after(), false);
+    if (change.has_certificate_after())
+      WriteCertificateDocument(json.Key("after"), change.certificate_after());
     json.EndObject();
   }
   json.EndArray();

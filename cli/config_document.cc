@@ -17,6 +17,7 @@
 namespace gw::cli {
 namespace {
 
+using gateway::v1::Certificate;
 using gateway::v1::Consumer;
 using gateway::v1::ConsumerSpec;
 using gateway::v1::Route;
@@ -247,6 +248,12 @@ const std::vector<std::pair<std::string_view, gateway::v1::LoadBalancing>>& Load
   }();
   return names;
 }
+const std::vector<std::pair<std::string_view, gateway::v1::UpstreamProtocol>>& ProtocolNames() {
+  static const std::vector<std::pair<std::string_view, gateway::v1::UpstreamProtocol>> names = {
+      {UpstreamProtocolName(gateway::v1::UPSTREAM_HTTP1), gateway::v1::UPSTREAM_HTTP1},
+      {UpstreamProtocolName(gateway::v1::UPSTREAM_H2C), gateway::v1::UPSTREAM_H2C}};
+  return names;
+}
 const std::vector<std::pair<std::string_view, gateway::v1::AuthKind>>& AuthNames() {
   static const auto names = [] {
     std::vector<std::pair<std::string_view, gateway::v1::AuthKind>> out;
@@ -302,7 +309,7 @@ bool ReadService(DocumentReader& r, const Node& node, const std::string& path, S
   const bool ok = r.Object(
       node, path,
       {"name", "endpoints", "lb", "hash_header", "health_check", "eject_after", "eject_for_ms",
-       "max_connections", "max_pending", "connect_timeout_ms", "version"},
+       "max_connections", "max_pending", "connect_timeout_ms", "protocol", "version"},
       [&](std::string_view key, const Node& value, const std::string& where) {
         if (key == "name") {
           named = true;
@@ -349,6 +356,12 @@ bool ReadService(DocumentReader& r, const Node& node, const std::string& path, S
           return r.Whole32(value, where, [&](uint32_t x) { s->set_max_pending(x); });
         if (key == "connect_timeout_ms")
           return r.Whole64(value, where, [&](uint64_t x) { s->set_connect_timeout_ms(x); });
+        if (key == "protocol") {
+          gateway::v1::UpstreamProtocol protocol{};
+          if (!r.Name(value, where, ProtocolNames(), &protocol)) return false;
+          s->set_protocol(protocol);
+          return true;
+        }
         return IgnoredVersion(r, value, where);
       });
   if (!ok) return false;
@@ -380,6 +393,8 @@ bool ReadRoute(DocumentReader& r, const Node& node, const std::string& path, Rou
        "rate_limit",
        "auth",
        "cors",
+       "https_redirect",
+       "hsts_max_age_s",
        "version"},
       [&](std::string_view key, const Node& value, const std::string& where) {
         if (key == "path") {
@@ -413,6 +428,14 @@ bool ReadRoute(DocumentReader& r, const Node& node, const std::string& path, Rou
           route->set_strip_prefix(strip);
           return true;
         }
+        if (key == "https_redirect") {
+          bool redirect = false;
+          if (!r.Bool(value, where, &redirect)) return false;
+          route->set_https_redirect(redirect);
+          return true;
+        }
+        if (key == "hsts_max_age_s")
+          return r.Whole64(value, where, [&](uint64_t x) { route->set_hsts_max_age_s(x); });
         if (key == "rewrite_prefix") return r.String(value, where, route->mutable_rewrite_prefix());
         if (key == "set_request_headers")
           return ReadHeaders(r, value, where, route->mutable_set_request_headers());
@@ -500,6 +523,50 @@ bool ReadConsumer(DocumentReader& r, const Node& node, const std::string& path,
   return named || r.Fail(Join(path, "name"), node, "missing");
 }
 
+bool ReadCertificate(DocumentReader& r, const Node& node, const std::string& path,
+                     Certificate* certificate) {
+  bool named = false;
+  bool has_chain = false;
+  const bool ok = r.Object(
+      node, path,
+      {"name", "cert_pem", "key_pem", "key_sha256", "default", "dns_names", "not_after", "version"},
+      [&](std::string_view key, const Node& value, const std::string& where) {
+        if (key == "name") {
+          named = true;
+          return r.String(value, where, certificate->mutable_name());
+        }
+        if (key == "cert_pem") {
+          has_chain = true;
+          return r.String(value, where, certificate->mutable_cert_pem());
+        }
+        if (key == "key_pem") return r.String(value, where, certificate->mutable_key_pem());
+        if (key == "key_sha256") return r.String(value, where, certificate->mutable_key_sha256());
+        if (key == "default") {
+          bool is_default = false;
+          if (!r.Bool(value, where, &is_default)) return false;
+          certificate->set_is_default(is_default);
+          return true;
+        }
+        // What `cert get -o json` shows of the chain; the control plane reads it from cert_pem.
+        if (key == "dns_names") {
+          google::protobuf::RepeatedPtrField<std::string> ignored;
+          return r.Strings(value, where, &ignored);
+        }
+        if (key == "not_after") {
+          std::string ignored;
+          return r.String(value, where, &ignored);
+        }
+        return IgnoredVersion(r, value, where);
+      });
+  if (!ok) return false;
+  if (!named) return r.Fail(Join(path, "name"), node, "missing");
+  if (!has_chain) return r.Fail(Join(path, "cert_pem"), node, "missing");
+  if (certificate->key_pem().empty() && certificate->key_sha256().empty())
+    return r.Fail(Join(path, "key_pem"), node,
+                  "missing (give the key, or key_sha256 to keep the stored one)");
+  return true;
+}
+
 // yaml-cpp's "yaml-cpp: error at line 3, column 5: end of map not found" as
 // "line 3, column 5: end of map not found".
 std::string DescribeYamlError(const YAML::Exception& error) {
@@ -523,6 +590,12 @@ Node DocumentTree(const gateway::v1::Config& config) {
   json.Key("consumers").BeginArray();
   for (const Consumer& consumer : config.consumers()) WriteConsumerJson(json, consumer, false);
   json.EndArray();
+  if (!config.certificates().empty()) {  // only when there are any, as in /config
+    json.Key("certificates").BeginArray();
+    for (const Certificate& certificate : config.certificates())
+      WriteCertificateDocument(json, certificate);
+    json.EndArray();
+  }
   json.EndObject();
   return YAML::Load(json.str());
 }
@@ -666,7 +739,7 @@ DocumentFields FieldsVia(const Object& object, Write write) {
 std::string ParseConfigDocument(std::string_view text, gateway::v1::ApplyRequest* request) {
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos)
-    return "the document is empty (expected services:, routes: or consumers:)";
+    return "the document is empty (expected services:, routes:, consumers: or certificates:)";
   std::vector<Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
@@ -683,11 +756,12 @@ std::string ParseConfigDocument(std::string_view text, gateway::v1::ApplyRequest
   if (documents.size() != 1)
     return "expected one document, found " + std::to_string(documents.size());
   const Node& root = documents.front();
-  if (root.IsNull()) return "the document is empty (expected services:, routes: or consumers:)";
+  if (root.IsNull())
+    return "the document is empty (expected services:, routes:, consumers: or certificates:)";
 
   DocumentReader r;
   const bool ok = r.Object(
-      root, "", {"services", "routes", "consumers"},
+      root, "", {"services", "routes", "consumers", "certificates"},
       [&](std::string_view key, const Node& value, const std::string& where) {
         if (key == "services")
           return r.List(value, where, [&](const Node& item, const std::string& at) {
@@ -697,14 +771,19 @@ std::string ParseConfigDocument(std::string_view text, gateway::v1::ApplyRequest
           return r.List(value, where, [&](const Node& item, const std::string& at) {
             return ReadRoute(r, item, at, request->add_routes());
           });
+        if (key == "consumers")
+          return r.List(value, where, [&](const Node& item, const std::string& at) {
+            return ReadConsumer(r, item, at, request->add_consumers());
+          });
         return r.List(value, where, [&](const Node& item, const std::string& at) {
-          return ReadConsumer(r, item, at, request->add_consumers());
+          return ReadCertificate(r, item, at, request->add_certificates());
         });
       },
-      "expected services, routes or consumers");
+      "expected services, routes, consumers or certificates");
   if (!ok) {
     if (!root.IsMap())
-      return "the document must be a mapping with services:, routes: or consumers:" + LineOf(root);
+      return "the document must be a mapping with services:, routes:, consumers: or certificates:" +
+             LineOf(root);
     return r.error();
   }
   return "";
@@ -730,6 +809,11 @@ DocumentFields FieldsOf(const Service& service) {
 DocumentFields FieldsOf(const Route& route) {
   return FieldsVia(route,
                    [](JsonWriter& json, const Route& r, bool v) { WriteRouteJson(json, r, v); });
+}
+DocumentFields FieldsOf(const Certificate& certificate) {
+  return FieldsVia(certificate, [](JsonWriter& json, const Certificate& c, bool) {
+    WriteCertificateDocument(json, c);
+  });
 }
 DocumentFields FieldsOf(const Consumer& consumer) {
   return FieldsVia(

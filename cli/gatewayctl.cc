@@ -66,6 +66,13 @@ int RunGatewayctl(const std::vector<std::string>& args,
     case Action::kConsumerDelete:
       status = RunConsumerCommand(command, client, out, err);
       break;
+    case Action::kCertAdd:
+    case Action::kCertUpdate:
+    case Action::kCertGet:
+    case Action::kCertList:
+    case Action::kCertDelete:
+      status = RunCertificateCommand(command, client, out, err);
+      break;
     case Action::kGateways:
     case Action::kGatewaysPrune:
     case Action::kStatus:

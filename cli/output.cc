@@ -101,6 +101,8 @@ void WriteRouteJson(JsonWriter& json, const Route& route, bool with_version) {
     if (cors.max_age_seconds() != 0) json.Key("max_age_seconds").Unsigned(cors.max_age_seconds());
     json.EndObject();
   }
+  if (route.https_redirect()) json.Key("https_redirect").Bool(true);
+  if (route.hsts_max_age_s() != 0) json.Key("hsts_max_age_s").Unsigned(route.hsts_max_age_s());
   if (with_version) json.Key("version").Unsigned(route.version());
   json.EndObject();
 }
@@ -176,6 +178,9 @@ std::string RoutePolicyLines(const Route& route) {
     if (cors.max_age_seconds() != 0)
       rows.push_back({"cors max age:", FormatDurationMs(uint64_t{cors.max_age_seconds()} * 1000)});
   }
+  if (route.https_redirect()) rows.push_back({"https redirect:", "yes (308 over cleartext)"});
+  if (route.hsts_max_age_s() != 0)
+    rows.push_back({"hsts max age:", FormatDurationMs(route.hsts_max_age_s() * 1000)});
   if (rows.empty()) return "";
   return "\n" + AlignColumns(rows);
 }
@@ -216,6 +221,8 @@ void WriteServiceJson(JsonWriter& json, const Service& service, bool with_versio
   if (service.max_pending() != 0) json.Key("max_pending").Unsigned(service.max_pending());
   if (service.connect_timeout_ms() != 0)
     json.Key("connect_timeout_ms").Unsigned(service.connect_timeout_ms());
+  if (service.protocol() != gateway::v1::UPSTREAM_HTTP1)
+    json.Key("protocol").String(UpstreamProtocolName(service.protocol()));
   if (with_version) json.Key("version").Unsigned(service.version());
   json.EndObject();
 }
@@ -305,6 +312,14 @@ const std::vector<std::string> kRouteHeader = {"PATH",     "MATCH",    "CONDITIO
                                                "MAX BODY", "POLICIES", "VERSION"};
 const std::vector<std::string> kServiceHeader = {"NAME", "ENDPOINTS", "POLICIES", "VERSION"};
 const std::vector<std::string> kConsumerHeader = {"NAME", "API KEYS", "JWT", "VERSION"};
+const std::vector<std::string> kCertificateHeader = {"NAME", "DNS NAMES", "NOT AFTER", "DEFAULT",
+                                                     "VERSION"};
+
+std::vector<std::string> CertificateRow(const gateway::v1::Certificate& certificate) {
+  return {Cell(certificate.name()), Cell(JoinList(certificate.dns_names(), ",")),
+          UtcTime(certificate.not_after_unix_ms()), certificate.is_default() ? "yes" : "no",
+          std::to_string(certificate.version())};
+}
 
 std::string DescribeRoute(const Route& route) {
   std::string text =
@@ -621,6 +636,69 @@ std::string RenderConsumerWrite(const gateway::v1::Consumer& consumer, std::stri
                      " api key" + (keys == 1 ? "" : "s");
   if (consumer.has_jwt()) text += ", jwt " + JwtCell(consumer);
   return text + ") " + std::string(verb) + " at version " + std::to_string(version) + "\n";
+}
+
+void WriteCertificateDocument(JsonWriter& json, const gateway::v1::Certificate& certificate) {
+  json.BeginObject();
+  json.Key("name").String(certificate.name());
+  json.Key("cert_pem").String(certificate.cert_pem());
+  // Never the key: the admin API answers its digest, which apply reads back as "keep the stored
+  // key".
+  json.Key("key_sha256").String(certificate.key_sha256());
+  if (certificate.is_default()) json.Key("default").Bool(true);
+  json.EndObject();
+}
+
+void WriteCertificateJson(JsonWriter& json, const gateway::v1::Certificate& certificate) {
+  json.BeginObject();
+  json.Key("name").String(certificate.name());
+  json.Key("dns_names").BeginArray();
+  for (const auto& name : certificate.dns_names()) json.String(name);
+  json.EndArray();
+  json.Key("not_after").String(UtcTime(certificate.not_after_unix_ms()));
+  json.Key("default").Bool(certificate.is_default());
+  json.Key("key_sha256").String(certificate.key_sha256());
+  json.Key("cert_pem").String(certificate.cert_pem());
+  json.Key("version").Unsigned(certificate.version());
+  json.EndObject();
+}
+
+std::string RenderCertificates(const ProtoList<gateway::v1::Certificate>& certificates,
+                               OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    JsonWriter json;
+    json.BeginArray();
+    for (const auto& certificate : certificates) WriteCertificateJson(json, certificate);
+    json.EndArray();
+    return json.str() + "\n";
+  }
+  std::vector<std::vector<std::string>> rows = {kCertificateHeader};
+  for (const auto& certificate : certificates) rows.push_back(CertificateRow(certificate));
+  return AlignColumns(rows);
+}
+
+std::string RenderCertificate(const gateway::v1::Certificate& certificate, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    JsonWriter json;
+    WriteCertificateJson(json, certificate);
+    return json.str() + "\n";
+  }
+  return AlignColumns({kCertificateHeader, CertificateRow(certificate)}) + "\n" +
+         AlignColumns({{"key sha256:", certificate.key_sha256()}});
+}
+
+std::string RenderCertificateWrite(const gateway::v1::Certificate& certificate,
+                                   std::string_view verb, uint64_t version,
+                                   std::string_view previous_default, OutputFormat format) {
+  if (format == OutputFormat::kJson) return RenderCertificate(certificate, format);
+  std::string text = "certificate " + OneLine(certificate.name()) + " (" +
+                     OneLine(JoinList(certificate.dns_names(), ", ")) + "; until " +
+                     UtcTime(certificate.not_after_unix_ms()) +
+                     (certificate.is_default() ? "; default" : "") + ") " + std::string(verb) +
+                     " at version " + std::to_string(version) + "\n";
+  if (!previous_default.empty())
+    text += "default moved from certificate " + OneLine(previous_default) + "\n";
+  return text;
 }
 
 std::string RenderDeleted(std::string_view what, std::string_view key, uint64_t version,

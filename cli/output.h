@@ -42,6 +42,17 @@ std::string RenderGateways(const ProtoList<gateway::v1::GatewayStatus>& gateways
 
 std::string RenderConsumers(const ProtoList<gateway::v1::Consumer>& consumers, OutputFormat format);
 
+// NAME, DNS NAMES, NOT AFTER, DEFAULT, VERSION; JSON as WriteCertificateJson.
+std::string RenderCertificates(const ProtoList<gateway::v1::Certificate>& certificates,
+                               OutputFormat format);
+// `cert get`: the row, then the key's SHA-256; never the key.
+std::string RenderCertificate(const gateway::v1::Certificate& certificate, OutputFormat format);
+// "certificate api (api.example.com, www.example.com; until 2027-01-02T00:00:00Z; default)
+// created at version 4", then "default moved from web" when the write took the flag from one.
+std::string RenderCertificateWrite(const gateway::v1::Certificate& certificate,
+                                   std::string_view verb, uint64_t version,
+                                   std::string_view previous_default, OutputFormat format);
+
 // One object (get): a one-row table, or a JSON object. A route's table is followed by one
 // "name: value" line per policy it sets (after a blank line), when it sets any. A consumer's
 // table shows how many API keys it has; its JSON their digests (never a key or a secret).
@@ -58,6 +69,11 @@ void WriteServiceJson(JsonWriter& json, const gateway::v1::Service& service,
                       bool with_version = true);
 void WriteConsumerJson(JsonWriter& json, const gateway::v1::Consumer& consumer,
                        bool with_version = true);
+// {"name","cert_pem","key_sha256","default","dns_names","not_after","version"}: a certificate as
+// the admin API shows it, which never holds its key.
+void WriteCertificateJson(JsonWriter& json, const gateway::v1::Certificate& certificate);
+// As a document item (export, diff): name, cert_pem, key_sha256, default.
+void WriteCertificateDocument(JsonWriter& json, const gateway::v1::Certificate& certificate);
 
 // The control plane accepted a write but has something to say (a target that will be resolved
 // by DNS, gateways that lack a feature): "gatewayctl: warning: ..." lines on `err`.

@@ -264,6 +264,20 @@ std::string BuildRoutePolicies(const Command& command, Route* route,
         static_cast<uint32_t>(std::min<uint64_t>(*ms / 1000, UINT32_MAX)));
     Name(mask, "cors.max_age_seconds");
   }
+  if (command.https_redirect) {
+    route->set_https_redirect(true);
+    Name(mask, "https_redirect");
+  }
+  if (command.hsts) {
+    // "0" (no header) needs no unit.
+    const auto ms = *command.hsts == "0" ? std::optional<uint64_t>(0)
+                                         : ParseMs("--hsts", *command.hsts, &error);
+    if (!ms) return error;
+    if (*ms % 1000 != 0)
+      return Bad("--hsts", "max-age is whole seconds, not " + Quote(*command.hsts));
+    route->set_hsts_max_age_s(*ms / 1000);
+    Name(mask, "hsts_max_age_s");
+  }
   for (const std::string& name : command.resets) Name(mask, ResetPath(kRouteResetFields, name));
   return "";
 }
@@ -357,6 +371,15 @@ std::string BuildServicePolicies(const Command& command, Service* service,
     if (!ms) return error;
     service->set_connect_timeout_ms(*ms);
     Name(mask, "connect_timeout_ms");
+  }
+  if (command.protocol) {
+    if (*command.protocol == "http1")
+      service->set_protocol(gateway::v1::UPSTREAM_HTTP1);
+    else if (*command.protocol == "h2c")
+      service->set_protocol(gateway::v1::UPSTREAM_H2C);
+    else
+      return Bad("--protocol", Quote(*command.protocol) + " is not http1 or h2c");
+    Name(mask, "protocol");
   }
   for (const std::string& name : command.resets) Name(mask, ResetPath(kServiceResetFields, name));
   // Ejection switched off (--eject-after 0 or --reset eject) takes its duration with it.

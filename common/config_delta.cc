@@ -11,6 +11,7 @@
 namespace gw {
 namespace {
 
+using gateway::v1::Certificate;
 using gateway::v1::Config;
 using gateway::v1::ConfigDelta;
 using gateway::v1::Consumer;
@@ -44,6 +45,7 @@ std::map<std::string, const T*> ByKey(const google::protobuf::RepeatedPtrField<T
 
 const auto kServiceKey = [](const Service& s) { return s.name(); };
 const auto kConsumerKey = [](const Consumer& c) { return c.name(); };
+const auto kCertificateKey = [](const Certificate& c) { return c.name(); };
 const auto kRouteKey = [](const Route& r) { return IdentityKey(IdentityOf(r)); };
 
 // Whether an object changed. Objects of published configs carry the version that last changed
@@ -79,6 +81,9 @@ void SortConfig(Config* config) {
   auto* consumers = config->mutable_consumers();
   std::sort(consumers->begin(), consumers->end(),
             [](const Consumer& a, const Consumer& b) { return a.name() < b.name(); });
+  auto* certificates = config->mutable_certificates();
+  std::sort(certificates->begin(), certificates->end(),
+            [](const Certificate& a, const Certificate& b) { return a.name() < b.name(); });
   // Routes by identity, each identity made once (not once per comparison); a list already in
   // order (every write but the one that adds a route) is left as it is.
   auto* routes = config->mutable_routes();
@@ -108,13 +113,18 @@ ConfigDelta DiffConfigs(const Config& before, const Config& after) {
       before.consumers(), after.consumers(), kConsumerKey,
       [&](const Consumer& c) { *delta.add_upserted_consumers() = c; },
       [&](const Consumer& c) { delta.add_removed_consumers(c.name()); });
+  DiffLists(
+      before.certificates(), after.certificates(), kCertificateKey,
+      [&](const Certificate& c) { *delta.add_upserted_certificates() = c; },
+      [&](const Certificate& c) { delta.add_removed_certificates(c.name()); });
   return delta;
 }
 
 bool DeltaIsEmpty(const ConfigDelta& delta) {
   return delta.upserted_services().empty() && delta.removed_services().empty() &&
          delta.upserted_routes().empty() && delta.removed_routes().empty() &&
-         delta.upserted_consumers().empty() && delta.removed_consumers().empty();
+         delta.upserted_consumers().empty() && delta.removed_consumers().empty() &&
+         delta.upserted_certificates().empty() && delta.removed_certificates().empty();
 }
 
 namespace {
@@ -160,6 +170,10 @@ std::string ApplyConfigDelta(const Config& base, const ConfigDelta& delta, uint6
   if (error.empty())
     error = ApplyList(base.consumers(), delta.removed_consumers(), delta.upserted_consumers(),
                       kConsumerKey, "consumer", result.mutable_consumers());
+  if (error.empty())
+    error =
+        ApplyList(base.certificates(), delta.removed_certificates(), delta.upserted_certificates(),
+                  kCertificateKey, "certificate", result.mutable_certificates());
   if (!error.empty()) return error;
   SortConfig(&result);  // routes were keyed by IdentityKey, whose order is not the identity's
   *out = std::move(result);

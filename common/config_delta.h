@@ -1,8 +1,8 @@
 // Config deltas: what changed between two configs, and a config rebuilt from a base and a delta.
 //
-// Objects are named as everywhere else: services and consumers by name, routes by their
-// structural identity (common/route_identity.h). A delta upserts whole objects and removes by
-// name or key. Both sides use it: the control plane's store writes a change as the rows of a
+// Objects are named as everywhere else: services, consumers and certificates by name, routes by
+// their structural identity (common/route_identity.h). A delta upserts whole objects and removes
+// by name or key. Both sides use it: the control plane's store writes a change as the rows of a
 // delta and pushes deltas to gateways that announce the "delta" capability; a gateway rebuilds
 // the config it would have received as a snapshot. Pure functions; any thread.
 #pragma once
@@ -13,8 +13,8 @@
 
 namespace gw {
 
-// Puts a config's lists in their one published order: services and consumers by name, routes by
-// identity. Two stores holding the same rows publish byte-identical configs.
+// Puts a config's lists in their one published order: services, consumers and certificates by
+// name, routes by identity. Two stores holding the same rows publish byte-identical configs.
 void SortConfig(gateway::v1::Config* config);
 
 // What turns `before` into `after` (base_version = before.version()). An object whose version

@@ -23,6 +23,12 @@ constexpr const char* kCircuitBreaking = "circuit_breaking";  // max_connections
 constexpr const char* kConnectTimeout = "connect_timeout";    // Service.connect_timeout_ms
 // Added in 0.3.0 (not in the baseline): RateLimit.scope cluster.
 constexpr const char* kClusterRateLimit = "cluster_rate_limit";
+// Issue 13, the TLS edge. h2c_service is not in GatewayFeatures until the gateway speaks h2c to
+// upstreams, so a config that uses it waits (gateways shown behind) rather than being served
+// without it.
+constexpr const char* kTlsCertificates = "tls_certificates";     // Config.certificates
+constexpr const char* kHttpsRoutePolicy = "https_route_policy";  // https_redirect, hsts_max_age_s
+constexpr const char* kH2cService = "h2c_service";               // Service.protocol h2c
 
 }  // namespace
 
@@ -39,6 +45,8 @@ const std::vector<std::string>& GatewayFeatures() {
   static const std::vector<std::string> features = [] {
     std::vector<std::string> all = BaselineFeatures();
     all.push_back(kClusterRateLimit);
+    all.push_back(kTlsCertificates);
+    all.push_back(kHttpsRoutePolicy);
     return all;
   }();
   return features;
@@ -63,6 +71,7 @@ std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
       used.insert(kClusterRateLimit);
     if (route.auth() != gateway::v1::AUTH_NONE) used.insert(kAuth);
     if (route.has_cors()) used.insert(kCors);
+    if (route.https_redirect() || route.hsts_max_age_s() > 0) used.insert(kHttpsRoutePolicy);
   }
   for (const auto& service : config.services()) {
     if (service.lb() != gateway::v1::LB_ROUND_ROBIN || !service.hash_header().empty())
@@ -71,8 +80,10 @@ std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
     if (service.eject_after() > 0) used.insert(kEjection);
     if (service.max_connections() > 0 || service.max_pending() > 0) used.insert(kCircuitBreaking);
     if (service.connect_timeout_ms() > 0) used.insert(kConnectTimeout);
+    if (service.protocol() == gateway::v1::UPSTREAM_H2C) used.insert(kH2cService);
   }
   if (config.consumers_size() > 0) used.insert(kAuth);
+  if (config.certificates_size() > 0) used.insert(kTlsCertificates);
   return used;
 }
 

@@ -108,7 +108,14 @@ std::string DescribeRoutePolicies(const gateway::v1::Route& route) {
       origins += (origins.empty() ? "" : ",") + origin;
     Append(out, "cors=" + origins);
   }
+  if (route.https_redirect()) Append(out, "https-redirect");
+  if (route.hsts_max_age_s() != 0)
+    Append(out, "hsts=" + FormatDurationMs(route.hsts_max_age_s() * 1000));
   return out;
+}
+
+std::string_view UpstreamProtocolName(gateway::v1::UpstreamProtocol protocol) {
+  return protocol == gateway::v1::UPSTREAM_H2C ? "h2c" : "http1";
 }
 
 std::string DescribeServicePolicies(const gateway::v1::Service& service) {
@@ -130,6 +137,8 @@ std::string DescribeServicePolicies(const gateway::v1::Service& service) {
     Append(out, "max-pending=" + std::to_string(service.max_pending()));
   if (service.connect_timeout_ms() != 0)
     Append(out, "connect-timeout=" + FormatDurationMs(service.connect_timeout_ms()));
+  if (service.protocol() != gateway::v1::UPSTREAM_HTTP1)
+    Append(out, "protocol=" + std::string(UpstreamProtocolName(service.protocol())));
   return out;
 }
 

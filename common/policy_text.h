@@ -18,12 +18,13 @@ std::string FormatRateLimit(const gateway::v1::RateLimit& limit);
 std::string_view RateLimitScopeName(gateway::v1::RateLimit::Scope scope);
 std::string_view AuthName(gateway::v1::AuthKind auth);              // "none", "api-key", "jwt"
 std::string_view LoadBalancingName(gateway::v1::LoadBalancing lb);  // "round_robin", ...
+std::string_view UpstreamProtocolName(gateway::v1::UpstreamProtocol protocol);  // "http1", "h2c"
 // Every policy set on the route, space-separated ("" when none): auth=jwt rl=100/s burst=200
 // rl-by=header:x-user rl-scope=cluster retries=2 timeout=2s strip-prefix rewrite=/v2 set-req=1
-// rm-req=1 set-resp=1 rm-resp=1 cors=https://a.example
+// rm-req=1 set-resp=1 rm-resp=1 cors=https://a.example https-redirect hsts=8760h
 std::string DescribeRoutePolicies(const gateway::v1::Route& route);
 // lb=ring_hash(x-user) health=/healthz/10s eject=5/30s max-conn=100 max-pending=10
-// connect-timeout=1s ("" when every field has its default).
+// connect-timeout=1s protocol=h2c ("" when every field has its default).
 std::string DescribeServicePolicies(const gateway::v1::Service& service);
 
 }  // namespace gw

@@ -318,6 +318,9 @@ std::string ValidateRoutePolicies(const Route& route) {
            std::to_string(kMaxRetries);
   if (!gateway::v1::AuthKind_IsValid(route.auth()))
     return name + ": auth kind " + std::to_string(route.auth()) + " is unknown";
+  if (route.hsts_max_age_s() > kMaxHstsMaxAgeSeconds)
+    return name + ": hsts max-age " + FormatDurationMs(route.hsts_max_age_s() * 1000) +
+           " is more than 2 years";
   if (route.has_rate_limit()) {
     if (std::string e = ValidateRateLimit(name, route); !e.empty()) return e;
   }
@@ -349,6 +352,12 @@ std::string ValidateServicePolicies(const Service& service) {
     if (!IsHttpToken(service.hash_header()))
       return name + ": hash header " + Quote(service.hash_header()) + " is not a header name";
   }
+  if (!gateway::v1::UpstreamProtocol_IsValid(service.protocol()))
+    return name + ": protocol " + std::to_string(service.protocol()) + " is unknown";
+  if (service.protocol() == gateway::v1::UPSTREAM_H2C && service.has_health_check())
+    return name +
+           ": health checks speak HTTP/1.1, which an h2c service does not answer; remove the "
+           "health check or use --protocol http1";
   if (service.has_health_check()) {
     const auto& health = service.health_check();
     const std::string& path = health.path();

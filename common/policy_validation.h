@@ -38,6 +38,7 @@ inline constexpr uint64_t kMaxEjectForMs = 3'600'000;
 inline constexpr uint32_t kMaxServiceConnections = 1'000'000;  // max_connections, max_pending
 inline constexpr uint64_t kMaxConnectTimeoutMs = 60'000;
 inline constexpr int kMaxApiKeysPerConsumer = 16;
+inline constexpr uint64_t kMaxHstsMaxAgeSeconds = 63'072'000;  // 2 years (preload lists ask for 1)
 
 // Defaults the control plane fills in when a policy is set without them.
 inline constexpr uint64_t kDefaultHealthIntervalMs = 10'000;

@@ -1,14 +1,8 @@
 #include "common/tls_files.h"
 
-#include <arpa/inet.h>
 #include <grpc/support/log.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,39 +23,6 @@ namespace gw {
 namespace {
 
 constexpr size_t kMaxPemBytes = 1 << 20;  // a chain of a few certificates is a few KiB
-
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-
-Bio MemoryBio(const std::string& pem) {
-  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
-
-std::vector<Cert> ReadCertificates(const std::string& pem) {
-  std::vector<Cert> certs;
-  Bio bio = MemoryBio(pem);
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
-    certs.emplace_back(cert);
-  ERR_clear_error();  // the end of the input reads as an error
-  return certs;
-}
-
-std::string Asn1Time(const ASN1_TIME* time) {
-  Bio bio(BIO_new(BIO_s_mem()));
-  ASN1_TIME_print(bio.get(), time);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(size));
-}
 
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -94,76 +55,6 @@ std::string ReadPemFile(const std::string& path, std::string* error) {
   content.resize(static_cast<size_t>(in.gcount()));
   if (content.size() > kMaxPemBytes) *error = path + " is larger than 1 MiB: not PEM material";
   return content;
-}
-
-std::string CheckCertificateChain(const std::string& pem) {
-  const std::vector<Cert> certs = ReadCertificates(pem);
-  if (certs.empty()) return "holds no PEM certificate";
-  X509* leaf = certs.front().get();
-  if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0)
-    return "holds a certificate that expired on " + Asn1Time(X509_get0_notAfter(leaf));
-  if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0)
-    return "holds a certificate not valid before " + Asn1Time(X509_get0_notBefore(leaf));
-  return "";
-}
-
-std::string CheckKeyMatches(const std::string& cert_pem, const std::string& key_pem) {
-  Bio bio = MemoryBio(key_pem);
-  // No password callback: an encrypted key fails here rather than prompting on a terminal.
-  std::unique_ptr<EVP_PKEY, KeyFree> key(PEM_read_bio_PrivateKey(
-      bio.get(), nullptr, [](char*, int, int, void*) { return 0; }, nullptr));
-  ERR_clear_error();
-  if (!key) return "holds no PEM private key (or an encrypted one)";
-  const std::vector<Cert> certs = ReadCertificates(cert_pem);
-  if (certs.empty()) return "holds no PEM certificate";
-  const bool match = X509_check_private_key(certs.front().get(), key.get()) == 1;
-  ERR_clear_error();
-  return match ? "" : "is not the key of the certificate";
-}
-
-std::string CheckCaBundle(const std::string& pem) {
-  return ReadCertificates(pem).empty() ? "holds no PEM certificate" : "";
-}
-
-CertificateNames ReadCertificateNames(const std::string& cert_pem) {
-  CertificateNames names;
-  const std::vector<Cert> certs = ReadCertificates(cert_pem);
-  if (certs.empty()) return names;
-  X509* leaf = certs.front().get();
-  const X509_NAME* subject = X509_get_subject_name(leaf);
-  {
-    Bio bio(BIO_new(BIO_s_mem()));
-    X509_NAME_print_ex(bio.get(), subject, 0, XN_FLAG_RFC2253);
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(bio.get(), &data);
-    names.subject.assign(data, static_cast<size_t>(size));
-  }
-  const int cn = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (cn >= 0) {
-    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn));
-    names.common_name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
-                             static_cast<size_t>(ASN1_STRING_length(value)));
-  }
-  auto* sans =
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
-    if (name->type == GEN_DNS) {
-      const ASN1_STRING* value = name->d.dNSName;
-      names.dns.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
-                             static_cast<size_t>(ASN1_STRING_length(value)));
-    } else if (name->type == GEN_IPADD) {
-      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
-      const int length = ASN1_STRING_length(ip);
-      char text[INET6_ADDRSTRLEN] = {};
-      if ((length == 4 || length == 16) &&
-          ::inet_ntop(length == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text,
-                      sizeof text) != nullptr)
-        names.ips.emplace_back(text);
-    }
-  }
-  GENERAL_NAMES_free(sans);
-  return names;
 }
 
 WatchedTlsFiles::WatchedTlsFiles(TlsFilePaths paths, std::string owner)

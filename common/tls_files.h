@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/certificate.h"  // CheckCertificateChain, CheckKeyMatches, CheckCaBundle
 #include "common/file_watch.h"
 
 namespace gw {
@@ -36,20 +37,6 @@ void QuietGrpcLogs();
 
 // A PEM file's content (at most 1 MiB), or "" with *error naming the file and the reason.
 std::string ReadPemFile(const std::string& path, std::string* error);
-
-// Each "" when fine, else one sentence naming what is wrong (never the key's content).
-std::string CheckCertificateChain(const std::string& pem);
-std::string CheckKeyMatches(const std::string& cert_pem, const std::string& key_pem);
-std::string CheckCaBundle(const std::string& pem);
-
-// The leaf certificate's subject ("CN=a,O=b") and the names it is for (CN, DNS and IP SANs).
-struct CertificateNames {
-  std::string subject;
-  std::string common_name;
-  std::vector<std::string> dns;  // DNS SANs
-  std::vector<std::string> ips;  // IP SANs, as text
-};
-CertificateNames ReadCertificateNames(const std::string& cert_pem);
 
 class WatchedTlsFiles {
  public:

@@ -8,6 +8,7 @@
 
 #include "common/api_key.h"
 #include "common/byte_size.h"
+#include "common/certificate.h"
 #include "common/path.h"
 #include "common/policy_validation.h"
 #include "common/route_identity.h"
@@ -319,6 +320,25 @@ std::string DescribeHeaderMatch(const gateway::v1::HeaderMatch& header) {
   return header.name() + "=" + (plain ? value : Quote(value));
 }
 
+std::string ValidateCertificate(const gateway::v1::Certificate& certificate) {
+  if (std::string e = ValidateServiceName(certificate.name()); !e.empty())
+    return "certificate" + e.substr(std::string_view("service").size());
+  const std::string name = "certificate " + Quote(certificate.name());
+  if (certificate.cert_pem().empty()) return name + " has no certificate (cert_pem)";
+  if (certificate.key_pem().empty()) return name + " has no private key (key_pem)";
+  for (const std::string* pem : {&certificate.cert_pem(), &certificate.key_pem()})
+    if (pem->size() > kMaxCertificatePemBytes)
+      return name + ": " + (pem == &certificate.cert_pem() ? "the certificate" : "the key") +
+             " is larger than 64 KiB";
+  const CertificateInfo info = ParseCertificate(certificate.cert_pem(), certificate.key_pem());
+  if (!info.error.empty()) return name + ": " + info.error;
+  if (info.dns_names.empty())
+    return name +
+           ": the certificate names no DNS name (no DNS subject alternative name, no "
+           "common name)";
+  return "";
+}
+
 std::string ValidateConfig(const gateway::v1::Config& config) {
   std::set<std::string, std::less<>> services;
   for (const auto& service : config.services()) {
@@ -332,6 +352,21 @@ std::string ValidateConfig(const gateway::v1::Config& config) {
     if (std::string e = ValidateSplitTargets(route, services); !e.empty()) return e;
     if (!routes.insert(IdentityOf(route)).second)
       return "route " + DescribeRouteMatch(route) + " is defined twice";
+  }
+  if (config.certificates_size() > static_cast<int>(kMaxCertificates))
+    return "the config has " + FormatCount(static_cast<uint64_t>(config.certificates_size())) +
+           " certificates, more than " + FormatCount(kMaxCertificates);
+  std::set<std::string> certificates;
+  std::string default_certificate;
+  for (const auto& certificate : config.certificates()) {
+    if (std::string e = ValidateCertificate(certificate); !e.empty()) return e;
+    if (!certificates.insert(certificate.name()).second)
+      return "certificate " + Quote(certificate.name()) + " is defined twice";
+    if (!certificate.is_default()) continue;
+    if (!default_certificate.empty())
+      return "certificates " + Quote(default_certificate) + " and " + Quote(certificate.name()) +
+             " are both the default; one default at most";
+    default_certificate = certificate.name();
   }
   std::set<std::string> consumers;
   std::set<std::string> api_keys;

@@ -81,8 +81,17 @@ std::string DescribeRouteMatch(const gateway::v1::Route& route);
 // "x-v=2", or "x='1, header y=2'": one header condition, its value quoted when it holds a space,
 // comma or quote (or is empty), so that no condition reads as several.
 std::string DescribeHeaderMatch(const gateway::v1::HeaderMatch& header);
-// A whole snapshot: every service, route and consumer valid; service and consumer names,
-// route identities (RouteIdentity) and api keys unique; split services defined. This is every
+// The limits of Config.certificates.
+inline constexpr size_t kMaxCertificatePemBytes = 64 * 1024;  // cert_pem and key_pem each
+inline constexpr size_t kMaxCertificates = 1000;
+// A certificate as stored and pushed: name, PEM sizes, the chain and key parse, the key is the
+// leaf's, at least one DNS name. Its validity dates are not judged here: a check that depends on
+// the clock would refuse tomorrow a config accepted today (the control plane's store refuses
+// expired certificates when they are written).
+std::string ValidateCertificate(const gateway::v1::Certificate& certificate);
+// A whole snapshot: every service, route, consumer and certificate valid; service, consumer and
+// certificate names, route identities (RouteIdentity) and api keys unique; split services
+// defined; one default certificate at most. This is every
 // check a gateway makes of a pushed config but its own --max-routes; the control plane makes it
 // of the config each write would produce, inside the write's transaction, so that what it
 // stores the gateways accept.

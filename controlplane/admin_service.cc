@@ -4,15 +4,13 @@
 #include <utility>
 
 #include "common/api_key.h"
+#include "common/certificate.h"
 #include "common/log.h"
 #include "common/policy_text.h"
 #include "common/validation.h"
 #include "common/wire_limits.h"
 
 namespace gw {
-namespace {
-
-std::string RouteName(const gateway::v1::Route& route) { return DescribeRouteMatch(route); }
 
 // What the admin API shows of a consumer: an HS256 secret stays in the store and the configs
 // pushed to gateways, never in an answer; its SHA-256 stands for it (apply gives it back to keep
@@ -25,11 +23,33 @@ gateway::v1::Consumer Redacted(gateway::v1::Consumer consumer) {
   return consumer;
 }
 
+// What the admin API shows of a certificate: the private key stays in the store and the configs
+// pushed to gateways, never in an answer; its SHA-256 stands for it (apply gives it back to keep
+// the key), with the leaf's DNS names and expiry read from the chain.
+gateway::v1::Certificate Redacted(gateway::v1::Certificate certificate) {
+  const CertificateInfo info = ParseCertificate(certificate.cert_pem(), certificate.key_pem());
+  if (!certificate.key_pem().empty())
+    certificate.set_key_sha256(ApiKeySha256Hex(certificate.key_pem()));
+  certificate.clear_key_pem();
+  certificate.clear_dns_names();
+  for (const std::string& name : info.dns_names) certificate.add_dns_names(name);
+  certificate.set_not_after_unix_ms(info.not_after_unix_ms);
+  return certificate;
+}
+
+namespace {
+
+std::string RouteName(const gateway::v1::Route& route) { return DescribeRouteMatch(route); }
+
 void Redact(gateway::v1::ObjectChange* change) {
   if (change->has_consumer_before())
     *change->mutable_consumer_before() = Redacted(change->consumer_before());
   if (change->has_consumer_after())
     *change->mutable_consumer_after() = Redacted(change->consumer_after());
+  if (change->has_certificate_before())
+    *change->mutable_certificate_before() = Redacted(change->certificate_before());
+  if (change->has_certificate_after())
+    *change->mutable_certificate_after() = Redacted(change->certificate_after());
 }
 
 // The longest WriteOptions.command kept in the history.
@@ -318,6 +338,84 @@ AdminService::Reactor* AdminService::DeleteConsumer(
         response->set_config_version((*result)->version());
         return grpc::Status::OK;
       });
+}
+
+AdminService::Reactor* AdminService::CreateCertificate(
+    Context* context, const gateway::v1::CreateCertificateRequest* request,
+    gateway::v1::CertificateResponse* response) {
+  return OnWorker(context, Access::kWrite, "create certificates",
+                  [this, request, response](const Caller& caller) {
+                    auto result = store_.CreateCertificate(request->certificate(),
+                                                           ContextOf(caller, request->options()));
+                    return AnswerCertificate(result, caller, "created", response);
+                  });
+}
+
+AdminService::Reactor* AdminService::UpdateCertificate(
+    Context* context, const gateway::v1::UpdateCertificateRequest* request,
+    gateway::v1::CertificateResponse* response) {
+  return OnWorker(context, Access::kWrite, "update certificates",
+                  [this, request, response](const Caller& caller) {
+                    auto result =
+                        store_.UpdateCertificate(request->certificate(), request->update_mask(),
+                                                 ContextOf(caller, request->options()));
+                    return AnswerCertificate(result, caller, "updated", response);
+                  });
+}
+
+grpc::Status AdminService::AnswerCertificate(StoreResult<CertificateWrite>& result,
+                                             const Caller& caller, std::string_view verb,
+                                             gateway::v1::CertificateResponse* response) {
+  if (!result) return ToStatus(result.error());
+  Logged(result->snapshot, caller,
+         "certificate " + result->certificate.name() + " " + std::string(verb));
+  response->set_config_version(result->snapshot->version());
+  *response->mutable_certificate() = Redacted(std::move(result->certificate));
+  response->set_previous_default(result->previous_default);
+  for (auto& warning : result->warnings) response->add_warnings(std::move(warning));
+  for (auto& warning : FeatureWarnings()) response->add_warnings(std::move(warning));
+  return grpc::Status::OK;
+}
+
+AdminService::Reactor* AdminService::GetCertificate(
+    Context* context, const gateway::v1::GetCertificateRequest* request,
+    gateway::v1::CertificateResponse* response) {
+  return OnWorker(context, Access::kRead, "read certificates",
+                  [this, request, response](const Caller&) {
+                    auto result = store_.GetCertificate(request->name());
+                    if (!result) return ToStatus(result.error());
+                    response->set_config_version(result->config_version);
+                    *response->mutable_certificate() = Redacted(std::move(result->certificate));
+                    return grpc::Status::OK;
+                  });
+}
+
+AdminService::Reactor* AdminService::ListCertificates(
+    Context* context, const gateway::v1::ListCertificatesRequest*,
+    gateway::v1::ListCertificatesResponse* response) {
+  return OnWorker(context, Access::kRead, "list certificates", [this, response](const Caller&) {
+    auto result = store_.ListCertificates();
+    if (!result) return ToStatus(result.error());
+    const auto& config = **result;
+    response->set_config_version(config.version());
+    for (const auto& certificate : config.certificates())
+      *response->add_certificates() = Redacted(certificate);
+    return grpc::Status::OK;
+  });
+}
+
+AdminService::Reactor* AdminService::DeleteCertificate(
+    Context* context, const gateway::v1::DeleteCertificateRequest* request,
+    gateway::v1::DeleteResponse* response) {
+  return OnWorker(context, Access::kWrite, "delete certificates",
+                  [this, request, response](const Caller& caller) {
+                    auto result = store_.DeleteCertificate(request->name(),
+                                                           ContextOf(caller, request->options()));
+                    if (!result) return ToStatus(result.error());
+                    Logged(*result, caller, "certificate " + request->name() + " deleted");
+                    response->set_config_version((*result)->version());
+                    return grpc::Status::OK;
+                  });
 }
 
 AdminService::Reactor* AdminService::ListGateways(Context* context,

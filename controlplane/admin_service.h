@@ -23,6 +23,13 @@ namespace gw {
 // status messages travel in metadata, which peers refuse beyond 8 KiB).
 grpc::Status ToStatus(const StoreError& error);
 
+// What the admin API shows of consumers and certificates, the one place their secrets are taken
+// out of answers: a consumer's HS256 secret and a certificate's private key become their SHA-256
+// (key_sha256, jwt.secret_sha256: apply gives them back to keep what is stored); a certificate
+// also gets its leaf's DNS names and expiry. Every answer, the history and /config use them.
+gateway::v1::Consumer Redacted(gateway::v1::Consumer consumer);
+gateway::v1::Certificate Redacted(gateway::v1::Certificate certificate);
+
 class AdminService final : public gateway::v1::AdminService::CallbackService {
  public:
   // `max_config_bytes`: the store's limit, shown by GetStatus.
@@ -71,6 +78,17 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   Reactor* DeleteConsumer(Context* context, const gateway::v1::DeleteConsumerRequest* request,
                           gateway::v1::DeleteResponse* response) override;
 
+  Reactor* CreateCertificate(Context* context, const gateway::v1::CreateCertificateRequest* request,
+                             gateway::v1::CertificateResponse* response) override;
+  Reactor* UpdateCertificate(Context* context, const gateway::v1::UpdateCertificateRequest* request,
+                             gateway::v1::CertificateResponse* response) override;
+  Reactor* GetCertificate(Context* context, const gateway::v1::GetCertificateRequest* request,
+                          gateway::v1::CertificateResponse* response) override;
+  Reactor* ListCertificates(Context* context, const gateway::v1::ListCertificatesRequest* request,
+                            gateway::v1::ListCertificatesResponse* response) override;
+  Reactor* DeleteCertificate(Context* context, const gateway::v1::DeleteCertificateRequest* request,
+                             gateway::v1::DeleteResponse* response) override;
+
   Reactor* ListGateways(Context* context, const gateway::v1::ListGatewaysRequest* request,
                         gateway::v1::ListGatewaysResponse* response) override;
   Reactor* PruneGateways(Context* context, const gateway::v1::PruneGatewaysRequest* request,
@@ -96,6 +114,9 @@ class AdminService final : public gateway::v1::AdminService::CallbackService {
   // Logs the write that made `config` and who asked for it (a no-op, which made no version, is
   // not logged).
   void Logged(const ConfigPtr& config, const Caller& caller, const std::string& what);
+  // CreateCertificate and UpdateCertificate answer alike (the certificate redacted).
+  grpc::Status AnswerCertificate(StoreResult<CertificateWrite>& result, const Caller& caller,
+                                 std::string_view verb, gateway::v1::CertificateResponse* response);
   // Apply and Rollback answer alike.
   grpc::Status Answer(StoreResult<ApplyWrite>& result, const Caller& caller,
                       std::string_view action, bool dry_run, gateway::v1::ApplyResponse* response);

@@ -3,6 +3,7 @@
 #include "common/json.h"
 #include "common/policy_text.h"
 #include "common/validation.h"
+#include "controlplane/admin_service.h"
 
 namespace gw {
 
@@ -57,6 +58,22 @@ std::string ConfigToJson(const gateway::v1::Config& config) {
       json.Key("api_keys").Unsigned(static_cast<uint64_t>(consumer.api_key_sha256_size()));
       if (consumer.has_jwt()) json.Key("jwt_issuer").String(consumer.jwt().issuer());
       json.Key("version").Unsigned(consumer.version()).EndObject();
+    }
+    json.EndArray();
+  }
+  // Certificates only when there are any, as the admin API shows them (Redacted): names, DNS
+  // names, expiry and the default flag, never a key.
+  if (!config.certificates().empty()) {
+    json.Key("certificates").BeginArray();
+    for (const auto& stored : config.certificates()) {
+      const gateway::v1::Certificate certificate = Redacted(stored);
+      json.BeginObject().Key("name").String(certificate.name());
+      json.Key("dns_names").BeginArray();
+      for (const auto& name : certificate.dns_names()) json.String(name);
+      json.EndArray();
+      json.Key("not_after_unix_ms").Number(certificate.not_after_unix_ms());
+      if (certificate.is_default()) json.Key("default").Bool(true);
+      json.Key("version").Unsigned(certificate.version()).EndObject();
     }
     json.EndArray();
   }

@@ -14,10 +14,12 @@
 #include "controlplane/store/config_store.h"
 #include "gateway/proxy/proxy_settings.h"
 #include "gateway/router/route_table.h"
+#include "tests/unit/support/test_certificates.h"
 
 namespace gw::fuzz {
 namespace {
 
+using gateway::v1::Certificate;
 using gateway::v1::Config;
 using gateway::v1::Consumer;
 using gateway::v1::Route;
@@ -62,6 +64,42 @@ constexpr std::initializer_list<const char*> kServices = {"a-svc", "b-svc", "c-s
 constexpr std::initializer_list<const char*> kBadServices = {"PaymentSvc", "-svc"};
 constexpr std::initializer_list<const char*> kConsumers = {"alice", "bob"};
 constexpr std::initializer_list<const char*> kBadConsumers = {"Bad_Name"};
+constexpr std::initializer_list<const char*> kCertificates = {"api", "web"};
+constexpr std::initializer_list<const char*> kBadCertificates = {"Api_1"};
+
+// Certificate material made once per process (key generation is slow): two valid pairs, and
+// one expired (refused by every write).
+struct CertificatePool {
+  gw::testing::TestCertificate a = gw::testing::MakeCertificate({.dns_names = {"a.example"}});
+  gw::testing::TestCertificate b = gw::testing::MakeCertificate({.dns_names = {"b.example"}});
+  gw::testing::TestCertificate expired =
+      gw::testing::MakeCertificate({.not_before_s = -3 * 86400, .not_after_s = -86400});
+};
+const CertificatePool& Pool() {
+  static const CertificatePool pool;
+  return pool;
+}
+
+// A certificate write's input: mostly a valid pair, sometimes an expired one, a key that is not
+// its certificate's, or no key at all.
+Certificate CertificateOf(Choices& in) {
+  Certificate certificate;
+  certificate.set_name(in.Pick(kCertificates, kBadCertificates));
+  const auto& pool = Pool();
+  const gw::testing::TestCertificate* pair = in.Pick({&pool.a, &pool.b}, {&pool.expired});
+  certificate.set_cert_pem(pair->cert_pem);
+  switch (in.Below(16)) {
+    case 0:
+      certificate.set_key_pem(pair == &pool.a ? pool.b.key_pem : pool.a.key_pem);  // mismatched
+      break;
+    case 1:
+      break;  // no key
+    default:
+      certificate.set_key_pem(pair->key_pem);
+  }
+  certificate.set_is_default(in.OneIn(2));
+  return certificate;
+}
 
 std::string PathOf(Choices& in) {
   if (in.OneIn(16)) return in.Pick({"/x y", "api", "/a/../b", ""});  // refused
@@ -223,7 +261,7 @@ class Sequence {
 
  private:
   void Step() {
-    switch (in_.Below(12)) {
+    switch (in_.Below(14)) {
       case 0:
       case 1: {
         Service service = ServiceOf(in_);
@@ -295,10 +333,29 @@ class Sequence {
         Check(store_->CreateConsumer(consumer, keys));
         break;
       }
-      default: {
+      case 11: {
         const std::string name = in_.Pick(kConsumers);
         Note("consumer delete " + name);
         Check(store_->DeleteConsumer(name));
+        break;
+      }
+      case 12: {
+        const Certificate certificate = CertificateOf(in_);
+        Note("certificate create " + certificate.name() + " default " +
+             std::to_string(certificate.is_default()));
+        Check(store_->CreateCertificate(certificate));
+        break;
+      }
+      default: {
+        const Certificate certificate = CertificateOf(in_);
+        if (in_.OneIn(4)) {
+          Note("certificate delete " + certificate.name());
+          Check(store_->DeleteCertificate(certificate.name()));
+          break;
+        }
+        FieldMask mask = MaskOf(in_, {"cert_pem", "key_pem", "is_default"});
+        Note("certificate update " + certificate.name() + " mask " + OneLineOf(mask));
+        Check(store_->UpdateCertificate(certificate, mask));
         break;
       }
     }
@@ -332,6 +389,7 @@ class Sequence {
   static ConfigPtr SnapshotOf(const ServiceWrite& write) { return write.snapshot; }
   static ConfigPtr SnapshotOf(const RouteWrite& write) { return write.snapshot; }
   static ConfigPtr SnapshotOf(const ConsumerWrite& write) { return write.snapshot; }
+  static ConfigPtr SnapshotOf(const CertificateWrite& write) { return write.snapshot; }
   static ConfigPtr SnapshotOf(const ConfigPtr& snapshot) { return snapshot; }
 
   template <typename T>

@@ -4,11 +4,13 @@
 // it, with the gateway's default --max-routes and its policy state carried from one version to
 // the next — and it fits what gateways are sent.
 //
-// Bytes are decoded into commands (services, routes and consumers created, updated and deleted)
-// from small pools of names, paths, hosts, header conditions and policy values, chosen so that
-// commands collide (the same identity written in other cases and orders, header values that read
-// like more conditions) and so that some are invalid (weights 0 and 10001, bad hosts, hop-by-hop
-// header rules, paths too long for the size limit). Checked after every command:
+// Bytes are decoded into commands (services, routes, consumers and certificates created, updated
+// and deleted) from small pools of names, paths, hosts, header conditions, policy values and
+// certificate pairs, chosen so that commands collide (the same identity written in other cases
+// and orders, header values that read like more conditions, two certificates both asking to be
+// the default) and so that some are invalid (weights 0 and 10001, bad hosts, hop-by-hop header
+// rules, paths too long for the size limit, expired certificates, keys of another certificate).
+// Checked after every command:
 //
 // - accepted: the version moved by one (or none, for a no-op), the store's snapshot is the one
 //   the write returned, ValidateConfig accepts it, a gateway's RouteTable::Build accepts it, and

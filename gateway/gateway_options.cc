@@ -59,11 +59,14 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
 
   CLI::App app("gateway: the data plane. Proxies HTTP/1.1 by the routes the control plane streams.",
                "gateway");
-  std::string listen, admin, workers, max_routes, max_body, max_header, max_response_body,
-      http2_streams, http2_window, upstream_max_idle, underscore_headers = "drop",
-                                                      log_level = "info", redis, redis_lease;
+  std::string listen, listen_tls, admin, workers, max_routes, max_body, max_header,
+      max_response_body, http2_streams, http2_window, upstream_max_idle,
+      underscore_headers = "drop", log_level = "info", redis, redis_lease;
   app.set_version_flag("--version", std::string("gateway ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
+  app.add_option("--listen-tls", listen_tls,
+                 "HOST:PORT for HTTPS client traffic, with the certificates managed by "
+                 "`gatewayctl cert` (port 0 picks one)");
   app.add_option("--control-plane", options.control_plane,
                  "control plane's HOST:PORT, or a comma-separated list of its replicas (after a "
                  "lost stream the next one is tried)")
@@ -97,6 +100,8 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
       {"--body-timeout", "30s", &options.proxy.body_timeout},
       {"--tunnel-idle-timeout", "60s", &options.proxy.tunnel_idle_timeout},
       {"--redis-timeout", "250ms", &options.redis_timeout},
+      {"--handshake-timeout", "10s", &options.proxy.handshake_timeout},
+      {"--session-ticket-rotation", "1h", &options.session_ticket_rotation},
   };
   app.add_option("--upstream-timeout", durations[0].text,
                  "504 when the upstream has not answered by then (default 15s)");
@@ -115,6 +120,11 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
                  "when nothing was answered yet (default 30s)");
   app.add_option("--tunnel-idle-timeout", durations[7].text,
                  "closes an upgraded (WebSocket) tunnel idle in both directions (default 60s)");
+  app.add_option("--handshake-timeout", durations[9].text,
+                 "a TLS handshake not done by then is closed (default 10s)");
+  app.add_option("--session-ticket-rotation", durations[10].text,
+                 "how often the TLS session ticket key is replaced; a ticket resumes for up to "
+                 "three periods (default 1h)");
   app.add_option("--redis", redis,
                  "HOST:PORT of the Redis that counts cluster-scope rate limits (route "
                  "--rate-limit-scope cluster); without it they are counted per gateway");
@@ -212,6 +222,15 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     options.redis = std::move(*parsed_redis);
   }
   if (options.redis_timeout.count() < 1) return usage_error("--redis-timeout must be at least 1ms");
+  if (!listen_tls.empty()) {
+    auto parsed = ParseListenAddress(listen_tls, &error);
+    if (!parsed) return usage_error("--listen-tls: " + error);
+    options.listen_tls = std::move(*parsed);
+  }
+  if (options.proxy.handshake_timeout.count() < 1)
+    return usage_error("--handshake-timeout must be at least 1ms");
+  if (options.session_ticket_rotation < std::chrono::seconds(1))
+    return usage_error("--session-ticket-rotation must be at least 1s");
   if (!redis_lease.empty()) {
     if (!ParseCount(redis_lease, 1, kMaxRedisLease, &count))
       return usage_error("--redis-lease must be a number in 1-" + std::to_string(kMaxRedisLease));

@@ -1,6 +1,7 @@
 // GatewayOptions: the gateway's command line, parsed and checked.
 //
 //   gateway --listen HOST:PORT --control-plane HOST:PORT --node-id ID --cache PATH
+//           [--listen-tls HOST:PORT [--handshake-timeout D] [--session-ticket-rotation D]]
 //           [--admin HOST:PORT] [--workers N] [--upstream-timeout D] [--connect-timeout D]
 //           [--idle-timeout D] [--upstream-idle-timeout D] [--upstream-max-idle N]
 //           [--max-routes N] [--max-body-size BYTES] [--max-header-size BYTES]
@@ -28,6 +29,8 @@ namespace gw {
 
 struct GatewayOptions {
   HostPort listen;            // port 0 picks one
+  std::optional<HostPort> listen_tls;  // HTTPS; none when unset
+  std::chrono::milliseconds session_ticket_rotation{3'600'000};
   std::string control_plane;  // HOST:PORT[,HOST:PORT...]: the control plane's replicas
   std::string node_id;
   // --control-plane-ca (TLS on), --tls-cert/--tls-key (client certificate) and --token-file:

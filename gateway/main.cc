@@ -1,4 +1,4 @@
-// gateway: the data plane. Serves HTTP/1.1 on --listen by the routes the control plane streams
+// gateway: the data plane. Serves HTTP/1.1 on --listen (and HTTPS on --listen-tls) by the routes the control plane streams
 // (or its cache file holds), with admin pages on --admin. See gateway_options.h for the flags.
 //
 // Start-up: connect to --redis (in the background), load the cache, check that nobody listens on
@@ -10,8 +10,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -30,6 +32,8 @@
 #include "gateway/redis/redis_bucket_client.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/worker.h"
+#include "gateway/tls/certificate_table_holder.h"
+#include "gateway/tls/ticket_keys.h"
 #include "gateway/upstream/health_checker.h"
 
 namespace gw {
@@ -52,6 +56,24 @@ int Run(const GatewayOptions& options) {
 
   RouteTableHolder holder;
   ConfigApplier applier(holder, options.cache_path, options.proxy.max_routes);
+  // HTTPS: the certificates of each config, and the session ticket keys, replaced every
+  // --session-ticket-rotation by a timer on this thread.
+  CertificateTableHolder certificates;
+  std::shared_ptr<TicketKeyRing> ticket_keys;
+  asio::steady_timer ticket_rotation(main_io);
+  std::function<void()> rotate_tickets = [&] {
+    ticket_rotation.expires_after(options.session_ticket_rotation);
+    ticket_rotation.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!ticket_keys->Rotate()) LogWarn("TLS session ticket keys not rotated: no randomness");
+      rotate_tickets();
+    });
+  };
+  if (options.listen_tls) {
+    ticket_keys = std::make_shared<TicketKeyRing>();
+    applier.ServeCertificates(certificates, TlsEdgeOptions{{"http/1.1"}, ticket_keys});
+    rotate_tickets();
+  }
   // Active health checks on their own thread, following the services of the table in use.
   HealthChecker::Options check_options;
   check_options.on_change = [](const ServiceEndpoints& service, size_t endpoint,
@@ -90,6 +112,14 @@ int Run(const GatewayOptions& options) {
     LogCannotListen(options.listen, ec);
     return 1;
   }
+  std::optional<tcp::endpoint> tls_endpoint;
+  if (options.listen_tls) {
+    tls_endpoint = ListenEndpoint(main_io, *options.listen_tls);
+    if (const auto ec = ProbeListen(main_io, *tls_endpoint)) {
+      LogCannotListen(*options.listen_tls, ec);
+      return 1;
+    }
+  }
   MetricsRegistry metrics;
   std::unique_ptr<AccessLog> access_log;
   if (!options.access_log.empty()) {
@@ -119,10 +149,21 @@ int Run(const GatewayOptions& options) {
       LogCannotListen(options.listen, ec);
       return 1;
     }
+    if (tls_endpoint) {
+      worker->ServeTls(certificates);
+      if (const auto ec = worker->Listen(*tls_endpoint, reuse_port, true)) {
+        LogCannotListen(*options.listen_tls, ec);
+        return 1;
+      }
+    }
     workers.push_back(std::move(worker));
   }
   const std::string http_address = FormatHostPort(endpoint.address().to_string(), endpoint.port());
   LogInfo("http listening on " + http_address);
+  if (tls_endpoint) {
+    LogInfo("https listening on " +
+            FormatHostPort(tls_endpoint->address().to_string(), tls_endpoint->port()));
+  }
   LogInfo(std::to_string(options.workers) + " workers serving");
 
   std::optional<ConfigSubscriber> subscriber_holder;
@@ -174,8 +215,9 @@ int Run(const GatewayOptions& options) {
   for (auto& worker : workers) worker->Start();
   subscriber.Start();
 
-  signals.async_wait([](const boost::system::error_code& ec, int signal) {
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) LogInfo("signal " + std::to_string(signal) + " received: shutting down");
+    ticket_rotation.cancel();
   });
   main_io.run();
 

@@ -15,7 +15,9 @@
 
 #include "common/api_key.h"
 #include "common/byte_size.h"
+#include "common/certificate.h"
 #include "common/config_delta.h"
+#include "common/duration.h"
 #include "common/policy_text.h"
 #include "common/policy_validation.h"
 #include "common/route_identity.h"
@@ -24,6 +26,7 @@
 namespace gw {
 namespace {
 
+using gateway::v1::Certificate;
 using gateway::v1::Config;
 using gateway::v1::Consumer;
 using gateway::v1::MatchKind;
@@ -110,11 +113,14 @@ constexpr std::string_view kUpdatableRouteFields[] = {"target",
                                                       "per_try_timeout_ms",
                                                       "rate_limit",
                                                       "auth",
-                                                      "cors"};
+                                                      "cors",
+                                                      "https_redirect",
+                                                      "hsts_max_age_s"};
+constexpr std::string_view kUpdatableCertificateFields[] = {"cert_pem", "key_pem", "is_default"};
 constexpr std::string_view kUpdatableServiceFields[] = {
-    "endpoints",       "lb",          "hash_header",
-    "health_check",    "eject_after", "eject_for_ms",
-    "max_connections", "max_pending", "connect_timeout_ms"};
+    "endpoints",          "lb",           "hash_header",     "health_check",
+    "eject_after",        "eject_for_ms", "max_connections", "max_pending",
+    "connect_timeout_ms", "protocol"};
 
 template <size_t N>
 std::string JoinNames(const std::string_view (&names)[N]) {
@@ -221,6 +227,15 @@ std::string DescribeConsumer(const Consumer& consumer) {
   if (consumer.has_jwt())
     out += ", jwt issuer " + consumer.jwt().issuer() +
            (consumer.jwt().secret().empty() ? " (public key)" : " (HS256 secret)");
+  return out;
+}
+
+// "api: api.example.com, www.example.com until 2027-01-02 (default)"; never key material.
+std::string DescribeCertificate(const Certificate& certificate) {
+  const CertificateInfo info = ParseCertificate(certificate.cert_pem(), certificate.key_pem());
+  std::string out = certificate.name() + ": " + JoinForMessage(info.dns_names, ", ") + " until " +
+                    FormatUtcDate(info.not_after_unix_ms);
+  if (certificate.is_default()) out += " (default)";
   return out;
 }
 
@@ -370,6 +385,73 @@ StoreError ConsumerNotFound(std::string_view name) {
   return {StoreCode::kNotFound, "consumer " + std::string(name) + " does not exist"};
 }
 
+std::optional<StoreError> CertificateNameError(std::string_view name) {
+  if (std::string e = ValidateServiceName(name); !e.empty())
+    return Invalid("certificate" + e.substr(std::string_view("service").size()));
+  return std::nullopt;
+}
+
+StoreError CertificateNotFound(std::string_view name) {
+  return {StoreCode::kNotFound, "certificate " + std::string(name) + " does not exist"};
+}
+
+// A certificate of a request with only the fields the store keeps: key_sha256, dns_names and
+// not_after_unix_ms are for answers (and apply's key_sha256 is resolved before this).
+Certificate StoredForm(const Certificate& request) {
+  Certificate certificate = Known(request);
+  certificate.clear_version();
+  certificate.clear_key_sha256();
+  certificate.clear_dns_names();
+  certificate.clear_not_after_unix_ms();
+  return certificate;
+}
+
+// The write rule on validity dates, which ValidateConfig leaves out (a refusal that depends on
+// the clock would make gateways refuse tomorrow what they took today): a certificate written
+// that is expired or not yet valid is refused, or with !refuse (a rollback restores what was)
+// warned about; one that expires within kCertificateExpiryWarningDays is a warning.
+std::optional<StoreError> CheckValidityNow(const Certificate& certificate, bool refuse,
+                                           std::vector<std::string>* warnings) {
+  const CertificateInfo info = ParseCertificate(certificate.cert_pem(), certificate.key_pem());
+  if (!info.error.empty()) return Invalid("certificate " + certificate.name() + ": " + info.error);
+  const int64_t now = NowUnixMs();
+  std::string problem;
+  if (info.not_after_unix_ms < now)
+    problem = "certificate " + certificate.name() + " expired on " +
+              FormatUtcDate(info.not_after_unix_ms);
+  else if (info.not_before_unix_ms > now)
+    problem = "certificate " + certificate.name() + " is not valid before " +
+              FormatUtcDate(info.not_before_unix_ms);
+  if (!problem.empty()) {
+    if (refuse) return Invalid(problem + "; nothing was written");
+    warnings->push_back(problem);
+    return std::nullopt;
+  }
+  constexpr int64_t kDayMs = 86'400'000;
+  const int64_t days_left = (info.not_after_unix_ms - now) / kDayMs;
+  if (days_left < kCertificateExpiryWarningDays)
+    warnings->push_back("certificate " + certificate.name() + " expires on " +
+                        FormatUtcDate(info.not_after_unix_ms) + ", in " +
+                        (days_left == 0 ? std::string("less than a day")
+                                        : FormatCount(static_cast<uint64_t>(days_left)) +
+                                              (days_left == 1 ? " day" : " days")) +
+                        "; renew it with `gatewayctl cert update " + certificate.name() +
+                        " --cert FILE --key FILE`");
+  return std::nullopt;
+}
+
+// Takes the default flag from the certificate of `config` that has it, unless that is `name`;
+// returns that certificate's name ("" when none lost it). Its version becomes `version`.
+std::string TakeDefault(Config* config, std::string_view name, uint64_t version) {
+  for (Certificate& certificate : *config->mutable_certificates())
+    if (certificate.is_default() && certificate.name() != name) {
+      certificate.set_is_default(false);
+      certificate.set_version(version);
+      return certificate.name();
+    }
+  return "";
+}
+
 StoreError ServiceNotFound(std::string_view name) {
   return {StoreCode::kNotFound, "service " + std::string(name) + " does not exist"};
 }
@@ -413,6 +495,7 @@ bool SameButVersion(const T& a, const T& b) {
 
 std::string NameOf(const Service& service) { return service.name(); }
 std::string NameOf(const Consumer& consumer) { return consumer.name(); }
+std::string NameOf(const Certificate& certificate) { return certificate.name(); }
 RouteIdentity NameOf(const Route& route) { return IdentityOf(route); }
 RouteIdentity NameOf(const RouteKey& key) { return IdentityOf(key); }
 const std::string& NameOf(const std::string& name) { return name; }
@@ -479,6 +562,9 @@ std::vector<ObjectChange> ChangesOf(const ConfigDelta& forward, const ConfigDelt
   AddChanges(forward.upserted_consumers(), forward.removed_consumers(),
              reverse.upserted_consumers(), &ObjectChange::mutable_consumer_before,
              &ObjectChange::mutable_consumer_after, &changes);
+  AddChanges(forward.upserted_certificates(), forward.removed_certificates(),
+             reverse.upserted_certificates(), &ObjectChange::mutable_certificate_before,
+             &ObjectChange::mutable_certificate_after, &changes);
   return changes;
 }
 
@@ -498,9 +584,12 @@ std::string SummarizeChanges(const std::vector<ObjectChange>& changes) {
     else if (change.has_route_after() || change.has_route_before())
       part = "route " + DescribeRouteMatch(change.has_route_after() ? change.route_after()
                                                                     : change.route_before());
-    else
+    else if (change.has_consumer_after() || change.has_consumer_before())
       part = "consumer " + (change.has_consumer_after() ? change.consumer_after().name()
                                                         : change.consumer_before().name());
+    else
+      part = "certificate " + (change.has_certificate_after() ? change.certificate_after().name()
+                                                              : change.certificate_before().name());
     part += change.action() == ObjectChange::CREATED   ? " created"
             : change.action() == ObjectChange::CHANGED ? " changed"
                                                        : " deleted";
@@ -911,6 +1000,110 @@ StoreResult<ConfigPtr> ConfigStore::DeleteConsumer(std::string_view name,
                });
 }
 
+// ---------------------------------------------------------------- certificates
+
+StoreResult<CertificateWrite> ConfigStore::CreateCertificate(const Certificate& request,
+                                                             const WriteContext& context) {
+  Certificate certificate = StoredForm(request);
+  if (std::string e = ValidateCertificate(certificate); !e.empty()) return Invalid(e);
+  std::vector<std::string> warnings;
+  if (auto e = CheckValidityNow(certificate, /*refuse=*/true, &warnings)) return *e;
+  std::string previous_default;
+  auto after = Write(context,
+                     [&](const Config& current, uint64_t version, Config* next,
+                         HistoryEntry* history) -> std::optional<StoreError> {
+                       if (FindNamed(current.certificates(), certificate.name()))
+                         return StoreError{StoreCode::kAlreadyExists,
+                                           "certificate " + certificate.name() +
+                                               " already exists; use `cert update` to change it"};
+                       previous_default = certificate.is_default()
+                                              ? TakeDefault(next, certificate.name(), version)
+                                              : "";
+                       certificate.set_version(version);
+                       *next->add_certificates() = certificate;
+                       history->action = "create_certificate";
+                       history->detail = DescribeCertificate(certificate);
+                       if (!previous_default.empty())
+                         history->detail += ", default before: " + previous_default;
+                       return std::nullopt;
+                     });
+  if (!after) return after.error();
+  return CertificateWrite{std::move(certificate), std::move(*after), std::move(warnings),
+                          std::move(previous_default)};
+}
+
+StoreResult<CertificateWrite> ConfigStore::UpdateCertificate(
+    const Certificate& request, const google::protobuf::FieldMask& mask,
+    const WriteContext& context) {
+  if (auto e = CertificateNameError(request.name())) return *e;
+  if (mask.paths().empty())
+    return Invalid("nothing to update on certificate " + request.name() +
+                   ": give --cert, --key, --default or --no-default");
+  if (auto e =
+          CheckMask(mask, Certificate::descriptor(), kUpdatableCertificateFields, "certificate"))
+    return *e;
+  // New key material must be valid now; a flag changed on a stored certificate is only warned
+  // about (it is served already).
+  const bool new_material =
+      std::any_of(mask.paths().begin(), mask.paths().end(),
+                  [](const std::string& path) { return path == "cert_pem" || path == "key_pem"; });
+  Certificate certificate;
+  std::vector<std::string> warnings;
+  std::string previous_default;
+  auto after =
+      Write(context,
+            [&](const Config&, uint64_t version, Config* next,
+                HistoryEntry* history) -> std::optional<StoreError> {
+              Certificate* stored = FindNamed(next->mutable_certificates(), request.name());
+              if (!stored) return CertificateNotFound(request.name());
+              certificate = *stored;  // the stored certificate with the named fields changed
+              ApplyMask(StoredForm(request), mask, &certificate);
+              if (std::string e = ValidateCertificate(certificate); !e.empty()) return Invalid(e);
+              warnings.clear();
+              if (auto e = CheckValidityNow(certificate, new_material, &warnings)) return *e;
+              previous_default.clear();
+              if (google::protobuf::util::MessageDifferencer::Equals(certificate, *stored))
+                return std::nullopt;  // a no-op
+              if (certificate.is_default() && !stored->is_default())
+                previous_default = TakeDefault(next, certificate.name(), version);
+              certificate.set_version(version);
+              *stored = certificate;
+              history->action = "update_certificate";
+              history->detail = DescribeCertificate(certificate);
+              if (!previous_default.empty())
+                history->detail += ", default before: " + previous_default;
+              return std::nullopt;
+            });
+  if (!after) return after.error();
+  return CertificateWrite{std::move(certificate), std::move(*after), std::move(warnings),
+                          std::move(previous_default)};
+}
+
+StoreResult<CertificateRead> ConfigStore::GetCertificate(std::string_view name) {
+  if (auto e = CertificateNameError(name)) return *e;
+  return Read<CertificateRead>([&](const Config& config) -> StoreResult<CertificateRead> {
+    const Certificate* certificate = FindNamed(config.certificates(), name);
+    if (!certificate) return CertificateNotFound(name);
+    return CertificateRead{*certificate, config.version()};
+  });
+}
+
+StoreResult<ConfigPtr> ConfigStore::ListCertificates() { return LoadSnapshot(); }
+
+StoreResult<ConfigPtr> ConfigStore::DeleteCertificate(std::string_view name,
+                                                      const WriteContext& context) {
+  if (auto e = CertificateNameError(name)) return *e;
+  return Write(context,
+               [&](const Config& current, uint64_t, Config* next,
+                   HistoryEntry* history) -> std::optional<StoreError> {
+                 if (!FindNamed(current.certificates(), name)) return CertificateNotFound(name);
+                 EraseNamed(next->mutable_certificates(), name);
+                 history->action = "delete_certificate";
+                 history->detail = std::string(name);
+                 return std::nullopt;
+               });
+}
+
 // ---------------------------------------------------------------- declarative writes
 
 StoreResult<ApplyWrite> ConfigStore::WriteDesired(
@@ -925,6 +1118,7 @@ StoreResult<ApplyWrite> ConfigStore::WriteDesired(
     MergeList(wanted->services(), prune, version, next->mutable_services());
     MergeList(wanted->routes(), prune, version, next->mutable_routes());
     MergeList(wanted->consumers(), prune, version, next->mutable_consumers());
+    MergeList(wanted->certificates(), prune, version, next->mutable_certificates());
     // A service deleted under a route that keeps its name as target would turn the route to
     // DNS, which is refused as `service delete` refuses it; a rollback restores a config that
     // was (a route may have named a service created only later).
@@ -933,6 +1127,10 @@ StoreResult<ApplyWrite> ConfigStore::WriteDesired(
         if (!FindNamed(next->services(), service.name()))
           if (auto e = ServiceInUse(*next, service.name())) return *e;
     result.warnings.clear();
+    for (const Certificate& certificate : next->certificates())
+      if (certificate.version() == version)  // written by this version
+        if (auto e = CheckValidityNow(certificate, /*refuse=*/!restore, &result.warnings))
+          return *e;
     for (const Route& route : next->routes()) {
       if (route.version() != version) continue;
       if (auto e = CheckRouteAgainstServices(*next, route)) return *e;
@@ -1000,6 +1198,25 @@ StoreResult<ApplyWrite> ConfigStore::Apply(const gateway::v1::ApplyRequest& requ
                      ": a jwt secret or public key cannot hold a NUL byte");
     consumers.push_back(std::move(consumer));
   }
+  names.clear();
+  std::vector<Certificate> certificates;
+  for (int i = 0; i < request.certificates_size(); ++i) {
+    const Certificate& given_certificate = request.certificates(i);
+    const std::string where = "certificates[" + std::to_string(i) + "]: ";
+    Certificate certificate = StoredForm(given_certificate);
+    if (auto e = CertificateNameError(certificate.name())) return Invalid(where + e->message);
+    if (!names.insert(certificate.name()).second)
+      return Invalid(where + "certificate " + certificate.name() + " is given twice");
+    if (!given_certificate.key_sha256().empty() && !certificate.key_pem().empty())
+      return Invalid(where + "certificate " + certificate.name() +
+                     ": give key_pem or key_sha256, not both");
+    if (given_certificate.key_sha256().empty()) {
+      if (std::string e = ValidateCertificate(certificate); !e.empty()) return Invalid(where + e);
+    } else {
+      certificate.set_key_sha256(AsciiLower(given_certificate.key_sha256()));  // resolved below
+    }
+    certificates.push_back(std::move(certificate));
+  }
   return WriteDesired(
       context, "apply", "",
       [&](const Config& current) -> StoreResult<Config> {
@@ -1024,6 +1241,25 @@ StoreResult<ApplyWrite> ConfigStore::Apply(const gateway::v1::ApplyRequest& requ
           if (consumer.has_jwt()) consumer.mutable_jwt()->clear_secret_sha256();
           if (std::string e = ValidateConsumer(consumer); !e.empty()) return Invalid(where + e);
           *desired.add_consumers() = std::move(consumer);
+        }
+        for (size_t i = 0; i < certificates.size(); ++i) {
+          Certificate certificate = certificates[i];
+          if (certificate.key_sha256().empty()) {
+            *desired.add_certificates() = std::move(certificate);
+            continue;
+          }
+          // The stored key, kept: answers and exports show its digest only.
+          const std::string where = "certificates[" + std::to_string(i) + "]: ";
+          const Certificate* stored = FindNamed(current.certificates(), certificate.name());
+          if (!stored || ApiKeySha256Hex(stored->key_pem()) != certificate.key_sha256())
+            return Invalid(where + "certificate " + certificate.name() +
+                           ": key_sha256 is not the digest of its stored key; give the key "
+                           "itself as key_pem");
+          certificate.set_key_pem(stored->key_pem());
+          certificate.clear_key_sha256();
+          if (std::string e = ValidateCertificate(certificate); !e.empty())
+            return Invalid(where + e);
+          *desired.add_certificates() = std::move(certificate);
         }
         return desired;
       },

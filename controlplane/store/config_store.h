@@ -1,6 +1,6 @@
-// ConfigStore: the control plane's source of truth, the routes, services and consumers, and the
-// rules every write obeys, whichever backend stores the rows (store_backend.h: one SQLite file,
-// or a PostgreSQL database shared by replicas).
+// ConfigStore: the control plane's source of truth, the routes, services, consumers and
+// certificates, and the rules every write obeys, whichever backend stores the rows
+// (store_backend.h: one SQLite file, or a PostgreSQL database shared by replicas).
 //
 // Owned by the control plane and used from ONE thread (the StoreWorker). A write runs in one
 // write transaction of the backend, which holds the store's write lock: the input is put in
@@ -77,6 +77,18 @@ struct ConsumerWrite {
   ConfigPtr snapshot;
 };
 
+struct CertificateWrite {
+  gateway::v1::Certificate certificate;  // as stored, key included (the admin service redacts)
+  ConfigPtr snapshot;
+  // Accepted, but worth a look: it expires within kCertificateExpiryWarningDays.
+  std::vector<std::string> warnings;
+  std::string previous_default;  // the certificate this write took the default flag from
+};
+
+// A certificate written (created, updated, applied) that expires within this many days is
+// stored with a warning; one expired or not yet valid is refused (a rollback only warns).
+inline constexpr int64_t kCertificateExpiryWarningDays = 30;
+
 // What Apply and Rollback did (or, for a dry run, would do).
 struct ApplyWrite {
   // Objects whole, consumers with their secrets (the admin service redacts them).
@@ -94,6 +106,11 @@ struct HistoryChange {
 
 struct ConsumerRead {
   gateway::v1::Consumer consumer;
+  uint64_t config_version = 0;
+};
+
+struct CertificateRead {
+  gateway::v1::Certificate certificate;
   uint64_t config_version = 0;
 };
 
@@ -170,6 +187,21 @@ class ConfigStore {
   // Allowed while routes require auth: they then refuse that consumer's credentials.
   StoreResult<ConfigPtr> DeleteConsumer(std::string_view name, const WriteContext& context = {});
 
+  // A chain and its key (both PEM), checked as ValidateCertificate does, and refused when
+  // expired or not yet valid. With is_default the default flag moves to it from the
+  // certificate that had it, in the same version (CertificateWrite.previous_default).
+  StoreResult<CertificateWrite> CreateCertificate(const gateway::v1::Certificate& certificate,
+                                                  const WriteContext& context = {});
+  // Changes the fields `mask` names ("cert_pem", "key_pem", "is_default") of certificate
+  // `certificate.name`; a new chain without a new key must match the stored key. is_default
+  // true moves the flag as CreateCertificate does; false clears it.
+  StoreResult<CertificateWrite> UpdateCertificate(const gateway::v1::Certificate& certificate,
+                                                  const google::protobuf::FieldMask& mask,
+                                                  const WriteContext& context = {});
+  StoreResult<CertificateRead> GetCertificate(std::string_view name);
+  StoreResult<ConfigPtr> ListCertificates();  // the snapshot; its certificates are the list
+  StoreResult<ConfigPtr> DeleteCertificate(std::string_view name, const WriteContext& context = {});
+
   // The whole current config, as stored now.
   StoreResult<ConfigPtr> LoadSnapshot();
 
@@ -177,12 +209,14 @@ class ConfigStore {
   // match) or is created, and with request.prune the objects not given are deleted; all as ONE
   // version, or refused as a whole with the object named. Objects equal to the stored ones make
   // no change (and no version). Consumers' api_keys are stored as digests; a jwt.secret_sha256
-  // keeps the stored secret it matches. request.dry_run and request.options are ignored:
-  // `context` says them.
+  // keeps the stored secret it matches, and a certificate's key_sha256 (without key_pem) the
+  // stored key. Certificates it changes are refused when expired or not yet valid. request.dry_run
+  // and request.options are ignored: `context` says them.
   StoreResult<ApplyWrite> Apply(const gateway::v1::ApplyRequest& request,
                                 const WriteContext& context = {});
   // The config exactly as it was at `version` (rebuilt from the newest back with each
   // version's reverse change), as a new version. Refused when the history no longer reaches it.
+  // A certificate it restores that is expired or close to it is a warning, not a refusal.
   StoreResult<ApplyWrite> Rollback(uint64_t version, const WriteContext& context = {});
 
   // The newest `limit` history records, newest first.

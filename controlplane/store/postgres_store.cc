@@ -115,14 +115,22 @@ ALTER TABLE history ADD COLUMN command TEXT NOT NULL DEFAULT '';
 ALTER TABLE history ADD COLUMN forward BYTEA;
 ALTER TABLE history ADD COLUMN reverse BYTEA;
 )sql";
+// Version 8: the TLS certificates gateways serve (sqlite_store.cc has the same).
+constexpr std::string_view kSchemaV8Certificates = R"sql(
+CREATE TABLE certificates (
+  name    TEXT PRIMARY KEY,
+  version BIGINT NOT NULL,
+  body    BYTEA NOT NULL
+);
+)sql";
 constexpr std::string_view kMigrations[] = {kSchemaV5, kSchemaV6HistoryActor,
-                                            kSchemaV7HistoryChanges};
+                                            kSchemaV7HistoryChanges, kSchemaV8Certificates};
 constexpr int kFirstPostgresSchema = 5;
 static_assert(kFirstPostgresSchema + std::size(kMigrations) - 1 == kConfigSchemaVersion);
 
-constexpr std::string_view kOwnTables[] = {"meta",    "services",  "endpoints",         "routes",
-                                           "history", "consumers", "consumer_api_keys", "replicas",
-                                           "gateways"};
+constexpr std::string_view kOwnTables[] = {
+    "meta",      "services",          "endpoints", "routes",   "history",
+    "consumers", "consumer_api_keys", "replicas",  "gateways", "certificates"};
 
 // The database's clock in Unix milliseconds, as SQL.
 constexpr std::string_view kNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -520,6 +528,13 @@ StoreResult<ConfigPtr> PostgresStore::ReadConfig() {
     auto it = by_consumer.find(keys->Text(i, 0));
     if (it != by_consumer.end()) it->second->add_api_key_sha256(keys->Text(i, 1));
   }
+  auto certificates =
+      Exec("SELECT name, version, body FROM certificates", {}, "reading certificates");
+  if (!certificates) return certificates.error();
+  for (int i = 0; i < certificates->rows(); ++i)
+    if (!rows::ReadCertificate(certificates->Text(i, 0), certificates->Int(i, 1),
+                               certificates->Bytes(i, 2), config->add_certificates()))
+      return StoreError{StoreCode::kInternal, name_ + ": a certificate's row does not parse"};
   SortConfig(config.get());
   return ConfigPtr(std::move(config));
 }
@@ -551,6 +566,20 @@ std::optional<StoreError> PostgresStore::WriteChange(const ConfigDelta& delta, u
   for (const auto& name : delta.removed_consumers())
     if (auto e = run("DELETE FROM consumers WHERE name = $1", Params().Text(name),
                      "deleting a consumer"))
+      return e;
+  for (const auto& name : delta.removed_certificates())
+    if (auto e = run("DELETE FROM certificates WHERE name = $1", Params().Text(name),
+                     "deleting a certificate"))
+      return e;
+  for (const auto& certificate : delta.upserted_certificates())
+    if (auto e = run("INSERT INTO certificates (name, version, body) VALUES ($1, $2, $3) "
+                     "ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
+                     "body = excluded.body",
+                     Params()
+                         .Text(certificate.name())
+                         .Int(static_cast<int64_t>(certificate.version()))
+                         .Bytes(rows::CertificateBytes(certificate)),
+                     "writing a certificate"))
       return e;
   for (const Service& service : delta.upserted_services()) {
     if (auto e = run("INSERT INTO services (name, version, policy) VALUES ($1, $2, $3) "

@@ -79,6 +79,22 @@ std::string ServicePolicyBytes(const Service& service) {
   return Deterministic(policy);
 }
 
+std::string CertificateBytes(const gateway::v1::Certificate& certificate) {
+  gateway::v1::Certificate body = certificate;
+  body.clear_name();
+  body.clear_version();
+  return Deterministic(body);
+}
+
+bool ReadCertificate(std::string_view name, int64_t version, std::string_view body,
+                     gateway::v1::Certificate* certificate) {
+  certificate->Clear();
+  if (!certificate->ParseFromArray(body.data(), static_cast<int>(body.size()))) return false;
+  certificate->set_name(std::string(name));
+  certificate->set_version(static_cast<uint64_t>(version));
+  return true;
+}
+
 RouteColumns ColumnsOf(const Route& route) {
   return {route.path(), static_cast<int64_t>(route.match()), route.host(),
           JoinMethods(route.methods()), JoinHeaders(route.headers())};

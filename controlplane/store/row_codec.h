@@ -1,6 +1,7 @@
 // How both backends lay a config out in rows: a route's identity in five text columns (the
 // primary key), its policies in one column holding a serialized Route with only the policy
-// fields (so a new policy field needs no migration); a service's policies likewise.
+// fields (so a new policy field needs no migration); a service's policies likewise; a
+// certificate as one serialized body.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,12 @@ std::string JoinHeaders(
 // The policy columns: the object without its identity and without the fields that have columns.
 std::string RoutePolicyBytes(const gateway::v1::Route& route);
 std::string ServicePolicyBytes(const gateway::v1::Service& service);
+// A certificate's body column: the Certificate without name and version (which have columns),
+// key included: the store keeps it for the pushed configs.
+std::string CertificateBytes(const gateway::v1::Certificate& certificate);
+// A certificate from its columns. False when the body does not parse.
+bool ReadCertificate(std::string_view name, int64_t version, std::string_view body,
+                     gateway::v1::Certificate* certificate);
 
 // The identity columns of a route (or route key) as the statements bind them.
 struct RouteColumns {

@@ -140,6 +140,16 @@ ALTER TABLE history ADD COLUMN forward BLOB;
 ALTER TABLE history ADD COLUMN reverse BLOB;
 )sql";
 
+// Version 8 (issue 13): the TLS certificates gateways serve; `body` is a serialized
+// gateway.v1.Certificate without name and version (row_codec.h), private key included.
+constexpr std::string_view kSchemaV8Certificates = R"sql(
+CREATE TABLE certificates (
+  name    TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  body    BLOB NOT NULL
+);
+)sql";
+
 // Version 4 (issue 9): a split target's weight is 1..10000. A target of weight 0 took no
 // traffic: it is left out, and a split left with one target becomes a plain route to it (the
 // same traffic). The changed routes make a new config version (with a history row), so that a
@@ -207,13 +217,14 @@ constexpr Migration kMigrations[] = {{kSchemaV1},
                                      {"", DropZeroWeightTargets},
                                      {kSchemaV5},
                                      {kSchemaV6HistoryActor},
-                                     {kSchemaV7HistoryChanges}};
+                                     {kSchemaV7HistoryChanges},
+                                     {kSchemaV8Certificates}};
 static_assert(std::size(kMigrations) == kConfigSchemaVersion);
 
 // The tables of a schema this control plane made (any version); another application's are not.
-constexpr std::string_view kOwnTables[] = {"meta",    "services",  "endpoints",         "routes",
-                                           "history", "consumers", "consumer_api_keys", "replicas",
-                                           "gateways"};
+constexpr std::string_view kOwnTables[] = {
+    "meta",      "services",          "endpoints", "routes",   "history",
+    "consumers", "consumer_api_keys", "replicas",  "gateways", "certificates"};
 
 // The identity columns bound from `first` on, and the WHERE clause that names them.
 void BindRouteIdentity(Statement& statement, int first, const rows::RouteColumns& columns) {
@@ -432,6 +443,13 @@ StoreResult<ConfigPtr> SqliteStore::ReadConfig() {
     if (it != consumers.end()) it->second->add_api_key_sha256(keys.ColumnText(1));
   }
   if (rc != SQLITE_DONE) return Internal("reading api keys", keys.error());
+  Statement certificates(*db_, "SELECT name, version, body FROM certificates");
+  while ((rc = certificates.Step()) == SQLITE_ROW) {
+    if (!rows::ReadCertificate(certificates.ColumnText(0), certificates.ColumnInt(1),
+                               certificates.ColumnBlob(2), config->add_certificates()))
+      return Internal("reading certificates", "a certificate's row does not parse");
+  }
+  if (rc != SQLITE_DONE) return Internal("reading certificates", certificates.error());
   SortConfig(config.get());
   return ConfigPtr(std::move(config));
 }
@@ -457,6 +475,20 @@ std::optional<StoreError> SqliteStore::WriteChange(const ConfigDelta& delta, uin
     Statement remove(*db_, "DELETE FROM consumers WHERE name = ?");  // api keys cascade
     remove.Bind(1, name);
     if (auto e = run(remove, "deleting a consumer")) return e;
+  }
+  for (const auto& name : delta.removed_certificates()) {
+    Statement remove(*db_, "DELETE FROM certificates WHERE name = ?");
+    remove.Bind(1, name);
+    if (auto e = run(remove, "deleting a certificate")) return e;
+  }
+  for (const auto& certificate : delta.upserted_certificates()) {
+    Statement upsert(*db_,
+                     "INSERT INTO certificates (name, version, body) VALUES (?, ?, ?) "
+                     "ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
+                     "body = excluded.body");
+    upsert.Bind(1, certificate.name()).Bind(2, static_cast<int64_t>(certificate.version()));
+    upsert.BindBlob(3, rows::CertificateBytes(certificate));
+    if (auto e = run(upsert, "writing a certificate")) return e;
   }
   for (const Service& service : delta.upserted_services()) {
     Statement upsert(*db_,

@@ -27,8 +27,8 @@ using ConfigPtr = std::shared_ptr<const gateway::v1::Config>;
 
 // The schema both backends migrate to: 1-4 the config (see sqlite_store.cc), 5 the cluster
 // registry (replicas and their gateways), 6 the actor of each version, 7 each version's change
-// kept whole (both ways) with the command that made it.
-inline constexpr int kConfigSchemaVersion = 7;
+// kept whole (both ways) with the command that made it, 8 the TLS certificates.
+inline constexpr int kConfigSchemaVersion = 8;
 
 // What a write did, for the history table (and the log).
 // The actor of a write when auth is off.

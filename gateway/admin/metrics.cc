@@ -158,6 +158,9 @@ MetricsSnapshot MetricsRegistry::Snapshot() const {
       }
     }
     snapshot.underscore_headers_dropped += worker->underscore_headers_dropped.Load();
+    snapshot.tls_handshakes_full += worker->tls_handshakes_full.Load();
+    snapshot.tls_handshakes_resumed += worker->tls_handshakes_resumed.Load();
+    snapshot.tls_handshakes_failed += worker->tls_handshakes_failed.Load();
     snapshot.underscore_headers_rejected += worker->underscore_headers_rejected.Load();
     snapshot.rate_limit_redis_fallback_down += worker->rate_limit_redis_fallback_down.Load();
     snapshot.rate_limit_redis_fallback_no_redis +=
@@ -325,6 +328,19 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
     out += "gateway_underscore_headers_total{action=\"";
     out += action;
     out += "\"} ";
+    AppendUnsigned(out, count);
+    out.push_back('\n');
+  }
+  AppendHeader(out, "gateway_tls_handshakes_total", "counter",
+               "TLS handshakes on --listen-tls: completed (resumed with a session ticket or "
+               "not) and failed.");
+  for (const auto& [labels, count] :
+       {std::pair{"result=\"ok\",resumed=\"false\"", snapshot.tls_handshakes_full},
+        std::pair{"result=\"ok\",resumed=\"true\"", snapshot.tls_handshakes_resumed},
+        std::pair{"result=\"failed\",resumed=\"false\"", snapshot.tls_handshakes_failed}}) {
+    out += "gateway_tls_handshakes_total{";
+    out += labels;
+    out += "} ";
     AppendUnsigned(out, count);
     out.push_back('\n');
   }

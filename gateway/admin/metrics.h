@@ -159,6 +159,15 @@ class WorkerMetrics {
   // Requests of cluster-scope routes decided by this gateway's own bucket, by why.
   SingleWriterCounter rate_limit_redis_fallback_down;
   SingleWriterCounter rate_limit_redis_fallback_no_redis;
+  // TLS handshakes on --listen-tls: completed (of which resumed with a ticket), failed (a
+  // client that left, timed out, or offered nothing the gateway accepts).
+  void RecordTlsHandshake(bool ok, bool resumed) {
+    if (!ok) return tls_handshakes_failed.Add();
+    (resumed ? tls_handshakes_resumed : tls_handshakes_full).Add();
+  }
+  SingleWriterCounter tls_handshakes_full;
+  SingleWriterCounter tls_handshakes_resumed;
+  SingleWriterCounter tls_handshakes_failed;
   // The worker's HTTP/2 connections (set by Worker::Observe; null: none counted).
   const http2::Http2Counters* http2 = nullptr;
 
@@ -226,6 +235,9 @@ struct MetricsSnapshot {
   uint64_t config_nacks = 0;
   uint64_t access_log_dropped_lines = 0;
   uint64_t underscore_headers_dropped = 0;
+  uint64_t tls_handshakes_full = 0;
+  uint64_t tls_handshakes_resumed = 0;
+  uint64_t tls_handshakes_failed = 0;
   uint64_t underscore_headers_rejected = 0;
   uint64_t rate_limit_redis_fallback_down = 0;
   uint64_t rate_limit_redis_fallback_no_redis = 0;

@@ -93,9 +93,22 @@ std::string ConfigApplier::Publish(const gateway::v1::Config& config, Source sou
   std::string error;
   RouteTableConstSharedPtr table = RouteTable::Build(config, max_routes_, &error, &registries_);
   if (!table) return error.empty() ? "config is invalid" : error;
+  CertificateTableConstSharedPtr certificates;
+  if (certificates_) {
+    std::vector<CertificateSource> sources;
+    sources.reserve(config.certificates_size());
+    for (const gateway::v1::Certificate& certificate : config.certificates()) {
+      sources.push_back({certificate.name(), certificate.version(), certificate.cert_pem(),
+                         certificate.key_pem(), certificate.is_default()});
+    }
+    const CertificateTableConstSharedPtr previous = certificates_->Load();
+    certificates = CertificateTable::Build(sources, previous.get(), tls_options_, &error);
+    if (!certificates) return error;
+  }
 
-  // Serving first: workers pick the new table up with their next request.
+  // Serving first: workers pick the new tables up with their next request and handshake.
   holder_.Store(table);
+  if (certificates_) certificates_->Store(std::move(certificates));
   registries_.rate_limiters.Prune();  // what only older tables held goes with them
   registries_.cluster_rate_limiters.Prune();
   if (on_publish_) on_publish_(*table);

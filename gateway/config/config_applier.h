@@ -22,6 +22,7 @@
 #include "gateway.pb.h"
 #include "gateway/config/cache_writer.h"
 #include "gateway/router/route_table_holder.h"
+#include "gateway/tls/certificate_table_holder.h"
 
 namespace gw {
 
@@ -34,6 +35,14 @@ class ConfigApplier {
   // --redis); without it they are counted by this gateway alone.
   void UseClusterBuckets(ClusterBucketsSharedPtr buckets) {
     registries_.cluster_rate_limiters.SetBuckets(std::move(buckets));
+  }
+
+  // At start-up, before LoadCache, for a gateway with --listen-tls: each config's certificates
+  // are built into a CertificateTable (with `options`) and published to `certificates` with its
+  // routes; a certificate that cannot be loaded refuses the config.
+  void ServeCertificates(CertificateTableHolder& certificates, TlsEdgeOptions options) {
+    certificates_ = &certificates;
+    tls_options_ = std::move(options);
   }
 
   // At start-up, before LoadCache: called with each table once it serves (the health
@@ -82,6 +91,8 @@ class ConfigApplier {
   PolicyRegistries registries_;  // state kept from table to table (token buckets, endpoints)
   std::shared_ptr<const gateway::v1::Config> current_;  // the live config (apply_mutex_)
   std::function<void(const RouteTable&)> on_publish_;
+  CertificateTableHolder* certificates_ = nullptr;  // null without --listen-tls
+  TlsEdgeOptions tls_options_;
   std::atomic<uint64_t> version_{0};
   std::atomic<Source> source_{Source::kNone};
   std::atomic<uint64_t> applied_total_{0};

@@ -12,13 +12,21 @@ namespace gw {
 
 struct LocalReply {
   unsigned status = 0;
-  std::string body;  // JSON; empty for a 204
+  std::string body;                               // none for a 204
+  std::string_view content_type = "application/json";  // of the body (a 204 has none)
 };
+
+// Whether `request` is a gRPC call (Content-Type application/grpc, application/grpc+proto...).
+bool IsGrpcRequest(const HttpRequestHeader& request);
 
 // The answer for `error`: ReplyFor's status, with its code as the record's reason (counted on
 // `metrics`), and ErrorBody naming `path` (a 404's). A browser reads the gateway's own answers
 // only with the route's CORS headers, as it would the upstream's: they are added to
 // ctx.reply_headers for the `request` (null when its header was not read).
+// A gRPC client understands only gRPC's status: for a gRPC `request` the answer is HTTP 200,
+// application/grpc, no body, with grpc-status (GrpcStatusFor) and grpc-message in its header
+// (gRPC's trailers-only response); metrics and the access log count the 200 it is, its
+// reason says why.
 LocalReply MakeErrorReply(RequestContext& ctx, ProxyError error, std::string_view path,
                           const HttpRequestHeader* request, WorkerMetrics* metrics);
 

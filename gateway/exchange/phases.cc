@@ -1,6 +1,7 @@
 #include "gateway/exchange/phases.h"
 
 #include <chrono>
+#include <string>
 
 #include "gateway/admin/metrics.h"
 #include "gateway/exchange/access_log.h"
@@ -45,6 +46,28 @@ Verdict AnswerPreflight(RequestContext& ctx, const HttpRequestHeader& request) {
   return {ProxyError::kNone, answer.status};
 }
 
+// --https-redirect for a request that came in cleartext: 308 (the method and body are kept,
+// RFC 9110 section 15.4.9) to the same host and target over HTTPS, on the gateway's TLS port
+// (none named when it is 443 or unknown).
+Verdict RedirectToHttps(RequestContext& ctx, const HttpRequestHeader& request,
+                        uint16_t https_port) {
+  const std::string_view host = HostWithoutPort(ToStd(request[http::field::host]));
+  if (host.empty()) return {ProxyError::kBadRequest};  // HTTP/1.0 without Host: no URL to give
+  std::string location = "https://";
+  location.append(host);
+  if (https_port != 0 && https_port != 443) location.append(":").append(std::to_string(https_port));
+  const std::string_view target = ToStd(request.target());
+  if (target.starts_with('/')) {
+    location.append(target);
+  } else if (const auto split = SplitRequestTarget(target)) {  // absolute-form
+    location.append(split->path);
+    if (split->has_query) location.append("?").append(split->query);
+  }
+  ctx.reply_headers.emplace_back("Location", std::move(location));
+  ctx.record.reason = "https_redirect";
+  return {ProxyError::kNone, 308};
+}
+
 // The rate limit's key: the client address, a header (the address when it is missing) or the
 // consumer (the address without one).
 std::string_view RateLimitKey(const RequestContext& ctx, const HttpRequestHeader& request) {
@@ -64,10 +87,11 @@ std::string_view RateLimitKey(const RequestContext& ctx, const HttpRequestHeader
 Verdict RequestFilter(RequestContext& ctx, HttpRequestHeader& request, ExchangeServices& services,
                       std::string& scratch) {
   if (!RewriteRequestHeaders(request, ctx.client_ip, services.request_ids, ctx.request_id,
-                             scratch)) {
+                             scratch, ctx.tls)) {
     return {ProxyError::kHeaderTooLarge};
   }
   const RouteEntry& route = *ctx.record.route;
+  if (route.https_redirect && !ctx.tls) return RedirectToHttps(ctx, request, services.https_port);
   if (const Verdict preflight = AnswerPreflight(ctx, request); preflight.answered()) {
     return preflight;
   }
@@ -127,6 +151,10 @@ void ResponseFilter(const RequestContext& ctx, HttpResponseHeader& response,
   for (const std::string& name : route.remove_response_headers) response.erase(ToBeast(name));
   for (const auto& [name, value] : route.set_response_headers) {
     response.set(ToBeast(name), ToBeast(value));
+  }
+  if (ctx.tls && route.hsts_max_age_s > 0) {  // never over cleartext (RFC 6797 section 7.2)
+    response.set(http::field::strict_transport_security,
+                 "max-age=" + std::to_string(route.hsts_max_age_s));
   }
   if (ctx.record.rate_limit) {  // what is left of the client's quota, as on a 429
     for (const RateLimitHeader& header : FormatRateLimitHeaders(*ctx.record.rate_limit)) {

@@ -5,13 +5,14 @@
 //
 //   1. RouteRequest           the config version pinned, the route matched (404, 503 not ready)
 //   2. RequestFilter          the gateway's request header rules (hop-by-hop, request id,
-//                             X-Forwarded-*), then the route's policies: CORS preflight,
-//                             authentication (policy/auth.h), rate limit
+//                             X-Forwarded-*), then the route's policies: HTTPS redirect, CORS
+//                             preflight, authentication (policy/auth.h), rate limit
 //   3. PickUpstream           the route's target, or a split's draw
 //   4. UpstreamRequestFilter  the route's request header rules and path rewrite
 //   5. forwarding             proxy/forwarder.h (retries: proxy/retry_state.h), bodies streamed
 //                             by the carrier
-//   6. ResponseFilter         the gateway's response header rules, the route's, RateLimit-*, CORS
+//   6. ResponseFilter         the gateway's response header rules, the route's, HSTS over TLS,
+//                             RateLimit-*, CORS
 //   7. LogExchange            metrics and the access-log line: every request ends here, once
 // A phase that answers the request itself returns a Verdict; the carrier then writes
 // MakeLocalReply's answer (local_reply.h) and goes to LogExchange.
@@ -42,7 +43,8 @@ ProxyError RouteRequest(RequestContext& ctx, const HttpRequestHeader& request,
                         std::string_view path, const RouteTableHolder& routes);
 
 // 2. Rewrites the request's header for the upstream hop (RewriteRequestHeaders: 431 when the
-// X-Forwarded-For chain grows too long), then the route's policies in order: a CORS preflight
+// X-Forwarded-For chain grows too long), then the route's policies in order: a cleartext request
+// on a route with --https-redirect is answered 308 to its https:// URL; a CORS preflight
 // is answered (before credentials: browsers send none); the consumer is authenticated (401 with
 // a challenge), set as X-Consumer and never taken from the client; the rate limit is taken by
 // address, header or consumer (429 with RateLimit-*).
@@ -58,7 +60,8 @@ void UpstreamRequestFilter(RequestContext& ctx, HttpRequestHeader& request, std:
                            const RequestTarget& target, std::string& scratch);
 
 // 6. The response header for the client: hop-by-hop fields dropped and X-Request-Id (the
-// gateway's rules), the route's response header rules, what is left of the rate limit, and the
+// gateway's rules), the route's response header rules, Strict-Transport-Security (--hsts) when
+// the request came over TLS, what is left of the rate limit, and the
 // route's CORS headers for the request's `origin` (the only CORS the browser sees).
 void ResponseFilter(const RequestContext& ctx, HttpResponseHeader& response,
                     std::string_view origin);

@@ -55,6 +55,7 @@ struct RequestRecord {
 
 struct RequestContext {
   std::string_view client_ip;  // the connection's peer address; outlives the request
+  bool tls = false;            // the request came over TLS (X-Forwarded-Proto: https)
   // Taken once when the request is routed and kept until it completes: a new config swapped
   // in meanwhile never changes the route, or frees it, under a request.
   RouteTableConstSharedPtr table;
@@ -74,6 +75,7 @@ struct ExchangeServices {
   const RouteTableHolder& routes;
   RequestIdGenerator& request_ids;
   VerifiedTokens& verified_tokens;
+  uint16_t https_port = 0;  // --listen-tls's port, where --https-redirect sends; 0: none
   WorkerMetrics* metrics = nullptr;       // null when not observed
   AccessLogBuffer* access_log = nullptr;  // null without --access-log
 };

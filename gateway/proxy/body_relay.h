@@ -13,6 +13,8 @@
 // kReadTimeout (the input socket stays open, so a client can still be answered 408); a write
 // stalled for `write_timeout` ends it with kWriteFailed. `read_deadline`, when given, bounds
 // every read: the body must be through by then.
+// The client's side is a `ClientSide` (TimedSocket, or ClientStream for TLS): `in` for a
+// request body, `out` for a response body; the upstream's is a TimedSocket.
 // Owned by a Session, one per direction, reused for each message; runs on the session's
 // worker thread; never throws.
 #pragma once
@@ -27,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/http_message.h"
@@ -69,10 +72,12 @@ class RelaySink {
   ~RelaySink() = default;
 };
 
-template <bool isRequest>
+template <bool isRequest, typename ClientSide = TimedSocket>
 class BodyRelay {
  public:
   using Parser = boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>;
+  using In = std::conditional_t<isRequest, ClientSide, TimedSocket>;
+  using Out = std::conditional_t<isRequest, TimedSocket, ClientSide>;
 
   explicit BodyRelay(RelayBuffers& buffers) : buffers_(buffers) {}
 
@@ -87,9 +92,9 @@ class BodyRelay {
   // `owner` keeps every referenced object alive until sink.OnRelayed; it is held by the
   // pending operation. The relay buffer is given back when the relay ends, so an idle
   // connection holds none.
-  void Start(std::shared_ptr<void> owner, RelaySink& sink, TimedSocket& in,
-             boost::beast::flat_buffer& in_buffer, Parser& parser, TimedSocket& out,
-             std::string_view head, BodyFraming framing, std::chrono::milliseconds read_timeout,
+  void Start(std::shared_ptr<void> owner, RelaySink& sink, In& in,
+             boost::beast::flat_buffer& in_buffer, Parser& parser, Out& out, std::string_view head,
+             BodyFraming framing, std::chrono::milliseconds read_timeout,
              std::chrono::milliseconds write_timeout, RelayBuffers::Buffer buffer = nullptr,
              size_t filled = 0,
              std::chrono::steady_clock::time_point read_deadline =
@@ -224,10 +229,10 @@ class BodyRelay {
   Trailers trailers_;
   bool grew_ = false;  // in_buffer was grown for this body
   RelaySink* sink_ = nullptr;
-  TimedSocket* in_ = nullptr;
+  In* in_ = nullptr;
   boost::beast::flat_buffer* in_buffer_ = nullptr;
   Parser* parser_ = nullptr;
-  TimedSocket* out_ = nullptr;
+  Out* out_ = nullptr;
   std::string_view head_;  // still to write
   BodyFraming framing_ = BodyFraming::kRaw;
   std::chrono::milliseconds read_timeout_{0};

@@ -9,6 +9,8 @@
 // write failed) at once, else from the asynchronous write. Callers must expect the inline call
 // (nothing of theirs may run after EagerWrite returns). The socket must be non-blocking, and
 // the memory the buffers point to must stay valid until the handler runs.
+// `out` is a TimedSocket (an upstream connection, or a plain client one) or a ClientStream
+// (client_stream.h: TLS writes a record at a time), found by TryWrite(out, ...).
 #pragma once
 
 #include <array>
@@ -27,11 +29,17 @@ namespace gw {
 // and trailers. Unused entries stay empty.
 using WireBuffers = std::array<boost::asio::const_buffer, 5>;
 
-template <typename Handler>
-void EagerWrite(TimedSocket& out, const WireBuffers& buffers,
+// The synchronous part of EagerWrite on a TimedSocket: what the socket takes now.
+inline size_t TryWrite(TimedSocket& out, const WireBuffers& buffers,
+                       boost::system::error_code& ec) {
+  return boost::asio::write(out.socket(), buffers, ec);
+}
+
+template <typename Stream, typename Handler>
+void EagerWrite(Stream& out, const WireBuffers& buffers,
                 std::chrono::steady_clock::duration timeout, Handler&& handler) {
   boost::system::error_code ec;
-  const size_t written = boost::asio::write(out.socket(), buffers, ec);
+  const size_t written = TryWrite(out, buffers, ec);
   if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
     return handler(ec);
   }

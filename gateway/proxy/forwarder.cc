@@ -47,12 +47,6 @@ Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool, const Prox
 void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
                      const UpstreamTarget& target, bool set_host, bool upgrade,
                      const ExchangePolicy& policy, std::string_view body) {
-  exchange_deadline_ = policy.timeout.count() > 0
-                           ? std::chrono::steady_clock::now() + policy.timeout
-                           : std::chrono::steady_clock::time_point::max();
-  attempt_timeout_ =
-      policy.per_try_timeout.count() > 0 ? policy.per_try_timeout : settings_.upstream_timeout;
-  const uint32_t retries = policy.retries;
   sink_ = &sink;
   request_ = &request;
   body_ = body;
@@ -61,26 +55,14 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   upgrade_ = upgrade;
   head_ = request.method() == http::verb::head;
   idempotent_ = IsIdempotentMethod(ToStd(request.method_string()));
-  opened_ = false;
-  body_sent_ = false;
+  retry_.emplace(policy, target, idempotent_, settings_, random_, std::chrono::steady_clock::now());
   early_ = false;
-  attempt_ = 0;
-  any_connect_failure_ = false;
-  retried_ = false;
   upstream_keep_alive_ = false;
   parser_.reset();
-  tried_.clear();
   hash_.reset();
   circuit_refusal_ = {};
-  retries_left_ = retries;
-  retries_done_ = 0;
-  retried_answer_ = ProxyError::kNone;
-  budget_retry_.Release();
-  budget_request_.Release();
   if (target.endpoints.empty()) return Fail(ProxyError::kUpstreamUnavailable);
   if (target.balancer) {
-    // Shared counters cost a contended cache line per request: only what is read is kept.
-    if (retries > 0) budget_request_ = target.balancer->endpoints().retry_budget().StartRequest();
     if (!target.hash_header.empty()) {
       if (const auto value = request[ToBeast(target.hash_header)]; !value.empty()) {
         hash_ = HashKey(ToStd(value));
@@ -92,28 +74,41 @@ void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
   TryEndpoint(std::move(owner));
 }
 
+void Forwarder::Follow(Owner owner, const RetryState::Decision& decision) {
+  switch (decision.next) {
+    case RetryState::Next::kOtherEndpoint:
+      return NextEndpoint(std::move(owner));
+    case RetryState::Next::kSameEndpointFresh:
+      connection_.reset();
+      return Connect(std::move(owner));
+    case RetryState::Next::kAfterBackoff:
+      return RetryAfter(std::move(owner), decision.backoff);
+    case RetryState::Next::kFail:
+      return Fail(decision.error);
+    case RetryState::Next::kUseAnswer:
+      return UseResponse();
+  }
+}
+
 void Forwarder::TryEndpoint(Owner owner) {
   const auto& endpoints = target_->endpoints;
+  const auto now = std::chrono::steady_clock::now();
   size_t index = 0;
   if (const LoadBalancer* balancer = target_->balancer.get()) {
-    // Healthy, not ejected, not tried yet for this request; none left: 503 when none was
-    // available at all (never routed to an endpoint known to be down), else the last failure.
-    const auto picked = balancer->Pick(hash_, random_, std::chrono::steady_clock::now(), tried_);
-    if (!picked) {
-      // Every available endpoint failed to connect: another attempt, if the route has one.
-      if (!tried_.empty() && MayRetryAttempt()) return RetryAttempt(std::move(owner));
-      return Fail(tried_.empty() && retries_done_ == 0 ? ProxyError::kUpstreamUnavailable
-                                                       : FinalError());
-    }
+    // Healthy, not ejected, not tried yet for this request.
+    const auto picked = balancer->Pick(hash_, random_, now, retry_->tried());
+    if (!picked) return Follow(std::move(owner), retry_->OnNoEndpointLeft(now));
     index = *picked;
-    tried_.push_back(index);
     if (balancer->endpoints().policy().balancing == Balancing::kLeastRequest) {
       in_flight_ = balancer->endpoints().StartRequest(index);
     }
   } else {
-    if (attempt_ == endpoints.size()) return Fail(FinalError());
-    index = (first_ + attempt_) % endpoints.size();
+    // Round-robin's pick first, then the next ones in order.
+    const size_t attempt = retry_->tried().size();
+    if (attempt == endpoints.size()) return Follow(std::move(owner), retry_->OnNoEndpointLeft(now));
+    index = (first_ + attempt) % endpoints.size();
   }
+  retry_->EndpointChosen(index);
   endpoint_index_ = index;
   const HostPort& chosen = endpoints[index];
   endpoint_ = &pool_.Use(chosen);
@@ -147,9 +142,10 @@ bool Forwarder::CountReusedConnection() {
 void Forwarder::NextEndpoint(Owner owner) {
   in_flight_.Release();
   connection_.reset();
-  pool_.Unuse(*endpoint_);
-  endpoint_ = nullptr;
-  ++attempt_;
+  if (endpoint_) {  // none after a route retry's backoff
+    pool_.Unuse(*endpoint_);
+    endpoint_ = nullptr;
+  }
   TryEndpoint(std::move(owner));
 }
 
@@ -228,9 +224,7 @@ void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
                           const TcpResolver::results_type& results) {
   if (ec || results.empty()) {
     LogUpstreamFailure("cannot resolve upstream", *endpoint_, ec);
-    // A stale connection's resend found no way back; a route retry tries another endpoint.
-    if (opened_ && retries_done_ == 0) return Fail(ProxyError::kUpstreamFailed);
-    return NextEndpoint(std::move(owner));  // 503 unless another endpoint is reachable
+    return Follow(std::move(owner), retry_->OnResolveFailed());
   }
   connection_->stream.connect_expires_after(ConnectTimeout());
   asio::async_connect(
@@ -244,14 +238,8 @@ std::chrono::steady_clock::duration Forwarder::ConnectTimeout() const {
   const std::chrono::milliseconds own =
       target_->connect_timeout.count() > 0 ? target_->connect_timeout : settings_.connect_timeout;
   // Within the route's time for the whole exchange.
-  const auto left = exchange_deadline_ - std::chrono::steady_clock::now();
+  const auto left = retry_->exchange_deadline() - std::chrono::steady_clock::now();
   return std::min<std::chrono::steady_clock::duration>(own, std::max(left, {}));
-}
-
-ProxyError Forwarder::FinalError() const {
-  if (std::chrono::steady_clock::now() >= exchange_deadline_) return ProxyError::kUpstreamTimeout;
-  if (retried_answer_ != ProxyError::kNone) return retried_answer_;
-  return FinalUpstreamError(any_connect_failure_);
 }
 
 void Forwarder::RecordOutcome(bool success) {
@@ -269,15 +257,7 @@ void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
   if (ec) {
     LogUpstreamFailure("cannot connect to upstream", *endpoint_, ec);
     RecordOutcome(false);
-    if (std::chrono::steady_clock::now() >= exchange_deadline_) {
-      return Fail(ProxyError::kUpstreamTimeout);  // the route's time ran out while connecting
-    }
-    // A stale connection's resend goes to the same endpoint; a route retry tries another one.
-    if (opened_ && retries_done_ == 0) {
-      return Fail(ClassifyUpstreamError(UpstreamStage::kConnect, ec));
-    }
-    any_connect_failure_ = true;
-    return NextEndpoint(std::move(owner));
+    return Follow(std::move(owner), retry_->OnConnectFailed(std::chrono::steady_clock::now()));
   }
   connection_->stream.expires_never();  // the connect deadline closes the socket
   beast::error_code ignored;
@@ -301,27 +281,26 @@ void Forwarder::DoWriteHeader(Owner owner) {
 void Forwarder::OnWriteHeader(Owner owner, const boost::system::error_code& ec) {
   if (ec) {
     // A pooled connection the upstream closed fails here or in the read that follows.
-    if (ec != beast::error::timeout && CanRetry()) return Retry(std::move(owner));
-    LogUpstreamFailure("cannot send request to upstream", *endpoint_, ec);
-    return Fail(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
+    const auto decision = retry_->OnSendFailed(ClassifyUpstreamError(UpstreamStage::kExchange, ec),
+                                               ec != beast::error::timeout, reused_);
+    if (decision.next == RetryState::Next::kFail) {
+      LogUpstreamFailure("cannot send request to upstream", *endpoint_, ec);
+    }
+    return Follow(std::move(owner), decision);
   }
-  if (opened_) return DoRead(std::move(owner));
-  opened_ = true;
+  if (retry_->opened()) return DoRead(std::move(owner));
+  retry_->Opened();
   sink_->OnUpstreamOpen(ProxyError::kNone);
 }
 
-std::chrono::steady_clock::time_point Forwarder::AttemptDeadline() const {
-  return std::min(std::chrono::steady_clock::now() + attempt_timeout_, exchange_deadline_);
-}
-
 void Forwarder::ReadResponse(Owner owner, bool body_sent) {
-  body_sent_ = body_sent;
-  deadline_ = AttemptDeadline();
+  if (body_sent) retry_->BodySent();
+  deadline_ = retry_->AttemptDeadline(std::chrono::steady_clock::now());
   DoRead(std::move(owner));
 }
 
 void Forwarder::ReadEarlyResponse(Owner owner, ProxyError otherwise) {
-  body_sent_ = true;
+  retry_->BodySent();  // never sent again, and no answer dropped for a retry
   early_ = true;
   early_otherwise_ = otherwise;
   deadline_ = std::chrono::steady_clock::now() + kEarlyResponseWait;
@@ -346,14 +325,17 @@ void Forwarder::DoRead(Owner owner) {
 void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
   if (ec && early_) return Fail(early_otherwise_);  // no answer before the upstream gave up
   if (ec) {
-    if (!parser_->got_some() && connection_->buffer.size() == 0 && IsStaleConnectionError(ec) &&
-        CanRetry()) {
-      return Retry(std::move(owner));
+    // Nothing received before the connection closed: maybe one the upstream closed in the pool.
+    const bool stale =
+        !parser_->got_some() && connection_->buffer.size() == 0 && IsStaleConnectionError(ec);
+    const auto decision =
+        retry_->OnAttemptFailed(ClassifyUpstreamError(UpstreamStage::kExchange, ec), stale, reused_,
+                                std::chrono::steady_clock::now());
+    if (decision.next != RetryState::Next::kSameEndpointFresh) {
+      LogUpstreamFailure("no valid response from upstream", *endpoint_, ec);
+      RecordOutcome(false);
     }
-    LogUpstreamFailure("no valid response from upstream", *endpoint_, ec);
-    RecordOutcome(false);
-    if (MayRetryAttempt()) return RetryAttempt(std::move(owner));
-    return Fail(ClassifyUpstreamError(UpstreamStage::kExchange, ec));
+    return Follow(std::move(owner), decision);
   }
   const unsigned status = parser_->get().result_int();
   if (status == 101 && !upgrade_) {  // no switch was asked for
@@ -361,33 +343,15 @@ void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
   }
   if (status >= 100 && status < 200 && status != 101) return DoRead(std::move(owner));  // interim
   RecordOutcome(status < 500);  // passive ejection counts 5xx answers as failures
-  if ((status == 502 || status == 503 || status == 504) && MayRetryAttempt()) {
-    // The answer is dropped with its connection; should no later attempt get one, the client
-    // gets this status from the gateway.
-    retried_answer_ = status == 502   ? ProxyError::kUpstreamFailed
-                      : status == 503 ? ProxyError::kUpstreamUnavailable
-                                      : ProxyError::kUpstreamTimeout;
-    return RetryAttempt(std::move(owner));
-  }
+  Follow(std::move(owner), retry_->OnUpstreamStatus(status, std::chrono::steady_clock::now()));
+}
+
+void Forwarder::UseResponse() {
   upstream_keep_alive_ = KeepAlive(parser_->get(), parser_->get().version());
   sink_->OnResponseHeader(ProxyError::kNone);
 }
 
-bool Forwarder::CanRetry() const { return reused_ && idempotent_ && !retried_ && !body_sent_; }
-
-bool Forwarder::MayRetryAttempt() {
-  if (retries_left_ == 0 || !idempotent_ || body_sent_ || early_ || !target_->balancer ||
-      std::chrono::steady_clock::now() >= exchange_deadline_) {
-    return false;
-  }
-  // Within the budget: retries must not multiply the load on a service that is failing.
-  budget_retry_ = target_->balancer->endpoints().retry_budget().TryStartRetry();
-  return static_cast<bool>(budget_retry_);
-}
-
-void Forwarder::RetryAttempt(Owner owner) {
-  --retries_left_;
-  ++retries_done_;
+void Forwarder::RetryAfter(Owner owner, std::chrono::microseconds backoff) {
   connection_.reset();  // never pooled: it failed, or carries an answer nobody reads
   parser_.reset();
   if (endpoint_) {  // none when every endpoint failed to connect
@@ -395,25 +359,13 @@ void Forwarder::RetryAttempt(Owner owner) {
     endpoint_ = nullptr;
   }
   in_flight_.Release();
-  // Another endpoint when one is left; else the same ones again.
-  if (tried_.size() >= target_->endpoints.size()) tried_.clear();
-  const auto backoff = RetryBackoff(retries_done_, random_.Next());
   retry_timer_.expires_after(backoff);
   retry_timer_.async_wait([this, owner = std::move(owner)](const boost::system::error_code& ec) {
     if (ec) return Fail(ProxyError::kUpstreamFailed);
-    if (std::chrono::steady_clock::now() >= exchange_deadline_) {
-      return Fail(ProxyError::kUpstreamTimeout);  // the route's time ran out during the backoff
-    }
-    deadline_ = AttemptDeadline();
-    any_connect_failure_ = false;
-    TryEndpoint(owner);  // opened_: the head is written whole, then the answer read
+    const auto now = std::chrono::steady_clock::now();
+    deadline_ = retry_->AttemptDeadline(now);
+    Follow(owner, retry_->OnBackoffEnded(now));  // opened: the head is written, the answer read
   });
-}
-
-void Forwarder::Retry(Owner owner) {
-  retried_ = true;
-  connection_.reset();
-  Connect(std::move(owner));
 }
 
 void Forwarder::ResponseRead() {
@@ -443,7 +395,7 @@ UpstreamConnectionPtr Forwarder::TakeConnection() {
 void Forwarder::Fail(ProxyError error) {
   EndExchange();
   ForwardSink* sink = sink_;
-  if (opened_) {
+  if (retry_->opened()) {
     sink->OnResponseHeader(error);
   } else {
     sink->OnUpstreamOpen(error);
@@ -452,7 +404,7 @@ void Forwarder::Fail(ProxyError error) {
 
 void Forwarder::EndExchange() {
   in_flight_.Release();
-  budget_retry_.Release();
+  retry_->EndExchange();
   pending_slot_.Release();
   connection_.reset();  // unless released to the pool or taken
   if (endpoint_) {

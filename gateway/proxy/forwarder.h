@@ -13,6 +13,8 @@
 // A pooled connection found closed by the upstream is retried once on a fresh connection for
 // idempotent methods, and only while no byte of a streamed request body was sent; a non-idempotent
 // request, never resent, only reuses a connection idle for less than kNonIdempotentMaxIdle.
+// Whether, where and when a request is sent again, RetryState decides (retry_state.h); the
+// Forwarder does the I/O of each decision.
 // Each Session owns one Forwarder and reuses it for every request of its connection; it runs on
 // the session's worker thread and never throws.
 #pragma once
@@ -30,6 +32,7 @@
 #include "gateway/proxy/net.h"
 #include "gateway/proxy/proxy_error.h"
 #include "gateway/proxy/proxy_settings.h"
+#include "gateway/proxy/retry_state.h"
 #include "gateway/router/route_table.h"
 #include "gateway/upstream/endpoint_state.h"
 #include "gateway/upstream/load_balancer.h"
@@ -86,7 +89,9 @@ class Forwarder {
             const ExchangePolicy& policy = {}, std::string_view body = {});
 
   // When the exchange must be over (time_point::max(): no bound but the per-step timeouts).
-  std::chrono::steady_clock::time_point exchange_deadline() const { return exchange_deadline_; }
+  std::chrono::steady_clock::time_point exchange_deadline() const {
+    return retry_ ? retry_->exchange_deadline() : std::chrono::steady_clock::time_point::max();
+  }
 
   // After OnUpstreamOpen(kNone) and the request body: reads the response header. `body_sent`:
   // some request body byte went out, so the request can no longer be resent.
@@ -115,7 +120,7 @@ class Forwarder {
   ResponseParser& response_parser() { return *parser_; }
   bool active() const { return endpoint_ != nullptr; }
   // Route retries made since the last Open.
-  uint32_t retries_done() const { return retries_done_; }
+  uint32_t retries_done() const { return retry_ ? retry_->retries_done() : 0; }
   // After kCircuitOpen: the service limit that refused the request ("max_connections", ...).
   std::string_view circuit_refusal() const { return circuit_refusal_; }
   // The endpoint of the exchange in progress; null outside one.
@@ -124,6 +129,8 @@ class Forwarder {
  private:
   using Owner = std::shared_ptr<void>;
 
+  // Does what retry_ decided (see RetryState): the I/O of each next step.
+  void Follow(Owner owner, const RetryState::Decision& decision);
   void TryEndpoint(Owner owner);
   void NextEndpoint(Owner owner);
   // A new connection to endpoint_, within the service's circuit-breaking limits: at
@@ -139,23 +146,17 @@ class Forwarder {
   void OnWriteHeader(Owner owner, const boost::system::error_code& ec);
   void DoRead(Owner owner);
   void OnRead(Owner owner, const boost::system::error_code& ec);
-  bool CanRetry() const;
+  void UseResponse();
   // A pooled connection taken for a service with max_connections counts under it while in
   // use: false (kCircuitOpen) when that would exceed the limit.
   bool CountReusedConnection();
-  // Route retries (see Open): whether the failed attempt may be retried, and the retry.
-  bool MayRetryAttempt();
-  void RetryAttempt(Owner owner);
+  // A route retry: the failed attempt's connection and endpoint go now, the next attempt
+  // after `backoff`.
+  void RetryAfter(Owner owner, std::chrono::microseconds backoff);
   // The service's connect timeout, else --connect-timeout, within the exchange deadline.
   std::chrono::steady_clock::duration ConnectTimeout() const;
-  // The answer when no endpoint is left to try: 504 past the exchange deadline, else the
-  // status of an upstream answer dropped for a retry, else no endpoint available or reachable.
-  ProxyError FinalError() const;
-  // When the attempt starting now must have its response header.
-  std::chrono::steady_clock::time_point AttemptDeadline() const;
   // Passive ejection: the outcome of the exchange with the chosen endpoint of a service.
   void RecordOutcome(bool success);
-  void Retry(Owner owner);
   void Fail(ProxyError error);
   void EndExchange();
 
@@ -173,38 +174,24 @@ class Forwarder {
   bool upgrade_ = false;
   bool head_ = false;
   bool idempotent_ = false;
-  bool opened_ = false;     // OnUpstreamOpen(kNone) was given: later sends are resends
-  bool body_sent_ = false;  // a request body byte went out: never resent
-  bool early_ = false;      // reading a response to a request whose body did not all go out
+  bool early_ = false;  // reading a response to a request whose body did not all go out
   ProxyError early_otherwise_ = ProxyError::kNone;
   size_t first_ = 0;              // endpoint index chosen by round-robin (a DNS target)
   size_t endpoint_index_ = 0;     // in target_->endpoints
-  std::vector<size_t> tried_;     // endpoints tried for this request (a service)
   std::optional<uint64_t> hash_;  // ring_hash's key for this request
   SplitMix64 random_;
+  std::optional<RetryState> retry_;       // from Open; kept after the exchange for retries_done
   ServiceEndpoints::InFlight in_flight_;  // least_request's count for the chosen endpoint
   CircuitSlot pending_slot_;              // max_pending's count while waiting or connecting
   std::chrono::steady_clock::time_point wait_until_;  // the end of a wait for a place
   std::string_view circuit_refusal_;
-  uint32_t retries_left_ = 0;
-  uint32_t retries_done_ = 0;
-  ProxyError retried_answer_ = ProxyError::kNone;  // what a dropped 502/503/504 answer said
-  RetryBudget::ActiveRequest budget_request_;      // counts this request in the service's budget
-  RetryBudget::ActiveRetry budget_retry_;          // the retry in progress, if any
-  SteadyTimer retry_timer_;
-  size_t attempt_ = 0;  // endpoints tried so far
-  bool any_connect_failure_ = false;
+  SteadyTimer retry_timer_;               // a route retry's backoff; the poll of a wait for a place
   bool reused_ = false;                   // the connection came from the pool
-  bool retried_ = false;                  // the one retry on a fresh connection is spent
   bool upstream_keep_alive_ = false;      // the response allows reusing the connection
   UpstreamEndpoint* endpoint_ = nullptr;  // in use while not null
   UpstreamConnectionPtr connection_;
-  std::chrono::steady_clock::time_point deadline_;
-  std::chrono::steady_clock::time_point exchange_deadline_ =
-      std::chrono::steady_clock::time_point::max();
-  std::chrono::milliseconds attempt_timeout_{
-      0};                     // the route's per-try timeout, else --upstream-timeout
-  std::string request_head_;  // the request head as written upstream
+  std::chrono::steady_clock::time_point deadline_;  // of the response header
+  std::string request_head_;                        // the request head as written upstream
   std::optional<ResponseParser> parser_;
 };
 

@@ -182,7 +182,7 @@ std::string_view ClientRequestId(const HttpFields& fields) {
 }
 
 bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, RequestIdGenerator& ids,
-                           std::string& request_id, std::string& scratch) {
+                           std::string& request_id, std::string& scratch, bool tls) {
   StripHopByHop(fields);
   fields.erase(http::field::expect);
 
@@ -194,7 +194,7 @@ bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, Reque
 
   if (!ForwardedForChain(fields, client_ip, scratch)) return false;
   fields.set(ToBeast(kForwardedFor), ToBeast(scratch));
-  fields.set(ToBeast(kForwardedProto), "http");
+  fields.set(ToBeast(kForwardedProto), tls ? "https" : "http");
   if (auto host = fields.find(http::field::host); host != fields.end()) {
     fields.set(ToBeast(kForwardedHost), host->value());  // a different field: stays valid
   } else {

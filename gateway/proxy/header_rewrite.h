@@ -58,13 +58,14 @@ std::string_view ClientRequestId(const HttpFields& fields);
 // All request header decisions for the upstream hop, in this order: hop-by-hop headers are
 // stripped first, so a Connection header can never remove what the gateway adds; the request id
 // is chosen (the client's if acceptable, else a new one from `ids`) into `request_id`; then
-// X-Forwarded-For is appended to, X-Forwarded-Proto set to "http", X-Forwarded-Host set to the
+// X-Forwarded-For is appended to, X-Forwarded-Proto set to "http" ("https" when the request
+// came over TLS: `tls`), X-Forwarded-Host set to the
 // client's Host (dropped when there is none) and X-Request-Id set. Host is kept as the client
 // sent it. Expect is dropped: the gateway answers it itself when it starts reading the body.
 // `scratch` is working memory whose capacity is reused across requests. False (and nothing
 // forwarded) when the X-Forwarded-For chain grew too long: a 431 for the client.
 bool RewriteRequestHeaders(HttpFields& fields, std::string_view client_ip, RequestIdGenerator& ids,
-                           std::string& request_id, std::string& scratch);
+                           std::string& request_id, std::string& scratch, bool tls = false);
 
 // Response header decisions for the client hop: hop-by-hop headers stripped, X-Request-Id set.
 void RewriteResponseHeaders(HttpFields& fields, std::string_view request_id);

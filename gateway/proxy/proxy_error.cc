@@ -107,6 +107,69 @@ ProxyError FinalUpstreamError(bool any_connect_failure) {
   return any_connect_failure ? ProxyError::kUpstreamConnect : ProxyError::kUpstreamUnavailable;
 }
 
+// Where the gateway knows more than an HTTP status says, the code says that; otherwise gRPC's
+// mapping of HTTP statuses (doc/http-grpc-status-mapping.md).
+GrpcStatus GrpcStatusFor(ProxyError error) {
+  switch (error) {
+    case ProxyError::kNone:
+      return GrpcStatus::kOk;
+    // 400: the request broke HTTP's rules, a fault of the client's gRPC stack (the map's 400).
+    case ProxyError::kBadRequest:
+    case ProxyError::kInvalidPath:
+    case ProxyError::kUnderscoreHeader:
+      return GrpcStatus::kInternal;
+    case ProxyError::kUnauthorized:  // 401, as the map
+      return GrpcStatus::kUnauthenticated;
+    // 429: the map's UNAVAILABLE is for a 429 of unknown meaning, and gRPC clients may retry
+    // UNAVAILABLE at once; the gateway knows it is a quota, which gRPC names RESOURCE_EXHAUSTED.
+    case ProxyError::kRateLimited:
+      return GrpcStatus::kResourceExhausted;
+    case ProxyError::kNoRoute:  // 404, as the map: no such method behind the gateway
+      return GrpcStatus::kUnimplemented;
+    // 408: the client's request did not arrive in time; a gRPC client sees its deadline pass.
+    case ProxyError::kRequestTimeout:
+      return GrpcStatus::kDeadlineExceeded;
+    // 413, 414, 431: a message or metadata over a limit, which gRPC's own servers answer with
+    // RESOURCE_EXHAUSTED (the map has no entry for them, its default UNKNOWN says nothing).
+    case ProxyError::kBodyTooLarge:
+    case ProxyError::kUriTooLong:
+    case ProxyError::kHeaderTooLarge:
+      return GrpcStatus::kResourceExhausted;
+    // 501: a transfer coding the gateway does not support; UNIMPLEMENTED is gRPC's "not
+    // supported" (the map has no entry: its default UNKNOWN says nothing).
+    case ProxyError::kNotImplemented:
+      return GrpcStatus::kUnimplemented;
+    // 502 and 503, as the map: passing, worth a retry by the client.
+    case ProxyError::kNotReady:
+    case ProxyError::kUpstreamUnavailable:
+    case ProxyError::kCircuitOpen:
+    case ProxyError::kUpstreamConnect:
+    case ProxyError::kUpstreamFailed:
+      return GrpcStatus::kUnavailable;
+    // 504: the map says UNAVAILABLE; the gateway knows the upstream's time ran out.
+    case ProxyError::kUpstreamTimeout:
+      return GrpcStatus::kDeadlineExceeded;
+  }
+  return GrpcStatus::kInternal;
+}
+
+std::string PercentEncodeGrpcMessage(std::string_view message) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string encoded;
+  encoded.reserve(message.size());
+  for (const char ch : message) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte >= 0x20 && byte <= 0x7E && byte != '%') {
+      encoded += ch;
+    } else {
+      encoded += '%';
+      encoded += kHex[byte >> 4];
+      encoded += kHex[byte & 0xF];
+    }
+  }
+  return encoded;
+}
+
 bool IsIdempotentMethod(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
          method == "DELETE" || method == "TRACE";

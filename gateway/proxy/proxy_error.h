@@ -7,6 +7,7 @@
 
 #include <boost/beast/core/error.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -72,6 +73,26 @@ bool IsStaleConnectionError(const boost::beast::error_code& ec);
 // The answer after every endpoint of a target failed: 502 when at least one endpoint was
 // reachable by address but refused or timed out, else 503 (names did not resolve, no endpoint).
 ProxyError FinalUpstreamError(bool any_connect_failure);
+
+// The gRPC status codes (grpc/include/grpcpp/support/status_code_enum.h) the gateway's own
+// answers carry; only those GrpcStatusFor gives.
+enum class GrpcStatus : uint8_t {
+  kOk = 0,
+  kDeadlineExceeded = 4,
+  kResourceExhausted = 8,
+  kUnimplemented = 12,
+  kInternal = 13,
+  kUnavailable = 14,
+  kUnauthenticated = 16,
+};
+
+// The status a gRPC client gets for `error`: gRPC clients read grpc-status, not the HTTP
+// status, so a local reply to a gRPC request carries this in place of ReplyFor's status.
+GrpcStatus GrpcStatusFor(ProxyError error);
+
+// A grpc-message value (gRPC over HTTP/2, "Responses"): bytes outside 0x20-0x7E, and '%'
+// itself, as %XX (upper-case hex); the rest as they are.
+std::string PercentEncodeGrpcMessage(std::string_view message);
 
 // Idempotent methods (RFC 9110 section 9.2.2) may be resent on a fresh connection.
 bool IsIdempotentMethod(std::string_view method);

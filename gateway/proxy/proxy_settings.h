@@ -25,6 +25,7 @@ struct ProxySettings {
   std::chrono::milliseconds connect_timeout{5000};         // --connect-timeout: per endpoint
   std::chrono::milliseconds idle_timeout{60000};           // --idle-timeout: client keep-alive
   std::chrono::milliseconds header_timeout{10000};         // --header-timeout: 408 beyond
+  std::chrono::milliseconds handshake_timeout{10000};      // --handshake-timeout (TLS)
   std::chrono::milliseconds body_timeout{30000};           // --body-timeout: client body idle
   std::chrono::milliseconds tunnel_idle_timeout{60000};    // --tunnel-idle-timeout: upgrades
   std::chrono::milliseconds upstream_idle_timeout{60000};  // --upstream-idle-timeout: pooled

@@ -7,6 +7,9 @@
 // end of stream on one side is passed on as a half-close to the other; the tunnel ends when
 // both directions ended, on any error, or when no byte moved either way for `idle_timeout`,
 // and then closes both connections. The upstream connection is owned here and never pooled.
+// The client connection is a `ClientSide`: a TimedSocket, whose socket the tunnel reads and
+// writes directly, or a ClientStream (WebSocket over TLS), whose end of stream is passed on
+// with a close_notify before the TCP half-close. The upstream's is a TimedSocket.
 // Owned by a Session (which keeps the client connection); runs on its worker thread.
 // Header-only, like BodyRelay: a small piece of the session's data path.
 #pragma once
@@ -19,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "gateway/proxy/client_stream.h"
 #include "gateway/proxy/timed_socket.h"
 #include "gateway/upstream/upstream_pool.h"
 
@@ -26,12 +30,13 @@ namespace gw {
 
 inline constexpr size_t kTunnelBufferSize = 16 * 1024;
 
-class Tunnel {
+template <typename ClientSide>
+class BasicTunnel {
  public:
   // `client` and `client_buffer` (bytes the client sent past its request) belong to the
   // owner, which `owner` keeps alive while any operation of the tunnel is pending.
-  Tunnel(TimedSocket& client, boost::beast::flat_buffer& client_buffer,
-         UpstreamConnectionPtr upstream, std::chrono::milliseconds idle_timeout)
+  BasicTunnel(ClientSide& client, boost::beast::flat_buffer& client_buffer,
+              UpstreamConnectionPtr upstream, std::chrono::milliseconds idle_timeout)
       : client_(client),
         client_buffer_(client_buffer),
         upstream_(std::move(upstream)),
@@ -42,20 +47,10 @@ class Tunnel {
     client_.expires_never();
     upstream_->stream.expires_never();
     last_activity_ = std::chrono::steady_clock::now();
-    directions_[0].from = &client_.socket();
-    directions_[0].to = &upstream_->stream.socket();
     directions_[0].pending = &client_buffer_;
-    directions_[1].from = &upstream_->stream.socket();
-    directions_[1].to = &client_.socket();
     directions_[1].pending = &upstream_->buffer;
-    for (Direction& direction : directions_) {
-      direction.buffer = std::make_unique<char[]>(kTunnelBufferSize);
-      if (direction.pending->size() > 0) {
-        Write(owner, direction, direction.pending->data());
-      } else {
-        Read(owner, direction);
-      }
-    }
+    Begin(owner, directions_[0], Bytes(client_), upstream_->stream.socket());
+    Begin(owner, directions_[1], upstream_->stream.socket(), Bytes(client_));
     ScheduleIdleCheck(owner, idle_timeout_);
   }
 
@@ -65,42 +60,64 @@ class Tunnel {
 
  private:
   struct Direction {
-    TcpSocket* from = nullptr;
-    TcpSocket* to = nullptr;
     boost::beast::flat_buffer* pending = nullptr;  // read past the HTTP message, sent first
     std::unique_ptr<char[]> buffer;
     uint64_t bytes = 0;
     bool ended = false;
   };
 
-  void Read(std::shared_ptr<void> owner, Direction& direction) {
-    direction.from->async_read_some(
+  // The client's bytes: the socket itself for plain TCP, the stream (its TLS) for a
+  // ClientStream. Neither has a deadline here: the idle check bounds the tunnel.
+  static TcpSocket& Bytes(TimedSocket& client) { return client.socket(); }
+  static ClientStream& Bytes(ClientStream& client) { return client; }
+
+  // The end of one direction passed on: a TCP half-close, after a close_notify over TLS.
+  static void HalfClose(TcpSocket& to) {
+    boost::system::error_code ignored;
+    to.shutdown(TcpSocket::shutdown_send, ignored);
+  }
+  static void HalfClose(ClientStream& to) { to.Shutdown(); }
+
+  template <typename From, typename To>
+  void Begin(const std::shared_ptr<void>& owner, Direction& direction, From& from, To& to) {
+    direction.buffer = std::make_unique<char[]>(kTunnelBufferSize);
+    if (direction.pending->size() > 0) {
+      Write(owner, direction, from, to, direction.pending->data());
+    } else {
+      Read(owner, direction, from, to);
+    }
+  }
+
+  template <typename From, typename To>
+  void Read(std::shared_ptr<void> owner, Direction& direction, From& from, To& to) {
+    from.async_read_some(
         boost::asio::buffer(direction.buffer.get(), kTunnelBufferSize),
-        [this, owner, &direction](const boost::system::error_code& ec, size_t n) {
+        [this, owner, &direction, &from, &to](const boost::system::error_code& ec, size_t n) {
           if (closed_) return;
           if (ec == boost::asio::error::eof) {
             direction.ended = true;
-            boost::system::error_code ignored;
-            direction.to->shutdown(TcpSocket::shutdown_send, ignored);
+            HalfClose(to);
             if (directions_[0].ended && directions_[1].ended) Close();
             return;
           }
           if (ec) return Close();
           last_activity_ = std::chrono::steady_clock::now();
-          Write(owner, direction, boost::asio::const_buffer(direction.buffer.get(), n));
+          Write(owner, direction, from, to, boost::asio::const_buffer(direction.buffer.get(), n));
         });
   }
 
-  void Write(std::shared_ptr<void> owner, Direction& direction, boost::asio::const_buffer data) {
+  template <typename From, typename To>
+  void Write(std::shared_ptr<void> owner, Direction& direction, From& from, To& to,
+             boost::asio::const_buffer data) {
     boost::asio::async_write(
-        *direction.to, data,
-        [this, owner, &direction](const boost::system::error_code& ec, size_t n) {
+        to, data,
+        [this, owner, &direction, &from, &to](const boost::system::error_code& ec, size_t n) {
           if (closed_) return;
           if (ec) return Close();
           direction.bytes += n;
           direction.pending->consume(direction.pending->size());  // the leftover, once sent
           last_activity_ = std::chrono::steady_clock::now();
-          Read(owner, direction);
+          Read(owner, direction, from, to);
         });
   }
 
@@ -123,7 +140,7 @@ class Tunnel {
     upstream_->stream.socket().close(ignored);
   }
 
-  TimedSocket& client_;
+  ClientSide& client_;
   boost::beast::flat_buffer& client_buffer_;
   UpstreamConnectionPtr upstream_;
   std::chrono::milliseconds idle_timeout_;
@@ -132,5 +149,7 @@ class Tunnel {
   std::array<Direction, 2> directions_;
   bool closed_ = false;
 };
+
+using Tunnel = BasicTunnel<TimedSocket>;
 
 }  // namespace gw

@@ -218,6 +218,8 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
     entry.exchange.per_try_timeout = std::chrono::milliseconds(route.per_try_timeout_ms());
     entry.exchange.retries = route.retries();
     entry.auth = route.auth();
+    entry.https_redirect = route.https_redirect();
+    entry.hsts_max_age_s = route.hsts_max_age_s();
     if (route.has_cors()) {
       CorsConfig cors;
       cors.origins.assign(route.cors().origins().begin(), route.cors().origins().end());

@@ -93,6 +93,8 @@ struct RouteEntry {
   // Protection (session.cc's phases: CORS preflight, authenticate, rate limit).
   std::shared_ptr<const CorsPolicy> cors;  // null: none
   gateway::v1::AuthKind auth = gateway::v1::AUTH_NONE;
+  bool https_redirect = false;  // a cleartext request is answered 308 to its https:// URL
+  uint64_t hsts_max_age_s = 0;  // Strict-Transport-Security on responses over TLS; 0: none
   // At most one of the two: a limit of scope gateway, or of scope cluster. Shared by every worker.
   RateLimiterSharedPtr rate_limiter;
   ClusterRateLimiterSharedPtr cluster_rate_limiter;

@@ -110,7 +110,9 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
   void AwaitPull();
   void FailMidResponse();
   void ReplyError(ProxyError error, std::string_view path = {});
-  void ReplyLocal(unsigned status, std::string body);
+  // The gateway's own answer (LocalReply's), with ctx_.reply_headers.
+  void ReplyLocal(unsigned status, std::string body,
+                  std::string_view content_type = "application/json");
   // Ends the exchange once the stream is closed and no operation of its own is pending: the
   // upstream released (closed unless the exchange completed), the log line, the stream freed.
   void MaybeFinish();
@@ -448,10 +450,10 @@ void Http2Exchange::FailMidResponse() {
 
 void Http2Exchange::ReplyError(ProxyError error, std::string_view path) {
   LocalReply reply = MakeErrorReply(ctx_, error, path, &request_.base(), worker_.metrics());
-  ReplyLocal(reply.status, std::move(reply.body));
+  ReplyLocal(reply.status, std::move(reply.body), reply.content_type);
 }
 
-void Http2Exchange::ReplyLocal(unsigned status, std::string body) {
+void Http2Exchange::ReplyLocal(unsigned status, std::string body, std::string_view content_type) {
   phase_ = Phase::kLocal;
   worker_.relay_buffers().Give(std::move(buffer_));
   ctx_.record.status = status;
@@ -461,7 +463,7 @@ void Http2Exchange::ReplyLocal(unsigned status, std::string body) {
   if (!ctx_.request_id.empty()) header.set("X-Request-Id", ToBeast(ctx_.request_id));
   for (const auto& [name, value] : ctx_.reply_headers) header.insert(ToBeast(name), ToBeast(value));
   if (status != 204) {
-    header.set(http::field::content_type, "application/json");
+    header.set(http::field::content_type, ToBeast(content_type));
     header.set(http::field::content_length, std::to_string(body.size()));
   }
   // For HEAD the length is announced, the body not sent.

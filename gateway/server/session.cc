@@ -53,9 +53,9 @@ std::optional<uint64_t> ToStdOptional(const boost::optional<T>& value) {
 
 }  // namespace
 
-Session::Session(Worker& worker, TcpSocket socket)
+Session::Session(Worker& worker, TcpSocket socket, SslPtr ssl)
     : worker_(worker),
-      stream_(std::move(socket)),
+      stream_(std::move(socket), std::move(ssl)),
       forwarder_(stream_.get_executor(), worker.pool(), worker.settings(), worker.Random()),
       request_relay_(worker.relay_buffers()),
       response_relay_(worker.relay_buffers()) {
@@ -74,7 +74,18 @@ void Session::Start() {
   client_ip_ = remote.address().to_string();
   stream_.socket().set_option(tcp::no_delay(true), ec);
   stream_.socket().non_blocking(true, ec);  // reads and writes are tried at once (EagerWrite)
-  DoReadRequest();
+  if (!stream_.ssl()) return DoReadRequest();
+  preface_checked_ = true;  // HTTP/2 over TLS is chosen by ALPN, not by a preface
+  // TLS: the handshake first, under its own deadline; a failed one just closes (nobody to
+  // answer in HTTP).
+  stream_.AsyncHandshake(worker_.settings().handshake_timeout,
+                         [self = shared_from_this()](const boost::system::error_code& ec) {
+                           if (WorkerMetrics* metrics = self->worker_.metrics()) {
+                             metrics->RecordTlsHandshake(
+                                 !ec, !ec && SSL_session_reused(self->stream_.ssl()) == 1);
+                           }
+                           if (!ec) self->DoReadRequest();
+                         });
 }
 
 void Session::CloseIfIdle() {
@@ -177,6 +188,7 @@ void Session::BeginRequest() {
   ++requests_;
   ctx_.emplace();
   ctx_->client_ip = client_ip_;
+  ctx_->tls = stream_.ssl() != nullptr;
   ctx_->record.started = header_started_;
 }
 
@@ -249,7 +261,9 @@ void Session::HandleRequest() {
   if (const Verdict verdict = RequestFilter(*ctx_, request, worker_.exchange(), scratch_);
       verdict.answered()) {
     if (verdict.error != ProxyError::kNone) return ReplyError(verdict.error, unread_body);
-    return ReplyLocal(verdict.status, {}, unread_body);
+    LocalReply answer;  // no error: a CORS preflight, an HTTPS redirect
+    answer.status = verdict.status;
+    return ReplyLocal(std::move(answer), unread_body);
   }
   PickUpstream(*ctx_, worker_.Random());
   UpstreamRequestFilter(*ctx_, request, *path, *target, scratch_);
@@ -531,7 +545,7 @@ void Session::StartTunnel() {
                  self->forwarder_.Release(false);
                  return self->CompleteRequest(RequestRecord::End::kClientGone);
                }
-               self->tunnel_ = std::make_unique<Tunnel>(
+               self->tunnel_ = std::make_unique<BasicTunnel<ClientStream>>(
                    self->stream_, self->buffer_, self->forwarder_.TakeConnection(),
                    self->worker_.settings().tunnel_idle_timeout);
                self->CompleteRequest(RequestRecord::End::kUpgraded);
@@ -560,22 +574,18 @@ void Session::ReleaseBodyStart() {
 }
 
 void Session::ContinueOrClose(bool keep_alive) {
-  if (!keep_alive) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return;
-  }
+  if (!keep_alive) return stream_.Shutdown();  // close_notify (TLS), then FIN
   DoReadRequest();
 }
 
 void Session::ReplyError(ProxyError error, bool close, std::string_view path) {
   const HttpRequestHeader* request =
       parser_ && parser_->is_header_done() ? &parser_->get() : nullptr;
-  LocalReply reply = MakeErrorReply(*ctx_, error, path, request, worker_.metrics());
-  ReplyLocal(reply.status, std::move(reply.body), close);
+  ReplyLocal(MakeErrorReply(*ctx_, error, path, request, worker_.metrics()), close);
 }
 
-void Session::ReplyLocal(unsigned status, std::string body, bool close) {
+void Session::ReplyLocal(LocalReply reply, bool close) {
+  const unsigned status = reply.status;
   ctx_->record.status = status;
   error_response_ = {};
   error_response_.result(status);
@@ -584,8 +594,8 @@ void Session::ReplyLocal(unsigned status, std::string body, bool close) {
     error_response_.insert(ToBeast(name), ToBeast(value));
   }
   if (status != 204) {
-    error_response_.set(http::field::content_type, "application/json");
-    error_response_.body() = std::move(body);
+    error_response_.set(http::field::content_type, ToBeast(reply.content_type));
+    error_response_.body() = std::move(reply.body);
     error_response_.content_length(error_response_.body().size());
   }
   // For HEAD the length is announced, the body not sent.
@@ -615,8 +625,7 @@ void Session::AbortConnection() {
 }
 
 void Session::DoLingeringClose() {
-  beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.Shutdown();
   buffer_.clear();
   stream_.expires_after(kLingerTime);
   // Each read discards what arrived; EOF, an error or the timer ends the session.

@@ -45,8 +45,10 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/request_context.h"
 #include "gateway/proxy/body_relay.h"
+#include "gateway/proxy/client_stream.h"
 #include "gateway/proxy/forwarder.h"
 #include "gateway/proxy/http_message.h"
 #include "gateway/proxy/net.h"
@@ -69,7 +71,8 @@ class Session : public std::enable_shared_from_this<Session>,
                 public RelaySink,
                 public SessionListHook {
  public:
-  Session(Worker& worker, TcpSocket socket);
+  // `ssl`: the connection begins with a TLS handshake on it; null: plain TCP.
+  Session(Worker& worker, TcpSocket socket, SslPtr ssl = nullptr);
   ~Session();
 
   void Start();
@@ -108,22 +111,22 @@ class Session : public std::enable_shared_from_this<Session>,
   void ReleaseBodyStart();
   void ContinueOrClose(bool keep_alive);
   void ReplyError(ProxyError error, bool close, std::string_view path = {});
-  // A response made by the gateway: `status`, JSON `body` (none for 204), ctx_->reply_headers.
-  void ReplyLocal(unsigned status, std::string body, bool close);
+  // A response made by the gateway, with ctx_->reply_headers.
+  void ReplyLocal(LocalReply reply, bool close);
   void OnErrorWritten(const boost::system::error_code& ec, bool close);
   void AbortConnection();
   void DoLingeringClose();
 
   Worker& worker_;
-  TimedSocket stream_;
+  ClientStream stream_;
   boost::beast::flat_buffer buffer_;  // what the client sent and no request consumed yet
   std::optional<RequestParser> parser_;
   Forwarder forwarder_;
-  BodyRelay<true> request_relay_;
-  BodyRelay<false> response_relay_;
+  BodyRelay<true, ClientStream> request_relay_;
+  BodyRelay<false, ClientStream> response_relay_;
   std::string response_head_;  // the response head as written to the client
   boost::beast::http::response<boost::beast::http::string_body> error_response_;
-  std::unique_ptr<Tunnel> tunnel_;
+  std::unique_ptr<BasicTunnel<ClientStream>> tunnel_;
   // The start of a request body read before the upstream is chosen (see DoReadShortBody):
   // handed to request_relay_, or, when it is the whole body and message_.body_with_head, sent by
   // the forwarder with the head (and with each resend).

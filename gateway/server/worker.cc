@@ -34,8 +34,6 @@ Worker::Worker(const ProxySettings& settings, const RouteTableHolder& routes)
       request_ids_(RandomSeed()),
       random_(RandomSeed()),
       pool_(UpstreamPool::Limits{settings.upstream_max_idle, settings.upstream_idle_timeout}),
-      acceptor_(io_),
-      accept_retry_timer_(io_),
       sweep_timer_(io_),
       drained_future_(drained_.get_future()) {}
 
@@ -46,26 +44,34 @@ Worker::~Worker() {
   pool_.Close();
 }
 
-boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port) {
+boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port,
+                                         bool tls) {
+  auto listener = std::make_unique<Listener>(io_, tls);
+  tcp::acceptor& acceptor = listener->acceptor;
   boost::system::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec && reuse_port) {
     const int one = 1;
-    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
       ec.assign(errno, boost::system::system_category());
     }
   }
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ec;
+  if (tls) exchange_.https_port = acceptor.local_endpoint().port();  // for --https-redirect
+  listeners_.push_back(std::move(listener));
   return ec;
 }
 
-tcp::endpoint Worker::local_endpoint() const { return acceptor_.local_endpoint(); }
+tcp::endpoint Worker::local_endpoint(size_t index) const {
+  return listeners_.at(index)->acceptor.local_endpoint();
+}
 
 void Worker::Start() {
   thread_ = std::thread([this] {
-    DoAccept();
+    for (const auto& listener : listeners_) DoAccept(*listener);
     ScheduleSweep();
     // Handlers report failures through error codes and never throw; should one throw anyway
     // (out of memory), the request it served is lost but the worker keeps serving the others.
@@ -81,27 +87,39 @@ void Worker::Start() {
   });
 }
 
-void Worker::DoAccept() {
-  acceptor_.async_accept(io_, [this](boost::system::error_code ec, TcpSocket socket) {
-    OnAccept(ec, std::move(socket));
-  });
+void Worker::DoAccept(Listener& listener) {
+  listener.acceptor.async_accept(io_,
+                                 [this, &listener](boost::system::error_code ec, TcpSocket socket) {
+                                   OnAccept(listener, ec, std::move(socket));
+                                 });
 }
 
-void Worker::OnAccept(const boost::system::error_code& ec, TcpSocket socket) {
+void Worker::OnAccept(Listener& listener, const boost::system::error_code& ec, TcpSocket socket) {
   if (ec == asio::error::operation_aborted || draining_) return;
   if (ec) {
     // Typically out of file descriptors: wait a little instead of spinning.
     LogWarn("accept failed: " + ec.message());
-    accept_retry_timer_.expires_after(std::chrono::milliseconds(100));
-    accept_retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
-      if (!wait_ec && !draining_) DoAccept();
+    auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+    retry->async_wait([this, &listener, retry](boost::system::error_code wait_ec) {
+      if (!wait_ec && !draining_) DoAccept(listener);
     });
     return;
   }
-  auto session = std::make_shared<Session>(*this, std::move(socket));
+  SslPtr ssl;
+  if (listener.tls) {
+    // The certificates of this moment serve this handshake. With none configured yet, the
+    // connection is closed: there is nothing to serve it with.
+    const CertificateTableConstSharedPtr table = certificates_ ? certificates_->Load() : nullptr;
+    if (table) ssl = table->NewConnection();
+    if (!ssl) {
+      DoAccept(listener);
+      return;  // the socket closes as it goes
+    }
+  }
+  auto session = std::make_shared<Session>(*this, std::move(socket), std::move(ssl));
   sessions_.push_back(*session);
   session->Start();
-  DoAccept();
+  DoAccept(listener);
 }
 
 void Worker::ServeHttp2(TcpSocket socket, std::string_view received, std::string client_ip) {
@@ -133,8 +151,7 @@ void Worker::Drain() {
     if (draining_) return;
     draining_ = true;
     boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    accept_retry_timer_.cancel();
+    for (const auto& listener : listeners_) listener->acceptor.close(ignored);
     sweep_timer_.cancel();
     pool_.Close();
     for (Session& session : sessions_) session.CloseIfIdle();

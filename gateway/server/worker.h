@@ -31,6 +31,7 @@
 #include "gateway/proxy/request_id.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/session.h"
+#include "gateway/tls/certificate_table_holder.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {
@@ -44,10 +45,16 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Start-up, before Start: binds and listens on `endpoint` (port 0 picks one). With
-  // `reuse_port`, other workers may bind the same address. Returns what failed, if anything.
+  // `reuse_port`, other workers may bind the same address. With `tls`, each connection begins
+  // with a TLS handshake (ServeTls first). Returns what failed, if anything.
   [[nodiscard]] boost::system::error_code Listen(const boost::asio::ip::tcp::endpoint& endpoint,
-                                                 bool reuse_port);
-  boost::asio::ip::tcp::endpoint local_endpoint() const;
+                                                 bool reuse_port, bool tls = false);
+  // The address of the `index`th Listen.
+  boost::asio::ip::tcp::endpoint local_endpoint(size_t index = 0) const;
+
+  // Start-up, before a Listen with `tls`: the certificates its handshakes choose from (owned by
+  // main, published by the config applier), and the handshake's timeout.
+  void ServeTls(const CertificateTableHolder& certificates) { certificates_ = &certificates; }
 
   // Start-up, before Start: where this worker's requests are counted and, with --access-log,
   // logged. Both are owned by main and outlive the worker.
@@ -81,6 +88,7 @@ class Worker {
   RelayBuffers& relay_buffers() { return relay_buffers_; }
   VerifiedTokens& verified_tokens() { return verified_tokens_; }
   bool draining() const { return draining_; }
+  const CertificateTableHolder* certificates() const { return certificates_; }
   WorkerMetrics* metrics() { return exchange_.metrics; }          // null when not observed
   AccessLogBuffer* access_log() { return exchange_.access_log; }  // null without --access-log
   ExchangeServices& exchange() { return exchange_; }  // what the phases of its requests use
@@ -93,8 +101,13 @@ class Worker {
   void ServeHttp2(TcpSocket socket, std::string_view received, std::string client_ip);
 
  private:
-  void DoAccept();
-  void OnAccept(const boost::system::error_code& ec, TcpSocket socket);
+  struct Listener {
+    explicit Listener(boost::asio::io_context& io, bool tls) : acceptor(io), tls(tls) {}
+    boost::asio::ip::tcp::acceptor acceptor;
+    bool tls;
+  };
+  void DoAccept(Listener& listener);
+  void OnAccept(Listener& listener, const boost::system::error_code& ec, TcpSocket socket);
   void ScheduleSweep();
 
   const ProxySettings& settings_;
@@ -115,10 +128,10 @@ class Worker {
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   // Declared after the io_context: its sockets must close before the io_context goes.
   UpstreamPool pool_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer accept_retry_timer_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   boost::asio::steady_timer sweep_timer_;
   bool draining_ = false;
+  const CertificateTableHolder* certificates_ = nullptr;
   std::promise<void> drained_;
   std::future<void> drained_future_;
   std::thread thread_;

@@ -177,7 +177,7 @@ _held_sockets = []
 
 # ------------------------------------------------------------------------------ processes
 
-_LISTENING = re.compile(r"\b(grpc|admin|http) listening on (\[[0-9A-Fa-f:.]+\]:\d+|[\w.-]+:\d+)")
+_LISTENING = re.compile(r"\b(grpc|admin|https|http) listening on (\[[0-9A-Fa-f:.]+\]:\d+|[\w.-]+:\d+)")
 _all_processes = []
 _all_processes_lock = threading.Lock()
 
@@ -534,6 +534,7 @@ class Gateway:
         self.extra_args = list(extra_args)
         self.process = None
         self.address = None        # http host:port
+        self.tls_address = None    # https host:port, with --listen-tls
         self.admin_address = None
         self._listen = listen
         self._admin = admin
@@ -543,10 +544,16 @@ class Gateway:
                 "--control-plane", self.control_plane_address, "--node-id", self.node_id,
                 "--cache", self.cache_path, "--admin", self._admin] + self.extra_args
         self.process = self.cluster.spawn("gateway-" + self.node_id, args)
-        found = self.process.wait_listening(["http", "admin"], timeout)
+        tls = "--listen-tls" in self.extra_args
+        found = self.process.wait_listening(["http", "admin"] + (["https"] if tls else []),
+                                            timeout)
         self.address = found["http"]
         self.admin_address = found["admin"]
         self._listen, self._admin = self.address, self.admin_address
+        if tls:  # a restart keeps the port
+            self.tls_address = found["https"]
+            i = self.extra_args.index("--listen-tls")
+            self.extra_args[i + 1] = self.tls_address
         return self
 
     def stop(self, sig=signal.SIGTERM):

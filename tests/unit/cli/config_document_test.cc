@@ -235,8 +235,9 @@ TEST(ConfigDocument, ErrorsNameThePlace) {
             "routes[1].timeot: unknown field (line 5)");
   EXPECT_EQ(ErrorOf(R"({"routes":[{"path":"/a"},{"path":"/b"},{"path":"/c","timeot":5}]})"),
             "routes[2].timeot: unknown field (line 1)");
-  EXPECT_EQ(ErrorOf("servics: []\n"),
-            "servics: unknown field (expected services, routes or consumers) (line 1)");
+  EXPECT_EQ(
+      ErrorOf("servics: []\n"),
+      "servics: unknown field (expected services, routes, consumers or certificates) (line 1)");
   EXPECT_EQ(ErrorOf("services:\n  - name: a\n    endpoints: [a:1]\n    health_check: {pth: /}\n"),
             "services[0].health_check.pth: unknown field (line 4)");
   // Types.
@@ -267,9 +268,11 @@ TEST(ConfigDocument, ErrorsNameThePlace) {
             "routes[0].path: given twice (line 3)");
   EXPECT_EQ(ErrorOf(R"({"services":[],"services":[]})"), "services: given twice (line 1)");
   // Not a document.
-  EXPECT_EQ(ErrorOf("   \n"), "the document is empty (expected services:, routes: or consumers:)");
+  EXPECT_EQ(ErrorOf("   \n"),
+            "the document is empty (expected services:, routes:, consumers: or certificates:)");
   EXPECT_EQ(ErrorOf("- a\n- b\n"),
-            "the document must be a mapping with services:, routes: or consumers: (line 1)");
+            "the document must be a mapping with services:, routes:, consumers: or certificates: "
+            "(line 1)");
   EXPECT_EQ(ErrorOf("services: []\n---\nroutes: []\n"), "expected one document, found 2");
   EXPECT_EQ(ErrorOf("routes: [\n").substr(0, 21), "not valid YAML: line ");
   // Nesting deep enough to exhaust a recursive parser's stack is refused in words.

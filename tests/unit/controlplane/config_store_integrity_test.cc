@@ -278,9 +278,9 @@ TEST_F(SqliteIntegrityTest, MigrationToV4DropsZeroWeightTargets) {
       update.BindBlob(1, blob).Bind(2, path);
       ASSERT_TRUE(update.Run()) << update.error();
     }
-    // Back to schema 3: without what versions 5, 6 and 7 added.
+    // Back to schema 3: without what versions 5, 6, 7 and 8 added.
     ASSERT_TRUE(
-        raw->Exec("DROP TABLE replicas; DROP TABLE gateways; "
+        raw->Exec("DROP TABLE replicas; DROP TABLE gateways; DROP TABLE certificates; "
                   "ALTER TABLE history DROP COLUMN actor; ALTER TABLE history DROP COLUMN command; "
                   "ALTER TABLE history DROP COLUMN forward; ALTER TABLE history DROP COLUMN "
                   "reverse; PRAGMA user_version = 3"));

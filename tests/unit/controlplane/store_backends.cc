@@ -89,6 +89,8 @@ std::vector<std::string> StoreLocation::Query(const std::string& sql) const {
 std::string StoreLocation::Dump() const {
   const std::string hex =
       backend_ == Backend::kSqlite ? "hex(policy)" : "upper(encode(policy, 'hex'))";
+  const std::string body_hex =
+      backend_ == Backend::kSqlite ? "hex(body)" : "upper(encode(body, 'hex'))";
   std::string out;
   for (const std::string& sql :
        {std::string("SELECT key, value FROM meta ORDER BY key"),
@@ -99,6 +101,7 @@ std::string StoreLocation::Dump() const {
         std::string("SELECT name, version, jwt_issuer, jwt_secret, jwt_public_key FROM consumers "
                     "ORDER BY 1"),
         std::string("SELECT sha256, consumer, position FROM consumer_api_keys ORDER BY 1"),
+        "SELECT name, version, " + body_hex + " FROM certificates ORDER BY 1",
         std::string("SELECT version, action, detail FROM history ORDER BY 1")}) {
     out += sql + "\n";
     for (const std::string& row : Query(sql)) out += row + "\n";

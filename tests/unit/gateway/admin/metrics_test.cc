@@ -45,6 +45,8 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
   MetricsSnapshot snapshot;
   snapshot.requests.push_back({"/api", "prefix", {0, 7, 0, 1, 2}});
   snapshot.requests.push_back({"", "none", {0, 0, 0, 3, 0}});
+  snapshot.tls_handshakes_full = 4;
+  snapshot.tls_handshakes_resumed = 1;
   snapshot.latency_buckets[0] = 2;   // <= 1 ms
   snapshot.latency_buckets[4] = 1;   // <= 25 ms
   snapshot.latency_buckets[13] = 1;  // > 10 s
@@ -155,6 +157,12 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "# TYPE gateway_underscore_headers_total counter\n"
             "gateway_underscore_headers_total{action=\"dropped\"} 6\n"
             "gateway_underscore_headers_total{action=\"rejected\"} 0\n"
+            "# HELP gateway_tls_handshakes_total TLS handshakes on --listen-tls: completed "
+            "(resumed with a session ticket or not) and failed.\n"
+            "# TYPE gateway_tls_handshakes_total counter\n"
+            "gateway_tls_handshakes_total{result=\"ok\",resumed=\"false\"} 4\n"
+            "gateway_tls_handshakes_total{result=\"ok\",resumed=\"true\"} 1\n"
+            "gateway_tls_handshakes_total{result=\"failed\",resumed=\"false\"} 0\n"
             "# HELP gateway_rate_limit_redis_fallback_total Requests of cluster-scope "
             "rate-limited routes decided by this gateway's own bucket: Redis does not answer "
             "(redis_down) or the gateway runs without --redis (no_redis).\n"

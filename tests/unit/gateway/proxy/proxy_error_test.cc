@@ -5,6 +5,9 @@
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
+#include <map>
+#include <string>
+#include <string_view>
 
 namespace gw {
 namespace {
@@ -92,6 +95,48 @@ TEST(IsIdempotentMethod, PerRfc9110) {
     EXPECT_TRUE(IsIdempotentMethod(method)) << method;
   for (const char* method : {"POST", "PATCH", "CONNECT", "get", "PURGE"})
     EXPECT_FALSE(IsIdempotentMethod(method)) << method;
+}
+
+TEST(GrpcStatusFor, EveryErrorHasTheCodeItsMeaningCalls) {
+  const std::map<ProxyError, int> expected = {
+      {ProxyError::kNone, 0},
+      {ProxyError::kBadRequest, 13},  // gRPC's map of HTTP statuses: 400 -> INTERNAL
+      {ProxyError::kInvalidPath, 13},
+      {ProxyError::kUnderscoreHeader, 13},
+      {ProxyError::kUnauthorized, 16},   // UNAUTHENTICATED
+      {ProxyError::kRateLimited, 8},     // RESOURCE_EXHAUSTED: a quota, not an outage
+      {ProxyError::kNoRoute, 12},        // UNIMPLEMENTED
+      {ProxyError::kRequestTimeout, 4},  // DEADLINE_EXCEEDED
+      {ProxyError::kBodyTooLarge, 8},    // RESOURCE_EXHAUSTED, as gRPC's own servers
+      {ProxyError::kUriTooLong, 8},
+      {ProxyError::kHeaderTooLarge, 8},
+      {ProxyError::kNotImplemented, 12},  // UNIMPLEMENTED
+      {ProxyError::kNotReady, 14},        // UNAVAILABLE: worth a retry
+      {ProxyError::kUpstreamUnavailable, 14},
+      {ProxyError::kCircuitOpen, 14},
+      {ProxyError::kUpstreamConnect, 14},
+      {ProxyError::kUpstreamFailed, 14},
+      {ProxyError::kUpstreamTimeout, 4},  // DEADLINE_EXCEEDED
+  };
+  for (size_t i = 0; i < kProxyErrorCount; ++i) {
+    const auto error = static_cast<ProxyError>(i);
+    SCOPED_TRACE(std::string(ReplyFor(error).code));
+    const auto it = expected.find(error);
+    ASSERT_NE(it, expected.end()) << "a ProxyError without an expected gRPC status";
+    EXPECT_EQ(static_cast<int>(GrpcStatusFor(error)), it->second);
+  }
+  EXPECT_EQ(expected.size(), kProxyErrorCount);
+}
+
+TEST(PercentEncodeGrpcMessage, EncodesWhatIsNotPrintableAsciiAndThePercent) {
+  EXPECT_EQ(PercentEncodeGrpcMessage(""), "");
+  EXPECT_EQ(PercentEncodeGrpcMessage("upstream timeout"), "upstream timeout");
+  EXPECT_EQ(PercentEncodeGrpcMessage(" !~{}\"/"), " !~{}\"/");  // 0x20 and 0x7E stay
+  EXPECT_EQ(PercentEncodeGrpcMessage("100%"), "100%25");
+  EXPECT_EQ(PercentEncodeGrpcMessage("a\r\nb\tc"), "a%0D%0Ab%09c");
+  EXPECT_EQ(PercentEncodeGrpcMessage(std::string_view("\0\x1F\x7F", 3)), "%00%1F%7F");
+  EXPECT_EQ(PercentEncodeGrpcMessage("caf\xC3\xA9"), "caf%C3%A9");  // UTF-8, byte by byte
+  EXPECT_EQ(PercentEncodeGrpcMessage("\xFF"), "%FF");
 }
 
 }  // namespace

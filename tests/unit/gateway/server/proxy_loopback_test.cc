@@ -722,5 +722,25 @@ TEST_F(ProxyLoopbackTest, AResponseWrittenWhileDrainingSaysConnectionClose) {
   EXPECT_TRUE(client.ClosedByPeer());
 }
 
+// A request on a route with retries counts in its service's retry budget only while its exchange
+// lasts: the next request on the connection, after a config swap freed the old service's state,
+// must not give a count back to it (ASan: heap-use-after-free when it did).
+TEST_F(ProxyLoopbackTest, ARetryBudgetCountEndsWithItsExchange) {
+  ScriptedUpstream upstream([](int, int, const TestRequest&) { return Answer("order"); });
+  AddService("order-svc", {upstream.port()});
+  AddRoute("/api/order", "order-svc");
+  config_.mutable_routes(0)->set_retries(1);
+  Start();
+  Client client(port_);
+  EXPECT_EQ(client.Get("/api/order").result_int(), 200u);
+
+  config_.set_version(2);
+  std::string error;
+  auto table = RouteTable::Build(config_, 100, &error);  // a new state for order-svc
+  ASSERT_TRUE(table) << error;
+  holder_.Store(std::move(table));  // the old table and its service state go
+  EXPECT_EQ(client.Get("/api/order").result_int(), 200u);
+}
+
 }  // namespace
 }  // namespace gw
