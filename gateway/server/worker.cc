@@ -44,8 +44,7 @@ Worker::~Worker() {
   pool_.Close();
 }
 
-boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port,
-                                         bool tls) {
+boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port, bool tls) {
   auto listener = std::make_unique<Listener>(io_, tls);
   tcp::acceptor& acceptor = listener->acceptor;
   boost::system::error_code ec;
