@@ -1,5 +1,6 @@
-// gateway: the data plane. Serves HTTP/1.1 on --listen (and HTTPS on --listen-tls) by the routes the control plane streams
-// (or its cache file holds), with admin pages on --admin. See gateway_options.h for the flags.
+// gateway: the data plane. Serves HTTP/1.1 on --listen (and HTTPS on --listen-tls) by the routes
+// the control plane streams (or its cache file holds), with admin pages on --admin. See
+// gateway_options.h for the flags.
 //
 // Start-up: connect to --redis (in the background), load the cache, check that nobody listens on
 // --listen yet (exit 1 otherwise), bind every worker's listener, start the admin pages, the
