@@ -28,7 +28,7 @@
 namespace gw {
 
 struct GatewayOptions {
-  HostPort listen;            // port 0 picks one
+  HostPort listen;                     // port 0 picks one
   std::optional<HostPort> listen_tls;  // HTTPS; none when unset
   std::chrono::milliseconds session_ticket_rotation{3'600'000};
   std::string control_plane;  // HOST:PORT[,HOST:PORT...]: the control plane's replicas
