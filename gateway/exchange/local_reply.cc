@@ -11,8 +11,8 @@ namespace gw {
 bool IsGrpcRequest(const HttpRequestHeader& request) {
   const std::string_view type = ToStd(request[boost::beast::http::field::content_type]);
   constexpr std::string_view kGrpc = "application/grpc";
-  if (type.size() < kGrpc.size() || !boost::beast::iequals(ToBeast(type.substr(0, kGrpc.size())),
-                                                           ToBeast(kGrpc))) {
+  if (type.size() < kGrpc.size() ||
+      !boost::beast::iequals(ToBeast(type.substr(0, kGrpc.size())), ToBeast(kGrpc))) {
     return false;
   }
   return type.size() == kGrpc.size() || type[kGrpc.size()] == '+' || type[kGrpc.size()] == ';';
@@ -24,8 +24,8 @@ LocalReply MakeErrorReply(RequestContext& ctx, ProxyError error, std::string_vie
   ctx.record.reason = reply.code;
   if (metrics) metrics->RecordGatewayReply(error);
   if (request && IsGrpcRequest(*request)) {
-    ctx.reply_headers.emplace_back(
-        "grpc-status", std::to_string(static_cast<unsigned>(GrpcStatusFor(error))));
+    ctx.reply_headers.emplace_back("grpc-status",
+                                   std::to_string(static_cast<unsigned>(GrpcStatusFor(error))));
     ctx.reply_headers.emplace_back("grpc-message", PercentEncodeGrpcMessage(reply.message));
     return {200, {}, "application/grpc"};
   }

@@ -12,7 +12,7 @@ namespace gw {
 
 struct LocalReply {
   unsigned status = 0;
-  std::string body;                               // none for a 204
+  std::string body;                                    // none for a 204
   std::string_view content_type = "application/json";  // of the body (a 204 has none)
 };
 

@@ -86,8 +86,8 @@ std::string_view RateLimitKey(const RequestContext& ctx, const HttpRequestHeader
 
 Verdict RequestFilter(RequestContext& ctx, HttpRequestHeader& request, ExchangeServices& services,
                       std::string& scratch) {
-  if (!RewriteRequestHeaders(request, ctx.client_ip, services.request_ids, ctx.request_id,
-                             scratch, ctx.tls)) {
+  if (!RewriteRequestHeaders(request, ctx.client_ip, services.request_ids, ctx.request_id, scratch,
+                             ctx.tls)) {
     return {ProxyError::kHeaderTooLarge};
   }
   const RouteEntry& route = *ctx.record.route;

@@ -75,8 +75,8 @@ struct ExchangeServices {
   const RouteTableHolder& routes;
   RequestIdGenerator& request_ids;
   VerifiedTokens& verified_tokens;
-  uint16_t https_port = 0;  // --listen-tls's port, where --https-redirect sends; 0: none
-  WorkerMetrics* metrics = nullptr;       // null when not observed
+  uint16_t https_port = 0;           // --listen-tls's port, where --https-redirect sends; 0: none
+  WorkerMetrics* metrics = nullptr;  // null when not observed
   AccessLogBuffer* access_log = nullptr;  // null without --access-log
 };
 
