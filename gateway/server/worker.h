@@ -53,7 +53,7 @@ class Worker {
   boost::asio::ip::tcp::endpoint local_endpoint(size_t index = 0) const;
 
   // Start-up, before a Listen with `tls`: the certificates its handshakes choose from (owned by
-  // main, published by the config applier), and the handshake's timeout.
+  // main, published by the config applier).
   void ServeTls(const CertificateTableHolder& certificates) { certificates_ = &certificates; }
 
   // Start-up, before Start: where this worker's requests are counted and, with --access-log,
