@@ -120,6 +120,25 @@ CertificateInfo ParseCertificate(std::string_view cert_pem, std::string_view key
     info.error = "the private key is not the key of the certificate";
     return info;
   }
+  // What OpenSSL's security level 2 (Debian's default, and the gateway's) refuses to serve: a
+  // key or a signature under 112 bits of security (RSA under 2048 bits, SHA-1). Stored anyway,
+  // it would make every gateway with --listen-tls refuse each later config.
+  if (EVP_PKEY_get_security_bits(key.get()) < 112) {
+    info.error =
+        "the key is too weak to serve (" + info.key_type + "; at least RSA 2048 or EC P-256)";
+    return info;
+  }
+  for (const Cert& cert : certs) {
+    int security_bits = 0;
+    if ((X509_get_extension_flags(cert.get()) & EXFLAG_SS) != 0) continue;  // trusted as is
+    if (X509_get_signature_info(cert.get(), nullptr, nullptr, &security_bits, nullptr) == 1 &&
+        security_bits < 112) {
+      ERR_clear_error();
+      info.error = "a certificate of the chain is signed too weakly to serve (e.g. SHA-1)";
+      return info;
+    }
+  }
+  ERR_clear_error();
   auto* sans =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {

@@ -44,6 +44,15 @@ TEST(ParseCertificate, ReadsNamesDatesAndKeyType) {
   EXPECT_EQ(FormatUtcDate(info.not_after_unix_ms).size(), std::string("2026-01-02").size());
 }
 
+TEST(ParseCertificate, AKeyTooWeakToServeIsRefused) {
+  // OpenSSL's security level 2 would refuse to serve it: every TLS gateway would NACK.
+  const auto weak = MakeCertificate({.rsa = true, .rsa_bits = 1024});
+  const CertificateInfo info = ParseCertificate(weak.cert_pem, weak.key_pem);
+  EXPECT_EQ(info.error, "the key is too weak to serve (RSA 1024; at least RSA 2048 or EC P-256)");
+  const auto strong = MakeCertificate({.rsa = true});
+  EXPECT_EQ(ParseCertificate(strong.cert_pem, strong.key_pem).error, "");
+}
+
 TEST(ParseCertificate, CommonNameOnlyWithoutSans) {
   const TestCertificate no_san =
       MakeCertificate({.dns_names = {}, .common_name = "Legacy.Example"});

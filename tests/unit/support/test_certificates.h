@@ -27,8 +27,9 @@ struct CertificateSpec {
   std::string common_name = "test certificate";
   int64_t not_before_s = -3600;      // seconds from now
   int64_t not_after_s = 90 * 86400;  // seconds from now
-  bool rsa = false;                  // RSA 2048 instead of EC P-256
-  bool ca = false;                   // basicConstraints CA:TRUE
+  bool rsa = false;                  // RSA (of rsa_bits) instead of EC P-256
+  size_t rsa_bits = 2048;
+  bool ca = false;  // basicConstraints CA:TRUE
 };
 
 namespace certificate_detail {
@@ -68,8 +69,8 @@ inline std::string CertPem(X509* cert) {
   return BioText(bio.get());
 }
 
-inline Key NewKey(bool rsa) {
-  Key key(rsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048})
+inline Key NewKey(bool rsa, size_t rsa_bits = 2048) {
+  Key key(rsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", rsa_bits)
               : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   if (!key) throw std::runtime_error("key generation failed");
   return key;
@@ -91,7 +92,7 @@ inline void AddExtension(X509* cert, X509* issuer, int nid, const std::string& v
 inline TestCertificate MakeCertificate(const CertificateSpec& spec,
                                        const TestCertificate* issuer = nullptr) {
   using namespace certificate_detail;
-  Key key = NewKey(spec.rsa);
+  Key key = NewKey(spec.rsa, spec.rsa_bits);
   Cert cert(X509_new());
   X509_set_version(cert.get(), 2);
   static long serial = 1;
