@@ -4,22 +4,11 @@
 // returns a shared_ptr copy, so a request keeps the table it started with for its whole life.
 #pragma once
 
-#include <atomic>
-#include <memory>
-
+#include "common/published.h"
 #include "gateway/router/route_table.h"
 
 namespace gw {
 
-class RouteTableHolder {
- public:
-  RouteTableConstSharedPtr Load() const { return table_.load(std::memory_order_acquire); }
-  void Store(RouteTableConstSharedPtr table) {
-    table_.store(std::move(table), std::memory_order_release);
-  }
-
- private:
-  std::atomic<RouteTableConstSharedPtr> table_;
-};
+using RouteTableHolder = Published<const RouteTable>;
 
 }  // namespace gw

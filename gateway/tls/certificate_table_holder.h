@@ -5,22 +5,11 @@
 // the control plane serves the next handshake, and open connections keep theirs.
 #pragma once
 
-#include <atomic>
-#include <memory>
-
+#include "common/published.h"
 #include "gateway/tls/certificate_table.h"
 
 namespace gw {
 
-class CertificateTableHolder {
- public:
-  CertificateTableConstSharedPtr Load() const { return table_.load(std::memory_order_acquire); }
-  void Store(CertificateTableConstSharedPtr table) {
-    table_.store(std::move(table), std::memory_order_release);
-  }
-
- private:
-  std::atomic<CertificateTableConstSharedPtr> table_;
-};
+using CertificateTableHolder = Published<const CertificateTable>;
 
 }  // namespace gw

@@ -40,14 +40,14 @@ TicketKeyRing::TicketKeyRing() {
   if (!FillKey(keys->current)) {
     throw std::runtime_error("cannot draw a session ticket key: the random generator failed");
   }
-  keys_.store(std::move(keys), std::memory_order_release);
+  keys_.Store(std::move(keys));
 }
 
 bool TicketKeyRing::Rotate() {
   std::lock_guard lock(rotate_mutex_);
   auto next = std::make_shared<Keys>();
   if (!FillKey(next->current)) return false;
-  const std::shared_ptr<const Keys> now = keys_.load(std::memory_order_acquire);
+  const std::shared_ptr<const Keys> now = keys_.Load();
   // Reserved once, so no reallocation leaves key bytes behind in freed memory.
   next->previous.reserve(kPreviousTicketKeys);
   next->previous.push_back(now->current);
@@ -55,14 +55,14 @@ bool TicketKeyRing::Rotate() {
     if (next->previous.size() == kPreviousTicketKeys) break;
     next->previous.push_back(key);
   }
-  keys_.store(std::move(next), std::memory_order_release);
+  keys_.Store(std::move(next));
   return true;
 }
 
 int TicketKeyRing::SealOrOpen(unsigned char key_name[kTicketKeyNameSize], unsigned char* iv,
                               EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) const {
   // Pinned for this call: a rotation meanwhile does not free the key in use.
-  const std::shared_ptr<const Keys> keys = keys_.load(std::memory_order_acquire);
+  const std::shared_ptr<const Keys> keys = keys_.Load();
   const Key* key = nullptr;
   int answer = 1;
   if (enc == 1) {

@@ -11,20 +11,21 @@
 // them, so a client moved to another gateway makes a full handshake.
 //
 // Threading: Rotate() runs on whichever thread owns the rotation timer; the ticket callback
-// runs on every worker. The keys are an immutable set published through an atomic shared_ptr,
-// so a handshake reads one consistent set and never waits for a rotation.
+// runs on every worker. The keys are an immutable set (common/published.h), so a handshake reads
+// one consistent set and waits for a rotation at most for a pointer swap.
 #pragma once
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "common/published.h"
 
 namespace gw {
 
@@ -70,7 +71,7 @@ class TicketKeyRing {
     ~Keys();  // wipes the key bytes
   };
 
-  std::atomic<std::shared_ptr<const Keys>> keys_;
+  Published<const Keys> keys_;
   std::mutex rotate_mutex_;  // Rotate() against itself
 };
 
