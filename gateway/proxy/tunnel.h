@@ -4,12 +4,13 @@
 // After the 101 the gateway no longer speaks HTTP on either connection: each direction reads
 // what arrives (starting with bytes already buffered past the HTTP messages) and writes it to
 // the other side, one buffer of kTunnelBufferSize per direction, one write in flight each. An
-// end of stream on one side is passed on as a half-close to the other; the tunnel ends when
-// both directions ended, on any error, or when no byte moved either way for `idle_timeout`,
-// and then closes both connections. The upstream connection is owned here and never pooled.
+// end of stream on one side is passed on as a half-close to the other (a TLS client's
+// connection is not half-closed: see PassEnd); the tunnel ends when both directions ended, on
+// any error, or when no byte moved either way for `idle_timeout`, and then closes both
+// connections. The upstream connection is owned here and never pooled.
 // The client connection is a `ClientSide`: a TimedSocket, whose socket the tunnel reads and
-// writes directly, or a ClientStream (WebSocket over TLS), whose end of stream is passed on
-// with a close_notify before the TCP half-close. The upstream's is a TimedSocket.
+// writes directly, or a ClientStream (WebSocket over TLS), to which the upstream's end of stream
+// is passed on as a close_notify. The upstream's is a TimedSocket.
 // Owned by a Session (which keeps the client connection); runs on its worker thread.
 // Header-only, like BodyRelay: a small piece of the session's data path.
 #pragma once
@@ -71,12 +72,22 @@ class BasicTunnel {
   static TcpSocket& Bytes(TimedSocket& client) { return client.socket(); }
   static ClientStream& Bytes(ClientStream& client) { return client; }
 
-  // The end of one direction passed on: a TCP half-close, after a close_notify over TLS.
-  static void HalfClose(TcpSocket& to) {
+  // The end of one direction passed on. To the upstream, or to a plain TCP client: a TCP
+  // half-close, and the tunnel ends once both directions ended. To a TLS client: a close_notify
+  // (waited for, up to the idle timeout: a socket still full of the last bytes cannot take it at
+  // once), then the tunnel ends, as nginx ends it: what a client sends after the gateway's
+  // close_notify is not dependably read by OpenSSL (records were dropped in tests), so the
+  // connection is not left half-open.
+  void PassEnd(const std::shared_ptr<void>&, TcpSocket& to) {
     boost::system::error_code ignored;
     to.shutdown(TcpSocket::shutdown_send, ignored);
+    if (directions_[0].ended && directions_[1].ended) Close();
   }
-  static void HalfClose(ClientStream& to) { to.Shutdown(); }
+  void PassEnd(const std::shared_ptr<void>& owner, ClientStream& to) {
+    to.AsyncShutdown(idle_timeout_, [this, owner](const boost::system::error_code&) {
+      if (!closed_) Close();
+    });
+  }
 
   template <typename From, typename To>
   void Begin(const std::shared_ptr<void>& owner, Direction& direction, From& from, To& to) {
@@ -96,9 +107,7 @@ class BasicTunnel {
           if (closed_) return;
           if (ec == boost::asio::error::eof) {
             direction.ended = true;
-            HalfClose(to);
-            if (directions_[0].ended && directions_[1].ended) Close();
-            return;
+            return PassEnd(owner, to);
           }
           if (ec) return Close();
           last_activity_ = std::chrono::steady_clock::now();

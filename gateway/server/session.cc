@@ -84,8 +84,21 @@ void Session::Start() {
                              metrics->RecordTlsHandshake(
                                  !ec, !ec && SSL_session_reused(self->stream_.ssl()) == 1);
                            }
-                           if (!ec) self->DoReadRequest();
+                           if (!ec) self->OnHandshake();
                          });
+}
+
+void Session::OnHandshake() {
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_size = 0;
+  SSL_get0_alpn_selected(stream_.ssl(), &alpn, &alpn_size);
+  if (std::string_view(reinterpret_cast<const char*>(alpn), alpn_size) != "h2") {
+    return DoReadRequest();  // http/1.1, or no ALPN at all
+  }
+  // HTTP/2 chosen by ALPN: the connection, its TLS state included, is the worker's
+  // http2::Connection from here on, and this session ends with the handler.
+  SslPtr ssl = stream_.ReleaseSsl();
+  worker_.ServeHttp2(std::move(stream_.socket()), std::move(ssl), {}, client_ip_);
 }
 
 void Session::CloseIfIdle() {
@@ -143,7 +156,7 @@ void Session::CheckPreface() {
   // HTTP/2 with prior knowledge: the connection is the worker's http2::Connection from here
   // on, and this session ends with the handler.
   stream_.expires_never();
-  worker_.ServeHttp2(std::move(stream_.socket()), bytes, client_ip_);
+  worker_.ServeHttp2(std::move(stream_.socket()), nullptr, bytes, client_ip_);
 }
 
 void Session::DoReadHeader() {
@@ -574,7 +587,12 @@ void Session::ReleaseBodyStart() {
 }
 
 void Session::ContinueOrClose(bool keep_alive) {
-  if (!keep_alive) return stream_.Shutdown();  // close_notify (TLS), then FIN
+  if (!keep_alive) {
+    // A close_notify (TLS), then FIN. Waited for, within kLingerTime: a socket whose send buffer
+    // still holds the response's last bytes cannot take it at once, and a lost close_notify
+    // makes a close-delimited body look truncated.
+    return stream_.AsyncShutdown(kLingerTime, [self = shared_from_this()](beast::error_code) {});
+  }
   DoReadRequest();
 }
 
