@@ -72,7 +72,7 @@ int Run(const GatewayOptions& options) {
   };
   if (options.listen_tls) {
     ticket_keys = std::make_shared<TicketKeyRing>();
-    applier.ServeCertificates(certificates, TlsEdgeOptions{{"http/1.1"}, ticket_keys});
+    applier.ServeCertificates(certificates, TlsEdgeOptions{{"h2", "http/1.1"}, ticket_keys});
     rotate_tickets();
   }
   // Active health checks on their own thread, following the services of the table in use.

@@ -202,7 +202,11 @@ class SocketConnection final : public Connection {
         socket_, boost::asio::buffer(bytes.data(), bytes.size()),
         [self = self()](const boost::system::error_code& ec, size_t) { self->OnWritten(ec); });
   }
-  void CloseSocket() override { socket_.close(); }
+  void CloseSocket() override {
+    // TLS (ClientStream): a close_notify first, best effort, so the client sees a clean end.
+    if constexpr (requires { socket_.Shutdown(); }) socket_.Shutdown();
+    socket_.close();
+  }
 
   Socket socket_;
 };

@@ -17,9 +17,11 @@ ClientStream::ClientStream(TcpSocket socket, SslPtr ssl) : timed_(std::move(sock
   boost::system::error_code ignored;
   timed_.socket().non_blocking(true, ignored);
   SSL* raw = ssl.get();
-  // A failure here (no memory for the BIO) leaves the SSL without one: the handshake fails.
-  SSL_set_fd(raw, timed_.socket().native_handle());
-  SSL_set_accept_state(raw);
+  if (SSL_is_init_finished(raw) != 1) {
+    // A failure here (no memory for the BIO) leaves the SSL without one: the handshake fails.
+    SSL_set_fd(raw, timed_.socket().native_handle());
+    SSL_set_accept_state(raw);
+  }
   // A write returns once one record went out (not after all of them), and its retry may pass
   // the same bytes from another address (a staging buffer on the stack).
   SSL_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -28,6 +30,14 @@ ClientStream::ClientStream(TcpSocket socket, SslPtr ssl) : timed_(std::move(sock
 
 ClientStream::~ClientStream() {
   if (tls_) tls_->stream = nullptr;
+}
+
+SslPtr ClientStream::ReleaseSsl() {
+  if (!tls_) return nullptr;
+  SslPtr ssl = std::move(tls_->ssl);
+  tls_->stream = nullptr;
+  tls_.reset();
+  return ssl;
 }
 
 void ClientStream::Shutdown() {

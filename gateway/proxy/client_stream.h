@@ -56,7 +56,9 @@ class ClientStream {
   // Plain TCP.
   explicit ClientStream(TcpSocket socket);
   // TLS on `socket`, the server's end: AsyncHandshake comes first. Makes the socket
-  // non-blocking. A null `ssl`: plain TCP.
+  // non-blocking. A null `ssl`: plain TCP. An `ssl` whose handshake is done (taken from another
+  // stream on this socket by ReleaseSsl) goes on where it was: no handshake, and bytes OpenSSL
+  // already read are the first ones read.
   ClientStream(TcpSocket socket, SslPtr ssl);
   ~ClientStream();
 
@@ -65,6 +67,10 @@ class ClientStream {
 
   // Null for plain TCP.
   SSL* ssl() const { return tls_ ? tls_->ssl.get() : nullptr; }
+  // Gives up the TLS state, with no operation in flight, so that another ClientStream on this
+  // socket (moved out of socket()) carries on the connection (HTTP/2 chosen by ALPN). Plain TCP
+  // from here on; null for plain TCP.
+  SslPtr ReleaseSsl();
   TimedSocket& timed() { return timed_; }
   TcpSocket& socket() { return timed_.socket(); }
   executor_type get_executor() { return timed_.get_executor(); }

@@ -58,10 +58,11 @@ HttpFields ParseWireFields(std::string_view wire) {
 
 class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public ForwardSink {
  public:
-  Http2Exchange(Worker& worker, http2::Stream& stream, const std::string& client_ip)
+  Http2Exchange(Worker& worker, http2::Stream& stream, const std::string& client_ip, bool tls)
       : worker_(worker),
         stream_(&stream),
         client_ip_(client_ip),
+        tls_(tls),
         forwarder_(worker.executor(), worker.pool(), worker.settings(), worker.Random()),
         body_timer_(worker.executor()) {}
 
@@ -120,6 +121,7 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
   Worker& worker_;
   http2::Stream* stream_;  // null once released
   std::string client_ip_;
+  bool tls_;
   RequestContext ctx_;
   HttpRequest request_;
   std::string method_, target_;  // as the client sent them, for the log
@@ -153,6 +155,7 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
 
 void Http2Exchange::Start() {
   ctx_.client_ip = client_ip_;
+  ctx_.tls = tls_;
   ctx_.record.started = Clock::now();
   request_.base() = stream_->request();
   method_.assign(ToStd(request_.method_string()));
@@ -516,9 +519,10 @@ class ExchangeHandler final : public http2::StreamHandler {
 
 }  // namespace
 
-http2::StreamHandlerFactory MakeExchangeHandlerFactory(Worker& worker, std::string client_ip) {
-  return [&worker, client_ip = std::move(client_ip)](http2::Stream& stream) {
-    auto exchange = std::make_shared<Http2Exchange>(worker, stream, client_ip);
+http2::StreamHandlerFactory MakeExchangeHandlerFactory(Worker& worker, std::string client_ip,
+                                                       bool tls) {
+  return [&worker, client_ip = std::move(client_ip), tls](http2::Stream& stream) {
+    auto exchange = std::make_shared<Http2Exchange>(worker, stream, client_ip, tls);
     auto handler = std::make_unique<ExchangeHandler>(exchange);
     exchange->Start();
     return handler;

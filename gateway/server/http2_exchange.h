@@ -26,7 +26,9 @@ namespace gw {
 
 class Worker;
 
-// The handler factory of one h2 connection from `client_ip`, on `worker`'s thread.
-http2::StreamHandlerFactory MakeExchangeHandlerFactory(Worker& worker, std::string client_ip);
+// The handler factory of one h2 connection from `client_ip`, on `worker`'s thread; `tls`: it
+// came over TLS (X-Forwarded-Proto https, no --https-redirect).
+http2::StreamHandlerFactory MakeExchangeHandlerFactory(Worker& worker, std::string client_ip,
+                                                       bool tls);
 
 }  // namespace gw

@@ -24,9 +24,9 @@
 //      the client connection (reset), so a truncated body never looks complete;
 //   7. CompleteRequest: the one place where a request ends, whatever happened (LogExchange).
 // A 101 to an upgrade request turns the connection into a Tunnel instead of step 6. A
-// connection whose first bytes are the HTTP/2 preface (prior knowledge, h2c) is handed to the
-// worker's HTTP/2 carrier before step 1 (Worker::ServeHttp2); Upgrade: h2c is an ordinary
-// upgrade.
+// connection whose first bytes are the HTTP/2 preface (prior knowledge, h2c), or whose TLS
+// handshake chose `h2` by ALPN, is handed to the worker's HTTP/2 carrier before step 1
+// (Worker::ServeHttp2); Upgrade: h2c is an ordinary upgrade.
 // A response written once the worker drains says Connection: close.
 // Owned by its pending operations through shared_from_this(); created by a Worker's acceptor
 // and run on that worker's thread only. Never throws.
@@ -81,6 +81,8 @@ class Session : public std::enable_shared_from_this<Session>,
   void CloseIfIdle();
 
  private:
+  // TLS: the handshake is done; ALPN `h2` hands the connection over, else HTTP/1.1 begins.
+  void OnHandshake();
   // 1. The request header.
   void DoReadRequest();
   void DoWaitForRequest();

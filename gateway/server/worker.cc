@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "gateway/proxy/client_stream.h"
 #include "gateway/proxy/timed_socket.h"
 #include "gateway/server/http2_exchange.h"
 
@@ -121,14 +122,24 @@ void Worker::OnAccept(Listener& listener, const boost::system::error_code& ec, T
   DoAccept(listener);
 }
 
-void Worker::ServeHttp2(TcpSocket socket, std::string_view received, std::string client_ip) {
+void Worker::ServeHttp2(TcpSocket socket, SslPtr ssl, std::string_view received,
+                        std::string client_ip) {
   if (http2_connections_.size() >= 64 &&
       http2_connections_.size() == http2_connections_.capacity()) {
     std::erase_if(http2_connections_, [](const auto& weak) { return weak.expired(); });
   }
-  auto connection = std::make_shared<http2::SocketConnection<TimedSocket>>(
-      io_.get_executor(), http2_settings_, MakeExchangeHandlerFactory(*this, std::move(client_ip)),
-      http2_counters_, std::move(socket));
+  const bool tls = ssl != nullptr;
+  auto factory = MakeExchangeHandlerFactory(*this, std::move(client_ip), tls);
+  std::shared_ptr<http2::Connection> connection;
+  if (tls) {
+    connection = std::make_shared<http2::SocketConnection<ClientStream>>(
+        io_.get_executor(), http2_settings_, std::move(factory), http2_counters_, std::move(socket),
+        std::move(ssl));
+  } else {
+    connection = std::make_shared<http2::SocketConnection<TimedSocket>>(
+        io_.get_executor(), http2_settings_, std::move(factory), http2_counters_,
+        std::move(socket));
+  }
   http2_connections_.push_back(connection);
   connection->Start(received);
 }

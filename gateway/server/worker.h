@@ -96,9 +96,11 @@ class Worker {
   // The counters of this worker's HTTP/2 connections (gateway_http2_*).
   const http2::Http2Counters& http2_counters() const { return http2_counters_; }
 
-  // A cleartext connection that opened with the HTTP/2 preface becomes an http2::Connection
-  // whose streams are exchanges (http2_exchange.h); `received`: the bytes read so far.
-  void ServeHttp2(TcpSocket socket, std::string_view received, std::string client_ip);
+  // A connection that speaks HTTP/2 becomes an http2::Connection whose streams are exchanges
+  // (http2_exchange.h): a cleartext one that opened with the HTTP/2 preface (`ssl` null,
+  // `received`: the bytes read so far), or a TLS one whose handshake chose `h2` by ALPN (`ssl`:
+  // its TLS state, ClientStream::ReleaseSsl).
+  void ServeHttp2(TcpSocket socket, SslPtr ssl, std::string_view received, std::string client_ip);
 
  private:
   struct Listener {

@@ -1,7 +1,8 @@
 """Harness for the integration tests: runs the real controlplane, gateway and gatewayctl on
 loopback, with fake upstream services, and cleans up after itself.
 
-Owned by the integration tests (tests/integration/). Python 3 standard library only.
+Owned by the integration tests (tests/integration/). Python 3 standard library only (tests
+take packages such as h2 through import_debian).
 
 - Binaries come from $GATEWAY_BIN_DIR (ctest sets it to <build>/bin).
 - Every process writes stderr to a log file in the cluster's temp dir; start-up waits (with a
@@ -30,6 +31,24 @@ import threading
 import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# ------------------------------------------------------------------------------ modules
+
+
+def import_debian(name):
+    """Imports module `name`, from Debian's python3-* packages (scripts/install-deps.sh installs
+    them) when the interpreter running the tests does not have it (a pyenv Python, say). Only
+    for pure-Python packages, such as h2."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        debian = "/usr/lib/python3/dist-packages"
+        if debian in sys.path:
+            raise
+        sys.path.append(debian)
+        return importlib.import_module(name)
+
 
 # ------------------------------------------------------------------------------ binaries
 

@@ -1,7 +1,7 @@
 """HTTPS at the gateway (issue 13): certificates managed with `gatewayctl cert`, chosen by SNI
 (exact, one-label wildcard, the default, or refused), swapped live without dropping a
 connection, TLS 1.2/1.3 only, session resumption, X-Forwarded-Proto, --https-redirect and
---hsts, and keys that never show."""
+--hsts, HTTP/2 chosen by ALPN (curl, Python's h2, h2load), and keys that never show."""
 
 import datetime
 import http.client
@@ -143,7 +143,106 @@ class TlsTest(harness.ClusterTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         body, version = result.stdout.rsplit("\n", 1)
         self.assertEqual(json.loads(body)["path"], "/api/curl")
-        self.assertEqual(version, "1.1")  # ALPN: http/1.1 until HTTP/2 serves TLS
+        self.assertEqual(version, "2")  # ALPN offers h2 first; curl takes it
+
+    def curl_https(self, path, *args):
+        """curl to api.example.com on the TLS listener: (body text, HTTP version, headers)."""
+        host, port = harness.split_host_port(self.gw.tls_address)
+        result = subprocess.run(
+            ["curl", "-sS", "--cacert", self.api[0], "--resolve",
+             "api.example.com:%d:%s" % (port, host), "-D", "-", "-w", "\n%{http_version}"] +
+            list(args) + ["https://api.example.com:%d%s" % (port, path)],
+            capture_output=True, text=True, timeout=20)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        head, rest = result.stdout.split("\n\n", 1)  # text=True: \r\n read as \n
+        body, version = rest.rsplit("\n", 1)
+        headers = dict((k.strip().lower(), v.strip()) for k, v in
+                       (line.split(":", 1) for line in head.splitlines()[1:]))
+        return body, version, headers
+
+    def test_http2_over_tls_by_alpn_with_curl_python_and_h2load(self):
+        self.add("api", self.api, "--default")
+        self.ctl.ok("route", "add", "/secure", "order-svc", "--https-redirect", "--hsts", "2h")
+        self.live()
+        # curl --http2 takes h2, --http1.1 keeps HTTP/1.1: the same route, the same answer.
+        body, version, headers = self.curl_https("/api/h2?x=1", "--http2")
+        self.assertEqual(version, "2")
+        seen = json.loads(body)
+        self.assertEqual(seen["path"], "/api/h2?x=1")
+        self.assertEqual(seen["headers"]["x-forwarded-proto"], "https")
+        body, version, _ = self.curl_https("/api/h1", "--http1.1")
+        self.assertEqual(version, "1.1")
+        self.assertEqual(json.loads(body)["path"], "/api/h1")
+        # The route policies see a TLS request over h2: no redirect, HSTS sent.
+        body, version, headers = self.curl_https("/secure/pay", "--http2")
+        self.assertEqual(version, "2")
+        self.assertEqual(headers.get("strict-transport-security"), "max-age=7200")
+        self.assertEqual(json.loads(body)["path"], "/secure/pay")
+
+        # Python's ssl and the h2 library, ALPN h2 only: several streams on one connection,
+        # and the connection outlives a certificate update.
+        harness.import_debian("h2")
+        import h2.config
+        import h2.connection
+        import h2.events
+        host, port = harness.split_host_port(self.gw.tls_address)
+        context = client_context()
+        context.set_alpn_protocols(["h2"])
+        sock = context.wrap_socket(socket.create_connection((host, port), timeout=10),
+                                   server_hostname="api.example.com")
+        self.assertEqual(sock.selected_alpn_protocol(), "h2")
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+
+        def exchange(paths):
+            ids = {}
+            for path in paths:
+                stream_id = conn.get_next_available_stream_id()
+                ids[stream_id] = path
+                conn.send_headers(stream_id, [(":method", "GET"), (":scheme", "https"),
+                                              (":authority", "api.example.com"),
+                                              (":path", path)], end_stream=True)
+            sock.sendall(conn.data_to_send())
+            bodies, statuses = {i: b"" for i in ids}, {}
+            open_streams = set(ids)
+            deadline = time.monotonic() + 10
+            while open_streams and time.monotonic() < deadline:
+                data = sock.recv(65536)
+                self.assertTrue(data, "the gateway closed the h2 connection")
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        statuses[event.stream_id] = dict(event.headers)[b":status"]
+                    elif isinstance(event, h2.events.DataReceived):
+                        bodies[event.stream_id] += event.data
+                        conn.acknowledge_received_data(event.flow_controlled_length,
+                                                       event.stream_id)
+                    elif isinstance(event, h2.events.StreamEnded):
+                        open_streams.discard(event.stream_id)
+                sock.sendall(conn.data_to_send())
+            self.assertFalse(open_streams, "streams not answered in time")
+            for stream_id, path in ids.items():
+                self.assertEqual(statuses[stream_id], b"200")
+                seen = json.loads(bodies[stream_id])
+                self.assertEqual(seen["path"], path)
+                self.assertEqual(seen["headers"]["x-forwarded-proto"], "https")
+
+        exchange(["/api/py/%d" % i for i in range(5)])
+        old = sock.getpeercert(binary_form=True)
+        renewed = make_certificate(self.dir, "api-renewed", ["api.example.com"])
+        self.ctl.ok("cert", "update", "api", "--cert", renewed[0], "--key", renewed[1])
+        self.live()
+        self.assertEqual(served(self.gw.tls_address, "api.example.com"), der(renewed[0]))
+        exchange(["/api/after/%d" % i for i in range(5)])
+        self.assertEqual(sock.getpeercert(binary_form=True), old)
+        sock.close()
+
+        # h2load over TLS: 2 connections, 10 streams each at a time, every request answered.
+        result = subprocess.run(["h2load", "-n", "400", "-c", "2", "-m", "10",
+                                 "https://%s:%d/api/load" % (host, port)],
+                                capture_output=True, text=True, timeout=120)
+        self.assertIn("Application protocol: h2", result.stdout)
+        self.assertRegex(result.stdout, r"requests: 400 total, 400 started, 400 done, "
+                                        r"400 succeeded, 0 failed, 0 errored")
 
     def test_tls_versions_and_session_resumption(self):
         self.add("api", self.api, "--default")
@@ -179,8 +278,11 @@ class TlsTest(harness.ClusterTestCase):
             with context.wrap_socket(sock, server_hostname="api.example.com",
                                      session=session) as tls:
                 self.assertTrue(tls.session_reused)
-        metrics = self.gw.admin_get("/metrics").body.decode()
-        self.assertIn('gateway_tls_handshakes_total{result="ok",resumed="true"} 1', metrics)
+        # The client's Finished may still be on its way when the client is done: wait for it.
+        harness.wait_until(
+            lambda: 'gateway_tls_handshakes_total{result="ok",resumed="true"} 1' in
+            self.gw.admin_get("/metrics").body.decode(), timeout=10,
+            message="the resumed handshake counted")
 
     def test_a_certificate_swapped_live_keeps_open_connections(self):
         self.add("api", self.api, "--default")
