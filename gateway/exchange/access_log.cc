@@ -147,8 +147,8 @@ void FormatAccessLogLine(const AccessLogRecord& record, std::string& out) {
   // The fixed part and the numbers fit in 256 bytes; escaping may grow strings up to 6x.
   out.reserve(out.size() + 256 +
               6 * (record.request_id.size() + record.method.size() + record.path.size() +
-                   record.route.size() + record.upstream.size() + record.consumer.size() +
-                   record.reason.size()));
+                   record.protocol.size() + record.route.size() + record.upstream.size() +
+                   record.consumer.size() + record.reason.size()));
   out += "{\"time\":\"";
   AppendTime(out, record.time);
   out += "\",\"request_id\":";
@@ -157,6 +157,9 @@ void FormatAccessLogLine(const AccessLogRecord& record, std::string& out) {
   AppendJsonString(out, record.method);
   out += ",\"path\":";
   AppendJsonString(out, record.path);
+  out += ",\"protocol\":";
+  AppendJsonString(out, record.protocol);
+  out += record.tls ? ",\"tls\":true" : ",\"tls\":false";
   out += ",\"route\":";
   AppendJsonStringOrNull(out, record.route);
   out += ",\"upstream\":";

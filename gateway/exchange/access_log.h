@@ -56,6 +56,8 @@ struct AccessLogRecord {
   std::string_view request_id;
   std::string_view method;
   std::string_view path;      // the request target as the client sent it
+  std::string_view protocol;  // "HTTP/1.0", "HTTP/1.1" or "HTTP/2"
+  bool tls = false;           // the request came over TLS
   std::string_view route;     // the matched route's path; empty: none matched
   std::string_view upstream;  // the upstream endpoint contacted, "host:port"; empty: none
   std::string_view consumer;  // authenticated by the route; empty: none

@@ -194,6 +194,10 @@ void LogExchange(RequestContext& ctx, RequestRecord::End end, ExchangeServices& 
   line.request_id = ctx.request_id;
   line.method = method;
   line.path = target;
+  line.protocol = ctx.http_version == 20   ? "HTTP/2"
+                  : ctx.http_version == 10 ? "HTTP/1.0"
+                                           : "HTTP/1.1";
+  line.tls = ctx.tls;
   if (record.route) line.route = record.route->path;
   line.upstream = record.upstream;
   line.consumer = record.consumer;

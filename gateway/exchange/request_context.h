@@ -56,6 +56,7 @@ struct RequestRecord {
 struct RequestContext {
   std::string_view client_ip;  // the connection's peer address; outlives the request
   bool tls = false;            // the request came over TLS (X-Forwarded-Proto: https)
+  unsigned http_version = 11;  // of the client's request: 10, 11 or 20 (HTTP/2)
   // Taken once when the request is routed and kept until it completes: a new config swapped
   // in meanwhile never changes the route, or frees it, under a request.
   RouteTableConstSharedPtr table;

@@ -156,6 +156,7 @@ class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public
 void Http2Exchange::Start() {
   ctx_.client_ip = client_ip_;
   ctx_.tls = tls_;
+  ctx_.http_version = 20;
   ctx_.record.started = Clock::now();
   request_.base() = stream_->request();
   method_.assign(ToStd(request_.method_string()));

@@ -188,6 +188,7 @@ void Session::OnReadHeader(const boost::system::error_code& ec) {
   // Before any byte of the body is read: a Transfer-Encoding the parser does not frame as
   // chunked would leave the body to be read as the next request (request smuggling).
   message_.client_version = parser_->get().version();
+  ctx_->http_version = message_.client_version;
   ctx_->head_request = parser_->get().method() == http::verb::head;
   if (const ProxyError framing = CheckTransferEncoding(parser_->get(), message_.client_version);
       framing != ProxyError::kNone) {

@@ -5,6 +5,7 @@ JSON line per request."""
 import json
 import os
 import re
+import subprocess
 
 import harness
 
@@ -73,8 +74,12 @@ class ObservabilityTest(harness.ClusterTestCase):
     def test_access_log_has_one_json_line_per_request(self):
         self.assertEqual(self.gw.get("/api/x?y=1", headers={"X-Request-Id": "obs-1"}).status, 200)
         self.assertEqual(self.gw.get("/missing").status, 404)
-        harness.wait_until(lambda: len(self.log_lines()) >= 2, 10,
-                           message="two access log lines")
+        h2 = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                             "%{http_code}", "http://%s/api/h2" % self.gw.address],
+                            capture_output=True, text=True, timeout=30)
+        self.assertEqual(h2.stdout, "200", h2.stderr)
+        harness.wait_until(lambda: len(self.log_lines()) >= 3, 10,
+                           message="three access log lines")
         # Workers flush their own buffers: lines of different workers need not be in order.
         by_path = {line["path"]: line for line in self.log_lines()}
         first, second = by_path["/api/x?y=1"], by_path["/missing"]
@@ -90,6 +95,9 @@ class ObservabilityTest(harness.ClusterTestCase):
                          ("/missing", None, 404, None))
         self.assertEqual((first["consumer"], first["reason"], first["retries"]), (None, None, 0))
         self.assertEqual(second["reason"], "no_route")
+        self.assertEqual((first["protocol"], first["tls"]), ("HTTP/1.1", False))
+        self.assertEqual((by_path["/api/h2"]["protocol"], by_path["/api/h2"]["status"]),
+                         ("HTTP/2", 200))
 
     def test_policy_outcomes_in_the_access_log_and_metrics(self):
         key = "obs-key-0123456789abcdef"

@@ -26,6 +26,7 @@ AccessLogRecord SampleRecord() {
   record.request_id = "0123456789abcdef0123456789abcdef";
   record.method = "GET";
   record.path = "/api/orders/7?x=1";
+  record.protocol = "HTTP/1.1";
   record.route = "/api";
   record.upstream = "127.0.0.1:9101";
   record.status = 200;
@@ -78,7 +79,8 @@ bool WaitUntil(Done done, std::chrono::milliseconds timeout = 5000ms) {
 TEST(AccessLogLine, HasEveryFieldInOrder) {
   EXPECT_EQ(FormatLine(SampleRecord()),
             R"({"time":"2026-11-26T05:44:48.123Z","request_id":"0123456789abcdef0123456789abcdef",)"
-            R"("method":"GET","path":"/api/orders/7?x=1","route":"/api",)"
+            R"("method":"GET","path":"/api/orders/7?x=1","protocol":"HTTP/1.1","tls":false,)"
+            R"("route":"/api",)"
             R"("upstream":"127.0.0.1:9101","consumer":null,"status":200,"reason":null,)"
             R"("retries":0,"bytes_in":12,"bytes_out":512,"duration_ms":1.234,"upstream_ms":0.987})"
             "\n");
@@ -129,8 +131,9 @@ TEST(AccessLogLine, OddPathsStayValidJson) {
                 "/bad\xc3\xbf\xc3\x83" + "/surrogate\xc3\xad\xc2\xa0\xc2\x80" +
                 "/emoji\xf0\x9f\x98\x80");
   EXPECT_EQ(parsed.fields().at("method").string_value(), "G\"ET");
-  for (const char* field : {"time", "request_id", "method", "path", "route", "upstream", "status",
-                            "bytes_in", "bytes_out", "duration_ms", "upstream_ms"}) {
+  for (const char* field :
+       {"time", "request_id", "method", "path", "protocol", "tls", "route", "upstream", "status",
+        "bytes_in", "bytes_out", "duration_ms", "upstream_ms"}) {
     EXPECT_TRUE(parsed.fields().contains(field)) << field;
   }
 }
