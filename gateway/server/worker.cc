@@ -130,16 +130,24 @@ void Worker::ServeHttp2(TcpSocket socket, SslPtr ssl, std::string_view received,
   }
   const bool tls = ssl != nullptr;
   auto factory = MakeExchangeHandlerFactory(*this, std::move(client_ip), tls);
-  std::shared_ptr<http2::Connection> connection;
+  http2::Connection* made;
   if (tls) {
-    connection = std::make_shared<http2::SocketConnection<ClientStream>>(
-        io_.get_executor(), http2_settings_, std::move(factory), http2_counters_, std::move(socket),
-        std::move(ssl));
+    made = new http2::SocketConnection<ClientStream>(io_.get_executor(), http2_settings_,
+                                                     std::move(factory), http2_counters_,
+                                                     std::move(socket), std::move(ssl));
   } else {
-    connection = std::make_shared<http2::SocketConnection<TimedSocket>>(
-        io_.get_executor(), http2_settings_, std::move(factory), http2_counters_,
-        std::move(socket));
+    made = new http2::SocketConnection<TimedSocket>(io_.get_executor(), http2_settings_,
+                                                    std::move(factory), http2_counters_,
+                                                    std::move(socket));
   }
+  // Counted among the client connections (the session that handed it over no longer is) until
+  // the last of its operations and streams lets it go.
+  WorkerMetrics* metrics = exchange_.metrics;
+  if (metrics) metrics->client_connections.Increment();
+  std::shared_ptr<http2::Connection> connection(made, [metrics](http2::Connection* done) {
+    delete done;
+    if (metrics) metrics->client_connections.Decrement();
+  });
   http2_connections_.push_back(connection);
   connection->Start(received);
 }

@@ -7,6 +7,7 @@ import datetime
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -234,7 +235,16 @@ class TlsTest(harness.ClusterTestCase):
         self.assertEqual(served(self.gw.tls_address, "api.example.com"), der(renewed[0]))
         exchange(["/api/after/%d" % i for i in range(5)])
         self.assertEqual(sock.getpeercert(binary_form=True), old)
+        # The h2 connection counts as an open client connection until it closes.
+        def open_connections():
+            text = self.gw.admin_get("/metrics").body.decode()
+            return int(re.search(r"^gateway_active_client_connections (\d+)$", text, re.M)
+                       .group(1))
+        harness.wait_until(lambda: open_connections() == 1, timeout=10,
+                           message="the h2 connection alone counted")
         sock.close()
+        harness.wait_until(lambda: open_connections() == 0, timeout=10,
+                           message="no client connection counted once it closed")
 
         # h2load over TLS: 2 connections, 10 streams each at a time, every request answered.
         result = subprocess.run(["h2load", "-n", "400", "-c", "2", "-m", "10",
