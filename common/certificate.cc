@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -138,25 +139,40 @@ CertificateInfo ParseCertificate(std::string_view cert_pem, std::string_view key
       return info;
     }
   }
+  info.dns_names = CertificateDnsNames(leaf);
   ERR_clear_error();
+  return info;
+}
+
+std::vector<std::string> CertificateDnsNames(const X509* leaf) {
+  std::vector<std::string> names;
+  auto add = [&](const ASN1_STRING* value) {
+    const unsigned char* data = ASN1_STRING_get0_data(value);
+    const int size = ASN1_STRING_length(value);
+    if (size <= 0 || std::memchr(data, 0, static_cast<size_t>(size)) != nullptr) return;
+    names.push_back(AsciiLower(
+        std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(size))));
+  };
   auto* sans =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
-      if (name->type != GEN_DNS) continue;
-      const ASN1_STRING* value = name->d.dNSName;
-      info.dns_names.push_back(
-          AsciiLower(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
-                                      static_cast<size_t>(ASN1_STRING_length(value)))));
+      if (name->type == GEN_DNS) add(name->d.dNSName);
     }
     GENERAL_NAMES_free(sans);
-  } else {
-    const CertificateNames names = ReadCertificateNames(std::string(cert_pem));
-    if (!names.common_name.empty()) info.dns_names.push_back(AsciiLower(names.common_name));
+    return names;
   }
-  ERR_clear_error();
-  return info;
+  ERR_clear_error();  // no SAN extension reads as an error
+  const X509_NAME* subject = X509_get_subject_name(leaf);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at >= 0) add(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
+  return names;
+}
+
+int64_t CertificateNotAfterUnixMs(const X509* leaf) {
+  int64_t unix_ms = 0;
+  return UnixMs(X509_get0_notAfter(leaf), &unix_ms) ? unix_ms : 0;
 }
 
 std::string FormatUtcDate(int64_t unix_ms) {

@@ -4,6 +4,8 @@
 // line and never hold key material.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -28,6 +30,13 @@ struct CertificateInfo {
 // unencrypted: an encrypted key is refused, never prompted for) and checks that the key is the
 // leaf's. Validity dates are read, not judged: callers decide what the clock means.
 CertificateInfo ParseCertificate(std::string_view cert_pem, std::string_view key_pem);
+
+// The names `leaf` is for, lower-case: its DNS subject alternative names, or its common name when
+// it has no SAN extension at all (RFC 6125 section 6.4.4). A name holding a NUL, or empty, is
+// skipped: it could never equal a host name (and "evil.example\0.good.example" must not match).
+std::vector<std::string> CertificateDnsNames(const X509* leaf);
+// `leaf`'s notAfter as Unix milliseconds; 0 when it does not convert.
+int64_t CertificateNotAfterUnixMs(const X509* leaf);
 
 // "2026-01-02": a Unix time in milliseconds as a UTC date, as expiry messages write it.
 std::string FormatUtcDate(int64_t unix_ms);

@@ -208,6 +208,9 @@ int Run(const GatewayOptions& options) {
         state.redis_errors = redis.client->errors();
         state.redis_syncs = redis.client->syncs();
       }
+      if (const CertificateTableConstSharedPtr served = certificates.Load()) {
+        state.certificates_not_after = served->NotAfter();
+      }
       return ServeAdminPage(request.method, request.path, state);
     });
     LogInfo("admin listening on " + admin->address());

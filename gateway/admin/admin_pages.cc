@@ -100,6 +100,7 @@ AdminResponse MetricsPage(const GatewayState& state) {
   snapshot.redis_healthy = state.redis_healthy;
   snapshot.redis_errors = state.redis_errors;
   snapshot.redis_syncs = state.redis_syncs;
+  snapshot.certificates_not_after = state.certificates_not_after;
   if (state.table) snapshot.endpoints = EndpointStatuses(*state.table);
   AdminResponse response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";

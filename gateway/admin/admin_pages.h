@@ -19,6 +19,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/admin_http.h"
 #include "gateway/admin/metrics.h"
@@ -47,6 +49,8 @@ struct GatewayState {
   bool redis_healthy = false;
   uint64_t redis_errors = 0;
   uint64_t redis_syncs = 0;
+  // With --listen-tls: CertificateTable::NotAfter of the table in use.
+  std::vector<std::pair<std::string, int64_t>> certificates_not_after;
 };
 
 AdminResponse ServeAdminPage(std::string_view method, std::string_view path,

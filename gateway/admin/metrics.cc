@@ -344,6 +344,18 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
     AppendUnsigned(out, count);
     out.push_back('\n');
   }
+  if (!snapshot.certificates_not_after.empty()) {
+    AppendHeader(out, "gateway_tls_certificate_not_after_timestamp_seconds", "gauge",
+                 "When each certificate served on --listen-tls expires (its leaf's notAfter, "
+                 "Unix seconds).");
+    for (const auto& [name, not_after_ms] : snapshot.certificates_not_after) {
+      out += "gateway_tls_certificate_not_after_timestamp_seconds{certificate=\"";
+      out += EscapeLabelValue(name);
+      out += "\"} ";
+      AppendUnsigned(out, static_cast<uint64_t>(std::max<int64_t>(not_after_ms, 0) / 1000));
+      out.push_back('\n');
+    }
+  }
   AppendHeader(out, "gateway_rate_limit_redis_fallback_total", "counter",
                "Requests of cluster-scope rate-limited routes decided by this gateway's own "
                "bucket: Redis does not answer (redis_down) or the gateway runs without --redis "

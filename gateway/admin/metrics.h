@@ -28,6 +28,8 @@
 //                                                    gateway runs without --redis)
 //   rate_limit_redis_enabled, rate_limit_redis_healthy  gauges (from main: RedisBucketClient)
 //   rate_limit_redis_errors_total, rate_limit_redis_syncs_total  counters (with --redis)
+//   tls_certificate_not_after_timestamp_seconds{certificate}  gauge  when each certificate
+//                                                    served on --listen-tls expires (from main)
 //
 // Wiring (what main and the session do):
 //   main, start-up, before Worker::Start: MetricsRegistry registry; one
@@ -59,6 +61,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gateway.pb.h"
@@ -252,6 +255,8 @@ struct MetricsSnapshot {
   uint64_t cache_version = 0;  // the version the cache file holds
   uint64_t cache_write_failures = 0;
   std::vector<EndpointStatus> endpoints;  // sorted by (service, configured order)
+  // With --listen-tls: each certificate served and its leaf's notAfter (Unix ms), by name.
+  std::vector<std::pair<std::string, int64_t>> certificates_not_after;
 };
 
 // The Prometheus text exposition format (version 0.0.4) of `snapshot`, with HELP and TYPE

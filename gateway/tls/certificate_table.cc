@@ -5,11 +5,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
-#include <cstring>
+#include <algorithm>
 #include <utility>
 
+#include "common/certificate.h"
 #include "common/validation.h"
 #include "gateway/tls/client_hello.h"
 
@@ -31,9 +31,6 @@ struct X509Free {
 };
 struct KeyFree {
   void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
 };
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
@@ -71,39 +68,10 @@ std::string OpenSslReason() {
 
 int RefusePassword(char* buf, int size, int rwflag, void* user) { return -1; }
 
-std::string AsciiLowerBytes(const unsigned char* data, int size) {
-  return AsciiLower(
-      std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(size)));
-}
-
-// The names a certificate is for: its DNS SANs, or its CN when it has no SAN (RFC 6125 §6.4.4).
-// A name holding a NUL is skipped (it could never equal a parsed SNI name anyway).
-std::vector<std::string> DnsNames(X509* leaf) {
-  std::vector<std::string> names;
-  auto add = [&](const ASN1_STRING* value) {
-    const unsigned char* data = ASN1_STRING_get0_data(value);
-    const int size = ASN1_STRING_length(value);
-    if (size <= 0 || std::memchr(data, 0, static_cast<size_t>(size)) != nullptr) return;
-    names.push_back(AsciiLowerBytes(data, size));
-  };
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> sans(
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr)));
-  if (sans) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-      const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans.get(), i);
-      if (name->type == GEN_DNS) add(name->d.dNSName);
-    }
-    return names;
-  }
-  const X509_NAME* subject = X509_get_subject_name(leaf);
-  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (at >= 0) add(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at)));
-  return names;
-}
-
 // Loads the leaf, its chain and the key into `ctx`; "" when fine, else why (never key bytes).
+// Its names and expiry go to `entry`.
 std::string LoadCertificate(SSL_CTX* ctx, const CertificateSource& source,
-                            std::vector<std::string>* dns_names) {
+                            std::vector<std::string>* dns_names, int64_t* not_after_unix_ms) {
   BioPtr certs(BIO_new_mem_buf(source.cert_pem.data(), static_cast<int>(source.cert_pem.size())));
   std::vector<X509Ptr> chain;
   while (X509* cert = PEM_read_bio_X509(certs.get(), nullptr, RefusePassword, nullptr)) {
@@ -130,7 +98,8 @@ std::string LoadCertificate(SSL_CTX* ctx, const CertificateSource& source,
     ERR_clear_error();
     return "its key does not match the certificate";
   }
-  *dns_names = DnsNames(chain.front().get());
+  *dns_names = CertificateDnsNames(chain.front().get());
+  *not_after_unix_ms = CertificateNotAfterUnixMs(chain.front().get());
   return "";
 }
 
@@ -218,6 +187,7 @@ CertificateTableConstSharedPtr CertificateTable::Build(
       SSL_CTX_up_ref(old->ctx.get());
       entry.ctx.reset(old->ctx.get());
       entry.dns_names = old->dns_names;
+      entry.not_after_unix_ms = old->not_after_unix_ms;
     } else {
       entry.ctx.reset(SSL_CTX_new(TLS_server_method()));
       if (!entry.ctx) {
@@ -225,7 +195,8 @@ CertificateTableConstSharedPtr CertificateTable::Build(
         return nullptr;
       }
       if (!Configure(entry.ctx.get(), source.name, error)) return nullptr;
-      const std::string problem = LoadCertificate(entry.ctx.get(), source, &entry.dns_names);
+      const std::string problem =
+          LoadCertificate(entry.ctx.get(), source, &entry.dns_names, &entry.not_after_unix_ms);
       if (!problem.empty()) {
         *error = "certificate " + Quote(source.name) + ": " + problem;
         return nullptr;
@@ -328,6 +299,14 @@ int CertificateTable::OnTicketKey(SSL* ssl, unsigned char key_name[kTicketKeyNam
   // 0: no ticket is issued, or the one offered is not taken (a full handshake).
   if (state == nullptr || !state->table->ticket_keys_) return 0;
   return state->table->ticket_keys_->SealOrOpen(key_name, iv, cipher, mac, enc);
+}
+
+std::vector<std::pair<std::string, int64_t>> CertificateTable::NotAfter() const {
+  std::vector<std::pair<std::string, int64_t>> out;
+  out.reserve(by_name_.size());
+  for (const auto& [name, entry] : by_name_) out.emplace_back(name, entry.not_after_unix_ms);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 TlsHandshakeInfo DescribeHandshake(const SSL* ssl) {

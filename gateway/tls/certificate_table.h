@@ -92,13 +92,17 @@ class CertificateTable : public std::enable_shared_from_this<CertificateTable> {
 
   size_t size() const { return by_name_.size(); }
   bool has_default() const { return fallback_ != nullptr; }
+  // Each certificate's name and its leaf's notAfter (Unix milliseconds), sorted by name: the
+  // expiry gauges of /metrics.
+  std::vector<std::pair<std::string, int64_t>> NotAfter() const;
 
  private:
   struct Entry {
     std::string name;
     uint64_t version = 0;
     SslCtxPtr ctx;
-    std::vector<std::string> dns_names;  // from the leaf: SAN DNS names, else its CN; lower case
+    std::vector<std::string> dns_names;  // CertificateDnsNames of the leaf
+    int64_t not_after_unix_ms = 0;
   };
 
   CertificateTable() = default;

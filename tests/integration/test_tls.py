@@ -111,6 +111,15 @@ class TlsTest(harness.ClusterTestCase):
         address = self.gw.tls_address
         self.assertEqual(served(address, "api.example.com"), der(self.api[0]))
         self.assertEqual(served(address, "API.Example.COM"), der(self.api[0]))
+        # /metrics says when each certificate served expires.
+        from cryptography import x509
+        metrics = self.gw.admin_get("/metrics").body.decode()
+        for name, pair in (("api", self.api), ("shop", self.shop), ("fallback", self.fallback)):
+            with open(pair[0], "rb") as f:
+                not_after = x509.load_pem_x509_certificate(f.read()).not_valid_after
+            seconds = int(not_after.replace(tzinfo=datetime.timezone.utc).timestamp())
+            self.assertIn('gateway_tls_certificate_not_after_timestamp_seconds{certificate="%s"} %d'
+                          % (name, seconds), metrics)
         self.assertEqual(served(address, "cart.shop.example"), der(self.shop[0]))
         # A TLS wildcard covers one label only (RFC 6125).
         self.assertEqual(served(address, "a.cart.shop.example"), der(self.fallback[0]))

@@ -197,6 +197,20 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "gateway_config_cache_write_failures_total 2\n");
 }
 
+TEST(Metrics, CertificateExpiryGaugesOnlyWithCertificates) {
+  MetricsSnapshot snapshot;
+  EXPECT_EQ(RenderPrometheus(snapshot).find("gateway_tls_certificate"), std::string::npos);
+  snapshot.certificates_not_after = {{"api", 1798761600123}, {"web", 1767225600000}};
+  const std::string text = RenderPrometheus(snapshot);
+  EXPECT_NE(text.find("# TYPE gateway_tls_certificate_not_after_timestamp_seconds gauge\n"
+                      "gateway_tls_certificate_not_after_timestamp_seconds{certificate=\"api\"} "
+                      "1798761600\n"
+                      "gateway_tls_certificate_not_after_timestamp_seconds{certificate=\"web\"} "
+                      "1767225600\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(Metrics, RateLimitFallbacksAndRedisHealth) {
   MetricsRegistry registry;
   WorkerMetrics& first = registry.AddWorker();
