@@ -302,7 +302,11 @@ class TestStream final : public H2UpstreamStream {
     received += data.size();
     unconsumed += data.size();
     max_unconsumed = std::max(max_unconsumed, unconsumed);
-    if (!hold) Consume(unconsumed);
+    if (reset_on_data) {
+      connection->Reset(id, NGHTTP2_CANCEL);
+    } else if (!hold) {
+      Consume(unconsumed);
+    }
   }
   void OnResponseTrailers(const HttpFields& fields) override {
     for (const auto& f : fields) {
@@ -312,6 +316,7 @@ class TestStream final : public H2UpstreamStream {
   void OnClose(uint32_t code) override {
     ++closes;
     close_code = code;
+    if (on_close) on_close(code);
   }
 
   void Consume(size_t n) {
@@ -324,6 +329,8 @@ class TestStream final : public H2UpstreamStream {
   std::optional<size_t> pause_at;
   std::map<std::string, std::string> trailers;  // sent after the upload
   bool hold = false;
+  bool reset_on_data = false;
+  std::function<void(uint32_t)> on_close;
   std::shared_ptr<H2ClientConnection> connection;
   int32_t id = 0;
 
@@ -670,6 +677,61 @@ TEST_F(H2ClientTest, GoawayRefusesNewStreamsAndThoseAboveItsLastId) {
   // Nothing left to do on it: it closes.
   ASSERT_TRUE(RunUntil([&] { return connection->closed(); }));
   for (const auto& s : streams) EXPECT_EQ(s->closes, 1);
+}
+
+TEST_F(H2ClientTest, StreamSubmittedAsGoawayArrivesIsRefused) {
+  auto connection = Connect();
+  TestStream first;
+  ASSERT_EQ(Submit(connection, first, "GET", "/hold", true), 1);
+  ASSERT_TRUE(RunUntil([&] { return Server(0).requests() == 1; }));
+  Server(0).Goaway(1);  // on the wire before our next HEADERS, whichever is read first
+  TestStream raced;
+  ASSERT_EQ(Submit(connection, raced, "GET", "/bytes/1", true), 3);
+  ASSERT_TRUE(RunUntil([&] { return raced.done(); }));
+  EXPECT_EQ(raced.close_code, NGHTTP2_REFUSED_STREAM);
+  EXPECT_EQ(raced.headers_seen, 0);
+  Server(0).Answer(1, 4);
+  ASSERT_TRUE(RunUntil([&] { return first.done(); }));
+  EXPECT_EQ(first.received, 4U);
+  EXPECT_EQ(first.close_code, NGHTTP2_NO_ERROR);
+}
+
+TEST_F(H2ClientTest, RefusedStreamIsRetriedOnAnotherConnectionFromOnClose) {
+  auto connection = Connect();
+  TestStream kept, refused, retried;
+  ASSERT_EQ(Submit(connection, kept, "GET", "/hold", true), 1);
+  ASSERT_EQ(Submit(connection, refused, "GET", "/hold", true), 3);
+  ASSERT_TRUE(RunUntil([&] { return Server(0).requests() == 2; }));
+  auto other = Connect();
+  refused.on_close = [&](uint32_t code) {
+    // The caller's retry, from inside the callback: this connection says no, another says yes.
+    ASSERT_EQ(code, NGHTTP2_REFUSED_STREAM);
+    EXPECT_EQ(Submit(connection, retried, "GET", "/bytes/6", true), kSubmitClosing);
+    EXPECT_GT(Submit(other, retried, "GET", "/bytes/6", true), 0);
+  };
+  Server(0).Goaway(1);
+  ASSERT_TRUE(RunUntil([&] { return retried.done(); }));
+  EXPECT_EQ(retried.received, 6U);
+  EXPECT_EQ(retried.close_code, NGHTTP2_NO_ERROR);
+  Server(0).Answer(1, 1);
+  ASSERT_TRUE(RunUntil([&] { return kept.done(); }));
+  EXPECT_EQ(kept.close_code, NGHTTP2_NO_ERROR);
+}
+
+TEST_F(H2ClientTest, ResetFromInsideOnResponseData) {
+  auto connection = Connect();
+  TestStream stream;
+  stream.reset_on_data = true;
+  ASSERT_GT(Submit(connection, stream, "GET", "/bytes/" + std::to_string(k5MiB), true), 0);
+  ASSERT_TRUE(RunUntil([&] { return stream.done(); }));
+  RunFor(50ms);
+  EXPECT_EQ(stream.closes, 1);
+  EXPECT_EQ(stream.close_code, NGHTTP2_CANCEL);
+  EXPECT_LE(stream.received, kWindow);  // nothing after the reset reached the handler...
+  TestStream next;  // ...and the bytes it dropped did not shrink the connection's window
+  ASSERT_GT(Submit(connection, next, "GET", "/bytes/" + std::to_string(k5MiB), true), 0);
+  ASSERT_TRUE(RunUntil([&] { return next.done(); }));
+  EXPECT_EQ(next.received, k5MiB);
 }
 
 TEST_F(H2ClientTest, ServerResetReachesTheHandler) {
