@@ -56,7 +56,7 @@ HttpFields ParseWireFields(std::string_view wire) {
   return fields;
 }
 
-class Http2Exchange : public std::enable_shared_from_this<Http2Exchange>, public ForwardSink {
+class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, public ForwardSink {
  public:
   Http2Exchange(Worker& worker, http2::Stream& stream, const std::string& client_ip, bool tls)
       : worker_(worker),

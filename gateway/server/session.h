@@ -66,10 +66,10 @@ class Worker;
 using SessionListHook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
-class Session : public std::enable_shared_from_this<Session>,
-                public ForwardSink,
-                public RelaySink,
-                public SessionListHook {
+class Session final : public std::enable_shared_from_this<Session>,
+                      public ForwardSink,
+                      public RelaySink,
+                      public SessionListHook {
  public:
   // `ssl`: the connection begins with a TLS handshake on it; null: plain TCP.
   Session(Worker& worker, TcpSocket socket, SslPtr ssl = nullptr);
