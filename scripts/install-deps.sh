@@ -3,7 +3,7 @@
 # Runs `apt-get update` only when something is missing. Non-interactive; needs root (or sudo).
 #
 #   scripts/install-deps.sh           build and test dependencies
-#   scripts/install-deps.sh --bench   only what bench/proxy runs against: nginx, haproxy, wrk
+#   scripts/install-deps.sh --bench   only what bench/proxy runs against: nginx, haproxy, wrk, h2load, openssl
 set -euo pipefail
 
 PACKAGES=(
@@ -29,7 +29,7 @@ PACKAGES=(
 
 case "${1:-}" in
   "") ;;
-  --bench) PACKAGES=(nginx haproxy wrk) ;;
+  --bench) PACKAGES=(nginx haproxy wrk nghttp2-client openssl) ;;
   *)
     echo "usage: $0 [--bench]" >&2
     exit 2
