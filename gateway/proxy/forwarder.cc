@@ -47,6 +47,20 @@ Forwarder::Forwarder(const NetExecutor& executor, UpstreamPool& pool, const Prox
 void Forwarder::Open(Owner owner, ForwardSink& sink, HttpRequest& request,
                      const UpstreamTarget& target, bool set_host, bool upgrade,
                      const ExchangePolicy& policy, std::string_view body) {
+  if (at_hand_) at_hand_ = nullptr;
+  Start(std::move(owner), sink, request, target, set_host, upgrade, policy, body);
+}
+
+void Forwarder::OpenMultiplexed(Owner owner, ForwardSink& sink, HttpRequest& request,
+                                const UpstreamTarget& target, const ExchangePolicy& policy,
+                                std::function<bool(const HostPort&)> at_hand) {
+  at_hand_ = std::move(at_hand);
+  Start(std::move(owner), sink, request, target, false, false, policy, {});
+}
+
+void Forwarder::Start(Owner owner, ForwardSink& sink, HttpRequest& request,
+                      const UpstreamTarget& target, bool set_host, bool upgrade,
+                      const ExchangePolicy& policy, std::string_view body) {
   sink_ = &sink;
   request_ = &request;
   body_ = body;
@@ -112,6 +126,11 @@ void Forwarder::TryEndpoint(Owner owner) {
   endpoint_index_ = index;
   const HostPort& chosen = endpoints[index];
   endpoint_ = &pool_.Use(chosen);
+  if (at_hand_) {
+    if (!at_hand_(chosen)) return Connect(std::move(owner));
+    retry_->Opened();
+    return sink_->OnUpstreamOpen(ProxyError::kNone);
+  }
   if (set_host_) request_->set(http::field::host, FormatHostPort(chosen.host, chosen.port));
   connection_ = pool_.Acquire(*endpoint_, idempotent_);
   if (connection_) {
@@ -180,7 +199,7 @@ void Forwarder::WaitForPlace(Owner owner) {
     if (ec) return Fail(ProxyError::kUpstreamFailed);
     // A connection this worker pooled meanwhile, else a place for a new one: whichever
     // another request gave back first (on any worker: places are counted per service).
-    if ((connection_ = pool_.Acquire(*endpoint_, idempotent_))) {
+    if (!at_hand_ && (connection_ = pool_.Acquire(*endpoint_, idempotent_))) {
       if (CountReusedConnection()) {
         pending_slot_.Release();
         reused_ = true;
@@ -262,6 +281,10 @@ void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
   connection_->stream.expires_never();  // the connect deadline closes the socket
   beast::error_code ignored;
   connection_->stream.socket().set_option(tcp::no_delay(true), ignored);
+  if (at_hand_) {
+    retry_->Opened();
+    return sink_->OnUpstreamOpen(ProxyError::kNone);
+  }
   connection_->stream.socket().non_blocking(true, ignored);  // for EagerWrite
   DoWriteHeader(std::move(owner));
 }

@@ -22,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +89,16 @@ class Forwarder {
             const UpstreamTarget& target, bool set_host, bool upgrade,
             const ExchangePolicy& policy = {}, std::string_view body = {});
 
+  // For an upstream that carries many requests per connection (h2c): picks an endpoint of
+  // `target` as Open does (its balancer, health, ejection and circuit-breaking limits, failover
+  // when a connect fails, the connect timeout) and, unless `at_hand` says the caller has a
+  // connection to it that takes the request, connects, writing nothing. OnUpstreamOpen(kNone)
+  // then: endpoint() is the pick and TakeConnection() the new connection, null when one was at
+  // hand. `request` gives the balancer's hash key; `owner` as for Open.
+  void OpenMultiplexed(std::shared_ptr<void> owner, ForwardSink& sink, HttpRequest& request,
+                       const UpstreamTarget& target, const ExchangePolicy& policy,
+                       std::function<bool(const HostPort&)> at_hand);
+
   // When the exchange must be over (time_point::max(): no bound but the per-step timeouts).
   std::chrono::steady_clock::time_point exchange_deadline() const {
     return retry_ ? retry_->exchange_deadline() : std::chrono::steady_clock::time_point::max();
@@ -129,6 +140,9 @@ class Forwarder {
  private:
   using Owner = std::shared_ptr<void>;
 
+  // Open's work, for both kinds of upstream.
+  void Start(Owner owner, ForwardSink& sink, HttpRequest& request, const UpstreamTarget& target,
+             bool set_host, bool upgrade, const ExchangePolicy& policy, std::string_view body);
   // Does what retry_ decided (see RetryState): the I/O of each next step.
   void Follow(Owner owner, const RetryState::Decision& decision);
   void TryEndpoint(Owner owner);
@@ -174,6 +188,7 @@ class Forwarder {
   bool upgrade_ = false;
   bool head_ = false;
   bool idempotent_ = false;
+  std::function<bool(const HostPort&)> at_hand_;  // set: OpenMultiplexed, nothing is written
   bool early_ = false;  // reading a response to a request whose body did not all go out
   ProxyError early_otherwise_ = ProxyError::kNone;
   size_t first_ = 0;              // endpoint index chosen by round-robin (a DNS target)

@@ -163,6 +163,7 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
     upstream->balancer = std::make_shared<const LoadBalancer>(std::move(state));
     upstream->hash_header = Lower(service.hash_header());
     upstream->connect_timeout = std::chrono::milliseconds(service.connect_timeout_ms());
+    upstream->protocol = service.protocol();
     upstreams.emplace(service.name(), std::move(upstream));
   }
 

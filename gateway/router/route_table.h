@@ -43,6 +43,9 @@ struct UpstreamTarget {
   std::shared_ptr<const LoadBalancer> balancer;
   std::string hash_header;                       // lower-case; ring_hash's key, if any
   std::chrono::milliseconds connect_timeout{0};  // 0: the gateway's --connect-timeout
+  // What the service speaks: HTTP/1.1, or h2c (gRPC), whose requests go as streams on the
+  // worker's H2ClientPool. A DNS target speaks HTTP/1.1.
+  gateway::v1::UpstreamProtocol protocol = gateway::v1::UPSTREAM_HTTP1;
 };
 
 // What a request offers to be matched on besides its path.

@@ -36,13 +36,16 @@ Worker::Worker(const ProxySettings& settings, const RouteTableHolder& routes)
       random_(RandomSeed()),
       pool_(UpstreamPool::Limits{settings.upstream_max_idle, settings.upstream_idle_timeout}),
       sweep_timer_(io_),
-      drained_future_(drained_.get_future()) {}
+      drained_future_(drained_.get_future()) {
+  h2_settings_.max_header_list_size = settings.max_header_size;
+}
 
 Worker::~Worker() {
   Stop();
   Join();
-  // Sessions still owned by abandoned handlers go with the io_context; the pool goes first.
+  // Sessions still owned by abandoned handlers go with the io_context; the pools go first.
   pool_.Close();
+  h2_pool_.Close();
 }
 
 boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool reuse_port, bool tls) {
@@ -159,7 +162,9 @@ void Worker::ScheduleSweep() {
   sweep_timer_.expires_after(period);
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || draining_) return;
-    pool_.Sweep(std::chrono::steady_clock::now());
+    const auto now = std::chrono::steady_clock::now();
+    pool_.Sweep(now);
+    h2_pool_.CloseIdle(now - settings_.upstream_idle_timeout);
     ScheduleSweep();
   });
 }
@@ -172,6 +177,8 @@ void Worker::Drain() {
     for (const auto& listener : listeners_) listener->acceptor.close(ignored);
     sweep_timer_.cancel();
     pool_.Close();
+    // Its streams end with CANCEL: a gRPC stream may last for ever, the drain may not.
+    h2_pool_.Close();
     for (Session& session : sessions_) session.CloseIfIdle();
     for (const auto& weak : http2_connections_) {
       if (const auto connection = weak.lock()) connection->Drain();

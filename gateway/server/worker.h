@@ -32,6 +32,7 @@
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/session.h"
 #include "gateway/tls/certificate_table_holder.h"
+#include "gateway/upstream/h2_client.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {
@@ -85,6 +86,9 @@ class Worker {
   RequestIdGenerator& request_ids() { return request_ids_; }
   uint64_t Random() { return random_(); }  // splits, load balancing: not cryptographic
   UpstreamPool& pool() { return pool_; }
+  // The h2c connections to services of protocol UPSTREAM_H2C, and how they are made.
+  H2ClientPool& h2_pool() { return h2_pool_; }
+  const H2ClientSettings& h2_settings() const { return h2_settings_; }
   RelayBuffers& relay_buffers() { return relay_buffers_; }
   VerifiedTokens& verified_tokens() { return verified_tokens_; }
   bool draining() const { return draining_; }
@@ -130,6 +134,8 @@ class Worker {
   boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   // Declared after the io_context: its sockets must close before the io_context goes.
   UpstreamPool pool_;
+  H2ClientPool h2_pool_;
+  H2ClientSettings h2_settings_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   boost::asio::steady_timer sweep_timer_;
   bool draining_ = false;

@@ -1,0 +1,542 @@
+// gRPC behind the gateway on loopback: an nghttp2 client → a real Worker → an h2c service
+// (protocol UPSTREAM_H2C) served by an nghttp2 server of the test's own. Client and upstream
+// run on the test's thread, the worker on its own. Covers the h2c bridge of the exchange
+// (server/http2_exchange.h): unary calls, server streaming with trailers, interleaved
+// bidirectional messages, 5 MiB both ways, resets from either side, the upstream down.
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/router/route_table_holder.h"
+#include "gateway/server/worker.h"
+
+namespace gw {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+char Pattern(size_t i) { return static_cast<char>('a' + i % 23); }
+
+std::string PatternBody(size_t size) {
+  std::string body(size, '\0');
+  for (size_t i = 0; i < size; ++i) body[i] = Pattern(i);
+  return body;
+}
+
+std::vector<nghttp2_nv> Nv(Fields& fields) {
+  std::vector<nghttp2_nv> nva;
+  for (auto& [n, v] : fields) {
+    nva.push_back({reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()),
+                   n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  return nva;
+}
+
+// What one side of the test queues for a stream's body: bytes, then the end, maybe trailers.
+struct Outgoing {
+  std::string data;
+  size_t offset = 0;
+  bool end = false;
+  Fields trailers;
+};
+
+ssize_t ReadOutgoing(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
+                     uint32_t* flags, nghttp2_data_source* source, void*) {
+  auto& out = *static_cast<Outgoing*>(source->ptr);
+  const size_t n = std::min(length, out.data.size() - out.offset);
+  std::copy_n(out.data.data() + out.offset, n, buf);
+  out.offset += n;
+  if (out.offset == out.data.size()) {
+    out.data.clear();
+    out.offset = 0;
+    if (!out.end) return n > 0 ? static_cast<ssize_t>(n) : ssize_t{NGHTTP2_ERR_DEFERRED};
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!out.trailers.empty()) {
+      auto nva = Nv(out.trailers);
+      nghttp2_submit_trailer(session, id, nva.data(), nva.size());
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
+  return static_cast<ssize_t>(n);
+}
+
+// One nghttp2 session on a socket of the test's io_context; the client and the upstream
+// differ only in what they do with frames.
+class Peer : public std::enable_shared_from_this<Peer> {
+ public:
+  struct Stream {
+    int status = 0;
+    std::map<std::string, std::string> headers, trailers;
+    std::string body;
+    Outgoing out;
+    bool closed = false;
+    uint32_t error_code = 0;
+    bool ended = false;  // the peer's END_STREAM
+  };
+
+  explicit Peer(tcp::socket socket) : socket_(std::move(socket)) {}
+  virtual ~Peer() { nghttp2_session_del(session_); }
+
+  void Start(bool server) {
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_header_callback(cb, &Peer::OnHeader);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Peer::OnFrameRecv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Peer::OnData);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Peer::OnStreamClose);
+    if (server) {
+      nghttp2_session_server_new(&session_, cb, this);
+    } else {
+      nghttp2_session_client_new(&session_, cb, this);
+    }
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    Read();
+    Flush();
+  }
+
+  // Queues body bytes (and the end, with trailers) on stream `id`.
+  void Send(int32_t id, const std::string& data, bool end = false, Fields trailers = {}) {
+    Outgoing& out = streams_[id].out;
+    out.data += data;
+    out.end = end;
+    out.trailers = std::move(trailers);
+    nghttp2_session_resume_data(session_, id);
+    Flush();
+  }
+  void Reset(int32_t id, uint32_t code) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, code);
+    Flush();
+  }
+  Stream& stream(int32_t id) { return streams_[id]; }
+  bool done(int32_t id) const {
+    const auto it = streams_.find(id);
+    return it != streams_.end() && it->second.closed;
+  }
+
+ protected:
+  virtual void OnRequest(int32_t) {}
+  virtual void OnBody(int32_t) {}
+  virtual void OnEnd(int32_t) {}
+
+  nghttp2_data_provider Provider(int32_t id) {
+    nghttp2_data_provider provider{};
+    provider.source.ptr = &streams_[id].out;
+    provider.read_callback = &ReadOutgoing;
+    return provider;
+  }
+  void Flush() {
+    if (writing_ || eof_ || in_recv_) return;  // after mem_recv: Read flushes
+    out_.clear();
+    const uint8_t* data = nullptr;
+    ssize_t n = 0;
+    while (out_.size() < 256 * 1024 && (n = nghttp2_session_mem_send(session_, &data)) > 0) {
+      out_.insert(out_.end(), data, data + n);
+    }
+    if (out_.empty()) return;
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        if (!ec) self->Flush();
+                      });
+  }
+
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, Stream> streams_;
+
+ private:
+  void Read() {
+    socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](
+                                                   const boost::system::error_code& ec, size_t n) {
+      if (ec) {
+        self->eof_ = true;
+        return;
+      }
+      self->in_recv_ = true;
+      const ssize_t used = nghttp2_session_mem_recv(self->session_, self->in_.data(), n);
+      self->in_recv_ = false;
+      if (used < 0) {
+        self->eof_ = true;
+        return;
+      }
+      self->Flush();
+      self->Read();
+    });
+  }
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto& s = static_cast<Peer*>(user)->streams_[frame->hd.stream_id];
+    const std::string n(reinterpret_cast<const char*>(name), namelen);
+    const std::string v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":status") {
+      s.status = std::stoi(v);
+    } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      s.trailers[n] = v;
+    } else {
+      s.headers[n] = v;
+    }
+    return 0;
+  }
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto& self = *static_cast<Peer*>(user);
+    const int32_t id = frame->hd.stream_id;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      self.OnRequest(id);
+    }
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+      self.streams_[id].ended = true;
+      self.OnEnd(id);
+    }
+    return 0;
+  }
+  static int OnData(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                    void* user) {
+    auto& self = *static_cast<Peer*>(user);
+    self.streams_[id].body.append(reinterpret_cast<const char*>(data), len);
+    self.OnBody(id);
+    return 0;
+  }
+  static int OnStreamClose(nghttp2_session*, int32_t id, uint32_t code, void* user) {
+    auto& s = static_cast<Peer*>(user)->streams_[id];
+    s.closed = true;
+    s.error_code = code;
+    return 0;
+  }
+
+  tcp::socket socket_;
+  std::array<uint8_t, 16384> in_;
+  std::vector<uint8_t> out_;
+  bool writing_ = false;
+  bool eof_ = false;
+  bool in_recv_ = false;
+};
+
+class Client : public Peer {
+ public:
+  using Peer::Peer;
+  // A gRPC call to `path`; `body` is sent at once, the request ends with it when `end`.
+  int32_t Call(const std::string& path, const std::string& body, bool end, Fields extra = {}) {
+    Fields fields = {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":authority", "grpc.test"},
+                     {":path", path},
+                     {"content-type", "application/grpc"},
+                     {"te", "trailers"}};
+    fields.insert(fields.end(), extra.begin(), extra.end());
+    auto nva = Nv(fields);
+    const auto next = static_cast<int32_t>(nghttp2_session_get_next_stream_id(session_));
+    Outgoing& out = streams_[next].out;
+    out.data = body;
+    out.end = end;
+    const nghttp2_data_provider provider = Provider(next);
+    const int32_t id =
+        nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, nullptr);
+    EXPECT_EQ(id, next);
+    Flush();
+    return id;
+  }
+};
+
+// An h2c upstream: /unary answers the whole request body back with grpc-status 0; /stream/N
+// sends N messages then trailers; /bidi echoes each piece as it comes and ends after the
+// request; /notfound answers trailers-only grpc-status 5; /reset resets the stream at once;
+// /reset-mid answers a header and one message, and resets at the request's end; /hang never
+// answers.
+class Upstream : public Peer {
+ public:
+  using Peer::Peer;
+
+ protected:
+  void OnRequest(int32_t id) override {
+    Stream& s = streams_[id];
+    const std::string& path = s.headers[":path"];
+    paths_[id] = path;
+    if (path == "/svc/Reset") return Reset(id, NGHTTP2_INTERNAL_ERROR);
+    if (path == "/svc/NotFound") {
+      Fields fields = {{":status", "200"},
+                       {"content-type", "application/grpc"},
+                       {"grpc-status", "5"},
+                       {"grpc-message", "no such thing"}};
+      auto nva = Nv(fields);
+      nghttp2_submit_response(session_, id, nva.data(), nva.size(), nullptr);
+      return Flush();
+    }
+    if (path == "/svc/Unary" || path == "/svc/Hang") return;  // answered at the end, or never
+    Respond(id);
+    if (path.starts_with("/svc/Stream/")) {
+      const int count = std::stoi(path.substr(12));
+      for (int i = 0; i < count; ++i) Send(id, "message" + std::to_string(i) + ";");
+      return Send(id, "", true, {{"grpc-status", "0"}, {"grpc-message", "streamed"}});
+    }
+    if (path == "/svc/ResetMid") Send(id, "first;");
+  }
+  void OnBody(int32_t id) override {
+    if (paths_[id] != "/svc/Bidi") return;
+    Stream& s = streams_[id];
+    Send(id, s.body);
+    s.body.clear();
+  }
+  void OnEnd(int32_t id) override {
+    const std::string& path = paths_[id];
+    if (path == "/svc/Unary") {
+      Respond(id);
+      return Send(id, streams_[id].body, true, {{"grpc-status", "0"}});
+    }
+    if (path == "/svc/Bidi") Send(id, "", true, {{"grpc-status", "0"}});
+    if (path == "/svc/ResetMid") Reset(id, NGHTTP2_INTERNAL_ERROR);
+  }
+
+ private:
+  void Respond(int32_t id) {
+    Fields fields = {{":status", "200"}, {"content-type", "application/grpc"}};
+    auto nva = Nv(fields);
+    const nghttp2_data_provider provider = Provider(id);
+    nghttp2_submit_response(session_, id, nva.data(), nva.size(), &provider);
+    Flush();
+  }
+
+  std::map<int32_t, std::string> paths_;
+};
+
+class GrpcLoopbackTest : public ::testing::Test {
+ protected:
+  GrpcLoopbackTest() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    settings_.upstream_timeout = 2s;
+    settings_.connect_timeout = 1s;
+    Accept();
+  }
+  ~GrpcLoopbackTest() override {
+    if (worker_) {
+      worker_->Drain();
+      EXPECT_TRUE(worker_->WaitUntilDrained(std::chrono::steady_clock::now() + 5s));
+      worker_->Stop();
+      worker_->Join();
+    }
+  }
+
+  void Start(uint16_t port = 0) {
+    auto* service = config_.add_services();
+    service->set_name("grpc");
+    service->set_protocol(gateway::v1::UPSTREAM_H2C);
+    auto* endpoint = service->add_endpoints();
+    endpoint->set_host("127.0.0.1");
+    endpoint->set_port(port != 0 ? port : acceptor_.local_endpoint().port());
+    auto* route = config_.add_routes();
+    route->set_path("/svc");
+    route->set_match(gateway::v1::MATCH_PREFIX);
+    route->set_target("grpc");
+    config_.set_version(1);
+    std::string error;
+    auto table = RouteTable::Build(config_, 100, &error);
+    ASSERT_TRUE(table) << error;
+    holder_.Store(std::move(table));
+    worker_ = std::make_unique<Worker>(settings_, holder_);
+    http2::ConnectionSettings h2;
+    h2.drain_delay = 10ms;
+    worker_->ConfigureHttp2(h2);
+    ASSERT_FALSE(worker_->Listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), false));
+    worker_->Start();
+    tcp::socket socket(io_);
+    socket.connect({asio::ip::address_v4::loopback(), worker_->local_endpoint().port()});
+    socket.set_option(tcp::no_delay(true));
+    client_ = std::make_shared<Client>(std::move(socket));
+    client_->Start(false);
+  }
+
+  // A gRPC call; `body` goes at once and, with `end`, ends the request.
+  int32_t Call(const std::string& path, const std::string& body, bool end = true) {
+    return client_->Call(path, body, end);
+  }
+
+  bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_for(5ms);
+      io_.restart();
+    }
+    return true;
+  }
+
+  Upstream& upstream() { return *upstreams_.at(0); }
+
+  ProxySettings settings_;
+  gateway::v1::Config config_;
+  RouteTableHolder holder_;
+  std::unique_ptr<Worker> worker_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<Upstream>> upstreams_;
+  std::shared_ptr<Client> client_;
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+      if (ec) return;
+      auto upstream = std::make_shared<Upstream>(std::move(socket));
+      upstream->Start(true);
+      upstreams_.push_back(upstream);
+      Accept();
+    });
+  }
+};
+
+TEST_F(GrpcLoopbackTest, UnaryCallPassesTheMessageAndTrailers) {
+  Start();
+  const int32_t id = Call("/svc/Unary", "hello");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.error_code, 0U);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.headers["content-type"], "application/grpc");
+  EXPECT_FALSE(response.headers["x-request-id"].empty());
+  EXPECT_EQ(response.body, "hello");
+  EXPECT_EQ(response.trailers["grpc-status"], "0");
+  auto& seen = upstream().stream(1);
+  EXPECT_EQ(seen.headers["te"], "trailers");
+  EXPECT_EQ(seen.headers[":authority"], "grpc.test");
+  EXPECT_EQ(seen.headers[":path"], "/svc/Unary");
+  EXPECT_FALSE(seen.headers["x-request-id"].empty());
+}
+
+TEST_F(GrpcLoopbackTest, ServerStreamingEndsWithTheUpstreamsTrailers) {
+  Start();
+  const int32_t id = Call("/svc/Stream/50", "");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.error_code, 0U);
+  std::string expected;
+  for (int i = 0; i < 50; ++i) expected += "message" + std::to_string(i) + ";";
+  EXPECT_EQ(response.body, expected);
+  EXPECT_EQ(response.trailers["grpc-status"], "0");
+  EXPECT_EQ(response.trailers["grpc-message"], "streamed");
+}
+
+TEST_F(GrpcLoopbackTest, BidirectionalMessagesInterleave) {
+  Start();
+  const int32_t id = Call("/svc/Bidi", "ping0;", false);
+  for (int i = 0; i < 20; ++i) {
+    // Each message comes back before the next one goes: neither side waits for the other's end.
+    const std::string expected = "ping" + std::to_string(i) + ";";
+    ASSERT_TRUE(RunUntil([&] { return client_->stream(id).body == expected; }, 5s)) << i;
+    client_->stream(id).body.clear();
+    client_->Send(id, "ping" + std::to_string(i + 1) + ";", i == 19);
+  }
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.error_code, 0U);
+  EXPECT_EQ(response.body, "ping20;");
+  EXPECT_EQ(response.trailers["grpc-status"], "0");
+}
+
+TEST_F(GrpcLoopbackTest, FiveMebibytesGoBothWaysInConstantMemory) {
+  Start();
+  const std::string body = PatternBody(size_t{5} << 20);
+  const int32_t unary = Call("/svc/Unary", body);
+  const int32_t bidi = Call("/svc/Bidi", body);
+  ASSERT_TRUE(RunUntil([&] { return client_->done(unary) && client_->done(bidi); }));
+  for (const int32_t id : {unary, bidi}) {
+    auto& response = client_->stream(id);
+    EXPECT_EQ(response.error_code, 0U);
+    EXPECT_EQ(response.body.size(), body.size());
+    EXPECT_TRUE(response.body == body);
+    EXPECT_EQ(response.trailers["grpc-status"], "0");
+  }
+}
+
+TEST_F(GrpcLoopbackTest, ATrailersOnlyAnswerPassesAsOne) {
+  Start();
+  const int32_t id = Call("/svc/NotFound", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.headers["grpc-status"], "5");
+  EXPECT_EQ(response.headers["grpc-message"], "no such thing");
+  EXPECT_TRUE(response.body.empty());
+  EXPECT_TRUE(response.trailers.empty());
+}
+
+TEST_F(GrpcLoopbackTest, AClientResetCancelsTheUpstreamStream) {
+  Start();
+  const int32_t id = Call("/svc/Hang", "x", false);
+  ASSERT_TRUE(RunUntil([&] { return !upstreams_.empty() && upstream().stream(1).body == "x"; }));
+  client_->Reset(id, NGHTTP2_CANCEL);
+  ASSERT_TRUE(RunUntil([&] { return upstream().done(1); }));
+  EXPECT_EQ(upstream().stream(1).error_code, uint32_t{NGHTTP2_CANCEL});
+  // The connection stays for the next call.
+  const int32_t next = Call("/svc/Unary", "again");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(next); }));
+  EXPECT_EQ(client_->stream(next).body, "again");
+  EXPECT_EQ(upstreams_.size(), 1U);
+}
+
+TEST_F(GrpcLoopbackTest, AnUpstreamResetIsUnavailableOrAReset) {
+  Start();
+  const int32_t before = Call("/svc/Reset", "x");
+  const int32_t during = Call("/svc/ResetMid", "x", false);
+  ASSERT_TRUE(RunUntil([&] { return client_->stream(during).body == "first;"; }));
+  client_->Send(during, "", true);
+  ASSERT_TRUE(RunUntil([&] { return client_->done(before) && client_->done(during); }));
+  // Nothing was answered yet: a gRPC-shaped 502, UNAVAILABLE.
+  auto& early = client_->stream(before);
+  EXPECT_EQ(early.error_code, 0U);
+  EXPECT_EQ(early.status, 200);
+  EXPECT_EQ(early.headers["grpc-status"], "14");
+  // The header and a message went: only a reset tells the client.
+  auto& late = client_->stream(during);
+  EXPECT_EQ(late.status, 200);
+  EXPECT_EQ(late.error_code, uint32_t{NGHTTP2_INTERNAL_ERROR});
+  EXPECT_TRUE(late.trailers.empty());
+}
+
+TEST_F(GrpcLoopbackTest, AnUpstreamDownIsUnavailable) {
+  tcp::acceptor closed(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = closed.local_endpoint().port();
+  closed.close();
+  Start(port);
+  const int32_t id = Call("/svc/Unary", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.headers["content-type"], "application/grpc");
+  EXPECT_EQ(response.headers["grpc-status"], "14");
+}
+
+TEST_F(GrpcLoopbackTest, AQuietStreamOutlivesTheUpstreamTimeoutButNotTheRoutesTimeout) {
+  settings_.upstream_timeout = 200ms;
+  Start();
+  // The response header came: from then on, silence is bounded by the route's timeout alone.
+  const int32_t id = Call("/svc/Bidi", "a;", false);
+  ASSERT_TRUE(RunUntil([&] { return client_->stream(id).body == "a;"; }));
+  io_.run_for(600ms);
+  io_.restart();
+  EXPECT_FALSE(client_->done(id));
+  client_->Send(id, "b;", true);
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  EXPECT_EQ(client_->stream(id).body, "a;b;");
+  EXPECT_EQ(client_->stream(id).trailers["grpc-status"], "0");
+  // No response header within --upstream-timeout: DEADLINE_EXCEEDED.
+  const int32_t hang = Call("/svc/Hang", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(hang); }));
+  EXPECT_EQ(client_->stream(hang).headers["grpc-status"], "4");
+}
+
+}  // namespace
+}  // namespace gw
