@@ -23,9 +23,9 @@ constexpr const char* kCircuitBreaking = "circuit_breaking";  // max_connections
 constexpr const char* kConnectTimeout = "connect_timeout";    // Service.connect_timeout_ms
 // Added in 0.3.0 (not in the baseline): RateLimit.scope cluster.
 constexpr const char* kClusterRateLimit = "cluster_rate_limit";
-// Issue 13, the TLS edge. h2c_service is not in GatewayFeatures until the gateway speaks h2c to
-// upstreams, so a config that uses it waits (gateways shown behind) rather than being served
-// without it.
+// Issue 13, the TLS edge and gRPC: h2c_service joined GatewayFeatures when the gateway began to
+// speak h2c to upstreams; an older gateway is shown behind for a config that uses it rather
+// than serving it half.
 constexpr const char* kTlsCertificates = "tls_certificates";     // Config.certificates
 constexpr const char* kHttpsRoutePolicy = "https_route_policy";  // https_redirect, hsts_max_age_s
 constexpr const char* kH2cService = "h2c_service";               // Service.protocol h2c
@@ -47,6 +47,7 @@ const std::vector<std::string>& GatewayFeatures() {
     all.push_back(kClusterRateLimit);
     all.push_back(kTlsCertificates);
     all.push_back(kHttpsRoutePolicy);
+    all.push_back(kH2cService);
     return all;
   }();
   return features;

@@ -280,6 +280,14 @@ void Session::HandleRequest() {
     return ReplyLocal(std::move(answer), unread_body);
   }
   PickUpstream(*ctx_, worker_.Random());
+  if (ctx_->upstream->protocol == gateway::v1::UPSTREAM_H2C) {
+    // Only HTTP/2 clients are bridged to h2c services (server/http2_exchange.h); an HTTP/1.1
+    // request is told why rather than sent to a service that would not understand it.
+    ctx_->record.reason = "h2c_upstream";
+    return ReplyLocal(
+        {502, R"({"error":"the service speaks h2c (gRPC): send the request over HTTP/2"})"},
+        unread_body);
+  }
   UpstreamRequestFilter(*ctx_, request, *path, *target, scratch_);
   const RouteEntry& route = *ctx_->record.route;
 

@@ -195,9 +195,15 @@ TEST(FeaturesUsed, TheEdgeFeaturesWhichGatewaysDoNotListYet) {
   for (const char* feature : {"tls_certificates", "https_route_policy", "h2c_service"}) {
     EXPECT_TRUE(used.count(feature)) << feature;
   }
-  // It serves TLS and the route policies; until it speaks h2c to upstreams it is shown behind
-  // for configs with an h2c service rather than serving them half.
-  EXPECT_EQ(MissingFeatures(used, node), std::vector<std::string>{"h2c_service"});
+  // It serves TLS, the route policies and h2c services; a gateway from before h2c is shown
+  // behind for configs with an h2c service rather than serving them half.
+  EXPECT_TRUE(MissingFeatures(used, node).empty());
+  gateway::v1::Node before_h2c;
+  before_h2c.set_protocol_version(kProtocolVersion);
+  for (const auto& f : GatewayFeatures()) {
+    if (f != "h2c_service") before_h2c.add_features(f);
+  }
+  EXPECT_EQ(MissingFeatures(used, before_h2c), std::vector<std::string>{"h2c_service"});
   route->set_https_redirect(false);
   route->set_hsts_max_age_s(31'536'000);
   EXPECT_TRUE(FeaturesUsed(config).count("https_route_policy"));

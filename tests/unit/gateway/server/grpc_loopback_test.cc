@@ -10,6 +10,7 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
@@ -536,6 +537,22 @@ TEST_F(GrpcLoopbackTest, AQuietStreamOutlivesTheUpstreamTimeoutButNotTheRoutesTi
   const int32_t hang = Call("/svc/Hang", "x");
   ASSERT_TRUE(RunUntil([&] { return client_->done(hang); }));
   EXPECT_EQ(client_->stream(hang).headers["grpc-status"], "4");
+}
+
+TEST_F(GrpcLoopbackTest, AnHttp1RequestToAnH2cServiceIsTold502) {
+  Start();
+  tcp::socket socket(io_);
+  socket.connect({asio::ip::address_v4::loopback(), worker_->local_endpoint().port()});
+  const std::string request =
+      "POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 2\r\n"
+      "Connection: close\r\n\r\nhi";
+  asio::write(socket, asio::buffer(request));
+  std::string response;
+  boost::system::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(response), ec);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 502")) << response;
+  EXPECT_NE(response.find("h2c"), std::string::npos) << response;
+  EXPECT_TRUE(upstreams_.empty());
 }
 
 }  // namespace
