@@ -22,6 +22,8 @@ PACKAGES=(
   postgresql-15 libpq-dev redis-server libhiredis-dev
   # HTTP/2 to clients (gateway/http2): nghttp2; its tests drive it with h2load and python3-h2.
   libnghttp2-dev nghttp2-client python3-h2
+  # gRPC behind the gateway (tests/integration/test_grpc.py): a Python gRPC server and client.
+  python3-grpcio
   # The dashboard test (tests/integration/test_dashboard.py) drives headless Chromium over
   # WebDriver.
   chromium chromium-driver
