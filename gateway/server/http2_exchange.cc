@@ -57,6 +57,10 @@ HttpFields ParseWireFields(std::string_view wire) {
   return fields;
 }
 
+// How much of a request body sent on an h2c stream the client's window keeps until the upstream
+// answers, for the retry of a REFUSED_STREAM: a unary gRPC call's message, usually.
+constexpr size_t kReplayWindow = 16 * 1024;
+
 class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, public ForwardSink {
  public:
   Http2Exchange(Worker& worker, http2::Stream& stream, const std::string& client_ip, bool tls)
@@ -122,8 +126,9 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, 
   // H2ClientPool to the endpoint the Forwarder picks (OpenMultiplexed), or on a new one.
   void OpenH2();
   void SubmitH2();
-  // REFUSED_STREAM before a body byte went: the request goes once more, on another connection
-  // (RFC 9113 section 8.7). False when that was done already or cannot be.
+  // REFUSED_STREAM before the response header, the body sent still in the client's window
+  // (replay_): the request goes once more, on another connection (RFC 9113 section 8.7). False
+  // when that was done already or cannot be.
   bool RetryH2();
   void OnH2RequestBody();
   http2::BodyPull PullH2RequestBody(std::span<uint8_t> out);
@@ -203,6 +208,9 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, 
   std::shared_ptr<H2ClientConnection> refused_;  // the one that refused the first attempt
   std::shared_ptr<Http2Exchange> h2_self_;       // while the upstream stream is open
   int32_t h2_id_ = 0;
+  // Request body bytes sent upstream but left in the client stream's window, so that a
+  // refused stream can send them again (at most kReplayWindow, before the response header).
+  size_t replay_ = 0;
   bool multiplexed_ = false;  // the target is an h2c service
   bool grpc_ = false;         // the request is a gRPC call
   bool h2_open_ = false;      // the upstream stream's OnClose is still to come
@@ -310,7 +318,9 @@ void Http2Exchange::SubmitH2() {
 }
 
 bool Http2Exchange::RetryH2() {
-  if (refused_ || ctx_.record.bytes_in > 0) return false;
+  if (refused_ || ctx_.record.bytes_in != replay_) return false;
+  ctx_.record.bytes_in = 0;
+  replay_ = 0;
   refused_ = std::move(h2_);
   h2_id_ = 0;
   ctx_.record.retries = 1;
@@ -320,7 +330,7 @@ bool Http2Exchange::RetryH2() {
 }
 
 void Http2Exchange::OnH2RequestBody() {
-  if (body_limit_ != 0 && ctx_.record.bytes_in + stream_->body().size() > body_limit_) {
+  if (body_limit_ != 0 && ctx_.record.bytes_in - replay_ + stream_->body().size() > body_limit_) {
     return AbortH2(ProxyError::kBodyTooLarge);
   }
   h2_->ResumeRequest(h2_id_);
@@ -328,7 +338,7 @@ void Http2Exchange::OnH2RequestBody() {
 
 http2::BodyPull Http2Exchange::PullH2RequestBody(std::span<uint8_t> out) {
   if (closed_) return {};
-  const std::string_view body = stream_->body();
+  const std::string_view body = stream_->body().substr(replay_);
   const size_t n = std::min(out.size(), body.size());
   const bool last = n == body.size() && stream_->request_ended();
   if (n == 0 && !last) {
@@ -339,15 +349,19 @@ http2::BodyPull Http2Exchange::PullH2RequestBody(std::span<uint8_t> out) {
       body_timer_.async_wait([self = shared_from_this(),
                               sent = ctx_.record.bytes_in](const boost::system::error_code& ec) {
         if (ec || !self->h2_open_ || self->ctx_.record.bytes_in != sent) return;
-        if (self->stream_->request_ended() || !self->stream_->body().empty()) return;
+        if (self->stream_->request_ended() || self->stream_->body().size() > self->replay_) return;
         self->AbortH2(ProxyError::kRequestTimeout);
       });
     }
     return {};
   }
   std::memcpy(out.data(), body.data(), n);
-  stream_->Consume(n);  // the upstream took them: the client may send more
   ctx_.record.bytes_in += n;
+  if (!refused_ && phase_ == Phase::kResponseHeader && replay_ + n <= kReplayWindow) {
+    replay_ += n;  // kept in the client's window until the upstream answers
+  } else {
+    stream_->Consume(std::exchange(replay_, 0) + n);  // the client may send more
+  }
   if (last) {
     HttpFields trailers;
     for (const auto& field : stream_->request_trailers()) {
@@ -374,6 +388,7 @@ void Http2Exchange::OnH2ResponseHeader(unsigned status, const HttpFields& fields
   for (const auto& field : fields) header.insert(field.name_string(), field.value());
   ResponseFilter(ctx_, header, ToStd(request_[http::field::origin]));
   record.status = status;
+  stream_->Consume(std::exchange(replay_, 0));  // the upstream processes the request
   // From here the route's --timeout alone bounds the exchange: a stream may be quiet.
   ArmH2Timer(forwarder_.exchange_deadline());
   if (end_stream || ctx_.head_request) {  // a trailers-only answer is one header, as it came

@@ -25,7 +25,8 @@
 // (ConsumeResponse once the client took them); trailers pass both ways, a trailers-only answer
 // as one header. A client reset cancels the upstream stream; an upstream reset before the
 // response header is the gateway's 502 (gRPC UNAVAILABLE), after it a reset; REFUSED_STREAM
-// before a body byte went is retried once on another connection. The response header waits at
+// is retried once on another connection (the first 16 KiB of body sent stay in the client's
+// window until the upstream answers, for that). The response header waits at
 // most the per-try timeout (--upstream-timeout); after it only the route's --timeout bounds the
 // stream, and a gRPC request body may be quiet for as long.
 #pragma once

@@ -259,16 +259,17 @@ class Client : public Peer {
 // sends N messages then trailers; /bidi echoes each piece as it comes and ends after the
 // request; /notfound answers trailers-only grpc-status 5; /reset resets the stream at once;
 // /reset-mid answers a header and one message, and resets at the request's end; /hang never
-// answers.
+// answers; /refused is refused (REFUSED_STREAM) on the first connection, unary on the others.
 class Upstream : public Peer {
  public:
-  using Peer::Peer;
+  Upstream(tcp::socket socket, bool first) : Peer(std::move(socket)), first_(first) {}
 
  protected:
   void OnRequest(int32_t id) override {
     Stream& s = streams_[id];
     const std::string& path = s.headers[":path"];
     paths_[id] = path;
+    if (path == "/svc/Refused" && first_) return Reset(id, NGHTTP2_REFUSED_STREAM);
     if (path == "/svc/Reset") return Reset(id, NGHTTP2_INTERNAL_ERROR);
     if (path == "/svc/NotFound") {
       Fields fields = {{":status", "200"},
@@ -279,7 +280,8 @@ class Upstream : public Peer {
       nghttp2_submit_response(session_, id, nva.data(), nva.size(), nullptr);
       return Flush();
     }
-    if (path == "/svc/Unary" || path == "/svc/Hang") return;  // answered at the end, or never
+    // Answered at the end, or never.
+    if (path == "/svc/Unary" || path == "/svc/Refused" || path == "/svc/Hang") return;
     Respond(id);
     if (path.starts_with("/svc/Stream/")) {
       const int count = std::stoi(path.substr(12));
@@ -296,7 +298,7 @@ class Upstream : public Peer {
   }
   void OnEnd(int32_t id) override {
     const std::string& path = paths_[id];
-    if (path == "/svc/Unary") {
+    if (path == "/svc/Unary" || (path == "/svc/Refused" && !first_)) {
       Respond(id);
       return Send(id, streams_[id].body, true, {{"grpc-status", "0"}});
     }
@@ -314,6 +316,7 @@ class Upstream : public Peer {
   }
 
   std::map<int32_t, std::string> paths_;
+  bool first_;  // the test's first upstream connection
 };
 
 class GrpcLoopbackTest : public ::testing::Test {
@@ -391,7 +394,7 @@ class GrpcLoopbackTest : public ::testing::Test {
   void Accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
       if (ec) return;
-      auto upstream = std::make_shared<Upstream>(std::move(socket));
+      auto upstream = std::make_shared<Upstream>(std::move(socket), upstreams_.empty());
       upstream->Start(true);
       upstreams_.push_back(upstream);
       Accept();
@@ -505,6 +508,20 @@ TEST_F(GrpcLoopbackTest, AnUpstreamResetIsUnavailableOrAReset) {
   EXPECT_EQ(late.status, 200);
   EXPECT_EQ(late.error_code, uint32_t{NGHTTP2_INTERNAL_ERROR});
   EXPECT_TRUE(late.trailers.empty());
+}
+
+TEST_F(GrpcLoopbackTest, ARefusedStreamIsSentAgainOnAnotherConnection) {
+  Start();
+  const std::string message = PatternBody(10000);  // within what the client's window keeps
+  const int32_t id = Call("/svc/Refused", message);
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.error_code, 0U);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_TRUE(response.body == message);
+  EXPECT_EQ(response.trailers["grpc-status"], "0");
+  ASSERT_EQ(upstreams_.size(), 2U);
+  EXPECT_EQ(upstreams_[0]->stream(1).error_code, uint32_t{NGHTTP2_REFUSED_STREAM});
 }
 
 TEST_F(GrpcLoopbackTest, AnUpstreamDownIsUnavailable) {
