@@ -3,7 +3,8 @@ registered as an h2c service (`gatewayctl service add ... --protocol h2c`), a Py
 on an insecure channel to the gateway's --listen. Unary and interleaved bidirectional calls, the
 server's own error status with its message, and the gateway's own errors in gRPC's terms: no
 route UNIMPLEMENTED, the upstream down UNAVAILABLE, no API key UNAUTHENTICATED, the rate limit
-RESOURCE_EXHAUSTED, the route's timeout DEADLINE_EXCEEDED. Needs Debian's python3-grpcio
+RESOURCE_EXHAUSTED, the route's timeout DEADLINE_EXCEEDED. And the project's control plane behind the gateway:
+gatewayctl and a second gateway's config stream through it. Needs Debian's python3-grpcio
 (scripts/install-deps.sh); generic handlers with bytes in and out, no generated code."""
 
 import socket
@@ -165,6 +166,43 @@ class GrpcTest(harness.SharedClusterTestCase):
         code, _ = self.status_of("/timed.Echo/Slow")
         self.assertEqual(code, grpc.StatusCode.DEADLINE_EXCEEDED)
         self.assertEqual(self.unary("/timed.Echo/Unary", b"t"), b"echo:t")
+
+
+
+class ControlPlaneBehindTheGatewayTest(harness.SharedClusterTestCase):
+    """The project's own control plane as an h2c service of a gateway (EDGE_PLAN G4): gatewayctl
+    changes the config through the gateway, and a second gateway subscribes to its config
+    stream through the first one."""
+
+    @classmethod
+    def setUpCluster(cls):
+        c = cls.cluster
+        cls.web = c.upstream("web")
+        cp = c.start_control_plane()
+        cls.ctl = c.ctl
+        cls.ctl.ok("service", "add", "cp", "--endpoint", cp.address, "--protocol", "h2c")
+        cls.ctl.ok("route", "add", "/gateway.v1.AdminService", "cp")
+        cls.ctl.ok("route", "add", "/gateway.v1.DiscoveryService", "cp")
+        cls.ctl.ok("service", "add", "web-svc", "--endpoint", cls.web.address)
+        # A config stream is quiet between changes: it must outlive --upstream-timeout.
+        cls.front = c.start_gateway("front", ["--upstream-timeout", "1s"])
+        cls.front.wait_version(cls.ctl.version())
+
+    def test_gatewayctl_and_a_gateway_through_the_gateway(self):
+        via = harness.Ctl(self.front.address)
+        via.ok("route", "add", "/through", "web-svc")
+        version = via.version()
+        self.assertEqual(version, self.ctl.version())
+        second = self.cluster.start_gateway("second", control_plane=self.front.address)
+        second.wait_version(version)
+        self.assertEqual(second.get("/through/x").status, 200)
+        # The subscription stays open through the gateway, quiet past --upstream-timeout: a
+        # later change reaches it on the same stream.
+        time.sleep(2.5)
+        via.ok("route", "add", "/later", "web-svc")
+        second.wait_version(via.version())
+        self.assertEqual(second.get("/later/y").status, 200)
+        self.assertEqual(second.process.log_text().count("control plane connected"), 1)
 
 
 if __name__ == "__main__":
