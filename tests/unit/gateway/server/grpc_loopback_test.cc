@@ -232,15 +232,16 @@ class Peer : public std::enable_shared_from_this<Peer> {
 class Client : public Peer {
  public:
   using Peer::Peer;
-  // A gRPC call to `path`; `body` is sent at once, the request ends with it when `end`.
-  int32_t Call(const std::string& path, const std::string& body, bool end, Fields extra = {}) {
+  // A gRPC call to `path` (of `content_type`); `body` is sent at once, the request ends with it
+  // when `end`.
+  int32_t Call(const std::string& path, const std::string& body, bool end,
+               const std::string& content_type = "application/grpc") {
     Fields fields = {{":method", "POST"},
                      {":scheme", "http"},
                      {":authority", "grpc.test"},
                      {":path", path},
-                     {"content-type", "application/grpc"},
+                     {"content-type", content_type},
                      {"te", "trailers"}};
-    fields.insert(fields.end(), extra.begin(), extra.end());
     auto nva = Nv(fields);
     const auto next = static_cast<int32_t>(nghttp2_session_get_next_stream_id(session_));
     Outgoing& out = streams_[next].out;
@@ -364,9 +365,11 @@ class GrpcLoopbackTest : public ::testing::Test {
     client_->Start(false);
   }
 
-  // A gRPC call; `body` goes at once and, with `end`, ends the request.
-  int32_t Call(const std::string& path, const std::string& body, bool end = true) {
-    return client_->Call(path, body, end);
+  // A gRPC call (or a request of `content_type`); `body` goes at once and, with `end`, ends
+  // the request.
+  int32_t Call(const std::string& path, const std::string& body, bool end = true,
+               const std::string& content_type = "application/grpc") {
+    return client_->Call(path, body, end, content_type);
   }
 
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
@@ -418,6 +421,17 @@ TEST_F(GrpcLoopbackTest, UnaryCallPassesTheMessageAndTrailers) {
   EXPECT_EQ(seen.headers[":authority"], "grpc.test");
   EXPECT_EQ(seen.headers[":path"], "/svc/Unary");
   EXPECT_FALSE(seen.headers["x-request-id"].empty());
+}
+
+TEST_F(GrpcLoopbackTest, RequestTrailersGoUpstream) {
+  Start();
+  const int32_t id = Call("/svc/Unary", "hello", false);
+  client_->Send(id, "", true, {{"x-digest", "sha-256=x"}, {"x-consumer", "evil"}});
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  EXPECT_EQ(client_->stream(id).body, "hello");
+  auto& seen = upstream().stream(1);
+  EXPECT_EQ(seen.trailers["x-digest"], "sha-256=x");
+  EXPECT_EQ(seen.trailers.count("x-consumer"), 0U);  // never a trailer
 }
 
 TEST_F(GrpcLoopbackTest, ServerStreamingEndsWithTheUpstreamsTrailers) {
@@ -554,6 +568,21 @@ TEST_F(GrpcLoopbackTest, AQuietStreamOutlivesTheUpstreamTimeoutButNotTheRoutesTi
   const int32_t hang = Call("/svc/Hang", "x");
   ASSERT_TRUE(RunUntil([&] { return client_->done(hang); }));
   EXPECT_EQ(client_->stream(hang).headers["grpc-status"], "4");
+}
+
+TEST_F(GrpcLoopbackTest, OnlyANonGrpcRequestBodyKeepsToTheBodyTimeout) {
+  settings_.body_timeout = 200ms;
+  Start();
+  const int32_t grpc = Call("/svc/Hang", "x", false);
+  ASSERT_TRUE(RunUntil([&] { return !upstreams_.empty() && upstream().stream(1).body == "x"; }));
+  const int32_t plain = Call("/svc/Hang", "x", false, "application/json");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(plain); }));
+  EXPECT_EQ(client_->stream(plain).status, 408);
+  ASSERT_TRUE(RunUntil([&] { return upstream().done(3); }));
+  EXPECT_EQ(upstream().stream(3).error_code, uint32_t{NGHTTP2_CANCEL});
+  // The gRPC stream, as quiet for as long, goes on.
+  EXPECT_FALSE(client_->done(grpc));
+  EXPECT_FALSE(upstream().done(1));
 }
 
 TEST_F(GrpcLoopbackTest, AnHttp1RequestToAnH2cServiceIsTold502) {
