@@ -177,13 +177,24 @@ void Worker::Drain() {
     for (const auto& listener : listeners_) listener->acceptor.close(ignored);
     sweep_timer_.cancel();
     pool_.Close();
-    // Its streams end with CANCEL: a gRPC stream may last for ever, the drain may not.
-    h2_pool_.Close();
+    DrainH2Pool();
     for (Session& session : sessions_) session.CloseIfIdle();
     for (const auto& weak : http2_connections_) {
       if (const auto connection = weak.lock()) connection->Drain();
     }
     http2_connections_.clear();
+  });
+}
+
+void Worker::DrainH2Pool() {
+  // The h2c connections without a stream close now; the others once their calls finished,
+  // looked at every 100 ms (a call in flight is not cut; one that outlasts the drain deadline
+  // is abandoned with the worker).
+  h2_pool_.CloseIdle(std::chrono::steady_clock::time_point::max());
+  if (h2_pool_.connection_count() == 0) return;
+  sweep_timer_.expires_after(std::chrono::milliseconds(100));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) DrainH2Pool();
   });
 }
 

@@ -73,7 +73,8 @@ class Worker {
 
   // From any thread. Stops accepting, closes idle client and upstream connections, lets the
   // requests in flight finish (their connections close after the response; an HTTP/2 one gets
-  // GOAWAY and closes when its streams finished); the thread ends when nothing is left.
+  // GOAWAY and closes when its streams finished; an h2c upstream connection closes once its calls
+  // finished); the thread ends when nothing is left.
   void Drain();
   // True once the thread has nothing left to do (after Drain), false at the deadline.
   bool WaitUntilDrained(std::chrono::steady_clock::time_point deadline);
@@ -115,6 +116,7 @@ class Worker {
   void DoAccept(Listener& listener);
   void OnAccept(Listener& listener, const boost::system::error_code& ec, TcpSocket socket);
   void ScheduleSweep();
+  void DrainH2Pool();
 
   const ProxySettings& settings_;
   const RouteTableHolder& routes_;

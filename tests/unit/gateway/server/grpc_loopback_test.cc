@@ -464,6 +464,23 @@ TEST_F(GrpcLoopbackTest, BidirectionalMessagesInterleave) {
   EXPECT_EQ(response.trailers["grpc-status"], "0");
 }
 
+TEST_F(GrpcLoopbackTest, ACallInFlightWhenTheWorkerDrainsFinishes) {
+  Start();
+  const int32_t id = Call("/svc/Bidi", "ping0;", false);
+  ASSERT_TRUE(RunUntil([&] { return client_->stream(id).body == "ping0;"; }, 5s));
+  worker_->Drain();
+  client_->stream(id).body.clear();
+  client_->Send(id, "ping1;", true);
+  ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  auto& response = client_->stream(id);
+  EXPECT_EQ(response.error_code, 0U);
+  EXPECT_EQ(response.body, "ping1;");
+  EXPECT_EQ(response.trailers["grpc-status"], "0");
+  // Then the worker's thread ends: the h2c connection closed once its call ended.
+  EXPECT_TRUE(
+      RunUntil([&] { return worker_->WaitUntilDrained(std::chrono::steady_clock::now()); }, 5s));
+}
+
 TEST_F(GrpcLoopbackTest, FiveMebibytesGoBothWaysInConstantMemory) {
   Start();
   const std::string body = PatternBody(size_t{5} << 20);
