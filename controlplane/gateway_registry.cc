@@ -79,7 +79,8 @@ bool GatewayRegistry::Nack(std::string_view node_id, uint64_t stream_id, uint64_
 void GatewayRegistry::Disconnect(std::string_view node_id, uint64_t stream_id) {
   std::lock_guard lock(mu_);
   Entry* entry = Find(node_id, stream_id);
-  if (!entry) return;
+  // Told twice (the stream ends after a refusal ended it): the first time is when it went.
+  if (!entry || !entry->status.connected()) return;
   const int64_t now = NowUnixMs();
   entry->status.set_connected(false);
   entry->status.set_disconnected_unix_ms(now);

@@ -57,7 +57,8 @@ class GatewayRegistry {
   std::vector<std::string> Lacking(const std::set<std::string>& used) const;
   // The gateway refused `version`; it keeps its ACKed version live.
   bool Nack(std::string_view node_id, uint64_t stream_id, uint64_t version, std::string_view error);
-  // Stream `stream_id` ended; the gateway stays listed as disconnected, since now.
+  // Stream `stream_id` ended; the gateway stays listed as disconnected, since the first time
+  // this was said of the stream.
   void Disconnect(std::string_view node_id, uint64_t stream_id);
 
   // Another gateway (`who`: its peer and address) tried to subscribe as `node_id`, which a
