@@ -298,7 +298,12 @@ int CertificateTable::OnTicketKey(SSL* ssl, unsigned char key_name[kTicketKeyNam
   const ConnectionState* state = StateOf(ssl);
   // 0: no ticket is issued, or the one offered is not taken (a full handshake).
   if (state == nullptr || !state->table->ticket_keys_) return 0;
-  return state->table->ticket_keys_->SealOrOpen(key_name, iv, cipher, mac, enc);
+  const int answer = state->table->ticket_keys_->SealOrOpen(key_name, iv, cipher, mac, enc);
+  // A TLS 1.3 client uses a ticket once (RFC 8446 appendix C.4; OpenSSL's marks it spent), and
+  // OpenSSL sends a new one after a resumption only when asked to renew: without this every
+  // other handshake of a client that reconnects would be a full one.
+  if (enc == 0 && answer == 1 && SSL_version(ssl) == TLS1_3_VERSION) return 2;
+  return answer;
 }
 
 std::vector<std::pair<std::string, int64_t>> CertificateTable::NotAfter() const {

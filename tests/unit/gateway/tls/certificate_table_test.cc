@@ -583,7 +583,7 @@ TEST_P(CertificateTableResumptionTest, ResumesWithATicketUntilItsKeyIsDropped) {
     Handshake h = Connect(*table, "api.example.com", "", session.get());
     ASSERT_TRUE(h.ok);
     EXPECT_TRUE(DescribeHandshake(h.server.get()).resumed) << "after rotation " << rotation;
-    // Opened with a previous key: the client gets a new ticket (TLS 1.3 sends one anyway).
+    // Opened with a previous key: the client gets a new ticket.
     const SessionPtr renewed = SessionAfter(h);
     const unsigned char* old_ticket = nullptr;
     const unsigned char* new_ticket = nullptr;
@@ -599,6 +599,25 @@ TEST_P(CertificateTableResumptionTest, ResumesWithATicketUntilItsKeyIsDropped) {
   const Handshake dropped = Connect(*table, "api.example.com", "", session.get());
   ASSERT_TRUE(dropped.ok);  // a full handshake instead
   EXPECT_FALSE(DescribeHandshake(dropped.server.get()).resumed);
+}
+
+TEST_P(CertificateTableResumptionTest, EveryResumptionHandsOutATicketForTheNext) {
+  // A client that reconnects again and again resumes every time, not every other time. With a
+  // client session cache (wrk's, curl's) OpenSSL marks a TLS 1.3 ticket spent once it resumed.
+  SSL_CTX_set_session_cache_mode(client_ctx_.get(), SSL_SESS_CACHE_CLIENT);
+  const X509Ptr api = MakeCertificate(ec_, {.dns = {"api.example.com"}});
+  const auto table = Build({Source("api", 1, api.get(), ec_, true)});
+  ASSERT_TRUE(table);
+  Handshake first = Connect(*table, "api.example.com");
+  ASSERT_TRUE(first.ok);
+  SessionPtr session = SessionAfter(first);
+  for (int i = 0; i < 3; ++i) {
+    Handshake h = Connect(*table, "api.example.com", "", session.get());
+    ASSERT_TRUE(h.ok);
+    EXPECT_TRUE(DescribeHandshake(h.server.get()).resumed) << "reconnection " << i;
+    session = SessionAfter(h);
+    EXPECT_EQ(SSL_SESSION_is_resumable(session.get()), 1) << "reconnection " << i;
+  }
 }
 
 TEST_P(CertificateTableResumptionTest, ATicketResumesOnlyTheCertificateItWasIssuedUnder) {
