@@ -1,5 +1,6 @@
 #include "gateway/http2/header_conversion.h"
 
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/rfc7230.hpp>
@@ -58,14 +59,6 @@ bool IsValidAuthority(std::string_view s) {
 
 bool IsDigits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 }  // namespace
@@ -197,40 +190,41 @@ ResponseFields::ResponseFields(const HttpFields& fields) { Build({}, fields); }
 
 void ResponseFields::Build(std::string_view status, const HttpFields& fields) {
   // Fields the Connection field names are connection-specific too (RFC 9110 section 7.6.1).
-  std::vector<std::string> nominated;
-  for (const auto& token : http::token_list(fields[http::field::connection])) {
-    nominated.push_back(Lower(ToStd(token)));
-  }
-  const auto dropped = [&](std::string_view lower) {
-    if (IsConnectionSpecific(lower)) return true;
-    for (const auto& n : nominated) {
-      if (n == lower) return true;
+  const auto connection = fields[http::field::connection];
+  const auto dropped = [&](std::string_view lower, std::string_view value) {
+    if (IsConnectionSpecific(lower) || (lower == "te" && !IsTrailersOnly(value))) return true;
+    for (const auto& token : http::token_list(connection)) {
+      if (boost::beast::iequals(token, ToBeast(lower))) return true;
     }
     return false;
   };
-
-  // Offsets first: the pointers are taken once storage_ stops growing.
-  struct Span {
-    size_t name, name_size, value, value_size;
-  };
-  std::vector<Span> spans;
-  const auto append = [&](std::string_view name, std::string_view value) {
-    spans.push_back({storage_.size(), name.size(), storage_.size() + name.size(), value.size()});
-    storage_ += name;
-    storage_ += value;
-  };
-  if (!status.empty()) append(":status", status);
+  // Sized once, so that the pointers nghttp2 gets stay put: one allocation for the names and
+  // values, one for the array (a response header is on every stream's path).
+  constexpr std::string_view kStatus = ":status";
+  size_t bytes = status.empty() ? 0 : kStatus.size() + status.size();
+  size_t count = status.empty() ? 0 : 1;
   for (const auto& field : fields) {
-    const std::string name = Lower(ToStd(field.name_string()));
-    const std::string_view value = ToStd(field.value());
-    if (dropped(name) || (name == "te" && !IsTrailersOnly(value))) continue;
-    append(name, value);
+    bytes += field.name_string().size() + field.value().size();
+    ++count;
   }
-  auto* base = reinterpret_cast<uint8_t*>(storage_.data());
-  nv_.reserve(spans.size());
-  for (const auto& s : spans) {
-    nv_.push_back({base + s.name, base + s.value, s.name_size, s.value_size, NGHTTP2_NV_FLAG_NONE});
-  }
+  storage_.resize(bytes);
+  nv_.reserve(count);
+  char* out = storage_.data();
+  const auto append = [&](std::string_view name, std::string_view value) {
+    char* const name_at = out;
+    for (const char c : name) *out++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    if (dropped({name_at, name.size()}, value)) {
+      out = name_at;
+      return;
+    }
+    char* const value_at = out;
+    out = std::copy(value.begin(), value.end(), out);
+    nv_.push_back({reinterpret_cast<uint8_t*>(name_at), reinterpret_cast<uint8_t*>(value_at),
+                   name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
+  };
+  if (!status.empty()) append(kStatus, status);
+  for (const auto& field : fields) append(ToStd(field.name_string()), ToStd(field.value()));
+  storage_.resize(static_cast<size_t>(out - storage_.data()));  // shrinking keeps the buffer
 }
 
 std::string_view ResponseFields::name(size_t i) const {

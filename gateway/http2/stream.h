@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "gateway/http2/header_conversion.h"
 #include "gateway/proxy/http_message.h"
@@ -71,6 +72,8 @@ class Stream {
   int32_t id() const { return id_; }
   // The converted request header (header_conversion.h) and its :scheme.
   const HttpRequestHeader& request() const { return request_.header(); }
+  // The request header moved out, for the handler that keeps it (request() is empty after).
+  HttpRequestHeader TakeRequest() { return std::move(request_.header()); }
   const std::string& scheme() const { return request_.scheme(); }
   // END_STREAM came: the body in body() is the last of it.
   bool request_ended() const { return request_ended_; }

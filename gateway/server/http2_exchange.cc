@@ -222,7 +222,7 @@ void Http2Exchange::Start() {
   ctx_.tls = tls_;
   ctx_.http_version = 20;
   ctx_.record.started = Clock::now();
-  request_.base() = stream_->request();
+  request_.base() = stream_->TakeRequest();
   method_.assign(ToStd(request_.method_string()));
   target_.assign(ToStd(request_.target()));
   ctx_.head_request = request_.method() == http::verb::head;
@@ -592,8 +592,7 @@ void Http2Exchange::OnResponseHeader(ProxyError error) {
   ResponseFilter(ctx_, response, ToStd(request_[http::field::origin]));
   const unsigned status = response.result_int();
   record.status = status;
-  HttpResponseHeader header = response.base();
-  header.version(20);
+  const HttpResponseHeader& header = response.base();  // its version is HTTP/1.1's: unused
   if (ctx_.head_request || status < 200 || status == 204 || status == 304) {
     // No body: the upstream connection is free before the client has the answer.
     forwarder_.ResponseRead();
