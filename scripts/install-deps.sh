@@ -20,8 +20,9 @@ PACKAGES=(
   # postgresql-15's binaries, as an unprivileged user) and cluster-wide rate limits (hiredis;
   # tests start their own redis-server). Their system services are not used.
   postgresql-15 libpq-dev redis-server libhiredis-dev
-  # HTTP/2 to clients (gateway/http2): nghttp2; its tests drive it with h2load and python3-h2.
-  libnghttp2-dev nghttp2-client python3-h2
+  # HTTP/2 to clients (gateway/http2): nghttp2; its tests drive it with curl, h2load and
+  # python3-h2.
+  libnghttp2-dev nghttp2-client python3-h2 curl
   # gRPC behind the gateway (tests/integration/test_grpc.py): a Python gRPC server and client.
   python3-grpcio
   # The dashboard test (tests/integration/test_dashboard.py) drives headless Chromium over
@@ -31,7 +32,7 @@ PACKAGES=(
 
 case "${1:-}" in
   "") ;;
-  --bench) PACKAGES=(nginx haproxy wrk nghttp2-client openssl) ;;
+  --bench) PACKAGES=(nginx haproxy wrk nghttp2-client openssl curl) ;;
   *)
     echo "usage: $0 [--bench]" >&2
     exit 2
