@@ -165,6 +165,7 @@ void Worker::ScheduleSweep() {
     const auto now = std::chrono::steady_clock::now();
     pool_.Sweep(now);
     h2_pool_.CloseIdle(now - settings_.upstream_idle_timeout);
+    relay_buffers_.Trim();
     ScheduleSweep();
   });
 }
