@@ -144,7 +144,7 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
                  "request header limit in bytes, 431 beyond "
                  "(default 16384)");
   app.add_option("--http2-max-concurrent-streams", http2_streams,
-                 "HTTP/2 (prior knowledge): streams one connection may have open at once "
+                 "HTTP/2 (h2c and h2 over TLS): streams one connection may have open at once "
                  "(default 100)");
   app.add_option("--http2-connection-window", http2_window,
                  "HTTP/2: request body bytes one connection may have in flight to the gateway, "
