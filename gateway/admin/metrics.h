@@ -65,8 +65,8 @@
 #include <vector>
 
 #include "gateway.pb.h"
+#include "gateway/http/proxy_error.h"
 #include "gateway/http2/connection.h"
-#include "gateway/proxy/proxy_error.h"
 #include "gateway/router/route_table.h"
 
 namespace gw {

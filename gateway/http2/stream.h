@@ -27,8 +27,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/http/http_message.h"
 #include "gateway/http2/header_conversion.h"
-#include "gateway/proxy/http_message.h"
 
 namespace gw::http2 {
 

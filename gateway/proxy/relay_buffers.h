@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/proxy_settings.h"
 
 namespace gw {
 

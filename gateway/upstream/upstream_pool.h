@@ -24,7 +24,7 @@
 
 #include "common/validation.h"
 #include "gateway/admin/metrics.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/timed_socket.h"
 #include "gateway/upstream/endpoint_state.h"
 
 namespace gw {
