@@ -12,7 +12,7 @@
 #include "common/validation.h"
 #include "common/wire_limits.h"
 #include "controlplane/store/config_store.h"
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/proxy_settings.h"
 #include "gateway/router/route_table.h"
 #include "tests/unit/support/test_certificates.h"
 

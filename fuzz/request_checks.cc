@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "common/path.h"
-#include "gateway/proxy/request_target.h"
+#include "gateway/http/request_target.h"
 
 namespace gw::fuzz {
 namespace {

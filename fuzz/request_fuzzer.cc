@@ -29,14 +29,14 @@
 #include <vector>
 
 #include "fuzz/request_checks.h"
-#include "gateway/proxy/header_rewrite.h"
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/proxy_settings.h"
-#include "gateway/proxy/request_id.h"
-#include "gateway/proxy/request_target.h"
-#include "gateway/proxy/trailers.h"
-#include "gateway/proxy/wire_format.h"
+#include "gateway/http/header_rewrite.h"
+#include "gateway/http/http_message.h"
+#include "gateway/http/proxy_error.h"
+#include "gateway/http/proxy_settings.h"
+#include "gateway/http/request_id.h"
+#include "gateway/http/request_target.h"
+#include "gateway/http/trailers.h"
+#include "gateway/http/wire_format.h"
 
 namespace {
 

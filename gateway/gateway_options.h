@@ -23,7 +23,7 @@
 #include "common/log.h"
 #include "common/tls_files.h"
 #include "common/validation.h"
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/proxy_settings.h"
 
 namespace gw {
 

@@ -65,38 +65,12 @@
 #include <vector>
 
 #include "gateway.pb.h"
+#include "gateway/http/proxy_error.h"
 #include "gateway/http2/connection.h"
-#include "gateway/proxy/proxy_error.h"
+#include "gateway/net/counters.h"
 #include "gateway/router/route_table.h"
 
 namespace gw {
-
-// A counter with one writing thread: an add is a relaxed load and store (no locked
-// instruction); any thread may read it.
-class SingleWriterCounter {
- public:
-  void Add(uint64_t n = 1) {
-    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  uint64_t Load() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<uint64_t> value_{0};
-};
-
-// A gauge with one writing thread (a connection count), readable from any thread.
-class SingleWriterGauge {
- public:
-  void Increment() { Add(1); }
-  void Decrement() { Add(-1); }
-  void Add(int64_t n) {
-    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  int64_t Load() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<int64_t> value_{0};
-};
 
 inline constexpr size_t kStatusClasses = 5;  // 1xx..5xx
 

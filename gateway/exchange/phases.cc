@@ -5,9 +5,9 @@
 
 #include "gateway/admin/metrics.h"
 #include "gateway/exchange/access_log.h"
+#include "gateway/http/header_rewrite.h"
 #include "gateway/policy/auth.h"
 #include "gateway/policy/cors.h"
-#include "gateway/proxy/header_rewrite.h"
 
 namespace gw {
 

@@ -23,9 +23,9 @@
 #include <string_view>
 
 #include "gateway/exchange/request_context.h"
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/request_target.h"
+#include "gateway/http/http_message.h"
+#include "gateway/http/proxy_error.h"
+#include "gateway/http/request_target.h"
 
 namespace gw {
 

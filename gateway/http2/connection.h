@@ -43,7 +43,7 @@
 #include <vector>
 
 #include "gateway/http2/stream.h"
-#include "gateway/proxy/net.h"
+#include "gateway/net/net.h"
 
 namespace gw::http2 {
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/proxy/http_message.h"
+#include "gateway/http/http_message.h"
 
 namespace gw::http2 {
 

@@ -28,8 +28,8 @@
 #include <string_view>
 #include <utility>
 
+#include "gateway/http/http_message.h"
 #include "gateway/http2/header_conversion.h"
-#include "gateway/proxy/http_message.h"
 
 namespace gw::http2 {
 

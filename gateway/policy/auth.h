@@ -15,8 +15,8 @@
 #include "common/api_key.h"
 #include "common/jwt.h"
 #include "gateway.pb.h"
+#include "gateway/http/http_message.h"
 #include "gateway/policy/verified_tokens.h"
-#include "gateway/proxy/http_message.h"
 
 namespace gw {
 

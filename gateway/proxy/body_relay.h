@@ -31,13 +31,13 @@
 #include <string_view>
 #include <type_traits>
 
-#include "gateway/proxy/eager_write.h"
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/http_message.h"
+#include "gateway/http/proxy_settings.h"
+#include "gateway/http/trailers.h"
+#include "gateway/http/wire_format.h"
+#include "gateway/net/eager_write.h"
+#include "gateway/net/timed_socket.h"
 #include "gateway/proxy/relay_buffers.h"
-#include "gateway/proxy/timed_socket.h"
-#include "gateway/proxy/trailers.h"
-#include "gateway/proxy/wire_format.h"
 
 namespace gw {
 

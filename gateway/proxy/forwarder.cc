@@ -9,10 +9,10 @@
 #include <utility>
 
 #include "common/log.h"
-#include "gateway/proxy/eager_write.h"
-#include "gateway/proxy/header_rewrite.h"
-#include "gateway/proxy/wire_format.h"
-#include "gateway/upstream/round_robin.h"
+#include "gateway/http/header_rewrite.h"
+#include "gateway/http/wire_format.h"
+#include "gateway/net/eager_write.h"
+#include "gateway/proxy/round_robin.h"
 
 namespace gw {
 

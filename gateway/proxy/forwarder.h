@@ -29,10 +29,10 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/net.h"
-#include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/http_message.h"
+#include "gateway/http/proxy_error.h"
+#include "gateway/http/proxy_settings.h"
+#include "gateway/net/net.h"
 #include "gateway/proxy/retry_state.h"
 #include "gateway/router/route_table.h"
 #include "gateway/upstream/endpoint_state.h"

@@ -14,7 +14,7 @@
 #include <memory>
 #include <vector>
 
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/proxy_settings.h"
 
 namespace gw {
 

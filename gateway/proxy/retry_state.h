@@ -27,8 +27,8 @@
 #include <cstdint>
 #include <span>
 
-#include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/proxy_settings.h"
+#include "gateway/http/proxy_error.h"
+#include "gateway/http/proxy_settings.h"
 #include "gateway/router/route_table.h"
 #include "gateway/upstream/load_balancer.h"
 #include "gateway/upstream/retry_budget.h"

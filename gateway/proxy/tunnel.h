@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "gateway/proxy/client_stream.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/client_stream.h"
+#include "gateway/net/timed_socket.h"
 #include "gateway/upstream/upstream_pool.h"
 
 namespace gw {

@@ -19,10 +19,10 @@
 #include "common/jwt.h"
 #include "common/validation.h"
 #include "gateway.pb.h"
+#include "gateway/http/http_message.h"
 #include "gateway/policy/cluster_rate_limiter.h"
 #include "gateway/policy/cors.h"
 #include "gateway/policy/rate_limiter.h"
-#include "gateway/proxy/http_message.h"
 #include "gateway/upstream/endpoint_state.h"
 #include "gateway/upstream/load_balancer.h"
 
@@ -35,7 +35,7 @@ struct UpstreamTarget {
   bool is_service = false;
   std::vector<HostPort> endpoints;  // hosts may be IP literals or DNS names
   // The one piece of mutable state in a table: a relaxed counter, shared by workers so
-  // round-robin is exact across them (gateway/upstream/round_robin.h). For a DNS target.
+  // round-robin is exact across them (gateway/proxy/round_robin.h). For a DNS target.
   mutable std::atomic<uint64_t> next_endpoint{0};
   // A service's balancing over its endpoints (same order as `endpoints`), with their health,
   // ejections and circuit-breaking counters, shared by every worker and kept across tables

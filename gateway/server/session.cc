@@ -13,11 +13,11 @@
 #include "common/path.h"
 #include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/phases.h"
+#include "gateway/http/header_rewrite.h"
+#include "gateway/http/request_target.h"
+#include "gateway/http/wire_format.h"
 #include "gateway/http2/preface.h"
-#include "gateway/proxy/eager_write.h"
-#include "gateway/proxy/header_rewrite.h"
-#include "gateway/proxy/request_target.h"
-#include "gateway/proxy/wire_format.h"
+#include "gateway/net/eager_write.h"
 #include "gateway/server/worker.h"
 
 namespace gw {

@@ -47,13 +47,13 @@
 
 #include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/request_context.h"
+#include "gateway/http/http_message.h"
+#include "gateway/http/proxy_error.h"
+#include "gateway/net/client_stream.h"
+#include "gateway/net/net.h"
+#include "gateway/net/timed_socket.h"
 #include "gateway/proxy/body_relay.h"
-#include "gateway/proxy/client_stream.h"
 #include "gateway/proxy/forwarder.h"
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/net.h"
-#include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/timed_socket.h"
 #include "gateway/proxy/tunnel.h"
 #include "gateway/router/route_table.h"
 

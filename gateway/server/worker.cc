@@ -11,8 +11,8 @@
 #include <string>
 
 #include "common/log.h"
-#include "gateway/proxy/client_stream.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/client_stream.h"
+#include "gateway/net/timed_socket.h"
 #include "gateway/server/http2_exchange.h"
 
 namespace gw {

@@ -39,7 +39,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gateway/proxy/ssl_ptr.h"
+#include "gateway/net/ssl_ptr.h"
 #include "gateway/tls/ticket_keys.h"
 
 namespace gw {

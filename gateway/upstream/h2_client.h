@@ -43,10 +43,10 @@
 #include <vector>
 
 #include "common/validation.h"
+#include "gateway/http/http_message.h"
 #include "gateway/http2/stream.h"
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/net.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/net.h"
+#include "gateway/net/timed_socket.h"
 
 namespace gw {
 

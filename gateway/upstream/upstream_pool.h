@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "common/validation.h"
-#include "gateway/admin/metrics.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/counters.h"
+#include "gateway/net/timed_socket.h"
 #include "gateway/upstream/endpoint_state.h"
 
 namespace gw {

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "gateway/http2/preface.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/timed_socket.h"
 #include "tests/unit/support/h2_test_client.h"
 
 namespace gw::http2 {

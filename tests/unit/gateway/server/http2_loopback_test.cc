@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/proxy/http_message.h"
+#include "gateway/http/http_message.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/worker.h"
 #include "tests/unit/support/h2_test_client.h"

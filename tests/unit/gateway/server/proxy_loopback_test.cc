@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/proxy/http_message.h"
+#include "gateway/http/http_message.h"
 #include "gateway/router/route_table_holder.h"
 #include "gateway/server/worker.h"
 

@@ -1,9 +1,9 @@
-#include "gateway/proxy/trailers.h"
+#include "gateway/http/trailers.h"
 
 #include <algorithm>
 #include <array>
 
-#include "gateway/proxy/wire_format.h"
+#include "gateway/http/wire_format.h"
 
 namespace gw {
 

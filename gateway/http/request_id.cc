@@ -1,4 +1,4 @@
-#include "gateway/proxy/request_id.h"
+#include "gateway/http/request_id.h"
 
 namespace gw {
 

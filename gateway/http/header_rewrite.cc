@@ -1,4 +1,4 @@
-#include "gateway/proxy/header_rewrite.h"
+#include "gateway/http/header_rewrite.h"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/rfc7230.hpp>

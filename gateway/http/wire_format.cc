@@ -1,4 +1,4 @@
-#include "gateway/proxy/wire_format.h"
+#include "gateway/http/wire_format.h"
 
 #include <boost/beast/http/status.hpp>
 

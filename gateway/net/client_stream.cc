@@ -1,4 +1,4 @@
-#include "gateway/proxy/client_stream.h"
+#include "gateway/net/client_stream.h"
 
 #include <openssl/err.h>
 

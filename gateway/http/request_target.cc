@@ -1,4 +1,4 @@
-#include "gateway/proxy/request_target.h"
+#include "gateway/http/request_target.h"
 
 #include <boost/asio/ip/address_v6.hpp>
 #include <cstddef>

@@ -21,7 +21,7 @@
 #include <chrono>
 #include <utility>
 
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/timed_socket.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "gateway/proxy/proxy_error.h"
+#include "gateway/http/proxy_error.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "gateway/proxy/client_stream.h"
+#include "gateway/net/client_stream.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -29,8 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/net/eager_write.h"
 #include "gateway/proxy/body_relay.h"
-#include "gateway/proxy/eager_write.h"
 #include "gateway/proxy/relay_buffers.h"
 #include "gateway/proxy/tunnel.h"
 #include "gateway/upstream/upstream_pool.h"

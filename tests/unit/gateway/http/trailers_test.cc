@@ -1,4 +1,4 @@
-#include "gateway/proxy/trailers.h"
+#include "gateway/http/trailers.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/proxy/wire_format.h"
+#include "gateway/http/wire_format.h"
 
 namespace gw {
 namespace {

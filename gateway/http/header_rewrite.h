@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/proxy/http_message.h"
-#include "gateway/proxy/proxy_error.h"
-#include "gateway/proxy/request_id.h"
+#include "gateway/http/http_message.h"
+#include "gateway/http/proxy_error.h"
+#include "gateway/http/request_id.h"
 
 namespace gw {
 

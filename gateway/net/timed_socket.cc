@@ -1,4 +1,4 @@
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/timed_socket.h"
 
 namespace gw {
 

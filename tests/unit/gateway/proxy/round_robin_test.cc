@@ -1,4 +1,4 @@
-#include "gateway/upstream/round_robin.h"
+#include "gateway/proxy/round_robin.h"
 
 #include <gtest/gtest.h>
 

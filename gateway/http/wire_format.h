@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/proxy/http_message.h"
+#include "gateway/http/http_message.h"
 
 namespace gw {
 

@@ -22,7 +22,7 @@
 #include <memory>
 #include <utility>
 
-#include "gateway/proxy/net.h"
+#include "gateway/net/net.h"
 
 namespace gw {
 

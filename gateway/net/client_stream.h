@@ -38,10 +38,10 @@
 #include <memory>
 #include <utility>
 
-#include "gateway/proxy/eager_write.h"
-#include "gateway/proxy/net.h"
-#include "gateway/proxy/ssl_ptr.h"
-#include "gateway/proxy/timed_socket.h"
+#include "gateway/net/eager_write.h"
+#include "gateway/net/net.h"
+#include "gateway/net/ssl_ptr.h"
+#include "gateway/net/timed_socket.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "gateway/proxy/proxy_error.h"
+#include "gateway/http/proxy_error.h"
 
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
