@@ -13,6 +13,23 @@ namespace gw {
 
 namespace http = boost::beast::http;
 
+HttpFields ParseWireFields(std::string_view wire) {
+  HttpFields fields;
+  while (!wire.empty()) {
+    const size_t end = wire.find("\r\n");
+    const std::string_view line = wire.substr(0, end);
+    wire.remove_prefix(end == std::string_view::npos ? wire.size() : end + 2);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    fields.insert(ToBeast(line.substr(0, colon)), ToBeast(value));
+  }
+  return fields;
+}
+
 H2cBridge::H2cBridge(Worker& worker, Forwarder& forwarder, RequestContext& ctx,
                      HttpRequest& request, H2cClient& client)
     : worker_(worker),
@@ -50,6 +67,10 @@ void H2cBridge::Open() {
 void H2cBridge::OnUpstreamOpen(ProxyError error) {
   forwarder_pending_ = false;
   if (cancelled_) return BecomeIdle();
+  if (abort_error_ != ProxyError::kNone) {
+    forwarder_.Release(false);  // a new connection, if any, carried nothing
+    return Fail(abort_error_);
+  }
   if (error == ProxyError::kCircuitOpen) {
     ctx_.reply_headers.emplace_back("X-Circuit-Breaker", forwarder_.circuit_refusal());
   }
@@ -250,6 +271,10 @@ void H2cBridge::ArmTimer(Clock::time_point at) {
 }
 
 void H2cBridge::Abort(ProxyError error) {
+  if (forwarder_pending_) {
+    abort_error_ = error;  // told once the pick ends
+    return;
+  }
   if (!open_ || aborted_) return;
   aborted_ = true;
   h2_->Reset(id_, NGHTTP2_CANCEL);  // OnClose follows

@@ -72,6 +72,10 @@ class H2cClient {
   ~H2cClient() = default;
 };
 
+// "Name: value\r\n" lines (Trailers::wire) as fields: an HTTP/1.1 message's trailers for an
+// HTTP/2 peer.
+HttpFields ParseWireFields(std::string_view wire);
+
 // How much of a request body sent on an h2c stream the client side keeps unconsumed until the
 // upstream answers, for the retry of a REFUSED_STREAM: a unary gRPC call's message, usually.
 inline constexpr size_t kReplayWindow = 16 * 1024;
@@ -102,7 +106,7 @@ class H2cBridge final : public ForwardSink, private H2UpstreamStream {
   const HttpFields& response_trailers() const { return response_trailers_; }
 
   // Resets the upstream stream and tells the client `error` (OnBridgeError before the
-  // response header, OnBridgeAbort after it).
+  // response header, OnBridgeAbort after it); during the pick, once it ended.
   void Abort(ProxyError error);
   // The client is gone: the upstream stream, or the pick in progress, is cancelled;
   // OnBridgeIdle follows unless the bridge is idle already.
@@ -151,11 +155,12 @@ class H2cBridge final : public ForwardSink, private H2UpstreamStream {
   // Request body bytes sent upstream but left unconsumed on the client side, so that a refused
   // stream can send them again (at most kReplayWindow, before the response header).
   size_t replay_ = 0;
-  bool grpc_ = false;               // the request is a gRPC call
-  bool forwarder_pending_ = false;  // OpenMultiplexed will call back
-  bool open_ = false;               // the upstream stream's OnClose is still to come
-  bool aborted_ = false;            // the gateway reset the upstream stream
-  bool cancelled_ = false;          // the client is gone
+  bool grpc_ = false;                           // the request is a gRPC call
+  bool forwarder_pending_ = false;              // OpenMultiplexed will call back
+  bool open_ = false;                           // the upstream stream's OnClose is still to come
+  bool aborted_ = false;                        // the gateway reset the upstream stream
+  bool cancelled_ = false;                      // the client is gone
+  ProxyError abort_error_ = ProxyError::kNone;  // Abort came during the pick
   // Response body: the window [offset_, filled_) of buffer_ not yet taken.
   RelayBuffers::Buffer buffer_;
   size_t offset_ = 0;

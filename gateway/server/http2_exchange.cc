@@ -39,24 +39,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 
-// "Name: value\r\n" lines (Trailers::wire) as fields.
-HttpFields ParseWireFields(std::string_view wire) {
-  HttpFields fields;
-  while (!wire.empty()) {
-    const size_t end = wire.find("\r\n");
-    const std::string_view line = wire.substr(0, end);
-    wire.remove_prefix(end == std::string_view::npos ? wire.size() : end + 2);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    fields.insert(ToBeast(line.substr(0, colon)), ToBeast(value));
-  }
-  return fields;
-}
-
 class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
                             public ForwardSink,
                             private H2cClient {
