@@ -338,7 +338,8 @@ class GrpcLoopbackTest : public ::testing::Test {
     }
   }
 
-  void Start(uint16_t port = 0) {
+  // `edit` changes the service's config (limits, ejection) before the table is built.
+  void Start(uint16_t port = 0, const std::function<void(gateway::v1::Service&)>& edit = {}) {
     auto* service = config_.add_services();
     service->set_name("grpc");
     service->set_protocol(gateway::v1::UPSTREAM_H2C);
@@ -349,12 +350,14 @@ class GrpcLoopbackTest : public ::testing::Test {
     route->set_path("/svc");
     route->set_match(gateway::v1::MATCH_PREFIX);
     route->set_target("grpc");
+    if (edit) edit(*service);
     config_.set_version(1);
     std::string error;
     auto table = RouteTable::Build(config_, 100, &error);
     ASSERT_TRUE(table) << error;
     holder_.Store(std::move(table));
     worker_ = std::make_unique<Worker>(settings_, holder_);
+    worker_->Observe(metrics_, nullptr);
     http2::ConnectionSettings h2;
     h2.drain_delay = 10ms;
     worker_->ConfigureHttp2(h2);
@@ -387,6 +390,7 @@ class GrpcLoopbackTest : public ::testing::Test {
   Upstream& upstream() { return *upstreams_.at(0); }
 
   ProxySettings settings_;
+  WorkerMetrics metrics_;
   gateway::v1::Config config_;
   RouteTableHolder holder_;
   std::unique_ptr<Worker> worker_;
@@ -555,6 +559,57 @@ TEST_F(GrpcLoopbackTest, ARefusedStreamIsSentAgainOnAnotherConnection) {
   EXPECT_EQ(response.trailers["grpc-status"], "0");
   ASSERT_EQ(upstreams_.size(), 2U);
   EXPECT_EQ(upstreams_[0]->stream(1).error_code, uint32_t{NGHTTP2_REFUSED_STREAM});
+}
+
+TEST_F(GrpcLoopbackTest, AnH2cConnectionCountsAndHoldsAPlaceUnderMaxConnections) {
+  Start(0, [](gateway::v1::Service& service) { service.set_max_connections(1); });
+  const int32_t hang = Call("/svc/Hang", "x", false);
+  ASSERT_TRUE(RunUntil([&] { return !upstreams_.empty() && upstream().stream(1).body == "x"; }));
+  EXPECT_EQ(metrics_.upstream_connections.Load(), 1);
+  // Another stream on the same connection needs no place.
+  const int32_t unary = Call("/svc/Unary", "hello");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(unary); }));
+  EXPECT_EQ(client_->stream(unary).body, "hello");
+  // A new connection does: the refused call cannot have one while the first is open.
+  const int32_t refused = Call("/svc/Refused", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(refused); }));
+  auto& answer = client_->stream(refused);
+  EXPECT_EQ(answer.headers["grpc-status"], "14");
+  EXPECT_EQ(answer.headers["x-circuit-breaker"], "max_connections");
+  EXPECT_EQ(upstreams_.size(), 1U);
+  EXPECT_EQ(metrics_.upstream_connections.Load(), 1);
+  client_->Reset(hang, NGHTTP2_CANCEL);
+}
+
+TEST_F(GrpcLoopbackTest, AResetBeforeTheHeaderEjectsTheEndpointPassively) {
+  Start(0, [](gateway::v1::Service& service) {
+    service.set_eject_after(1);
+    service.set_eject_for_ms(60000);
+  });
+  const int32_t reset = Call("/svc/Reset", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(reset); }));
+  EXPECT_EQ(client_->stream(reset).headers["grpc-status"], "14");
+  // Ejected: the next call finds no endpoint and never reaches the upstream.
+  const int32_t next = Call("/svc/Unary", "hello");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(next); }));
+  EXPECT_EQ(client_->stream(next).headers["grpc-status"], "14");
+  EXPECT_FALSE(upstream().done(3));
+  EXPECT_EQ(upstream().stream(3).headers.count(":path"), 0U);
+}
+
+TEST_F(GrpcLoopbackTest, AnAnsweredCallKeepsTheEndpointIn) {
+  Start(0, [](gateway::v1::Service& service) {
+    service.set_eject_after(2);
+    service.set_eject_for_ms(60000);
+  });
+  // Failure, success, failure: never two in a row.
+  for (const char* path : {"/svc/Reset", "/svc/Unary", "/svc/Reset"}) {
+    const int32_t id = Call(path, "x");
+    ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  }
+  const int32_t last = Call("/svc/Unary", "again");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(last); }));
+  EXPECT_EQ(client_->stream(last).body, "again");
 }
 
 TEST_F(GrpcLoopbackTest, AnUpstreamDownIsUnavailable) {
