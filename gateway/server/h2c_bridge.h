@@ -19,8 +19,8 @@
 //
 // Owned by the carrier's exchange, which passes itself as `owner` to Start: the bridge keeps
 // it alive while an operation of its own is pending (busy()). One worker's thread; never
-// throws. H2cClient callbacks come from the bridge's I/O, never from inside a call the client
-// makes.
+// throws. H2cClient callbacks come from the bridge's I/O, or from inside Start and Abort when
+// they answer at once (OnBridgeError, OnBridgeAbort, OnBridgeIdle); never from Cancel.
 #pragma once
 
 #include <chrono>
