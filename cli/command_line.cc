@@ -391,7 +391,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
           "connect deadline to an endpoint (1ms..1m; default the gateway's)");
     value(sub, "--protocol", command.protocol, "http1|h2c",
           "what the gateway speaks to the endpoints: HTTP/1.1 (default), or HTTP/2 without TLS "
-          "(gRPC services; no health checks)");
+          "(gRPC services; health checks go over HTTP/2 too)");
   };
   const std::string kRouteResets = ResetNames(kRouteResetFields);
   const std::string kServiceResets = ResetNames(kServiceResetFields);

@@ -29,6 +29,9 @@ constexpr const char* kClusterRateLimit = "cluster_rate_limit";
 constexpr const char* kTlsCertificates = "tls_certificates";     // Config.certificates
 constexpr const char* kHttpsRoutePolicy = "https_route_policy";  // https_redirect, hsts_max_age_s
 constexpr const char* kH2cService = "h2c_service";               // Service.protocol h2c
+// Health checks of an h2c service go over HTTP/2: a gateway that probes it with HTTP/1.1 would
+// take every endpoint of a gRPC service out.
+constexpr const char* kH2cHealthChecks = "h2c_health_checks";  // health_check on an h2c service
 
 }  // namespace
 
@@ -48,6 +51,7 @@ const std::vector<std::string>& GatewayFeatures() {
     all.push_back(kTlsCertificates);
     all.push_back(kHttpsRoutePolicy);
     all.push_back(kH2cService);
+    all.push_back(kH2cHealthChecks);
     return all;
   }();
   return features;
@@ -82,6 +86,8 @@ std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
     if (service.max_connections() > 0 || service.max_pending() > 0) used.insert(kCircuitBreaking);
     if (service.connect_timeout_ms() > 0) used.insert(kConnectTimeout);
     if (service.protocol() == gateway::v1::UPSTREAM_H2C) used.insert(kH2cService);
+    if (service.protocol() == gateway::v1::UPSTREAM_H2C && service.has_health_check())
+      used.insert(kH2cHealthChecks);
   }
   if (config.consumers_size() > 0) used.insert(kAuth);
   if (config.certificates_size() > 0) used.insert(kTlsCertificates);

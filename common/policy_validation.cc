@@ -354,10 +354,6 @@ std::string ValidateServicePolicies(const Service& service) {
   }
   if (!gateway::v1::UpstreamProtocol_IsValid(service.protocol()))
     return name + ": protocol " + std::to_string(service.protocol()) + " is unknown";
-  if (service.protocol() == gateway::v1::UPSTREAM_H2C && service.has_health_check())
-    return name +
-           ": health checks speak HTTP/1.1, which an h2c service does not answer; remove the "
-           "health check or use --protocol http1";
   if (service.has_health_check()) {
     const auto& health = service.health_check();
     const std::string& path = health.path();

@@ -262,7 +262,11 @@ std::chrono::steady_clock::duration Forwarder::ConnectTimeout() const {
 }
 
 void Forwarder::RecordOutcome(bool success) {
-  const LoadBalancer* balancer = target_ ? target_->balancer.get() : nullptr;
+  if (target_) RecordStreamOutcome(*target_, success);
+}
+
+void Forwarder::RecordStreamOutcome(const UpstreamTarget& target, bool success) {
+  const LoadBalancer* balancer = target.balancer.get();
   if (!balancer) return;
   if (success) {
     balancer->endpoints().RecordSuccess(endpoint_index_);

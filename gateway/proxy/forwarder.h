@@ -99,6 +99,12 @@ class Forwarder {
                        const UpstreamTarget& target, const ExchangePolicy& policy,
                        std::function<bool(const HostPort&)> at_hand);
 
+  // For OpenMultiplexed, whose caller reads the answer itself: the outcome of the request with
+  // the endpoint picked last of `target` (the one the request was opened on), for passive
+  // ejection as Open's exchanges count theirs: a stream reset or no response header in time, or
+  // a 5xx answer, is a failure. Valid after OnUpstreamOpen(kNone), also after TakeConnection.
+  void RecordStreamOutcome(const UpstreamTarget& target, bool success);
+
   // When the exchange must be over (time_point::max(): no bound but the per-step timeouts).
   std::chrono::steady_clock::time_point exchange_deadline() const {
     return retry_ ? retry_->exchange_deadline() : std::chrono::steady_clock::time_point::max();

@@ -152,7 +152,8 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
       const auto& check = service.health_check();
       policy.health_check = HealthCheckPolicy{
           check.path(), std::chrono::milliseconds(check.interval_ms()),
-          std::max(1u, check.unhealthy_threshold()), std::max(1u, check.healthy_threshold())};
+          std::max(1u, check.unhealthy_threshold()), std::max(1u, check.healthy_threshold()),
+          service.protocol() == gateway::v1::UPSTREAM_H2C};
     }
     policy.eject_after = service.eject_after();
     policy.eject_for = std::chrono::milliseconds(service.eject_for_ms());

@@ -27,8 +27,8 @@
 #include "gateway/http/trailers.h"
 #include "gateway/http/wire_format.h"
 #include "gateway/proxy/forwarder.h"
+#include "gateway/server/h2c_bridge.h"
 #include "gateway/server/worker.h"
-#include "gateway/upstream/h2_client.h"
 
 namespace gw {
 
@@ -39,29 +39,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 
-// "Name: value\r\n" lines (Trailers::wire) as fields.
-HttpFields ParseWireFields(std::string_view wire) {
-  HttpFields fields;
-  while (!wire.empty()) {
-    const size_t end = wire.find("\r\n");
-    const std::string_view line = wire.substr(0, end);
-    wire.remove_prefix(end == std::string_view::npos ? wire.size() : end + 2);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-      value.remove_prefix(1);
-    }
-    fields.insert(ToBeast(line.substr(0, colon)), ToBeast(value));
-  }
-  return fields;
-}
-
-// How much of a request body sent on an h2c stream the client's window keeps until the upstream
-// answers, for the retry of a REFUSED_STREAM: a unary gRPC call's message, usually.
-constexpr size_t kReplayWindow = 16 * 1024;
-
-class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, public ForwardSink {
+class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
+                            public ForwardSink,
+                            private H2cClient {
  public:
   Http2Exchange(Worker& worker, http2::Stream& stream, const std::string& client_ip, bool tls)
       : worker_(worker),
@@ -69,15 +49,13 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, 
         client_ip_(client_ip),
         tls_(tls),
         forwarder_(worker.executor(), worker.pool(), worker.settings(), worker.Random()),
-        body_timer_(worker.executor()),
-        h2_timer_(worker.executor()),
-        upstream_side_(*this) {}
+        body_timer_(worker.executor()) {}
 
   void Start();
 
   // StreamHandler, through ExchangeHandler.
   void OnRequestBody() {
-    if (h2_open_) return OnH2RequestBody();
+    if (bridge_) return bridge_->OnRequestBody();
     if (phase_ == Phase::kRequestBody) PumpRequest();
   }
   void OnRequestEnd() { OnRequestBody(); }
@@ -95,52 +73,20 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, 
     kDone,            // nothing left but the stream's close
   };
 
-  // The H2UpstreamStream of the exchange's stream on an h2c upstream (its OnClose would clash
-  // with the client stream's).
-  class UpstreamSide final : public H2UpstreamStream {
-   public:
-    explicit UpstreamSide(Http2Exchange& exchange) : exchange_(exchange) {}
-    http2::BodyPull PullRequestBody(std::span<uint8_t> out) override {
-      return exchange_.PullH2RequestBody(out);
-    }
-    void OnResponseHeader(unsigned status, const HttpFields& fields, bool end_stream) override {
-      exchange_.OnH2ResponseHeader(status, fields, end_stream);
-    }
-    void OnResponseData(std::span<const uint8_t> data) override {
-      exchange_.OnH2ResponseData(data);
-    }
-    void OnResponseTrailers(const HttpFields& fields) override {
-      exchange_.OnH2ResponseTrailers(fields);
-    }
-    void OnClose(uint32_t error_code) override { exchange_.OnH2Close(error_code); }
-
-   private:
-    Http2Exchange& exchange_;
-  };
-
   UpstreamConnection& upstream() { return forwarder_.connection(); }
   auto& response_body() { return forwarder_.response_parser().get().body(); }
 
   void OpenUpstream(bool chunked);
-  // An h2c service (gRPC): the request goes as a stream on a connection of the worker's
-  // H2ClientPool to the endpoint the Forwarder picks (OpenMultiplexed), or on a new one.
-  void OpenH2();
-  void SubmitH2();
-  // REFUSED_STREAM before the response header, the body sent still in the client's window
-  // (replay_): the request goes once more, on another connection (RFC 9113 section 8.7). False
-  // when that was done already or cannot be.
-  bool RetryH2();
-  void OnH2RequestBody();
-  http2::BodyPull PullH2RequestBody(std::span<uint8_t> out);
-  void OnH2ResponseHeader(unsigned status, const HttpFields& fields, bool end_stream);
-  void OnH2ResponseData(std::span<const uint8_t> data);
-  void OnH2ResponseTrailers(const HttpFields& fields);
-  void OnH2Close(uint32_t error_code);
-  // The upstream stream must end by `at` (time_point::max(): no bound); then AbortH2.
-  void ArmH2Timer(Clock::time_point at);
-  // Resets the upstream stream and answers the client `error`, or resets its stream when the
-  // response header went already.
-  void AbortH2(ProxyError error);
+  // H2cClient: an h2c service (gRPC) gets the request through the bridge (h2c_bridge.h).
+  std::string_view RequestBody() const override { return stream_->body(); }
+  bool RequestEnded() const override { return stream_->request_ended(); }
+  const HttpFields& RequestTrailers() const override { return stream_->request_trailers(); }
+  void ConsumeRequest(size_t n) override { stream_->Consume(n); }
+  void OnBridgeError(ProxyError error) override { ReplyError(error); }
+  void OnBridgeResponse(HttpResponseHeader& header, bool has_body) override;
+  void OnBridgeResponseBody() override;
+  void OnBridgeAbort(uint32_t error_code) override;
+  void OnBridgeIdle() override { MaybeFinish(); }
   void OnUpstreamOpen(ProxyError error) override;
   void PumpRequest();
   // The client sends no more of the body for --body-timeout: 408, as over HTTP/1.1.
@@ -178,7 +124,6 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, 
   std::string scratch_;
   Forwarder forwarder_;
   SteadyTimer body_timer_;
-  SteadyTimer h2_timer_;  // the upstream stream's response header, then the route's timeout
   Phase phase_ = Phase::kHeader;
   bool forwarder_pending_ = false;  // Open or ReadResponse will call back
   bool writing_ = false;            // a write to the upstream is in flight
@@ -202,19 +147,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>, 
   bool upstream_done_ = false;  // the upstream's response body is read whole
   Trailers trailers_;
   std::string local_body_;
-  // An h2c upstream.
-  UpstreamSide upstream_side_;
-  std::shared_ptr<H2ClientConnection> h2_;       // the connection of the stream, or at hand
-  std::shared_ptr<H2ClientConnection> refused_;  // the one that refused the first attempt
-  std::shared_ptr<Http2Exchange> h2_self_;       // while the upstream stream is open
-  int32_t h2_id_ = 0;
-  // Request body bytes sent upstream but left in the client stream's window, so that a
-  // refused stream can send them again (at most kReplayWindow, before the response header).
-  size_t replay_ = 0;
-  bool multiplexed_ = false;  // the target is an h2c service
-  bool grpc_ = false;         // the request is a gRPC call
-  bool h2_open_ = false;      // the upstream stream's OnClose is still to come
-  bool h2_aborted_ = false;   // the gateway reset the upstream stream
+  std::optional<H2cBridge> bridge_;  // the target is an h2c service
 };
 
 void Http2Exchange::Start() {
@@ -270,209 +203,34 @@ void Http2Exchange::Start() {
   if (body_limit_ != 0 && length.value_or(0) > body_limit_) {
     return ReplyError(ProxyError::kBodyTooLarge);
   }
-  if (ctx_.upstream->protocol == gateway::v1::UPSTREAM_H2C) return OpenH2();
+  if (ctx_.upstream->protocol == gateway::v1::UPSTREAM_H2C) {
+    bridge_.emplace(worker_, forwarder_, ctx_, request_, static_cast<H2cClient&>(*this));
+    return bridge_->Start(shared_from_this(), body_limit_);
+  }
   request_.version(11);
   FrameUpstreamRequest(request_, ctx_.upstream_target, length, !length);
   OpenUpstream(!length);
 }
 
-void Http2Exchange::OpenH2() {
-  if (!multiplexed_) {
-    multiplexed_ = true;
-    request_.target(ToBeast(ctx_.upstream_target));
-    grpc_ = IsGrpcRequest(request_);
-    // gRPC's servers require it; the hop-by-hop rules dropped the client's.
-    if (grpc_) request_.set(http::field::te, "trailers");
-    ctx_.record.upstream_opened = Clock::now();
-  }
-  phase_ = Phase::kOpening;
-  forwarder_pending_ = true;
-  forwarder_.OpenMultiplexed(shared_from_this(), *this, request_, *ctx_.upstream,
-                             ctx_.record.route->exchange, [this](const HostPort& endpoint) {
-                               h2_ = worker_.h2_pool().Acquire(endpoint);
-                               if (h2_ == refused_) h2_.reset();
-                               return h2_ != nullptr;
-                             });
+void Http2Exchange::OnBridgeResponse(HttpResponseHeader& header, bool has_body) {
+  phase_ = has_body ? Phase::kResponseBody : Phase::kDone;
+  stream_->SubmitResponse(header, has_body);
 }
 
-void Http2Exchange::SubmitH2() {
-  const HostPort endpoint = *forwarder_.endpoint();
-  if (UpstreamConnectionPtr connection = forwarder_.TakeConnection()) {
-    h2_ = MakeH2ClientConnection(std::move(connection->stream.socket()), worker_.h2_settings());
-    worker_.h2_pool().Add(endpoint, h2_);
+void Http2Exchange::OnBridgeResponseBody() {
+  if (const HttpFields& trailers = bridge_->response_trailers();
+      bridge_->response_done() && trailers.begin() != trailers.end()) {
+    stream_->SetResponseTrailers(trailers);
   }
-  const bool end = stream_->request_ended() && stream_->body().empty();
-  const int32_t id = h2_->Submit(request_.base(), end, upstream_side_);
-  if (id < 0) {
-    // The connection went or filled up since the pick.
-    if (RetryH2()) return;
-    return ReplyError(ProxyError::kUpstreamFailed);
-  }
-  h2_id_ = id;
-  h2_open_ = true;
-  h2_self_ = shared_from_this();
-  phase_ = Phase::kResponseHeader;
-  const auto per_try = ctx_.record.route->exchange.per_try_timeout;
-  const auto wait = per_try.count() > 0 ? per_try : worker_.settings().upstream_timeout;
-  ArmH2Timer(std::min(Clock::now() + wait, forwarder_.exchange_deadline()));
-}
-
-bool Http2Exchange::RetryH2() {
-  if (refused_ || ctx_.record.bytes_in != replay_) return false;
-  ctx_.record.bytes_in = 0;
-  replay_ = 0;
-  refused_ = std::move(h2_);
-  h2_id_ = 0;
-  ctx_.record.retries = 1;
-  if (WorkerMetrics* metrics = worker_.metrics()) metrics->upstream_retries.Add(1);
-  OpenH2();
-  return true;
-}
-
-void Http2Exchange::OnH2RequestBody() {
-  if (body_limit_ != 0 && ctx_.record.bytes_in - replay_ + stream_->body().size() > body_limit_) {
-    return AbortH2(ProxyError::kBodyTooLarge);
-  }
-  h2_->ResumeRequest(h2_id_);
-}
-
-http2::BodyPull Http2Exchange::PullH2RequestBody(std::span<uint8_t> out) {
-  if (closed_) return {};
-  const std::string_view body = stream_->body().substr(replay_);
-  const size_t n = std::min(out.size(), body.size());
-  const bool last = n == body.size() && stream_->request_ended();
-  if (n == 0 && !last) {
-    // A gRPC stream may be quiet for as long as the route allows (its --timeout); any other
-    // request's body keeps to --body-timeout, as over HTTP/1.1.
-    if (!grpc_) {
-      body_timer_.expires_after(worker_.settings().body_timeout);
-      body_timer_.async_wait([self = shared_from_this(),
-                              sent = ctx_.record.bytes_in](const boost::system::error_code& ec) {
-        if (ec || !self->h2_open_ || self->ctx_.record.bytes_in != sent) return;
-        if (self->stream_->request_ended() || self->stream_->body().size() > self->replay_) return;
-        self->AbortH2(ProxyError::kRequestTimeout);
-      });
-    }
-    return {};
-  }
-  std::memcpy(out.data(), body.data(), n);
-  ctx_.record.bytes_in += n;
-  if (!refused_ && phase_ == Phase::kResponseHeader && replay_ + n <= kReplayWindow) {
-    replay_ += n;  // kept in the client's window until the upstream answers
-  } else {
-    stream_->Consume(std::exchange(replay_, 0) + n);  // the client may send more
-  }
-  if (last) {
-    HttpFields trailers;
-    for (const auto& field : stream_->request_trailers()) {
-      if (IsForwardableTrailer(ToStd(field.name_string()))) {
-        trailers.insert(field.name_string(), field.value());
-      }
-    }
-    if (trailers.begin() != trailers.end()) {
-      (void)h2_->SubmitRequestTrailers(h2_id_, std::move(trailers));
-    }
-  }
-  return {n, last};
-}
-
-void Http2Exchange::OnH2ResponseHeader(unsigned status, const HttpFields& fields, bool end_stream) {
-  RequestRecord& record = ctx_.record;
-  record.upstream_answered = Clock::now();
-  if (WorkerMetrics* metrics = worker_.metrics()) {
-    metrics->ObserveUpstreamLatency(record.upstream_answered - record.upstream_opened);
-  }
-  HttpResponseHeader header;
-  header.version(20);
-  header.result(status);
-  for (const auto& field : fields) header.insert(field.name_string(), field.value());
-  ResponseFilter(ctx_, header, ToStd(request_[http::field::origin]));
-  record.status = status;
-  stream_->Consume(std::exchange(replay_, 0));  // the upstream processes the request
-  // From here the route's --timeout alone bounds the exchange: a stream may be quiet.
-  ArmH2Timer(forwarder_.exchange_deadline());
-  if (end_stream || ctx_.head_request) {  // a trailers-only answer is one header, as it came
-    phase_ = Phase::kDone;
-    return stream_->SubmitResponse(header, false);
-  }
-  phase_ = Phase::kResponseBody;
-  if (!buffer_) buffer_ = worker_.relay_buffers().Take();
-  offset_ = filled_ = 0;
-  upstream_done_ = false;
-  stream_->SubmitResponse(header, true);
-}
-
-void Http2Exchange::OnH2ResponseData(std::span<const uint8_t> data) {
-  if (phase_ != Phase::kResponseBody) return;
-  // The stream's window (H2ClientSettings::initial_window_size) holds what was handed over
-  // and not consumed to the relay buffer's size.
-  if (filled_ + data.size() > kRelayBufferSize) {
-    std::memmove(buffer_.get(), buffer_.get() + offset_, filled_ - offset_);
-    filled_ -= offset_;
-    offset_ = 0;
-  }
-  std::memcpy(buffer_.get() + filled_, data.data(), data.size());
-  const bool was_empty = offset_ == filled_;
-  filled_ += data.size();
-  if (was_empty) {
-    AwaitPull();
-    stream_->Resume();
-  }
-}
-
-void Http2Exchange::OnH2ResponseTrailers(const HttpFields& fields) {
-  if (phase_ != Phase::kResponseBody) return;
-  stream_->SetResponseTrailers(fields);
-  upstream_done_ = true;
+  if (!bridge_->ResponseBody().empty()) AwaitPull();
   stream_->Resume();
 }
 
-void Http2Exchange::OnH2Close(uint32_t error_code) {
-  const std::shared_ptr<Http2Exchange> self = std::move(h2_self_);  // `this` lives to the end
-  h2_open_ = false;
-  h2_timer_.cancel();
+void Http2Exchange::OnBridgeAbort(uint32_t error_code) {
   body_timer_.cancel();
-  if (closed_) return MaybeFinish();
-  if (h2_aborted_) return;  // the client has its answer
-  if (error_code == NGHTTP2_NO_ERROR) {
-    if (phase_ != Phase::kResponseBody) return;
-    upstream_done_ = true;
-    return stream_->Resume();
-  }
-  if (error_code == NGHTTP2_REFUSED_STREAM && phase_ == Phase::kResponseHeader && RetryH2()) {
-    return;
-  }
-  if (phase_ == Phase::kResponseHeader) return ReplyError(ProxyError::kUpstreamFailed);
-  if (phase_ == Phase::kResponseBody && !upstream_done_) {
-    aborted_ = true;
-    phase_ = Phase::kDone;
-    stream_->Reset(error_code == NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
-  }
-}
-
-void Http2Exchange::ArmH2Timer(Clock::time_point at) {
-  if (at == Clock::time_point::max()) {
-    h2_timer_.cancel();
-    return;
-  }
-  h2_timer_.expires_at(at);
-  h2_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (ec || self->closed_ || !self->h2_open_) return;
-    self->AbortH2(ProxyError::kUpstreamTimeout);
-  });
-}
-
-void Http2Exchange::AbortH2(ProxyError error) {
-  h2_aborted_ = true;
-  h2_->Reset(h2_id_, NGHTTP2_CANCEL);
-  h2_timer_.cancel();
-  body_timer_.cancel();
-  if (phase_ == Phase::kResponseHeader) return ReplyError(error);
-  if (phase_ == Phase::kResponseBody) {
-    aborted_ = true;
-    phase_ = Phase::kDone;
-    stream_->Reset(NGHTTP2_CANCEL);
-  }
+  aborted_ = true;
+  phase_ = Phase::kDone;
+  stream_->Reset(error_code);
 }
 
 void Http2Exchange::OpenUpstream(bool chunked) {
@@ -494,7 +252,6 @@ void Http2Exchange::OnUpstreamOpen(ProxyError error) {
   if (worker_.access_log()) {
     ctx_.record.upstream = FormatHostPort(forwarder_.endpoint()->host, forwarder_.endpoint()->port);
   }
-  if (multiplexed_) return SubmitH2();
   phase_ = Phase::kRequestBody;
   PumpRequest();
 }
@@ -619,16 +376,16 @@ http2::BodyPull Http2Exchange::PullResponseBody(std::span<uint8_t> out) {
     offset_ += n;
     return {n, offset_ == local_body_.size()};
   }
-  if (multiplexed_) {
-    const size_t n = std::min(out.size(), filled_ - offset_);
+  if (bridge_) {
+    const auto body = bridge_->ResponseBody();
+    const size_t n = std::min(out.size(), body.size());
     if (n > 0) {
-      std::memcpy(out.data(), buffer_.get() + offset_, n);
+      std::memcpy(out.data(), body.data(), n);
       ++pulls_;
-      offset_ += n;
       ctx_.record.bytes_out += n;
-      h2_->ConsumeResponse(h2_id_, n);  // the client took them: the upstream may send more
+      bridge_->ConsumeResponse(n);  // the client took them: the upstream may send more
     }
-    return {n, upstream_done_ && offset_ == filled_};
+    return {n, bridge_->response_done() && bridge_->ResponseBody().empty()};
   }
   if (offset_ == filled_ && !upstream_done_ && !reading_) {
     // Drained: refill from what the upstream connection holds, else read more.
@@ -696,12 +453,15 @@ void Http2Exchange::OnUpstreamRead(beast::error_code ec) {
 
 void Http2Exchange::AwaitPull() {
   body_timer_.expires_after(worker_.settings().body_timeout);
-  body_timer_.async_wait(
-      [self = shared_from_this(), pulls = pulls_](const boost::system::error_code& ec) {
-        if (ec || self->closed_ || self->offset_ == self->filled_) return;
-        if (self->pulls_ != pulls) return self->AwaitPull();  // slow, not stalled
-        self->FailMidResponse();
-      });
+  body_timer_.async_wait([self = shared_from_this(),
+                          pulls = pulls_](const boost::system::error_code& ec) {
+    if (ec || self->closed_) return;
+    if (self->bridge_ ? self->bridge_->ResponseBody().empty() : self->offset_ == self->filled_) {
+      return;
+    }
+    if (self->pulls_ != pulls) return self->AwaitPull();  // slow, not stalled
+    self->FailMidResponse();
+  });
 }
 
 void Http2Exchange::OnUpstreamBody(size_t produced) {
@@ -719,7 +479,7 @@ void Http2Exchange::OnUpstreamBody(size_t produced) {
 }
 
 void Http2Exchange::FailMidResponse() {
-  if (h2_open_) return AbortH2(ProxyError::kUpstreamFailed);
+  if (bridge_ && bridge_->busy()) return bridge_->Abort(ProxyError::kUpstreamFailed);
   // The client has the header: only a reset tells it the body is incomplete.
   body_timer_.cancel();
   forwarder_.Release(false);
@@ -759,18 +519,18 @@ void Http2Exchange::OnClose(uint32_t error_code) {
   client_reset_ = error_code != NGHTTP2_NO_ERROR;
   // An operation on the upstream connection in flight ends at once: the connection closes.
   if (writing_ || reading_) upstream().stream.close();
-  // An upstream stream still open is cancelled; MaybeFinish waits for its OnClose.
-  if (h2_open_) h2_->Reset(h2_id_, NGHTTP2_CANCEL);
+  // An upstream stream still open is cancelled; MaybeFinish waits for the bridge.
+  if (bridge_) bridge_->Cancel();
   MaybeFinish();
 }
 
 void Http2Exchange::MaybeFinish() {
-  if (!closed_ || finished_ || forwarder_pending_ || writing_ || reading_ || h2_open_) return;
+  if (!closed_ || finished_ || forwarder_pending_ || writing_ || reading_ ||
+      (bridge_ && bridge_->busy())) {
+    return;
+  }
   finished_ = true;
   body_timer_.cancel();
-  h2_timer_.cancel();
-  h2_.reset();
-  refused_.reset();
   forwarder_.Release(false);  // still active: the exchange did not complete, never pooled
   const RequestRecord::End end = aborted_        ? RequestRecord::End::kAborted
                                  : client_reset_ ? RequestRecord::End::kClientGone

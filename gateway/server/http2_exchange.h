@@ -17,18 +17,13 @@
 // stream the client resets closes the upstream connection (never pooled) and is released once
 // nothing of the exchange uses it any more.
 //
-// A service of protocol UPSTREAM_H2C (gRPC) gets the request as a stream instead: the Forwarder
-// picks the endpoint (OpenMultiplexed: balancing, health, circuit breaking, connect timeout and
-// failover), the worker's H2ClientPool gives a connection to it that takes a stream, else the
-// new one is added. The request body is pulled straight from the client stream's window
-// (Consume once the upstream took the bytes), the response relayed through one buffer
-// (ConsumeResponse once the client took them); trailers pass both ways, a trailers-only answer
-// as one header. A client reset cancels the upstream stream; an upstream reset before the
-// response header is the gateway's 502 (gRPC UNAVAILABLE), after it a reset; REFUSED_STREAM
-// is retried once on another connection (the first 16 KiB of body sent stay in the client's
-// window until the upstream answers, for that). The response header waits at
-// most the per-try timeout (--upstream-timeout); after it only the route's --timeout bounds the
-// stream, and a gRPC request body may be quiet for as long.
+// A service of protocol UPSTREAM_H2C (gRPC) gets the request as a stream instead, through the
+// h2c bridge (h2c_bridge.h: the pick, the worker's H2ClientPool, trailers, resets, the
+// REFUSED_STREAM retry, the timeouts), whose client side the exchange is: the request body is
+// pulled straight from the client stream's window (Consume once the upstream took the bytes),
+// the response pulled from the bridge's buffer (ConsumeResponse once the client took them). A
+// client reset cancels the upstream stream; an upstream reset before the response header is the
+// gateway's 502 (gRPC UNAVAILABLE), after it a reset.
 #pragma once
 
 #include <string>

@@ -7,7 +7,11 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <chrono>
+#include <cstring>
+#include <span>
+#include <system_error>
 #include <utility>
 
 #include "common/path.h"
@@ -18,6 +22,7 @@
 #include "gateway/http/wire_format.h"
 #include "gateway/http2/preface.h"
 #include "gateway/net/eager_write.h"
+#include "gateway/http/trailers.h"
 #include "gateway/server/worker.h"
 
 namespace gw {
@@ -43,6 +48,14 @@ bool ExpectsContinue(const HttpRequest& request) {
   if (request.version() < 11) return false;
   const auto value = request[http::field::expect];
   return beast::iequals(value, "100-continue");
+}
+
+// The client takes trailers after a chunked response (RFC 9110 section 10.1.4).
+bool AcceptsTrailers(const HttpRequestHeader& request) {
+  for (const auto& token : http::token_list(request[http::field::te])) {
+    if (beast::iequals(token, "trailers")) return true;
+  }
+  return false;
 }
 
 template <typename T>
@@ -230,6 +243,10 @@ void Session::HandleRequest() {
   const bool unread_body = !parser_->is_done();
   message_.client_keep_alive = KeepAlive(request, message_.client_version);
 
+  // TE is hop-by-hop, gone after the phases: an h2c service's response keeps its trailers for
+  // a client that takes them.
+  h2c_.accepts_trailers = request.count(http::field::te) > 0 && AcceptsTrailers(request);
+
   // Before anything reads a header: a field named X_Consumer must not pass for X-Consumer.
   if (const UnderscoreHeaders policy = worker_.settings().underscore_headers;
       policy != UnderscoreHeaders::kAllow) {
@@ -280,12 +297,13 @@ void Session::HandleRequest() {
     return ReplyLocal(std::move(answer), unread_body);
   }
   PickUpstream(*ctx_, worker_.Random());
-  if (ctx_->upstream->protocol == gateway::v1::UPSTREAM_H2C) {
-    // Only HTTP/2 clients are bridged to h2c services (server/http2_exchange.h); an HTTP/1.1
-    // request is told why rather than sent to a service that would not understand it.
+  const bool h2c = ctx_->upstream->protocol == gateway::v1::UPSTREAM_H2C;
+  if (h2c && !ctx_->upgrade.empty()) {
+    // An upgraded connection (WebSocket) has no HTTP/2 stream to become: told why rather than
+    // sent to a service that would not understand it.
     ctx_->record.reason = "h2c_upstream";
     return ReplyLocal(
-        {502, R"({"error":"the service speaks h2c (gRPC): send the request over HTTP/2"})"},
+        {502, R"({"error":"the service speaks h2c (gRPC): it takes no protocol upgrade"})"},
         unread_body);
   }
   UpstreamRequestFilter(*ctx_, request, *path, *target, scratch_);
@@ -294,13 +312,14 @@ void Session::HandleRequest() {
   // The route's body limit, else --max-body-size, else none. A Content-Length over it: 413
   // before any body byte is read. A chunked body: the parser counts every chunk it parses from
   // here on against the limit and fails with body_limit (413) when one crosses it.
-  if (const uint64_t body_limit = route.BodyLimit(worker_.settings().max_body_size);
-      body_limit != 0) {
+  const uint64_t body_limit = route.BodyLimit(worker_.settings().max_body_size);
+  if (body_limit != 0) {
     if (parser_->content_length().value_or(0) > body_limit) {
       return ReplyError(ProxyError::kBodyTooLarge, unread_body);
     }
     parser_->body_limit(body_limit);
   }
+  if (h2c) return StartH2c(body_limit);
 
   if (parser_->chunked()) {
     request_relay_.trailers().Watch(*parser_);
@@ -573,6 +592,212 @@ void Session::StartTunnel() {
                self->CompleteRequest(RequestRecord::End::kUpgraded);
                self->tunnel_->Start(self);
              });
+}
+
+// 3-6 for an h2c service ----------------------------------------------------------------------
+
+void Session::StartH2c(uint64_t body_limit) {
+  const bool accepts_trailers = h2c_.accepts_trailers;
+  h2c_ = {};
+  h2c_.accepts_trailers = accepts_trailers;
+  HttpRequest& request = parser_->get();
+  request.erase(http::field::expect);  // answered here: the body is read at once
+  if (parser_->chunked()) request_relay_.trailers().Watch(*parser_);
+  body_start_ = worker_.relay_buffers().Take();
+  body_start_size_ = 0;
+  bridge_.emplace(worker_, forwarder_, *ctx_, request, static_cast<H2cClient&>(*this));
+  bridge_->Start(shared_from_this(), body_limit);
+  if (!message_.expects_continue) return ReadH2cBody();
+  message_.expects_continue = false;
+  h2c_.writing = true;
+  stream_.expires_after(worker_.settings().body_timeout);
+  asio::async_write(
+      stream_, asio::buffer(kContinue.data(), kContinue.size()),
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->h2c_.writing = false;
+        if (self->h2c_.then) return self->MaybeAfterH2c();
+        if (ec) {
+          return self->AfterH2c([self] { self->CompleteRequest(RequestRecord::End::kClientGone); });
+        }
+        self->ReadH2cBody();
+        self->WriteH2cResponse();  // an answer that came meanwhile
+      });
+}
+
+void Session::ReadH2cBody() {
+  if (h2c_.then || h2c_.reading || parser_->is_done()) return;
+  if (h2c_.consumed == body_start_size_) h2c_.consumed = body_start_size_ = 0;
+  if (body_start_size_ == kRelayBufferSize) {
+    if (h2c_.consumed == 0) return;  // full: ConsumeRequest reads on
+    std::memmove(body_start_.get(), body_start_.get() + h2c_.consumed,
+                 body_start_size_ - h2c_.consumed);
+    body_start_size_ -= h2c_.consumed;
+    h2c_.consumed = 0;
+  }
+  auto& body = parser_->get().body();
+  body.data = body_start_.get() + body_start_size_;
+  body.size = kRelayBufferSize - body_start_size_;
+  h2c_.reading = true;
+  stream_.expires_after(worker_.settings().body_timeout);
+  http::async_read_some(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnH2cBodyRead(ec); });
+}
+
+void Session::OnH2cBodyRead(const boost::system::error_code& ec) {
+  h2c_.reading = false;
+  if (h2c_.then) return MaybeAfterH2c();  // cut short: the exchange ends
+  if (!h2c_.writing) stream_.expires_never();
+  body_start_size_ = kRelayBufferSize - parser_->get().body().size;
+  if (ec && ec != http::error::need_buffer) {
+    if (ec == beast::error::timeout) return bridge_->Abort(ProxyError::kRequestTimeout);
+    if (IsAnswerableReadError(ec)) {  // over the body limit, or malformed
+      return bridge_->Abort(ClassifyRequestReadError(ec, {}, true));
+    }
+    return AfterH2c([this] { CompleteRequest(RequestRecord::End::kClientGone); });
+  }
+  if (parser_->is_done() && parser_->chunked()) {
+    request_relay_.trailers().Collect();
+    h2c_.request_trailers = ParseWireFields(request_relay_.trailers().wire());
+  }
+  bridge_->OnRequestBody();
+  ReadH2cBody();
+}
+
+std::string_view Session::RequestBody() const {
+  return {body_start_.get() + h2c_.consumed, body_start_size_ - h2c_.consumed};
+}
+
+void Session::ConsumeRequest(size_t n) {
+  h2c_.consumed += n;
+  ReadH2cBody();
+}
+
+void Session::OnBridgeError(ProxyError error) {
+  AfterH2c([this, error] { ReplyError(error, !parser_->is_done()); });
+}
+
+void Session::OnBridgeResponse(HttpResponseHeader& header, bool has_body) {
+  const bool head_request = ctx_->head_request;
+  std::optional<uint64_t> length;
+  if (!has_body) {
+    length = 0;  // a trailers-only answer: no body follows, whatever the upstream said
+  } else if (!h2c_.accepts_trailers) {
+    // Otherwise chunked, so that the trailers can follow the body.
+    if (const auto value = ToStd(header[http::field::content_length]); !value.empty()) {
+      uint64_t parsed = 0;
+      if (std::from_chars(value.data(), value.data() + value.size(), parsed).ec == std::errc()) {
+        length = parsed;
+      }
+    }
+  }
+  message_.response_keep_alive =
+      FrameClientResponse(header, head_request, message_.client_version,
+                          message_.client_keep_alive && !worker_.draining(), length);
+  message_.response_framing = !has_body || head_request                ? BodyFraming::kNone
+                              : length || message_.client_version < 11 ? BodyFraming::kRaw
+                                                                       : BodyFraming::kChunked;
+  response_head_.clear();
+  AppendResponseHead(header, response_head_);
+  h2c_.responding = true;
+  h2c_.head_due = true;
+  WriteH2cResponse();
+}
+
+void Session::WriteH2cResponse() {
+  if (!h2c_.responding || h2c_.writing || h2c_.then || h2c_.ended) return;
+  auto& buffers = h2c_.buffers;
+  size_t count = 0;
+  if (h2c_.head_due) buffers[count++] = asio::buffer(response_head_);
+  const bool chunked = message_.response_framing == BodyFraming::kChunked;
+  size_t body_bytes = 0;
+  bool last = true;
+  if (message_.response_framing != BodyFraming::kNone) {
+    const auto body = bridge_->ResponseBody();
+    body_bytes = body.size();
+    last = bridge_->response_done();
+    if (body_bytes > 0) {
+      if (chunked) {
+        buffers[count++] =
+            asio::buffer(h2c_.size_line, FormatChunkSizeLine(body_bytes, h2c_.size_line));
+      }
+      buffers[count++] = asio::buffer(body.data(), body_bytes);
+      if (chunked) buffers[count++] = asio::buffer(kCrlf.data(), kCrlf.size());
+    }
+    if (last && chunked) {
+      h2c_.tail.assign(kLastChunk);
+      if (h2c_.accepts_trailers) {
+        for (const auto& field : bridge_->response_trailers()) {
+          if (!IsForwardableTrailer(ToStd(field.name_string()))) continue;
+          h2c_.tail.append(ToStd(field.name_string())).append(": ").append(ToStd(field.value()));
+          h2c_.tail.append(kCrlf);
+        }
+      }
+      h2c_.tail.append(kCrlf);
+      buffers[count++] = asio::buffer(h2c_.tail);
+    }
+  }
+  if (count == 0 && !last) return;  // OnBridgeResponseBody calls again
+  h2c_.head_due = false;
+  h2c_.writing = true;
+  stream_.expires_after(worker_.settings().body_timeout);
+  asio::async_write(stream_, std::span(buffers.data(), count),
+                    [self = shared_from_this(), body_bytes, last](beast::error_code ec, size_t) {
+                      self->OnH2cWritten(ec, body_bytes, last);
+                    });
+}
+
+void Session::OnH2cWritten(const boost::system::error_code& ec, size_t body_bytes, bool last) {
+  h2c_.writing = false;
+  if (h2c_.then) return MaybeAfterH2c();
+  if (!h2c_.reading) stream_.expires_never();
+  if (ec) {
+    // The client left, or took nothing for --body-timeout: a reset says the body is cut.
+    return AfterH2c([this] {
+      AbortConnection();
+      CompleteRequest(RequestRecord::End::kAborted);
+    });
+  }
+  ctx_->record.bytes_out += body_bytes;
+  bridge_->ConsumeResponse(body_bytes);  // the upstream may send more
+  if (!last) return WriteH2cResponse();
+  h2c_.ended = true;
+  AfterH2c([this] {
+    CompleteRequest(RequestRecord::End::kResponded);
+    // The upstream answered before the whole request body came: the rest is not read.
+    if (!parser_->is_done()) return DoLingeringClose();
+    ContinueOrClose(message_.response_keep_alive);
+  });
+}
+
+void Session::OnBridgeAbort(uint32_t) {
+  // The client has the header and part of the body: only a reset tells it the body is cut.
+  AbortConnection();
+  AfterH2c([this] { CompleteRequest(RequestRecord::End::kAborted); });
+}
+
+void Session::OnBridgeIdle() { MaybeAfterH2c(); }
+
+void Session::AfterH2c(std::function<void()> next) {
+  if (h2c_.then) return;  // the first reason to end stands
+  h2c_.then = std::move(next);
+  if (bridge_) bridge_->Cancel();
+  if (h2c_.reading) stream_.expires_at(std::chrono::steady_clock::now());  // cuts it short
+  MaybeAfterH2c();
+}
+
+void Session::MaybeAfterH2c() {
+  if (!h2c_.then || h2c_.posted || h2c_.reading || h2c_.writing || (bridge_ && bridge_->busy())) {
+    return;
+  }
+  // Posted: the bridge may be calling from inside its own code, or from inside Start.
+  h2c_.posted = true;
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    const std::function<void()> next = std::exchange(self->h2c_.then, nullptr);
+    self->h2c_.posted = false;
+    self->bridge_.reset();
+    next();
+  });
 }
 
 // 7. The end of a request ----------------------------------------------------------------------

@@ -23,7 +23,14 @@
 //      upstream failing before anything was written gets 502/504, one failing mid-body aborts
 //      the client connection (reset), so a truncated body never looks complete;
 //   7. CompleteRequest: the one place where a request ends, whatever happened (LogExchange).
-// A 101 to an upgrade request turns the connection into a Tunnel instead of step 6. A
+// A request to an h2c service (gRPC) takes steps 3-6 through an H2cBridge (h2c_bridge.h), the
+// session being its client side: the body (Content-Length or chunked, its trailers) is read into
+// one relay buffer and pulled from it as an HTTP/2 stream on the worker's H2ClientPool; the
+// response comes back as HTTP/1.1 (Content-Length when the upstream gave one and the client
+// takes no trailers, else chunked, the trailers after the last chunk when the client said
+// `TE: trailers`, else dropped), each piece written before the upstream may send more. An
+// upgrade to an h2c service is answered 502. A
+// 101 to an upgrade request turns the connection into a Tunnel instead of step 6. A
 // connection whose first bytes are the HTTP/2 preface (prior knowledge, h2c), or whose TLS
 // handshake chose `h2` by ALPN, is handed to the worker's HTTP/2 carrier before step 1
 // (Worker::ServeHttp2); Upgrade: h2c is an ordinary upgrade.
@@ -32,6 +39,7 @@
 // and run on that worker's thread only. Never throws.
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
@@ -39,6 +47,7 @@
 #include <boost/intrusive/list_hook.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,7 +64,9 @@
 #include "gateway/proxy/body_relay.h"
 #include "gateway/proxy/forwarder.h"
 #include "gateway/proxy/tunnel.h"
+#include "gateway/http/wire_format.h"
 #include "gateway/router/route_table.h"
+#include "gateway/server/h2c_bridge.h"
 
 namespace gw {
 
@@ -69,7 +80,8 @@ using SessionListHook =
 class Session final : public std::enable_shared_from_this<Session>,
                       public ForwardSink,
                       public RelaySink,
-                      public SessionListHook {
+                      public SessionListHook,
+                      private H2cClient {
  public:
   // `ssl`: the connection begins with a TLS handshake on it; null: plain TCP.
   Session(Worker& worker, TcpSocket socket, SslPtr ssl = nullptr);
@@ -108,6 +120,28 @@ class Session final : public std::enable_shared_from_this<Session>,
   void StartResponseBody(std::string_view head);
   void OnResponseBodyRelayed(const RelayOutcome& outcome);
   void StartTunnel();
+  // 3-6 for an h2c service, through bridge_.
+  void StartH2c(uint64_t body_limit);
+  void ReadH2cBody();
+  void OnH2cBodyRead(const boost::system::error_code& ec);
+  // Writes what is due to the client: the response head, body pieces, the end.
+  void WriteH2cResponse();
+  void OnH2cWritten(const boost::system::error_code& ec, size_t body_bytes, bool last);
+  // Runs `next` once nothing of the h2c exchange is pending: the bridge cancelled and idle, no
+  // read (a pending one is cut short) or write on the client connection.
+  void AfterH2c(std::function<void()> next);
+  void MaybeAfterH2c();
+  // H2cClient.
+  std::string_view RequestBody() const override;
+  // A read in flight may have parsed the end already: it counts once the read completed.
+  bool RequestEnded() const override { return parser_->is_done() && !h2c_.reading; }
+  const HttpFields& RequestTrailers() const override { return h2c_.request_trailers; }
+  void ConsumeRequest(size_t n) override;
+  void OnBridgeError(ProxyError error) override;
+  void OnBridgeResponse(HttpResponseHeader& header, bool has_body) override;
+  void OnBridgeResponseBody() override { WriteH2cResponse(); }
+  void OnBridgeAbort(uint32_t error_code) override;
+  void OnBridgeIdle() override;
   // 7. The end of a request, and what follows on the connection.
   void CompleteRequest(RequestRecord::End end);
   void ReleaseBodyStart();
@@ -155,6 +189,24 @@ class Session final : public std::enable_shared_from_this<Session>,
     bool expects_continue = false;
   };
   Message message_;
+  // The request to an h2c service, if it is one; made fresh for each (StartH2c).
+  std::optional<H2cBridge> bridge_;
+  struct H2cSide {
+    size_t consumed = 0;  // of body_start_: [consumed, body_start_size_) not yet taken
+    HttpFields request_trailers;
+    bool accepts_trailers = false;  // the client's TE names "trailers"
+    bool reading = false;           // a read of the request body is in flight
+    bool writing = false;           // a write of the response is in flight
+    bool responding = false;        // the response header came
+    bool head_due = false;          // the response head is still to be written
+    bool ended = false;             // the response was written whole
+    std::function<void()> then;     // AfterH2c's
+    bool posted = false;            // `then` is about to run
+    std::array<boost::asio::const_buffer, 4> buffers;
+    char size_line[kMaxChunkSizeLine];
+    std::string tail;  // the last chunk and the trailers
+  };
+  H2cSide h2c_;
   bool awaiting_request_ = false;  // waiting for the header of the next request
   bool preface_checked_ = false;   // the first bytes were not HTTP/2's preface
 };

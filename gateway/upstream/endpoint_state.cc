@@ -180,6 +180,7 @@ std::string ServiceStateKey(std::string_view service, const ServicePolicy& polic
     field("health_interval_ms", check.interval.count());
     field("unhealthy_threshold", check.unhealthy_threshold);
     field("healthy_threshold", check.healthy_threshold);
+    field("health_h2c", check.h2c);
   }
   field("eject_after", policy.eject_after);
   field("eject_for_ms", policy.eject_for.count());

@@ -46,6 +46,7 @@ struct HealthCheckPolicy {
   std::chrono::milliseconds interval{1000};
   uint32_t unhealthy_threshold = 1;  // consecutive failed checks that mark it unhealthy
   uint32_t healthy_threshold = 1;    // consecutive passed checks that mark it healthy
+  bool h2c = false;  // the service speaks h2c (gRPC): probed over HTTP/2 with prior knowledge
 };
 
 // A service's endpoints and the policy that drives their state. Plain values; the lead maps

@@ -415,6 +415,7 @@ void H2ClientConnection::Close() {
   boost::system::error_code ignored;
   timer_.cancel(ignored);
   CloseSocket();
+  lease_.reset();
   // Handlers learn that the connection is gone; a request never written is safe to resend.
   auto streams = std::move(streams_);
   streams_.clear();

@@ -118,6 +118,9 @@ class H2ClientConnection : public std::enable_shared_from_this<H2ClientConnectio
   void Reset(int32_t id, uint32_t error_code);
   // Closes the connection now: every open stream's OnClose(CANCEL) runs before this returns.
   void Close();
+  // Keeps `lease` until the connection closes: what an open connection holds, such as its place
+  // under the service's max_connections and its count in gateway_upstream_connections.
+  void HoldUntilClosed(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 
   // Not closing, no GOAWAY, fewer streams than the peer's MAX_CONCURRENT_STREAMS, ids left.
   bool CanTakeStream() const;
@@ -165,6 +168,7 @@ class H2ClientConnection : public std::enable_shared_from_this<H2ClientConnectio
   void OnTimer();
 
   H2ClientSettings settings_;
+  std::shared_ptr<void> lease_;  // until closed
   SteadyTimer timer_;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, StreamState> streams_;

@@ -13,6 +13,8 @@
 #include <boost/beast/http/write.hpp>
 #include <string>
 
+#include "gateway/upstream/h2_client.h"
+
 namespace gw {
 
 namespace asio = boost::asio;
@@ -31,8 +33,10 @@ struct HealthChecker::Target {
 };
 
 // One check of one endpoint: resolve (unless an IP literal), connect, write the GET, read the
-// response header, all under one deadline.
-class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
+// response header, all under one deadline. An h2c service's endpoint (a gRPC server answers no
+// HTTP/1.1) gets the GET as the one stream of an HTTP/2 connection with prior knowledge
+// (H2ClientConnection), :authority the endpoint.
+class HealthChecker::Probe : public std::enable_shared_from_this<Probe>, private H2UpstreamStream {
  public:
   Probe(HealthChecker& checker, std::shared_ptr<Target> target, size_t endpoint,
         std::chrono::milliseconds timeout)
@@ -41,7 +45,7 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
         endpoint_(endpoint),
         timeout_(timeout),
         resolver_(checker.io_),
-        socket_(checker.io_),
+        socket_(checker.io_.get_executor()),
         deadline_(checker.io_) {}
 
   void Start() {
@@ -60,7 +64,8 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
       if (ec || self->done_) return;
       self->resolver_.cancel();
       beast::error_code ignored;
-      self->socket_.close(ignored);  // pending operations complete with an error
+      self->socket_.close(ignored);       // pending operations complete with an error
+      if (self->h2_) self->h2_->Close();  // the stream's OnClose fails the check
     });
 
     beast::error_code ec;
@@ -84,6 +89,7 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
  private:
   void OnConnect(beast::error_code ec) {
     if (ec || done_) return Done(false);
+    if (target_->endpoints->policy().health_check->h2c) return SubmitH2c();
     http::async_write(socket_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || self->done_) return self->Done(false);
       http::async_read_header(self->socket_, self->buffer_, self->parser_,
@@ -97,12 +103,36 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
     Done(status >= 200 && status < 300);
   }
 
+  void SubmitH2c() {
+    H2ClientSettings settings;
+    settings.max_header_list_size = static_cast<uint32_t>(checker_.options_.max_header_bytes);
+    h2_ = MakeH2ClientConnection(std::move(socket_), settings);
+    // The deadline's wait holds the probe until Done, which closes the connection: the stream
+    // never outlives its handler.
+    if (h2_->Submit(request_, true, *this) < 0) Done(false);
+  }
+
+  // H2UpstreamStream: the answer's header decides; Done runs outside the connection's
+  // callbacks, since it closes the connection.
+  http2::BodyPull PullRequestBody(std::span<uint8_t>) override { return {0, true}; }
+  void OnResponseHeader(unsigned status, const HttpFields&, bool) override {
+    PostDone(status >= 200 && status < 300);
+  }
+  void OnResponseData(std::span<const uint8_t>) override {}
+  void OnResponseTrailers(const HttpFields&) override {}
+  void OnClose(uint32_t) override { PostDone(false); }  // after the header, or instead of it
+  void PostDone(bool passed) {
+    asio::post(checker_.io_, [self = shared_from_this(), passed] { self->Done(passed); });
+  }
+
   void Done(bool passed) {
     if (done_) return;
     done_ = true;
     deadline_.cancel();
     beast::error_code ignored;
     socket_.close(ignored);
+    if (h2_) h2_->Close();  // the stream's OnClose follows at once, and does nothing
+    h2_.reset();
     checker_.Finish(*target_, endpoint_, passed);
   }
 
@@ -111,7 +141,8 @@ class HealthChecker::Probe : public std::enable_shared_from_this<Probe> {
   const size_t endpoint_;
   const std::chrono::milliseconds timeout_;
   tcp::resolver resolver_;
-  tcp::socket socket_;
+  TcpSocket socket_;
+  std::shared_ptr<H2ClientConnection> h2_;  // an h2c check's connection
   asio::steady_timer deadline_;
   http::request<http::empty_body> request_;
   beast::flat_buffer buffer_;

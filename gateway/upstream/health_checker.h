@@ -1,7 +1,8 @@
 // HealthChecker: the gateway's active health checks of service endpoints.
 //
 // For each service whose policy has a health check, every interval, a GET of the check's path
-// to every endpoint (Host: the endpoint, Connection: close) on a fresh connection; the check
+// to every endpoint (Host: the endpoint, Connection: close) on a fresh connection (for an h2c
+// service, gRPC, the one stream of an HTTP/2 connection with prior knowledge); the check
 // must be answered within its timeout (the interval, capped at Options::max_timeout): a 2xx
 // status is a pass, anything else (other statuses, refused, reset, timeout) a failure. Results
 // go to the service's ServiceEndpoints (endpoint_state.h), which applies the thresholds. The

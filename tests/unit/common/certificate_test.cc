@@ -161,21 +161,31 @@ TEST(ValidateConfig, OneDefaultCertificateAndUniqueNames) {
   EXPECT_EQ(ValidateConfig(config), "certificate 'a' is defined twice");
 }
 
-TEST(ValidateConfig, HealthChecksRefusedOnH2cServices) {
-  gateway::v1::Service service;
-  service.set_name("grpc");
-  auto* endpoint = service.add_endpoints();
+TEST(ValidateConfig, HealthChecksOfH2cServicesNeedAGatewayThatProbesOverHttp2) {
+  gateway::v1::Config config;
+  auto* service = config.add_services();
+  service->set_name("grpc");
+  auto* endpoint = service->add_endpoints();
   endpoint->set_host("127.0.0.1");
   endpoint->set_port(50051);
-  service.set_protocol(gateway::v1::UPSTREAM_H2C);
-  EXPECT_EQ(ValidateService(service), "");
-  service.mutable_health_check()->set_path("/healthz");
-  service.mutable_health_check()->set_interval_ms(kDefaultHealthIntervalMs);
-  service.mutable_health_check()->set_unhealthy_threshold(3);
-  service.mutable_health_check()->set_healthy_threshold(2);
-  EXPECT_NE(ValidateService(service).find("h2c service"), std::string::npos);
-  service.set_protocol(gateway::v1::UPSTREAM_HTTP1);
-  EXPECT_EQ(ValidateService(service), "");
+  service->set_protocol(gateway::v1::UPSTREAM_H2C);
+  service->mutable_health_check()->set_path("/healthz");
+  service->mutable_health_check()->set_interval_ms(kDefaultHealthIntervalMs);
+  service->mutable_health_check()->set_unhealthy_threshold(3);
+  service->mutable_health_check()->set_healthy_threshold(2);
+  EXPECT_EQ(ValidateService(*service), "");
+  const std::set<std::string> used = FeaturesUsed(config);
+  EXPECT_TRUE(used.count("h2c_health_checks"));
+  // A gateway that speaks h2c but probes with HTTP/1.1 would take the service out: shown behind.
+  gateway::v1::Node before;
+  before.set_protocol_version(kProtocolVersion);
+  for (const auto& f : GatewayFeatures()) {
+    if (f != "h2c_health_checks") before.add_features(f);
+  }
+  EXPECT_EQ(MissingFeatures(used, before), std::vector<std::string>{"h2c_health_checks"});
+  service->set_protocol(gateway::v1::UPSTREAM_HTTP1);
+  EXPECT_EQ(ValidateService(*service), "");
+  EXPECT_FALSE(FeaturesUsed(config).count("h2c_health_checks"));
 }
 
 TEST(FeaturesUsed, TheEdgeFeaturesWhichGatewaysDoNotListYet) {

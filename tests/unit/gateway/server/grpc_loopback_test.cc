@@ -1,8 +1,9 @@
 // gRPC behind the gateway on loopback: an nghttp2 client → a real Worker → an h2c service
 // (protocol UPSTREAM_H2C) served by an nghttp2 server of the test's own. Client and upstream
 // run on the test's thread, the worker on its own. Covers the h2c bridge of the exchange
-// (server/http2_exchange.h): unary calls, server streaming with trailers, interleaved
-// bidirectional messages, 5 MiB both ways, resets from either side, the upstream down.
+// (server/http2_exchange.h, server/h2c_bridge.h): unary calls, server streaming with trailers,
+// interleaved bidirectional messages, 5 MiB both ways, resets from either side, the upstream
+// down; and HTTP/1.1 clients to the same service (server/session.h), raw on a socket.
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
@@ -13,6 +14,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -336,7 +338,8 @@ class GrpcLoopbackTest : public ::testing::Test {
     }
   }
 
-  void Start(uint16_t port = 0) {
+  // `edit` changes the service's config (limits, ejection) before the table is built.
+  void Start(uint16_t port = 0, const std::function<void(gateway::v1::Service&)>& edit = {}) {
     auto* service = config_.add_services();
     service->set_name("grpc");
     service->set_protocol(gateway::v1::UPSTREAM_H2C);
@@ -347,12 +350,14 @@ class GrpcLoopbackTest : public ::testing::Test {
     route->set_path("/svc");
     route->set_match(gateway::v1::MATCH_PREFIX);
     route->set_target("grpc");
+    if (edit) edit(*service);
     config_.set_version(1);
     std::string error;
     auto table = RouteTable::Build(config_, 100, &error);
     ASSERT_TRUE(table) << error;
     holder_.Store(std::move(table));
     worker_ = std::make_unique<Worker>(settings_, holder_);
+    worker_->Observe(metrics_, nullptr);
     http2::ConnectionSettings h2;
     h2.drain_delay = 10ms;
     worker_->ConfigureHttp2(h2);
@@ -385,6 +390,7 @@ class GrpcLoopbackTest : public ::testing::Test {
   Upstream& upstream() { return *upstreams_.at(0); }
 
   ProxySettings settings_;
+  WorkerMetrics metrics_;
   gateway::v1::Config config_;
   RouteTableHolder holder_;
   std::unique_ptr<Worker> worker_;
@@ -555,6 +561,57 @@ TEST_F(GrpcLoopbackTest, ARefusedStreamIsSentAgainOnAnotherConnection) {
   EXPECT_EQ(upstreams_[0]->stream(1).error_code, uint32_t{NGHTTP2_REFUSED_STREAM});
 }
 
+TEST_F(GrpcLoopbackTest, AnH2cConnectionCountsAndHoldsAPlaceUnderMaxConnections) {
+  Start(0, [](gateway::v1::Service& service) { service.set_max_connections(1); });
+  const int32_t hang = Call("/svc/Hang", "x", false);
+  ASSERT_TRUE(RunUntil([&] { return !upstreams_.empty() && upstream().stream(1).body == "x"; }));
+  EXPECT_EQ(metrics_.upstream_connections.Load(), 1);
+  // Another stream on the same connection needs no place.
+  const int32_t unary = Call("/svc/Unary", "hello");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(unary); }));
+  EXPECT_EQ(client_->stream(unary).body, "hello");
+  // A new connection does: the refused call cannot have one while the first is open.
+  const int32_t refused = Call("/svc/Refused", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(refused); }));
+  auto& answer = client_->stream(refused);
+  EXPECT_EQ(answer.headers["grpc-status"], "14");
+  EXPECT_EQ(answer.headers["x-circuit-breaker"], "max_connections");
+  EXPECT_EQ(upstreams_.size(), 1U);
+  EXPECT_EQ(metrics_.upstream_connections.Load(), 1);
+  client_->Reset(hang, NGHTTP2_CANCEL);
+}
+
+TEST_F(GrpcLoopbackTest, AResetBeforeTheHeaderEjectsTheEndpointPassively) {
+  Start(0, [](gateway::v1::Service& service) {
+    service.set_eject_after(1);
+    service.set_eject_for_ms(60000);
+  });
+  const int32_t reset = Call("/svc/Reset", "x");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(reset); }));
+  EXPECT_EQ(client_->stream(reset).headers["grpc-status"], "14");
+  // Ejected: the next call finds no endpoint and never reaches the upstream.
+  const int32_t next = Call("/svc/Unary", "hello");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(next); }));
+  EXPECT_EQ(client_->stream(next).headers["grpc-status"], "14");
+  EXPECT_FALSE(upstream().done(3));
+  EXPECT_EQ(upstream().stream(3).headers.count(":path"), 0U);
+}
+
+TEST_F(GrpcLoopbackTest, AnAnsweredCallKeepsTheEndpointIn) {
+  Start(0, [](gateway::v1::Service& service) {
+    service.set_eject_after(2);
+    service.set_eject_for_ms(60000);
+  });
+  // Failure, success, failure: never two in a row.
+  for (const char* path : {"/svc/Reset", "/svc/Unary", "/svc/Reset"}) {
+    const int32_t id = Call(path, "x");
+    ASSERT_TRUE(RunUntil([&] { return client_->done(id); }));
+  }
+  const int32_t last = Call("/svc/Unary", "again");
+  ASSERT_TRUE(RunUntil([&] { return client_->done(last); }));
+  EXPECT_EQ(client_->stream(last).body, "again");
+}
+
 TEST_F(GrpcLoopbackTest, AnUpstreamDownIsUnavailable) {
   tcp::acceptor closed(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const uint16_t port = closed.local_endpoint().port();
@@ -602,20 +659,225 @@ TEST_F(GrpcLoopbackTest, OnlyANonGrpcRequestBodyKeepsToTheBodyTimeout) {
   EXPECT_FALSE(upstream().done(1));
 }
 
-TEST_F(GrpcLoopbackTest, AnHttp1RequestToAnH2cServiceIsTold502) {
+// An HTTP/1.1 response read whole: head, then the body (de-chunked) and the trailer lines.
+struct Http1Response {
+  std::string head;
+  std::string body;
+  std::string trailers;
+  bool complete = false;  // its framing said where it ends, and it got there
+};
+
+Http1Response ParseHttp1(const std::string& wire) {
+  Http1Response response;
+  const size_t head_end = wire.find("\r\n\r\n");
+  if (head_end == std::string::npos) return response;
+  response.head = wire.substr(0, head_end + 2);
+  size_t at = head_end + 4;
+  if (response.head.find("Transfer-Encoding: chunked") == std::string::npos) {
+    response.body = wire.substr(at);
+    response.complete = true;
+    return response;
+  }
+  while (true) {
+    const size_t line_end = wire.find("\r\n", at);
+    if (line_end == std::string::npos) return response;
+    const size_t size = std::stoul(wire.substr(at, line_end - at), nullptr, 16);
+    at = line_end + 2;
+    if (size == 0) break;
+    if (wire.size() < at + size + 2) return response;
+    response.body += wire.substr(at, size);
+    at += size + 2;
+  }
+  const size_t end = wire.find("\r\n\r\n", at - 2);
+  if (end == std::string::npos) return response;
+  response.trailers = wire.substr(at, end + 2 - at);
+  response.complete = true;
+  return response;
+}
+
+class Http1ToH2cTest : public GrpcLoopbackTest {
+ protected:
+  // `request` on a connection of its own, written whole; the answer read until the gateway
+  // closes the connection (the requests say Connection: close).
+  std::string Exchange(const std::string& request) {
+    tcp::socket socket(io_);
+    socket.connect({asio::ip::address_v4::loopback(), worker_->local_endpoint().port()});
+    std::string response;
+    bool done = false;
+    asio::async_write(socket, asio::buffer(request),
+                      [](const boost::system::error_code&, size_t) {});
+    asio::async_read(socket, asio::dynamic_buffer(response),
+                     [&](const boost::system::error_code&, size_t) { done = true; });
+    EXPECT_TRUE(RunUntil([&] { return done; }));
+    return response;
+  }
+
+  std::array<char, 16384> in_;
+};
+
+std::string Chunked(const std::string& body, size_t piece, const std::string& trailers = {}) {
+  std::string out;
+  char line[32];
+  for (size_t at = 0; at < body.size(); at += piece) {
+    const size_t n = std::min(piece, body.size() - at);
+    out.append(line, static_cast<size_t>(std::snprintf(line, sizeof line, "%zx\r\n", n)));
+    out.append(body, at, n).append("\r\n");
+  }
+  return out + "0\r\n" + trailers + "\r\n";
+}
+
+TEST_F(Http1ToH2cTest, AUnaryCallGetsTheMessageAndTheTrailersWhenItTakesThem) {
+  Start();
+  const auto response = ParseHttp1(
+      Exchange("POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Type: application/grpc\r\n"
+               "TE: trailers\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"));
+  ASSERT_TRUE(response.complete) << response.head;
+  EXPECT_TRUE(response.head.starts_with("HTTP/1.1 200")) << response.head;
+  EXPECT_NE(response.head.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_NE(response.head.find("X-Request-Id"), std::string::npos) << response.head;
+  EXPECT_EQ(response.body, "hello");
+  EXPECT_EQ(response.trailers, "grpc-status: 0\r\n");
+  auto& seen = upstream().stream(1);
+  EXPECT_EQ(seen.headers[":method"], "POST");
+  EXPECT_EQ(seen.headers[":authority"], "grpc.test");
+  EXPECT_EQ(seen.headers[":path"], "/svc/Unary");
+  EXPECT_EQ(seen.headers["te"], "trailers");
+  EXPECT_EQ(seen.headers["x-forwarded-for"], "127.0.0.1");
+  EXPECT_EQ(seen.headers.count("connection"), 0U);
+  EXPECT_EQ(seen.body, "hello");
+}
+
+TEST_F(Http1ToH2cTest, TrailersAreDroppedForAClientThatDoesNotTakeThem) {
+  Start();
+  const auto response =
+      ParseHttp1(Exchange("POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 2\r\n"
+                          "Connection: close\r\n\r\nhi"));
+  ASSERT_TRUE(response.complete) << response.head;
+  EXPECT_TRUE(response.head.starts_with("HTTP/1.1 200")) << response.head;
+  EXPECT_EQ(response.body, "hi");
+  EXPECT_TRUE(response.trailers.empty()) << response.trailers;
+}
+
+TEST_F(Http1ToH2cTest, AGetAndAnEmptyPostHaveNoBodyUpstream) {
+  Start();
+  const auto get = ParseHttp1(
+      Exchange("GET /svc/NotFound HTTP/1.1\r\nHost: grpc.test\r\nConnection: close\r\n\r\n"));
+  // A trailers-only answer: its fields in the head, an empty body.
+  EXPECT_TRUE(get.head.starts_with("HTTP/1.1 200")) << get.head;
+  EXPECT_NE(get.head.find("grpc-status: 5"), std::string::npos) << get.head;
+  EXPECT_NE(get.head.find("Content-Length: 0"), std::string::npos) << get.head;
+  EXPECT_TRUE(get.body.empty());
+  const auto post =
+      ParseHttp1(Exchange("POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 0\r\n"
+                          "Connection: close\r\n\r\n"));
+  ASSERT_TRUE(post.complete);
+  EXPECT_TRUE(post.head.starts_with("HTTP/1.1 200")) << post.head;
+  EXPECT_TRUE(post.body.empty());
+  ASSERT_EQ(upstreams_.size(), 1U);  // one connection for both
+  EXPECT_TRUE(upstream().stream(1).ended);
+  EXPECT_TRUE(upstream().stream(3).ended);
+  EXPECT_TRUE(upstream().stream(3).body.empty());
+}
+
+TEST_F(Http1ToH2cTest, FiveMebibytesGoBothWaysChunkedOrWithALength) {
+  Start();
+  const std::string body = PatternBody(size_t{5} << 20);
+  const auto sized =
+      ParseHttp1(Exchange("POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body));
+  ASSERT_TRUE(sized.complete) << sized.head;
+  EXPECT_EQ(sized.body.size(), body.size());
+  EXPECT_TRUE(sized.body == body);
+  const auto chunked = ParseHttp1(
+      Exchange("POST /svc/Bidi HTTP/1.1\r\nHost: grpc.test\r\nTransfer-Encoding: chunked\r\n"
+               "TE: trailers\r\nConnection: close\r\n\r\n" +
+               Chunked(body, 10000, "x-digest: sha-256=x\r\n")));
+  ASSERT_TRUE(chunked.complete) << chunked.head;
+  EXPECT_EQ(chunked.body.size(), body.size());
+  EXPECT_TRUE(chunked.body == body);
+  EXPECT_EQ(chunked.trailers, "grpc-status: 0\r\n");
+  // The chunked upload's trailers went upstream as HTTP/2 trailers.
+  EXPECT_EQ(upstream().stream(3).trailers["x-digest"], "sha-256=x");
+}
+
+TEST_F(Http1ToH2cTest, AnUpstreamResetIsA502BeforeTheHeaderAndACutAfterIt) {
+  Start();
+  const auto early =
+      ParseHttp1(Exchange("POST /svc/Reset HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 1\r\n"
+                          "Connection: close\r\n\r\nx"));
+  EXPECT_TRUE(early.head.starts_with("HTTP/1.1 502")) << early.head;
+  // /svc/ResetMid answers a header and a message, and resets at the request's end.
+  tcp::socket socket(io_);
+  socket.connect({asio::ip::address_v4::loopback(), worker_->local_endpoint().port()});
+  asio::write(socket, asio::buffer(std::string(
+                          "POST /svc/ResetMid HTTP/1.1\r\nHost: grpc.test\r\n"
+                          "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n1\r\nx\r\n")));
+  std::string wire;
+  bool done = false;
+  std::function<void()> read = [&] {
+    socket.async_read_some(asio::buffer(in_), [&](const boost::system::error_code& ec, size_t n) {
+      wire.append(in_.data(), n);
+      if (ec) {
+        done = true;
+        return;
+      }
+      read();
+    });
+  };
+  read();
+  ASSERT_TRUE(RunUntil([&] { return wire.find("first;") != std::string::npos; })) << wire;
+  asio::write(socket, asio::buffer(std::string("0\r\n\r\n")));
+  ASSERT_TRUE(RunUntil([&] { return done; }));
+  const auto late = ParseHttp1(wire);
+  EXPECT_TRUE(late.head.starts_with("HTTP/1.1 200")) << late.head;
+  EXPECT_FALSE(late.complete);  // no last chunk: the body is cut, not whole
+}
+
+TEST_F(Http1ToH2cTest, KeepAliveCarriesTheNextRequest) {
   Start();
   tcp::socket socket(io_);
   socket.connect({asio::ip::address_v4::loopback(), worker_->local_endpoint().port()});
   const std::string request =
-      "POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 2\r\n"
-      "Connection: close\r\n\r\nhi";
-  asio::write(socket, asio::buffer(request));
-  std::string response;
-  boost::system::error_code ec;
-  asio::read(socket, asio::dynamic_buffer(response), ec);
+      "POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 3\r\n\r\none";
+  std::string wire;
+  bool done = false;
+  asio::async_write(socket, asio::buffer(request + request.substr(0, request.size() - 3) + "two"),
+                    [](const boost::system::error_code&, size_t) {});
+  std::function<void()> read = [&] {
+    socket.async_read_some(asio::buffer(in_), [&](const boost::system::error_code& ec, size_t n) {
+      wire.append(in_.data(), n);
+      if (ec || wire.find("0\r\n\r\n", wire.find("two")) != std::string::npos) {
+        done = true;
+        return;
+      }
+      read();
+    });
+  };
+  read();
+  ASSERT_TRUE(RunUntil([&] { return done; })) << wire;
+  EXPECT_NE(wire.find("one"), std::string::npos) << wire;
+  EXPECT_NE(wire.find("two"), std::string::npos) << wire;
+  EXPECT_EQ(wire.find("Connection: close"), std::string::npos) << wire;
+}
+
+TEST_F(Http1ToH2cTest, AnUpgradeToAnH2cServiceIsTold502) {
+  Start();
+  const std::string response = Exchange(
+      "GET /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nConnection: Upgrade, close\r\n"
+      "Upgrade: websocket\r\n\r\n");
   EXPECT_TRUE(response.starts_with("HTTP/1.1 502")) << response;
   EXPECT_NE(response.find("h2c"), std::string::npos) << response;
   EXPECT_TRUE(upstreams_.empty());
+}
+
+TEST_F(Http1ToH2cTest, AStalledUploadIs408) {
+  settings_.body_timeout = 300ms;
+  Start();
+  const auto response = ParseHttp1(
+      Exchange("POST /svc/Unary HTTP/1.1\r\nHost: grpc.test\r\nContent-Length: 10\r\n\r\nabc"));
+  EXPECT_TRUE(response.head.starts_with("HTTP/1.1 408")) << response.head;
+  ASSERT_TRUE(RunUntil([&] { return upstream().done(1); }));
+  EXPECT_EQ(upstream().stream(1).error_code, uint32_t{NGHTTP2_CANCEL});
 }
 
 }  // namespace

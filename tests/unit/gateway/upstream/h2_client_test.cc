@@ -765,6 +765,25 @@ TEST_F(H2ClientTest, ServerClosingTheSocketClosesEveryStreamOnce) {
   EXPECT_EQ(Submit(connection, late, "GET", "/bytes/1", true), kSubmitClosing);
 }
 
+TEST_F(H2ClientTest, ALeaseIsHeldUntilTheConnectionCloses) {
+  // Whoever closes it: the caller (an idle connection closed), or the peer.
+  for (const bool peer : {false, true}) {
+    auto connection = Connect();
+    auto lease = std::make_shared<int>(0);
+    const std::weak_ptr<int> held = lease;
+    connection->HoldUntilClosed(std::move(lease));
+    RunFor(10ms);
+    EXPECT_FALSE(held.expired());
+    if (peer) {
+      servers_.back()->Close();
+      ASSERT_TRUE(RunUntil([&] { return connection->closed(); }));
+    } else {
+      connection->Close();
+    }
+    EXPECT_TRUE(held.expired());  // closed, though the connection object lives on
+  }
+}
+
 TEST_F(H2ClientTest, StreamsNeverWrittenAreRefusedWhenTheConnectionCloses) {
   auto connection = Connect();
   TestStream stream;

@@ -1,13 +1,16 @@
 #include "gateway/upstream/health_checker.h"
 
 #include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -100,6 +103,136 @@ class Upstream {
   std::string last_request_;
 };
 
+// An h2c-only upstream (a gRPC server's transport) on loopback, on its own thread: HTTP/2 with
+// prior knowledge, each request answered as told (the HTTP/1.1 preface is a protocol error).
+class H2Upstream {
+ public:
+  using Mode = Upstream::Mode;
+
+  H2Upstream() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    Accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~H2Upstream() {
+    io_.stop();
+    thread_.join();
+  }
+
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  HostPort endpoint() const { return {"127.0.0.1", port()}; }
+  void set_mode(Mode mode) {
+    std::lock_guard lock(mutex_);
+    mode_ = mode;
+  }
+  int checks() {
+    std::lock_guard lock(mutex_);
+    return checks_;
+  }
+  std::string last_request() {
+    std::lock_guard lock(mutex_);
+    return last_request_;
+  }
+
+ private:
+  class Connection : public std::enable_shared_from_this<Connection> {
+   public:
+    Connection(H2Upstream& upstream, tcp::socket socket)
+        : upstream_(upstream), socket_(std::move(socket)) {}
+    ~Connection() { nghttp2_session_del(session_); }
+
+    void Start() {
+      nghttp2_session_callbacks* callbacks = nullptr;
+      nghttp2_session_callbacks_new(&callbacks);
+      nghttp2_session_callbacks_set_on_header_callback(callbacks, &Connection::OnHeader);
+      nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &Connection::OnFrame);
+      nghttp2_session_server_new(&session_, callbacks, this);
+      nghttp2_session_callbacks_del(callbacks);
+      nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+      Flush();
+      Read();
+    }
+
+   private:
+    void Read() {
+      socket_.async_read_some(
+          asio::buffer(in_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+            if (ec || nghttp2_session_mem_recv(self->session_, self->in_.data(), n) < 0) return;
+            self->Flush();
+            self->Read();
+          });
+    }
+    void Flush() {
+      if (writing_) return;
+      out_.clear();
+      const uint8_t* data = nullptr;
+      ssize_t n = 0;
+      while ((n = nghttp2_session_mem_send(session_, &data)) > 0) out_.append(data, data + n);
+      if (out_.empty()) return;
+      writing_ = true;
+      asio::async_write(socket_, asio::buffer(out_),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          self->writing_ = false;
+                          if (!ec) self->Flush();
+                        });
+    }
+    static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                        size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                        void* user) {
+      auto& self = *static_cast<Connection*>(user);
+      self.fields_[frame->hd.stream_id][std::string(reinterpret_cast<const char*>(name), namelen)] =
+          std::string(reinterpret_cast<const char*>(value), valuelen);
+      return 0;
+    }
+    static int OnFrame(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+      auto& self = *static_cast<Connection*>(user);
+      if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        return 0;
+      }
+      auto& fields = self.fields_[frame->hd.stream_id];
+      const Mode mode = self.upstream_.Record(fields[":method"] + " " + fields[":path"] +
+                                              " :authority " + fields[":authority"]);
+      if (mode == Mode::kSilent) return 0;
+      std::string status = mode == Mode::kHealthy ? "200" : "503";
+      std::string key = ":status";
+      nghttp2_nv nv{reinterpret_cast<uint8_t*>(key.data()),
+                    reinterpret_cast<uint8_t*>(status.data()), key.size(), status.size(),
+                    NGHTTP2_NV_FLAG_NONE};
+      nghttp2_submit_response(session, frame->hd.stream_id, &nv, 1, nullptr);
+      return 0;
+    }
+
+    H2Upstream& upstream_;
+    tcp::socket socket_;
+    nghttp2_session* session_ = nullptr;
+    std::array<uint8_t, 16384> in_;
+    std::basic_string<uint8_t> out_;
+    bool writing_ = false;
+    std::map<int32_t, std::map<std::string, std::string>> fields_;
+  };
+
+  void Accept() {
+    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec) return;
+      std::make_shared<Connection>(*this, std::move(socket))->Start();
+      Accept();
+    });
+  }
+  Mode Record(std::string request) {
+    std::lock_guard lock(mutex_);
+    ++checks_;
+    last_request_ = std::move(request);
+    return mode_;
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mutex_;
+  Mode mode_ = Mode::kHealthy;
+  int checks_ = 0;
+  std::string last_request_;
+};
+
 // A loopback port with nothing listening on it.
 uint16_t ClosedPort() {
   asio::io_context io;
@@ -118,10 +251,11 @@ bool WaitUntil(const std::function<bool()>& condition, milliseconds deadline = m
 }
 
 ServiceEndpointsSharedPtr Checked(std::vector<HostPort> endpoints, uint32_t unhealthy,
-                                  uint32_t healthy, milliseconds interval = milliseconds(20)) {
+                                  uint32_t healthy, milliseconds interval = milliseconds(20),
+                                  bool h2c = false) {
   ServicePolicy policy;
   policy.endpoints = std::move(endpoints);
-  policy.health_check = HealthCheckPolicy{"/healthz", interval, unhealthy, healthy};
+  policy.health_check = HealthCheckPolicy{"/healthz", interval, unhealthy, healthy, h2c};
   return std::make_shared<ServiceEndpoints>("order-svc", std::move(policy));
 }
 
@@ -220,6 +354,36 @@ TEST(HealthChecker, StopsWhileChecksAreInProgress) {
   checker.reset();  // stops and joins with a check waiting for its 5 s timeout
   EXPECT_LT(std::chrono::steady_clock::now() - before, milliseconds(1000));
   EXPECT_TRUE(service->Healthy(0));
+}
+
+TEST(HealthChecker, ChecksAnH2cEndpointOverHttp2WithPriorKnowledge) {
+  H2Upstream grpc;
+  HealthChecker checker({});
+  const auto service = Checked({grpc.endpoint()}, 2, 2, milliseconds(20), true);
+  checker.Reconfigure({service});
+  checker.Start();
+  ASSERT_TRUE(WaitUntil([&] { return grpc.checks() >= 3; }));
+  EXPECT_TRUE(service->Healthy(0));
+  EXPECT_EQ(grpc.last_request(),
+            "GET /healthz :authority 127.0.0.1:" + std::to_string(grpc.port()));
+
+  grpc.set_mode(H2Upstream::Mode::kFailing);
+  ASSERT_TRUE(WaitUntil([&] { return !service->Healthy(0); }));
+  grpc.set_mode(H2Upstream::Mode::kHealthy);
+  ASSERT_TRUE(WaitUntil([&] { return service->Healthy(0); }));
+  // Silent: each check fails by its timeout, and the connection it opened is closed.
+  grpc.set_mode(H2Upstream::Mode::kSilent);
+  ASSERT_TRUE(WaitUntil([&] { return !service->Healthy(0); }));
+}
+
+TEST(HealthChecker, AnH2cCheckOfAnHttp1OnlyEndpointOrAClosedPortFails) {
+  Upstream http1;
+  HealthChecker checker({});
+  const auto service =
+      Checked({http1.endpoint(), {"127.0.0.1", ClosedPort()}}, 1, 1, milliseconds(50), true);
+  checker.Start();
+  checker.Reconfigure({service});
+  ASSERT_TRUE(WaitUntil([&] { return !service->Healthy(0) && !service->Healthy(1); }));
 }
 
 }  // namespace
