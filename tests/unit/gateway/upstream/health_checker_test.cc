@@ -25,19 +25,11 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 
-// An upstream on loopback, on its own thread, answering health checks as told.
-class Upstream {
+// What both fake upstreams share: a loopback acceptor served on its own thread, the mode health
+// checks are answered in, and a record of the checks.
+class FakeUpstream {
  public:
   enum class Mode { kHealthy, kFailing, kSilent };  // 200, 503, or no answer at all
-
-  Upstream() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    Accept();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Upstream() {
-    io_.stop();
-    thread_.join();  // then the sockets close as the members go
-  }
 
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
   HostPort endpoint() const { return {"127.0.0.1", port()}; }
@@ -54,16 +46,57 @@ class Upstream {
     return last_request_;
   }
 
+ protected:
+  FakeUpstream() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+  ~FakeUpstream() = default;
+
+  // Called by the derived constructor once it is whole, and Stop by its destructor first: the
+  // thread calls Serve and uses the derived members.
+  void Run() {
+    Accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void Stop() {
+    io_.stop();
+    thread_.join();  // then the sockets close as the members go
+  }
+  // A check came (`request` says what it asked): the mode to answer it in.
+  Mode Record(std::string request) {
+    std::lock_guard lock(mutex_);
+    ++checks_;
+    last_request_ = std::move(request);
+    return mode_;
+  }
+  virtual void Serve(tcp::socket socket) = 0;
+
+  asio::io_context io_;
+
  private:
   void Accept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) return;
-      Serve(std::make_shared<tcp::socket>(std::move(socket)));
+      Serve(std::move(socket));
       Accept();
     });
   }
 
-  void Serve(std::shared_ptr<tcp::socket> socket) {
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mutex_;
+  Mode mode_ = Mode::kHealthy;
+  int checks_ = 0;
+  std::string last_request_;
+};
+
+// An HTTP/1.1 upstream answering health checks as told.
+class Upstream : public FakeUpstream {
+ public:
+  Upstream() { Run(); }
+  ~Upstream() { Stop(); }
+
+ private:
+  void Serve(tcp::socket accepted) override {
+    auto socket = std::make_shared<tcp::socket>(std::move(accepted));
     auto buffer = std::make_shared<beast::flat_buffer>();
     auto request = std::make_shared<http::request<http::string_body>>();
     http::async_read(*socket, *buffer, *request,
@@ -74,14 +107,9 @@ class Upstream {
 
   void Answer(const std::shared_ptr<tcp::socket>& socket,
               const http::request<http::string_body>& request) {
-    Mode mode;
-    {
-      std::lock_guard lock(mutex_);
-      ++checks_;
-      last_request_ = std::string(request.method_string()) + " " + std::string(request.target()) +
-                      " Host: " + std::string(request[http::field::host]);
-      mode = mode_;
-    }
+    const Mode mode =
+        Record(std::string(request.method_string()) + " " + std::string(request.target()) +
+               " Host: " + std::string(request[http::field::host]));
     if (mode == Mode::kSilent) {
       silent_.push_back(socket);  // keeps it open, unanswered
       return;
@@ -93,45 +121,15 @@ class Upstream {
     http::async_write(*socket, *response, [socket, response](beast::error_code, size_t) {});
   }
 
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
   std::vector<std::shared_ptr<tcp::socket>> silent_;  // the upstream's thread only
-  std::mutex mutex_;
-  Mode mode_ = Mode::kHealthy;
-  int checks_ = 0;
-  std::string last_request_;
 };
 
-// An h2c-only upstream (a gRPC server's transport) on loopback, on its own thread: HTTP/2 with
-// prior knowledge, each request answered as told (the HTTP/1.1 preface is a protocol error).
-class H2Upstream {
+// An h2c-only upstream (a gRPC server's transport): HTTP/2 with prior knowledge, each request
+// answered as told (the HTTP/1.1 preface is a protocol error).
+class H2Upstream : public FakeUpstream {
  public:
-  using Mode = Upstream::Mode;
-
-  H2Upstream() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    Accept();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~H2Upstream() {
-    io_.stop();
-    thread_.join();
-  }
-
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  HostPort endpoint() const { return {"127.0.0.1", port()}; }
-  void set_mode(Mode mode) {
-    std::lock_guard lock(mutex_);
-    mode_ = mode;
-  }
-  int checks() {
-    std::lock_guard lock(mutex_);
-    return checks_;
-  }
-  std::string last_request() {
-    std::lock_guard lock(mutex_);
-    return last_request_;
-  }
+  H2Upstream() { Run(); }
+  ~H2Upstream() { Stop(); }
 
  private:
   class Connection : public std::enable_shared_from_this<Connection> {
@@ -210,27 +208,9 @@ class H2Upstream {
     std::map<int32_t, std::map<std::string, std::string>> fields_;
   };
 
-  void Accept() {
-    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) return;
-      std::make_shared<Connection>(*this, std::move(socket))->Start();
-      Accept();
-    });
+  void Serve(tcp::socket socket) override {
+    std::make_shared<Connection>(*this, std::move(socket))->Start();
   }
-  Mode Record(std::string request) {
-    std::lock_guard lock(mutex_);
-    ++checks_;
-    last_request_ = std::move(request);
-    return mode_;
-  }
-
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::mutex mutex_;
-  Mode mode_ = Mode::kHealthy;
-  int checks_ = 0;
-  std::string last_request_;
 };
 
 // A loopback port with nothing listening on it.
