@@ -31,10 +31,10 @@
 #include <string_view>
 
 #include "gateway/exchange/request_context.h"
-#include "gateway/proxy/forwarder.h"
 #include "gateway/http/http_message.h"
-#include "gateway/net/net.h"
 #include "gateway/http/proxy_error.h"
+#include "gateway/net/net.h"
+#include "gateway/proxy/forwarder.h"
 #include "gateway/proxy/relay_buffers.h"
 #include "gateway/upstream/h2_client.h"
 

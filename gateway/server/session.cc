@@ -19,10 +19,10 @@
 #include "gateway/exchange/phases.h"
 #include "gateway/http/header_rewrite.h"
 #include "gateway/http/request_target.h"
+#include "gateway/http/trailers.h"
 #include "gateway/http/wire_format.h"
 #include "gateway/http2/preface.h"
 #include "gateway/net/eager_write.h"
-#include "gateway/http/trailers.h"
 #include "gateway/server/worker.h"
 
 namespace gw {
