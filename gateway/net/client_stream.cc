@@ -25,6 +25,10 @@ ClientStream::ClientStream(TcpSocket socket, SslPtr ssl) : timed_(std::move(sock
   // A write returns once one record went out (not after all of them), and its retry may pass
   // the same bytes from another address (a staging buffer on the stack).
   SSL_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One read(2) takes what the socket holds, up to a full record's buffer, instead of a
+  // record's 5-byte header and then its body in a second call (nginx does the same). Every read
+  // attempt calls SSL_read first, so bytes read ahead are never left waiting for the socket.
+  SSL_set_read_ahead(raw, 1);
   tls_ = std::make_shared<Tls>(Tls{std::move(ssl), this});
 }
 
@@ -88,8 +92,20 @@ ClientStream::Want ClientStream::Tls::Read(asio::mutable_buffer buffer, size_t& 
   ERR_clear_error();
   errno = 0;
   const int result = SSL_read_ex(ssl.get(), buffer.data(), buffer.size(), &bytes);
-  if (result == 1) return Want::kNothing;
-  return Classify(result, errno, ec);
+  if (result != 1) return Classify(result, errno, ec);
+  // SSL_read gives one record at a time: more records read ahead fill the rest of the buffer
+  // now rather than one completion each. A record only partly read ahead costs one read(2),
+  // whose would-block (or error, which the next read meets again) ends the loop.
+  while (bytes < buffer.size() && SSL_has_pending(ssl.get()) == 1) {
+    size_t more = 0;
+    if (SSL_read_ex(ssl.get(), static_cast<char*>(buffer.data()) + bytes, buffer.size() - bytes,
+                    &more) != 1) {
+      ERR_clear_error();
+      break;
+    }
+    bytes += more;
+  }
+  return Want::kNothing;
 }
 
 ClientStream::Want ClientStream::Tls::Write(asio::const_buffer record, size_t& bytes,

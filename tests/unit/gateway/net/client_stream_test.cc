@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -868,6 +869,47 @@ TEST_F(ClientStreamTest, TunnelsBothWaysOverTlsAndPassesEachEndOn) {
   EXPECT_TRUE(peer->got_close_notify());
   EXPECT_EQ(tunnel.bytes_to_upstream(), up.size());
   EXPECT_EQ(tunnel.bytes_to_client(), down.size());
+}
+
+TEST_F(ClientStreamTest, RecordsAlreadyReceivedComeInOneRead) {
+  std::unique_ptr<Peer> peer;
+  auto stream = Connect(peer);
+  // Five records of 100 bytes (one SSL_write each), all in the socket before the first read.
+  const std::string data = Pattern(500);
+  for (size_t i = 0; i < data.size(); i += 100) {
+    ASSERT_TRUE(peer->Write(std::string_view(data).substr(i, 100)));
+  }
+  constexpr int kRecordOverhead = 22;  // TLS 1.3: the header, the content type, the tag
+  const int fd = stream->socket().native_handle();
+  ASSERT_TRUE(RunUntil([&] {
+    int queued = 0;
+    return ::ioctl(fd, FIONREAD, &queued) == 0 && queued >= 5 * (100 + kRecordOverhead);
+  }));
+  std::string received;
+  char buffer[4096];
+  bool done = false;
+  stream->async_read_some(asio::buffer(buffer), [&](boost::system::error_code ec, size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    received.assign(buffer, n);
+    done = true;
+  });
+  ASSERT_TRUE(RunUntil([&] { return done; }));
+  // Read ahead in one read(2) and returned together, not one record per completion.
+  EXPECT_EQ(received.size(), data.size());
+  EXPECT_TRUE(received == data);
+
+  // Nothing more is buffered: the next read waits for the socket, and meets the close_notify.
+  done = false;
+  boost::system::error_code end;
+  stream->async_read_some(asio::buffer(buffer), [&](boost::system::error_code ec, size_t) {
+    end = ec;
+    done = true;
+  });
+  RunFor(milliseconds(10));
+  EXPECT_FALSE(done);
+  ASSERT_TRUE(peer->SendCloseNotify());
+  ASSERT_TRUE(RunUntil([&] { return done; }));
+  EXPECT_EQ(end, asio::error::eof) << end.message();
 }
 
 TEST_F(ClientStreamTest, AStreamDestroyedWithATlsReadPendingCompletesItAborted) {
