@@ -72,6 +72,7 @@ void Forwarder::Start(Owner owner, ForwardSink& sink, HttpRequest& request,
   retry_.emplace(policy, target, idempotent_, settings_, random_, std::chrono::steady_clock::now());
   early_ = false;
   upstream_keep_alive_ = false;
+  cancelled_ = false;
   parser_.reset();
   hash_.reset();
   circuit_refusal_ = {};
@@ -89,6 +90,7 @@ void Forwarder::Start(Owner owner, ForwardSink& sink, HttpRequest& request,
 }
 
 void Forwarder::Follow(Owner owner, const RetryState::Decision& decision) {
+  if (cancelled_) return Fail(ProxyError::kUpstreamFailed);
   switch (decision.next) {
     case RetryState::Next::kOtherEndpoint:
       return NextEndpoint(std::move(owner));
@@ -196,7 +198,7 @@ void Forwarder::Connect(Owner owner) {
 void Forwarder::WaitForPlace(Owner owner) {
   retry_timer_.expires_after(kPlacePollInterval);
   retry_timer_.async_wait([this, owner = std::move(owner)](const boost::system::error_code& ec) {
-    if (ec) return Fail(ProxyError::kUpstreamFailed);
+    if (ec || cancelled_) return Fail(ProxyError::kUpstreamFailed);
     // A connection this worker pooled meanwhile, else a place for a new one: whichever
     // another request gave back first (on any worker: places are counted per service).
     if (!at_hand_ && (connection_ = pool_.Acquire(*endpoint_, idempotent_))) {
@@ -241,6 +243,7 @@ void Forwarder::OpenConnection(Owner owner, CircuitSlot place) {
 
 void Forwarder::OnResolve(Owner owner, const boost::system::error_code& ec,
                           const TcpResolver::results_type& results) {
+  if (cancelled_) return Fail(ProxyError::kUpstreamFailed);
   if (ec || results.empty()) {
     LogUpstreamFailure("cannot resolve upstream", *endpoint_, ec);
     return Follow(std::move(owner), retry_->OnResolveFailed());
@@ -277,6 +280,7 @@ void Forwarder::RecordStreamOutcome(const UpstreamTarget& target, bool success) 
 
 void Forwarder::OnConnect(Owner owner, const boost::system::error_code& ec) {
   pending_slot_.Release();  // connected or not, it no longer waits
+  if (cancelled_) return Fail(ProxyError::kUpstreamFailed);
   if (ec) {
     LogUpstreamFailure("cannot connect to upstream", *endpoint_, ec);
     RecordOutcome(false);
@@ -306,6 +310,7 @@ void Forwarder::DoWriteHeader(Owner owner) {
 }
 
 void Forwarder::OnWriteHeader(Owner owner, const boost::system::error_code& ec) {
+  if (cancelled_) return Fail(ProxyError::kUpstreamFailed);
   if (ec) {
     // A pooled connection the upstream closed fails here or in the read that follows.
     const auto decision = retry_->OnSendFailed(ClassifyUpstreamError(UpstreamStage::kExchange, ec),
@@ -350,6 +355,7 @@ void Forwarder::DoRead(Owner owner) {
 }
 
 void Forwarder::OnRead(Owner owner, const boost::system::error_code& ec) {
+  if (cancelled_) return Fail(ProxyError::kUpstreamFailed);
   if (ec && early_) return Fail(early_otherwise_);  // no answer before the upstream gave up
   if (ec) {
     // Nothing received before the connection closed: maybe one the upstream closed in the pool.
@@ -417,6 +423,13 @@ UpstreamConnectionPtr Forwarder::TakeConnection() {
   UpstreamConnectionPtr connection = std::move(connection_);
   EndExchange();
   return connection;
+}
+
+void Forwarder::Cancel() {
+  cancelled_ = true;
+  retry_timer_.cancel();  // a wait for a place, a backoff
+  resolver_.cancel();
+  if (connection_) connection_->stream.close();  // a connect, the head's write, the read
 }
 
 void Forwarder::Fail(ProxyError error) {

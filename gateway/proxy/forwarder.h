@@ -131,6 +131,13 @@ class Forwarder {
   // Ends the exchange for a tunnel: the connection, never pooled.
   UpstreamConnectionPtr TakeConnection();
 
+  // The client is gone (its HTTP/2 stream was reset) while Open, OpenMultiplexed or
+  // ReadResponse is pending: whatever step that is (a wait for a place, a backoff, a resolve, a
+  // connect, the head's write, the response header's read) ends now instead of at its timeout,
+  // as kUpstreamFailed through the usual callback, with no retry and no failure counted against
+  // the endpoint. The connection in use is closed. Only while such a call is pending.
+  void Cancel();
+
   // Valid between OnUpstreamOpen(kNone) and the end of the exchange.
   UpstreamConnection& connection() { return *connection_; }
   // Valid after OnResponseHeader(kNone) until the next Open.
@@ -209,6 +216,7 @@ class Forwarder {
   SteadyTimer retry_timer_;               // a route retry's backoff; the poll of a wait for a place
   bool reused_ = false;                   // the connection came from the pool
   bool upstream_keep_alive_ = false;      // the response allows reusing the connection
+  bool cancelled_ = false;                // Cancel() came: the pending step fails, no more
   UpstreamEndpoint* endpoint_ = nullptr;  // in use while not null
   UpstreamConnectionPtr connection_;
   std::chrono::steady_clock::time_point deadline_;  // of the response header

@@ -290,7 +290,9 @@ void H2cBridge::Abort(ProxyError error) {
 void H2cBridge::Cancel() {
   if (cancelled_) return;
   cancelled_ = true;
-  // A pick in progress ends with OnUpstreamOpen; an open stream with OnClose.
+  // A pick in progress ends with OnUpstreamOpen, at once (a connect or a wait for a place is
+  // not waited out); an open stream with OnClose.
+  if (forwarder_pending_) forwarder_.Cancel();
   if (open_) h2_->Reset(id_, NGHTTP2_CANCEL);
 }
 

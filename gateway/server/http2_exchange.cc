@@ -519,6 +519,9 @@ void Http2Exchange::OnClose(uint32_t error_code) {
   client_reset_ = error_code != NGHTTP2_NO_ERROR;
   // An operation on the upstream connection in flight ends at once: the connection closes.
   if (writing_ || reading_) upstream().stream.close();
+  // So does the forwarder's step in progress (a connect, a wait for a place, the response
+  // header's read): the stream's place is not held until that step's timeout.
+  if (forwarder_pending_) forwarder_.Cancel();
   // An upstream stream still open is cancelled; MaybeFinish waits for the bridge.
   if (bridge_) bridge_->Cancel();
   MaybeFinish();

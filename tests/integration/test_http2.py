@@ -3,8 +3,9 @@ section 3 step H3): curl and h2load speak HTTP/2 to the gateway, which forwards 
 an HTTP/1.1 request. GET and POST, the route policies over HTTP/2 (API key 401, rate limit 429
 with RateLimit-*, a split close to its weights on one connection), h2load's thousands of
 streams all answered, a rapid-reset attacker (HEADERS + RST_STREAM, written as raw frames) sent
-away with GOAWAY while another client keeps getting answers, and 100 MiB both ways through the
-gateway in constant memory."""
+away with GOAWAY while another client keeps getting answers, a stream reset while its upstream
+is silent closing that upstream connection at once, and 100 MiB both ways through the gateway
+in constant memory."""
 
 import os
 import re
@@ -129,6 +130,42 @@ class BigUpstream:
         self.server.server_close()
 
 
+class SilentUpstream:
+    """Accepts, reads a request head and never answers; `got_request` is set when a head came,
+    `closed` when the gateway closed that connection."""
+
+    def __init__(self):
+        self.got_request = threading.Event()
+        self.closed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            self.got_request.set()
+            conn.settimeout(60)
+            try:
+                while conn.recv(4096):
+                    pass
+            except OSError:
+                return
+            self.closed.set()
+
+    def close(self):
+        self.listener.close()
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as status:
         for line in status:
@@ -144,14 +181,17 @@ class Http2Test(harness.SharedClusterTestCase):
         cls.v1 = c.upstream("v1")
         cls.v2 = c.upstream("v2")
         cls.big = BigUpstream()
+        cls.silent = SilentUpstream()
         c.start_control_plane()
         cls.ctl = c.ctl
         for name, address in (("v1-svc", cls.v1.address), ("v2-svc", cls.v2.address),
-                              ("big-svc", cls.big.address)):
+                              ("big-svc", cls.big.address),
+                              ("silent-svc", cls.silent.address)):
             cls.ctl.ok("service", "add", name, "--endpoint", address)
         cls.ctl.ok("consumer", "add", "alice", "--api-key", "h2-key-0123456789")
         cls.ctl.ok("route", "add", "/h2", "v1-svc")
         cls.ctl.ok("route", "add", "/big", "big-svc")
+        cls.ctl.ok("route", "add", "/silent", "silent-svc")
         cls.ctl.ok("route", "add", "/keyed", "v1-svc", "--auth", "api-key")
         cls.ctl.ok("route", "add", "/limited", "v1-svc", "--rate-limit", "5/m", "--burst", "5",
                    "--rate-limit-by", "header:X-User")
@@ -162,6 +202,7 @@ class Http2Test(harness.SharedClusterTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.big.close()
+        cls.silent.close()
         super().tearDownClass()
 
     def test_curl_get_and_post(self):
@@ -267,6 +308,19 @@ class Http2Test(harness.SharedClusterTestCase):
         self.assertTrue(goaway.wait(10), "no GOAWAY for the attacker")
         succeeded, failed, ok, out = result["h2load"]
         self.assertEqual((succeeded, failed, ok), (2000, 0, 2000), out)
+
+    def test_a_reset_stream_lets_go_of_its_upstream_at_once(self):
+        # The upstream has the request and is silent; the client resets the stream. The
+        # gateway closes the upstream connection now, not after --upstream-timeout (15 s).
+        host, port = harness.split_host_port(self.gw.address)
+        client = socket.create_connection((host, int(port)))
+        self.addCleanup(client.close)
+        client.sendall(PREFACE + frame(4, 0, 0) + frame(1, 0x5, 1, hpack_get("/silent", "gw.test")))
+        self.assertTrue(self.silent.got_request.wait(10), "the upstream got no request")
+        reset_at = time.monotonic()
+        client.sendall(frame(3, 0, 1, b"\0\0\0\x08"))  # RST_STREAM(CANCEL)
+        self.assertTrue(self.silent.closed.wait(10), "the upstream connection stayed open")
+        self.assertLess(time.monotonic() - reset_at, 5)
 
     def test_100_mib_both_ways_in_constant_memory(self):
         pid = self.gw.process.pid
