@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <cerrno>
+#include <utility>
 
 namespace gw {
 
@@ -29,7 +30,7 @@ ClientStream::ClientStream(TcpSocket socket, SslPtr ssl) : timed_(std::move(sock
   // record's 5-byte header and then its body in a second call (nginx does the same). Every read
   // attempt calls SSL_read first, so bytes read ahead are never left waiting for the socket.
   SSL_set_read_ahead(raw, 1);
-  tls_ = std::make_shared<Tls>(Tls{std::move(ssl), this});
+  tls_ = std::make_shared<Tls>(Tls{std::move(ssl), this, false, false, {}});
 }
 
 ClientStream::~ClientStream() {
@@ -89,18 +90,26 @@ ClientStream::Want ClientStream::Tls::Handshake(boost::system::error_code& ec) {
 ClientStream::Want ClientStream::Tls::Read(asio::mutable_buffer buffer, size_t& bytes,
                                            boost::system::error_code& ec) {
   if (!Usable(ec) || buffer.size() == 0) return Want::kNothing;
+  if (deferred) {
+    ec = std::exchange(deferred, {});
+    return Want::kNothing;
+  }
   ERR_clear_error();
   errno = 0;
   const int result = SSL_read_ex(ssl.get(), buffer.data(), buffer.size(), &bytes);
   if (result != 1) return Classify(result, errno, ec);
   // SSL_read gives one record at a time: more records read ahead fill the rest of the buffer
-  // now rather than one completion each. A record only partly read ahead costs one read(2),
-  // whose would-block (or error, which the next read meets again) ends the loop.
+  // now rather than one completion each. A record only partly read ahead costs one read(2);
+  // its would-block ends the loop, and an end or an error (a close_notify, an alert, a reset)
+  // is kept for the next read as it is, since OpenSSL would not say it the same way twice.
   while (bytes < buffer.size() && SSL_has_pending(ssl.get()) == 1) {
     size_t more = 0;
-    if (SSL_read_ex(ssl.get(), static_cast<char*>(buffer.data()) + bytes, buffer.size() - bytes,
-                    &more) != 1) {
-      ERR_clear_error();
+    ERR_clear_error();
+    errno = 0;
+    const int next = SSL_read_ex(ssl.get(), static_cast<char*>(buffer.data()) + bytes,
+                                 buffer.size() - bytes, &more);
+    if (next != 1) {
+      Classify(next, errno, deferred);  // a want: nothing kept, the next read waits for it
       break;
     }
     bytes += more;

@@ -140,6 +140,8 @@ class ClientStream {
     ClientStream* stream;  // null once the stream is gone
     bool failed = false;   // a fatal error: no close_notify may follow (OpenSSL's rule)
     bool close_notify_sent = false;
+    // What ended a read that had produced bytes already (Read's loop): the next read's outcome.
+    boost::system::error_code deferred;
 
     // Each makes one attempt: kNothing when done (`ec` says how), else what to wait for.
     Want Handshake(boost::system::error_code& ec);

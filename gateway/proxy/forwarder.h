@@ -135,7 +135,8 @@ class Forwarder {
   // ReadResponse is pending: whatever step that is (a wait for a place, a backoff, a resolve, a
   // connect, the head's write, the response header's read) ends now instead of at its timeout,
   // as kUpstreamFailed through the usual callback, with no retry and no failure counted against
-  // the endpoint. The connection in use is closed. Only while such a call is pending.
+  // the endpoint. The connection in use is closed. A DNS lookup already running finishes first
+  // (getaddrinfo cannot be interrupted). Only while such a call is pending.
   void Cancel();
 
   // Valid between OnUpstreamOpen(kNone) and the end of the exchange.

@@ -230,6 +230,14 @@ class Peer {
     });
   }
 
+  // Ends the TCP connection with a reset (SO_LINGER of 0), without a close_notify.
+  void ResetTcp() {
+    const linger abort{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::close(fd_);
+    fd_ = -1;
+  }
+
   // Ends the TCP connection without a close_notify.
   void CloseTcp() {
     ::shutdown(fd_, SHUT_RDWR);
@@ -910,6 +918,66 @@ TEST_F(ClientStreamTest, RecordsAlreadyReceivedComeInOneRead) {
   ASSERT_TRUE(peer->SendCloseNotify());
   ASSERT_TRUE(RunUntil([&] { return done; }));
   EXPECT_EQ(end, asio::error::eof) << end.message();
+}
+
+TEST_F(ClientStreamTest, AnEndReadAheadWithRecordsComesAfterThemAsItIs) {
+  // Records and then the end in the socket at once: the records come in one read, and the
+  // next read reports that end as it is (a close_notify read ahead with the records is met
+  // inside Read's loop and kept for the next read).
+  for (const bool reset : {false, true}) {
+    SCOPED_TRACE(reset ? "reset" : "close_notify");
+    std::unique_ptr<Peer> peer;
+    auto stream = Connect(peer);
+    const std::string data = Pattern(300);
+    for (size_t i = 0; i < data.size(); i += 100) {
+      ASSERT_TRUE(peer->Write(std::string_view(data).substr(i, 100)));
+    }
+    const int fd = stream->socket().native_handle();
+    ASSERT_TRUE(RunUntil([&] {
+      int queued = 0;
+      return ::ioctl(fd, FIONREAD, &queued) == 0 && queued >= 3 * 122;
+    }));
+    if (reset) {
+      peer->ResetTcp();
+    } else {
+      ASSERT_TRUE(peer->SendCloseNotify());
+    }
+    // The end is in the socket too before the first read.
+    ASSERT_TRUE(RunUntil([&] {
+      pollfd p{fd, POLLIN | POLLRDHUP, 0};
+      int queued = 0;
+      return ::poll(&p, 1, 0) == 1 &&
+             (reset ? (p.revents & (POLLERR | POLLHUP)) != 0
+                    : ::ioctl(fd, FIONREAD, &queued) == 0 && queued > 3 * 122);
+    }));
+    std::string received;
+    boost::system::error_code first, second;
+    char buffer[4096];
+    bool done = false;
+    stream->async_read_some(asio::buffer(buffer), [&](boost::system::error_code ec, size_t n) {
+      first = ec;
+      received.assign(buffer, n);
+      done = true;
+    });
+    ASSERT_TRUE(RunUntil([&] { return done; }));
+    if (reset && first) {
+      // Linux may drop what was received when the reset comes: then the reset is all there is.
+      EXPECT_EQ(first, asio::error::connection_reset) << first.message();
+      continue;
+    }
+    EXPECT_FALSE(first) << first.message();
+    EXPECT_TRUE(received == data) << received.size() << " bytes";
+    done = false;
+    stream->async_read_some(asio::buffer(buffer), [&](boost::system::error_code ec, size_t) {
+      second = ec;
+      done = true;
+    });
+    ASSERT_TRUE(RunUntil([&] { return done; }));
+    const boost::system::error_code end =
+        reset ? boost::system::error_code(asio::error::connection_reset)
+              : boost::system::error_code(asio::error::eof);
+    EXPECT_EQ(second, end) << second.message();
+  }
 }
 
 TEST_F(ClientStreamTest, AStreamDestroyedWithATlsReadPendingCompletesItAborted) {
