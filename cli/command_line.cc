@@ -134,7 +134,8 @@ bool HasRoutePolicyFlag(const Command& c) {
          !c.remove_response_headers.empty() || c.route_timeout || c.retries || c.per_try_timeout ||
          c.rate_limit || c.burst || c.rate_limit_by || c.rate_limit_scope || c.auth ||
          !c.cors_origins.empty() || c.cors_methods || c.cors_headers || c.cors_max_age ||
-         c.https_redirect || c.hsts;
+         c.https_redirect || c.hsts || !c.aggregate_parts.empty() || c.aggregate_timeout ||
+         c.aggregate_partial;
 }
 
 bool HasServicePolicyFlag(const Command& c) {
@@ -362,6 +363,18 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     value(sub, "--hsts", command.hsts, "DURATION",
           "send Strict-Transport-Security with this max-age over TLS, e.g. 8760h (at most 2 "
           "years; 0: none)");
+    repeated(sub, "--aggregate", command.aggregate_parts, "KEY=TARGET[:PATH_PREFIX]",
+             "instead of TARGETs: one part of an aggregate route (repeatable, 1..16, in the "
+             "answer's key order): GET TARGET (a service or HOST[:PORT]) at PATH_PREFIX plus "
+             "what follows the route's PATH, its JSON answer under KEY" +
+                 std::string(update ? " (replaces every part, or the route's target)" : ""),
+             false);
+    value(sub, "--aggregate-timeout", command.aggregate_timeout, "DURATION",
+          "deadline of the whole aggregate answer (1ms..1h; default: each part's --timeout)");
+    sub->add_flag("--aggregate-partial", command.aggregate_partial,
+                  "answer 200 with null for a failed part (default: 502, or 504 when it timed "
+                  "out)" +
+                      std::string(update ? "; --reset aggregate-partial turns it off" : ""));
   };
   auto service_policies = [&](CLI::App* sub) {
     value(sub, "--lb", command.lb, "round_robin|least_request|random|ring_hash",
@@ -466,13 +479,19 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
              "segment (/api matches /api/x, never /apix); the longest prefix wins, then, among "
              "routes on one path, the most specific whose conditions hold: an exact host, then a "
              "wildcard host, then more header conditions, then a method list.\n"
-             "Several TARGET=WEIGHT split the traffic by weight (a lone TARGET: 100).\n" +
+             "Several TARGET=WEIGHT split the traffic by weight (a lone TARGET: 100).\n"
+             "An aggregate route has --aggregate parts instead of a TARGET and takes GET and "
+             "HEAD only: every part is called at once and the answer is one JSON object, "
+             "{\"KEY\": <the part's JSON>, ...}, e.g.\n"
+             "  gatewayctl route add /api/home --aggregate user=users-svc:/users "
+             "--aggregate cart=cart-svc:/carts --aggregate-timeout 2s\n"
+             "(PATH_PREFIX starts at the first ':/', so cart=10.0.0.5:8080:/carts works).\n" +
                  kSize);
     positional(add, "PATH", command.path, "absolute path such as /api/payment");
     add->add_option("TARGET", command.targets,
                     "a service name, or else HOST[:PORT] resolved by DNS on the gateway (port "
-                    "80); TARGET=WEIGHT (1..10000) for each target of a split")
-        ->required()
+                    "80); TARGET=WEIGHT (1..10000) for each target of a split; none with "
+                    "--aggregate")
         ->type_name("");
     AddMatchFlags(add, &exact, &prefix, "match PATH only, not the paths below it",
                   "match PATH and the paths below it (the default)");
@@ -491,7 +510,7 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     update
         ->add_option("TARGET", command.targets,
                      "new service name or HOST[:PORT], or TARGET=WEIGHT of a new split "
-                     "(optional)")
+                     "(optional; replaces the split or the aggregate parts)")
         ->type_name("");
     AddMatchFlags(update, &exact, &prefix, kExact, kPrefix);
     match_conditions(update, true);
@@ -769,7 +788,21 @@ CommandLine ParseCommandLine(const std::vector<std::string>& args,
     if (flag->count() > 0) command.max_body_size = max_body_size_text;
   if (command.targets.size() == 1) command.target = command.targets.front();
 
+  if ((command.action == Action::kRouteAdd || command.action == Action::kRouteUpdate) &&
+      !command.targets.empty() && !command.aggregate_parts.empty())
+    return UsageError("give either TARGETs or --aggregate parts, not both",
+                      CommandPath(DeepestCommand(app)));
+  if (command.action == Action::kRouteAdd && command.targets.empty() &&
+      command.aggregate_parts.empty())
+    return UsageError("TARGET is required (or --aggregate KEY=TARGET[:PATH_PREFIX] parts)",
+                      "gatewayctl route add");
   if (command.action == Action::kRouteUpdate) {
+    for (const std::string& name : command.resets)
+      if (name == "aggregate")
+        return UsageError(
+            "--reset aggregate: a route needs a target, a split or aggregate parts; give a "
+            "TARGET instead, which replaces the parts",
+            "gatewayctl route update");
     for (const std::string& name : command.resets)
       if (!IsResetName(kRouteResetFields, name))
         return UsageError(

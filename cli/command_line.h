@@ -89,6 +89,8 @@ inline constexpr ResetField kRouteResetFields[] = {
     {"cors-max-age", "cors.max_age_seconds"},
     {"https-redirect", "https_redirect"},
     {"hsts", "hsts_max_age_s"},
+    {"aggregate-timeout", "aggregate_timeout_ms"},
+    {"aggregate-partial", "aggregate_partial"},
 };
 inline constexpr ResetField kServiceResetFields[] = {
     {"lb", "lb"},
@@ -122,6 +124,9 @@ struct Command {
   std::string target;  // route add; route update: "" keeps the route's target (first of targets)
   // route add/update: every TARGET or TARGET=WEIGHT as typed (two or more make a split).
   std::vector<std::string> targets;
+  // route add/update --aggregate KEY=TARGET[:PATH_PREFIX] as typed, in order (instead of
+  // TARGETs: an aggregate route).
+  std::vector<std::string> aggregate_parts;
   gateway::v1::MatchKind match = gateway::v1::MATCH_UNSPECIFIED;  // --exact / --prefix
   // Match conditions: on add they are the new route's; on get/update/delete they name a route.
   std::string host;
@@ -152,6 +157,8 @@ struct Command {
   std::optional<std::string> cors_max_age;
   bool https_redirect = false;      // --https-redirect (cleared by --reset https-redirect)
   std::optional<std::string> hsts;  // --hsts DURATION (0 clears)
+  std::optional<std::string> aggregate_timeout;  // --aggregate-timeout DURATION
+  bool aggregate_partial = false;  // --aggregate-partial (cleared by --reset aggregate-partial)
   // Service policies.
   std::optional<std::string> lb;
   std::optional<std::string> hash_header;

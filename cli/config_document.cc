@@ -380,6 +380,9 @@ bool ReadRoute(DocumentReader& r, const Node& node, const std::string& path, Rou
        "headers",
        "target",
        "split",
+       "aggregate",
+       "aggregate_timeout_ms",
+       "aggregate_partial",
        "max_body_size",
        "strip_prefix",
        "rewrite_prefix",
@@ -420,6 +423,35 @@ bool ReadRoute(DocumentReader& r, const Node& node, const std::string& path, Rou
                               return r.Whole32(v, w, [&](uint32_t x) { target->set_weight(x); });
                             });
           });
+        if (key == "aggregate")
+          return r.List(value, where, [&](const Node& item, const std::string& at) {
+            auto* part = route->add_aggregate();
+            bool keyed = false;
+            bool targeted = false;
+            if (!r.Object(item, at, {"key", "target", "path_prefix"},
+                          [&](std::string_view k, const Node& v, const std::string& w) {
+                            if (k == "key") {
+                              keyed = true;
+                              return r.String(v, w, part->mutable_key());
+                            }
+                            if (k == "target") {
+                              targeted = true;
+                              return r.String(v, w, part->mutable_target());
+                            }
+                            return r.String(v, w, part->mutable_path_prefix());
+                          }))
+              return false;
+            if (!keyed) return r.Fail(Join(at, "key"), item, "missing");
+            return targeted || r.Fail(Join(at, "target"), item, "missing");
+          });
+        if (key == "aggregate_timeout_ms")
+          return r.Whole64(value, where, [&](uint64_t x) { route->set_aggregate_timeout_ms(x); });
+        if (key == "aggregate_partial") {
+          bool partial = false;
+          if (!r.Bool(value, where, &partial)) return false;
+          route->set_aggregate_partial(partial);
+          return true;
+        }
         if (key == "max_body_size")
           return r.Whole64(value, where, [&](uint64_t x) { route->set_max_body_size(x); });
         if (key == "strip_prefix") {

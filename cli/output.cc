@@ -68,6 +68,18 @@ void WriteRouteJson(JsonWriter& json, const Route& route, bool with_version) {
           .EndObject();
     json.EndArray();
   }
+  if (!route.aggregate().empty()) {
+    json.Key("aggregate").BeginArray();
+    for (const auto& part : route.aggregate()) {
+      json.BeginObject().Key("key").String(part.key()).Key("target").String(part.target());
+      if (!part.path_prefix().empty()) json.Key("path_prefix").String(part.path_prefix());
+      json.EndObject();
+    }
+    json.EndArray();
+  }
+  if (route.aggregate_timeout_ms() != 0)
+    json.Key("aggregate_timeout_ms").Unsigned(route.aggregate_timeout_ms());
+  if (route.aggregate_partial()) json.Key("aggregate_partial").Bool(true);
   if (route.max_body_size() != 0) json.Key("max_body_size").Unsigned(route.max_body_size());
   if (route.strip_prefix()) json.Key("strip_prefix").Bool(true);
   if (!route.rewrite_prefix().empty()) json.Key("rewrite_prefix").String(route.rewrite_prefix());
@@ -143,6 +155,15 @@ std::string RoutePolicyLines(const Route& route) {
     for (const auto& target : route.split())
       rows.push_back({"split:", target.target() + " weight " + std::to_string(target.weight())});
   }
+  for (const auto& part : route.aggregate())
+    rows.push_back({"aggregate:", part.key() + " from " + part.target() +
+                                      (part.path_prefix().empty()
+                                           ? std::string()
+                                           : " (path prefix " + part.path_prefix() + ")")});
+  if (route.aggregate_timeout_ms() != 0)
+    rows.push_back({"aggregate timeout:", FormatDurationMs(route.aggregate_timeout_ms())});
+  if (route.aggregate_partial())
+    rows.push_back({"aggregate partial:", "yes (a failed part is null in a 200)"});
   if (route.strip_prefix()) rows.push_back({"strip prefix:", "yes"});
   if (!route.rewrite_prefix().empty()) rows.push_back({"rewrite prefix:", route.rewrite_prefix()});
   if (!route.set_request_headers().empty())
@@ -183,6 +204,15 @@ std::string RoutePolicyLines(const Route& route) {
     rows.push_back({"hsts max age:", FormatDurationMs(route.hsts_max_age_s() * 1000)});
   if (rows.empty()) return "";
   return "\n" + AlignColumns(rows);
+}
+
+// The TARGET column: the target, the split's "a=90,b=10", or an aggregate's keys,
+// "aggregate(user,cart)" (`route get` lists its parts whole).
+std::string TargetCell(const Route& route) {
+  if (route.aggregate().empty()) return Cell(FormatRouteTargets(route));
+  std::string keys;
+  for (const auto& part : route.aggregate()) keys += (keys.empty() ? "" : ",") + part.key();
+  return Cell("aggregate(" + keys + ")");
 }
 
 // "10m", or "default": the gateway's own --max-body-size.
@@ -297,7 +327,7 @@ std::vector<std::string> RouteRow(const Route& route) {
   return {Cell(route.path()),
           Cell(MatchName(route.match())),
           ConditionsCell(route),
-          Cell(FormatRouteTargets(route)),
+          TargetCell(route),
           MaxBodySizeCell(route),
           Cell(DescribeRoutePolicies(route)),
           std::to_string(route.version())};

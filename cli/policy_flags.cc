@@ -82,6 +82,21 @@ std::string_view ResetPath(const ResetField (&fields)[N], std::string_view name)
 
 }  // namespace
 
+std::string ParseAggregatePart(const std::string& text, gateway::v1::AggregatePart* part) {
+  const std::string expected = " (expected KEY=TARGET[:PATH_PREFIX])";
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) return Bad("--aggregate", Quote(text) + " has no '='" + expected);
+  if (eq == 0) return Bad("--aggregate", Quote(text) + " has no KEY before '='" + expected);
+  const std::string rest = text.substr(eq + 1);
+  const size_t prefix = rest.find(":/");
+  const std::string target = rest.substr(0, prefix);
+  if (target.empty()) return Bad("--aggregate", Quote(text) + " has no TARGET" + expected);
+  part->set_key(text.substr(0, eq));
+  part->set_target(target);
+  part->set_path_prefix(prefix == std::string::npos ? "" : rest.substr(prefix + 1));
+  return "";
+}
+
 std::string BuildRouteMatch(const Command& command, Route* route) {
   route->set_path(command.path);
   route->set_match(command.match);
@@ -136,6 +151,20 @@ std::string BuildRoutePolicies(const Command& command, Route* route,
       target->set_weight(static_cast<uint32_t>(weight));
     }
     Name(mask, "split");
+  }
+  // Aggregate parts, in the order given (the answer's key order); they replace the target.
+  for (const std::string& text : command.aggregate_parts)
+    if (std::string e = ParseAggregatePart(text, route->add_aggregate()); !e.empty()) return e;
+  if (!command.aggregate_parts.empty()) Name(mask, "aggregate");
+  if (command.aggregate_timeout) {
+    const auto ms = ParseMs("--aggregate-timeout", *command.aggregate_timeout, &error);
+    if (!ms) return error;
+    route->set_aggregate_timeout_ms(*ms);
+    Name(mask, "aggregate_timeout_ms");
+  }
+  if (command.aggregate_partial) {
+    route->set_aggregate_partial(true);
+    Name(mask, "aggregate_partial");
   }
   if (command.max_body_size) {
     const auto bytes = ParseByteSize(*command.max_body_size, &error);

@@ -32,6 +32,10 @@ constexpr const char* kH2cService = "h2c_service";               // Service.prot
 // Health checks of an h2c service go over HTTP/2: a gateway that probes it with HTTP/1.1 would
 // take every endpoint of a gRPC service out.
 constexpr const char* kH2cHealthChecks = "h2c_health_checks";  // health_check on an h2c service
+// Issue 14: a route that answers with the JSON of several parts (Route.aggregate,
+// aggregate_timeout_ms, aggregate_partial). A gateway without it would take the route for one
+// with no target.
+constexpr const char* kAggregateRoutes = "aggregate_routes";
 
 }  // namespace
 
@@ -52,6 +56,7 @@ const std::vector<std::string>& GatewayFeatures() {
     all.push_back(kHttpsRoutePolicy);
     all.push_back(kH2cService);
     all.push_back(kH2cHealthChecks);
+    all.push_back(kAggregateRoutes);
     return all;
   }();
   return features;
@@ -77,6 +82,8 @@ std::set<std::string> FeaturesUsed(const gateway::v1::Config& config) {
     if (route.auth() != gateway::v1::AUTH_NONE) used.insert(kAuth);
     if (route.has_cors()) used.insert(kCors);
     if (route.https_redirect() || route.hsts_max_age_s() > 0) used.insert(kHttpsRoutePolicy);
+    if (route.aggregate_size() > 0 || route.aggregate_timeout_ms() > 0 || route.aggregate_partial())
+      used.insert(kAggregateRoutes);
   }
   for (const auto& service : config.services()) {
     if (service.lb() != gateway::v1::LB_ROUND_ROBIN || !service.hash_header().empty())

@@ -14,7 +14,18 @@ void Append(std::string& out, const std::string& item) {
 
 }  // namespace
 
+std::string FormatAggregateParts(const gateway::v1::Route& route) {
+  std::string out;
+  for (const auto& part : route.aggregate()) {
+    if (!out.empty()) out += ',';
+    out += part.key() + "=" + part.target();
+    if (!part.path_prefix().empty()) out += ":" + part.path_prefix();
+  }
+  return out;
+}
+
 std::string FormatRouteTargets(const gateway::v1::Route& route) {
+  if (!route.aggregate().empty()) return "aggregate(" + FormatAggregateParts(route) + ")";
   if (route.split().empty()) return route.target();
   std::string out;
   for (const auto& target : route.split()) {
@@ -92,6 +103,9 @@ std::string DescribeRoutePolicies(const gateway::v1::Route& route) {
   if (route.timeout_ms() != 0) Append(out, "timeout=" + FormatDurationMs(route.timeout_ms()));
   if (route.per_try_timeout_ms() != 0)
     Append(out, "per-try-timeout=" + FormatDurationMs(route.per_try_timeout_ms()));
+  if (route.aggregate_timeout_ms() != 0)
+    Append(out, "aggregate-timeout=" + FormatDurationMs(route.aggregate_timeout_ms()));
+  if (route.aggregate_partial()) Append(out, "aggregate-partial");
   if (route.strip_prefix()) Append(out, "strip-prefix");
   if (!route.rewrite_prefix().empty()) Append(out, "rewrite=" + route.rewrite_prefix());
   if (!route.set_request_headers().empty())

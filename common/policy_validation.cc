@@ -156,6 +156,48 @@ std::string ValidateCors(std::string_view name, const gateway::v1::Cors& cors) {
 
 std::string RouteLabel(const Route& route) { return "route " + Quote(route.path()); }
 
+bool IsAggregateKey(std::string_view key) {
+  if (key.empty() || key.size() > kMaxAggregateKeyLength) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+// The parts of an aggregate route (there is at least one) and what such a route may not have.
+std::string ValidateAggregate(std::string_view name, const Route& route) {
+  const std::string label(name);
+  if (!route.target().empty()) return label + " has both a target and aggregate parts; give one";
+  if (route.split_size() > 0) return label + " has both a split and aggregate parts; give one";
+  if (route.aggregate_size() < kMinAggregateParts || route.aggregate_size() > kMaxAggregateParts)
+    return label + ": an aggregate has " + std::to_string(kMinAggregateParts) + " to " +
+           std::to_string(kMaxAggregateParts) + " parts, not " +
+           std::to_string(route.aggregate_size());
+  std::set<std::string, std::less<>> keys;
+  for (const auto& part : route.aggregate()) {
+    if (!IsAggregateKey(part.key()))
+      return label + ": aggregate key " + Quote(part.key()) + " must be 1 to " +
+             std::to_string(kMaxAggregateKeyLength) + " letters, digits, '_' or '-'";
+    if (!keys.insert(part.key()).second)
+      return label + ": aggregate lists key " + Quote(part.key()) + " twice";
+    const std::string what = label + ": aggregate part " + Quote(part.key());
+    if (part.target().empty()) return what + " has no target";
+    if (std::string e = ValidateTarget(part.target()); !e.empty()) return what + ": " + e;
+    if (!part.path_prefix().empty()) {
+      if (std::string e = ValidateRoutePath(part.path_prefix()); !e.empty())
+        return what + ": path prefix: " + e.substr(e.starts_with("route ") ? 6 : 0);
+    }
+  }
+  // Each part is asked with GET (HEAD too: the answer's length depends on the parts' bodies).
+  for (const std::string& method : route.methods())
+    if (method != "GET" && method != "HEAD")
+      return label + ": an aggregate route takes GET and HEAD only, not " + method;
+  if (route.aggregate_timeout_ms() != 0 && (route.aggregate_timeout_ms() < kMinRouteTimeoutMs ||
+                                            route.aggregate_timeout_ms() > kMaxRouteTimeoutMs))
+    return label + ": aggregate timeout " + FormatDurationMs(route.aggregate_timeout_ms()) +
+           " is outside 1ms..1h";
+  return "";
+}
+
 }  // namespace
 
 std::string CanonicalOrigin(std::string_view origin) {
@@ -256,7 +298,13 @@ std::string ValidateRouteConditions(const Route& route) {
 
 std::string ValidateRoutePolicies(const Route& route) {
   const std::string name = RouteLabel(route);
-  if (route.split_size() > 0) {
+  if (route.aggregate_size() > 0) {
+    if (std::string e = ValidateAggregate(name, route); !e.empty()) return e;
+  } else if (route.aggregate_timeout_ms() != 0) {
+    return name + ": --aggregate-timeout needs aggregate parts (--aggregate KEY=TARGET)";
+  } else if (route.aggregate_partial()) {
+    return name + ": --aggregate-partial needs aggregate parts (--aggregate KEY=TARGET)";
+  } else if (route.split_size() > 0) {
     if (!route.target().empty()) return name + " has both a target and a split; give one";
     if (route.split_size() < kMinSplitTargets || route.split_size() > kMaxSplitTargets)
       return name + ": a split has " + std::to_string(kMinSplitTargets) + " to " +
@@ -339,6 +387,15 @@ std::string ValidateSplitTargets(const Route& route,
       return RouteLabel(route) + ": unknown service " + Quote(target.target()) +
              " in split (register it, or give HOST:PORT)";
   }
+  return "";
+}
+
+std::string ValidateAggregateTargets(const Route& route,
+                                     const std::set<std::string, std::less<>>& h2c_services) {
+  for (const auto& part : route.aggregate())
+    if (h2c_services.count(part.target()))
+      return RouteLabel(route) + ": aggregate part " + Quote(part.key()) + " targets service " +
+             Quote(part.target()) + " which speaks h2c; a part must speak HTTP/1.1";
   return "";
 }
 

@@ -19,6 +19,9 @@ inline constexpr int kMinSplitTargets = 2;
 inline constexpr int kMaxSplitTargets = 16;
 inline constexpr uint32_t kMinSplitWeight = 1;  // a target with no traffic is left out
 inline constexpr uint32_t kMaxSplitWeight = 10000;
+inline constexpr int kMinAggregateParts = 1;
+inline constexpr int kMaxAggregateParts = 16;
+inline constexpr size_t kMaxAggregateKeyLength = 64;  // [A-Za-z0-9_-]
 inline constexpr int kMaxMatchMethods = 16;
 inline constexpr int kMaxMatchHeaders = 16;
 inline constexpr int kMaxHeaderRewrites = 32;  // per list (set/remove, request/response)
@@ -66,12 +69,18 @@ void CanonicalizeService(gateway::v1::Service* service);
 
 // The route's match conditions only: host, methods, headers.
 std::string ValidateRouteConditions(const gateway::v1::Route& route);
-// Everything after `version`: target or split (their shape only), rewrites, timeout, retries,
-// rate limit, auth, CORS. Names the route in each message.
+// Everything after `version`: target, split or aggregate parts (their shape only; an aggregate
+// route takes GET and HEAD only), rewrites, timeout, retries, rate limit, auth, CORS. Names the
+// route in each message.
 std::string ValidateRoutePolicies(const gateway::v1::Route& route);
 // A split's bare names (no ":PORT") must be services of `services`; HOST:PORT may be anything.
 std::string ValidateSplitTargets(const gateway::v1::Route& route,
                                  const std::set<std::string, std::less<>>& services);
+// An aggregate part's target that is a service of `h2c_services` (Service.protocol h2c) is
+// refused: a part is read whole as HTTP/1.1 JSON. Bare names that are no service are DNS
+// names, as a plain route's target.
+std::string ValidateAggregateTargets(const gateway::v1::Route& route,
+                                     const std::set<std::string, std::less<>>& h2c_services);
 // lb, hash_header, health_check, ejection, limits, connect timeout.
 std::string ValidateServicePolicies(const gateway::v1::Service& service);
 // A consumer as stored: name, api key digests, JWT credential (the public key parsed).

@@ -341,15 +341,18 @@ std::string ValidateCertificate(const gateway::v1::Certificate& certificate) {
 
 std::string ValidateConfig(const gateway::v1::Config& config) {
   std::set<std::string, std::less<>> services;
+  std::set<std::string, std::less<>> h2c_services;  // no aggregate part may target one
   for (const auto& service : config.services()) {
     if (std::string e = ValidateService(service); !e.empty()) return e;
     if (!services.insert(service.name()).second)
       return "service " + Quote(service.name()) + " is defined twice";
+    if (service.protocol() == gateway::v1::UPSTREAM_H2C) h2c_services.insert(service.name());
   }
   std::set<RouteIdentity> routes;  // compared field by field, never as text
   for (const auto& route : config.routes()) {
     if (std::string e = ValidateRoute(route); !e.empty()) return e;
     if (std::string e = ValidateSplitTargets(route, services); !e.empty()) return e;
+    if (std::string e = ValidateAggregateTargets(route, h2c_services); !e.empty()) return e;
     if (!routes.insert(IdentityOf(route)).second)
       return "route " + DescribeRouteMatch(route) + " is defined twice";
   }

@@ -91,7 +91,7 @@ inline constexpr size_t kMaxCertificates = 1000;
 std::string ValidateCertificate(const gateway::v1::Certificate& certificate);
 // A whole snapshot: every service, route, consumer and certificate valid; service, consumer and
 // certificate names, route identities (RouteIdentity) and api keys unique; split services
-// defined; one default certificate at most. This is every
+// defined; no aggregate part on an h2c service; one default certificate at most. This is every
 // check a gateway makes of a pushed config but its own --max-routes; the control plane makes it
 // of the config each write would produce, inside the write's transaction, so that what it
 // stores the gateways accept.

@@ -43,6 +43,8 @@ std::string ConfigToJson(const gateway::v1::Config& config) {
     }
     json.Key("target").String(route.target());
     if (!route.split().empty()) json.Key("split").String(FormatRouteTargets(route));
+    // "user=users-svc:/users,cart=cart-svc", as --aggregate takes each part.
+    if (!route.aggregate().empty()) json.Key("aggregate").String(FormatAggregateParts(route));
     if (std::string policies = DescribeRoutePolicies(route); !policies.empty())
       json.Key("policies").String(policies);
     // Like protobuf's JSON mapping, only when set: 0 means the gateway's own --max-body-size.

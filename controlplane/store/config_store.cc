@@ -101,6 +101,9 @@ bool HasKeyConditions(const Route& route, const RouteKey& key, bool exactly) {
 // identity and is never updated.
 constexpr std::string_view kUpdatableRouteFields[] = {"target",
                                                       "split",
+                                                      "aggregate",
+                                                      "aggregate_timeout_ms",
+                                                      "aggregate_partial",
                                                       "max_body_size",
                                                       "strip_prefix",
                                                       "rewrite_prefix",
@@ -308,6 +311,14 @@ std::set<std::string, std::less<>> ServiceNames(const Config& config) {
   return names;
 }
 
+// The services that speak h2c to their endpoints, which no aggregate part may target.
+std::set<std::string, std::less<>> H2cServiceNames(const Config& config) {
+  std::set<std::string, std::less<>> names;
+  for (const auto& service : config.services())
+    if (service.protocol() == gateway::v1::UPSTREAM_H2C) names.insert(service.name());
+  return names;
+}
+
 Route* FindRouteByIdentity(Config* config, const RouteIdentity& identity) {
   for (Route& route : *config->mutable_routes())
     if (IdentityOf(route) == identity) return &route;
@@ -352,27 +363,48 @@ StoreResult<Route> FindRoute(const Config& config, const RouteKey& key) {
                         "; name one with --exact/--prefix, --host, --method or --header"};
 }
 
-// A split's bare names must be registered services.
+// A split's bare names must be registered services; an aggregate part's service must not speak
+// h2c.
 std::optional<StoreError> CheckRouteAgainstServices(const Config& config, const Route& route) {
-  if (route.split().empty()) return std::nullopt;
-  if (std::string e = ValidateSplitTargets(route, ServiceNames(config)); !e.empty())
-    return Invalid(e);
+  if (!route.split().empty()) {
+    if (std::string e = ValidateSplitTargets(route, ServiceNames(config)); !e.empty())
+      return Invalid(e);
+  }
+  if (!route.aggregate().empty()) {
+    if (std::string e = ValidateAggregateTargets(route, H2cServiceNames(config)); !e.empty())
+      return Invalid(e);
+  }
   return std::nullopt;
 }
 
-// Warnings for a route's single target: no service by that name, and no dot or port.
-std::vector<std::string> TargetWarnings(const Config& config, const Route& route) {
-  const std::string& target = route.target();
+// The warning for one target of a plain route or an aggregate part ("" when none): no service
+// by that name, and no dot or port. `what` names it ("target", "aggregate part 'user' target").
+std::string TargetWarning(const std::set<std::string, std::less<>>& services,
+                          const std::string& target, const std::string& what) {
   // A dot or a port says "a host"; only a bare name could be a service somebody misspelt.
-  if (target.empty() || target.find_first_of(".:[") != std::string::npos) return {};
-  const auto services = ServiceNames(config);
-  if (services.count(target)) return {};
-  std::string warning = "target " + Quote(target) +
+  if (target.empty() || target.find_first_of(".:[") != std::string::npos) return "";
+  if (services.count(target)) return "";
+  std::string warning = what + " " + Quote(target) +
                         " is not a registered service: every gateway will resolve it by DNS "
                         "(port 80), as a Kubernetes Service name";
   if (std::string closest = ClosestService(target, services); !closest.empty())
     warning += "; did you mean service " + Quote(closest) + "?";
-  return {std::move(warning)};
+  return warning;
+}
+
+// Warnings for a route's single target and for each aggregate part's, which follow the same
+// rules.
+std::vector<std::string> TargetWarnings(const Config& config, const Route& route) {
+  const auto services = ServiceNames(config);
+  std::vector<std::string> warnings;
+  if (std::string warning = TargetWarning(services, route.target(), "target"); !warning.empty())
+    warnings.push_back(std::move(warning));
+  for (const auto& part : route.aggregate())
+    if (std::string warning = TargetWarning(services, part.target(),
+                                            "aggregate part " + Quote(part.key()) + " target");
+        !warning.empty())
+      warnings.push_back(std::move(warning));
+  return warnings;
 }
 
 std::optional<StoreError> ConsumerNameError(std::string_view name) {
@@ -452,23 +484,38 @@ std::string TakeDefault(Config* config, std::string_view name, uint64_t version)
   return "";
 }
 
+// A service that an aggregate part targets cannot speak h2c: the part reads its answer whole as
+// HTTP/1.1 JSON. (ValidateConfig refuses the config too; this says it in the service's terms.)
+std::optional<StoreError> AggregatePartsRefuseH2c(const Config& config, const Service& service) {
+  if (service.protocol() != gateway::v1::UPSTREAM_H2C) return std::nullopt;
+  for (const Route& route : config.routes())
+    for (const auto& part : route.aggregate())
+      if (part.target() == service.name())
+        return Invalid("service " + Quote(service.name()) + " cannot speak h2c: aggregate part " +
+                       Quote(part.key()) + " of route " + DescribeRouteMatch(route) +
+                       " uses it, and a part must speak HTTP/1.1");
+  return std::nullopt;
+}
+
 StoreError ServiceNotFound(std::string_view name) {
   return {StoreCode::kNotFound, "service " + std::string(name) + " does not exist"};
 }
 
 // kFailedPrecondition naming the routes that send traffic to service `name` (as their target,
-// or as one target of a split); nullopt when none does.
+// as one target of a split, or as an aggregate part's); nullopt when none does.
 std::optional<StoreError> ServiceInUse(const Config& config, std::string_view name) {
   std::vector<std::string> users;
   for (const Route& route : config.routes()) {
     bool uses = route.target() == name;
     for (const auto& target : route.split()) uses = uses || target.target() == name;
+    for (const auto& part : route.aggregate()) uses = uses || part.target() == name;
     if (!uses) continue;
     std::string user = route.path();
     if (route.match() == gateway::v1::MATCH_EXACT) user += " (exact)";
     if (route.host() != "" || !route.methods().empty() || !route.headers().empty())
       user = DescribeRouteMatch(route);
     if (!route.split().empty()) user += " (split)";
+    if (!route.aggregate().empty()) user += " (aggregate)";
     users.push_back(std::move(user));
   }
   if (users.empty()) return std::nullopt;
@@ -768,6 +815,7 @@ StoreResult<ServiceWrite> ConfigStore::UpdateService(const Service& request,
                        ApplyMask(Known(request), fields, &service);
                        CanonicalizeService(&service);
                        if (std::string e = ValidateService(service); !e.empty()) return Invalid(e);
+                       if (auto e = AggregatePartsRefuseH2c(*next, service)) return *e;
                        if (google::protobuf::util::MessageDifferencer::Equals(service, *stored))
                          return std::nullopt;  // a no-op
                        service.set_version(version);
@@ -850,42 +898,65 @@ StoreResult<RouteWrite> ConfigStore::UpdateRoute(const Route& request,
                      ": give a new target or a max_body_size");
   }
   if (auto e = CheckMask(fields, Route::descriptor(), kUpdatableRouteFields, "route")) return *e;
+  // "target", "split" and "aggregate" replace each other: one of them per update.
   bool names_target = false;
   bool names_split = false;
+  bool names_aggregate = false;
+  bool names_aggregate_policy = false;  // aggregate_timeout_ms or aggregate_partial
   for (const auto& path : fields.paths()) {
     names_target = names_target || path == "target";
     names_split = names_split || path == "split";
+    names_aggregate = names_aggregate || path == "aggregate";
+    names_aggregate_policy =
+        names_aggregate_policy || path == "aggregate_timeout_ms" || path == "aggregate_partial";
   }
-  if (names_target && names_split)
-    return Invalid("route " + request.path() + ": update either the target or the split");
+  if (names_target + names_split + names_aggregate > 1) {
+    std::vector<std::string> named;
+    if (names_target) named.push_back("the target");
+    if (names_split) named.push_back("the split");
+    if (names_aggregate) named.push_back("the aggregate parts");
+    return Invalid("route " + request.path() + ": update either " + named[0] + " or " +
+                   (named.size() == 2 ? named[1] : named[1] + " or " + named[2]) +
+                   " (each replaces the others)");
+  }
 
   Route route;
   std::vector<std::string> warnings;
-  auto after =
-      Write(context,
-            [&](const Config& current, uint64_t version, Config* next,
-                HistoryEntry* history) -> std::optional<StoreError> {
-              auto found = FindRoute(current, key);
-              if (!found) return found.error();
-              const Route& before = *found;
-              route = before;  // the stored route with the named fields changed
-              ApplyMask(Known(request), fields, &route);
-              if (names_target) route.clear_split();  // "target" and "split" replace each other
-              if (names_split) route.clear_target();
-              CanonicalizeRoute(&route);
-              if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
-              if (auto e = CheckRouteAgainstServices(current, route)) return *e;
-              // Warned about when the update names the target; a route kept on a DNS name is not
-              // news.
-              warnings = names_target ? TargetWarnings(current, route) : std::vector<std::string>{};
-              if (google::protobuf::util::MessageDifferencer::Equals(route, before))
-                return std::nullopt;
-              route.set_version(version);
-              *FindRouteByIdentity(next, IdentityOf(before)) = route;
-              history->action = "update_route";
-              history->detail = DescribeRouteChange(before, route);
-              return std::nullopt;
-            });
+  auto after = Write(context,
+                     [&](const Config& current, uint64_t version, Config* next,
+                         HistoryEntry* history) -> std::optional<StoreError> {
+                       auto found = FindRoute(current, key);
+                       if (!found) return found.error();
+                       const Route& before = *found;
+                       route = before;  // the stored route with the named fields changed
+                       ApplyMask(Known(request), fields, &route);
+                       // "target", "split" and "aggregate" replace each other; a route that stops
+                       // being an aggregate loses the aggregate's policies too, unless the update
+                       // names them.
+                       if (names_target || names_split) {
+                         route.clear_aggregate();
+                         if (!names_aggregate_policy) {
+                           route.clear_aggregate_timeout_ms();
+                           route.clear_aggregate_partial();
+                         }
+                       }
+                       if (names_target || names_aggregate) route.clear_split();
+                       if (names_split || names_aggregate) route.clear_target();
+                       CanonicalizeRoute(&route);
+                       if (std::string e = ValidateRoute(route); !e.empty()) return Invalid(e);
+                       if (auto e = CheckRouteAgainstServices(current, route)) return *e;
+                       // Warned about when the update names the target or the parts; a route kept
+                       // on a DNS name is not news.
+                       warnings = names_target || names_aggregate ? TargetWarnings(current, route)
+                                                                  : std::vector<std::string>{};
+                       if (google::protobuf::util::MessageDifferencer::Equals(route, before))
+                         return std::nullopt;
+                       route.set_version(version);
+                       *FindRouteByIdentity(next, IdentityOf(before)) = route;
+                       history->action = "update_route";
+                       history->detail = DescribeRouteChange(before, route);
+                       return std::nullopt;
+                     });
   if (!after) return after.error();
   return RouteWrite{std::move(route), std::move(*after), std::move(warnings)};
 }
@@ -1126,6 +1197,9 @@ StoreResult<ApplyWrite> ConfigStore::WriteDesired(
       for (const Service& service : current.services())
         if (!FindNamed(next->services(), service.name()))
           if (auto e = ServiceInUse(*next, service.name())) return *e;
+    for (const Service& service : next->services())
+      if (service.version() == version)  // written by this version
+        if (auto e = AggregatePartsRefuseH2c(*next, service)) return *e;
     result.warnings.clear();
     for (const Certificate& certificate : next->certificates())
       if (certificate.version() == version)  // written by this version

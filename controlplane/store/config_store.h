@@ -159,15 +159,18 @@ class ConfigStore {
   StoreResult<ConfigPtr> DeleteService(std::string_view name, const WriteContext& context = {});
 
   // route.match must be MATCH_PREFIX or MATCH_EXACT. A route's identity is (path, match, host,
-  // methods, headers); a split's bare names must be services. A target that is no service and
-  // has no dot and no port is stored (the gateways resolve it by DNS) with a warning.
+  // methods, headers); a split's bare names must be services; an aggregate part's service must
+  // not speak h2c. A target (or a part's) that is no service and has no dot and no port is
+  // stored (the gateways resolve it by DNS) with a warning.
   StoreResult<RouteWrite> CreateRoute(const gateway::v1::Route& route,
                                       const WriteContext& context = {});
   // Changes the policy fields `mask` names ("target", "split", "max_body_size", "rate_limit",
   // "rate_limit.burst", "cors", ...) of the route `route`'s match names (see RouteKey, and
-  // FindRoute below) to their values in `route`; the others keep theirs. "target" and "split"
-  // replace each other. An empty mask names the target and max_body_size when set (what clients
-  // from before update_mask send). See UpdateRouteRequest in proto/gateway.proto.
+  // FindRoute below) to their values in `route`; the others keep theirs. "target", "split" and
+  // "aggregate" replace each other (one of them per update); a route that stops being an
+  // aggregate loses aggregate_timeout_ms and aggregate_partial too, unless the mask names them. An
+  // empty mask names the target and max_body_size when set (what clients from before update_mask
+  // send). See UpdateRouteRequest in proto/gateway.proto.
   StoreResult<RouteWrite> UpdateRoute(
       const gateway::v1::Route& route,
       const google::protobuf::FieldMask& mask = google::protobuf::FieldMask(),

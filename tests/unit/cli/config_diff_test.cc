@@ -75,6 +75,36 @@ TEST(ConfigDiff, DiffShowsEveryFieldThatChanges) {
   EXPECT_EQ(RenderChangeDiff(ObjectChanges()), "");
 }
 
+// Issue 14: a route turned into an aggregate shows its target go and its parts come.
+TEST(ConfigDiff, AggregatePartsAndPolicies) {
+  ObjectChanges changes;
+  ObjectChange* changed = changes.Add();
+  changed->set_action(ObjectChange::CHANGED);
+  auto* before = changed->mutable_route_before();
+  before->set_path("/api/home");
+  before->set_match(gateway::v1::MATCH_PREFIX);
+  before->set_target("home-svc");
+  auto* after = changed->mutable_route_after();
+  after->set_path("/api/home");
+  after->set_match(gateway::v1::MATCH_PREFIX);
+  auto* user = after->add_aggregate();
+  user->set_key("user");
+  user->set_target("users-svc");
+  user->set_path_prefix("/users");
+  auto* cart = after->add_aggregate();
+  cart->set_key("cart");
+  cart->set_target("cart-svc");
+  after->set_aggregate_timeout_ms(2000);
+  after->set_aggregate_partial(true);
+  EXPECT_EQ(RenderChangeDiff(changes),
+            "~ route /api/home (prefix)\n"
+            "    target: home-svc -> \"\"\n"
+            "    aggregate: (unset) -> [{key: user, target: users-svc, path_prefix: /users}, "
+            "{key: cart, target: cart-svc}]\n"
+            "    aggregate_timeout_ms: (unset) -> 2000 (2s)\n"
+            "    aggregate_partial: (unset) -> true\n");
+}
+
 TEST(ConfigDiff, JsonHasBothSidesWithoutVersions) {
   JsonWriter json;
   WriteChangesJson(json, SampleChanges());

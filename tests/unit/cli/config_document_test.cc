@@ -230,6 +230,89 @@ TEST(ConfigDocument, ExportedDocumentsReadBackAsTheConfig) {
             "services: []\nroutes: []\nconsumers: []\n");
 }
 
+// Issue 14: an aggregate route's parts, its timeout (in ms, as timeout_ms) and partial flag.
+TEST(ConfigDocument, AggregateRoutesReadAndExportBack) {
+  const ApplyRequest request = Parse(R"(routes:
+  - path: /api/home
+    methods: [GET]
+    aggregate:
+      - {key: user, target: users-svc, path_prefix: /users}
+      - key: cart
+        target: "10.0.0.5:8080"
+    aggregate_timeout_ms: 2000
+    aggregate_partial: true
+)");
+  ASSERT_EQ(request.routes_size(), 1);
+  const auto& route = request.routes(0);
+  EXPECT_EQ(route.target(), "");
+  ASSERT_EQ(route.aggregate_size(), 2);
+  EXPECT_EQ(route.aggregate(0).key(), "user");
+  EXPECT_EQ(route.aggregate(0).target(), "users-svc");
+  EXPECT_EQ(route.aggregate(0).path_prefix(), "/users");
+  EXPECT_EQ(route.aggregate(1).key(), "cart");
+  EXPECT_EQ(route.aggregate(1).target(), "10.0.0.5:8080");
+  EXPECT_EQ(route.aggregate(1).path_prefix(), "");
+  EXPECT_EQ(route.aggregate_timeout_ms(), 2000u);
+  EXPECT_TRUE(route.aggregate_partial());
+
+  Config config;
+  *config.add_routes() = route;
+  config.mutable_routes(0)->set_match(gateway::v1::MATCH_PREFIX);
+  config.mutable_routes(0)->set_version(9);
+  const std::string yaml = RenderConfigDocument(config, DocumentFormat::kYaml);
+  EXPECT_NE(yaml.find("    aggregate:\n"
+                      "      - key: user\n"
+                      "        target: users-svc\n"
+                      "        path_prefix: /users\n"
+                      "      - key: cart\n"
+                      "        target: 10.0.0.5:8080\n"
+                      "    aggregate_timeout_ms: 2000\n"
+                      "    aggregate_partial: true\n"),
+            std::string::npos)
+      << yaml;
+  for (const DocumentFormat format : {DocumentFormat::kYaml, DocumentFormat::kJson}) {
+    const std::string text = RenderConfigDocument(config, format);
+    const ApplyRequest back = Parse(text);
+    ASSERT_EQ(back.routes_size(), 1) << text;
+    auto expected = config.routes(0);
+    expected.clear_version();
+    EXPECT_TRUE(MessageDifferencer::Equals(back.routes(0), expected))
+        << text << back.routes(0).DebugString();
+  }
+
+  // The diff's flat fields.
+  const DocumentFields fields = FieldsOf(config.routes(0));
+  const auto field = [&fields](const std::string& key) {
+    for (const auto& [name, value] : fields)
+      if (name == key) return value;
+    return std::string("(absent)");
+  };
+  EXPECT_EQ(field("aggregate"),
+            "[{key: user, target: users-svc, path_prefix: /users}, "
+            "{key: cart, target: 10.0.0.5:8080}]");
+  EXPECT_EQ(field("aggregate_timeout_ms"), "2000");
+  EXPECT_EQ(field("aggregate_partial"), "true");
+}
+
+TEST(ConfigDocument, AggregateErrorsNameThePlace) {
+  EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    aggregate: [{key: u, target: s, prefix: /x}]\n"),
+            "routes[0].aggregate[0].prefix: unknown field (line 3)");
+  EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    aggregate:\n      - target: s\n"),
+            "routes[0].aggregate[0].key: missing (line 4)");
+  EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    aggregate:\n      - key: u\n"),
+            "routes[0].aggregate[0].target: missing (line 4)");
+  EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    aggregate: user=users-svc\n"),
+            "routes[0].aggregate: expected a list, got the string 'user=users-svc' (line 3)");
+  EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    aggregate: [{key: 5, target: s}]\n"),
+            "routes[0].aggregate[0].key: expected a string, got a number (5) (quote it to make it "
+            "a string) (line 3)");
+  EXPECT_EQ(
+      ErrorOf("routes:\n  - path: /a\n    aggregate_timeout_ms: 2s\n"),
+      "routes[0].aggregate_timeout_ms: expected a whole number, got the string '2s' (line 3)");
+  EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    aggregate_partial: yes\n"),
+            "routes[0].aggregate_partial: expected true or false, got the string 'yes' (line 3)");
+}
+
 TEST(ConfigDocument, ErrorsNameThePlace) {
   EXPECT_EQ(ErrorOf("routes:\n  - path: /a\n    target: s\n  - path: /b\n    timeot: 5\n"),
             "routes[1].timeot: unknown field (line 5)");

@@ -382,5 +382,163 @@ TEST(RouteOutput, GetShowsEveryPolicy) {
             std::string::npos);
 }
 
+// Issue 14: `--aggregate KEY=TARGET[:PATH_PREFIX]`; the PATH_PREFIX starts at the first ":/".
+TEST(AggregateFlags, KeyTargetAndPathPrefix) {
+  struct Case {
+    std::string text, key, target, prefix;
+  };
+  const Case cases[] = {
+      {"user=users-svc:/users", "user", "users-svc", "/users"},
+      {"user=users-svc", "user", "users-svc", ""},
+      {"cart=10.0.0.5:8080:/carts", "cart", "10.0.0.5:8080", "/carts"},
+      {"cart=10.0.0.5:8080", "cart", "10.0.0.5:8080", ""},
+      {"v6=[::1]:8080:/x", "v6", "[::1]:8080", "/x"},
+      {"v6=[::1]:8080", "v6", "[::1]:8080", ""},
+      {"dns=api.example.com:/v1/a:b", "dns", "api.example.com", "/v1/a:b"},
+      {"a=b=c", "a", "b=c",
+       ""},  // the KEY ends at the first '='; the control plane judges the rest
+  };
+  for (const Case& c : cases) {
+    gateway::v1::AggregatePart part;
+    EXPECT_EQ(ParseAggregatePart(c.text, &part), "") << c.text;
+    EXPECT_EQ(part.key(), c.key) << c.text;
+    EXPECT_EQ(part.target(), c.target) << c.text;
+    EXPECT_EQ(part.path_prefix(), c.prefix) << c.text;
+  }
+  const std::pair<std::string, std::string> bad[] = {
+      {"user", "bad --aggregate: 'user' has no '=' (expected KEY=TARGET[:PATH_PREFIX])"},
+      {"=users-svc",
+       "bad --aggregate: '=users-svc' has no KEY before '=' (expected "
+       "KEY=TARGET[:PATH_PREFIX])"},
+      {"user=", "bad --aggregate: 'user=' has no TARGET (expected KEY=TARGET[:PATH_PREFIX])"},
+      {"user=:/users", "bad --aggregate: 'user=:/users' has no TARGET"},
+  };
+  for (const auto& [text, message] : bad) {
+    gateway::v1::AggregatePart part;
+    EXPECT_EQ(ParseAggregatePart(text, &part).find(message), 0u)
+        << text << ": " << ParseAggregatePart(text, &part);
+  }
+}
+
+TEST(AggregateFlags, AddKeepsThePartsInOrderWithTheirPolicies) {
+  const Command command =
+      Parse({"route", "add", "/api/home", "--aggregate", "user=users-svc:/users", "--aggregate",
+             "cart=10.0.0.5:8080", "--aggregate-timeout", "2s", "--aggregate-partial", "--method",
+             "GET"});
+  EXPECT_TRUE(command.targets.empty());
+  Route route;
+  ASSERT_EQ(BuildRouteMatch(command, &route), "");
+  ASSERT_EQ(BuildRoutePolicies(command, &route, nullptr), "");
+  EXPECT_EQ(route.target(), "");
+  ASSERT_EQ(route.aggregate_size(), 2);
+  EXPECT_EQ(route.aggregate(0).key(), "user");
+  EXPECT_EQ(route.aggregate(0).target(), "users-svc");
+  EXPECT_EQ(route.aggregate(0).path_prefix(), "/users");
+  EXPECT_EQ(route.aggregate(1).key(), "cart");
+  EXPECT_EQ(route.aggregate(1).target(), "10.0.0.5:8080");
+  EXPECT_EQ(route.aggregate(1).path_prefix(), "");
+  EXPECT_EQ(route.aggregate_timeout_ms(), 2000u);
+  EXPECT_TRUE(route.aggregate_partial());
+
+  Route bad;
+  EXPECT_EQ(BuildRoutePolicies(Parse({"route", "add", "/a", "--aggregate", "user"}), &bad, nullptr),
+            "bad --aggregate: 'user' has no '=' (expected KEY=TARGET[:PATH_PREFIX])");
+  Route bad_timeout;
+  EXPECT_EQ(BuildRoutePolicies(
+                Parse({"route", "add", "/a", "--aggregate", "u=s", "--aggregate-timeout", "2x"}),
+                &bad_timeout, nullptr),
+            "bad --aggregate-timeout: invalid duration '2x' (write e.g. 250ms, 2s, 1m, 1h)");
+}
+
+TEST(AggregateFlags, UpdateReplacesThePartsAndResetsThePolicies) {
+  google::protobuf::FieldMask mask;
+  Route route;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "update", "/api/home", "--aggregate", "user=u",
+                                      "--aggregate-timeout", "500ms"}),
+                               &route, &mask),
+            "");
+  EXPECT_EQ(Paths(mask), (std::vector<std::string>{"aggregate", "aggregate_timeout_ms"}));
+  EXPECT_EQ(route.aggregate_size(), 1);
+
+  google::protobuf::FieldMask partial_mask;
+  Route partial;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "update", "/api/home", "--aggregate-partial"}),
+                               &partial, &partial_mask),
+            "");
+  EXPECT_EQ(Paths(partial_mask), std::vector<std::string>{"aggregate_partial"});
+  EXPECT_EQ(partial.aggregate_size(), 0);  // the parts are kept: not named
+
+  google::protobuf::FieldMask reset_mask;
+  Route reset;
+  ASSERT_EQ(BuildRoutePolicies(Parse({"route", "update", "/api/home", "--reset",
+                                      "aggregate-timeout", "--reset", "aggregate-partial"}),
+                               &reset, &reset_mask),
+            "");
+  EXPECT_EQ(Paths(reset_mask),
+            (std::vector<std::string>{"aggregate_partial", "aggregate_timeout_ms"}));
+  EXPECT_EQ(reset.aggregate_timeout_ms(), 0u);
+  EXPECT_FALSE(reset.aggregate_partial());
+}
+
+TEST(AggregateFlags, UsageErrors) {
+  EXPECT_EQ(UsageError({"route", "add", "/a", "pay", "--aggregate", "user=u"}),
+            "gatewayctl: give either TARGETs or --aggregate parts, not both; see 'gatewayctl "
+            "route add --help'");
+  EXPECT_EQ(UsageError({"route", "update", "/a", "pay", "--aggregate", "user=u"}),
+            "gatewayctl: give either TARGETs or --aggregate parts, not both; see 'gatewayctl "
+            "route update --help'");
+  EXPECT_EQ(UsageError({"route", "add", "/a", "--aggregate-timeout", "2s"}),
+            "gatewayctl: TARGET is required (or --aggregate KEY=TARGET[:PATH_PREFIX] parts); see "
+            "'gatewayctl route add --help'");
+  EXPECT_EQ(UsageError({"route", "update", "/a", "--reset", "aggregate"}),
+            "gatewayctl: --reset aggregate: a route needs a target, a split or aggregate parts; "
+            "give a TARGET instead, which replaces the parts; see 'gatewayctl route update "
+            "--help'");
+  EXPECT_NE(UsageError({"route", "get", "/a", "--aggregate", "u=s"}).find("unknown flag"),
+            std::string::npos);
+  // The help shows the flags with an example.
+  const CommandLine help = ParseCommandLine({"route", "add", "--help"}, std::nullopt);
+  ASSERT_EQ(help.outcome, CommandLine::Outcome::kHelp);
+  for (const char* text :
+       {"--aggregate KEY=TARGET[:PATH_PREFIX]", "--aggregate-timeout", "--aggregate-partial",
+        "gatewayctl route add /api/home --aggregate user=users-svc:/users"})
+    EXPECT_NE(help.text.find(text), std::string::npos) << text << "\n" << help.text;
+}
+
+TEST(AggregateOutput, TableJsonAndGetLines) {
+  Route route;
+  route.set_path("/api/home");
+  route.set_match(gateway::v1::MATCH_PREFIX);
+  auto* user = route.add_aggregate();
+  user->set_key("user");
+  user->set_target("users-svc");
+  user->set_path_prefix("/users");
+  auto* cart = route.add_aggregate();
+  cart->set_key("cart");
+  cart->set_target("10.0.0.5:8080");
+  route.set_aggregate_timeout_ms(2000);
+  route.set_aggregate_partial(true);
+  route.set_version(7);
+  EXPECT_EQ(RenderRoute(route, OutputFormat::kTable),
+            "PATH       MATCH   CONDITIONS  TARGET                MAX BODY  POLICIES              "
+            "                  VERSION\n"
+            "/api/home  prefix  -           aggregate(user,cart)  default   aggregate-timeout=2s "
+            "aggregate-partial  7\n"
+            "\n"
+            "aggregate:          user from users-svc (path prefix /users)\n"
+            "aggregate:          cart from 10.0.0.5:8080\n"
+            "aggregate timeout:  2s\n"
+            "aggregate partial:  yes (a failed part is null in a 200)\n");
+  EXPECT_EQ(RenderRoute(route, OutputFormat::kJson),
+            R"({"path":"/api/home","match":"prefix","target":"",)"
+            R"("aggregate":[{"key":"user","target":"users-svc","path_prefix":"/users"},)"
+            R"({"key":"cart","target":"10.0.0.5:8080"}],"aggregate_timeout_ms":2000,)"
+            R"("aggregate_partial":true,"version":7})"
+            "\n");
+  EXPECT_EQ(RenderRouteWrite(route, "created", 7, OutputFormat::kTable),
+            "route /api/home (prefix) -> aggregate(user=users-svc:/users,cart=10.0.0.5:8080) "
+            "[aggregate-timeout=2s aggregate-partial] created at version 7\n");
+}
+
 }  // namespace
 }  // namespace gw::cli

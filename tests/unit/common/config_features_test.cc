@@ -49,6 +49,40 @@ TEST(FeaturesUsed, ClusterRateLimitIsAFeatureOfItsOwn) {
   EXPECT_TRUE(MissingFeatures(used, current).empty());
 }
 
+// Issue 14: an aggregate route is a feature of its own, and so is each of its two policies
+// (a gateway without the feature would not know what they are for).
+TEST(FeaturesUsed, AggregateRoutesAreAFeatureOfTheirOwn) {
+  gateway::v1::Config config;
+  auto* route = config.add_routes();
+  route->set_path("/api/home");
+  auto* part = route->add_aggregate();
+  part->set_key("user");
+  part->set_target("users-svc");
+  const std::set<std::string> used = FeaturesUsed(config);
+  EXPECT_EQ(used, std::set<std::string>{"aggregate_routes"});
+  for (auto set : {+[](gateway::v1::Route* r) { r->set_aggregate_timeout_ms(2000); },
+                   +[](gateway::v1::Route* r) { r->set_aggregate_partial(true); }}) {
+    gateway::v1::Route bare;
+    bare.set_path("/api/home");
+    set(&bare);
+    gateway::v1::Config alone;
+    *alone.add_routes() = bare;
+    EXPECT_EQ(FeaturesUsed(alone), std::set<std::string>{"aggregate_routes"});
+  }
+
+  gateway::v1::Node older;  // a gateway from before issue 14: the baseline and issue 13's
+  older.set_protocol_version(kProtocolVersion);
+  for (const auto& feature : GatewayFeatures())
+    if (feature != "aggregate_routes") older.add_features(feature);
+  EXPECT_EQ(MissingFeatures(used, older), std::vector<std::string>{"aggregate_routes"});
+  EXPECT_EQ(MissingFeatures(used, gateway::v1::Node()),
+            std::vector<std::string>{"aggregate_routes"});
+  gateway::v1::Node current;
+  current.set_protocol_version(kProtocolVersion);
+  for (const auto& feature : GatewayFeatures()) current.add_features(feature);
+  EXPECT_TRUE(MissingFeatures(used, current).empty());
+}
+
 TEST(MissingFeatures, ProtocolZeroAppliesTheBaseline) {
   const std::set<std::string> used = {"cors", "split"};
   gateway::v1::Node old_node;  // states nothing: 0.2.0

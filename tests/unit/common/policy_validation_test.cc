@@ -324,6 +324,216 @@ TEST(ValidateRoute, PolicyRules) {
   }
 }
 
+// Issue 14: an aggregate route's parts, as `--aggregate KEY=TARGET[:PATH_PREFIX]` gives them.
+void AddParts(Route& r, std::vector<std::vector<std::string>> parts) {
+  r.clear_target();
+  for (auto& fields : parts) {
+    auto* part = r.add_aggregate();
+    part->set_key(fields.at(0));
+    part->set_target(fields.at(1));
+    if (fields.size() > 2) part->set_path_prefix(fields[2]);
+  }
+}
+
+TEST(ValidateRoute, AggregateRules) {
+  const Case cases[] = {
+      {"two parts",
+       [](Route& r) {
+         AddParts(r, {{"user", "users-svc", "/users"}, {"cart", "10.0.0.5:8080"}});
+       },
+       ""},
+      {"one part",
+       [](Route& r) {
+         AddParts(r, {{"user", "users-svc"}});
+       },
+       ""},
+      {"sixteen parts",
+       [](Route& r) {
+         for (int i = 0; i < 16; ++i) AddParts(r, {{"k" + std::to_string(i), "svc"}});
+       },
+       ""},
+      {"seventeen parts",
+       [](Route& r) {
+         for (int i = 0; i < 17; ++i) AddParts(r, {{"k" + std::to_string(i), "svc"}});
+       },
+       "route '/api': an aggregate has 1 to 16 parts, not 17"},
+      {"key of every allowed kind",
+       [](Route& r) {
+         AddParts(r, {{"User_2-x", "svc"}});
+       },
+       ""},
+      {"key of 64",
+       [](Route& r) {
+         AddParts(r, {{std::string(64, 'k'), "svc"}});
+       },
+       ""},
+      {"key of 65",
+       [](Route& r) {
+         AddParts(r, {{std::string(65, 'k'), "svc"}});
+       },
+       "must be 1 to 64 letters, digits, '_' or '-'"},
+      {"key with a space",
+       [](Route& r) {
+         AddParts(r, {{"x y", "svc"}});
+       },
+       "route '/api': aggregate key 'x y' must be 1 to 64 letters, digits, '_' or '-'"},
+      {"key empty",
+       [](Route& r) {
+         AddParts(r, {{"", "svc"}});
+       },
+       "aggregate key ''"},
+      {"key with a dot",
+       [](Route& r) {
+         AddParts(r, {{"a.b", "svc"}});
+       },
+       "aggregate key 'a.b'"},
+      {"key twice",
+       [](Route& r) {
+         AddParts(r, {{"user", "a"}, {"user", "b"}});
+       },
+       "route '/api': aggregate lists key 'user' twice"},
+      {"keys differ in case",
+       [](Route& r) {
+         AddParts(r, {{"user", "a"}, {"User", "b"}});
+       },
+       ""},
+      {"same target twice",
+       [](Route& r) {
+         AddParts(r, {{"a", "svc"}, {"b", "svc"}});
+       },
+       ""},
+      {"target and parts",
+       [](Route& r) {
+         AddParts(r, {{"user", "users-svc"}});
+         r.set_target("pay");
+       },
+       "route '/api' has both a target and aggregate parts; give one"},
+      {"split and parts",
+       [](Route& r) {
+         AddSplit(r, {{"a", 1}, {"b", 1}});
+         AddParts(r, {{"user", "users-svc"}});
+       },
+       "route '/api' has both a split and aggregate parts; give one"},
+      {"part without target",
+       [](Route& r) {
+         AddParts(r, {{"user", ""}});
+       },
+       "aggregate part 'user' has no target"},
+      {"part bad target",
+       [](Route& r) {
+         AddParts(r, {{"user", "a b"}});
+       },
+       "route '/api': aggregate part 'user': target 'a b' is neither a service name nor "
+       "HOST[:PORT]"},
+      {"part bad port",
+       [](Route& r) {
+         AddParts(r, {{"user", "h.example:99999"}});
+       },
+       "aggregate part 'user': target 'h.example:99999'"},
+      {"part IPv6",
+       [](Route& r) {
+         AddParts(r, {{"user", "[::1]:8080", "/x"}});
+       },
+       ""},
+      {"part prefix relative",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc", "users"}});
+       },
+       "aggregate part 'user': path prefix: path 'users' must start with '/'"},
+      {"part prefix trailing slash",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc", "/users/"}});
+       },
+       "aggregate part 'user': path prefix: path '/users/' must not end with '/'"},
+      {"part prefix query",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc", "/u?x=1"}});
+       },
+       "must not hold a query"},
+      {"GET and HEAD",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc"}});
+         r.add_methods("GET");
+         r.add_methods("HEAD");
+       },
+       ""},
+      {"POST",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc"}});
+         r.add_methods("GET");
+         r.add_methods("POST");
+       },
+       "route '/api': an aggregate route takes GET and HEAD only, not POST"},
+      {"POST on a plain route", [](Route& r) { r.add_methods("POST"); }, ""},
+      {"timeout 1ms",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc"}});
+         r.set_aggregate_timeout_ms(1);
+       },
+       ""},
+      {"timeout 1h",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc"}});
+         r.set_aggregate_timeout_ms(3'600'000);
+         r.set_aggregate_partial(true);
+       },
+       ""},
+      {"timeout over 1h",
+       [](Route& r) {
+         AddParts(r, {{"user", "svc"}});
+         r.set_aggregate_timeout_ms(3'600'001);
+       },
+       "route '/api': aggregate timeout 3600001ms is outside 1ms..1h"},
+      {"timeout without parts", [](Route& r) { r.set_aggregate_timeout_ms(2000); },
+       "route '/api': --aggregate-timeout needs aggregate parts (--aggregate KEY=TARGET)"},
+      {"partial without parts", [](Route& r) { r.set_aggregate_partial(true); },
+       "route '/api': --aggregate-partial needs aggregate parts"},
+      {"partial with a split",
+       [](Route& r) {
+         AddSplit(r, {{"a", 1}, {"b", 1}});
+         r.set_aggregate_partial(true);
+       },
+       "--aggregate-partial needs aggregate parts"},
+  };
+  for (const Case& c : cases) {
+    Route route = ValidRoute();
+    c.change(route);
+    const std::string error = ValidateRoute(route);
+    if (std::string(c.message_part).empty()) {
+      EXPECT_EQ(error, "") << c.name;
+    } else {
+      EXPECT_NE(error.find(c.message_part), std::string::npos) << c.name << ": " << error;
+      EXPECT_EQ(error.find('\n'), std::string::npos) << c.name;
+    }
+  }
+}
+
+// A part's target follows a plain route's rules (a bare name that is no service is a DNS
+// name), but never an h2c service: the part's answer is read whole as HTTP/1.1 JSON.
+TEST(ValidateConfig, AggregatePartsRefuseH2cServices) {
+  Config config;
+  *config.add_services() = ValidService();  // "pay", HTTP/1.1
+  Service grpc = ValidService();
+  grpc.set_name("grpc");
+  grpc.set_protocol(gateway::v1::UPSTREAM_H2C);
+  *config.add_services() = grpc;
+  Route route = ValidRoute();
+  route.set_path("/api/home");
+  AddParts(route, {{"user", "pay", "/users"}, {"dns", "not-a-service"}, {"ip", "10.0.0.5:80"}});
+  *config.add_routes() = route;
+  EXPECT_EQ(ValidateConfig(config), "");
+  config.mutable_routes(0)->mutable_aggregate(1)->set_target("grpc");
+  EXPECT_EQ(ValidateConfig(config),
+            "route '/api/home': aggregate part 'dns' targets service 'grpc' which speaks h2c; a "
+            "part must speak HTTP/1.1");
+  EXPECT_EQ(ValidateAggregateTargets(config.routes(0), {}), "");
+  EXPECT_NE(ValidateAggregateTargets(config.routes(0), {"grpc"}), "");
+  // A plain route may target an h2c service (gRPC).
+  Route plain = ValidRoute();
+  plain.set_target("grpc");
+  EXPECT_EQ(ValidateAggregateTargets(plain, {"grpc"}), "");
+}
+
 TEST(ValidateService, PolicyRules) {
   struct ServiceCase {
     const char* name;
@@ -566,6 +776,17 @@ TEST(DescribeRoutePolicies, CompactAndStable) {
   EXPECT_EQ(RateLimitScopeName(gateway::v1::RateLimit::SCOPE_GATEWAY), "gateway");
   AddSplit(route, {{"a", 90}, {"b", 10}});
   EXPECT_EQ(FormatRouteTargets(route), "a=90,b=10");
+  route.clear_split();
+  route.clear_rate_limit();
+  route.set_auth(gateway::v1::AUTH_NONE);
+  AddParts(route, {{"user", "users-svc", "/users"}, {"cart", "10.0.0.5:8080"}});
+  EXPECT_EQ(FormatRouteTargets(route), "aggregate(user=users-svc:/users,cart=10.0.0.5:8080)");
+  EXPECT_EQ(FormatAggregateParts(route), "user=users-svc:/users,cart=10.0.0.5:8080");
+  route.set_aggregate_timeout_ms(2000);
+  route.set_aggregate_partial(true);
+  route.set_timeout_ms(1000);
+  EXPECT_EQ(DescribeRoutePolicies(route),
+            "retries=2 timeout=1s aggregate-timeout=2s aggregate-partial");
   Service service = ValidService();
   service.set_lb(gateway::v1::LB_RING_HASH);
   service.set_hash_header("x-user");

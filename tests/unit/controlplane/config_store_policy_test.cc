@@ -281,6 +281,185 @@ TEST_P(PolicyStoreTest, EveryRoutePolicyRoundTripsThroughTheDatabase) {
   EXPECT_EQ((*snapshot)->routes(0).cors().methods(0), "GET");
 }
 
+// Issue 14: `route add /api/home --aggregate user=pay:/users --aggregate ...`.
+Route WithParts(Route route, const std::vector<std::vector<std::string>>& parts) {
+  route.clear_target();
+  for (const auto& fields : parts) {
+    auto* part = route.add_aggregate();
+    part->set_key(fields.at(0));
+    part->set_target(fields.at(1));
+    if (fields.size() > 2) part->set_path_prefix(fields[2]);
+  }
+  return route;
+}
+
+TEST_P(PolicyStoreTest, AggregateRoutesAreStoredWithWarningsAndHistory) {
+  Route route = WithParts(MakeRoute("/api/home", ""),
+                          {{"user", "pay", "/users"}, {"cart", "10.0.0.5:8080"}, {"misc", "pai"}});
+  route.set_aggregate_timeout_ms(2000);
+  route.set_aggregate_partial(true);
+  route.add_methods("get");
+  auto created = store_->CreateRoute(route);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  ASSERT_EQ(created->route.aggregate_size(), 3);
+  EXPECT_EQ(created->route.aggregate(0).key(), "user");  // the order given is the answer's
+  EXPECT_EQ(created->route.aggregate(2).key(), "misc");
+  EXPECT_EQ(created->route.methods(0), "GET");
+  // A part's bare name that is no service is a DNS name, as a plain route's target.
+  ASSERT_EQ(created->warnings.size(), 1u);
+  EXPECT_EQ(created->warnings[0],
+            "aggregate part 'misc' target 'pai' is not a registered service: every gateway will "
+            "resolve it by DNS (port 80), as a Kubernetes Service name; did you mean service "
+            "'pay'?");
+  EXPECT_EQ(location_->Query("SELECT target FROM routes"), std::vector<std::string>{""});
+  EXPECT_NE(location_->Dump().find(
+                "create_route|/api/home (prefix, method GET) -> "
+                "aggregate(user=pay:/users,cart=10.0.0.5:8080,misc=pai), aggregate-timeout=2s "
+                "aggregate-partial\n"),
+            std::string::npos)
+      << location_->Dump();
+  const std::string json = ConfigToJson(*created->snapshot);
+  EXPECT_NE(json.find(R"("target":"","aggregate":"user=pay:/users,cart=10.0.0.5:8080,misc=pai",)"
+                      R"("policies":"aggregate-timeout=2s aggregate-partial")"),
+            std::string::npos)
+      << json;
+
+  // Every field survives a restart (the policy column holds the parts; target is '').
+  Reopen();
+  auto snapshot = store_->LoadSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ((*snapshot)->routes_size(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals((*snapshot)->routes(0), created->route))
+      << (*snapshot)->routes(0).DebugString() << created->route.DebugString();
+
+  // A service a part uses cannot be deleted, nor made to speak h2c.
+  ExpectRefused([&] { return store_->DeleteService("pay"); }, StoreCode::kFailedPrecondition,
+                "service pay is used by route /api/home (prefix, method GET) (aggregate); move or "
+                "delete it first");
+  Service h2c = MakeService("pay", 9001);
+  h2c.set_protocol(gateway::v1::UPSTREAM_H2C);
+  ExpectRefused([&] { return store_->UpdateService(h2c, Mask({"protocol"})); },
+                StoreCode::kInvalidArgument,
+                "service 'pay' cannot speak h2c: aggregate part 'user' of route /api/home "
+                "(prefix, method GET) uses it, and a part must speak HTTP/1.1");
+  gateway::v1::ApplyRequest apply;
+  *apply.add_services() = h2c;
+  ExpectRefused([&] { return store_->Apply(apply); }, StoreCode::kInvalidArgument,
+                "service 'pay' cannot speak h2c");
+}
+
+TEST_P(PolicyStoreTest, AggregateRoutesAreRefusedWithOneLine) {
+  Service grpc = MakeService("grpc", 9003);
+  grpc.set_protocol(gateway::v1::UPSTREAM_H2C);
+  ASSERT_TRUE(store_->CreateService(grpc).ok());
+  const Route home = WithParts(MakeRoute("/api/home", ""), {{"user", "pay"}, {"cart", "grpc"}});
+  ExpectRefused([&] { return store_->CreateRoute(home); }, StoreCode::kInvalidArgument,
+                "route '/api/home': aggregate part 'cart' targets service 'grpc' which speaks h2c; "
+                "a part must speak HTTP/1.1");
+  Route post = WithParts(MakeRoute("/api/home", ""), {{"user", "pay"}});
+  post.add_methods("post");
+  ExpectRefused([&] { return store_->CreateRoute(post); }, StoreCode::kInvalidArgument,
+                "route '/api/home': an aggregate route takes GET and HEAD only, not POST");
+  Route both = WithParts(MakeRoute("/api/home", ""), {{"user", "pay"}});
+  both.set_target("pay");
+  ExpectRefused([&] { return store_->CreateRoute(both); }, StoreCode::kInvalidArgument,
+                "route '/api/home' has both a target and aggregate parts; give one");
+  ExpectRefused(
+      [&] {
+        return store_->CreateRoute(WithParts(MakeRoute("/api/home", ""), {{"u", "a"}, {"u", "b"}}));
+      },
+      StoreCode::kInvalidArgument, "aggregate lists key 'u' twice");
+  Route timeout_alone = MakeRoute("/api/home", "pay");
+  timeout_alone.set_aggregate_timeout_ms(1000);
+  ExpectRefused([&] { return store_->CreateRoute(timeout_alone); }, StoreCode::kInvalidArgument,
+                "--aggregate-timeout needs aggregate parts");
+  // The same through apply, which names the item.
+  gateway::v1::ApplyRequest apply;
+  *apply.add_routes() = home;
+  ExpectRefused([&] { return store_->Apply(apply); }, StoreCode::kInvalidArgument,
+                "aggregate part 'cart' targets service 'grpc' which speaks h2c");
+}
+
+TEST_P(PolicyStoreTest, TargetSplitAndAggregateReplaceEachOther) {
+  ASSERT_TRUE(store_->CreateRoute(MakeRoute("/api", "pay")).ok());
+  Route parts = WithParts(MakeRoute("/api", ""), {{"user", "pay", "/users"}, {"cart", "pay-v2"}});
+  parts.set_aggregate_timeout_ms(2000);
+  auto to_parts = store_->UpdateRoute(parts, Mask({"aggregate", "aggregate_timeout_ms"}));
+  ASSERT_TRUE(to_parts.ok()) << to_parts.error().message;
+  EXPECT_EQ(to_parts->route.target(), "");
+  ASSERT_EQ(to_parts->route.aggregate_size(), 2);
+  EXPECT_EQ(to_parts->route.aggregate(0).path_prefix(), "/users");
+  EXPECT_EQ(to_parts->route.aggregate_timeout_ms(), 2000u);
+  EXPECT_NE(location_->Dump().find("update_route|/api (prefix) -> "
+                                   "aggregate(user=pay:/users,cart=pay-v2) (was pay), policies "
+                                   "aggregate-timeout=2s (was none)\n"),
+            std::string::npos)
+      << location_->Dump();
+
+  // The policies alone change the parts' route; "aggregate" replaces the whole list.
+  Route partial = MakeRoute("/api", "");
+  partial.set_aggregate_partial(true);
+  auto with_partial = store_->UpdateRoute(partial, Mask({"aggregate_partial"}));
+  ASSERT_TRUE(with_partial.ok()) << with_partial.error().message;
+  EXPECT_TRUE(with_partial->route.aggregate_partial());
+  EXPECT_EQ(with_partial->route.aggregate_size(), 2);
+  auto one =
+      store_->UpdateRoute(WithParts(MakeRoute("/api", ""), {{"only", "pay"}}), Mask({"aggregate"}));
+  ASSERT_TRUE(one.ok()) << one.error().message;
+  ASSERT_EQ(one->route.aggregate_size(), 1);
+  EXPECT_EQ(one->route.aggregate(0).key(), "only");
+  EXPECT_EQ(one->route.aggregate_timeout_ms(), 2000u);  // not named: kept
+
+  // Back to a target: the parts go, and the aggregate's policies with them.
+  auto back = store_->UpdateRoute(MakeRoute("/api", "pay-v2"), Mask({"target"}));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->route.target(), "pay-v2");
+  EXPECT_EQ(back->route.aggregate_size(), 0);
+  EXPECT_EQ(back->route.aggregate_timeout_ms(), 0u);
+  EXPECT_FALSE(back->route.aggregate_partial());
+
+  // A split, then parts in its place.
+  ASSERT_TRUE(store_
+                  ->UpdateRoute(WithSplit(MakeRoute("/api", ""), {{"pay", 1}, {"pay-v2", 1}}),
+                                Mask({"split"}))
+                  .ok());
+  auto from_split =
+      store_->UpdateRoute(WithParts(MakeRoute("/api", ""), {{"user", "pay"}}), Mask({"aggregate"}));
+  ASSERT_TRUE(from_split.ok()) << from_split.error().message;
+  EXPECT_EQ(from_split->route.split_size(), 0);
+  EXPECT_EQ(from_split->route.aggregate_size(), 1);
+
+  // One of them per update; a part's h2c service and the timeout without parts are refused.
+  ExpectRefused(
+      [&] {
+        return store_->UpdateRoute(WithParts(MakeRoute("/api", "pay"), {{"user", "pay"}}),
+                                   Mask({"target", "aggregate"}));
+      },
+      StoreCode::kInvalidArgument,
+      "route /api: update either the target or the aggregate parts (each replaces the others)");
+  ExpectRefused(
+      [&] {
+        return store_->UpdateRoute(MakeRoute("/api", "pay"),
+                                   Mask({"target", "split", "aggregate"}));
+      },
+      StoreCode::kInvalidArgument, "update either the target or the split or the aggregate parts");
+  Route timeout_on_target = MakeRoute("/api", "pay");
+  timeout_on_target.set_aggregate_timeout_ms(1000);
+  ExpectRefused(
+      [&] {
+        return store_->UpdateRoute(timeout_on_target, Mask({"target", "aggregate_timeout_ms"}));
+      },
+      StoreCode::kInvalidArgument, "--aggregate-timeout needs aggregate parts");
+  Route many = MakeRoute("/api", "");
+  for (int i = 0; i < 17; ++i) {
+    auto* part = many.add_aggregate();
+    part->set_key("k" + std::to_string(i));
+    part->set_target("pay");
+  }
+  ExpectRefused([&] { return store_->UpdateRoute(many, Mask({"aggregate"})); },
+                StoreCode::kInvalidArgument, "an aggregate has 1 to 16 parts, not 17");
+}
+
 TEST_P(PolicyStoreTest, ServicePoliciesWithDefaultsAndMasks) {
   Service service = MakeService("hashed", 9100);
   service.set_lb(gateway::v1::LB_RING_HASH);

@@ -536,7 +536,8 @@ std::vector<Refusal> Refusals() {
              Mask({"max_body_size"})));
        }},
       {"UpdateUnknownField", kInvalid,
-       "route field 'path' cannot be updated (updatable: target, split, max_body_size,",
+       "route field 'path' cannot be updated (updatable: target, split, aggregate, "
+       "aggregate_timeout_ms, aggregate_partial, max_body_size,",
        [](ConfigStore& s) {
          return ErrorOf(
              s.UpdateRoute(MakeRoute("/api", "payment-svc", MATCH_UNSPECIFIED), Mask({"path"})));
