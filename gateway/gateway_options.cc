@@ -60,7 +60,7 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   CLI::App app("gateway: the data plane. Proxies HTTP/1.1 by the routes the control plane streams.",
                "gateway");
   std::string listen, listen_tls, admin, workers, max_routes, max_body, max_header,
-      max_response_body, http2_streams, http2_window, upstream_max_idle,
+      max_response_body, http2_streams, http2_window, upstream_max_idle, aggregate_buffer,
       underscore_headers = "drop", log_level = "info", redis, redis_lease;
   app.set_version_flag("--version", std::string("gateway ") + GATEWAY_BUILD_VERSION);
   app.add_option("--listen", listen, "HOST:PORT for client traffic (port 0 picks one)")->required();
@@ -152,6 +152,9 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
   app.add_option("--max-response-body-size", max_response_body,
                  "upstream response body limit in bytes: 502, or the client connection aborted "
                  "once streaming began; 0 for none (default 0)");
+  app.add_option("--aggregate-buffer", aggregate_buffer,
+                 "bytes the aggregate routes of one worker may hold at once (parts' bodies, "
+                 "answers not yet sent), 503 aggregate_busy beyond: bytes or 64m (default 64m)");
   app.add_option("--upstream-max-idle", upstream_max_idle,
                  "idle pooled connections kept per upstream endpoint and worker, 0 for none "
                  "(default 64)");
@@ -273,6 +276,12 @@ std::optional<GatewayOptions> ParseGatewayOptions(int argc, const char* const* a
     if (!ParseCount(max_response_body, 0, UINT64_MAX, &count))
       return usage_error("--max-response-body-size must be a number of bytes (0 for no limit)");
     options.proxy.max_response_body_size = count;
+  }
+  if (!aggregate_buffer.empty()) {
+    const auto size = ParseByteSize(aggregate_buffer, &error);
+    if (!size || *size < kMinAggregateBuffer || *size > kMaxAggregateBuffer)
+      return usage_error("--aggregate-buffer must be a size in 64k-64g");
+    options.proxy.aggregate_buffer = static_cast<size_t>(*size);
   }
   if (!upstream_max_idle.empty()) {
     if (!ParseCount(upstream_max_idle, 0, 1'000'000, &count))

@@ -158,6 +158,9 @@ MetricsSnapshot MetricsRegistry::Snapshot() const {
       }
     }
     snapshot.underscore_headers_dropped += worker->underscore_headers_dropped.Load();
+    for (size_t i = 0; i < kAggregatePartOutcomes.size(); ++i) {
+      snapshot.aggregate_parts[i] += worker->aggregate_parts[i].Load();
+    }
     snapshot.tls_handshakes_full += worker->tls_handshakes_full.Load();
     snapshot.tls_handshakes_resumed += worker->tls_handshakes_resumed.Load();
     snapshot.tls_handshakes_failed += worker->tls_handshakes_failed.Load();
@@ -329,6 +332,16 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
     out += action;
     out += "\"} ";
     AppendUnsigned(out, count);
+    out.push_back('\n');
+  }
+  AppendHeader(out, "gateway_aggregate_parts_total", "counter",
+               "Parts of aggregate routes, by how they ended: ok (2xx JSON), status (3xx or 4xx, "
+               "kept), failed, timeout, busy (over --aggregate-buffer).");
+  for (size_t i = 0; i < kAggregatePartOutcomes.size(); ++i) {
+    out += "gateway_aggregate_parts_total{outcome=\"";
+    out += kAggregatePartOutcomes[i];
+    out += "\"} ";
+    AppendUnsigned(out, snapshot.aggregate_parts[i]);
     out.push_back('\n');
   }
   AppendHeader(out, "gateway_tls_handshakes_total", "counter",

@@ -99,6 +99,11 @@ struct RouteCounters {
 inline constexpr size_t kDefaultMaxRouteLabels = 10'000;
 
 // One worker's counters. Written only by that worker's thread; read by the admin thread.
+// The outcome label of gateway_aggregate_parts_total, in aggregate/aggregator.h's PartOutcome
+// order.
+inline constexpr std::array<std::string_view, 5> kAggregatePartOutcomes = {"ok", "status", "failed",
+                                                                           "timeout", "busy"};
+
 class WorkerMetrics {
  public:
   explicit WorkerMetrics(size_t max_route_labels = kDefaultMaxRouteLabels);
@@ -133,6 +138,8 @@ class WorkerMetrics {
   // Request header fields with '_' in their name (--underscore-headers): dropped, or refused.
   SingleWriterCounter underscore_headers_dropped;
   SingleWriterCounter underscore_headers_rejected;
+  // Parts of aggregate routes, by how they ended (gateway/aggregate: PartOutcome's order).
+  std::array<SingleWriterCounter, kAggregatePartOutcomes.size()> aggregate_parts;
   // Requests of cluster-scope routes decided by this gateway's own bucket, by why.
   SingleWriterCounter rate_limit_redis_fallback_down;
   SingleWriterCounter rate_limit_redis_fallback_no_redis;
@@ -212,6 +219,7 @@ struct MetricsSnapshot {
   uint64_t config_nacks = 0;
   uint64_t access_log_dropped_lines = 0;
   uint64_t underscore_headers_dropped = 0;
+  std::array<uint64_t, kAggregatePartOutcomes.size()> aggregate_parts{};
   uint64_t tls_handshakes_full = 0;
   uint64_t tls_handshakes_resumed = 0;
   uint64_t tls_handshakes_failed = 0;

@@ -1,5 +1,6 @@
 #include "gateway/exchange/phases.h"
 
+#include <boost/beast/core/string.hpp>
 #include <chrono>
 #include <string>
 
@@ -96,6 +97,14 @@ Verdict RequestFilter(RequestContext& ctx, HttpRequestHeader& request, ExchangeS
     return preflight;
   }
 
+  // An aggregate's parts are fetched with GET: any other method is refused before credentials,
+  // as a route that never takes it (RFC 9110 section 15.5.6).
+  if (route.is_aggregate() && request.method() != http::verb::get &&
+      request.method() != http::verb::head) {
+    ctx.reply_headers.emplace_back("Allow", "GET, HEAD");
+    return {ProxyError::kMethodNotAllowed};
+  }
+
   request.erase("X-Consumer");
   AuthResult auth =
       Authenticate(route.auth, request,
@@ -175,6 +184,20 @@ void ResponseFilter(const RequestContext& ctx, HttpResponseHeader& response,
         response.set(ToBeast(header.name), ToBeast(header.value));
       }
     }
+  }
+}
+
+void FilterComposedReply(RequestContext& ctx, unsigned status, std::string_view origin) {
+  HttpResponseHeader response;
+  response.result(status);
+  for (const auto& [name, value] : ctx.reply_headers) {
+    response.insert(ToBeast(name), ToBeast(value));
+  }
+  ResponseFilter(ctx, response, origin);
+  ctx.reply_headers.clear();
+  for (const auto& field : response) {
+    if (boost::beast::iequals(field.name_string(), "X-Request-Id")) continue;  // the reply's own
+    ctx.reply_headers.emplace_back(ToStd(field.name_string()), ToStd(field.value()));
   }
 }
 

@@ -7,12 +7,14 @@
 //   2. RequestFilter          the gateway's request header rules (hop-by-hop, request id,
 //                             X-Forwarded-*), then the route's policies: HTTPS redirect, CORS
 //                             preflight, authentication (policy/auth.h), rate limit
-//   3. PickUpstream           the route's target, or a split's draw
+//   3. PickUpstream           the route's target, or a split's draw (an aggregate route's
+//                             parts are each fetched by aggregate/aggregator.h instead)
 //   4. UpstreamRequestFilter  the route's request header rules and path rewrite
 //   5. forwarding             proxy/forwarder.h (retries: proxy/retry_state.h), bodies streamed
 //                             by the carrier
 //   6. ResponseFilter         the gateway's response header rules, the route's, HSTS over TLS,
-//                             RateLimit-*, CORS
+//                             RateLimit-*, CORS (FilterComposedReply: the same for an
+//                             aggregate's answer, aggregate/aggregator.h)
 //   7. LogExchange            metrics and the access-log line: every request ends here, once
 // A phase that answers the request itself returns a Verdict; the carrier then writes
 // MakeLocalReply's answer (local_reply.h) and goes to LogExchange.
@@ -45,7 +47,8 @@ ProxyError RouteRequest(RequestContext& ctx, const HttpRequestHeader& request,
 // 2. Rewrites the request's header for the upstream hop (RewriteRequestHeaders: 431 when the
 // X-Forwarded-For chain grows too long), then the route's policies in order: a cleartext request
 // on a route with --https-redirect is answered 308 to its https:// URL; a CORS preflight
-// is answered (before credentials: browsers send none); the consumer is authenticated (401 with
+// is answered (before credentials: browsers send none); an aggregate route answers any method
+// but GET and HEAD 405 with Allow; the consumer is authenticated (401 with
 // a challenge), set as X-Consumer and never taken from the client; the rate limit is taken by
 // address, header or consumer (429 with RateLimit-*).
 Verdict RequestFilter(RequestContext& ctx, HttpRequestHeader& request, ExchangeServices& services,
@@ -65,6 +68,11 @@ void UpstreamRequestFilter(RequestContext& ctx, HttpRequestHeader& request, std:
 // route's CORS headers for the request's `origin` (the only CORS the browser sees).
 void ResponseFilter(const RequestContext& ctx, HttpResponseHeader& response,
                     std::string_view origin);
+
+// 6, for an answer the gateway composed from its upstreams' (an aggregate route's): the
+// ResponseFilter over ctx.reply_headers (the answer's own, e.g. X-Aggregate-Status) for a
+// response of `status`, left in ctx.reply_headers for the carrier's local reply.
+void FilterComposedReply(RequestContext& ctx, unsigned status, std::string_view origin);
 
 // 7. The end of a request, whatever happened: its metrics and access-log line. `method` and
 // `target` are the request line as the client sent it (empty when no header was read).

@@ -28,6 +28,8 @@ ErrorReply ReplyFor(ProxyError error) {
       return {429, "rate limited", "rate_limited"};
     case ProxyError::kNoRoute:
       return {404, "no route", "no_route"};
+    case ProxyError::kMethodNotAllowed:
+      return {405, "method not allowed", "method_not_allowed"};
     case ProxyError::kRequestTimeout:
       return {408, "request timeout", "request_timeout"};
     case ProxyError::kBodyTooLarge:
@@ -124,7 +126,8 @@ GrpcStatus GrpcStatusFor(ProxyError error) {
     // UNAVAILABLE at once; the gateway knows it is a quota, which gRPC names RESOURCE_EXHAUSTED.
     case ProxyError::kRateLimited:
       return GrpcStatus::kResourceExhausted;
-    case ProxyError::kNoRoute:  // 404, as the map: no such method behind the gateway
+    case ProxyError::kNoRoute:           // 404, as the map: no such method behind the gateway
+    case ProxyError::kMethodNotAllowed:  // 405: not in the map; the route takes no such call
       return GrpcStatus::kUnimplemented;
     // 408: the client's request did not arrive in time; a gRPC client sees its deadline pass.
     case ProxyError::kRequestTimeout:

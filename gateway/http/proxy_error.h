@@ -21,6 +21,7 @@ enum class ProxyError {
   kUnauthorized,         // 401: the route needs credentials the request lacks
   kRateLimited,          // 429: over the route's rate limit
   kNoRoute,              // 404: no route matches (body also names the path)
+  kMethodNotAllowed,     // 405: an aggregate route takes GET and HEAD only (with Allow)
   kRequestTimeout,       // 408: request header or body not received within its timeout
   kBodyTooLarge,         // 413: body beyond --max-body-size
   kUriTooLong,           // 414: the request line alone is beyond --max-header-size

@@ -33,9 +33,13 @@ struct ProxySettings {
   uint32_t max_header_size = 16 * 1024;                    // --max-header-size: 431 beyond
   uint64_t max_response_body_size = 0;                     // --max-response-body-size; 0: none
   size_t upstream_max_idle = 64;                           // --upstream-max-idle per endpoint
+  size_t aggregate_buffer = 64 << 20;                      // --aggregate-buffer per worker
   size_t max_routes = 10000;                               // --max-routes: configs beyond NACKed
   UnderscoreHeaders underscore_headers = UnderscoreHeaders::kDrop;  // --underscore-headers
 };
+
+inline constexpr uint64_t kMinAggregateBuffer = 64 << 10;
+inline constexpr uint64_t kMaxAggregateBuffer = uint64_t{64} << 30;
 
 // Bytes of a body moved per read and write: the only body memory a request holds.
 inline constexpr size_t kRelayBufferSize = 64 * 1024;

@@ -56,18 +56,35 @@ bool RouteEntry::Accepts(const RequestTraits& request) const {
   return true;
 }
 
-std::string_view RouteEntry::RewritePath(std::string_view request_path, std::string& out) const {
-  if (!strip_prefix && rewrite_prefix.empty()) return request_path;
+namespace {
+
+// `request_path` with the prefix `route_path` matched replaced by `base` (empty: removed),
+// keeping at least "/".
+std::string_view ReplacePrefix(std::string_view route_path, std::string_view request_path,
+                               std::string_view base, std::string& out) {
   out.clear();
   // What follows the matched prefix: empty or "/..." (prefixes match on segment boundaries;
   // "/" covers everything).
-  std::string_view rest = path == "/" ? request_path : request_path.substr(path.size());
-  std::string_view base = rewrite_prefix;  // empty for strip_prefix
+  std::string_view rest = route_path == "/" ? request_path : request_path.substr(route_path.size());
   if (!base.empty() && base.back() == '/' && !rest.empty()) base.remove_suffix(1);
   out.append(base);
   out.append(rest);
   if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
   return out;
+}
+
+}  // namespace
+
+std::string_view RouteEntry::RewritePath(std::string_view request_path, std::string& out) const {
+  if (!strip_prefix && rewrite_prefix.empty()) return request_path;
+  return ReplacePrefix(path, request_path, rewrite_prefix, out);
+}
+
+std::string_view RouteEntry::RewritePartPath(const AggregatePartEntry& part,
+                                             std::string_view request_path,
+                                             std::string& out) const {
+  if (part.path_prefix.empty()) return RewritePath(request_path, out);
+  return ReplacePrefix(path, request_path, part.path_prefix, out);
 }
 
 const UpstreamTarget& RouteEntry::PickUpstream(uint64_t draw) const {
@@ -186,7 +203,17 @@ std::shared_ptr<const RouteTable> RouteTable::Build(const gateway::v1::Config& c
       }
       return it->second;
     };
-    if (route.split_size() == 0) {
+    if (route.aggregate_size() > 0) {
+      entry.target = "aggregate(";
+      for (const auto& part : route.aggregate()) {
+        if (!entry.aggregate.empty()) entry.target += ',';
+        entry.target += part.key();
+        entry.aggregate.push_back({part.key(), upstream_for(part.target()), part.path_prefix()});
+      }
+      entry.target += ')';
+      entry.aggregate_timeout = std::chrono::milliseconds(route.aggregate_timeout_ms());
+      entry.aggregate_partial = route.aggregate_partial();
+    } else if (route.split_size() == 0) {
       entry.target = route.target();
       entry.upstream = upstream_for(route.target());
     } else {

@@ -69,14 +69,28 @@ struct WeightedUpstream {
   uint32_t weight = 0;
 };
 
+// One part of an aggregate route: where it is fetched, and the key its answer goes under.
+struct AggregatePartEntry {
+  std::string key;
+  std::shared_ptr<const UpstreamTarget> upstream;
+  std::string path_prefix;  // replaces the matched prefix; empty: the route's own rewriting
+};
+
 struct RouteEntry {
   std::string path;
   gateway::v1::MatchKind match = gateway::v1::MATCH_PREFIX;
-  std::string target;                              // as configured ("a=90 b=10" for a split)
-  std::shared_ptr<const UpstreamTarget> upstream;  // the single target; null for a split
+  // As configured ("a=90 b=10" for a split, "aggregate(user,cart)" for an aggregate).
+  std::string target;
+  std::shared_ptr<const UpstreamTarget> upstream;  // the single target; null otherwise
   std::vector<WeightedUpstream> split;             // weight > 0 each; empty: `upstream`
   uint32_t split_total = 0;                        // the sum of the split's weights
   uint64_t max_body_size = 0;  // request body limit in bytes; 0: the gateway's --max-body-size
+
+  // An aggregate route (then `upstream` is null and `split` empty): a GET or HEAD goes to every
+  // part in parallel and is answered with one JSON object (gateway/aggregate/aggregator.h).
+  std::vector<AggregatePartEntry> aggregate;
+  std::chrono::milliseconds aggregate_timeout{0};  // the whole answer; 0: the parts' own
+  bool aggregate_partial = false;                  // a failed part is null in a 200, not a 502/504
 
   // Conditions besides the path (all must hold).
   std::string host;                  // lower-case exact host, or the suffix ".example.com" of a
@@ -116,6 +130,10 @@ struct RouteEntry {
   // `path` itself, or, written into `scratch`, with the matched prefix removed (keeping at
   // least "/") or replaced by rewrite_prefix.
   std::string_view RewritePath(std::string_view path, std::string& scratch) const;
+  // The path an aggregate's `part` is sent: with its path_prefix in place of the matched
+  // prefix, else RewritePath's.
+  std::string_view RewritePartPath(const AggregatePartEntry& part, std::string_view path,
+                                   std::string& scratch) const;
 
   // Whether `request` meets this route's conditions.
   bool Accepts(const RequestTraits& request) const;
@@ -123,6 +141,8 @@ struct RouteEntry {
   // The upstream for one request: the single target, or a split's pick for `draw` (uniform
   // over uint64_t).
   const UpstreamTarget& PickUpstream(uint64_t draw) const;
+
+  bool is_aggregate() const { return !aggregate.empty(); }
 
   // The body limit of a request on this route: its own, else the gateway's; 0 means none.
   uint64_t BodyLimit(uint64_t gateway_max_body_size) const {

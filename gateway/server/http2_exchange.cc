@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "common/path.h"
+#include "gateway/aggregate/aggregator.h"
 #include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/phases.h"
 #include "gateway/http/header_rewrite.h"
@@ -69,6 +70,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
     kRequestBody,     // the request body goes upstream
     kResponseHeader,  // Forwarder::ReadResponse in progress
     kResponseBody,    // the response body goes to the client
+    kAggregate,       // an aggregate route's parts are being fetched
     kLocal,           // the gateway's own answer goes to the client
     kDone,            // nothing left but the stream's close
   };
@@ -77,6 +79,7 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   auto& response_body() { return forwarder_.response_parser().get().body(); }
 
   void OpenUpstream(bool chunked);
+  void OnAggregateAnswer(AggregateAnswer& answer, std::string_view upstreams);
   // H2cClient: an h2c service (gRPC) gets the request through the bridge (h2c_bridge.h).
   std::string_view RequestBody() const override { return stream_->body(); }
   bool RequestEnded() const override { return stream_->request_ended(); }
@@ -148,6 +151,9 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   Trailers trailers_;
   std::string local_body_;
   std::optional<H2cBridge> bridge_;  // the target is an h2c service
+  // An aggregate route's fan-out; kept until the exchange ends (its answer counts against the
+  // worker's budget until then).
+  std::shared_ptr<Aggregator> aggregate_;
 };
 
 void Http2Exchange::Start() {
@@ -186,6 +192,18 @@ void Http2Exchange::Start() {
     if (verdict.error != ProxyError::kNone) return ReplyError(verdict.error);
     return ReplyLocal(verdict.status, {});
   }
+  if (ctx_.record.route->is_aggregate()) {
+    UpstreamRequestFilter(ctx_, request_, *path, *target, scratch_);  // the route's header rules
+    phase_ = Phase::kAggregate;
+    ctx_.record.upstream_opened = Clock::now();
+    aggregate_ = Aggregator::Start(
+        worker_.aggregate_services(), worker_.Random(), ctx_.table, *ctx_.record.route, request_,
+        *path, *target,
+        [self = shared_from_this()](AggregateAnswer& answer, std::string_view upstreams) {
+          self->OnAggregateAnswer(answer, upstreams);
+        });
+    return;
+  }
   PickUpstream(ctx_, worker_.Random());
   UpstreamRequestFilter(ctx_, request_, *path, *target, scratch_);
 
@@ -210,6 +228,18 @@ void Http2Exchange::Start() {
   request_.version(11);
   FrameUpstreamRequest(request_, ctx_.upstream_target, length, !length);
   OpenUpstream(!length);
+}
+
+void Http2Exchange::OnAggregateAnswer(AggregateAnswer& answer, std::string_view upstreams) {
+  phase_ = Phase::kDone;
+  RequestRecord& record = ctx_.record;
+  record.upstream_answered = Clock::now();
+  record.upstream.assign(upstreams);
+  record.reason = answer.reason;
+  if (closed_) return MaybeFinish();
+  for (auto& header : answer.headers) ctx_.reply_headers.push_back(std::move(header));
+  FilterComposedReply(ctx_, answer.status, ToStd(request_[http::field::origin]));
+  ReplyLocal(answer.status, std::move(answer.body));
 }
 
 void Http2Exchange::OnBridgeResponse(HttpResponseHeader& header, bool has_body) {
@@ -524,12 +554,13 @@ void Http2Exchange::OnClose(uint32_t error_code) {
   if (forwarder_pending_) forwarder_.Cancel();
   // An upstream stream still open is cancelled; MaybeFinish waits for the bridge.
   if (bridge_) bridge_->Cancel();
+  if (phase_ == Phase::kAggregate) aggregate_->Cancel();
   MaybeFinish();
 }
 
 void Http2Exchange::MaybeFinish() {
   if (!closed_ || finished_ || forwarder_pending_ || writing_ || reading_ ||
-      (bridge_ && bridge_->busy())) {
+      phase_ == Phase::kAggregate || (bridge_ && bridge_->busy())) {
     return;
   }
   finished_ = true;
@@ -541,6 +572,7 @@ void Http2Exchange::MaybeFinish() {
   LogExchange(ctx_, end, worker_.exchange(), method_, target_);
   worker_.relay_buffers().Give(std::move(buffer_));
   trailers_.Clear();
+  aggregate_.reset();
   http2::Stream* stream = std::exchange(stream_, nullptr);
   stream->Release();
 }

@@ -296,6 +296,7 @@ void Session::HandleRequest() {
     answer.status = verdict.status;
     return ReplyLocal(std::move(answer), unread_body);
   }
+  if (ctx_->record.route->is_aggregate()) return StartAggregate(*path, *target, unread_body);
   PickUpstream(*ctx_, worker_.Random());
   const bool h2c = ctx_->upstream->protocol == gateway::v1::UPSTREAM_H2C;
   if (h2c && !ctx_->upgrade.empty()) {
@@ -800,6 +801,30 @@ void Session::MaybeAfterH2c() {
   });
 }
 
+// 3-6 for an aggregate route -------------------------------------------------------------------
+
+void Session::StartAggregate(std::string_view path, const RequestTarget& target, bool unread_body) {
+  HttpRequest& request = parser_->get();
+  UpstreamRequestFilter(*ctx_, request, path, target, scratch_);  // the route's header rules
+  ctx_->record.upstream_opened = std::chrono::steady_clock::now();
+  aggregate_ = Aggregator::Start(worker_.aggregate_services(), worker_.Random(), ctx_->table,
+                                 *ctx_->record.route, request, path, target,
+                                 [self = shared_from_this(), unread_body](
+                                     AggregateAnswer& answer, std::string_view upstreams) {
+                                   self->OnAggregateAnswer(answer, upstreams, unread_body);
+                                 });
+}
+
+void Session::OnAggregateAnswer(AggregateAnswer& answer, std::string_view upstreams, bool close) {
+  RequestRecord& record = ctx_->record;
+  record.upstream_answered = std::chrono::steady_clock::now();
+  record.upstream.assign(upstreams);
+  record.reason = answer.reason;
+  for (auto& header : answer.headers) ctx_->reply_headers.push_back(std::move(header));
+  FilterComposedReply(*ctx_, answer.status, ToStd(parser_->get()[http::field::origin]));
+  ReplyLocal({answer.status, std::move(answer.body)}, close);
+}
+
 // 7. The end of a request ----------------------------------------------------------------------
 
 void Session::CompleteRequest(RequestRecord::End end) {
@@ -811,6 +836,7 @@ void Session::CompleteRequest(RequestRecord::End end) {
   }
   LogExchange(*ctx_, end, worker_.exchange(), method, target);
   ReleaseBodyStart();
+  aggregate_.reset();
   ctx_.reset();  // the route's config may go now
 }
 

@@ -23,6 +23,8 @@
 //      upstream failing before anything was written gets 502/504, one failing mid-body aborts
 //      the client connection (reset), so a truncated body never looks complete;
 //   7. CompleteRequest: the one place where a request ends, whatever happened (LogExchange).
+// A request on an aggregate route takes steps 3-6 through an Aggregator (aggregate/aggregator.h)
+// and answers what it composed as a local reply, after FilterComposedReply.
 // A request to an h2c service (gRPC) takes steps 3-6 through an H2cBridge (h2c_bridge.h), the
 // session being its client side: the body (Content-Length or chunked, its trailers) is read into
 // one relay buffer and pulled from it as an HTTP/2 stream on the worker's H2ClientPool; the
@@ -54,6 +56,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/aggregate/aggregator.h"
 #include "gateway/exchange/local_reply.h"
 #include "gateway/exchange/request_context.h"
 #include "gateway/http/http_message.h"
@@ -142,6 +145,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   void OnBridgeResponseBody() override { WriteH2cResponse(); }
   void OnBridgeAbort(uint32_t error_code) override;
   void OnBridgeIdle() override;
+  // 3-6 for an aggregate route: its parts fetched by aggregate_, the answer a local reply.
+  void StartAggregate(std::string_view path, const RequestTarget& target, bool unread_body);
+  void OnAggregateAnswer(AggregateAnswer& answer, std::string_view upstreams, bool close);
   // 7. The end of a request, and what follows on the connection.
   void CompleteRequest(RequestRecord::End end);
   void ReleaseBodyStart();
@@ -191,6 +197,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   Message message_;
   // The request to an h2c service, if it is one; made fresh for each (StartH2c).
   std::optional<H2cBridge> bridge_;
+  // The request's aggregate (an aggregate route), kept until the request ends: its answer's
+  // bytes count against the worker's budget until then.
+  std::shared_ptr<Aggregator> aggregate_;
   struct H2cSide {
     size_t consumed = 0;  // of body_start_: [consumed, body_start_size_) not yet taken
     HttpFields request_trailers;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gateway/admin/metrics.h"
+#include "gateway/aggregate/aggregator.h"
 #include "gateway/exchange/access_log.h"
 #include "gateway/exchange/request_context.h"
 #include "gateway/http/proxy_settings.h"
@@ -91,6 +92,10 @@ class Worker {
   H2ClientPool& h2_pool() { return h2_pool_; }
   const H2ClientSettings& h2_settings() const { return h2_settings_; }
   RelayBuffers& relay_buffers() { return relay_buffers_; }
+  // What this worker's aggregate routes use: its pool, settings, budget and metrics.
+  AggregateServices aggregate_services() {
+    return {executor(), pool_, settings_, aggregate_budget_, exchange_.metrics};
+  }
   VerifiedTokens& verified_tokens() { return verified_tokens_; }
   bool draining() const { return draining_; }
   const CertificateTableHolder* certificates() const { return certificates_; }
@@ -123,6 +128,7 @@ class Worker {
   RequestIdGenerator request_ids_;
   std::mt19937_64 random_;
   RelayBuffers relay_buffers_;
+  AggregateBudget aggregate_budget_{settings_.aggregate_buffer};
   VerifiedTokens verified_tokens_;
   ExchangeServices exchange_{settings_, routes_, request_ids_, verified_tokens_};
   // Declared before the io_context: sessions destroyed with it unlink themselves from here.

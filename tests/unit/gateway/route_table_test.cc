@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <tuple>
 
 #include "gateway/router/route_table_holder.h"
 
@@ -263,6 +264,43 @@ TEST(RouteEntry, RewritesThePathSentUpstream) {
   EXPECT_EQ(Rewritten("/api/payment", false, "/", "/api/payment/7"), "/7");
   EXPECT_EQ(Rewritten("/api/payment", false, "/", "/api/payment"), "/");
   EXPECT_EQ(Rewritten("/", false, "/app", "/x"), "/app/x");
+}
+
+TEST(RouteTable, AggregateRoutesCarryTheirPartsInOrder) {
+  Config config = StoryConfig();
+  auto* route = config.add_routes();
+  route->set_path("/api/home");
+  route->set_match(gateway::v1::MATCH_PREFIX);
+  route->set_strip_prefix(true);
+  route->set_aggregate_timeout_ms(250);
+  route->set_aggregate_partial(true);
+  for (const auto& [key, target, prefix] :
+       {std::tuple{"user", "auth-svc", "/users"}, {"cart", "10.0.0.5:8080", ""}}) {
+    auto* part = route->add_aggregate();
+    part->set_key(key);
+    part->set_target(target);
+    part->set_path_prefix(prefix);
+  }
+  const auto table = Build(config);
+  ASSERT_TRUE(table);
+  const RouteEntry* entry = table->Match("/api/home/7");
+  ASSERT_TRUE(entry);
+  EXPECT_TRUE(entry->is_aggregate());
+  EXPECT_EQ(entry->target, "aggregate(user,cart)");
+  EXPECT_EQ(entry->upstream, nullptr);
+  EXPECT_EQ(entry->aggregate_timeout, std::chrono::milliseconds(250));
+  EXPECT_TRUE(entry->aggregate_partial);
+  ASSERT_EQ(entry->aggregate.size(), 2u);
+  EXPECT_EQ(entry->aggregate[0].key, "user");
+  EXPECT_TRUE(entry->aggregate[0].upstream->is_service);
+  EXPECT_EQ(entry->aggregate[0].upstream->name, "auth-svc");
+  EXPECT_FALSE(entry->aggregate[1].upstream->is_service);
+  EXPECT_EQ(entry->aggregate[1].upstream->name, "10.0.0.5:8080");
+  std::string scratch;
+  // A part's prefix replaces the route's; without one, the route's own rewriting (strip).
+  EXPECT_EQ(entry->RewritePartPath(entry->aggregate[0], "/api/home/7", scratch), "/users/7");
+  EXPECT_EQ(entry->RewritePartPath(entry->aggregate[0], "/api/home", scratch), "/users");
+  EXPECT_EQ(entry->RewritePartPath(entry->aggregate[1], "/api/home/7", scratch), "/7");
 }
 
 TEST(RouteTable, RefusesInvalidConfigs) {

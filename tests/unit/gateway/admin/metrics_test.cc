@@ -66,6 +66,7 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
   snapshot.config_nacks = 1;
   snapshot.access_log_dropped_lines = 0;
   snapshot.underscore_headers_dropped = 6;
+  snapshot.aggregate_parts = {30, 2, 1, 3, 0};
   snapshot.control_plane_stream_failures = {{"RESOURCE_EXHAUSTED", 3}, {"UNAVAILABLE", 1}};
   snapshot.cache_enabled = true;
   snapshot.cache_healthy = false;
@@ -157,6 +158,15 @@ TEST(Metrics, RendersASmallSnapshotExactly) {
             "# TYPE gateway_underscore_headers_total counter\n"
             "gateway_underscore_headers_total{action=\"dropped\"} 6\n"
             "gateway_underscore_headers_total{action=\"rejected\"} 0\n"
+            "# HELP gateway_aggregate_parts_total Parts of aggregate routes, by how they ended: "
+            "ok (2xx JSON), status (3xx or 4xx, kept), failed, timeout, busy (over "
+            "--aggregate-buffer).\n"
+            "# TYPE gateway_aggregate_parts_total counter\n"
+            "gateway_aggregate_parts_total{outcome=\"ok\"} 30\n"
+            "gateway_aggregate_parts_total{outcome=\"status\"} 2\n"
+            "gateway_aggregate_parts_total{outcome=\"failed\"} 1\n"
+            "gateway_aggregate_parts_total{outcome=\"timeout\"} 3\n"
+            "gateway_aggregate_parts_total{outcome=\"busy\"} 0\n"
             "# HELP gateway_tls_handshakes_total TLS handshakes on --listen-tls: completed "
             "(resumed with a session ticket or not) and failed.\n"
             "# TYPE gateway_tls_handshakes_total counter\n"

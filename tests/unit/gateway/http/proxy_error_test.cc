@@ -20,6 +20,7 @@ TEST(ReplyFor, MapsEachFailureToItsStatus) {
   EXPECT_EQ(ReplyFor(ProxyError::kBadRequest).status, 400u);
   EXPECT_EQ(ReplyFor(ProxyError::kInvalidPath).status, 400u);
   EXPECT_EQ(ReplyFor(ProxyError::kNoRoute).status, 404u);
+  EXPECT_EQ(ReplyFor(ProxyError::kMethodNotAllowed).status, 405u);
   EXPECT_EQ(ReplyFor(ProxyError::kRequestTimeout).status, 408u);
   EXPECT_EQ(ReplyFor(ProxyError::kBodyTooLarge).status, 413u);
   EXPECT_EQ(ReplyFor(ProxyError::kHeaderTooLarge).status, 431u);
@@ -103,9 +104,10 @@ TEST(GrpcStatusFor, EveryErrorHasTheCodeItsMeaningCalls) {
       {ProxyError::kBadRequest, 13},  // gRPC's map of HTTP statuses: 400 -> INTERNAL
       {ProxyError::kInvalidPath, 13},
       {ProxyError::kUnderscoreHeader, 13},
-      {ProxyError::kUnauthorized, 16},   // UNAUTHENTICATED
-      {ProxyError::kRateLimited, 8},     // RESOURCE_EXHAUSTED: a quota, not an outage
-      {ProxyError::kNoRoute, 12},        // UNIMPLEMENTED
+      {ProxyError::kUnauthorized, 16},  // UNAUTHENTICATED
+      {ProxyError::kRateLimited, 8},    // RESOURCE_EXHAUSTED: a quota, not an outage
+      {ProxyError::kNoRoute, 12},       // UNIMPLEMENTED
+      {ProxyError::kMethodNotAllowed, 12},
       {ProxyError::kRequestTimeout, 4},  // DEADLINE_EXCEEDED
       {ProxyError::kBodyTooLarge, 8},    // RESOURCE_EXHAUSTED, as gRPC's own servers
       {ProxyError::kUriTooLong, 8},

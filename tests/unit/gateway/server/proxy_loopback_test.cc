@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "gateway/http/http_message.h"
@@ -188,6 +189,17 @@ class Client {
   }
 
   TestResponse Get(std::string target) { return Send(TestRequest{http::verb::get, target, 11}); }
+
+  // A HEAD: the answer's header only (its Content-Length announces a body that never comes).
+  TestResponse Head(std::string target) {
+    TestRequest request{http::verb::head, target, 11};
+    request.set(http::field::host, "gw.test");
+    http::write(socket_, request);
+    http::response_parser<http::string_body> parser;
+    parser.skip(true);
+    http::read(socket_, buffer_, parser);
+    return parser.release();
+  }
 
   // Whether the gateway closed the connection (EOF) rather than sending anything more.
   bool ClosedByPeer() {
@@ -740,6 +752,242 @@ TEST_F(ProxyLoopbackTest, ARetryBudgetCountEndsWithItsExchange) {
   ASSERT_TRUE(table) << error;
   holder_.Store(std::move(table));  // the old table and its service state go
   EXPECT_EQ(client.Get("/api/order").result_int(), 200u);
+}
+
+// ---------------------------------------------------------------- aggregate routes
+
+class AggregateLoopbackTest : public ProxyLoopbackTest {
+ protected:
+  // A route at `path` whose parts are (key, target, path prefix).
+  gateway::v1::Route& AddAggregate(
+      const std::string& path,
+      const std::vector<std::tuple<std::string, std::string, std::string>>& parts) {
+    auto* route = config_.add_routes();
+    route->set_path(path);
+    route->set_match(gateway::v1::MATCH_PREFIX);
+    for (const auto& [key, target, prefix] : parts) {
+      auto* part = route->add_aggregate();
+      part->set_key(key);
+      part->set_target(target);
+      part->set_path_prefix(prefix);
+    }
+    return *route;
+  }
+
+  static std::string At(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+};
+
+Action Json(std::string body, unsigned status = 200) {
+  Action action;
+  action.status = status;
+  action.body = std::move(body);
+  return action;
+}
+
+TEST_F(AggregateLoopbackTest, MergesThePartsInOrderWithThePathAndQueryCarriedToEach) {
+  ScriptedUpstream users([](int, int, const TestRequest&) { return Json(R"({"id":7})"); });
+  ScriptedUpstream carts([](int, int, const TestRequest&) { return Json(" [1, 2]\n"); });
+  ScriptedUpstream recs([](int, int, const TestRequest&) { return Json(R"("r")"); });
+  AddService("users-svc", {users.port()});
+  AddService("cart-svc", {carts.port()});
+  AddAggregate("/api/home", {{"user", "users-svc", "/users"},
+                             {"cart", "cart-svc", "/carts"},
+                             {"recs", At(recs.port()), ""}});
+  Start();
+
+  Client client(port_);
+  TestRequest request{http::verb::get, "/api/home/7?x=1", 11};
+  request.set("Accept-Encoding", "gzip");
+  request.set("Range", "bytes=0-1");
+  request.set("If-None-Match", "\"v1\"");
+  const TestResponse response = client.Send(std::move(request));
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+  EXPECT_EQ(response.body(), "{\"user\":{\"id\":7},\"cart\": [1, 2]\n,\"recs\":\"r\"}");
+  EXPECT_EQ(Header(response, "X-Aggregate-Status"), "<absent>");
+  EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "<absent>");
+
+  const std::string id = Header(response, "X-Request-Id");
+  EXPECT_EQ(id.size(), 32u);
+  for (const auto& [upstream, target] :
+       {std::pair{&users, "/users/7?x=1"}, {&carts, "/carts/7?x=1"}, {&recs, "/api/home/7?x=1"}}) {
+    const auto seen = upstream->seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].method, "GET");
+    EXPECT_EQ(seen[0].target, target);
+    EXPECT_EQ(Header(seen[0].headers, "X-Request-Id"), id);
+    EXPECT_EQ(Header(seen[0].headers, "X-Forwarded-For"), "127.0.0.1");
+    EXPECT_EQ(Header(seen[0].headers, "Host"), "gw.test");
+    for (const char* dropped : {"Accept-Encoding", "Range", "If-None-Match"}) {
+      EXPECT_EQ(Header(seen[0].headers, dropped), "<absent>") << dropped;
+    }
+  }
+  // The parts' connections went back to the pool: the next call reuses them.
+  EXPECT_EQ(client.Get("/api/home").result_int(), 200u);
+  EXPECT_EQ(users.connections() + carts.connections() + recs.connections(), 3);
+  EXPECT_EQ(users.seen().back().target, "/users");
+}
+
+TEST_F(AggregateLoopbackTest, ThePartsAreFetchedInParallel) {
+  const auto slow = [](int, int, const TestRequest&) {
+    Action action = Json("1");
+    action.delay = 400ms;
+    return action;
+  };
+  ScriptedUpstream a(slow), b(slow), c(slow);
+  AddAggregate("/home",
+               {{"a", At(a.port()), ""}, {"b", At(b.port()), ""}, {"c", At(c.port()), ""}});
+  Start();
+  Client client(port_);
+  const auto started = std::chrono::steady_clock::now();
+  const TestResponse response = client.Get("/home");
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(response.body(), R"({"a":1,"b":1,"c":1})");
+  EXPECT_LT(took, 1200ms);  // one after another would take 1.2 s at least
+}
+
+TEST_F(AggregateLoopbackTest, AFailedPartIs502NamingItOrNullWithPartial) {
+  ScriptedUpstream user([](int, int, const TestRequest&) { return Json(R"({"id":1})"); });
+  ScriptedUpstream cart([](int, int, const TestRequest&) { return Json(R"({"e":1})", 500); });
+  ScriptedUpstream text([](int, int, const TestRequest&) { return Json("not json"); });
+  auto& route = AddAggregate("/home", {{"user", At(user.port()), ""},
+                                       {"cart", At(cart.port()), ""},
+                                       {"text", At(text.port()), ""}});
+  Start();
+  Client client(port_);
+  TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 502u);
+  EXPECT_EQ(Header(response, "Content-Type"), "application/json");
+  EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "cart, text");
+  EXPECT_EQ(response.body(), R"({"error":"aggregate_part_failed","failed":["cart","text"],)"
+                             R"("reasons":{"cart":"upstream_5xx","text":"not_json"}})");
+
+  route.set_aggregate_partial(true);
+  config_.set_version(2);
+  std::string error;
+  auto table = RouteTable::Build(config_, 100, &error);
+  ASSERT_TRUE(table) << error;
+  holder_.Store(std::move(table));
+  response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "cart, text");
+  EXPECT_EQ(response.body(), R"({"user":{"id":1},"cart":null,"text":null})");
+}
+
+TEST_F(AggregateLoopbackTest, ASlowPartIs504AtTheAggregateTimeoutOrNullWithPartial) {
+  ScriptedUpstream fast([](int, int, const TestRequest&) { return Json("true"); });
+  ScriptedUpstream slow([](int, int, const TestRequest&) {
+    Action action = Json("false");
+    action.delay = 1500ms;
+    return action;
+  });
+  auto& route =
+      AddAggregate("/home", {{"fast", At(fast.port()), ""}, {"slow", At(slow.port()), ""}});
+  route.set_aggregate_timeout_ms(200);
+  Start();
+  Client client(port_);
+  auto started = std::chrono::steady_clock::now();
+  TestResponse response = client.Get("/home");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1400ms);
+  EXPECT_EQ(response.result_int(), 504u);
+  EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "slow");
+  EXPECT_EQ(
+      response.body(),
+      R"({"error":"aggregate_timeout","failed":["slow"],"reasons":{"slow":"aggregate_timeout"}})");
+
+  route.set_aggregate_partial(true);
+  config_.set_version(2);
+  std::string error;
+  auto table = RouteTable::Build(config_, 100, &error);
+  ASSERT_TRUE(table) << error;
+  holder_.Store(std::move(table));
+  response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "slow");
+  EXPECT_EQ(response.body(), R"({"fast":true,"slow":null})");
+}
+
+TEST_F(AggregateLoopbackTest, APartsOwnTimeoutCountsAsTimeToo) {
+  ScriptedUpstream slow([](int, int, const TestRequest&) {
+    Action action = Json("1");
+    action.delay = 1500ms;
+    return action;
+  });
+  auto& route = AddAggregate("/home", {{"slow", At(slow.port()), ""}});
+  route.set_timeout_ms(200);
+  Start();
+  Client client(port_);
+  const TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 504u);
+  EXPECT_EQ(
+      response.body(),
+      R"({"error":"aggregate_timeout","failed":["slow"],"reasons":{"slow":"upstream_timeout"}})");
+}
+
+TEST_F(AggregateLoopbackTest, ClientErrorsAreKeptAndNoted) {
+  ScriptedUpstream user([](int, int, const TestRequest&) { return Json(R"({"id":1})"); });
+  ScriptedUpstream cart(
+      [](int, int, const TestRequest&) { return Json(R"({"error":"no cart"})", 404); });
+  ScriptedUpstream recs([](int, int, const TestRequest&) { return Json("<html>", 403); });
+  AddAggregate("/home", {{"user", At(user.port()), ""},
+                         {"cart", At(cart.port()), ""},
+                         {"recs", At(recs.port()), ""}});
+  Start();
+  Client client(port_);
+  const TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(Header(response, "X-Aggregate-Status"), "cart=404, recs=403");
+  EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "<absent>");
+  EXPECT_EQ(response.body(), R"({"user":{"id":1},"cart":{"error":"no cart"},"recs":null})");
+}
+
+TEST_F(AggregateLoopbackTest, OnlyGetAndHeadAreTaken) {
+  ScriptedUpstream user([](int, int, const TestRequest&) { return Json(R"({"id":1})"); });
+  AddAggregate("/home", {{"user", At(user.port()), ""}});
+  Start();
+  Client client(port_);
+  TestRequest post{http::verb::post, "/home", 11};
+  post.body() = "{}";
+  TestResponse response = client.Send(std::move(post));
+  EXPECT_EQ(response.result_int(), 405u);
+  EXPECT_EQ(Header(response, "Allow"), "GET, HEAD");
+  EXPECT_EQ(user.seen().size(), 0u);
+
+  // HEAD: the parts get a GET, the client the length of the answer without it.
+  Client head_client(port_);
+  response = head_client.Head("/home");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(Header(response, "Content-Length"), "17");  // {"user":{"id":1}}
+  EXPECT_EQ(response.body(), "");
+  ASSERT_EQ(user.seen().size(), 1u);
+  EXPECT_EQ(user.seen()[0].method, "GET");
+  EXPECT_EQ(head_client.Get("/home").body(), R"({"user":{"id":1}})");  // nothing was left over
+}
+
+TEST_F(AggregateLoopbackTest, APartOverTheBodyLimitFails) {
+  ScriptedUpstream big(
+      [](int, int, const TestRequest&) { return Json("\"" + std::string(2000, 'x') + "\""); });
+  auto& route = AddAggregate("/home", {{"big", At(big.port()), ""}});
+  route.set_max_body_size(1000);
+  Start();
+  Client client(port_);
+  const TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 502u);
+  EXPECT_EQ(
+      response.body(),
+      R"({"error":"aggregate_part_failed","failed":["big"],"reasons":{"big":"body_too_large"}})");
+}
+
+TEST_F(AggregateLoopbackTest, AWorkerOverItsBudgetAnswers503) {
+  settings_.aggregate_buffer = 1500;
+  ScriptedUpstream big(
+      [](int, int, const TestRequest&) { return Json("\"" + std::string(2000, 'x') + "\""); });
+  AddAggregate("/home", {{"big", At(big.port()), ""}});
+  Start();
+  Client client(port_);
+  const TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 503u);
+  EXPECT_EQ(response.body(), R"({"error":"aggregate_busy"})");
 }
 
 }  // namespace
