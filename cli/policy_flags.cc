@@ -88,6 +88,9 @@ std::string ParseAggregatePart(const std::string& text, gateway::v1::AggregatePa
   if (eq == std::string::npos) return Bad("--aggregate", Quote(text) + " has no '='" + expected);
   if (eq == 0) return Bad("--aggregate", Quote(text) + " has no KEY before '='" + expected);
   const std::string rest = text.substr(eq + 1);
+  if (rest.find("://") != std::string::npos)
+    return Bad("--aggregate",
+               Quote(text) + ": TARGET is a service or HOST:PORT, not a URL" + expected);
   const size_t prefix = rest.find(":/");
   const std::string target = rest.substr(0, prefix);
   if (target.empty()) return Bad("--aggregate", Quote(text) + " has no TARGET" + expected);

@@ -69,6 +69,7 @@ std::vector<EndpointStatus> EndpointStatuses(const RouteTable& table) {
   for (const RouteEntry& route : table.routes()) {
     add(route.upstream);
     for (const WeightedUpstream& part : route.split) add(part.upstream);
+    for (const AggregatePartEntry& part : route.aggregate) add(part.upstream);
   }
   std::vector<EndpointStatus> out;
   const auto now = std::chrono::steady_clock::now();

@@ -74,6 +74,14 @@ bool IsJsonText(std::string_view body) { return IsStrictJson(body) && IsUtf8(bod
 static_assert(static_cast<size_t>(PartOutcome::kBusy) + 1 == kAggregatePartOutcomes.size(),
               "gateway_aggregate_parts_total has a label per outcome");
 
+// A part's body limit: the route's --max-body-size, else kDefaultPartLimit, and never more than
+// the gateway's --max-response-body-size.
+uint64_t PartLimit(const RouteEntry& route, const ProxySettings& settings) {
+  const uint64_t limit = route.max_body_size != 0 ? route.max_body_size : kDefaultPartLimit;
+  const uint64_t gateway = settings.max_response_body_size;
+  return gateway != 0 ? std::min(limit, gateway) : limit;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- the answer
@@ -177,7 +185,7 @@ Aggregator::Aggregator(const AggregateServices& services, RouteTableConstSharedP
       table_(std::move(table)),
       route_(route),
       done_(std::move(done)),
-      part_limit_(route.max_body_size != 0 ? route.max_body_size : kDefaultPartLimit),
+      part_limit_(PartLimit(route, services.settings)),
       timer_(services.executor) {}
 
 Aggregator::~Aggregator() {
@@ -198,7 +206,7 @@ void Aggregator::Run(uint64_t seed, const HttpRequestHeader& request, std::strin
   if (route_.aggregate_timeout.count() > 0) {
     timer_.expires_after(route_.aggregate_timeout);
     timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec && self->out_ > 0) self->CancelParts(true);
+      if (!ec && self->out_ > 0) self->Conclude(PartOutcome::kTimedOut, "aggregate_timeout");
     });
   }
   for (const auto& part : parts_) {
@@ -232,7 +240,7 @@ void Aggregator::OnHeader(Part& part, ProxyError error) {
   part.result.status = parser.get().result_int();
   if (part.result.status >= 500) return EndPart(part, PartOutcome::kFailed, "upstream_5xx");
   if (const auto length = parser.content_length(); length && *length > part_limit_) {
-    return EndPart(part, PartOutcome::kFailed, "body_too_large");
+    return EndTooLarge(part);
   }
   part.step = Part::Step::kReading;
   ReadBody(part);
@@ -241,7 +249,7 @@ void Aggregator::OnHeader(Part& part, ProxyError error) {
 void Aggregator::ReadBody(Part& part) {
   ResponseParser& parser = part.forwarder.response_parser();
   if (parser.is_done()) {
-    if (part.filled > part_limit_) return EndPart(part, PartOutcome::kFailed, "body_too_large");
+    if (part.filled > part_limit_) return EndTooLarge(part);
     part.body.resize(part.filled);
     const std::string_view body = part.body;
     const unsigned status = part.result.status;
@@ -257,7 +265,7 @@ void Aggregator::ReadBody(Part& part) {
     return EndPart(part, PartOutcome::kStatus, {}, true);
   }
   if (part.filled == part.body.size()) {  // room for more: within the limit and the budget
-    if (part.filled > part_limit_) return EndPart(part, PartOutcome::kFailed, "body_too_large");
+    if (part.filled > part_limit_) return EndTooLarge(part);
     const auto length = parser.content_length_remaining();
     size_t room = length ? static_cast<size_t>(*length) : std::max(kFirstBodyRoom, part.filled);
     // One byte over the limit tells a body longer than it from one that fills it.
@@ -289,6 +297,7 @@ void Aggregator::OnBodyRead(Part& part, const boost::system::error_code& ec, siz
   if (ec && ec != http::error::need_buffer) {
     if (ec == beast::error::timeout)
       return EndPart(part, PartOutcome::kTimedOut, "upstream_timeout");
+    if (ec == http::error::body_limit) return EndTooLarge(part);  // --max-response-body-size
     return EndPart(part, PartOutcome::kFailed, "upstream_failed");
   }
   part.filled += offered - part.forwarder.response_parser().get().body().size;
@@ -316,7 +325,26 @@ void Aggregator::EndPart(Part& part, PartOutcome outcome, std::string_view reaso
   if (services_.metrics) {
     services_.metrics->aggregate_parts[static_cast<size_t>(outcome)].Add();
   }
-  if (--out_ == 0) Finish();
+  --out_;
+  if (!done_) return;  // answered already (Conclude): the part only had to end
+  // Out of budget: 503 at once, whatever the other parts would bring.
+  if (outcome == PartOutcome::kBusy && out_ > 0) return Conclude(PartOutcome::kFailed, "cancelled");
+  if (out_ == 0) Finish();
+}
+
+void Aggregator::EndTooLarge(Part& part) {
+  part.body.clear();
+  // A 3xx or 4xx is never a failure: too large to paste, it is null (and still listed).
+  if (part.result.status >= 300) return EndPart(part, PartOutcome::kStatus, {});
+  EndPart(part, PartOutcome::kFailed, "body_too_large");
+}
+
+void Aggregator::Conclude(PartOutcome outcome, std::string_view reason) {
+  CancelParts(outcome == PartOutcome::kTimedOut);
+  for (const auto& part : parts_) {
+    if (part->step != Part::Step::kEnded) part->result = {outcome, 0, reason, {}};
+  }
+  Finish();
 }
 
 void Aggregator::CancelParts(bool timed_out) {
@@ -335,6 +363,7 @@ void Aggregator::Cancel() {
 
 void Aggregator::Finish() {
   timer_.cancel();
+  // Parts ended since (Conclude) keep what they hold until the aggregator goes.
   std::vector<PartResult> results;
   results.reserve(parts_.size());
   std::string upstreams;

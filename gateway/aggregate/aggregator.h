@@ -7,22 +7,23 @@
 // X-Consumer, X-Forwarded-*, the route's header rules), minus what would make the part's
 // answer something else than its whole JSON representation (Accept-Encoding, Range and the
 // conditional fields). Its response body is read whole, at most the part limit (the route's
-// --max-body-size, else kDefaultPartLimit), into memory counted against the worker's
-// AggregateBudget.
+// --max-body-size, else kDefaultPartLimit; at most --max-response-body-size), into memory
+// counted against the worker's AggregateBudget.
 //
 // The answer (ComposeAggregate):
 //   - every part 2xx with a JSON body (checked with IsStrictJson, pasted verbatim; a 204 is
 //     null): 200 {"<key>":<body>,...} in the route's part order;
 //   - a part that answered 3xx or 4xx is not a failure: its JSON body is used (null when the
-//     body is not JSON), and X-Aggregate-Status lists such parts as key=status;
+//     body is not JSON or over the limit), and X-Aggregate-Status lists such parts as
+//     key=status;
 //   - a part that failed (no endpoint, connect error, reset, a 5xx, its timeouts, the
 //     aggregate's timeout, a 2xx body that is not JSON, a body over the limit) makes the answer
 //     502 {"error":"aggregate_part_failed","failed":[...],"reasons":{...}}, or 504 with
 //     "aggregate_timeout" when every failed part failed by time; with the route's
 //     aggregate_partial, 200 with those keys null instead. X-Aggregate-Failed lists them;
 //   - the budget exhausted: 503 {"error":"aggregate_busy"} at once.
-// --aggregate-timeout bounds the whole fan-out: the parts still out are cancelled then
-// (Forwarder::Cancel, or their body read closed) and count as failed by time.
+// --aggregate-timeout bounds the whole fan-out: the answer goes then, the parts still out
+// cancelled (Forwarder::Cancel, or their body read closed) and counted as failed by time.
 //
 // Runs on the worker's thread; its pending operations hold it (shared_ptr), and it holds the
 // route's table. Done is called exactly once, also after Cancel.
@@ -140,8 +141,15 @@ class Aggregator : public std::enable_shared_from_this<Aggregator> {
   void OnBodyRead(Part& part, const boost::system::error_code& ec, size_t offered);
   void EndPart(Part& part, PartOutcome outcome, std::string_view reason, bool complete = false);
   void EndPartWithError(Part& part, ProxyError error);
+  // A body over the part limit: a failure for a 2xx, null for a 3xx or 4xx.
+  void EndTooLarge(Part& part);
   // Cancels the parts still out; they end as kTimedOut when `timed_out`.
   void CancelParts(bool timed_out);
+  // Answers now (the aggregate's timeout, the budget exhausted): the parts still out are
+  // cancelled and counted as `outcome`. They end on their own later (a DNS lookup cannot be
+  // interrupted), holding the aggregator until then.
+  void Conclude(PartOutcome outcome, std::string_view reason);
+  // Composes the answer and calls done_ (then empty: at most once).
   void Finish();
 
   AggregateServices services_;

@@ -108,6 +108,11 @@ class Http2Exchange final : public std::enable_shared_from_this<Http2Exchange>,
   // stays shut): the stream is reset and the upstream connection closed, as HTTP/1.1 aborts a
   // stalled write.
   void AwaitPull();
+  // Whether the client has taken every response body byte the gateway holds for it.
+  bool ResponseDrained() const {
+    if (phase_ == Phase::kLocal) return offset_ == local_body_.size();
+    return bridge_ ? bridge_->ResponseBody().empty() : offset_ == filled_;
+  }
   void FailMidResponse();
   void ReplyError(ProxyError error, std::string_view path = {});
   // The gateway's own answer (LocalReply's), with ctx_.reply_headers.
@@ -403,8 +408,11 @@ http2::BodyPull Http2Exchange::PullResponseBody(std::span<uint8_t> out) {
   if (phase_ == Phase::kLocal) {
     const size_t n = std::min(out.size(), local_body_.size() - offset_);
     std::memcpy(out.data(), local_body_.data() + offset_, n);
+    if (n > 0) ++pulls_;
     offset_ += n;
-    return {n, offset_ == local_body_.size()};
+    const bool last = offset_ == local_body_.size();
+    if (last) body_timer_.cancel();  // AwaitPull's watch ends with the body
+    return {n, last};
   }
   if (bridge_) {
     const auto body = bridge_->ResponseBody();
@@ -483,15 +491,12 @@ void Http2Exchange::OnUpstreamRead(beast::error_code ec) {
 
 void Http2Exchange::AwaitPull() {
   body_timer_.expires_after(worker_.settings().body_timeout);
-  body_timer_.async_wait([self = shared_from_this(),
-                          pulls = pulls_](const boost::system::error_code& ec) {
-    if (ec || self->closed_) return;
-    if (self->bridge_ ? self->bridge_->ResponseBody().empty() : self->offset_ == self->filled_) {
-      return;
-    }
-    if (self->pulls_ != pulls) return self->AwaitPull();  // slow, not stalled
-    self->FailMidResponse();
-  });
+  body_timer_.async_wait(
+      [self = shared_from_this(), pulls = pulls_](const boost::system::error_code& ec) {
+        if (ec || self->closed_ || self->ResponseDrained()) return;
+        if (self->pulls_ != pulls) return self->AwaitPull();  // slow, not stalled
+        self->FailMidResponse();
+      });
 }
 
 void Http2Exchange::OnUpstreamBody(size_t produced) {
@@ -542,6 +547,10 @@ void Http2Exchange::ReplyLocal(unsigned status, std::string body, std::string_vi
   offset_ = 0;
   ctx_.record.bytes_out = local_body_.size();
   stream_->SubmitResponse(header, !local_body_.empty());
+  // A client that takes none of it (its window kept shut) is reset as for a proxied body: an
+  // aggregate's answer holds the worker's --aggregate-buffer until the stream ends.
+  // (SubmitResponse may have sent it all already.)
+  if (!ResponseDrained()) AwaitPull();
 }
 
 void Http2Exchange::OnClose(uint32_t error_code) {

@@ -412,6 +412,9 @@ TEST(AggregateFlags, KeyTargetAndPathPrefix) {
        "KEY=TARGET[:PATH_PREFIX])"},
       {"user=", "bad --aggregate: 'user=' has no TARGET (expected KEY=TARGET[:PATH_PREFIX])"},
       {"user=:/users", "bad --aggregate: 'user=:/users' has no TARGET"},
+      {"user=http://users-svc/users",
+       "bad --aggregate: 'user=http://users-svc/users': TARGET is a service or HOST:PORT, not a "
+       "URL"},
   };
   for (const auto& [text, message] : bad) {
     gateway::v1::AggregatePart part;

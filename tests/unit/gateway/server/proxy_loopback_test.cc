@@ -49,6 +49,7 @@ struct Action {
   std::string body;
   bool keep_alive = true;
   std::chrono::milliseconds delay{0};
+  bool chunked = false;  // the body in one chunk instead of with a Content-Length
 };
 
 struct Seen {
@@ -129,7 +130,11 @@ class ScriptedUpstream {
       response.set("X-Upstream-Private", "1");
       response.body() = action.body;
       response.keep_alive(action.keep_alive);
-      response.prepare_payload();
+      if (action.chunked) {
+        response.chunked(true);
+      } else {
+        response.prepare_payload();
+      }
       http::write(socket, response, ec);
       if (ec || !action.keep_alive) return;
     }
@@ -262,6 +267,15 @@ class ProxyLoopbackTest : public ::testing::Test {
     ASSERT_FALSE(worker_->Listen(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), false));
     port_ = worker_->local_endpoint().port();
     worker_->Start();
+  }
+
+  // Publishes config_ again as the next version: requests from now on see it.
+  void Republish() {
+    config_.set_version(config_.version() + 1);
+    std::string error;
+    auto table = RouteTable::Build(config_, 100, &error);
+    ASSERT_TRUE(table) << error;
+    holder_.Store(std::move(table));
   }
 
   static std::string Header(const HttpFields& fields, std::string_view name) {
@@ -746,11 +760,7 @@ TEST_F(ProxyLoopbackTest, ARetryBudgetCountEndsWithItsExchange) {
   Client client(port_);
   EXPECT_EQ(client.Get("/api/order").result_int(), 200u);
 
-  config_.set_version(2);
-  std::string error;
-  auto table = RouteTable::Build(config_, 100, &error);  // a new state for order-svc
-  ASSERT_TRUE(table) << error;
-  holder_.Store(std::move(table));  // the old table and its service state go
+  Republish();  // a new state for order-svc: the old table and its service state go
   EXPECT_EQ(client.Get("/api/order").result_int(), 200u);
 }
 
@@ -777,10 +787,12 @@ class AggregateLoopbackTest : public ProxyLoopbackTest {
   static std::string At(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 };
 
-Action Json(std::string body, unsigned status = 200) {
+Action Json(std::string body, unsigned status = 200,
+            std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
   Action action;
   action.status = status;
   action.body = std::move(body);
+  action.delay = delay;
   return action;
 }
 
@@ -829,11 +841,7 @@ TEST_F(AggregateLoopbackTest, MergesThePartsInOrderWithThePathAndQueryCarriedToE
 }
 
 TEST_F(AggregateLoopbackTest, ThePartsAreFetchedInParallel) {
-  const auto slow = [](int, int, const TestRequest&) {
-    Action action = Json("1");
-    action.delay = 400ms;
-    return action;
-  };
+  const auto slow = [](int, int, const TestRequest&) { return Json("1", 200, 400ms); };
   ScriptedUpstream a(slow), b(slow), c(slow);
   AddAggregate("/home",
                {{"a", At(a.port()), ""}, {"b", At(b.port()), ""}, {"c", At(c.port()), ""}});
@@ -863,11 +871,7 @@ TEST_F(AggregateLoopbackTest, AFailedPartIs502NamingItOrNullWithPartial) {
                              R"("reasons":{"cart":"upstream_5xx","text":"not_json"}})");
 
   route.set_aggregate_partial(true);
-  config_.set_version(2);
-  std::string error;
-  auto table = RouteTable::Build(config_, 100, &error);
-  ASSERT_TRUE(table) << error;
-  holder_.Store(std::move(table));
+  Republish();
   response = client.Get("/home");
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "cart, text");
@@ -876,11 +880,7 @@ TEST_F(AggregateLoopbackTest, AFailedPartIs502NamingItOrNullWithPartial) {
 
 TEST_F(AggregateLoopbackTest, ASlowPartIs504AtTheAggregateTimeoutOrNullWithPartial) {
   ScriptedUpstream fast([](int, int, const TestRequest&) { return Json("true"); });
-  ScriptedUpstream slow([](int, int, const TestRequest&) {
-    Action action = Json("false");
-    action.delay = 1500ms;
-    return action;
-  });
+  ScriptedUpstream slow([](int, int, const TestRequest&) { return Json("false", 200, 1500ms); });
   auto& route =
       AddAggregate("/home", {{"fast", At(fast.port()), ""}, {"slow", At(slow.port()), ""}});
   route.set_aggregate_timeout_ms(200);
@@ -896,11 +896,7 @@ TEST_F(AggregateLoopbackTest, ASlowPartIs504AtTheAggregateTimeoutOrNullWithParti
       R"({"error":"aggregate_timeout","failed":["slow"],"reasons":{"slow":"aggregate_timeout"}})");
 
   route.set_aggregate_partial(true);
-  config_.set_version(2);
-  std::string error;
-  auto table = RouteTable::Build(config_, 100, &error);
-  ASSERT_TRUE(table) << error;
-  holder_.Store(std::move(table));
+  Republish();
   response = client.Get("/home");
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(Header(response, "X-Aggregate-Failed"), "slow");
@@ -908,11 +904,7 @@ TEST_F(AggregateLoopbackTest, ASlowPartIs504AtTheAggregateTimeoutOrNullWithParti
 }
 
 TEST_F(AggregateLoopbackTest, APartsOwnTimeoutCountsAsTimeToo) {
-  ScriptedUpstream slow([](int, int, const TestRequest&) {
-    Action action = Json("1");
-    action.delay = 1500ms;
-    return action;
-  });
+  ScriptedUpstream slow([](int, int, const TestRequest&) { return Json("1", 200, 1500ms); });
   auto& route = AddAggregate("/home", {{"slow", At(slow.port()), ""}});
   route.set_timeout_ms(200);
   Start();
@@ -986,6 +978,63 @@ TEST_F(AggregateLoopbackTest, AWorkerOverItsBudgetAnswers503) {
   Start();
   Client client(port_);
   const TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 503u);
+  EXPECT_EQ(response.body(), R"({"error":"aggregate_busy"})");
+}
+
+TEST_F(AggregateLoopbackTest, ChunkedPartsAreReadWholeUpToTheLimit) {
+  // 100 KB in one chunk: the part's buffer grows from 16 KiB to hold it.
+  const std::string big = "[" + std::string(100'000, '1') + "]";
+  const std::string at_limit = "\"" + std::string(998, 'x') + "\"";  // 1000 bytes
+  const std::string over_limit = "\"" + std::string(999, 'x') + "\"";
+  ScriptedUpstream upstream([&](int, int, const TestRequest& request) {
+    Action action = Json(request.target() == "/big"     ? big
+                         : request.target() == "/exact" ? at_limit
+                                                        : over_limit);
+    action.chunked = true;
+    return action;
+  });
+  AddAggregate("/big", {{"big", At(upstream.port()), "/big"}});
+  AddAggregate("/exact", {{"exact", At(upstream.port()), "/exact"}}).set_max_body_size(1000);
+  AddAggregate("/over", {{"over", At(upstream.port()), "/over"}}).set_max_body_size(1000);
+  Start();
+  Client client(port_);
+  TestResponse response = client.Get("/big");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "{\"big\":" + big + "}");
+  response = client.Get("/exact");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "{\"exact\":" + at_limit + "}");
+  response = client.Get("/over");
+  EXPECT_EQ(response.result_int(), 502u);
+  EXPECT_EQ(
+      response.body(),
+      R"({"error":"aggregate_part_failed","failed":["over"],"reasons":{"over":"body_too_large"}})");
+}
+
+TEST_F(AggregateLoopbackTest, AClientErrorOverTheLimitIsNullNotAFailure) {
+  ScriptedUpstream big(
+      [](int, int, const TestRequest&) { return Json("\"" + std::string(2000, 'x') + "\"", 404); });
+  AddAggregate("/home", {{"big", At(big.port()), ""}}).set_max_body_size(1000);
+  Start();
+  Client client(port_);
+  const TestResponse response = client.Get("/home");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(Header(response, "X-Aggregate-Status"), "big=404");
+  EXPECT_EQ(response.body(), R"({"big":null})");
+}
+
+TEST_F(AggregateLoopbackTest, AnExhaustedBudgetAnswersAtOnce) {
+  settings_.aggregate_buffer = 1500;
+  ScriptedUpstream big(
+      [](int, int, const TestRequest&) { return Json("\"" + std::string(2000, 'x') + "\""); });
+  ScriptedUpstream slow([](int, int, const TestRequest&) { return Json("1", 200, 2000ms); });
+  AddAggregate("/home", {{"big", At(big.port()), ""}, {"slow", At(slow.port()), ""}});
+  Start();
+  Client client(port_);
+  const auto started = std::chrono::steady_clock::now();
+  const TestResponse response = client.Get("/home");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);  // not after the slow part
   EXPECT_EQ(response.result_int(), 503u);
   EXPECT_EQ(response.body(), R"({"error":"aggregate_busy"})");
 }
