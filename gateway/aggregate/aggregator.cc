@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/beast/http/read.hpp>
+#include <optional>
 #include <utility>
 
 #include "common/json.h"
@@ -162,8 +163,9 @@ struct Aggregator::Part final : ForwardSink {
   Step step = Step::kForwarding;
   std::string body;  // [0, filled) read
   size_t filled = 0;
-  size_t charged = 0;    // of the budget, for `body`
-  std::string endpoint;  // host:port answered, for the access log
+  size_t charged = 0;                 // of the budget, for `body`
+  std::optional<uint64_t> announced;  // the response's Content-Length
+  std::string endpoint;               // host:port answered, for the access log
   PartResult result;
 };
 
@@ -239,9 +241,8 @@ void Aggregator::OnHeader(Part& part, ProxyError error) {
   ResponseParser& parser = part.forwarder.response_parser();
   part.result.status = parser.get().result_int();
   if (part.result.status >= 500) return EndPart(part, PartOutcome::kFailed, "upstream_5xx");
-  if (const auto length = parser.content_length(); length && *length > part_limit_) {
-    return EndTooLarge(part);
-  }
+  if (const auto length = parser.content_length()) part.announced = *length;
+  if (part.announced && *part.announced > part_limit_) return EndTooLarge(part);
   part.step = Part::Step::kReading;
   ReadBody(part);
 }
@@ -266,8 +267,9 @@ void Aggregator::ReadBody(Part& part) {
   }
   if (part.filled == part.body.size()) {  // room for more: within the limit and the budget
     if (part.filled > part_limit_) return EndTooLarge(part);
-    const auto length = parser.content_length_remaining();
-    size_t room = length ? static_cast<size_t>(*length) : std::max(kFirstBodyRoom, part.filled);
+    // A Content-Length (checked against the limit with the header): room for the rest at once.
+    size_t room = part.announced ? static_cast<size_t>(*part.announced) - part.filled
+                                 : std::max(kFirstBodyRoom, part.filled);
     // One byte over the limit tells a body longer than it from one that fills it.
     room = std::min<size_t>(room, part_limit_ + 1 - part.filled);
     if (!services_.budget.Take(room)) return EndPart(part, PartOutcome::kBusy, "aggregate_busy");
