@@ -258,7 +258,9 @@ class AggregateTest(harness.SharedClusterTestCase):
             r = harness.http_get(self.gw.address, "/api/read", method=method, body=b"{}")
             self.assertEqual(r.status, 405, r.body)
             self.assertEqual(r.header("Allow"), "GET, HEAD")
-        status, headers, _ = curl_h2(self.gw.address, "/api/read", "-X", "POST", "-d", "{}")
+        # Over HTTP/2 without a body: an answer before a request body ends is followed by
+        # RST_STREAM(NO_ERROR) (RFC 9113 section 8.1), which curl 7.88 may report as an error.
+        status, headers, _ = curl_h2(self.gw.address, "/api/read", "-X", "POST")
         self.assertEqual(status, 405)
         self.assertEqual(headers.get("allow"), "GET, HEAD")
         self.assertEqual(self.parts.count(), start)
