@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/json.h"
+#include "common/utf8.h"
 #include "gateway/admin/metrics.h"
 #include "gateway/http/header_rewrite.h"
 #include "gateway/proxy/forwarder.h"
@@ -35,41 +36,8 @@ constexpr http::field kDroppedFields[] = {
     http::field::expect,
 };
 
-// RFC 3629: well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). JSON text
-// exchanged between systems is UTF-8 (RFC 8259 section 8.1); IsStrictJson leaves it unchecked.
-bool IsUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    size_t length;
-    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (static_cast<size_t>(end - p) < length || p[1] < low || p[1] > high) return false;
-    for (size_t i = 2; i < length; ++i) {
-      if (p[i] < 0x80 || p[i] > 0xBF) return false;
-    }
-    p += length;
-  }
-  return true;
-}
-
+// JSON text exchanged between systems is UTF-8 (RFC 8259 section 8.1); IsStrictJson leaves it
+// unchecked.
 bool IsJsonText(std::string_view body) { return IsStrictJson(body) && IsUtf8(body); }
 
 static_assert(static_cast<size_t>(PartOutcome::kBusy) + 1 == kAggregatePartOutcomes.size(),
